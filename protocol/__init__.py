@@ -1,0 +1,1 @@
+"""The Ferry wire protocol: pure, typed, versioned messages and their codec."""

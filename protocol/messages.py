@@ -1,0 +1,216 @@
+"""Typed, immutable wire messages of the Ferry protocol.
+
+Two channels, each a tagged union (the ``t`` field names the type):
+
+* the **device link** between a bridge and the server (:data:`DeviceToServer`,
+  :data:`ServerToDevice`);
+* the **browser socket** between a browser and the server (:data:`BrowserToServer`,
+  :data:`ServerToBrowser`).
+
+Versioning: a bridge opens with :class:`DeviceHello` listing the versions it speaks; the
+server answers :class:`Welcome` with the one chosen (:func:`negotiate_version`). New
+optional fields may be added within a version (unknown fields are ignored on decode);
+anything else needs a new version number.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import msgspec
+
+from protocol.errors import UnsupportedVersion
+
+#: Versions this implementation speaks, newest last.
+SUPPORTED_VERSIONS: tuple[int, ...] = (1,)
+
+#: Largest batch of items a bridge may upload in one frame.
+MAX_UPLOAD_BATCH = 500
+
+MessageStatus = Literal["received", "queued", "sending", "sent", "delivered", "failed", "unknown"]
+Direction = Literal["in", "out"]
+SendOutcome = Literal["accepted", "sending", "sent", "delivered", "failed", "unknown"]
+
+
+class _Msg(msgspec.Struct, frozen=True, tag_field="t", forbid_unknown_fields=False):
+    """Base of every wire message."""
+
+
+# ---------------------------------------------------------------- device link
+
+
+class DeviceHello(_Msg, tag="hello"):
+    """First frame of a bridge: who it is and which protocol versions it speaks.
+
+    The credential travels inside the (later: Noise-encrypted) frame, never in the URL.
+    """
+
+    device_id: int
+    secret: str
+    versions: list[int]
+    bridge_version: str = ""
+
+
+class InboundSms(msgspec.Struct, frozen=True):
+    """One SMS the bridge read from the phone or modem.
+
+    ``n`` is the bridge journal's position (monotonic per bridge); ``key`` is the
+    device-scoped idempotency key (stable across re-reads of the same SMS).
+    """
+
+    n: int
+    key: str
+    sender: str
+    body: str
+    sent_at: str  # ISO 8601 with offset, from the SMS centre timestamp
+    incomplete: bool = False
+
+
+class Upload(_Msg, tag="upload"):
+    """A batch of inbound messages, in journal order."""
+
+    items: list[InboundSms]
+
+
+class SendStatus(_Msg, tag="send_status"):
+    """Progress of one outgoing message the server asked the bridge to send."""
+
+    outbox_id: int
+    status: SendOutcome
+    references: list[int] = []
+    error: str | None = None
+
+
+class ModemInfo(_Msg, tag="modem"):
+    """What the bridge knows about its modem (any field may be unknown)."""
+
+    signal_dbm: int | None = None
+    operator: str | None = None
+    own_number: str | None = None
+
+
+class Ping(_Msg, tag="ping"):
+    """Keep-alive; answered with :class:`Pong`."""
+
+
+class Pong(_Msg, tag="pong"):
+    """Answer to :class:`Ping`."""
+
+
+class Welcome(_Msg, tag="welcome"):
+    """The server accepted the bridge."""
+
+    version: int
+    device_id: int
+    line: str
+
+
+class Ack(_Msg, tag="ack"):
+    """Every upload item with ``n <= upto`` is committed on the server."""
+
+    upto: int
+
+
+class SendSms(_Msg, tag="send_sms"):
+    """Ask the bridge to send one SMS. ``outbox_id`` is the idempotency key."""
+
+    outbox_id: int
+    to: str
+    body: str
+
+
+class StatusAck(_Msg, tag="status_ack"):
+    """The server committed a :class:`SendStatus`; the bridge may forget it."""
+
+    outbox_id: int
+    status: SendOutcome
+
+
+class Error(_Msg, tag="error"):
+    """A fatal or per-request error, by stable code; never internals."""
+
+    code: str
+    message: str = ""
+
+
+DeviceToServer = DeviceHello | Upload | SendStatus | ModemInfo | Ping
+ServerToDevice = Welcome | Ack | SendSms | StatusAck | Error | Pong
+
+
+# ------------------------------------------------------------- browser socket
+
+
+class Subscribe(_Msg, tag="subscribe"):
+    """Start (or resume) the change stream after ``since``."""
+
+    since: int = 0
+
+
+class MessageView(msgspec.Struct, frozen=True):
+    """A message as a browser sees it."""
+
+    id: int
+    thread_id: int
+    peer: str
+    direction: Direction
+    body: str
+    status: MessageStatus
+    timestamp: str
+    seq: int
+    client_msg_id: str | None = None
+    error: str | None = None
+
+
+class ThreadView(msgspec.Struct, frozen=True):
+    """A conversation summary as a browser sees it."""
+
+    id: int
+    peer: str
+    title: str
+    last_message: MessageView | None
+    last_activity: str
+    unread: int
+    seq: int
+
+
+class DeviceView(msgspec.Struct, frozen=True):
+    """A paired bridge as a browser sees it."""
+
+    id: int
+    name: str
+    online: bool
+    last_seen: str | None
+
+
+class Changes(_Msg, tag="changes"):
+    """Changes after the subscriber's cursor, up to and including ``upto``."""
+
+    messages: list[MessageView]
+    threads: list[ThreadView]
+    upto: int
+
+
+class Devices(_Msg, tag="device"):
+    """The account's bridges and whether each is connected."""
+
+    devices: list[DeviceView]
+
+
+class Resync(_Msg, tag="resync"):
+    """The cursor is older than what the server keeps; refetch, then resume."""
+
+
+BrowserToServer = Subscribe | Ping
+ServerToBrowser = Changes | Devices | Resync | Error | Pong
+
+
+def negotiate_version(offered: list[int]) -> int:
+    """Pick the newest version both sides speak.
+
+    Raises:
+        UnsupportedVersion: no common version.
+    """
+    common = set(offered) & set(SUPPORTED_VERSIONS)
+    if not common:
+        raise UnsupportedVersion(f"no common protocol version in {offered[:8]!r}")
+    return max(common)

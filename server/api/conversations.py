@@ -1,0 +1,106 @@
+"""Threads and messages over REST."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from protocol.phone import InvalidNumber, to_e164
+from server.api.common import json_response, read_json, services, string_field
+from server.auth.web import verified_account
+from server.errors import BadRequest, NotFound
+from server.hub import ChangesHint
+from server.ws.device_views import device_views
+
+routes = web.RouteTableDef()
+
+MAX_BODY_CHARS = 1600  # ten concatenated SMS; longer texts belong in MMS or chat apps
+
+
+def _int_param(
+    request: web.Request, name: str, default: int | None, lo: int, hi: int
+) -> int | None:
+    raw = request.query.get(name)
+    if raw is None:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise BadRequest(f"'{name}' must be an integer.", code="invalid_parameter") from None
+    if not lo <= value <= hi:
+        raise BadRequest(f"'{name}' must be between {lo} and {hi}.", code="invalid_parameter")
+    return value
+
+
+def _thread_id(request: web.Request) -> int:
+    try:
+        return int(request.match_info["thread_id"])
+    except ValueError:
+        raise NotFound() from None
+
+
+@routes.get("/api/v1/threads")
+async def list_threads(request: web.Request) -> web.Response:
+    svc = services(request)
+    account = await verified_account(request, svc)
+    threads, seq = await svc.conversations.threads(account.id)
+    return json_response({"threads": threads, "seq": seq})
+
+
+@routes.get(r"/api/v1/threads/{thread_id}/messages")
+async def thread_messages(request: web.Request) -> web.Response:
+    svc = services(request)
+    account = await verified_account(request, svc)
+    limit = _int_param(request, "limit", 50, 1, 200)
+    before = _int_param(request, "before", None, 1, 2**62)
+    assert limit is not None
+    try:
+        msgs, has_more = await svc.conversations.thread_messages(
+            account.id, _thread_id(request), before=before, limit=limit
+        )
+    except LookupError:
+        raise NotFound() from None
+    return json_response({"messages": msgs, "has_more": has_more})
+
+
+@routes.post(r"/api/v1/threads/{thread_id}/read")
+async def mark_read(request: web.Request) -> web.Response:
+    svc = services(request)
+    account = await verified_account(request, svc)
+    try:
+        changed = await svc.conversations.mark_read(account.id, _thread_id(request))
+    except LookupError:
+        raise NotFound() from None
+    if changed:
+        svc.hub.publish(account.id, ChangesHint(await svc.conversations.current_seq(account.id)))
+    return web.Response(status=204)
+
+
+@routes.post("/api/v1/messages")
+async def send_message(request: web.Request) -> web.Response:
+    svc = services(request)
+    account = await verified_account(request, svc)
+    data = await read_json(request)
+    to_text = string_field(data, "to", max_len=40, code="invalid_number")
+    body = data.get("body")
+    if not isinstance(body, str) or not body.strip() or len(body) > MAX_BODY_CHARS:
+        raise BadRequest(
+            f"The message must have 1 to {MAX_BODY_CHARS} characters.", code="invalid_body"
+        )
+    client_msg_id = string_field(data, "client_msg_id", max_len=64, code="invalid_client_msg_id")
+    try:
+        to = to_e164(to_text)
+    except InvalidNumber:
+        raise BadRequest("That is not a valid phone number.", code="invalid_number") from None
+    message = await svc.conversations.create_outgoing(
+        account.id, to, body, client_msg_id, svc.clock.now()
+    )
+    svc.hub.publish(account.id, ChangesHint(message.seq))
+    svc.registry.wake_outbox(account.id)
+    return json_response({"message": message}, status=201)
+
+
+@routes.get("/api/v1/devices")
+async def list_devices(request: web.Request) -> web.Response:
+    svc = services(request)
+    account = await verified_account(request, svc)
+    return json_response({"devices": await device_views(svc, account.id)})

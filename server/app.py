@@ -1,0 +1,64 @@
+"""The sync server application: ``create_app(config)``."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+from aiohttp import web
+from sqlalchemy import text
+
+import web_client
+from server.api import conversations, session
+from server.api.common import SERVICES, json_response
+from server.clock import Clock, SystemClock
+from server.config import Config
+from server.middleware import csrf_middleware, errors_middleware, security_headers
+from server.services import Services
+from server.storage.engine import create_engine, migrate
+from server.ws import browser, device
+
+STATIC_DIR = Path(web_client.__file__).parent
+
+
+def create_app(config: Config, *, clock: Clock | None = None) -> web.Application:
+    """Build the server application. Storage opens (and migrates) on startup."""
+    app = web.Application(
+        middlewares=[errors_middleware, csrf_middleware],
+        client_max_size=config.max_body_bytes,
+    )
+    app.on_response_prepare.append(security_headers)
+
+    async def storage_ctx(app: web.Application) -> AsyncIterator[None]:
+        if config.db_url.startswith("sqlite"):
+            config.data_dir.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(config.db_url)
+        await migrate(engine)
+        app[SERVICES] = Services.build(config, clock or SystemClock(), engine)
+        yield
+        for conn in app[SERVICES].registry.all():
+            await conn.close()
+        await engine.dispose()
+
+    app.cleanup_ctx.append(storage_ctx)
+    app.router.add_routes(session.routes)
+    app.router.add_routes(conversations.routes)
+    app.router.add_routes(device.routes)
+    app.router.add_routes(browser.routes)
+    app.router.add_get("/healthz", healthz)
+    app.router.add_get("/", index)
+    app.router.add_static("/static/", STATIC_DIR, show_index=False, follow_symlinks=False)
+    return app
+
+
+async def healthz(request: web.Request) -> web.Response:
+    svc = request.app[SERVICES]
+    async with svc.engine.connect() as conn:
+        await conn.execute(text("SELECT 1"))
+    return json_response({"status": "ok"})
+
+
+async def index(request: web.Request) -> web.FileResponse:
+    resp = web.FileResponse(STATIC_DIR / "index.html")
+    resp.headers["Cache-Control"] = "no-cache"
+    return resp

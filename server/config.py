@@ -1,0 +1,90 @@
+"""Server configuration: loaded once, ``FERRY_*`` environment variables override defaults."""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+
+class ConfigError(Exception):
+    """The configuration is unusable (bad value in the environment or arguments)."""
+
+
+@dataclass(frozen=True)
+class Config:
+    host: str = "127.0.0.1"
+    port: int = 8080
+    data_dir: Path = Path("var")
+    database_url: str | None = None
+    #: Origins allowed for browser requests and websockets; empty means "same origin as
+    #: the request's Host", which is right for a single-host deployment.
+    allowed_origins: tuple[str, ...] = ()
+    #: Serve cookies with ``Secure`` and the ``__Host-`` prefix. Only plain-HTTP loopback
+    #: development may turn it off.
+    secure_cookies: bool = False
+    session_idle: timedelta = timedelta(days=14)
+    session_absolute: timedelta = timedelta(days=30)
+    max_body_bytes: int = 64 * 1024
+    browser_ws_max_bytes: int = 64 * 1024
+    device_ws_max_bytes: int = 1 << 20
+    #: How long a fresh websocket may take to authenticate before it is closed.
+    handshake_timeout: float = 10.0
+    #: Bounded per-socket send queue; a socket that falls further behind is dropped and
+    #: catches up from its cursor on reconnect.
+    socket_queue: int = 256
+    log_level: str = "INFO"
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def db_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite+aiosqlite:///{(self.data_dir / 'ferry.db').resolve()}"
+
+    def validate(self) -> Config:
+        if not self.secure_cookies and not _is_loopback(self.host):
+            raise ConfigError(
+                "insecure cookies are only allowed when serving on a loopback address"
+            )
+        return self
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> Config:
+        """Defaults, then ``FERRY_*`` variables, then explicit overrides."""
+        env = os.environ if env is None else env
+        values: dict[str, Any] = {}
+        try:
+            if "FERRY_HOST" in env:
+                values["host"] = env["FERRY_HOST"]
+            if "FERRY_PORT" in env:
+                values["port"] = int(env["FERRY_PORT"])
+            if "FERRY_DATA_DIR" in env:
+                values["data_dir"] = Path(env["FERRY_DATA_DIR"])
+            if "FERRY_DATABASE_URL" in env:
+                values["database_url"] = env["FERRY_DATABASE_URL"]
+            if "FERRY_ALLOWED_ORIGINS" in env:
+                values["allowed_origins"] = tuple(
+                    o.strip() for o in env["FERRY_ALLOWED_ORIGINS"].split(",") if o.strip()
+                )
+            if "FERRY_SECURE_COOKIES" in env:
+                values["secure_cookies"] = env["FERRY_SECURE_COOKIES"].lower() in ("1", "true")
+            if "FERRY_LOG_LEVEL" in env:
+                values["log_level"] = env["FERRY_LOG_LEVEL"].upper()
+        except ValueError as exc:
+            raise ConfigError(f"bad FERRY_* value: {exc}") from None
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        return replace(cls(), **values).validate()
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False

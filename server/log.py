@@ -1,0 +1,24 @@
+"""Logger names of the server, declared in one place.
+
+Never log message bodies, passwords, session ids, device secrets or codes.
+"""
+
+from __future__ import annotations
+
+import logging
+
+server_logger = logging.getLogger("ferry.server")
+access_logger = logging.getLogger("ferry.server.access")
+device_logger = logging.getLogger("ferry.server.device")
+browser_logger = logging.getLogger("ferry.server.browser")
+storage_logger = logging.getLogger("ferry.server.storage")
+
+
+def setup_logging(level: str = "INFO") -> None:
+    """Plain, one-line-per-event logging to stderr."""
+    logging.basicConfig(
+        level=level,
+        format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
+    )
+    # Alembic announces every migration context at INFO; keep start-up quiet.
+    logging.getLogger("alembic").setLevel(logging.WARNING)

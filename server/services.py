@@ -1,0 +1,55 @@
+"""Everything a handler needs, built once per app and stored under one AppKey."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from server.auth.throttle import Throttle
+from server.clock import Clock
+from server.config import Config
+from server.hub import DevicesHint, Hub
+from server.storage.accounts import AccountStore
+from server.storage.conversations import ConversationStore
+from server.storage.devices import DeviceStore
+from server.storage.sessions import SessionStore
+from server.ws.feed import ChangeFeed
+from server.ws.registry import DeviceRegistry
+
+
+@dataclass
+class Services:
+    config: Config
+    clock: Clock
+    engine: AsyncEngine
+    accounts: AccountStore
+    sessions: SessionStore
+    devices: DeviceStore
+    conversations: ConversationStore
+    hub: Hub
+    registry: DeviceRegistry
+    feed: ChangeFeed
+    login_throttle: Throttle
+
+    @classmethod
+    def build(cls, config: Config, clock: Clock, engine: AsyncEngine) -> Services:
+        conversations = ConversationStore(engine)
+        return cls(
+            config=config,
+            clock=clock,
+            engine=engine,
+            accounts=AccountStore(engine),
+            sessions=SessionStore(
+                engine, idle=config.session_idle, absolute=config.session_absolute
+            ),
+            devices=DeviceStore(engine),
+            conversations=conversations,
+            hub=Hub(config.socket_queue),
+            registry=DeviceRegistry(),
+            feed=ChangeFeed(conversations),
+            login_throttle=Throttle(clock, limit=10, window=15 * 60),
+        )
+
+    def devices_changed(self, account_id: int) -> None:
+        self.hub.publish(account_id, DevicesHint())

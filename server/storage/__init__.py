@@ -1,0 +1,1 @@
+"""Server storage: SQLAlchemy 2 async, one module per domain, Alembic migrations."""

@@ -1,0 +1,152 @@
+"""Table definitions (SQLAlchemy Core).
+
+Core rather than the ORM: inserts batch properly on SQLite, and every store method is one
+explicit, named transaction. The Alembic migrations under ``migrations/versions`` are the
+source of truth for the database; this module must describe the same tables.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
+
+metadata = MetaData()
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """Aware UTC datetimes in, aware UTC datetimes out, on every backend.
+
+    SQLite has no time zone type and hands back naive values; normalising here keeps
+    naive datetimes out of the rest of the server.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to the database")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+# SQLite only gives AUTOINCREMENT-like rowids to INTEGER PRIMARY KEY; BigInteger elsewhere.
+Id = BigInteger().with_variant(Integer(), "sqlite")
+
+accounts = Table(
+    "accounts",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("phone", String(32), nullable=False, unique=True),
+    Column("password_hash", String(255), nullable=False),
+    Column("phone_verified_at", UtcDateTime()),
+    Column("created_at", UtcDateTime(), nullable=False),
+    # Last per-account change sequence number handed out; bumped in the same transaction
+    # as every mutation of the account's data.
+    Column("seq", BigInteger, nullable=False, default=0),
+)
+
+sessions = Table(
+    "sessions",
+    metadata,
+    # SHA-256 of the cookie value: a leaked database does not yield live cookies.
+    Column("id_hash", LargeBinary(32), primary_key=True),
+    Column("account_id", ForeignKey("accounts.id", ondelete="CASCADE"), nullable=False),
+    Column("created_at", UtcDateTime(), nullable=False),
+    Column("last_seen_at", UtcDateTime(), nullable=False),
+    Column("expires_at", UtcDateTime(), nullable=False),
+    Column("user_agent", String(255), nullable=False, default=""),
+    Index("ix_sessions_account", "account_id"),
+)
+
+devices = Table(
+    "devices",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("account_id", ForeignKey("accounts.id", ondelete="CASCADE"), nullable=False),
+    Column("name", String(100), nullable=False),
+    Column("secret_hash", LargeBinary(32), nullable=False),
+    Column("created_at", UtcDateTime(), nullable=False),
+    Column("last_seen_at", UtcDateTime()),
+    Column("revoked_at", UtcDateTime()),
+    Index("ix_devices_account", "account_id"),
+)
+
+threads = Table(
+    "threads",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("account_id", ForeignKey("accounts.id", ondelete="CASCADE"), nullable=False),
+    Column("peer", String(32), nullable=False),
+    Column("last_activity", UtcDateTime(), nullable=False),
+    Column("last_message_id", BigInteger),
+    Column("unread", Integer, nullable=False, default=0),
+    Column("seq", BigInteger, nullable=False),
+    UniqueConstraint("account_id", "peer", name="uq_threads_account_peer"),
+    Index("ix_threads_account_seq", "account_id", "seq"),
+)
+
+messages = Table(
+    "messages",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("account_id", ForeignKey("accounts.id", ondelete="CASCADE"), nullable=False),
+    Column("thread_id", ForeignKey("threads.id", ondelete="CASCADE"), nullable=False),
+    Column("direction", String(3), nullable=False),
+    Column("peer", String(32), nullable=False),
+    Column("body", Text, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("error", String(200)),
+    Column("timestamp", UtcDateTime(), nullable=False),
+    Column("created_at", UtcDateTime(), nullable=False),
+    Column("incomplete", Boolean, nullable=False, default=False),
+    # Idempotency: the bridge's key for inbound SMS, the browser's id for sends.
+    Column("device_id", ForeignKey("devices.id", ondelete="SET NULL")),
+    Column("device_key", String(100)),
+    Column("client_msg_id", String(64)),
+    Column("seq", BigInteger, nullable=False),
+    UniqueConstraint("device_id", "device_key", name="uq_messages_device_key"),
+    UniqueConstraint("account_id", "client_msg_id", name="uq_messages_client_msg_id"),
+    Index("ix_messages_account_seq", "account_id", "seq"),
+    Index("ix_messages_thread_id", "thread_id", "id"),
+)
+
+outbox = Table(
+    "outbox",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("account_id", ForeignKey("accounts.id", ondelete="CASCADE"), nullable=False),
+    Column("message_id", ForeignKey("messages.id", ondelete="CASCADE"), nullable=False),
+    Column("recipient", String(32), nullable=False),
+    # pending: not yet taken by a bridge; dispatched: handed to a bridge (it journals by
+    # outbox id, so re-dispatch after a reconnect cannot send twice); done: final status.
+    Column("state", String(16), nullable=False),
+    Column("device_id", ForeignKey("devices.id", ondelete="SET NULL")),
+    Column("created_at", UtcDateTime(), nullable=False),
+    Column("dispatched_at", UtcDateTime()),
+    Index("ix_outbox_account_state", "account_id", "state"),
+)

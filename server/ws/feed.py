@@ -1,0 +1,66 @@
+"""Encoded change frames, computed once per (account, cursor) and shared.
+
+When one message reaches an account with a thousand open browser tabs, every socket sits
+at the same cursor: the first socket to ask computes and encodes the ``Changes`` frame;
+the others wait for that same computation and reuse the bytes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import OrderedDict
+
+from protocol.codec import encode_text
+from protocol.messages import Changes
+from server.storage.conversations import ChangeSet, ConversationStore
+
+_CACHE_SIZE = 1024
+
+Frame = tuple[ChangeSet, str]
+
+
+class ChangeFeed:
+    def __init__(self, store: ConversationStore, page: int = 500) -> None:
+        self._store = store
+        self._page = page
+        self._cache: OrderedDict[tuple[int, int], asyncio.Future[Frame]] = OrderedDict()
+
+    async def frame(self, account_id: int, since: int, at_least: int | None = None) -> Frame:
+        """Changes after ``since`` and their encoded frame.
+
+        ``at_least``: the seq a hint announced; a shared result that reaches it is reused.
+        Without it (a fresh subscription) the changes are always read anew.
+        """
+        key = (account_id, since)
+        fut = self._cache.get(key)
+        if fut is not None and at_least is not None:
+            try:
+                result = await asyncio.shield(fut)
+            except Exception:
+                result = None
+            if result is not None and (
+                result[0].upto >= at_least or len(result[0].messages) >= self._page
+            ):
+                return result
+        return await self._compute(key)
+
+    async def _compute(self, key: tuple[int, int]) -> Frame:
+        fut: asyncio.Future[Frame] = asyncio.get_running_loop().create_future()
+        self._cache[key] = fut
+        self._cache.move_to_end(key)
+        while len(self._cache) > _CACHE_SIZE:
+            self._cache.popitem(last=False)
+        try:
+            cs = await self._store.changes_since(key[0], key[1], self._page)
+            frame = (
+                cs,
+                encode_text(Changes(messages=cs.messages, threads=cs.threads, upto=cs.upto)),
+            )
+        except BaseException as exc:
+            if self._cache.get(key) is fut:
+                del self._cache[key]
+            fut.set_exception(exc)
+            fut.exception()  # retrieved here; waiters get it from their own await
+            raise
+        fut.set_result(frame)
+        return frame

@@ -1,0 +1,55 @@
+from __future__ import annotations
+
+import secrets
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from aiohttp.test_utils import TestClient
+
+from server.api.common import SERVICES
+from server.app import create_app
+from server.auth.passwords import hash_password
+from server.config import Config
+from server.services import Services
+from tests.fakes.clock import FakeClock
+
+PHONE = "+15550100001"
+PASSWORD = "correct horse battery"
+
+
+@dataclass
+class Env:
+    client: TestClient
+    svc: Services
+    clock: FakeClock
+    account_id: int
+    device_id: int
+    device_secret: str
+
+    async def login(self, phone: str = PHONE, password: str = PASSWORD) -> None:
+        resp = await self.client.post("/api/v1/session", json={"phone": phone, "password": password})
+        assert resp.status == 200, await resp.text()
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+@pytest.fixture
+def config(tmp_path: Path) -> Config:
+    return Config(data_dir=tmp_path / "var", handshake_timeout=2.0)
+
+
+@pytest.fixture
+async def env(aiohttp_client, config: Config, clock: FakeClock) -> AsyncIterator[Env]:
+    client = await aiohttp_client(create_app(config, clock=clock))
+    svc = client.app[SERVICES]
+    account_id = await svc.accounts.create(
+        PHONE, hash_password(PASSWORD), clock.now(), verified_at=clock.now()
+    )
+    secret = secrets.token_urlsafe(32)
+    device_id = await svc.devices.create(account_id, "test bridge", secret, clock.now())
+    yield Env(client, svc, clock, account_id, device_id, secret)
