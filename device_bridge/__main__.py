@@ -1,0 +1,7 @@
+"""``python -m device_bridge``."""
+
+import sys
+
+from device_bridge.cli import main
+
+sys.exit(main())

@@ -1,0 +1,309 @@
+"""The bridge: modem ⇄ journal ⇄ server link.
+
+Four tasks share one journal::
+
+    modem loop   open ─▶ drain storage ─▶ events (+CMTI/+CMT) ─▶ journal ─▶ AT+CMGD
+                 (storage re-polled every ``poll_interval``; modem errors ─▶ reopen with backoff)
+    uploader     journal ─▶ Upload batches (a few in flight) ─▶ Ack ─▶ journal forgets
+    sender       SendSms ─▶ journal "accepted" ─▶ "sending" ─▶ AT+CMGS ─▶ "sent"/"failed"
+    link         websocket; on (re)connect: re-upload unacknowledged, re-report statuses
+
+Nothing is deleted from the SIM before the journal has it on disk; nothing leaves the
+journal before the server acknowledged it; a send interrupted by a crash is ``unknown``,
+never retried.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import logging
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+
+from device_bridge.backoff import Backoff
+from device_bridge.credentials import Credentials
+from device_bridge.drivers.base import IncomingPdu, Modem, NewMessage, StoredMessage, decode_stored
+from device_bridge.gsm.errors import AtError, AtTimeout, CommandRejected, GsmError
+from device_bridge.gsm.pdu import Deliver
+from device_bridge.journal import Journal, Part
+from device_bridge.link import Link
+from protocol.messages import (
+    Ack,
+    InboundSms,
+    ModemInfo,
+    SendSms,
+    SendStatus,
+    ServerToDevice,
+    StatusAck,
+    Upload,
+    Welcome,
+)
+
+log = logging.getLogger("ferry.bridge")
+
+UPLOAD_BATCH = 100
+UPLOADS_IN_FLIGHT = 4
+
+
+def pdu_key(pdu: str) -> str:
+    """Stable idempotency key of a stored SMS: the same PDU read twice is the same SMS."""
+    return hashlib.sha256(pdu.strip().upper().encode()).hexdigest()[:32]
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class Bridge:
+    def __init__(
+        self,
+        modem: Modem,
+        journal: Journal,
+        credentials: Credentials,
+        *,
+        clock: Callable[[], datetime] = _utc_now,
+        allow_insecure: bool = False,
+        poll_interval: float = 60.0,
+        part_max_age: timedelta = timedelta(hours=24),
+        modem_backoff: Backoff | None = None,
+        link_backoff: Backoff | None = None,
+    ) -> None:
+        self.modem = modem
+        self.journal = journal
+        self.link = Link(
+            credentials,
+            self._on_message,
+            self._on_connect,
+            allow_insecure=allow_insecure,
+            backoff=link_backoff,
+        )
+        self._now = clock
+        self._poll = poll_interval
+        self._part_max_age = part_max_age
+        self._modem_backoff = modem_backoff or Backoff(base=1.0, cap=60.0)
+        self._upload_wakeup = asyncio.Event()
+        self._acked = asyncio.Condition()
+        self._sent_upto = 0
+        self._acked_upto = 0
+        self._send_queue: asyncio.Queue[int] = asyncio.Queue()
+        self._queued: set[int] = set()
+        self.modem_ready = asyncio.Event()
+
+    async def run(self) -> None:
+        """Run until cancelled."""
+        for outbox_id in self.journal.recover():
+            log.warning("send %d was interrupted by a restart; reported as unknown", outbox_id)
+        for item in self.journal.outbound_in("accepted"):
+            self._enqueue(item.outbox_id)
+        async with asyncio.TaskGroup() as tg:
+            tg.create_task(self.link.run(), name="link")
+            tg.create_task(self._modem_loop(), name="modem")
+            tg.create_task(self._uploader(), name="uploader")
+            tg.create_task(self._sender(), name="sender")
+
+    # ------------------------------------------------------------------ modem
+
+    async def _modem_loop(self) -> None:
+        while True:
+            try:
+                await self.modem.open()
+                self._modem_backoff.reset()
+                self.modem_ready.set()
+                log.info("modem ready")
+                await self._drain_storage()
+                await self._report_modem()
+                while True:
+                    try:
+                        event = await asyncio.wait_for(self.modem.next_event(), self._poll)
+                    except TimeoutError:
+                        # A missed +CMTI must not strand a message on the SIM.
+                        await self._drain_storage()
+                        await self._report_modem()
+                        continue
+                    await self._on_modem_event(event)
+            except GsmError as exc:
+                log.warning("modem problem: %s", exc)
+            finally:
+                self.modem_ready.clear()
+                with contextlib.suppress(Exception):
+                    await self.modem.close()
+            await asyncio.sleep(self._modem_backoff.next_delay())
+
+    async def _on_modem_event(self, event: object) -> None:
+        if isinstance(event, NewMessage):
+            stored = await self.modem.read_message(event.index)
+            if stored is not None:
+                await self._keep(stored)
+        elif isinstance(event, IncomingPdu):
+            self._journal_sms(decode_stored(-1, 0, event.pdu))
+        else:
+            log.debug("ignoring modem event %s", type(event).__name__)
+
+    async def _drain_storage(self) -> None:
+        for stored in await self.modem.list_messages():
+            if stored.status in (0, 1) or stored.sms is None:
+                await self._keep(stored)
+        if self.journal.expire_parts(self._now(), self._part_max_age):
+            self._upload_wakeup.set()
+
+    async def _keep(self, stored: StoredMessage) -> None:
+        """Journal durably, then free the SIM slot."""
+        if self._journal_sms(stored):
+            await self.modem.delete_message(stored.index)
+
+    def _journal_sms(self, stored: StoredMessage) -> bool:
+        key = pdu_key(stored.pdu)
+        sms = stored.sms
+        if sms is None:
+            self.journal.add_undecodable(
+                key, stored.pdu, stored.error or "undecodable", self._now()
+            )
+            log.warning("kept an undecodable PDU in the journal (%s)", stored.error)
+            return True
+        if not isinstance(sms, Deliver):
+            log.info("leaving a non-deliver PDU (%s) in storage", type(sms).__name__)
+            return False
+        if sms.concat is not None and sms.concat.total > 1:
+            part = Part(
+                key=key,
+                sender=sms.sender,
+                ref=sms.concat.ref,
+                total=sms.concat.total,
+                seq=sms.concat.seq,
+                body=sms.text,
+                sent_at=sms.timestamp.isoformat(),
+            )
+            if self.journal.add_part(part, self._now()) is not None:
+                self._upload_wakeup.set()
+            return True
+        if self.journal.add_inbound(
+            key, sms.sender, sms.text, sms.timestamp, incomplete=sms.incomplete
+        ):
+            self._upload_wakeup.set()
+        return True
+
+    async def _report_modem(self) -> None:
+        try:
+            st = await self.modem.status()
+        except AtError as exc:
+            log.info("modem status unavailable: %s", exc)
+            return
+        await self.link.send(
+            ModemInfo(signal_dbm=st.signal_dbm, operator=st.operator, own_number=st.own_number)
+        )
+
+    # ----------------------------------------------------------------- upload
+
+    async def _uploader(self) -> None:
+        while True:
+            await self._upload_wakeup.wait()
+            self._upload_wakeup.clear()
+            while self.link.connected.is_set():
+                async with self._acked:
+                    await self._acked.wait_for(
+                        lambda: (
+                            self._sent_upto - self._acked_upto < UPLOAD_BATCH * UPLOADS_IN_FLIGHT
+                        )
+                    )
+                items = self.journal.pending_inbound(after=self._sent_upto, limit=UPLOAD_BATCH)
+                if not items:
+                    break
+                upload = Upload(
+                    items=[
+                        InboundSms(
+                            n=i.n,
+                            key=i.key,
+                            sender=i.sender,
+                            body=i.body,
+                            sent_at=i.sent_at,
+                            incomplete=i.incomplete,
+                        )
+                        for i in items
+                    ]
+                )
+                if not await self.link.send(upload):
+                    break
+                self._sent_upto = items[-1].n
+
+    # ------------------------------------------------------------------- send
+
+    def _enqueue(self, outbox_id: int) -> None:
+        if outbox_id not in self._queued:
+            self._queued.add(outbox_id)
+            self._send_queue.put_nowait(outbox_id)
+
+    async def _sender(self) -> None:
+        while True:
+            outbox_id = await self._send_queue.get()
+            try:
+                await self._send_one(outbox_id)
+            finally:
+                self._queued.discard(outbox_id)
+
+    async def _send_one(self, outbox_id: int) -> None:
+        item = self.journal.outbound(outbox_id)
+        if item is None or item.state != "accepted":
+            return
+        await self.modem_ready.wait()
+        self.journal.set_outbound(outbox_id, "sending")
+        await self._report(outbox_id)
+        try:
+            refs = await self.modem.send_sms(item.recipient, item.body)
+        except AtTimeout as exc:
+            state = "unknown" if exc.may_have_sent or exc.parts_sent else "failed"
+            self.journal.set_outbound(
+                outbox_id, state, refs=list(exc.parts_sent), error=exc.message
+            )
+        except CommandRejected as exc:
+            state = "unknown" if exc.parts_sent else "failed"
+            self.journal.set_outbound(
+                outbox_id, state, refs=list(exc.parts_sent), error=exc.message
+            )
+        except AtError as exc:
+            # The modem vanished mid-send: the SMS may or may not have left.
+            self.journal.set_outbound(outbox_id, "unknown", error=exc.message)
+        else:
+            self.journal.set_outbound(outbox_id, "sent", refs=refs)
+        await self._report(outbox_id)
+
+    async def _report(self, outbox_id: int) -> None:
+        item = self.journal.outbound(outbox_id)
+        if item is not None:
+            await self.link.send(
+                SendStatus(
+                    outbox_id=outbox_id, status=item.state, references=item.refs, error=item.error
+                )
+            )
+
+    # ------------------------------------------------------------------ link
+
+    async def _on_connect(self, welcome: Welcome) -> None:
+        async with self._acked:
+            self._sent_upto = self._acked_upto = 0
+            self._acked.notify_all()
+        self._upload_wakeup.set()
+        for item in self.journal.unreported():
+            await self._report(item.outbox_id)
+        if self.modem_ready.is_set():
+            await self._report_modem()
+
+    async def _on_message(self, message: ServerToDevice) -> None:
+        match message:
+            case Ack(upto=upto):
+                self.journal.ack_inbound(upto)
+                async with self._acked:
+                    self._acked_upto = max(self._acked_upto, upto)
+                    self._acked.notify_all()
+                self._upload_wakeup.set()
+            case SendSms(outbox_id=oid, to=to, body=body):
+                item = self.journal.accept_outbound(oid, to, body)
+                await self._report(oid)
+                if item.state == "accepted":
+                    self._enqueue(oid)
+            case StatusAck(outbox_id=oid, status=status):
+                self.journal.mark_reported(oid, status)
+                self.journal.forget_finished()
+            case _:
+                log.debug("ignoring %s from server", type(message).__name__)

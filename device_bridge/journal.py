@@ -1,0 +1,299 @@
+"""The bridge's local durable store-and-forward journal (SQLite, fsync on every commit).
+
+Invariants:
+
+* An SMS read from the modem is committed here *before* it is deleted from the SIM, and
+  stays here until the server acknowledged it: nothing is lost in between.
+* An outgoing SMS is committed as ``accepted`` before the modem is touched, and as
+  ``sending`` right before AT+CMGS. After a crash a row still ``sending`` may or may not
+  have left the modem: it becomes ``unknown`` and is never sent again automatically.
+* Multipart SMS parts wait in ``parts`` until complete (or too old: then delivered with
+  ``incomplete`` set), so a crash between parts loses nothing.
+
+Outbound states::
+
+    accepted ─▶ sending ─▶ sent ─▶ (delivered)
+        │          │   └──▶ failed
+        │          └─(crash)─▶ unknown
+        └─ never touched the modem: safe to send after a restart
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+
+from device_bridge.errors import JournalError
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS inbound (
+    n INTEGER PRIMARY KEY AUTOINCREMENT,
+    key TEXT NOT NULL UNIQUE,
+    sender TEXT NOT NULL,
+    body TEXT NOT NULL,
+    sent_at TEXT NOT NULL,
+    incomplete INTEGER NOT NULL DEFAULT 0
+);
+CREATE TABLE IF NOT EXISTS undecodable (
+    key TEXT PRIMARY KEY,
+    pdu TEXT NOT NULL,
+    error TEXT NOT NULL,
+    seen_at TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS parts (
+    key TEXT PRIMARY KEY,
+    sender TEXT NOT NULL,
+    ref INTEGER NOT NULL,
+    total INTEGER NOT NULL,
+    seq INTEGER NOT NULL,
+    body TEXT NOT NULL,
+    sent_at TEXT NOT NULL,
+    received_at TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS outbound (
+    outbox_id INTEGER PRIMARY KEY,
+    recipient TEXT NOT NULL,
+    body TEXT NOT NULL,
+    state TEXT NOT NULL,
+    refs TEXT NOT NULL DEFAULT '[]',
+    error TEXT,
+    reported TEXT
+);
+"""
+
+
+@dataclass(frozen=True)
+class InboundItem:
+    n: int
+    key: str
+    sender: str
+    body: str
+    sent_at: str
+    incomplete: bool
+
+
+@dataclass(frozen=True)
+class OutboundItem:
+    outbox_id: int
+    recipient: str
+    body: str
+    state: str
+    refs: list[int]
+    error: str | None
+    reported: str | None
+
+
+@dataclass(frozen=True)
+class Part:
+    key: str
+    sender: str
+    ref: int
+    total: int
+    seq: int
+    body: str
+    sent_at: str
+
+
+class Journal:
+    """Synchronous on purpose: each call is one short, fsynced SQLite transaction."""
+
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=FULL")
+            self._db.executescript(_SCHEMA)
+        except sqlite3.Error as exc:
+            raise JournalError(f"cannot open journal {path}: {exc}") from None
+
+    def close(self) -> None:
+        self._db.close()
+
+    def _tx(self, sql: str, params: tuple[object, ...] = ()) -> sqlite3.Cursor:
+        try:
+            with self._db:
+                return self._db.execute(sql, params)
+        except sqlite3.Error as exc:
+            raise JournalError(str(exc)) from None
+
+    # ----------------------------------------------------------------- inbound
+
+    def add_inbound(
+        self, key: str, sender: str, body: str, sent_at: datetime, *, incomplete: bool = False
+    ) -> bool:
+        """Journal an inbound SMS; False if this key is already journaled."""
+        cur = self._tx(
+            "INSERT OR IGNORE INTO inbound (key, sender, body, sent_at, incomplete) "
+            "VALUES (?, ?, ?, ?, ?)",
+            (key, sender, body, sent_at.isoformat(), int(incomplete)),
+        )
+        return cur.rowcount == 1
+
+    def add_undecodable(self, key: str, pdu: str, error: str, now: datetime) -> None:
+        """Keep a PDU we could not decode, raw, so it can be decoded by a later version."""
+        self._tx(
+            "INSERT OR IGNORE INTO undecodable (key, pdu, error, seen_at) VALUES (?, ?, ?, ?)",
+            (key, pdu, error[:200], now.isoformat()),
+        )
+
+    def pending_inbound(self, after: int = 0, limit: int = 100) -> list[InboundItem]:
+        rows = self._db.execute(
+            "SELECT n, key, sender, body, sent_at, incomplete FROM inbound WHERE n > ? "
+            "ORDER BY n LIMIT ?",
+            (after, limit),
+        ).fetchall()
+        return [InboundItem(r[0], r[1], r[2], r[3], r[4], bool(r[5])) for r in rows]
+
+    def ack_inbound(self, upto: int) -> None:
+        """The server committed everything up to ``upto``: forget it."""
+        self._tx("DELETE FROM inbound WHERE n <= ?", (upto,))
+
+    def inbound_count(self) -> int:
+        return int(self._db.execute("SELECT count(*) FROM inbound").fetchone()[0])
+
+    # ------------------------------------------------------------------- parts
+
+    def add_part(self, part: Part, now: datetime) -> list[Part] | None:
+        """Store one part; when the message is complete, return all its parts in order.
+
+        The parts are removed and the joined message journaled in one transaction, so a
+        crash never leaves both or neither.
+        """
+        try:
+            with self._db:
+                self._db.execute(
+                    "INSERT OR IGNORE INTO parts VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    (
+                        part.key,
+                        part.sender,
+                        part.ref,
+                        part.total,
+                        part.seq,
+                        part.body,
+                        part.sent_at,
+                        now.isoformat(),
+                    ),
+                )
+                group = self._group(part.sender, part.ref, part.total)
+                seqs = {p.seq for p in group}
+                if len(seqs) < part.total:
+                    return None
+                self._join(group, incomplete=False)
+                return group
+        except sqlite3.Error as exc:
+            raise JournalError(str(exc)) from None
+
+    def expire_parts(self, now: datetime, max_age: timedelta) -> int:
+        """Deliver groups older than ``max_age`` as incomplete messages; returns how many."""
+        horizon = (now - max_age).isoformat()
+        groups = self._db.execute(
+            "SELECT DISTINCT sender, ref, total FROM parts WHERE received_at < ?", (horizon,)
+        ).fetchall()
+        for sender, ref, total in groups:
+            with self._db:
+                self._join(self._group(sender, ref, total), incomplete=True)
+        return len(groups)
+
+    def _group(self, sender: str, ref: int, total: int) -> list[Part]:
+        rows = self._db.execute(
+            "SELECT key, sender, ref, total, seq, body, sent_at FROM parts "
+            "WHERE sender = ? AND ref = ? AND total = ? ORDER BY seq",
+            (sender, ref, total),
+        ).fetchall()
+        unique: dict[int, Part] = {}
+        for r in rows:
+            unique.setdefault(r[4], Part(*r))
+        return list(unique.values())
+
+    def _join(self, group: list[Part], *, incomplete: bool) -> None:
+        first = group[0]
+        body = "".join(p.body for p in group)
+        key = "multi:" + ",".join(sorted(p.key for p in group))[:90]
+        self._db.execute(
+            "INSERT OR IGNORE INTO inbound (key, sender, body, sent_at, incomplete) "
+            "VALUES (?, ?, ?, ?, ?)",
+            (key, first.sender, body, first.sent_at, int(incomplete)),
+        )
+        self._db.executemany("DELETE FROM parts WHERE key = ?", [(p.key,) for p in group])
+
+    # ---------------------------------------------------------------- outbound
+
+    def accept_outbound(self, outbox_id: int, recipient: str, body: str) -> OutboundItem:
+        """Journal a send request (idempotent on ``outbox_id``); returns the row as stored."""
+        self._tx(
+            "INSERT OR IGNORE INTO outbound (outbox_id, recipient, body, state) "
+            "VALUES (?, ?, ?, 'accepted')",
+            (outbox_id, recipient, body),
+        )
+        item = self.outbound(outbox_id)
+        assert item is not None
+        return item
+
+    def set_outbound(
+        self, outbox_id: int, state: str, *, refs: list[int] | None = None, error: str | None = None
+    ) -> None:
+        self._tx(
+            "UPDATE outbound SET state = ?, refs = COALESCE(?, refs), error = ? "
+            "WHERE outbox_id = ?",
+            (state, json.dumps(refs) if refs is not None else None, error, outbox_id),
+        )
+
+    def mark_reported(self, outbox_id: int, state: str) -> None:
+        self._tx("UPDATE outbound SET reported = ? WHERE outbox_id = ?", (state, outbox_id))
+
+    def outbound(self, outbox_id: int) -> OutboundItem | None:
+        row = self._db.execute(
+            "SELECT outbox_id, recipient, body, state, refs, error, reported FROM outbound "
+            "WHERE outbox_id = ?",
+            (outbox_id,),
+        ).fetchone()
+        return _outbound(row) if row else None
+
+    def outbound_in(self, *states: str) -> list[OutboundItem]:
+        rows = self._db.execute(
+            "SELECT outbox_id, recipient, body, state, refs, error, reported FROM outbound "
+            "ORDER BY outbox_id"
+        ).fetchall()
+        return [_outbound(r) for r in rows if r[3] in states]
+
+    def unreported(self) -> list[OutboundItem]:
+        rows = self._db.execute(
+            "SELECT outbox_id, recipient, body, state, refs, error, reported FROM outbound "
+            "WHERE reported IS NULL OR reported != state ORDER BY outbox_id"
+        ).fetchall()
+        return [_outbound(r) for r in rows]
+
+    def recover(self) -> list[int]:
+        """After a restart: sends interrupted at the modem become ``unknown``; returns them."""
+        ids = [r.outbox_id for r in self.outbound_in("sending")]
+        for outbox_id in ids:
+            self.set_outbound(
+                outbox_id, "unknown", error="The bridge stopped while sending; not retried."
+            )
+        return ids
+
+    def forget_finished(self) -> None:
+        """Drop rows whose final state the server has confirmed.
+
+        ``sent`` rows stay: a delivery report may still arrive for their references.
+        """
+        self._tx(
+            "DELETE FROM outbound "
+            "WHERE reported = state AND state IN ('failed', 'unknown', 'delivered')"
+        )
+
+
+def _outbound(row: tuple[object, ...]) -> OutboundItem:
+    return OutboundItem(
+        outbox_id=int(row[0]),  # type: ignore[call-overload]
+        recipient=str(row[1]),
+        body=str(row[2]),
+        state=str(row[3]),
+        refs=json.loads(str(row[4])),
+        error=row[5] if row[5] is None else str(row[5]),
+        reported=row[6] if row[6] is None else str(row[6]),
+    )

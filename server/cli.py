@@ -1,0 +1,173 @@
+"""The ``ferry`` command: ``serve``, ``demo``, ``admin``; ``bridge`` and ``emulate`` run the
+device bridge's own entry point (the server never imports the bridge)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import getpass
+import os
+import secrets
+import signal
+import sys
+from pathlib import Path
+
+from aiohttp import web
+
+from server.app import create_app
+from server.config import Config, ConfigError
+from server.log import server_logger, setup_logging
+
+DEVICE_COMMANDS = {"bridge", "emulate"}
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv and argv[0] in DEVICE_COMMANDS:
+        rest = argv[1:] if argv[0] == "bridge" else argv
+        os.execv(sys.executable, [sys.executable, "-m", "device_bridge", *(rest or ["--help"])])  # noqa: S606
+    parser = _parser()
+    ns = parser.parse_args(argv)
+    if not getattr(ns, "func", None):
+        parser.print_help()
+        return 2
+    try:
+        return int(ns.func(ns) or 0)
+    except ConfigError as exc:
+        print(f"ferry: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="ferry", description="Ferry: your phone's SMS on your desktop."
+    )
+    sub = p.add_subparsers(metavar="COMMAND")
+
+    serve = sub.add_parser("serve", help="run the sync server")
+    _server_args(serve)
+    serve.set_defaults(func=_serve)
+
+    demo = sub.add_parser("demo", help="server + virtual phones + bridge, ready to try")
+    demo.add_argument("--port", type=int, default=8080)
+    demo.add_argument("--data-dir", type=Path, default=Path("var/demo"))
+    demo.add_argument("--control-port", type=int, default=8091)
+    demo.add_argument("--contact-interval", type=float, default=20.0)
+    demo.set_defaults(func=_demo)
+
+    admin = sub.add_parser("admin", help="accounts and devices")
+    asub = admin.add_subparsers(metavar="ACTION")
+    ca = asub.add_parser("create-account", help="create an account (password read from stdin)")
+    ca.add_argument("--phone", required=True)
+    ca.add_argument(
+        "--verified",
+        action="store_true",
+        help="mark the number verified (operator vouches for it; skips the SMS code)",
+    )
+    _server_args(ca)
+    ca.set_defaults(func=_create_account)
+    ad = asub.add_parser("add-device", help="register a bridge and write its credential file")
+    ad.add_argument("--phone", required=True)
+    ad.add_argument("--name", default="bridge")
+    ad.add_argument("--out", type=Path, required=True)
+    ad.add_argument("--server-url", default=None)
+    _server_args(ad)
+    ad.set_defaults(func=_add_device)
+    sub.add_parser("bridge", help="run the device bridge (ferry bridge --help)")
+    sub.add_parser("emulate", help="run the virtual GSM network (ferry emulate --help)")
+    return p
+
+
+def _server_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--host", default=None)
+    p.add_argument("--port", type=int, default=None)
+    p.add_argument("--data-dir", type=Path, default=None)
+    p.add_argument("--database-url", default=None)
+
+
+def _config(ns: argparse.Namespace, **extra: object) -> Config:
+    return Config.from_env(
+        host=getattr(ns, "host", None),
+        port=getattr(ns, "port", None),
+        data_dir=getattr(ns, "data_dir", None),
+        database_url=getattr(ns, "database_url", None),
+        **extra,
+    )
+
+
+# ------------------------------------------------------------------- serve
+
+
+async def run_server(config: Config, stop: asyncio.Event) -> None:
+    """Serve until ``stop`` is set, then shut down cleanly."""
+    runner = web.AppRunner(create_app(config), access_log=None, handle_signals=False)
+    await runner.setup()
+    site = web.TCPSite(runner, config.host, config.port)
+    await site.start()
+    server_logger.info("listening on http://%s:%d", config.host, config.port)
+    try:
+        await stop.wait()
+    finally:
+        await runner.cleanup()
+
+
+def _stop_on_signals(stop: asyncio.Event) -> None:
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+
+
+def _serve(ns: argparse.Namespace) -> int:
+    config = _config(ns)
+    setup_logging(config.log_level)
+
+    async def go() -> None:
+        stop = asyncio.Event()
+        _stop_on_signals(stop)
+        print(f"Ferry server on http://{config.host}:{config.port}  (Ctrl-C stops)", flush=True)
+        await run_server(config, stop)
+
+    asyncio.run(go())
+    return 0
+
+
+# ------------------------------------------------------------------- admin
+
+
+def _create_account(ns: argparse.Namespace) -> int:
+    from server.admin import create_account
+
+    password = getpass.getpass("Password: ") if sys.stdin.isatty() else sys.stdin.readline()
+    password = password.rstrip("\n")
+    account_id = asyncio.run(create_account(_config(ns), ns.phone, password, verified=ns.verified))
+    print(f"account {account_id} created")
+    return 0
+
+
+def _add_device(ns: argparse.Namespace) -> int:
+    from server.admin import add_device
+
+    config = _config(ns)
+    url = ns.server_url or f"http://{config.host}:{config.port}"
+    device_id = asyncio.run(add_device(config, ns.phone, ns.name, ns.out, url))
+    print(f"device {device_id} registered; credentials written to {ns.out} (mode 0600)")
+    return 0
+
+
+# -------------------------------------------------------------------- demo
+
+
+def _demo(ns: argparse.Namespace) -> int:
+    from server.demo import run_demo
+
+    config = Config.from_env(port=ns.port, data_dir=ns.data_dir)
+    setup_logging(config.log_level)
+    return asyncio.run(
+        run_demo(config, control_port=ns.control_port, contact_interval=ns.contact_interval)
+    )
+
+
+def random_password() -> str:
+    return secrets.token_urlsafe(9)

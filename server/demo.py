@@ -1,0 +1,132 @@
+"""``ferry demo``: the whole system on one machine, in one process group.
+
+This process runs the sync server; the virtual GSM network and the device bridge run as
+child processes (the bridge talks to phone 1 over a real pseudo-terminal with the real AT
+driver, exactly as it would to a USB modem). Ctrl-C reaches the whole group; everything
+stops cleanly.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import signal
+import sys
+from pathlib import Path
+
+from protocol.pairing import decode_credentials
+from server.admin import add_device, ensure_account
+from server.cli import run_server
+from server.config import Config
+from server.log import server_logger
+
+DEMO_PASSWORD = "ferry-demo"  # noqa: S105 - loopback-only demo account, printed on screen
+
+
+async def _wait_for_file(path: Path, proc: asyncio.subprocess.Process, wait_s: float) -> dict:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + wait_s
+    while loop.time() < deadline:
+        if proc.returncode is not None:
+            raise RuntimeError("the emulator exited during start-up")
+        with contextlib.suppress(FileNotFoundError, ValueError):
+            return json.loads(path.read_text())  # noqa: ASYNC240 - tiny local file
+        await asyncio.sleep(0.1)
+    raise RuntimeError("the emulator did not start in time")
+
+
+async def run_demo(config: Config, *, control_port: int, contact_interval: float) -> int:
+    data = config.data_dir
+    data.mkdir(parents=True, exist_ok=True)
+    state_file = data / "emulator.json"
+    state_file.unlink(missing_ok=True)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+
+    py = [sys.executable, "-m", "device_bridge"]
+    children: list[asyncio.subprocess.Process] = []
+    emulator = await asyncio.create_subprocess_exec(
+        *py,
+        "emulate",
+        "--phones",
+        "2",
+        "--control-port",
+        str(control_port),
+        "--contact-interval",
+        str(contact_interval),
+        "--state-file",
+        str(state_file),
+    )
+    children.append(emulator)
+    try:
+        state = await _wait_for_file(state_file, emulator, 20)
+        phone1, phone2 = state["phones"][0], state["phones"][1]
+        await ensure_account(config, phone1["number"], DEMO_PASSWORD)
+        creds = data / "bridge" / "device.json"
+        url = f"http://{config.host}:{config.port}"
+        if not _usable(creds, url):
+            await add_device(config, phone1["number"], "Demo modem (phone 1)", creds, url)
+        server = asyncio.create_task(run_server(config, stop))
+        await asyncio.sleep(0.3)
+        if server.done():
+            await server  # raises the start-up error (e.g. port in use)
+        bridge = await asyncio.create_subprocess_exec(
+            *py,
+            "run",
+            "--credentials",
+            str(creds),
+            "--port",
+            phone1["pty"],
+            "--journal",
+            str(data / "bridge" / "journal.db"),
+        )
+        children.append(bridge)
+        _banner(url, phone1, phone2, state.get("control"))
+        waiters = [asyncio.create_task(c.wait()) for c in children]
+        stopper = asyncio.create_task(stop.wait())
+        done, _ = await asyncio.wait([stopper, *waiters], return_when=asyncio.FIRST_COMPLETED)
+        if stopper not in done:
+            server_logger.error("a demo component exited; stopping the demo")
+        stop.set()
+        await server
+        return 0
+    finally:
+        await _stop_children(children)
+
+
+def _usable(creds: Path, url: str) -> bool:
+    try:
+        return decode_credentials(creds.read_bytes()).server_url == url
+    except Exception:
+        return False
+
+
+async def _stop_children(children: list[asyncio.subprocess.Process]) -> None:
+    for proc in children:
+        if proc.returncode is None:
+            with contextlib.suppress(ProcessLookupError):
+                proc.send_signal(signal.SIGTERM)
+    for proc in children:
+        try:
+            await asyncio.wait_for(proc.wait(), 10)
+        except TimeoutError:
+            proc.kill()
+            await proc.wait()
+
+
+def _banner(url: str, phone1: dict, phone2: dict, control: str | None) -> None:
+    lines = [
+        "",
+        "  Ferry demo is running.",
+        f"  Open      {url}",
+        f"  Sign in   phone {phone1['number']}   password {DEMO_PASSWORD}",
+        f"  Phone 1   {phone1['number']} on {phone1['pty']} (bridged)",
+        f"  Phone 2   {phone2['number']} on {phone2['pty']} (texts phone 1 now and then)",
+    ]
+    if control:
+        lines.append(f"  Emulator  {control}/phones  (inject SMS, read what phones received)")
+    lines += ["  Ctrl-C stops everything.", ""]
+    print("\n".join(lines), flush=True)
