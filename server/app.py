@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from pathlib import Path
 
-from aiohttp import web
+from aiohttp import WSCloseCode, web
 from sqlalchemy import text
 
 import web_client
@@ -36,11 +36,10 @@ def create_app(config: Config, *, clock: Clock | None = None) -> web.Application
         await migrate(engine)
         app[SERVICES] = Services.build(config, clock or SystemClock(), engine)
         yield
-        for conn in app[SERVICES].registry.all():
-            await conn.close()
         await engine.dispose()
 
     app.cleanup_ctx.append(storage_ctx)
+    app.on_shutdown.append(_close_sockets)
     app.router.add_routes(session.routes)
     app.router.add_routes(conversations.routes)
     app.router.add_routes(device.routes)
@@ -49,6 +48,12 @@ def create_app(config: Config, *, clock: Clock | None = None) -> web.Application
     app.router.add_get("/", index)
     app.router.add_static("/static/", STATIC_DIR, show_index=False, follow_symlinks=False)
     return app
+
+
+async def _close_sockets(app: web.Application) -> None:
+    # Handlers wait on their sockets; closing them lets shutdown finish at once.
+    for ws in list(app[SERVICES].sockets):
+        await ws.close(code=WSCloseCode.GOING_AWAY, message=b"server shutdown")
 
 
 async def healthz(request: web.Request) -> web.Response:

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import weakref
+from dataclasses import dataclass, field
+
+from aiohttp import web
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -31,6 +34,8 @@ class Services:
     registry: DeviceRegistry
     feed: ChangeFeed
     login_throttle: Throttle
+    #: Every open websocket, closed at shutdown so the server stops promptly.
+    sockets: weakref.WeakSet[web.WebSocketResponse] = field(default_factory=weakref.WeakSet)
 
     @classmethod
     def build(cls, config: Config, clock: Clock, engine: AsyncEngine) -> Services:

@@ -51,6 +51,7 @@ async def browser_socket(request: web.Request) -> web.WebSocketResponse:
         await ws.close(code=code, message=exc.code.encode())
         return ws
     await ws.prepare(request)
+    svc.sockets.add(ws)
     sub = svc.hub.subscribe(account.id)
     try:
         await _serve(svc, ws, sub, account.id)

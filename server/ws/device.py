@@ -61,6 +61,7 @@ async def device_socket(request: web.Request) -> web.WebSocketResponse:
         max_msg_size=svc.config.device_ws_max_bytes, heartbeat=30, compress=False
     )
     await ws.prepare(request)
+    svc.sockets.add(ws)
     codec: Codec[DeviceToServer] = Codec(DeviceToServer, max_size=svc.config.device_ws_max_bytes)
     try:
         await _serve(svc, ws, codec, request.remote or "?")
