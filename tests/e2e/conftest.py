@@ -1,0 +1,117 @@
+"""The whole system in one test process: emulator on real ptys, real AT driver in a real
+bridge, the real server on a loopback port."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import secrets
+import socket
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from aiohttp import web
+
+from device_bridge.backoff import Backoff
+from device_bridge.bridge import Bridge
+from device_bridge.credentials import Credentials
+from device_bridge.drivers.serial import SerialModem
+from device_bridge.emulator.run import Emulator, run_emulator
+from device_bridge.journal import Journal
+from server.api.common import SERVICES
+from server.app import create_app
+from server.auth.passwords import hash_password
+from server.config import Config
+from server.services import Services
+
+PHONE1 = "+15550100001"
+PHONE2 = "+15550100002"
+PASSWORD = "e2e password!"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class System:
+    url: str
+    config: Config
+    emulator: Emulator
+    runner: web.AppRunner
+    bridge: Bridge
+    journal_path: Path
+
+    @property
+    def svc(self) -> Services:
+        return self.runner.app[SERVICES]
+
+    async def restart_server(self) -> None:
+        await self.runner.cleanup()
+        self.runner = await start_server(self.config)
+
+    def received_by(self, number: str) -> list[str]:
+        return [m.text for m in self.emulator.phone(number).modem.received]
+
+
+async def start_server(config: Config) -> web.AppRunner:
+    runner = web.AppRunner(create_app(config))
+    await runner.setup()
+    await web.TCPSite(runner, config.host, config.port).start()
+    return runner
+
+
+async def eventually(check: Callable[[], Awaitable[bool] | bool], timeout: float = 10) -> None:
+    """Poll ``check`` until true (the system is asynchronous end to end)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while True:
+        result = check()
+        if isinstance(result, Awaitable):
+            result = await result
+        if result:
+            return
+        if loop.time() > deadline:
+            raise AssertionError("condition not met in time")
+        await asyncio.sleep(0.05)
+
+
+@pytest.fixture
+async def system(tmp_path: Path) -> AsyncIterator[System]:
+    emulator = await run_emulator([PHONE1, PHONE2], control_port=0)
+    config = Config(port=free_port(), data_dir=tmp_path / "server")
+    runner = await start_server(config)
+    svc = runner.app[SERVICES]
+    now = svc.clock.now()
+    account = await svc.accounts.create(PHONE1, hash_password(PASSWORD), now, verified_at=now)
+    secret = secrets.token_urlsafe(32)
+    device_id = await svc.devices.create(account, "e2e bridge", secret, now)
+    url = f"http://127.0.0.1:{config.port}"
+    journal_path = tmp_path / "bridge" / "journal.db"
+    journal = Journal(journal_path)
+    modem = SerialModem(emulator.phone(PHONE1).pty, command_timeout=5)
+    bridge = Bridge(
+        modem,
+        journal,
+        Credentials(url, device_id, secret),
+        link_backoff=Backoff(base=0.05, cap=0.5),
+        modem_backoff=Backoff(base=0.05, cap=0.5),
+    )
+    task = asyncio.create_task(bridge.run())
+    system = System(url, config, emulator, runner, bridge, journal_path)
+    try:
+        await asyncio.wait_for(bridge.link.connected.wait(), 10)
+        await asyncio.wait_for(bridge.modem_ready.wait(), 10)
+        yield system
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await task
+        await modem.close()
+        journal.close()
+        await system.runner.cleanup()
+        await emulator.close()
