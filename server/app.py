@@ -31,7 +31,8 @@ def create_app(config: Config, *, clock: Clock | None = None) -> web.Application
 
     async def storage_ctx(app: web.Application) -> AsyncIterator[None]:
         if config.db_url.startswith("sqlite"):
-            config.data_dir.mkdir(parents=True, exist_ok=True)
+            # Owner-only: the database holds password hashes and message bodies.
+            config.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
         engine = create_engine(config.db_url)
         await migrate(engine)
         app[SERVICES] = Services.build(config, clock or SystemClock(), engine)

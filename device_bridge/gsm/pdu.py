@@ -1,0 +1,823 @@
+"""SMS PDU codec: SMS-DELIVER, SMS-SUBMIT and SMS-STATUS-REPORT (3GPP TS 23.040 / 23.038).
+
+Pure: bytes in, typed immutable messages out, and back. No I/O and no clock reads; every
+time value is passed in as an aware :class:`~datetime.datetime`.
+
+A PDU as handed over by ``AT+CMGR``/``+CMT`` in PDU mode is hex text: an optional SMSC
+field (length octet, ``00`` when absent) followed by the TPDU. The TPDU's first octet holds
+TP-MTI (which of the three message types follows) and the flags; the user data is GSM-7
+(packed septets), UCS-2 (UTF-16-BE here, so emoji work) or 8-bit data, optionally after a
+user-data header (UDH) that carries the concatenation reference of a multi-part message.
+
+Decoding validates and raises :class:`PduError` for anything malformed; encoding raises
+:class:`EncodeError` for anything GSM cannot carry. Multi-part reassembly lives in
+:mod:`device_bridge.gsm.concat`.
+"""
+
+from __future__ import annotations
+
+import re
+import zlib
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from typing import Literal
+
+from . import gsm7
+from .errors import EncodeError, PduError
+from .gsm7 import MAX_USER_DATA, Encoding, part_limits, segment_text
+
+__all__ = [
+    "Address",
+    "Concat",
+    "Deliver",
+    "EncodedPdu",
+    "Encoding",
+    "StatusReport",
+    "Submit",
+    "UserDataHeader",
+    "decode_address",
+    "decode_pdu",
+    "decode_timestamp",
+    "decode_udh",
+    "encode_address",
+    "encode_deliver",
+    "encode_status_report",
+    "encode_submit",
+    "encode_timestamp",
+    "parse_number",
+    "part_limits",
+    "relative_validity_minutes",
+    "relative_validity_octet",
+    "segment_text",
+]
+
+AddressKind = Literal["international", "national", "alphanumeric", "unknown"]
+Outcome = Literal["delivered", "temporary_trying", "permanent_failure", "temporary_stopped"]
+
+MAX_ADDRESS_DIGITS = 20  # TP address value is at most 10 octets
+MAX_ALPHANUMERIC = 11  # septets that fit 10 octets
+MAX_PDU_HEX = 2 * (12 + 176)  # SMSC field + a generous TPDU bound (164 for SUBMIT); a limit
+
+_MTI_DELIVER, _MTI_SUBMIT, _MTI_STATUS_REPORT = 0, 1, 2
+_UDHI, _SRR, _RD, _MMS = 0x40, 0x20, 0x04, 0x04
+_VPF_NONE, _VPF_ENHANCED, _VPF_RELATIVE, _VPF_ABSOLUTE = 0, 1, 2, 3
+_TOA_INTERNATIONAL, _TOA_NATIONAL, _TOA_UNKNOWN, _TOA_ALPHANUMERIC = 0x91, 0xA1, 0x81, 0xD0
+_IEI_CONCAT8, _IEI_CONCAT16, _IEI_PORT8, _IEI_PORT16 = 0x00, 0x08, 0x04, 0x05
+_DCS_ALPHABET = {"gsm7": 0x00, "8bit": 0x04, "ucs2": 0x08}
+_BCD_DIGITS = "0123456789*#abc"  # semi-octet values 0x0-0xE (TS 23.040 §9.1.2.3); 0xF fills
+_NUMBER = re.compile(r"(\+?)([0-9*#]{1,20})")
+_HEX = re.compile(r"[0-9A-Fa-f]{2,}")
+
+
+# --------------------------------------------------------------------------- messages
+
+
+@dataclass(frozen=True)
+class Concat:
+    """Concatenation information element: part *seq* of *total*, all sharing *ref*."""
+
+    ref: int
+    total: int
+    seq: int
+    ref_bits: int = 8
+
+
+@dataclass(frozen=True)
+class Address:
+    """A TP or SMSC address; *number* is ``+E164`` when *kind* is international."""
+
+    number: str
+    kind: AddressKind
+
+
+@dataclass(frozen=True)
+class UserDataHeader:
+    """What we understand of a UDH; every element is also kept raw in *elements*."""
+
+    concat: Concat | None = None
+    ports: tuple[int, int] | None = None  # (destination, originator) application ports
+    elements: tuple[tuple[int, bytes], ...] = ()
+
+
+@dataclass(frozen=True)
+class Deliver:
+    """An SMS-DELIVER: a message received by the phone.
+
+    For 8-bit data, *data* holds the octets and *text* the same octets read as Latin-1,
+    so nothing is lost. *incomplete* is set by the reassembler when parts never came.
+    """
+
+    smsc: str | None
+    sender: str
+    sender_kind: AddressKind
+    text: str = field(repr=False)  # message bodies never reach logs via repr()
+    encoding: Encoding
+    timestamp: datetime
+    pid: int = 0
+    dcs: int = 0
+    concat: Concat | None = None
+    data: bytes | None = field(default=None, repr=False)
+    status_report_requested: bool = False
+    incomplete: bool = False
+
+
+@dataclass(frozen=True)
+class Submit:
+    """An SMS-SUBMIT: a message sent by the phone (as stored, or as we built it).
+
+    *validity* is relative minutes (``int``), an absolute aware ``datetime``, or ``None``
+    (absent, or the rarely used enhanced format).
+    """
+
+    smsc: str | None
+    recipient: str
+    text: str = field(repr=False)
+    encoding: Encoding
+    message_reference: int
+    concat: Concat | None = None
+    request_status_report: bool = False
+    validity: int | datetime | None = None
+    data: bytes | None = field(default=None, repr=False)
+    recipient_kind: AddressKind = "unknown"
+    pid: int = 0
+    dcs: int = 0
+    reject_duplicates: bool = False
+
+
+@dataclass(frozen=True)
+class StatusReport:
+    """An SMS-STATUS-REPORT about the message we sent with *message_reference*."""
+
+    smsc: str | None
+    message_reference: int
+    recipient: str
+    timestamp: datetime  # when the SC received our SMS-SUBMIT
+    discharge_time: datetime  # when the SC delivered it, or last tried
+    status: int  # TP-ST
+    recipient_kind: AddressKind = "unknown"
+
+    @property
+    def outcome(self) -> Outcome:
+        """TP-ST class (TS 23.040 §9.2.3.15). Reserved values (bit 7 set) count as a
+        permanent failure: never claim delivery we cannot read, never wait forever."""
+        if self.status >= 0x80:
+            return "permanent_failure"
+        return _OUTCOMES[self.status >> 5]
+
+
+_OUTCOMES: tuple[Outcome, ...] = (
+    "delivered",  # 0x00-0x1F transaction completed
+    "temporary_trying",  # 0x20-0x3F temporary error, SC still trying
+    "permanent_failure",  # 0x40-0x5F permanent error, SC not trying
+    "temporary_stopped",  # 0x60-0x7F temporary error, SC stopped trying
+)
+
+
+@dataclass(frozen=True)
+class EncodedPdu:
+    """One encoded PDU: upper-case hex incl. the SMSC field, and the TPDU length in
+    octets (the number ``AT+CMGS=`` wants)."""
+
+    hex: str
+    tpdu_length: int
+
+
+# --------------------------------------------------------------------------- reading
+
+
+class _Reader:
+    """Cursor over PDU octets; running off the end is a :class:`PduError`."""
+
+    def __init__(self, data: bytes, pdu_hex: str) -> None:
+        self.data = data
+        self.pdu_hex = pdu_hex
+        self.pos = 0
+
+    def error(self, message: str) -> PduError:
+        return PduError(message, self.pdu_hex)
+
+    def take(self, n: int, what: str) -> bytes:
+        if self.pos + n > len(self.data):
+            raise self.error(f"PDU ends inside {what}")
+        chunk = self.data[self.pos : self.pos + n]
+        self.pos += n
+        return chunk
+
+    def octet(self, what: str) -> int:
+        return self.take(1, what)[0]
+
+    def rest(self) -> bytes:
+        chunk = self.data[self.pos :]
+        self.pos = len(self.data)
+        return chunk
+
+
+def _parse_hex(pdu_hex: str, lenient: bool) -> bytes:
+    text = pdu_hex.strip()
+    if len(text) > MAX_PDU_HEX:
+        raise PduError(f"PDU longer than {MAX_PDU_HEX} hex digits", pdu_hex)
+    if not _HEX.fullmatch(text):
+        raise PduError("PDU is not a hex string", pdu_hex)
+    if len(text) % 2:
+        if not lenient:
+            raise PduError("PDU has an odd number of hex digits", pdu_hex)
+        text = text[:-1]  # a dangling nibble carries no complete octet
+    return bytes.fromhex(text)
+
+
+# --------------------------------------------------------------------------- addresses
+
+
+def _decode_bcd(raw: bytes, ndigits: int) -> str:
+    nibbles = [n for b in raw for n in (b & 0x0F, b >> 4)][:ndigits]
+    return "".join(_BCD_DIGITS[n] for n in nibbles if n != 0x0F)
+
+
+def _encode_bcd(digits: str) -> bytes:
+    values = [_BCD_DIGITS.index(d) for d in digits]
+    if len(values) % 2:
+        values.append(0x0F)
+    return bytes(lo | hi << 4 for lo, hi in zip(values[::2], values[1::2], strict=True))
+
+
+def _address_from(toa: int, raw: bytes, semi_octets: int) -> Address:
+    ton = (toa >> 4) & 0x07
+    if ton == 5:  # alphanumeric: GSM-7 packed, length counts semi-octets
+        name = gsm7.from_septets(gsm7.unpack(raw, semi_octets * 4 // 7))
+        return Address(name, "alphanumeric")
+    digits = _decode_bcd(raw, semi_octets)
+    if ton == 1:
+        return Address("+" + digits, "international")
+    return Address(digits, "national" if ton == 2 else "unknown")
+
+
+def decode_address(data: bytes, *, smsc: bool = False) -> tuple[Address | None, int]:
+    """Decode a TP address field (or, with *smsc*, an SMSC field) at the start of *data*.
+
+    Args:
+        data: Octets starting with the address length octet; trailing octets are ignored.
+        smsc: Read an SMSC field (length in octets incl. type) instead of a TP address
+            (length in semi-octets).
+
+    Returns:
+        The address (``None`` for an empty SMSC field) and the octets consumed.
+
+    Raises:
+        PduError: The field is truncated or too long.
+    """
+    r = _Reader(data, data.hex().upper())
+    address = _read_smsc(r) if smsc else _read_address(r)
+    return address, r.pos
+
+
+def _read_address(r: _Reader) -> Address:
+    semi_octets = r.octet("address length")
+    if semi_octets > MAX_ADDRESS_DIGITS:
+        raise r.error(f"address length {semi_octets} exceeds {MAX_ADDRESS_DIGITS} semi-octets")
+    toa = r.octet("address type")
+    return _address_from(toa, r.take((semi_octets + 1) // 2, "address"), semi_octets)
+
+
+def _read_smsc(r: _Reader) -> Address | None:
+    length = r.octet("SMSC length")
+    if length == 0:
+        return None
+    if length > 1 + MAX_ADDRESS_DIGITS // 2:
+        raise r.error(f"SMSC length {length} exceeds {1 + MAX_ADDRESS_DIGITS // 2} octets")
+    toa = r.octet("SMSC type")
+    return _address_from(toa, r.take(length - 1, "SMSC address"), 2 * (length - 1))
+
+
+def parse_number(number: str, *, national: bool = False) -> Address:
+    """Parse a phone number given by a caller: ``+`` and digits, or digits alone.
+
+    Args:
+        number: ``"+441234567890"`` (international) or ``"01234567"``.
+        national: Mark numbers without ``+`` as national (type 0xA1) instead of unknown
+            (0x81); some networks want it for local numbers.
+
+    Raises:
+        EncodeError: Not a number GSM can address.
+    """
+    match = _NUMBER.fullmatch(number)
+    if match is None:
+        raise EncodeError("not a valid phone number (want '+' and up to 20 digits)")
+    plus, digits = match.groups()
+    if plus:
+        return Address("+" + digits, "international")
+    return Address(digits, "national" if national else "unknown")
+
+
+def _sender_address(sender: str) -> Address:
+    """A DELIVER originator: a number, or else an alphanumeric name (e.g. ``"FONIC"``)."""
+    if not sender:
+        raise EncodeError("sender must not be empty")
+    if _NUMBER.fullmatch(sender):
+        return parse_number(sender)
+    return Address(sender, "alphanumeric")
+
+
+def encode_address(address: Address, *, smsc: bool = False) -> bytes:
+    """Encode *address* as a TP address field, or with *smsc* as an SMSC field.
+
+    Raises:
+        EncodeError: An alphanumeric SMSC, or a name too long or not GSM-7.
+    """
+    if address.kind == "alphanumeric":
+        if smsc:
+            raise EncodeError("an SMSC address must be a number")
+        septets = gsm7.to_septets(address.number)
+        if len(septets) > MAX_ALPHANUMERIC:
+            raise EncodeError(f"alphanumeric address longer than {MAX_ALPHANUMERIC} septets")
+        semi_octets = (len(septets) * 7 + 3) // 4
+        return bytes([semi_octets, _TOA_ALPHANUMERIC]) + gsm7.pack(septets)
+    digits = address.number.removeprefix("+")
+    toa = {"international": _TOA_INTERNATIONAL, "national": _TOA_NATIONAL}.get(
+        address.kind, _TOA_UNKNOWN
+    )
+    bcd = _encode_bcd(digits)
+    length = 1 + len(bcd) if smsc else len(digits)
+    return bytes([length, toa]) + bcd
+
+
+def _smsc_field(smsc: str | None, national: bool) -> bytes:
+    if smsc is None:
+        return b"\x00"
+    return encode_address(parse_number(smsc, national=national), smsc=True)
+
+
+# --------------------------------------------------------------------------- time
+
+
+def _swapped(b: int) -> int:
+    return (b & 0x0F) * 10 + (b >> 4)
+
+
+def decode_timestamp(raw: bytes) -> datetime:
+    """Decode a 7-octet TP-SCTS / TP-DT / absolute TP-VP into an aware datetime.
+
+    Two-digit years 90-99 are 1990s, 00-89 are 2000s (SMS started in 1992).
+
+    Raises:
+        ValueError: Not BCD, or not a real date/time/offset.
+    """
+    if len(raw) != 7 or any(b & 0x0F > 9 or b >> 4 > 9 for b in raw[:6]) or raw[6] >> 4 > 9:
+        raise ValueError("timestamp is not 7 octets of semi-octet digits")
+    yy, month, day, hour, minute, second = (_swapped(b) for b in raw[:6])
+    quarters = (raw[6] & 0x07) * 10 + (raw[6] >> 4)  # bit 3 is the sign
+    offset = timedelta(minutes=15 * quarters * (-1 if raw[6] & 0x08 else 1))
+    year = 1900 + yy if yy >= 90 else 2000 + yy
+    return datetime(year, month, day, hour, minute, second, tzinfo=timezone(offset))
+
+
+def encode_timestamp(when: datetime) -> bytes:
+    """Encode an aware datetime as 7 semi-octet octets, keeping its own UTC offset.
+
+    Raises:
+        EncodeError: Naive datetime, offset not whole quarter hours, or year outside
+            1990-2089.
+    """
+    offset = when.utcoffset()
+    if offset is None:
+        raise EncodeError("timestamp must be timezone-aware")
+    quarters, rest = divmod(abs(offset), timedelta(minutes=15))
+    if rest or quarters > 79:
+        raise EncodeError("timestamp offset must be whole quarter hours within ±19:45")
+    if not 1990 <= when.year <= 2089:
+        raise EncodeError("timestamp year must be within 1990-2089")
+    fields = (when.year % 100, when.month, when.day, when.hour, when.minute, when.second)
+    out = bytes((v % 10) << 4 | v // 10 for v in fields)
+    tz = (quarters % 10) << 4 | quarters // 10 | (0x08 if offset < timedelta(0) else 0)
+    return out + bytes([tz])
+
+
+def _read_timestamp(r: _Reader, what: str) -> datetime:
+    try:
+        return decode_timestamp(r.take(7, what))
+    except ValueError as exc:
+        raise r.error(f"invalid {what}: {exc}") from None
+
+
+def relative_validity_minutes(tp_vp: int) -> int:
+    """Minutes meant by a relative TP-VP octet (TS 23.040 §9.2.3.12.1).
+
+    Raises:
+        ValueError: *tp_vp* is not an octet.
+    """
+    if not 0 <= tp_vp <= 255:
+        raise ValueError("TP-VP must be an octet")
+    if tp_vp <= 143:
+        return (tp_vp + 1) * 5
+    if tp_vp <= 167:
+        return 720 + (tp_vp - 143) * 30
+    if tp_vp <= 196:
+        return (tp_vp - 166) * 1440
+    return (tp_vp - 192) * 10080
+
+
+def relative_validity_octet(minutes: int) -> int:
+    """The relative TP-VP for *minutes*, rounded down to the nearest step.
+
+    Raises:
+        EncodeError: Shorter than 5 minutes or longer than 63 weeks.
+    """
+    if not 5 <= minutes <= 63 * 10080:
+        raise EncodeError("relative validity must be between 5 minutes and 63 weeks")
+    if minutes <= 720:
+        return minutes // 5 - 1
+    if minutes < 2 * 1440:
+        return 143 + (min(minutes, 1440) - 720) // 30
+    if minutes < 35 * 1440:
+        return 166 + min(minutes // 1440, 30)
+    return 192 + minutes // 10080
+
+
+# --------------------------------------------------------------------------- user data
+
+
+def decode_udh(udh: bytes) -> UserDataHeader:
+    """Parse UDH information elements (without the UDHL octet).
+
+    A concatenation IE with a zero count or a sequence outside 1..count is ignored, as
+    TS 23.040 §9.2.3.24.1 asks; when an IE repeats, the last one wins.
+
+    Raises:
+        ValueError: An element runs past the end of the header.
+    """
+    concat, ports, elements, pos = None, None, [], 0
+    while pos < len(udh):
+        if pos + 2 > len(udh) or pos + 2 + udh[pos + 1] > len(udh):
+            raise ValueError("user data header element runs past the header")
+        iei, body = udh[pos], udh[pos + 2 : pos + 2 + udh[pos + 1]]
+        pos += 2 + len(body)
+        elements.append((iei, body))
+        if (iei, len(body)) == (_IEI_CONCAT8, 3):
+            concat = _concat_ie(body[0], body[1], body[2], 8)
+        elif (iei, len(body)) == (_IEI_CONCAT16, 4):
+            concat = _concat_ie(int.from_bytes(body[:2], "big"), body[2], body[3], 16)
+        elif (iei, len(body)) == (_IEI_PORT8, 2):
+            ports = (body[0], body[1])
+        elif (iei, len(body)) == (_IEI_PORT16, 4):
+            ports = (int.from_bytes(body[:2], "big"), int.from_bytes(body[2:], "big"))
+    return UserDataHeader(concat, ports, tuple(elements))
+
+
+def _concat_ie(ref: int, total: int, seq: int, bits: int) -> Concat | None:
+    return Concat(ref, total, seq, bits) if 1 <= seq <= total else None
+
+
+def _alphabet(dcs: int) -> Encoding:
+    """Alphabet of a TP-DCS (TS 23.038 §4); reserved codings read as GSM-7, as §4 asks."""
+    group = dcs >> 4
+    if group <= 0x7:
+        if dcs & 0x20:
+            return "8bit"  # compressed: we cannot decompress, so keep the raw octets
+        return ("gsm7", "8bit", "ucs2", "gsm7")[(dcs >> 2) & 0x03]
+    if group == 0xE:
+        return "ucs2"
+    if group == 0xF:
+        return "8bit" if dcs & 0x04 else "gsm7"
+    return "gsm7"  # 0x8-0xB reserved, 0xC/0xD message waiting (GSM-7)
+
+
+@dataclass(frozen=True)
+class _UserData:
+    encoding: Encoding
+    text: str
+    data: bytes | None
+    header: UserDataHeader
+
+
+def _read_user_data(r: _Reader, first: int, dcs: int, lenient: bool) -> _UserData:
+    udl = r.octet("TP-UDL")
+    encoding = _alphabet(dcs)
+    size = (udl * 7 + 7) // 8 if encoding == "gsm7" else udl
+    ud = r.rest()
+    if not lenient and (size > MAX_USER_DATA or len(ud) != size):
+        raise r.error(f"TP-UDL {udl} does not match {len(ud)} octets of user data")
+    ud = ud[:size]
+    header, hlen = UserDataHeader(), 0
+    if first & _UDHI:
+        if not ud or 1 + ud[0] > len(ud):
+            raise r.error("user data header runs past the user data")
+        hlen = 1 + ud[0]
+        try:
+            header = decode_udh(ud[1:hlen])
+        except ValueError as exc:
+            raise r.error(str(exc)) from None
+    body = ud[hlen:]
+    if encoding == "gsm7":
+        return _UserData(encoding, _gsm7_body(r, body, udl, hlen, lenient), None, header)
+    if encoding == "ucs2":
+        return _UserData(encoding, _ucs2_body(r, body, header, lenient), None, header)
+    return _UserData(encoding, body.decode("latin-1"), body, header)
+
+
+def _gsm7_body(r: _Reader, body: bytes, udl: int, hlen: int, lenient: bool) -> str:
+    header_septets, fill = gsm7.header_fill(hlen)
+    count = udl - header_septets
+    if count < 0:
+        raise r.error("user data header is longer than TP-UDL")
+    if lenient:  # a truncated PDU yields the septets that are really there
+        count = min(count, (len(body) * 8 - fill) // 7)
+    return gsm7.from_septets(gsm7.unpack(body, count, fill))
+
+
+def _ucs2_body(r: _Reader, body: bytes, header: UserDataHeader, lenient: bool) -> str:
+    if len(body) % 2:
+        if not lenient:
+            raise r.error("UCS-2 user data has an odd number of octets")
+        body = body[:-1]
+    text = body.decode("utf-16-be", "surrogatepass")
+    # A lone surrogate in one part of a multi-part message is half an emoji whose other
+    # half is in the next part: keep it for the reassembler, which rejoins the pair.
+    multipart = header.concat is not None and header.concat.total > 1
+    return text if multipart else gsm7.fix_surrogates(text)
+
+
+# --------------------------------------------------------------------------- decoding
+
+
+def decode_pdu(
+    pdu_hex: str, *, has_smsc: bool = True, lenient: bool = False
+) -> Deliver | Submit | StatusReport:
+    """Decode a PDU in hex as given by the modem.
+
+    Args:
+        pdu_hex: The PDU, hex digits (either case).
+        has_smsc: The PDU starts with the SMSC field (``+CMGR``/``+CMT`` PDU mode does;
+            some modems' ``+CMGL`` or a raw TPDU does not).
+        lenient: Accept a dangling hex digit, a TP-UDL longer than the data, and trailing
+            octets, decoding what is there (for sloppy modems). Default is strict.
+
+    Raises:
+        PduError: Not hex, truncated, inconsistent, or a reserved message type.
+    """
+    r = _Reader(_parse_hex(pdu_hex, lenient), pdu_hex)
+    smsc_address = _read_smsc(r) if has_smsc else None
+    smsc = smsc_address.number if smsc_address else None
+    first = r.octet("first octet")
+    mti = first & 0x03
+    if mti == _MTI_DELIVER:
+        return _decode_deliver(r, first, smsc, lenient)
+    if mti == _MTI_SUBMIT:
+        return _decode_submit(r, first, smsc, lenient)
+    if mti == _MTI_STATUS_REPORT:
+        return _decode_status_report(r, smsc)
+    raise r.error("reserved TP-MTI 3")
+
+
+def _decode_deliver(r: _Reader, first: int, smsc: str | None, lenient: bool) -> Deliver:
+    sender = _read_address(r)
+    pid, dcs = r.octet("TP-PID"), r.octet("TP-DCS")
+    timestamp = _read_timestamp(r, "TP-SCTS")
+    ud = _read_user_data(r, first, dcs, lenient)
+    return Deliver(
+        smsc=smsc,
+        sender=sender.number,
+        sender_kind=sender.kind,
+        text=ud.text,
+        encoding=ud.encoding,
+        timestamp=timestamp,
+        pid=pid,
+        dcs=dcs,
+        concat=ud.header.concat,
+        data=ud.data,
+        status_report_requested=bool(first & _SRR),
+    )
+
+
+def _decode_submit(r: _Reader, first: int, smsc: str | None, lenient: bool) -> Submit:
+    reference = r.octet("TP-MR")
+    recipient = _read_address(r)
+    pid, dcs = r.octet("TP-PID"), r.octet("TP-DCS")
+    validity = _read_validity(r, (first >> 3) & 0x03)
+    ud = _read_user_data(r, first, dcs, lenient)
+    return Submit(
+        smsc=smsc,
+        recipient=recipient.number,
+        text=ud.text,
+        encoding=ud.encoding,
+        message_reference=reference,
+        concat=ud.header.concat,
+        request_status_report=bool(first & _SRR),
+        validity=validity,
+        data=ud.data,
+        recipient_kind=recipient.kind,
+        pid=pid,
+        dcs=dcs,
+        reject_duplicates=bool(first & _RD),
+    )
+
+
+def _read_validity(r: _Reader, vpf: int) -> int | datetime | None:
+    if vpf == _VPF_RELATIVE:
+        return relative_validity_minutes(r.octet("TP-VP"))
+    if vpf == _VPF_ABSOLUTE:
+        return _read_timestamp(r, "TP-VP")
+    if vpf == _VPF_ENHANCED:
+        r.take(7, "TP-VP")  # enhanced format is rare; skip it rather than misread it
+    return None
+
+
+def _decode_status_report(r: _Reader, smsc: str | None) -> StatusReport:
+    reference = r.octet("TP-MR")
+    recipient = _read_address(r)
+    timestamp = _read_timestamp(r, "TP-SCTS")
+    discharge = _read_timestamp(r, "TP-DT")
+    status = r.octet("TP-ST")
+    # Optional TP-PI/PID/DCS/UD may follow; nothing in them matters to us.
+    return StatusReport(
+        smsc=smsc,
+        message_reference=reference,
+        recipient=recipient.number,
+        timestamp=timestamp,
+        discharge_time=discharge,
+        status=status,
+        recipient_kind=recipient.kind,
+    )
+
+
+# --------------------------------------------------------------------------- encoding helpers
+
+
+def _concat_udh(ref: int, total: int, seq: int, ref_bits: int) -> bytes:
+    if ref_bits == 8:
+        return bytes([_IEI_CONCAT8, 3, ref, total, seq])
+    return bytes([_IEI_CONCAT16, 4, ref >> 8, ref & 0xFF, total, seq])
+
+
+def _user_data(text: str, encoding: Encoding, udh: bytes) -> bytes:
+    """TP-UDL and TP-UD for one part (UDH given without its UDHL octet)."""
+    header = bytes([len(udh)]) + udh if udh else b""
+    if encoding == "gsm7":
+        septets = gsm7.to_septets(text)
+        header_septets, fill = gsm7.header_fill(len(header))
+        udl = header_septets + len(septets)
+        ud = (header + gsm7.pack(septets, fill)).ljust((udl * 7 + 7) // 8, b"\x00")
+    else:
+        ud = header + (text.encode("utf-16-be") if encoding == "ucs2" else text.encode("latin-1"))
+        udl = len(ud)
+    return bytes([udl]) + ud
+
+
+def _default_ref(key: str, ref_bits: int) -> int:
+    # Deterministic but varied, so two long messages to one peer rarely share a ref.
+    return zlib.crc32(key.encode("utf-8", "surrogatepass")) & ((1 << ref_bits) - 1)
+
+
+def _concat_headers(parts: int, ref: int | None, ref_bits: int, key: str) -> list[bytes]:
+    if parts == 1:
+        return [b""]
+    ref = _default_ref(key, ref_bits) if ref is None else ref
+    if not 0 <= ref < 1 << ref_bits:
+        raise EncodeError(f"concatenation reference must fit {ref_bits} bits")
+    return [_concat_udh(ref, parts, seq, ref_bits) for seq in range(1, parts + 1)]
+
+
+def _dcs(encoding: Encoding, message_class: int | None) -> int:
+    if message_class is None:
+        return _DCS_ALPHABET[encoding]
+    if message_class not in (0, 1, 2, 3):
+        raise EncodeError("message class must be 0-3")
+    return 0x10 | _DCS_ALPHABET[encoding] | message_class
+
+
+def _octet(value: int, what: str) -> int:
+    if not 0 <= value <= 255:
+        raise EncodeError(f"{what} must be 0-255")
+    return value
+
+
+def _pdu(smsc: bytes, tpdu: bytes) -> EncodedPdu:
+    return EncodedPdu((smsc + tpdu).hex().upper(), len(tpdu))
+
+
+# --------------------------------------------------------------------------- encoding
+
+
+def encode_submit(
+    number: str,
+    text: str,
+    *,
+    smsc: str | None = None,
+    message_reference: int = 0,
+    request_status_report: bool = False,
+    concat_ref: int | None = None,
+    validity_relative_minutes: int | None = None,
+    encoding: str | None = None,
+    validity_absolute: datetime | None = None,
+    message_class: int | None = None,
+    reject_duplicates: bool = False,
+    concat_ref_bits: int = 8,
+    national: bool = False,
+) -> list[EncodedPdu]:
+    """Encode *text* to *number* as SMS-SUBMIT PDUs, one per part.
+
+    Args:
+        number: Recipient, ``"+E164"`` or digits.
+        text: Message text; see :func:`segment_text` for encoding and splitting.
+        smsc: Service centre number, or ``None`` to let the modem use its own (``00``).
+        message_reference: TP-MR for every part (most modems assign their own anyway).
+        request_status_report: Set TP-SRR.
+        concat_ref: Concatenation reference for multi-part text; by default one derived
+            from recipient and text.
+        validity_relative_minutes: Relative TP-VP (rounded down to a step).
+        encoding: Force ``"gsm7"``, ``"ucs2"`` or ``"8bit"``.
+        validity_absolute: Absolute TP-VP, an aware datetime.
+        message_class: DCS message class 0-3 (0 is "flash").
+        reject_duplicates: Set TP-RD.
+        concat_ref_bits: 8 (IEI 0x00) or 16 (IEI 0x08).
+        national: Type numbers without ``+`` (recipient and SMSC) as national, not unknown.
+
+    Raises:
+        EncodeError: Bad number or SMSC, text the encoding cannot carry or too long for
+            255 parts, both validity forms given, or an option out of range.
+    """
+    recipient = encode_address(parse_number(number, national=national))
+    smsc_field = _smsc_field(smsc, national)
+    vpf, vp = _validity(validity_relative_minutes, validity_absolute)
+    chosen, parts = segment_text(text, encoding=encoding, ref_bits=concat_ref_bits)
+    headers = _concat_headers(len(parts), concat_ref, concat_ref_bits, number + text)
+    fixed = bytes([_octet(message_reference, "message reference")]) + recipient
+    fixed += bytes([0, _dcs(chosen, message_class)]) + vp
+    flags = 0x01 | vpf << 3 | (_RD if reject_duplicates else 0)
+    flags |= _SRR if request_status_report else 0
+    return [
+        _pdu(smsc_field, bytes([flags | (_UDHI if h else 0)]) + fixed + _user_data(t, chosen, h))
+        for t, h in zip(parts, headers, strict=True)
+    ]
+
+
+def _validity(relative: int | None, absolute: datetime | None) -> tuple[int, bytes]:
+    if relative is not None and absolute is not None:
+        raise EncodeError("give a relative or an absolute validity, not both")
+    if relative is not None:
+        return _VPF_RELATIVE, bytes([relative_validity_octet(relative)])
+    if absolute is not None:
+        return _VPF_ABSOLUTE, encode_timestamp(absolute)
+    return _VPF_NONE, b""
+
+
+def encode_deliver(
+    sender: str,
+    text: str,
+    timestamp: datetime,
+    *,
+    smsc: str | None = None,
+    concat_ref: int | None = None,
+    concat_ref_bits: int = 8,
+    encoding: str | None = None,
+) -> list[EncodedPdu]:
+    """Encode SMS-DELIVER PDUs, one per part: what a phone receives (for the emulator).
+
+    Args:
+        sender: ``"+E164"``, digits, or an alphanumeric name of up to 11 GSM-7 septets.
+        text: Message text; see :func:`segment_text`.
+        timestamp: TP-SCTS, an aware datetime (its own offset is sent).
+        smsc: Service centre number, or ``None`` for an empty SMSC field.
+        concat_ref: Concatenation reference; by default one derived from sender and text.
+        concat_ref_bits: 8 (IEI 0x00) or 16 (IEI 0x08).
+        encoding: Force ``"gsm7"``, ``"ucs2"`` or ``"8bit"``.
+
+    Raises:
+        EncodeError: Bad sender or SMSC, naive timestamp, or text that cannot be carried.
+    """
+    originator = encode_address(_sender_address(sender))
+    smsc_field = _smsc_field(smsc, national=False)
+    chosen, parts = segment_text(text, encoding=encoding, ref_bits=concat_ref_bits)
+    headers = _concat_headers(len(parts), concat_ref, concat_ref_bits, sender + text)
+    fixed = originator + bytes([0, _dcs(chosen, None)]) + encode_timestamp(timestamp)
+    return [
+        _pdu(smsc_field, bytes([_MMS | (_UDHI if h else 0)]) + fixed + _user_data(t, chosen, h))
+        for t, h in zip(parts, headers, strict=True)
+    ]
+
+
+def encode_status_report(
+    message_reference: int,
+    recipient: str,
+    timestamp: datetime,
+    discharge_time: datetime,
+    status: int,
+    *,
+    smsc: str | None = None,
+) -> EncodedPdu:
+    """Encode an SMS-STATUS-REPORT (for the emulator).
+
+    Args:
+        message_reference: TP-MR of the SMS-SUBMIT being reported on.
+        recipient: The number that message went to.
+        timestamp: TP-SCTS, when the SC received the message (aware).
+        discharge_time: TP-DT, when it was delivered or last tried (aware).
+        status: TP-ST, 0-255 (0 = delivered).
+        smsc: Service centre number, or ``None`` for an empty SMSC field.
+
+    Raises:
+        EncodeError: Bad number or SMSC, naive times, or an out-of-range octet.
+    """
+    tpdu = bytes([0x02 | _MMS, _octet(message_reference, "message reference")])
+    tpdu += encode_address(parse_number(recipient))
+    tpdu += encode_timestamp(timestamp) + encode_timestamp(discharge_time)
+    tpdu += bytes([_octet(status, "status")])
+    return _pdu(_smsc_field(smsc, national=False), tpdu)
