@@ -28,7 +28,15 @@ def test_parts_join_when_complete_in_any_order(tmp_path: Path) -> None:
     j = Journal(tmp_path / "j.db")
 
     def part(seq: int, body: str) -> Part:
-        return Part(key=f"p{seq}", sender="+1555", ref=9, total=3, seq=seq, body=body, sent_at=T0.isoformat())
+        return Part(
+            key=f"p{seq}",
+            sender="+1555",
+            ref=9,
+            total=3,
+            seq=seq,
+            body=body,
+            sent_at=T0.isoformat(),
+        )
 
     assert j.add_part(part(3, "C"), T0) is None
     assert j.add_part(part(1, "A"), T0) is None

@@ -69,7 +69,9 @@ async def test_link_reconnects_after_server_restart(tmp_path: Path) -> None:
     runner = await _start(config)
     svc = runner.app[SERVICES]
     now = svc.clock.now()
-    account = await svc.accounts.create("+15550100001", hash_password("pw-pw-pw-pw"), now, verified_at=now)
+    account = await svc.accounts.create(
+        "+15550100001", hash_password("pw-pw-pw-pw"), now, verified_at=now
+    )
     secret = secrets.token_urlsafe(32)
     device_id = await svc.devices.create(account, "t", secret, now)
     welcomes: list[Welcome] = []

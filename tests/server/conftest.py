@@ -29,7 +29,9 @@ class Env:
     device_secret: str
 
     async def login(self, phone: str = PHONE, password: str = PASSWORD) -> None:
-        resp = await self.client.post("/api/v1/session", json={"phone": phone, "password": password})
+        resp = await self.client.post(
+            "/api/v1/session", json={"phone": phone, "password": password}
+        )
         assert resp.status == 200, await resp.text()
 
 

@@ -11,7 +11,9 @@ async def test_healthz(env: Env) -> None:
 
 
 async def test_login_sets_httponly_cookie_and_me_works(env: Env) -> None:
-    resp = await env.client.post("/api/v1/session", json={"phone": "+1 555 010 0001", "password": PASSWORD})
+    resp = await env.client.post(
+        "/api/v1/session", json={"phone": "+1 555 010 0001", "password": PASSWORD}
+    )
     assert resp.status == 200
     body = await resp.json()
     assert body["account"]["phone"] == PHONE
@@ -24,7 +26,9 @@ async def test_login_sets_httponly_cookie_and_me_works(env: Env) -> None:
 
 async def test_wrong_password_and_unknown_number_look_the_same(env: Env) -> None:
     a = await env.client.post("/api/v1/session", json={"phone": PHONE, "password": "nope nope"})
-    b = await env.client.post("/api/v1/session", json={"phone": "+15550109999", "password": "nope nope"})
+    b = await env.client.post(
+        "/api/v1/session", json={"phone": "+15550109999", "password": "nope nope"}
+    )
     assert a.status == b.status == 401
     assert await a.json() == await b.json()
 
@@ -42,7 +46,9 @@ async def test_login_is_throttled_with_retry_after(env: Env) -> None:
 
 async def test_logout_ends_session_on_server(env: Env) -> None:
     await env.login()
-    cookie = env.client.session.cookie_jar.filter_cookies(env.client.make_url("/"))["ferry_session"].value
+    cookie = env.client.session.cookie_jar.filter_cookies(env.client.make_url("/"))[
+        "ferry_session"
+    ].value
     assert (await env.client.delete("/api/v1/session")).status == 204
     resp = await env.client.get("/api/v1/me", cookies={"ferry_session": cookie})
     assert resp.status == 401
@@ -61,12 +67,17 @@ async def test_unauthenticated_api_is_401_json(env: Env) -> None:
 
 
 async def test_unverified_account_gets_phone_unverified(env: Env) -> None:
-    await env.svc.accounts.create("+15550100077", hash_password(PASSWORD), env.clock.now(), verified_at=None)
+    await env.svc.accounts.create(
+        "+15550100077", hash_password(PASSWORD), env.clock.now(), verified_at=None
+    )
     await env.login("+15550100077")
     resp = await env.client.get("/api/v1/threads")
     assert resp.status == 403
     assert await resp.json() == {
-        "error": {"code": "phone_unverified", "message": "Verify your phone number to see your conversations."}
+        "error": {
+            "code": "phone_unverified",
+            "message": "Verify your phone number to see your conversations.",
+        }
     }
 
 
@@ -103,11 +114,17 @@ async def test_send_message_is_idempotent_on_client_msg_id(env: Env) -> None:
 
 async def test_invalid_number_and_body_are_400(env: Env) -> None:
     await env.login()
-    r = await env.client.post("/api/v1/messages", json={"to": "banana", "body": "x", "client_msg_id": "1"})
+    r = await env.client.post(
+        "/api/v1/messages", json={"to": "banana", "body": "x", "client_msg_id": "1"}
+    )
     assert r.status == 400 and (await r.json())["error"]["code"] == "invalid_number"
-    r = await env.client.post("/api/v1/messages", json={"to": "+15550100002", "body": " ", "client_msg_id": "2"})
+    r = await env.client.post(
+        "/api/v1/messages", json={"to": "+15550100002", "body": " ", "client_msg_id": "2"}
+    )
     assert r.status == 400 and (await r.json())["error"]["code"] == "invalid_body"
-    r = await env.client.post("/api/v1/messages", data=b"{not json", headers={"Content-Type": "application/json"})
+    r = await env.client.post(
+        "/api/v1/messages", data=b"{not json", headers={"Content-Type": "application/json"}
+    )
     assert r.status == 400 and (await r.json())["error"]["code"] == "invalid_json"
 
 
@@ -121,9 +138,13 @@ async def test_oversized_body_is_413(env: Env) -> None:
 
 async def test_other_accounts_thread_is_404(env: Env) -> None:
     await env.login()
-    await env.client.post("/api/v1/messages", json={"to": "+15550100002", "body": "mine", "client_msg_id": "m"})
+    await env.client.post(
+        "/api/v1/messages", json={"to": "+15550100002", "body": "mine", "client_msg_id": "m"}
+    )
     thread_id = (await (await env.client.get("/api/v1/threads")).json())["threads"][0]["id"]
-    await env.svc.accounts.create("+15550100088", hash_password(PASSWORD), env.clock.now(), verified_at=env.clock.now())
+    await env.svc.accounts.create(
+        "+15550100088", hash_password(PASSWORD), env.clock.now(), verified_at=env.clock.now()
+    )
     await env.client.delete("/api/v1/session")
     await env.login("+15550100088")
     r = await env.client.get(f"/api/v1/threads/{thread_id}/messages")

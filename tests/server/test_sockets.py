@@ -38,8 +38,12 @@ async def recv(ws: aiohttp.ClientWebSocketResponse) -> Any:
     return codec.decode(msg.data)
 
 
-def sms(n: int, body: str = "hello", key: str | None = None, sender: str = "+15550100002") -> InboundSms:
-    return InboundSms(n=n, key=key or f"k{n}", sender=sender, body=body, sent_at="2026-11-01T11:59:00+01:00")
+def sms(
+    n: int, body: str = "hello", key: str | None = None, sender: str = "+15550100002"
+) -> InboundSms:
+    return InboundSms(
+        n=n, key=key or f"k{n}", sender=sender, body=body, sent_at="2026-11-01T11:59:00+01:00"
+    )
 
 
 async def browser(env: Env, since: int = 0) -> aiohttp.ClientWebSocketResponse:
