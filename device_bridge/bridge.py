@@ -21,6 +21,7 @@ import hashlib
 import logging
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from typing import cast
 
 from device_bridge.backoff import Backoff
 from device_bridge.credentials import Credentials
@@ -33,6 +34,7 @@ from protocol.messages import (
     Ack,
     InboundSms,
     ModemInfo,
+    SendOutcome,
     SendSms,
     SendStatus,
     ServerToDevice,
@@ -273,7 +275,11 @@ class Bridge:
         if item is not None:
             await self.link.send(
                 SendStatus(
-                    outbox_id=outbox_id, status=item.state, references=item.refs, error=item.error
+                    outbox_id=outbox_id,
+                    # The journal only ever stores SendOutcome values.
+                    status=cast(SendOutcome, item.state),
+                    references=item.refs,
+                    error=item.error,
                 )
             )
 

@@ -39,7 +39,7 @@ class _Msg(msgspec.Struct, frozen=True, tag_field="t", forbid_unknown_fields=Fal
 # ---------------------------------------------------------------- device link
 
 
-class DeviceHello(_Msg, tag="hello"):
+class DeviceHello(_Msg, tag="hello", frozen=True):
     """First frame of a bridge: who it is and which protocol versions it speaks.
 
     The credential travels inside the (later: Noise-encrypted) frame, never in the URL.
@@ -66,13 +66,13 @@ class InboundSms(msgspec.Struct, frozen=True):
     incomplete: bool = False
 
 
-class Upload(_Msg, tag="upload"):
+class Upload(_Msg, tag="upload", frozen=True):
     """A batch of inbound messages, in journal order."""
 
     items: list[InboundSms]
 
 
-class SendStatus(_Msg, tag="send_status"):
+class SendStatus(_Msg, tag="send_status", frozen=True):
     """Progress of one outgoing message the server asked the bridge to send."""
 
     outbox_id: int
@@ -81,7 +81,7 @@ class SendStatus(_Msg, tag="send_status"):
     error: str | None = None
 
 
-class ModemInfo(_Msg, tag="modem"):
+class ModemInfo(_Msg, tag="modem", frozen=True):
     """What the bridge knows about its modem (any field may be unknown)."""
 
     signal_dbm: int | None = None
@@ -89,15 +89,15 @@ class ModemInfo(_Msg, tag="modem"):
     own_number: str | None = None
 
 
-class Ping(_Msg, tag="ping"):
+class Ping(_Msg, tag="ping", frozen=True):
     """Keep-alive; answered with :class:`Pong`."""
 
 
-class Pong(_Msg, tag="pong"):
+class Pong(_Msg, tag="pong", frozen=True):
     """Answer to :class:`Ping`."""
 
 
-class Welcome(_Msg, tag="welcome"):
+class Welcome(_Msg, tag="welcome", frozen=True):
     """The server accepted the bridge."""
 
     version: int
@@ -105,13 +105,13 @@ class Welcome(_Msg, tag="welcome"):
     line: str
 
 
-class Ack(_Msg, tag="ack"):
+class Ack(_Msg, tag="ack", frozen=True):
     """Every upload item with ``n <= upto`` is committed on the server."""
 
     upto: int
 
 
-class SendSms(_Msg, tag="send_sms"):
+class SendSms(_Msg, tag="send_sms", frozen=True):
     """Ask the bridge to send one SMS. ``outbox_id`` is the idempotency key."""
 
     outbox_id: int
@@ -119,14 +119,14 @@ class SendSms(_Msg, tag="send_sms"):
     body: str
 
 
-class StatusAck(_Msg, tag="status_ack"):
+class StatusAck(_Msg, tag="status_ack", frozen=True):
     """The server committed a :class:`SendStatus`; the bridge may forget it."""
 
     outbox_id: int
     status: SendOutcome
 
 
-class Error(_Msg, tag="error"):
+class Error(_Msg, tag="error", frozen=True):
     """A fatal or per-request error, by stable code; never internals."""
 
     code: str
@@ -140,7 +140,7 @@ ServerToDevice = Welcome | Ack | SendSms | StatusAck | Error | Pong
 # ------------------------------------------------------------- browser socket
 
 
-class Subscribe(_Msg, tag="subscribe"):
+class Subscribe(_Msg, tag="subscribe", frozen=True):
     """Start (or resume) the change stream after ``since``."""
 
     since: int = 0
@@ -182,7 +182,7 @@ class DeviceView(msgspec.Struct, frozen=True):
     last_seen: str | None
 
 
-class Changes(_Msg, tag="changes"):
+class Changes(_Msg, tag="changes", frozen=True):
     """Changes after the subscriber's cursor, up to and including ``upto``."""
 
     messages: list[MessageView]
@@ -190,13 +190,13 @@ class Changes(_Msg, tag="changes"):
     upto: int
 
 
-class Devices(_Msg, tag="device"):
+class Devices(_Msg, tag="device", frozen=True):
     """The account's bridges and whether each is connected."""
 
     devices: list[DeviceView]
 
 
-class Resync(_Msg, tag="resync"):
+class Resync(_Msg, tag="resync", frozen=True):
     """The cursor is older than what the server keeps; refetch, then resume."""
 
 

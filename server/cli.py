@@ -87,13 +87,12 @@ def _server_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--database-url", default=None)
 
 
-def _config(ns: argparse.Namespace, **extra: object) -> Config:
+def _config(ns: argparse.Namespace) -> Config:
     return Config.from_env(
         host=getattr(ns, "host", None),
         port=getattr(ns, "port", None),
         data_dir=getattr(ns, "data_dir", None),
         database_url=getattr(ns, "database_url", None),
-        **extra,
     )
 
 

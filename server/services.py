@@ -6,7 +6,6 @@ import weakref
 from dataclasses import dataclass, field
 
 from aiohttp import web
-
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from server.auth.throttle import Throttle

@@ -10,6 +10,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from server.storage.schema import accounts
+from server.storage.util import new_id as _new_id
 
 
 @dataclass(frozen=True)
@@ -43,7 +44,7 @@ class AccountStore:
                         seq=0,
                     )
                 )
-                return int(res.inserted_primary_key[0])
+                return _new_id(res)
         except IntegrityError:
             raise AccountExists(phone) from None
 

@@ -23,6 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from protocol.messages import MessageView, ThreadView
 from server.storage.schema import accounts, messages, outbox, threads
+from server.storage.util import new_id as _new_id
 
 
 @dataclass(frozen=True)
@@ -90,7 +91,7 @@ async def _thread_id(
             account_id=account_id, peer=peer, last_activity=now, unread=0, seq=seq
         )
     )
-    return int(res.inserted_primary_key[0])
+    return _new_id(res)
 
 
 class ConversationStore:
@@ -141,7 +142,8 @@ class ConversationStore:
                 )
                 seq += 1
             await conn.execute(insert(messages), rows)
-            await self._refresh_threads(conn, {r["thread_id"] for r in rows}, unread_from=rows)
+            touched = {int(r["thread_id"]) for r in rows}  # type: ignore[call-overload]
+            await self._refresh_threads(conn, touched, unread_from=rows)
             return len(rows)
 
     async def create_outgoing(
@@ -176,7 +178,7 @@ class ConversationStore:
                     seq=seq,
                 )
             )
-            message_id = int(res.inserted_primary_key[0])
+            message_id = _new_id(res)
             await conn.execute(
                 insert(outbox).values(
                     account_id=account_id,

@@ -16,6 +16,7 @@ from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from server.storage.schema import accounts, devices
+from server.storage.util import new_id as _new_id
 
 
 @dataclass(frozen=True)
@@ -45,7 +46,7 @@ class DeviceStore:
                     created_at=now,
                 )
             )
-            return int(res.inserted_primary_key[0])
+            return _new_id(res)
 
     async def authenticate(self, device_id: int, secret: str) -> Device | None:
         """The device if ``secret`` is its credential and it is not revoked."""

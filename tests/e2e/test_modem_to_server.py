@@ -47,6 +47,9 @@ async def test_sms_from_phone2_reaches_server_and_reply_reaches_phone2(system: S
 
         await eventually(sent)
     assert system.received_by(PHONE2).count("Reply with emoji 🚀 and Ελληνικά") == 1
+    # The bridge kept the modem's message reference for delivery reports.
+    (sent_row,) = system.bridge.journal.outbound_in("sent")
+    assert sent_row.refs and all(0 <= r <= 255 for r in sent_row.refs)
 
 
 async def test_messages_received_while_server_down_arrive_after_restart(system: System) -> None:
