@@ -1,0 +1,624 @@
+"""The AT interpreter of one virtual phone: what a GSM modem's firmware does.
+
+Bytes from the host go to :meth:`EmulatedModem.receive`; answers and URCs leave through
+the ``write`` callable given to :meth:`EmulatedModem.attach`. Timing (a slow send
+confirmation) goes through the injected ``schedule(delay, callback)``.
+
+The interpreter follows V.250 framing (``ATV1``: every line is ``<CR><LF>text<CR><LF>``,
+commands end with ``<CR>``, characters are echoed as typed while ``ATE1``) and the PDU
+mode of TS 27.005. Text mode (``AT+CMGF=1``) is accepted but the SMS commands refuse it.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+from device_bridge.gsm.errors import PduError
+from device_bridge.gsm.pdu import (
+    EncodedPdu,
+    Submit,
+    decode_pdu,
+    encode_deliver,
+    encode_status_report,
+)
+
+from .network import Network, ReceivedSms
+from .profiles import PROFILES, Faults, Profile
+from .storage import CAPACITY, MessageStore, Slot
+
+__all__ = ["SIM_PIN", "EmulatedModem"]
+
+logger = logging.getLogger("ferry.emulator")
+
+SIM_PIN = "1234"
+_MAX_COMMAND = 1024  # longest command line accepted
+_MAX_PDU_HEX = 2 * (12 + 176)  # SMSC field + longest TPDU, in hex digits
+_GARBAGE = b"\xff\x00~\xfe"
+_CTRL_Z, _ESC, _CR, _LF, _BS = 0x1A, 0x1B, 0x0D, 0x0A, 0x08
+_EXTENDED = re.compile(r"([+^$*#%][A-Z0-9]+)(=\?|\?|=[^;]*)?;?", re.IGNORECASE)
+_BASIC = re.compile(r"S\d+(?:\?|=\d*)|&?[A-Z]\d*", re.IGNORECASE)
+_CME_TEXT = {3: "operation not allowed", 4: "operation not supported",
+             11: "SIM PIN required", 16: "incorrect password", 30: "no network service"}
+_SMS_COMMANDS = frozenset({"+CMGL", "+CMGR", "+CMGD", "+CMGS", "+CMGW", "+CPMS", "+CNMI"})
+_SIM_COMMANDS = _SMS_COMMANDS | {"+CNUM", "+CIMI"}
+
+
+class _Final(Exception):
+    """Ends a command line with this final result instead of ``OK``."""
+
+    def __init__(self, line: str) -> None:
+        super().__init__(line)
+        self.line = line
+
+
+@dataclass
+class _Entry:
+    """Text entry after ``AT+CMGS=<n>`` / ``AT+CMGW=<n>``: hex until Ctrl-Z."""
+
+    command: str
+    length: int
+    status: int
+    hex: bytearray
+
+
+class EmulatedModem:
+    """One virtual phone's modem.
+
+    Args:
+        number: The phone's own number (``+E164``).
+        network: Where sent messages go.
+        profile: Vendor habits (see :mod:`.profiles`).
+        schedule: ``schedule(delay, callback)`` runs ``callback`` later; by default at once.
+    """
+
+    def __init__(self, number: str, network: Network, *,
+                 profile: Profile = PROFILES["generic"],
+                 schedule: Callable[[float, Callable[[], None]], object] | None = None) -> None:
+        self.number = number
+        self.network = network
+        self.profile = profile
+        self.faults = Faults()
+        self.received: list[ReceivedSms] = []
+        self.memories = {name: MessageStore(CAPACITY.get(name, 30)) for name in profile.memories}
+        self._schedule = schedule or (lambda _delay, callback: callback())
+        self._write: Callable[[bytes], None] = lambda _data: None
+        self._out = bytearray()
+        self._line = bytearray()
+        self._entry: _Entry | None = None
+        self._busy = False  # a send confirmation is still to come
+        self._answering = False  # a command line is being answered right now
+        self._held: list[str] = []  # URCs waiting for the link to be free
+        self._waiting: deque[EncodedPdu] = deque()  # deliveries waiting for a free slot
+        self._next_reference = 0
+        self._commands_seen = 0
+        self._power_up()
+
+    def _power_up(self) -> None:
+        self.echo = self.profile.echo
+        self.cmee = 0
+        self.cmgf = 0
+        self.cnmi = (0, 0, 0, 0, 0)
+        self.cscs = "GSM"
+        self.smsc = self.network.smsc
+        self.cfun = 1
+        self.sim_unlocked = False
+        self.storage = [self.profile.memories[0]] * 3
+        self._booted = False
+
+    # -- the host side -----------------------------------------------------
+
+    def attach(self, write: Callable[[bytes], None]) -> None:
+        """Send everything the modem says to ``write`` from now on."""
+        self._write = write
+
+    def receive(self, data: bytes) -> None:
+        """Bytes typed by the host."""
+        if self.faults.hang:
+            return
+        for byte in data:
+            if self._entry is not None:
+                self._entry_byte(byte)
+            else:
+                self._command_byte(byte)
+        self._flush()
+
+    def _flush(self) -> None:
+        if self._out:
+            data, self._out = bytes(self._out), bytearray()
+            self._write(data)
+
+    def _echo(self, byte: int) -> None:
+        if self.echo:
+            self._out.append(byte)
+
+    def _command_byte(self, byte: int) -> None:
+        if byte == _CR:
+            self._echo(byte)
+            line, self._line = self._line.decode("ascii", "replace").strip(), bytearray()
+            if line[:2].upper() == "AT":
+                self._run_line(line)
+        elif byte == _BS:
+            self._echo(byte)
+            del self._line[-1:]
+        elif byte not in (_LF, _ESC, _CTRL_Z, 0):
+            self._echo(byte)
+            if len(self._line) < _MAX_COMMAND:
+                self._line.append(byte)
+
+    def _entry_byte(self, byte: int) -> None:
+        entry = self._entry
+        assert entry is not None
+        if byte == _ESC:
+            self._entry = None
+            self._respond([], "OK")
+        elif byte == _CTRL_Z:
+            self._entry = None
+            self._finish_entry(entry, entry.hex.decode("ascii", "replace"))
+        elif byte not in (_CR, _LF):
+            self._echo(byte)
+            if len(entry.hex) <= _MAX_PDU_HEX:
+                entry.hex.append(byte)
+
+    # -- answering ---------------------------------------------------------
+
+    def _respond(self, lines: list[str], final: str) -> None:
+        """Frame an answer: info lines, then the final result; held URCs after it."""
+        if self.faults.drop_responses > 0:
+            self.faults.drop_responses -= 1
+            return
+        if self.faults.garbage:
+            self._out += _GARBAGE
+        if not self._booted:
+            self._booted = True
+            self._put_each(self.profile.boot_urcs)
+        self._commands_seen += 1
+        if self.profile.noise and self._commands_seen % self.profile.noise_every == 0:
+            self._put_each(self.profile.noise)
+        if self.faults.urc_mid_response and self._held:
+            lines = [*lines[:1], *self._held, *lines[1:]]
+            self._held = []
+        self._put(lines)
+        self._put([final])
+        if not self.faults.urc_mid_response:
+            self._release_held()
+
+    def _put(self, lines: tuple[str, ...] | list[str]) -> None:
+        """One block: ``<CR><LF>line<CR><LF>line…<CR><LF>``, as firmware frames answers."""
+        if lines:
+            self._out += b"\r\n" + "\r\n".join(lines).encode("utf-8") + b"\r\n"
+
+    def _put_each(self, lines: tuple[str, ...] | list[str]) -> None:
+        for line in lines:
+            self._put([line])
+
+    def _urc(self, lines: list[str]) -> None:
+        """Say something unsolicited, or hold it while the link is in use."""
+        if self._entry is not None or self._busy or self._answering \
+                or self.faults.urc_mid_response:
+            self._held.extend(lines)
+            return
+        if not self.faults.hang:
+            self._put(lines)
+            self._flush()
+
+    def _release_held(self) -> None:
+        if self._held and self._entry is None and not self._busy:
+            held, self._held = self._held, []
+            self._put(held)
+
+    def _cme(self, code: int) -> _Final:
+        if self.cmee == 0:
+            return _Final("ERROR")
+        if self.cmee == 2:
+            return _Final(f"+CME ERROR: {_CME_TEXT.get(code, 'unknown')}")
+        return _Final(f"+CME ERROR: {code}")
+
+    # -- command lines -------------------------------------------------------
+
+    def _run_line(self, line: str) -> None:
+        self._answering = True
+        try:
+            self._run_commands(line[2:])
+        finally:
+            self._answering = False
+        self._release_held()
+
+    def _run_commands(self, rest: str) -> None:
+        lines: list[str] = []
+        try:
+            while rest:
+                rest, produced = self._run_one(rest)
+                if produced is None:  # text entry; the answer comes after Ctrl-Z
+                    if not self.faults.no_prompt:
+                        self._out += self.profile.prompt
+                    return
+                lines += produced
+        except _Final as final:
+            self._respond(lines, final.line)
+            return
+        self._respond(lines, "OK")
+
+    def _run_one(self, rest: str) -> tuple[str, list[str] | None]:
+        rest = rest.lstrip(" ;")
+        if not rest:
+            return "", []
+        match = _EXTENDED.match(rest)
+        if match:
+            name, suffix = match.group(1).upper(), match.group(2) or ""
+            return rest[match.end():], self._extended(name, suffix)
+        match = _BASIC.match(rest)
+        if match is None:
+            raise _Final("ERROR")
+        return rest[match.end():], self._basic(match.group(0).upper())
+
+    def _basic(self, command: str) -> list[str]:
+        if command[0] == "E":
+            self.echo = command != "E0" and command != "E"
+        elif command in ("Z", "Z0", "&F", "&F0"):
+            self._power_up()
+            self._booted = True
+        elif command in ("I", "I0"):
+            return [self.profile.manufacturer, self.profile.model,
+                    f"Revision: {self.profile.revision}"]
+        elif command[0] not in "VQX&S":
+            raise _Final(self.profile.unsupported)
+        return []
+
+    def _extended(self, name: str, suffix: str) -> list[str] | None:
+        handler = getattr(self, "_at_" + name[1:].lower(), None) if name[0] == "+" else None
+        if handler is None or (name == "+CNUM" and not self.profile.has_cnum):
+            raise _Final(self.profile.unsupported)
+        if name in _SIM_COMMANDS and self.sim_locked:
+            raise _Final("+CMS ERROR: 311") if name in _SMS_COMMANDS else self._cme(11)
+        if name in _SMS_COMMANDS - {"+CPMS", "+CNMI"} and self.cmgf != 0:
+            raise _Final("+CMS ERROR: 302")  # text mode is not emulated
+        if suffix == "=?":
+            return handler("test", "")
+        if suffix == "?":
+            return handler("read", "")
+        if suffix.startswith("="):
+            return handler("set", suffix[1:].strip())
+        return handler("exec", "")
+
+    @property
+    def sim_locked(self) -> bool:
+        """Whether the SIM still wants its PIN."""
+        return self.faults.pin_locked and not self.sim_unlocked
+
+    # -- identification and general ---------------------------------------
+
+    def _at_cgmi(self, mode: str, args: str) -> list[str]:
+        return [] if mode == "test" else [self.profile.manufacturer]
+
+    def _at_cgmm(self, mode: str, args: str) -> list[str]:
+        return [] if mode == "test" else [self.profile.model]
+
+    def _at_cgmr(self, mode: str, args: str) -> list[str]:
+        return [] if mode == "test" else [self.profile.revision]
+
+    def _at_cgsn(self, mode: str, args: str) -> list[str]:
+        digits = "".join(c for c in self.number if c.isdigit())
+        return [] if mode == "test" else ["35" + digits[-13:].rjust(13, "0")]
+
+    def _at_cimi(self, mode: str, args: str) -> list[str]:
+        digits = "".join(c for c in self.number if c.isdigit())
+        return [] if mode == "test" else ["001010" + digits[-9:].rjust(9, "0")]
+
+    def _at_cfun(self, mode: str, args: str) -> list[str]:
+        if mode == "read":
+            return [f"+CFUN: {self.cfun}"]
+        if mode == "test":
+            return ["+CFUN: (0,1,4),(0,1)"]
+        values = _ints(args)
+        if not values or values[0] not in (0, 1, 4):
+            raise self._cme(3)
+        if len(values) > 1 and values[1] == 1:  # reset: boot URCs come again
+            self._power_up()
+        self.cfun = values[0]
+        return []
+
+    def _at_cmee(self, mode: str, args: str) -> list[str]:
+        if mode == "read":
+            return [f"+CMEE: {self.cmee}"]
+        if mode == "test":
+            return ["+CMEE: (0-2)"]
+        values = _ints(args) or [0]
+        if values[0] not in (0, 1, 2):
+            raise _Final("ERROR")
+        self.cmee = values[0]
+        return []
+
+    def _at_cpin(self, mode: str, args: str) -> list[str]:
+        if mode == "read":
+            return ["+CPIN: SIM PIN" if self.sim_locked else "+CPIN: READY"]
+        if mode != "set":
+            return []
+        if not self.sim_locked:
+            raise self._cme(3)
+        if _unquote(args.split(",")[0]) != SIM_PIN:
+            raise self._cme(16)
+        self.sim_unlocked = True
+        self._schedule(0.0, lambda: self._urc(["+CPIN: READY", "SMS DONE"]))
+        return []
+
+    def _at_csq(self, mode: str, args: str) -> list[str]:
+        return [] if mode == "test" else [f"+CSQ: {self.faults.signal},99"]
+
+    def _at_cops(self, mode: str, args: str) -> list[str]:
+        if mode == "read":
+            return ['+COPS: 0,0,"Ferry Mobile",7'] if self.cfun == 1 else ["+COPS: 0"]
+        if mode == "test":
+            return ['+COPS: (2,"Ferry Mobile","Ferry","00101",7),,(0-4),(0-2)']
+        return []
+
+    def _at_creg(self, mode: str, args: str) -> list[str]:
+        return ["+CREG: 0,1" if self.cfun == 1 else "+CREG: 0,0"] if mode == "read" else []
+
+    def _at_cnum(self, mode: str, args: str) -> list[str]:
+        return [] if mode == "test" else [f'+CNUM: "","{self.number}",145']
+
+    # -- SMS settings --------------------------------------------------------
+
+    def _at_cmgf(self, mode: str, args: str) -> list[str]:
+        if mode == "read":
+            return [f"+CMGF: {self.cmgf}"]
+        if mode == "test":
+            return ["+CMGF: (0,1)"]
+        values = _ints(args) or [0]
+        if values[0] not in (0, 1):
+            raise _Final("ERROR")
+        self.cmgf = values[0]
+        return []
+
+    def _at_csca(self, mode: str, args: str) -> list[str]:
+        if mode == "read":
+            return [f'+CSCA: "{self.smsc}",145']
+        if mode == "set":
+            self.smsc = _unquote(args.split(",")[0])
+        return []
+
+    def _at_cscs(self, mode: str, args: str) -> list[str]:
+        if mode == "read":
+            return [f'+CSCS: "{self.cscs}"']
+        if mode == "test":
+            return ['+CSCS: ("GSM","IRA","UCS2")']
+        self.cscs = _unquote(args).upper() or "GSM"
+        return []
+
+    def _at_csmp(self, mode: str, args: str) -> list[str]:
+        return ["+CSMP: 17,167,0,0"] if mode == "read" else []
+
+    def _at_cpms(self, mode: str, args: str) -> list[str]:
+        names = ",".join(f'"{m}"' for m in self.profile.memories)
+        if mode == "test":
+            return [f"+CPMS: ({names}),({names}),({names})"]
+        if mode == "read":
+            return ["+CPMS: " + ",".join(f'"{m}",{self._usage(m)}' for m in self.storage)]
+        chosen = [_unquote(a).upper() for a in args.split(",") if a.strip()]
+        if not chosen or any(m not in self.memories for m in chosen):
+            raise _Final("+CMS ERROR: 302")
+        self.storage = [*chosen, *self.storage[len(chosen):]][:3]
+        return ["+CPMS: " + ",".join(self._usage(m) for m in self.storage)]
+
+    def _usage(self, memory: str) -> str:
+        store = self.memories[memory]
+        return f"{store.used},{store.capacity}"
+
+    def _at_cnmi(self, mode: str, args: str) -> list[str]:
+        if mode == "read":
+            return ["+CNMI: " + ",".join(map(str, self.cnmi))]
+        if mode == "test":
+            return ["+CNMI: " + ",".join(_range(values) for values in (
+                self.profile.cnmi_modes, self.profile.cnmi_mt, {0}, self.profile.cnmi_ds,
+                {0}))]
+        values = [*_ints(args), 0, 0, 0, 0, 0][:5]
+        p = self.profile
+        if values[0] not in p.cnmi_modes or values[1] not in p.cnmi_mt \
+                or values[3] not in p.cnmi_ds:
+            raise _Final("+CMS ERROR: 303")
+        self.cnmi = tuple(values)  # type: ignore[assignment]
+        return []
+
+    def _at_cnma(self, mode: str, args: str) -> list[str]:
+        raise _Final("+CMS ERROR: 340")
+
+    # -- messages ------------------------------------------------------------
+
+    def _store(self, which: int) -> MessageStore:
+        return self.memories[self.storage[which]]
+
+    def _at_cmgl(self, mode: str, args: str) -> list[str]:
+        if mode == "test":
+            return ["+CMGL: (0-4)"]
+        wanted = (_ints(args) or [0])[0]
+        if wanted not in range(5):
+            raise _Final("+CMS ERROR: 302")
+        lines: list[str] = []
+        for index, slot in self._store(0).items():
+            if wanted in (4, slot.status):
+                lines += [f"+CMGL: {index},{slot.status},,{slot.length}", slot.pdu]
+                slot.status = 1 if slot.status == 0 else slot.status
+        return lines
+
+    def _at_cmgr(self, mode: str, args: str) -> list[str]:
+        if mode == "test":
+            return []
+        index = (_ints(args) or [-1])[0]
+        store = self._store(0)
+        if not store.valid(index):
+            raise _Final("+CMS ERROR: 321")
+        slot = store.get(index)
+        if slot is None:
+            if self.profile.empty_read_error:
+                raise _Final("+CMS ERROR: 321")
+            return []
+        lines = [f"+CMGR: {slot.status},,{slot.length}", slot.pdu]
+        slot.status = 1 if slot.status == 0 else slot.status
+        return lines
+
+    def _at_cmgd(self, mode: str, args: str) -> list[str]:
+        if mode == "test":
+            return [f"+CMGD: ({','.join(str(i) for i, _ in self._store(0).items())}),(0-4)"]
+        values = [*_ints(args), 0][:2]
+        store = self._store(0)
+        if not store.valid(values[0]) and values[1] == 0:
+            raise _Final("+CMS ERROR: 321")
+        index, flag = values
+        if flag == 0:
+            store.delete(index)
+        for other, slot in store.items():
+            if flag and _deleted_by_flag(slot.status, flag):
+                store.delete(other)
+        self._schedule(0.0, self._retry_waiting)
+        return []
+
+    def _at_cmgs(self, mode: str, args: str) -> list[str] | None:
+        return self._start_entry("+CMGS", mode, args)
+
+    def _at_cmgw(self, mode: str, args: str) -> list[str] | None:
+        return self._start_entry("+CMGW", mode, args)
+
+    def _start_entry(self, command: str, mode: str, args: str) -> list[str] | None:
+        if mode == "test":
+            return []
+        values = _ints(args)
+        if mode != "set" or not values or not 7 <= values[0] <= 176:
+            raise _Final("+CMS ERROR: 304")
+        self._entry = _Entry(command, values[0], values[1] if len(values) > 1 else 2,
+                             bytearray())
+        return None
+
+    def _finish_entry(self, entry: _Entry, pdu: str) -> None:
+        if self.faults.no_prompt and entry.command == "+CMGS":
+            return  # the host never saw a prompt; whatever it typed goes nowhere
+        try:
+            submit = _check_submit(pdu, entry.length)
+        except _Final as final:
+            self._respond([], final.line)
+            return
+        if entry.command == "+CMGW":
+            self._write_stored(entry, pdu)
+        else:
+            self._send(submit)
+
+    def _write_stored(self, entry: _Entry, pdu: str) -> None:
+        index = self._store(1).add(Slot(entry.status, pdu.upper(), entry.length))
+        if index is None:
+            self._respond([], "+CMS ERROR: 322")
+        else:
+            self._respond([f"+CMGW: {index}"], "OK")
+
+    def _send(self, submit: Submit) -> None:
+        if self.faults.send_error is not None:
+            self._respond([], f"+CMS ERROR: {self.faults.send_error}")
+            return
+        if self.cfun != 1:
+            self._respond([], "+CMS ERROR: 331")
+            return
+        reference, self._next_reference = self._next_reference, (self._next_reference + 1) % 256
+        logger.debug("%s submits part (mr %d)", self.number, reference)
+
+        def confirm() -> None:
+            self._busy = False
+            self._respond([f"+CMGS: {reference}"], "OK")
+            self.network.submit(self.number, submit, reference)
+            self._flush()
+
+        if self.faults.send_delay > 0:
+            self._busy = True
+            self._schedule(self.faults.send_delay, confirm)
+        else:
+            confirm()
+
+    # -- the network side ----------------------------------------------------
+
+    def deliver(self, sender: str, text: str, timestamp: datetime) -> None:
+        """Receive a message from the network: store its parts and announce them."""
+        self.received.append(ReceivedSms(sender, text, timestamp))
+        del self.received[:-10_000]
+        parts = encode_deliver(sender, text, timestamp, smsc=self.network.smsc)
+        for part in parts:
+            self._deliver_part(part)
+        self._flush()
+
+    def _deliver_part(self, part: EncodedPdu) -> None:
+        mt = self.cnmi[1]
+        if mt == 2:
+            self._urc([f"+CMT: ,{part.tpdu_length}", part.hex])
+            return
+        receive = self.memories[self.storage[2]]
+        index = receive.add(Slot(0, part.hex, part.tpdu_length))
+        if index is None:
+            self._waiting.append(part)  # the network retries once there is room
+            logger.info("%s: memory full, delivery waits", self.number)
+        elif mt in (1, 3):
+            self._urc([f'+CMTI: "{self.storage[2]}",{index}'])
+
+    def _retry_waiting(self) -> None:
+        while self._waiting and self.memories[self.storage[2]].used < \
+                self.memories[self.storage[2]].capacity:
+            self._deliver_part(self._waiting.popleft())
+        self._flush()
+
+    def status_report(self, reference: int, recipient: str, submitted: datetime,
+                      discharged: datetime, status: int) -> None:
+        """Receive the delivery report for our submit ``reference``."""
+        report = encode_status_report(reference, recipient, submitted, discharged, status,
+                                      smsc=self.network.smsc)
+        ds = self.cnmi[3]
+        if ds == 1:
+            self._urc([f"+CDS: {report.tpdu_length}", report.hex])
+        elif ds == 2:
+            index = self.memories[self.storage[2]].add(Slot(0, report.hex, report.tpdu_length))
+            if index is not None:
+                self._urc([f'+CDSI: "{self.storage[2]}",{index}'])
+        self._flush()
+
+    def update_faults(self, changes: dict[str, object]) -> None:
+        """Change faults (see :class:`Faults`); locking the SIM forgets a given PIN."""
+        self.faults.update(changes)
+        if changes.get("pin_locked"):
+            self.sim_unlocked = False
+        if not self.faults.urc_mid_response:
+            self._release_held()
+            self._flush()
+
+
+def _check_submit(pdu: str, length: int) -> Submit:
+    """The SUBMIT in ``pdu``; ``+CMS ERROR: 304`` when it is not one of ``length`` octets."""
+    try:
+        smsc_octets = int(pdu[:2], 16) + 1
+        message = decode_pdu(pdu)
+    except (ValueError, PduError):
+        raise _Final("+CMS ERROR: 304") from None
+    if not isinstance(message, Submit) or len(pdu) // 2 - smsc_octets != length:
+        raise _Final("+CMS ERROR: 304")
+    return message
+
+
+def _deleted_by_flag(status: int, flag: int) -> bool:
+    """TS 27.005 ``AT+CMGD`` <delflag>: 1 read, 2 read+sent, 3 read+sent+unsent, 4 all."""
+    return {1: status == 1, 2: status in (1, 3), 3: status != 0, 4: True}.get(flag, False)
+
+
+def _ints(args: str) -> list[int]:
+    values = []
+    for field in args.split(","):
+        field = _unquote(field.strip())
+        if not field.isdigit():
+            break
+        values.append(int(field))
+    return values
+
+
+def _unquote(value: str) -> str:
+    return value[1:-1] if len(value) >= 2 and value[0] == value[-1] == '"' else value
+
+
+def _range(values: frozenset[int] | set[int]) -> str:
+    return "(" + ",".join(str(v) for v in sorted(values)) + ")"

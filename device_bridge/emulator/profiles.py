@@ -1,0 +1,141 @@
+"""How an emulated modem behaves: vendor quirk profiles and injectable faults.
+
+A :class:`Profile` is fixed per phone and reproduces habits of real firmware families;
+:class:`Faults` can be changed at run time (control API ``POST /phones/{n}/faults``) to
+make a modem misbehave the way worn hardware and bad links do.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+
+__all__ = ["PROFILES", "Faults", "Profile"]
+
+
+@dataclass(frozen=True)
+class Profile:
+    """A firmware family's habits.
+
+    Attributes:
+        name: Profile key (``generic``, ``simcom``, ``quectel``, ``huawei``, ``wavecom``).
+        manufacturer / model / revision: What ``AT+CGMI``/``CGMM``/``CGMR`` answer.
+        echo: Echo default after power-up (V.250 says on).
+        prompt: The SMS prompt bytes (``b"> "``; some firmware omits the space).
+        boot_urcs: Lines volunteered once after power-up, before the first answer.
+        noise: Lines volunteered every ``noise_every`` commands (``^RSSI`` …).
+        cnmi_modes / cnmi_mt / cnmi_ds: ``AT+CNMI`` values accepted; others are refused
+            with ``+CMS ERROR: 303``.
+        unsupported: Final result for unknown commands (``ERROR``, ``COMMAND NOT SUPPORT``).
+        has_cnum: Whether ``AT+CNUM`` exists.
+        empty_read_error: ``AT+CMGR`` on an empty slot answers ``+CMS ERROR: 321`` rather
+            than a bare ``OK``.
+        memories: Message memories offered by ``AT+CPMS=?``.
+    """
+
+    name: str
+    manufacturer: str = "Ferry"
+    model: str = "Virtual GSM Modem"
+    revision: str = "1.0"
+    echo: bool = True
+    prompt: bytes = b"> "
+    boot_urcs: tuple[str, ...] = ()
+    noise: tuple[str, ...] = ()
+    noise_every: int = 3
+    cnmi_modes: frozenset[int] = frozenset({0, 1, 2})
+    cnmi_mt: frozenset[int] = frozenset({0, 1, 2, 3})
+    cnmi_ds: frozenset[int] = frozenset({0, 1, 2})
+    unsupported: str = "ERROR"
+    has_cnum: bool = True
+    empty_read_error: bool = False
+    memories: tuple[str, ...] = ("SM", "ME")
+
+
+PROFILES: dict[str, Profile] = {
+    profile.name: profile
+    for profile in (
+        Profile("generic"),
+        Profile(
+            "simcom", manufacturer="SIMCOM_Ltd", model="SIMCOM_SIM800L",
+            revision="Revision:1418B04SIM800L24",
+            boot_urcs=("RDY", "+CFUN: 1", "+CPIN: READY", "Call Ready", "SMS Ready"),
+        ),
+        Profile(
+            "quectel", manufacturer="Quectel", model="EC25", revision="EC25EFAR06A06M4G",
+            boot_urcs=("RDY", "+CFUN: 1", "+CPIN: READY", "+QIND: SMS DONE",
+                       "+QIND: PB DONE"),
+            empty_read_error=True, memories=("SM", "ME", "MT"),
+        ),
+        Profile(
+            "huawei", manufacturer="huawei", model="E173", revision="11.126.85.00.209",
+            echo=False, boot_urcs=("^BOOT:20142538,0,0,0,75",),
+            noise=("^RSSI:17", "^MODE:5,4"), unsupported="COMMAND NOT SUPPORT",
+            has_cnum=False, cnmi_ds=frozenset({0, 2}),
+        ),
+        Profile(
+            "wavecom", manufacturer="WAVECOM MODEM", model="MULTIBAND  900E  1800",
+            revision="R7.46.0.201103281648", prompt=b">",
+            boot_urcs=("+WIND: 3", "+WIND: 4"), cnmi_modes=frozenset({0, 1}),
+            memories=("SM",),
+        ),
+    )
+}
+
+
+@dataclass
+class Faults:
+    """Misbehaviour switched on at run time; all off by default.
+
+    Attributes:
+        hang: Read everything, answer nothing (a wedged firmware).
+        drop_responses: Swallow the whole answer to the next N commands.
+        garbage: Put line noise (``\\xff\\x00~``) before every answer.
+        send_delay: Seconds before ``+CMGS`` is confirmed (a slow network).
+        send_error: Answer every ``AT+CMGS`` with ``+CMS ERROR: <n>`` (e.g. 42 congestion).
+        no_prompt: Never show the ``> `` prompt after ``AT+CMGS``.
+        urc_mid_response: Hold URCs and put them inside the next command's answer.
+        pin_locked: The SIM wants PIN ``1234`` (set through the control API).
+        signal: ``+CSQ`` rssi, 0-31 or 99 for unknown.
+    """
+
+    hang: bool = False
+    drop_responses: int = 0
+    garbage: bool = False
+    send_delay: float = 0.0
+    send_error: int | None = None
+    no_prompt: bool = False
+    urc_mid_response: bool = False
+    pin_locked: bool = False
+    signal: int = 20
+
+    def update(self, changes: dict[str, object]) -> None:
+        """Apply ``changes`` (from JSON), checking names and types.
+
+        Raises:
+            ValueError: An unknown fault or a value of the wrong type.
+        """
+        known = {f.name: f for f in fields(self)}
+        for name, value in changes.items():
+            if name not in known:
+                raise ValueError(f"unknown fault {name!r}")
+            setattr(self, name, _coerce(name, getattr(self, name), value))
+
+    def as_dict(self) -> dict[str, object]:
+        """The faults as plain JSON values."""
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+
+def _coerce(name: str, current: object, value: object) -> object:
+    if name == "send_error":
+        if value is None or (isinstance(value, int) and not isinstance(value, bool)):
+            return value
+    elif isinstance(current, bool):
+        if isinstance(value, bool):
+            return value
+    elif isinstance(current, int):
+        if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+            return value
+    elif isinstance(current, float) and isinstance(value, int | float) \
+            and not isinstance(value, bool) and value >= 0:
+        return float(value)
+    raise ValueError(f"bad value for fault {name!r}")
+

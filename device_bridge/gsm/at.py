@@ -1,0 +1,429 @@
+"""AT command text: a bounded line reader, result codes, URCs and response parsers.
+
+Everything here is pure: bytes or ``str`` lines in, typed values out. The modem session
+(``device_bridge.gsm.modem``) decides *when* a line is a command's response and when it
+is unsolicited; this module only knows what lines look like (3GPP TS 27.007 / 27.005,
+ITU-T V.250, plus vendor habits seen in the field).
+
+A modem speaks in lines ended by ``<CR><LF>`` (or just one of them, after a reset or on
+cheap firmware), with one exception: after ``AT+CMGS=<n>`` it asks for the PDU with the
+prompt ``"> "`` (some firmware sends a bare ``">"``) and *no* line ending. The reader
+therefore reports the prompt as a token of its own, :data:`PROMPT`.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+__all__ = [
+    "LINE_TOO_LONG",
+    "PROMPT",
+    "CmglEntry",
+    "CmgrEntry",
+    "CpmsSupport",
+    "FinalResult",
+    "LineReader",
+    "Marker",
+    "UrcHeader",
+    "csq_to_dbm",
+    "is_noise",
+    "parse_cmgl",
+    "parse_cmgr",
+    "parse_cmgs",
+    "parse_cnum",
+    "parse_cops",
+    "parse_cpms_support",
+    "parse_csq",
+    "parse_final",
+    "parse_urc",
+    "redact",
+    "response_prefix",
+    "split_params",
+    "unquote",
+]
+
+
+class Marker(str):
+    """A reader token that is not a line; compare with ``is`` (see :data:`PROMPT`)."""
+
+    __slots__ = ()
+
+
+#: The SMS text prompt (``"> "`` or ``">"``), reported although no line ending follows.
+PROMPT = Marker("> ")
+#: Stands in for a line longer than the reader's limit; the line itself was dropped.
+LINE_TOO_LONG = Marker("<line too long>")
+
+_EOL = b"\r\n"
+
+
+class LineReader:
+    """Split modem output into lines, bounded by ``max_line`` bytes per line.
+
+    Lines are decoded (UTF-8, undecodable bytes replaced), stripped of surrounding
+    whitespace and NUL bytes; empty lines are dropped, so ``\\r\\n``, ``\\n\\r``, ``\\r``
+    and ``\\n`` all work as line endings. A ``>`` at the start of a line is reported
+    as :data:`PROMPT` at once. A line over the limit is skipped up to its line ending
+    and reported as :data:`LINE_TOO_LONG`; the lines after it are kept.
+
+    Args:
+        max_line: The longest line accepted, in bytes. A ``+CMGR`` PDU line is at most
+            ~360 bytes, so the default leaves ample room.
+    """
+
+    def __init__(self, max_line: int = 4096) -> None:
+        if max_line < 2:
+            raise ValueError("max_line must be at least 2")
+        self.max_line = max_line
+        self._buf = bytearray()
+        self._skipping = False
+
+    def feed(self, data: bytes) -> list[str]:
+        """Take bytes from the modem; return the complete lines and markers they finish."""
+        out: list[str] = []
+        for byte in data:
+            if byte in _EOL:
+                self._end_line(out)
+            elif self._skipping:
+                continue
+            elif byte == 0x3E and not self._buf:  # '>' at the start of a line
+                out.append(PROMPT)
+            elif byte in b" \t" and not self._buf:
+                continue  # leading blanks, including the one after '>'
+            else:
+                self._buf.append(byte)
+                if len(self._buf) > self.max_line:
+                    self._buf.clear()
+                    self._skipping = True
+                    out.append(LINE_TOO_LONG)
+        return out
+
+    def _end_line(self, out: list[str]) -> None:
+        self._skipping = False
+        if not self._buf:
+            return
+        line = self._buf.decode("utf-8", "replace").replace("\x00", "").strip()
+        self._buf.clear()
+        if line:
+            out.append(line)
+
+
+# ---------------------------------------------------------------- final result codes
+
+
+@dataclass(frozen=True)
+class FinalResult:
+    """A final result code: the end of a command's response.
+
+    Attributes:
+        ok: True only for ``OK``.
+        kind: ``"OK"``, ``"ERROR"``, ``"CMS"``, ``"CME"``, ``"NOT_SUPPORTED"`` or
+            ``"NO_CARRIER"``.
+        code: The numeric ``+CMS``/``+CME`` error code, when there is one.
+        text: The line as received (verbose ``+CME ERROR: SIM PIN required`` keeps its
+            words here, with ``code`` None).
+    """
+
+    ok: bool
+    kind: str
+    code: int | None
+    text: str
+
+
+_PLAIN_FINALS = {
+    "OK": "OK",
+    "ERROR": "ERROR",
+    "COMMAND NOT SUPPORT": "NOT_SUPPORTED",  # Huawei
+    "NO CARRIER": "NO_CARRIER",
+}
+_EXT_ERROR = re.compile(r"^\+(CMS|CME) ERROR:\s*(.*)$", re.IGNORECASE)
+
+
+def parse_final(line: str) -> FinalResult | None:
+    """Return the final result code ``line`` carries, or None if it is not one."""
+    upper = line.upper()
+    kind = _PLAIN_FINALS.get(upper)
+    if kind is not None:
+        return FinalResult(ok=kind == "OK", kind=kind, code=None, text=line)
+    match = _EXT_ERROR.match(line)
+    if match is None:
+        return None
+    detail = match.group(2).strip()
+    code = int(detail) if detail.isdigit() else None
+    return FinalResult(ok=False, kind=match.group(1).upper(), code=code, text=line)
+
+
+# ---------------------------------------------------------------- unsolicited codes
+
+
+@dataclass(frozen=True)
+class UrcHeader:
+    """An unsolicited result code we act on.
+
+    Attributes:
+        kind: ``"CMTI"`` (new message stored), ``"CDSI"`` (status report stored),
+            ``"CMT"`` (message delivered directly) or ``"CDS"`` (status report
+            delivered directly).
+        storage: Memory name for ``CMTI``/``CDSI`` (``"SM"``, ``"ME"`` …).
+        index: Slot for ``CMTI``/``CDSI``.
+        pdu_follows: True for ``CMT``/``CDS``: the next line is the PDU in hex.
+    """
+
+    kind: str
+    storage: str | None = None
+    index: int | None = None
+    pdu_follows: bool = False
+
+
+# Lines modems volunteer at boot or on radio changes; nothing to do with SMS.
+_NOISE_EXACT = frozenset(
+    {"RDY", "SMS DONE", "PB DONE", "CALL READY", "SMS READY", "RING", "+CPIN: READY",
+     "+CFUN: 1", "^BOOT", "^SYSSTART", "NORMAL POWER DOWN"}
+)
+_NOISE_PREFIXES = (
+    "^RSSI:", "^MODE:", "^BOOT:", "^SRVST:", "^SIMST:", "^HCSQ:", "^DSFLOWRPT:", "^CEND:",
+    "^ORIG:", "^CONF:", "^CONN:", "^STIN:", "^NDISSTAT:", "+QIND:", "+WIND:", "+STIN:",
+    "+CIEV:", "+CRING:", "+PACSP", "+CGEV:", "*PSUTTZ:", "DST:", "+CTZV:",
+)
+_URC_STORED = re.compile(r'^\+(CMTI|CDSI):\s*"?([A-Z0-9]+)"?\s*,\s*(\d+)\s*$', re.IGNORECASE)
+_URC_DIRECT = re.compile(r"^\+(CMT|CDS):", re.IGNORECASE)
+
+
+def is_noise(line: str) -> bool:
+    """True for vendor chatter (``RDY``, ``^RSSI:``, ``+QIND:`` …) that can be ignored.
+
+    ``+CPIN: READY`` counts as noise only when it arrives unsolicited; the session does
+    not ask this function while ``AT+CPIN?`` is running.
+    """
+    upper = line.upper()
+    return upper in _NOISE_EXACT or upper.startswith(_NOISE_PREFIXES)
+
+
+def parse_urc(line: str) -> UrcHeader | None:
+    """Return the SMS-related unsolicited code ``line`` carries, or None."""
+    match = _URC_STORED.match(line)
+    if match is not None:
+        kind, storage, index = match.groups()
+        return UrcHeader(kind=kind.upper(), storage=storage.upper(), index=int(index))
+    match = _URC_DIRECT.match(line)
+    if match is not None:
+        return UrcHeader(kind=match.group(1).upper(), pdu_follows=True)
+    return None
+
+
+# ---------------------------------------------------------------- parameter lists
+
+
+def split_params(text: str) -> list[str]:
+    """Split ``a,"b,c",(1,2)`` at top-level commas; quotes and brackets nest nothing."""
+    parts: list[str] = []
+    depth = 0
+    quoted = False
+    start = 0
+    for i, char in enumerate(text):
+        if char == '"':
+            quoted = not quoted
+        elif quoted:
+            continue
+        elif char == "(":
+            depth += 1
+        elif char == ")":
+            depth = max(0, depth - 1)
+        elif char == "," and depth == 0:
+            parts.append(text[start:i].strip())
+            start = i + 1
+    parts.append(text[start:].strip())
+    return parts
+
+
+def unquote(value: str) -> str:
+    """Strip one pair of surrounding double quotes, if present."""
+    if len(value) >= 2 and value[0] == value[-1] == '"':
+        return value[1:-1]
+    return value
+
+
+def _payload(line: str, prefix: str) -> str | None:
+    """The text after ``prefix`` (e.g. ``"+CSQ:"``), or None if the line lacks it."""
+    if not line.upper().startswith(prefix):
+        return None
+    return line[len(prefix):].strip()
+
+
+def _int(value: str) -> int | None:
+    value = unquote(value.strip())
+    return int(value) if value.isdigit() else None
+
+
+# ---------------------------------------------------------------- message listing
+
+
+@dataclass(frozen=True)
+class CmglEntry:
+    """One ``+CMGL:`` entry in PDU mode: slot, status (0-3), TPDU length and PDU hex."""
+
+    index: int
+    status: int
+    length: int
+    pdu: str
+
+
+@dataclass(frozen=True)
+class CmgrEntry:
+    """A ``+CMGR:`` answer in PDU mode: status (0-3), TPDU length and PDU hex."""
+
+    status: int
+    length: int
+    pdu: str
+
+
+def parse_cmgl(lines: list[str] | tuple[str, ...]) -> list[CmglEntry]:
+    """Parse ``+CMGL: <index>,<stat>,[<alpha>],<length>`` header + PDU line pairs.
+
+    Entries with an unreadable header are skipped; a header without a PDU line
+    gets an empty PDU so the caller can still report the slot.
+    """
+    entries: list[CmglEntry] = []
+    pending: tuple[int, int, int] | None = None
+    for line in lines:
+        payload = _payload(line, "+CMGL:")
+        if payload is None:
+            if pending is not None:
+                entries.append(CmglEntry(*pending, pdu=line))
+                pending = None
+            continue
+        if pending is not None:
+            entries.append(CmglEntry(*pending, pdu=""))
+        pending = _cmgl_header(payload)
+    if pending is not None:
+        entries.append(CmglEntry(*pending, pdu=""))
+    return entries
+
+
+def _cmgl_header(payload: str) -> tuple[int, int, int] | None:
+    fields = split_params(payload)
+    if len(fields) < 3:
+        return None
+    index, status, length = _int(fields[0]), _int(fields[1]), _int(fields[-1])
+    if index is None or status is None or length is None:
+        return None
+    return index, status, length
+
+
+def parse_cmgr(lines: list[str] | tuple[str, ...]) -> CmgrEntry | None:
+    """Parse ``+CMGR: <stat>,[<alpha>],<length>`` and the PDU line; None if absent.
+
+    An empty slot answers with just ``OK`` on most modems (or ``+CMGR: 0,,0``), so
+    both come back as None.
+    """
+    for position, line in enumerate(lines):
+        payload = _payload(line, "+CMGR:")
+        if payload is None:
+            continue
+        fields = split_params(payload)
+        status, length = _int(fields[0]), _int(fields[-1])
+        has_pdu = position + 1 < len(lines)
+        if status is None or length is None or length == 0 or not has_pdu:
+            return None
+        return CmgrEntry(status=status, length=length, pdu=lines[position + 1])
+    return None
+
+
+def parse_cmgs(lines: list[str] | tuple[str, ...]) -> int | None:
+    """Return the TP-Message-Reference from ``+CMGS: <mr>[,<ackpdu>]``, or None."""
+    for line in lines:
+        payload = _payload(line, "+CMGS:")
+        if payload is not None:
+            return _int(split_params(payload)[0])
+    return None
+
+
+# ---------------------------------------------------------------- status queries
+
+
+def csq_to_dbm(rssi: int) -> int | None:
+    """Map a ``+CSQ`` rssi (0-31, 99 unknown) to dBm per TS 27.007 §8.5."""
+    if 0 <= rssi <= 31:
+        return -113 + 2 * rssi
+    return None
+
+
+def parse_csq(lines: list[str] | tuple[str, ...]) -> int | None:
+    """Return the signal strength in dBm from ``+CSQ: <rssi>,<ber>``, or None."""
+    for line in lines:
+        payload = _payload(line, "+CSQ:")
+        if payload is not None:
+            rssi = _int(split_params(payload)[0])
+            return None if rssi is None else csq_to_dbm(rssi)
+    return None
+
+
+def parse_cops(lines: list[str] | tuple[str, ...]) -> str | None:
+    """Return the operator from ``+COPS: <mode>[,<format>,<oper>[,<AcT>]]``, or None."""
+    for line in lines:
+        payload = _payload(line, "+COPS:")
+        if payload is not None:
+            fields = split_params(payload)
+            operator = unquote(fields[2]) if len(fields) >= 3 else ""
+            return operator or None
+    return None
+
+
+def parse_cnum(lines: list[str] | tuple[str, ...]) -> str | None:
+    """Return the first own number from ``+CNUM: [<alpha>],<number>,<type>``, or None."""
+    for line in lines:
+        payload = _payload(line, "+CNUM:")
+        if payload is None:
+            continue
+        fields = split_params(payload)
+        if len(fields) >= 2 and unquote(fields[1]):
+            number = unquote(fields[1])
+            type_ = _int(fields[2]) if len(fields) >= 3 else None
+            if type_ == 145 and not number.startswith("+"):
+                number = "+" + number
+            return number
+    return None
+
+
+@dataclass(frozen=True)
+class CpmsSupport:
+    """Memories offered by ``AT+CPMS=?`` for reading/deleting, writing, and receiving."""
+
+    read: tuple[str, ...]
+    write: tuple[str, ...]
+    receive: tuple[str, ...]
+
+
+def parse_cpms_support(lines: list[str] | tuple[str, ...]) -> CpmsSupport | None:
+    """Parse ``+CPMS: ("SM","ME"),("SM","ME"),("SM")``; None if the line is absent."""
+    for line in lines:
+        payload = _payload(line, "+CPMS:")
+        if payload is None:
+            continue
+        groups = [_memories(field) for field in split_params(payload)]
+        while len(groups) < 3:
+            groups.append(groups[-1] if groups else ())
+        return CpmsSupport(read=groups[0], write=groups[1], receive=groups[2])
+    return None
+
+
+def _memories(field: str) -> tuple[str, ...]:
+    inner = field.strip().removeprefix("(").removesuffix(")")
+    return tuple(unquote(name).upper() for name in split_params(inner) if unquote(name))
+
+
+# ---------------------------------------------------------------- commands
+
+_SECRET_ARGS = re.compile(r"^(AT\+(?:CPIN|CPWD|CLCK)=).*$", re.IGNORECASE)
+
+
+def redact(command: str) -> str:
+    """The command with any PIN or password replaced, fit for logs and errors."""
+    return _SECRET_ARGS.sub(r"\1<redacted>", command)
+
+
+def response_prefix(command: str) -> str | None:
+    """The prefix a command's information lines carry: ``AT+CMGL=4`` -> ``"+CMGL:"``."""
+    match = re.match(r"^AT([+^$*][A-Z0-9]+)", command, re.IGNORECASE)
+    return match.group(1).upper() + ":" if match else None

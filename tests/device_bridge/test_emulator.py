@@ -1,0 +1,327 @@
+"""The emulator: AT interpreter, network routing, control API, scripted contact, CLI."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import aiohttp
+import pytest
+
+from device_bridge.emulator.modem import EmulatedModem
+from device_bridge.emulator.network import Network
+from device_bridge.emulator.profiles import PROFILES, Faults
+from device_bridge.emulator.run import Emulator, default_numbers, open_emulator, run_emulator
+from device_bridge.emulator.scripted import FRIENDLY_LINES, ScriptedContact
+from device_bridge.gsm.pdu import Deliver, decode_pdu, encode_submit
+
+ONE, TWO = "+15550100001", "+15550100002"
+NOW = datetime(2024, 5, 17, 9, 30, tzinfo=UTC)
+pytestmark = pytest.mark.timeout(20)
+
+
+class Wire:
+    """An emulated modem with its output captured, typed at like a terminal."""
+
+    def __init__(self, profile: str = "generic", network: Network | None = None,
+                 number: str = ONE) -> None:
+        self.network = network or Network(clock=lambda: NOW)
+        self.modem = EmulatedModem(number, self.network, profile=PROFILES[profile])
+        self.network.attach(self.modem)
+        self.output = bytearray()
+        self.modem.attach(self.output.extend)
+
+    def type(self, data: bytes) -> bytes:
+        self.output.clear()
+        self.modem.receive(data)
+        return bytes(self.output)
+
+    def at(self, command: str) -> bytes:
+        return self.type(command.encode() + b"\r")
+
+
+# ---------------------------------------------------------------- AT interpreter
+
+
+def test_echo_and_ok() -> None:
+    wire = Wire()
+    assert wire.at("AT") == b"AT\r\r\nOK\r\n"
+    assert wire.at("ATE0") == b"ATE0\r\r\nOK\r\n"
+    assert wire.at("AT") == b"\r\nOK\r\n"
+
+
+def test_identification_and_concatenated_commands() -> None:
+    wire = Wire()
+    wire.at("ATE0")
+    assert wire.at("AT+CGMI;+CGMM") == b"\r\nFerry\r\n\r\nVirtual GSM Modem\r\n\r\nOK\r\n"
+    assert b"Revision: 1.0" in wire.at("ATI")
+    assert wire.at("AT+CGSN").startswith(b"\r\n35")
+    assert wire.at("AT+BOGUS") == b"\r\nERROR\r\n"
+
+
+def test_boot_urcs_and_vendor_errors() -> None:
+    huawei = Wire("huawei")
+    answer = huawei.at("AT")
+    assert answer.startswith(b"\r\n^BOOT:")
+    assert answer.endswith(b"\r\nOK\r\n")
+    assert huawei.at("AT+CNUM") == b"\r\nCOMMAND NOT SUPPORT\r\n"
+    assert huawei.at("AT+CNMI=2,1,0,1,0") == b"\r\n+CMS ERROR: 303\r\n"
+    assert b"^RSSI" in b"".join(huawei.at("AT") for _ in range(3))
+
+
+def test_cme_error_verbosity_and_pin() -> None:
+    wire = Wire()
+    wire.at("ATE0")
+    wire.modem.update_faults({"pin_locked": True})
+    assert wire.at("AT+CPIN?") == b"\r\n+CPIN: SIM PIN\r\n\r\nOK\r\n"
+    assert wire.at("AT+CIMI") == b"\r\nERROR\r\n"
+    wire.at("AT+CMEE=2")
+    assert wire.at("AT+CIMI") == b"\r\n+CME ERROR: SIM PIN required\r\n"
+    assert wire.at("AT+CMGL=4") == b"\r\n+CMS ERROR: 311\r\n"
+    wire.at("AT+CMEE=1")
+    assert wire.at('AT+CPIN="0000"') == b"\r\n+CME ERROR: 16\r\n"
+    assert wire.at('AT+CPIN="1234"').startswith(b"\r\nOK\r\n")
+    assert wire.at("AT+CPIN?").startswith(b"\r\n+CPIN: READY\r\n")
+
+
+def test_storage_selection() -> None:
+    wire = Wire()
+    wire.at("ATE0")
+    assert wire.at("AT+CPMS=?") == b'\r\n+CPMS: ("SM","ME"),("SM","ME"),("SM","ME")\r\n\r\nOK\r\n'
+    assert wire.at('AT+CPMS="ME","ME","ME"') == b"\r\n+CPMS: 0,100,0,100,0,100\r\n\r\nOK\r\n"
+    assert wire.at("AT+CPMS?").startswith(b'\r\n+CPMS: "ME",0,100,')
+    assert wire.at('AT+CPMS="XX"') == b"\r\n+CMS ERROR: 302\r\n"
+
+
+def test_send_prompt_pdu_and_reference() -> None:
+    network = Network(clock=lambda: NOW)
+    one, two = Wire(network=network), Wire(network=network, number=TWO)
+    (part,) = encode_submit(TWO, "hello")
+    assert one.at(f"AT+CMGS={part.tpdu_length}").endswith(b"\r> ")
+    assert one.type(part.hex.encode() + b"\x1a").endswith(b"\r\n+CMGS: 0\r\n\r\nOK\r\n")
+    assert [(m.sender, m.text, m.timestamp) for m in two.modem.received] == [(ONE, "hello", NOW)]
+    assert network.sent[ONE][0].text == "hello"
+
+
+def test_escape_aborts_and_bad_pdus_are_refused() -> None:
+    wire = Wire()
+    wire.at("ATE0")
+    wire.at("AT+CMGS=20")
+    assert wire.type(b"0011\x1b") == b"\r\nOK\r\n"
+    wire.at("AT+CMGS=20")
+    assert wire.type(b"0011\x1a") == b"\r\n+CMS ERROR: 304\r\n"
+    (part,) = encode_submit(TWO, "hello")
+    wire.at(f"AT+CMGS={part.tpdu_length + 1}")  # length does not match the PDU
+    assert wire.type(part.hex.encode() + b"\x1a") == b"\r\n+CMS ERROR: 304\r\n"
+    assert wire.at("AT+CMGS=2") == b"\r\n+CMS ERROR: 304\r\n"
+
+
+def test_wavecom_prompt_has_no_space() -> None:
+    wire = Wire("wavecom")
+    wire.at("ATE0")
+    assert wire.at("AT+CMGS=20") == b">"
+
+
+def test_incoming_message_is_stored_announced_and_read() -> None:
+    wire = Wire()
+    wire.at("ATE0")
+    wire.at("AT+CNMI=2,1,0,1,0")
+    wire.output.clear()
+    wire.modem.deliver("+447700900123", "hi", NOW)
+    assert bytes(wire.output) == b'\r\n+CMTI: "SM",1\r\n'
+    header, pdu = wire.at("AT+CMGR=1").split(b"\r\n")[1:5:2]
+    assert header.startswith(b"+CMGR: 0,,")
+    message = decode_pdu(pdu.decode())
+    assert isinstance(message, Deliver)
+    assert (message.sender, message.text, message.timestamp) == ("+447700900123", "hi", NOW)
+    assert wire.at("AT+CMGR=1").startswith(b"\r\n+CMGR: 1,,")  # now read
+    assert wire.at("AT+CMGR=31") == b"\r\n+CMS ERROR: 321\r\n"
+    assert wire.at("AT+CMGR=2") == b"\r\nOK\r\n"
+
+
+def test_direct_delivery_with_cnmi_mt_2() -> None:
+    wire = Wire()
+    wire.at("ATE0")
+    wire.at("AT+CNMI=2,2,0,0,0")
+    wire.output.clear()
+    wire.modem.deliver("+447700900123", "direct", NOW)
+    header, pdu = bytes(wire.output).split(b"\r\n")[1:3]
+    assert header.startswith(b"+CMT: ,")
+    assert decode_pdu(pdu.decode()).text == "direct"
+    assert wire.modem.memories["SM"].used == 0
+
+
+def test_full_sim_refuses_writes_and_holds_deliveries() -> None:
+    wire = Wire()
+    wire.at("ATE0")
+    wire.at("AT+CNMI=2,1,0,0,0")
+    for n in range(31):
+        wire.modem.deliver("+447700900123", f"message {n}", NOW)
+    assert wire.modem.memories["SM"].used == 30
+    (part,) = encode_submit(TWO, "draft")
+    wire.at(f"AT+CMGW={part.tpdu_length}")
+    assert wire.type(part.hex.encode() + b"\x1a") == b"\r\n+CMS ERROR: 322\r\n"
+    assert len(wire.modem.received) == 31  # the user-visible log keeps everything
+    wire.at("AT+CMGD=4")
+    assert wire.modem.memories["SM"].get(4) is not None  # the waiting message moved in
+    assert wire.at("AT+CMGD=1,4") == b"\r\nOK\r\n"
+    assert wire.modem.memories["SM"].used == 0
+
+
+def test_text_mode_is_refused_for_sms_commands() -> None:
+    wire = Wire()
+    wire.at("ATE0")
+    wire.at("AT+CMGF=1")
+    assert wire.at("AT+CMGL=4") == b"\r\n+CMS ERROR: 302\r\n"
+
+
+def test_faults_validate_names_and_types() -> None:
+    faults = Faults()
+    faults.update({"hang": True, "send_delay": 1, "send_error": 42})
+    assert (faults.hang, faults.send_delay, faults.send_error) == (True, 1.0, 42)
+    for bad in ({"nope": 1}, {"hang": "yes"}, {"drop_responses": -1}, {"send_error": "x"}):
+        with pytest.raises(ValueError):
+            faults.update(bad)
+
+
+# ---------------------------------------------------------------- network
+
+
+def test_network_reassembles_parts_and_records_external() -> None:
+    network = Network(clock=lambda: NOW)
+    two = Wire(network=network, number=TWO)
+    text = "Part of a long story. " * 10
+    parts = [decode_pdu(p.hex) for p in encode_submit(TWO, text, concat_ref=7)]
+    for reference, part in reversed(list(enumerate(parts))):
+        network.submit(ONE, part, reference)
+    assert [m.text for m in two.modem.received] == [text]
+    network.send_text(TWO, "+447700900123", "outside")
+    assert [(m.sender, m.recipient, m.external) for m in network.external] == [
+        (TWO, "+447700900123", True)]
+
+
+# ---------------------------------------------------------------- control API and run
+
+
+@pytest.fixture
+async def emulator(tmp_path: Path) -> AsyncIterator[Emulator]:
+    async with open_emulator([ONE, TWO], control_port=0,
+                             state_file=tmp_path / "state.json") as emu:
+        yield emu
+
+
+async def call(emulator: Emulator, method: str, path: str,
+               body: object = None) -> tuple[int, object]:
+    async with aiohttp.ClientSession() as http, \
+            http.request(method, emulator.control_url + path, json=body) as response:
+        return response.status, await response.json()
+
+
+async def test_state_file_and_phone_list(emulator: Emulator, tmp_path: Path) -> None:
+    state = json.loads((tmp_path / "state.json").read_text())
+    assert state["control"] == emulator.control_url
+    assert [p["number"] for p in state["phones"]] == [ONE, TWO]
+    assert all(os.path.exists(p["pty"]) for p in state["phones"])
+    status, phones = await call(emulator, "GET", "/phones")
+    assert status == 200
+    assert phones == [{**p, "profile": "generic"} for p in state["phones"]]
+
+
+async def test_user_send_inject_and_received_log(emulator: Emulator) -> None:
+    assert (await call(emulator, "POST", f"/phones/{ONE}/send",
+                       {"to": TWO, "text": "typed on phone 1"}))[0] == 201
+    assert (await call(emulator, "POST", f"/phones/{TWO}/inject",
+                       {"from": "Bank", "text": "Your code is 1234"}))[0] == 201
+    emulator.phones[1].modem.memories["SM"].delete(1)  # the log outlives the SIM slot
+    status, received = await call(emulator, "GET", f"/phones/{TWO}/messages")
+    assert status == 200
+    assert [(m["from"], m["text"]) for m in received] == [
+        (ONE, "typed on phone 1"), ("Bank", "Your code is 1234")]
+    _, sent = await call(emulator, "GET", f"/phones/{ONE}/sent")
+    assert [(m["to"], m["text"]) for m in sent] == [(TWO, "typed on phone 1")]
+
+
+async def test_faults_endpoint(emulator: Emulator) -> None:
+    status, faults = await call(emulator, "POST", f"/phones/{ONE}/faults",
+                                {"send_delay": 0.5, "garbage": True})
+    assert status == 200
+    assert (faults["send_delay"], faults["garbage"]) == (0.5, True)
+    status, error = await call(emulator, "POST", f"/phones/{ONE}/faults", {"melt": True})
+    assert (status, error["error"]["code"]) == (400, "bad_fault")
+
+
+@pytest.mark.parametrize(("method", "path", "body", "status", "code"), [
+    ("GET", "/phones/+19999999999/messages", None, 404, "unknown_phone"),
+    ("POST", f"/phones/{ONE}/inject", {"from": "x"}, 400, "bad_field"),
+    ("POST", f"/phones/{ONE}/inject", [1], 400, "bad_json"),
+    ("POST", f"/phones/{ONE}/send", {"to": TWO, "text": "x" * 6000}, 400, "bad_field"),
+])
+async def test_control_errors(emulator: Emulator, method: str, path: str, body: object,
+                              status: int, code: str) -> None:
+    got_status, error = await call(emulator, method, path, body)
+    assert (got_status, error["error"]["code"]) == (status, code)
+
+
+async def test_scripted_contact_uses_the_injected_sleep() -> None:
+    network = Network(clock=lambda: NOW)
+    one = Wire(network=network)
+    slept: list[float] = []
+
+    async def fake_sleep(seconds: float) -> None:
+        slept.append(seconds)
+
+    contact = ScriptedContact(network, TWO, ONE, interval=20, sleep=fake_sleep)
+    await contact.run(count=3)
+    assert slept == [20, 20, 20]
+    assert [m.text for m in one.modem.received] == list(FRIENDLY_LINES[:3])
+    assert all(m.sender == TWO for m in one.modem.received)
+
+
+async def test_run_emulator_with_contact_interval() -> None:
+    emulator = await run_emulator([ONE], control_port=0, contact_interval=0.05)
+    try:
+        for _ in range(40):
+            if emulator.phones[0].modem.received:
+                break
+            await asyncio.sleep(0.05)
+        assert emulator.phones[0].modem.received[0].sender == "+15550199999"
+    finally:
+        await emulator.close()
+
+
+async def test_run_emulator_refuses_bad_input() -> None:
+    with pytest.raises(ValueError):
+        await run_emulator([ONE, ONE], control_port=0)
+    with pytest.raises(ValueError):
+        await run_emulator([ONE], control_port=0, profiles={ONE: "nokia"})
+
+
+def test_default_numbers() -> None:
+    assert default_numbers(2) == [ONE, TWO]
+
+
+def test_cli_runs_until_sigterm(tmp_path: Path) -> None:
+    state_file = tmp_path / "state.json"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "device_bridge.emulator", "--phones", "2",
+         "--control-port", "0", "--state-file", str(state_file), "--profile", "simcom"],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 10
+        while not state_file.exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        state = json.loads(state_file.read_text())
+        assert [p["number"] for p in state["phones"]] == [ONE, TWO]
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=10) == 0
+    finally:
+        process.kill()
+        process.wait()
