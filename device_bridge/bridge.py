@@ -6,6 +6,7 @@ Four tasks share one journal::
                  (storage re-polled every ``poll_interval``; modem errors ─▶ reopen with backoff)
     uploader     journal ─▶ Upload batches (a few in flight) ─▶ Ack ─▶ journal forgets
     sender       SendSms ─▶ journal "accepted" ─▶ "sending" ─▶ AT+CMGS ─▶ "sent"/"failed"
+                 status reports (+CDS/+CDSI) per part ─▶ "delivered"/"failed"
     link         websocket; on (re)connect: re-upload unacknowledged, re-report statuses
 
 Nothing is deleted from the SIM before the journal has it on disk; nothing leaves the
@@ -25,9 +26,17 @@ from typing import cast
 
 from device_bridge.backoff import Backoff
 from device_bridge.credentials import Credentials
-from device_bridge.drivers.base import IncomingPdu, Modem, NewMessage, StoredMessage, decode_stored
+from device_bridge.drivers.base import (
+    IncomingPdu,
+    Modem,
+    NewMessage,
+    StatusReportIndex,
+    StatusReportPdu,
+    StoredMessage,
+    decode_stored,
+)
 from device_bridge.gsm.errors import AtError, AtTimeout, CommandRejected, GsmError
-from device_bridge.gsm.pdu import Deliver
+from device_bridge.gsm.pdu import Deliver, StatusReport
 from device_bridge.journal import Journal, Part
 from device_bridge.link import Link
 from protocol.messages import (
@@ -71,6 +80,7 @@ class Bridge:
         part_max_age: timedelta = timedelta(hours=24),
         modem_backoff: Backoff | None = None,
         link_backoff: Backoff | None = None,
+        delivery_reports: bool = True,
     ) -> None:
         self.modem = modem
         self.journal = journal
@@ -92,6 +102,7 @@ class Bridge:
         self._send_queue: asyncio.Queue[int] = asyncio.Queue()
         self._queued: set[int] = set()
         self.modem_ready = asyncio.Event()
+        self.delivery_reports = delivery_reports
 
     async def run(self) -> None:
         """Run until cancelled."""
@@ -134,17 +145,18 @@ class Bridge:
             await asyncio.sleep(self._modem_backoff.next_delay())
 
     async def _on_modem_event(self, event: object) -> None:
-        if isinstance(event, NewMessage):
+        if isinstance(event, NewMessage | StatusReportIndex):
             stored = await self.modem.read_message(event.index)
             if stored is not None:
                 await self._keep(stored)
-        elif isinstance(event, IncomingPdu):
-            self._journal_sms(decode_stored(-1, 0, event.pdu))
+        elif isinstance(event, IncomingPdu | StatusReportPdu):
+            await self._consume(decode_stored(-1, 0, event.pdu))
         else:
             log.debug("ignoring modem event %s", type(event).__name__)
 
     async def _drain_storage(self) -> None:
         for stored in await self.modem.list_messages():
+            # Stored outgoing drafts (status 2/3) are the user's; leave them alone.
             if stored.status in (0, 1) or stored.sms is None:
                 await self._keep(stored)
         if self.journal.expire_parts(self._now(), self._part_max_age):
@@ -152,8 +164,24 @@ class Bridge:
 
     async def _keep(self, stored: StoredMessage) -> None:
         """Journal durably, then free the SIM slot."""
-        if self._journal_sms(stored):
+        if await self._consume(stored):
             await self.modem.delete_message(stored.index)
+
+    async def _consume(self, stored: StoredMessage) -> bool:
+        """Take in one PDU; True when it is safely recorded (its slot may be freed)."""
+        if isinstance(stored.sms, StatusReport):
+            await self._on_status_report(stored.sms)
+            return True
+        return self._journal_sms(stored)
+
+    async def _on_status_report(self, report: StatusReport) -> None:
+        item = self.journal.record_report(
+            report.message_reference, report.recipient, report.outcome
+        )
+        if item is None:
+            log.info("status report (%s) changed nothing", report.outcome)
+            return
+        await self._report(item.outbox_id)
 
     def _journal_sms(self, stored: StoredMessage) -> bool:
         key = pdu_key(stored.pdu)
@@ -252,7 +280,9 @@ class Bridge:
         self.journal.set_outbound(outbox_id, "sending")
         await self._report(outbox_id)
         try:
-            refs = await self.modem.send_sms(item.recipient, item.body)
+            refs = await self.modem.send_sms(
+                item.recipient, item.body, request_status_report=self.delivery_reports
+            )
         except AtTimeout as exc:
             state = "unknown" if exc.may_have_sent or exc.parts_sent else "failed"
             self.journal.set_outbound(

@@ -64,6 +64,15 @@ CREATE TABLE IF NOT EXISTS outbound (
 );
 """
 
+# Schema changes after the first release, applied in order; PRAGMA user_version counts them.
+_UPGRADES = [
+    # Per-part delivery outcomes, by TP-MR, for rolling status reports up into one status.
+    "ALTER TABLE outbound ADD COLUMN part_status TEXT NOT NULL DEFAULT '{}'",
+]
+
+#: Delivery outcomes that end a message (anything else keeps it "sent").
+_FAILED = {"permanent_failure", "temporary_stopped"}
+
 
 @dataclass(frozen=True)
 class InboundItem:
@@ -107,11 +116,19 @@ class Journal:
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=FULL")
             self._db.executescript(_SCHEMA)
+            self._upgrade()
         except sqlite3.Error as exc:
             raise JournalError(f"cannot open journal {path}: {exc}") from None
 
     def close(self) -> None:
         self._db.close()
+
+    def _upgrade(self) -> None:
+        version = int(self._db.execute("PRAGMA user_version").fetchone()[0])
+        for number, sql in enumerate(_UPGRADES[version:], start=version + 1):
+            with self._db:
+                self._db.execute(sql)
+                self._db.execute(f"PRAGMA user_version = {number}")
 
     def _tx(self, sql: str, params: tuple[object, ...] = ()) -> sqlite3.Cursor:
         try:
@@ -267,6 +284,35 @@ class Journal:
         ).fetchall()
         return [_outbound(r) for r in rows]
 
+    def record_report(self, reference: int, recipient: str, outcome: str) -> OutboundItem | None:
+        """Apply one part's delivery report; returns the row when its state changed.
+
+        The report is matched to the newest ``sent`` message to the same recipient that
+        used this TP-MR (references wrap at 256, so the newest is the one meant). The
+        message becomes ``delivered`` when every part is, ``failed`` as soon as one part
+        failed for good; temporary outcomes leave it ``sent``.
+        """
+        for item in reversed(self.outbound_in("sent")):
+            if reference in item.refs and _same_number(item.recipient, recipient):
+                break
+        else:
+            return None
+        row = self._db.execute(
+            "SELECT part_status FROM outbound WHERE outbox_id = ?", (item.outbox_id,)
+        ).fetchone()
+        parts: dict[str, str] = json.loads(row[0])
+        parts[str(reference)] = outcome
+        state, error = "sent", None
+        if any(v in _FAILED for v in parts.values()):
+            state, error = "failed", "The network could not deliver the message."
+        elif all(parts.get(str(r)) == "delivered" for r in item.refs):
+            state = "delivered"
+        self._tx(
+            "UPDATE outbound SET part_status = ?, state = ?, error = ? WHERE outbox_id = ?",
+            (json.dumps(parts), state, error, item.outbox_id),
+        )
+        return self.outbound(item.outbox_id) if state != "sent" else None
+
     def recover(self) -> list[int]:
         """After a restart: sends interrupted at the modem become ``unknown``; returns them."""
         ids = [r.outbox_id for r in self.outbound_in("sending")]
@@ -285,6 +331,13 @@ class Journal:
             "DELETE FROM outbound "
             "WHERE reported = state AND state IN ('failed', 'unknown', 'delivered')"
         )
+
+
+def _same_number(a: str, b: str) -> bool:
+    """Same subscriber, whatever the number's spelling (+CC vs national)."""
+    da, db = "".join(c for c in a if c.isdigit()), "".join(c for c in b if c.isdigit())
+    tail = min(len(da), len(db), 9)
+    return tail > 0 and da[-tail:] == db[-tail:]
 
 
 def _outbound(row: tuple[object, ...]) -> OutboundItem:

@@ -78,3 +78,45 @@ def test_reporting_and_forgetting(tmp_path: Path) -> None:
     assert j.unreported() == []
     j.forget_finished()
     assert j.outbound(1) is None
+
+
+def test_status_reports_roll_up_per_part(tmp_path: Path) -> None:
+    j = Journal(tmp_path / "j.db")
+    j.accept_outbound(1, "+15550100002", "long")
+    j.set_outbound(1, "sent", refs=[10, 11])
+    assert j.record_report(10, "+15550100002", "delivered") is None  # one of two parts
+    assert j.record_report(99, "+15550100002", "delivered") is None  # unknown reference
+    assert j.record_report(11, "15550100002", "temporary_trying") is None  # still trying
+    done = j.record_report(11, "15550100002", "delivered")
+    assert done is not None and done.state == "delivered"
+
+
+def test_a_failed_part_fails_the_message(tmp_path: Path) -> None:
+    j = Journal(tmp_path / "j.db")
+    j.accept_outbound(1, "+15550100002", "x")
+    j.set_outbound(1, "sent", refs=[5])
+    failed = j.record_report(5, "+15550100002", "permanent_failure")
+    assert failed is not None and failed.state == "failed" and failed.error
+
+
+def test_reused_reference_matches_the_newest_send(tmp_path: Path) -> None:
+    j = Journal(tmp_path / "j.db")
+    for outbox_id in (1, 2):
+        j.accept_outbound(outbox_id, "+15550100002", "x")
+        j.set_outbound(outbox_id, "sent", refs=[7])  # TP-MR wrapped around to 7 again
+    item = j.record_report(7, "+15550100002", "delivered")
+    assert item is not None and item.outbox_id == 2
+    assert j.outbound(1).state == "sent"  # type: ignore[union-attr]
+
+
+def test_old_journal_is_upgraded_in_place(tmp_path: Path) -> None:
+    import sqlite3
+
+    path = tmp_path / "j.db"
+    Journal(path).close()
+    db = sqlite3.connect(path)
+    version = db.execute("PRAGMA user_version").fetchone()[0]
+    cols = [r[1] for r in db.execute("PRAGMA table_info(outbound)")]
+    db.close()
+    assert version >= 1 and "part_status" in cols
+    Journal(path).close()  # reopening does not re-apply upgrades

@@ -39,17 +39,18 @@ async def test_sms_from_phone2_reaches_server_and_reply_reaches_phone2(system: S
             message = (await resp.json())["message"]
         await eventually(lambda: "Reply with emoji 🚀 and Ελληνικά" in system.received_by(PHONE2))
 
-        async def sent() -> bool:
+        async def delivered() -> bool:
             url = f"{system.url}/api/v1/threads/{message['thread_id']}/messages"
             async with http.get(url) as resp:
                 msgs = (await resp.json())["messages"]
-            return any(m["id"] == message["id"] and m["status"] == "sent" for m in msgs)
+            return any(m["id"] == message["id"] and m["status"] == "delivered" for m in msgs)
 
-        await eventually(sent)
+        # The network's status report (+CDS) rolls up to "delivered" on the server.
+        await eventually(delivered)
     assert system.received_by(PHONE2).count("Reply with emoji 🚀 and Ελληνικά") == 1
-    # The bridge kept the modem's message reference for delivery reports.
-    (sent_row,) = system.bridge.journal.outbound_in("sent")
-    assert sent_row.refs and all(0 <= r <= 255 for r in sent_row.refs)
+    # Final and confirmed by the server: the bridge journal has forgotten it.
+    await eventually(lambda: system.bridge.journal.outbound_in("sent", "delivered") == [])
+    assert system.bridge.journal.unreported() == []
 
 
 async def test_messages_received_while_server_down_arrive_after_restart(system: System) -> None:
