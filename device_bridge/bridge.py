@@ -176,7 +176,7 @@ class Bridge:
 
     async def _on_status_report(self, report: StatusReport) -> None:
         item = self.journal.record_report(
-            report.message_reference, report.recipient, report.outcome
+            report.message_reference, report.recipient, report.outcome, self._now()
         )
         if item is None:
             log.info("status report (%s) changed nothing", report.outcome)
@@ -297,7 +297,7 @@ class Bridge:
             # The modem vanished mid-send: the SMS may or may not have left.
             self.journal.set_outbound(outbox_id, "unknown", error=exc.message)
         else:
-            self.journal.set_outbound(outbox_id, "sent", refs=refs)
+            self.journal.mark_sent(outbox_id, refs, self._now())
         await self._report(outbox_id)
 
     async def _report(self, outbox_id: int) -> None:

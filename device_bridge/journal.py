@@ -68,6 +68,10 @@ CREATE TABLE IF NOT EXISTS outbound (
 _UPGRADES = [
     # Per-part delivery outcomes, by TP-MR, for rolling status reports up into one status.
     "ALTER TABLE outbound ADD COLUMN part_status TEXT NOT NULL DEFAULT '{}'",
+    # A fast network may report a part delivered before the modem confirmed the whole
+    # send; such reports wait here until the send is recorded as "sent".
+    "CREATE TABLE early_reports (reference INTEGER NOT NULL, recipient TEXT NOT NULL, "
+    "outcome TEXT NOT NULL, seen_at TEXT NOT NULL)",
 ]
 
 #: Delivery outcomes that end a message (anything else keeps it "sent").
@@ -284,24 +288,54 @@ class Journal:
         ).fetchall()
         return [_outbound(r) for r in rows]
 
-    def record_report(self, reference: int, recipient: str, outcome: str) -> OutboundItem | None:
+    def record_report(
+        self, reference: int, recipient: str, outcome: str, now: datetime
+    ) -> OutboundItem | None:
         """Apply one part's delivery report; returns the row when its state changed.
 
         The report is matched to the newest ``sent`` message to the same recipient that
-        used this TP-MR (references wrap at 256, so the newest is the one meant). The
-        message becomes ``delivered`` when every part is, ``failed`` as soon as one part
-        failed for good; temporary outcomes leave it ``sent``.
+        used this TP-MR (references wrap at 256, so the newest is the one meant). A report
+        that matches nothing yet is kept for :meth:`mark_sent`. The message becomes
+        ``delivered`` when every part is, ``failed`` as soon as one part failed for good;
+        temporary outcomes leave it ``sent``.
         """
         for item in reversed(self.outbound_in("sent")):
             if reference in item.refs and _same_number(item.recipient, recipient):
-                break
-        else:
-            return None
+                return self._apply_reports(item, {reference: outcome})
+        self._tx(
+            "INSERT INTO early_reports VALUES (?, ?, ?, ?)",
+            (reference, recipient, outcome, now.isoformat()),
+        )
+        return None
+
+    def mark_sent(self, outbox_id: int, refs: list[int], now: datetime) -> OutboundItem:
+        """Record a confirmed send and apply reports that raced ahead of the confirmation."""
+        self.set_outbound(outbox_id, "sent", refs=refs)
+        item = self.outbound(outbox_id)
+        assert item is not None
+        horizon = (now - timedelta(minutes=10)).isoformat()
+        self._tx("DELETE FROM early_reports WHERE seen_at < ?", (horizon,))
+        early = self._db.execute(
+            "SELECT rowid, reference, recipient, outcome FROM early_reports ORDER BY rowid"
+        ).fetchall()
+        found = {
+            ref: outcome
+            for _rowid, ref, number, outcome in early
+            if ref in refs and _same_number(number, item.recipient)
+        }
+        if not found:
+            return item
+        used = [(r[0],) for r in early if r[1] in found and _same_number(r[2], item.recipient)]
+        with self._db:
+            self._db.executemany("DELETE FROM early_reports WHERE rowid = ?", used)
+        return self._apply_reports(item, found) or item
+
+    def _apply_reports(self, item: OutboundItem, reports: dict[int, str]) -> OutboundItem | None:
         row = self._db.execute(
             "SELECT part_status FROM outbound WHERE outbox_id = ?", (item.outbox_id,)
         ).fetchone()
         parts: dict[str, str] = json.loads(row[0])
-        parts[str(reference)] = outcome
+        parts.update({str(ref): outcome for ref, outcome in reports.items()})
         state, error = "sent", None
         if any(v in _FAILED for v in parts.values()):
             state, error = "failed", "The network could not deliver the message."

@@ -20,6 +20,7 @@ import serial_asyncio_fast
 from device_bridge.gsm import at
 from device_bridge.gsm.errors import (
     AtError,
+    AtTimeout,
     CmeError,
     CmsError,
     CommandRejected,
@@ -35,10 +36,15 @@ __all__ = ["SerialModem"]
 logger = logging.getLogger("ferry.bridge.modem")
 
 # New-message indications, best first: +CMTI for stored SMS and +CDS status reports;
-# then stored status reports (+CDSI); then none; then buffer-less mode 1 for old firmware.
-CNMI_CHOICES = ("2,1,0,1,0", "2,1,0,2,0", "2,1,0,0,0", "1,1,0,0,0")
+# then stored status reports (+CDSI). Delivery reports matter more than the buffering
+# mode, so both report styles are tried with mode 1 (old firmware) before giving up on
+# reports altogether.
+CNMI_CHOICES = (
+    "2,1,0,1,0", "2,1,0,2,0", "1,1,0,1,0", "1,1,0,2,0", "2,1,0,0,0", "1,1,0,0,0",
+)
 _SERIAL_ERRORS = (serial.SerialException, OSError, ConnectionError)
-_PROBE_TRIES = 5
+_PROBE_TRIES = 3
+_MAX_EVENTS = 10_000  # unsolicited events kept for next_event()
 
 
 class SerialModem:
@@ -75,13 +81,23 @@ class SerialModem:
     # -- lifecycle ---------------------------------------------------------
 
     async def open(self) -> None:
-        """Open the port and prepare the modem (see :meth:`_initialise`)."""
+        """Open the port and prepare the modem (see :meth:`_initialise`).
+
+        Raises:
+            ModemUnavailable: The port cannot be opened or stops answering.
+            CmeError: The SIM wants a PIN (none given, code 11) or a PUK (code 12).
+            AtError: A required setting (echo off, PDU mode) was refused.
+        """
+        if self._writer is not None:
+            await self.close()
         try:
             reader, self._writer = await serial_asyncio_fast.open_serial_connection(
                 url=self.port, baudrate=self.baudrate)
         except _SERIAL_ERRORS as exc:
             raise ModemUnavailable(f"cannot open {self.port}: {exc}") from exc
         self._session, self._failure = ModemSession(), None
+        self._events = asyncio.Queue()
+        self._timer_generation = -1
         self._reader_task = asyncio.create_task(self._read_loop(reader))
         try:
             await self._initialise()
@@ -98,15 +114,17 @@ class SerialModem:
                 await self._reader_task
             self._reader_task = None
         if self._writer is not None:
-            self._writer.close()
-            self._writer = None
+            writer, self._writer = self._writer, None
+            writer.close()
+            with contextlib.suppress(*_SERIAL_ERRORS, TimeoutError):
+                await asyncio.wait_for(writer.wait_closed(), 1.0)
 
     async def _initialise(self) -> None:
         # ESC leaves a "> " prompt a crashed run may have left open; harmless otherwise.
         self._write(b"\x1b")
         await self._probe()
         await self._check("ATE0")
-        await self._command("AT+CMEE=1")  # numeric errors where supported; optional
+        await self._attempt("AT+CMEE=1")  # numeric errors where supported
         await self._unlock_sim()
         await self._check("AT+CMGF=0")
         await self._choose_storage()
@@ -118,7 +136,9 @@ class SerialModem:
             done = await self._command("AT", limit=min(self.command_timeout, 1.0))
             if done.ok:
                 return
-        raise done.error or ModemUnavailable(f"no answer to AT on {self.port}")
+        if isinstance(done.error, AtTimeout):
+            raise ModemUnavailable(f"no answer to AT on {self.port}") from done.error
+        raise done.error or AtError("AT refused", command="AT")
 
     async def _unlock_sim(self) -> None:
         state = await self._sim_state()
@@ -143,19 +163,19 @@ class SerialModem:
         return "READY"  # some firmware answers a bare OK once unlocked
 
     async def _choose_storage(self) -> None:
-        support = at.parse_cpms_support((await self._command("AT+CPMS=?")).lines)
+        support = at.parse_cpms_support(await self._optional("AT+CPMS=?"))
         offered = support.read if support else ()
         memory = next((m for m in ("SM", "ME", "MT") if m in offered), None)
         if memory is None:
             return  # keep the modem's default
-        done = await self._command(f'AT+CPMS="{memory}","{memory}","{memory}"')
-        if not done.ok:  # e.g. ME is readable but not a receive memory
-            done = await self._command(f'AT+CPMS="{memory}"')
-        self.storage = memory if done.ok else None
+        # the one-memory form when e.g. ME is readable but not a receive memory
+        if await self._attempt(f'AT+CPMS="{memory}","{memory}","{memory}"') \
+                or await self._attempt(f'AT+CPMS="{memory}"'):
+            self.storage = memory
 
     async def _enable_notifications(self) -> None:
         for setting in CNMI_CHOICES:
-            if (await self._command(f"AT+CNMI={setting}")).ok:
+            if await self._attempt(f"AT+CNMI={setting}"):
                 self.cnmi = setting
                 return
         self._log.warning("modem accepts no +CNMI setting; new messages need polling")
@@ -202,6 +222,10 @@ class SerialModem:
         for part in parts:
             try:
                 done = await self._check(f"AT+CMGS={part.tpdu_length}", pdu=part.hex)
+            except ModemUnavailable as exc:  # shared by every caller: give ours its own
+                error = ModemUnavailable(exc.message, command=exc.command)
+                error.parts_sent = tuple(references)
+                raise error from exc
             except AtError as exc:
                 exc.parts_sent = tuple(references)
                 raise
@@ -223,7 +247,7 @@ class SerialModem:
     async def status(self) -> ModemStatus:
         """Signal (``AT+CSQ``), operator (``AT+COPS?``), own number (``AT+CNUM``)."""
         signal = at.parse_csq(await self._optional("AT+CSQ"))
-        await self._optional("AT+COPS=3,0")  # ask for the long alphanumeric name
+        await self._attempt("AT+COPS=3,0")  # ask for the long alphanumeric name
         operator = at.parse_cops(await self._optional("AT+COPS?"))
         own_number = at.parse_cnum(await self._optional("AT+CNUM"))
         return ModemStatus(signal, operator, own_number)
@@ -235,13 +259,21 @@ class SerialModem:
         _raise_for(done)
         return done
 
+    async def _attempt(self, command: str) -> bool:
+        """Run a command the modem may refuse: False when refused; timeouts still raise."""
+        return await self._tolerant(command) is not None
+
     async def _optional(self, command: str) -> tuple[str, ...]:
-        """A command the modem may not support: its lines, or none when refused."""
+        """A query the modem may not support: its lines, or none when refused."""
+        done = await self._tolerant(command)
+        return () if done is None else done.lines
+
+    async def _tolerant(self, command: str) -> CommandDone | None:
         done = await self._command(command)
         if isinstance(done.error, CommandRejected):
-            return ()
+            return None
         _raise_for(done)
-        return done.lines
+        return done
 
     async def _command(self, command: str, *, pdu: str | None = None,
                        limit: float | None = None) -> CommandDone:
@@ -262,6 +294,9 @@ class SerialModem:
             self._fail(ModemUnavailable(f"{self.port}: end of input"))
         except _SERIAL_ERRORS as exc:
             self._fail(ModemUnavailable(f"{self.port}: {exc}"))
+        except Exception:  # a bug must not leave callers waiting forever
+            self._log.exception("modem reader crashed")
+            self._fail(ModemUnavailable(f"{self.port}: internal error"))
 
     def _flush(self) -> None:
         """Write what the session wants written, dispatch its events, re-arm the timer."""
@@ -282,6 +317,8 @@ class SerialModem:
 
     def _dispatch(self, event: object) -> None:
         if isinstance(event, CommandDone):
+            if not self._waiters:
+                return  # the caller went away with the port (close during a command)
             future, _ = self._waiters.popleft()
             self._log.debug("< %s: %s (%d lines)", event.command,
                             "OK" if event.ok else event.error, len(event.lines))
@@ -291,8 +328,10 @@ class SerialModem:
             self._log.debug("< unsolicited %.40s", event.line)
         elif isinstance(event, PromptTimeout):
             self._log.warning("no prompt for %s; aborted with ESC", event.command)
-        else:
+        elif self._events.qsize() < _MAX_EVENTS:
             self._events.put_nowait(event)  # type: ignore[arg-type]
+        else:  # nobody is listening; stored messages can still be listed later
+            self._log.warning("event queue full; dropped %s", type(event).__name__)
 
     def _arm_timer(self) -> None:
         timer = self._session.timer

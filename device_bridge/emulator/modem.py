@@ -27,33 +27,23 @@ from device_bridge.gsm.pdu import (
     encode_status_report,
 )
 
+from .commands import Final, GeneralCommands, ints
 from .network import Network, ReceivedSms
 from .profiles import PROFILES, Faults, Profile
 from .storage import CAPACITY, MessageStore, Slot
 
-__all__ = ["SIM_PIN", "EmulatedModem"]
+__all__ = ["EmulatedModem"]
 
 logger = logging.getLogger("ferry.emulator")
 
-SIM_PIN = "1234"
 _MAX_COMMAND = 1024  # longest command line accepted
 _MAX_PDU_HEX = 2 * (12 + 176)  # SMSC field + longest TPDU, in hex digits
 _GARBAGE = b"\xff\x00~\xfe"
 _CTRL_Z, _ESC, _CR, _LF, _BS = 0x1A, 0x1B, 0x0D, 0x0A, 0x08
 _EXTENDED = re.compile(r"([+^$*#%][A-Z0-9]+)(=\?|\?|=[^;]*)?;?", re.IGNORECASE)
 _BASIC = re.compile(r"S\d+(?:\?|=\d*)|&?[A-Z]\d*", re.IGNORECASE)
-_CME_TEXT = {3: "operation not allowed", 4: "operation not supported",
-             11: "SIM PIN required", 16: "incorrect password", 30: "no network service"}
 _SMS_COMMANDS = frozenset({"+CMGL", "+CMGR", "+CMGD", "+CMGS", "+CMGW", "+CPMS", "+CNMI"})
 _SIM_COMMANDS = _SMS_COMMANDS | {"+CNUM", "+CIMI"}
-
-
-class _Final(Exception):
-    """Ends a command line with this final result instead of ``OK``."""
-
-    def __init__(self, line: str) -> None:
-        super().__init__(line)
-        self.line = line
 
 
 @dataclass
@@ -66,7 +56,7 @@ class _Entry:
     hex: bytearray
 
 
-class EmulatedModem:
+class EmulatedModem(GeneralCommands):
     """One virtual phone's modem.
 
     Args:
@@ -184,8 +174,7 @@ class EmulatedModem:
             self._held = []
         self._put(lines)
         self._put([final])
-        if not self.faults.urc_mid_response:
-            self._release_held()
+        self._release_held()
 
     def _put(self, lines: tuple[str, ...] | list[str]) -> None:
         """One block: ``<CR><LF>line<CR><LF>line…<CR><LF>``, as firmware frames answers."""
@@ -207,16 +196,10 @@ class EmulatedModem:
             self._flush()
 
     def _release_held(self) -> None:
-        if self._held and self._entry is None and not self._busy:
+        if self._held and self._entry is None and not self._busy \
+                and not self.faults.urc_mid_response:
             held, self._held = self._held, []
             self._put(held)
-
-    def _cme(self, code: int) -> _Final:
-        if self.cmee == 0:
-            return _Final("ERROR")
-        if self.cmee == 2:
-            return _Final(f"+CME ERROR: {_CME_TEXT.get(code, 'unknown')}")
-        return _Final(f"+CME ERROR: {code}")
 
     # -- command lines -------------------------------------------------------
 
@@ -238,7 +221,7 @@ class EmulatedModem:
                         self._out += self.profile.prompt
                     return
                 lines += produced
-        except _Final as final:
+        except Final as final:
             self._respond(lines, final.line)
             return
         self._respond(lines, "OK")
@@ -253,7 +236,7 @@ class EmulatedModem:
             return rest[match.end():], self._extended(name, suffix)
         match = _BASIC.match(rest)
         if match is None:
-            raise _Final("ERROR")
+            raise Final("ERROR")
         return rest[match.end():], self._basic(match.group(0).upper())
 
     def _basic(self, command: str) -> list[str]:
@@ -266,17 +249,17 @@ class EmulatedModem:
             return [self.profile.manufacturer, self.profile.model,
                     f"Revision: {self.profile.revision}"]
         elif command[0] not in "VQX&S":
-            raise _Final(self.profile.unsupported)
+            raise Final(self.profile.unsupported)
         return []
 
     def _extended(self, name: str, suffix: str) -> list[str] | None:
         handler = getattr(self, "_at_" + name[1:].lower(), None) if name[0] == "+" else None
         if handler is None or (name == "+CNUM" and not self.profile.has_cnum):
-            raise _Final(self.profile.unsupported)
+            raise Final(self.profile.unsupported)
         if name in _SIM_COMMANDS and self.sim_locked:
-            raise _Final("+CMS ERROR: 311") if name in _SMS_COMMANDS else self._cme(11)
+            raise Final("+CMS ERROR: 311") if name in _SMS_COMMANDS else self._cme(11)
         if name in _SMS_COMMANDS - {"+CPMS", "+CNMI"} and self.cmgf != 0:
-            raise _Final("+CMS ERROR: 302")  # text mode is not emulated
+            raise Final("+CMS ERROR: 302")  # text mode is not emulated
         if suffix == "=?":
             return handler("test", "")
         if suffix == "?":
@@ -284,148 +267,6 @@ class EmulatedModem:
         if suffix.startswith("="):
             return handler("set", suffix[1:].strip())
         return handler("exec", "")
-
-    @property
-    def sim_locked(self) -> bool:
-        """Whether the SIM still wants its PIN."""
-        return self.faults.pin_locked and not self.sim_unlocked
-
-    # -- identification and general ---------------------------------------
-
-    def _at_cgmi(self, mode: str, args: str) -> list[str]:
-        return [] if mode == "test" else [self.profile.manufacturer]
-
-    def _at_cgmm(self, mode: str, args: str) -> list[str]:
-        return [] if mode == "test" else [self.profile.model]
-
-    def _at_cgmr(self, mode: str, args: str) -> list[str]:
-        return [] if mode == "test" else [self.profile.revision]
-
-    def _at_cgsn(self, mode: str, args: str) -> list[str]:
-        digits = "".join(c for c in self.number if c.isdigit())
-        return [] if mode == "test" else ["35" + digits[-13:].rjust(13, "0")]
-
-    def _at_cimi(self, mode: str, args: str) -> list[str]:
-        digits = "".join(c for c in self.number if c.isdigit())
-        return [] if mode == "test" else ["001010" + digits[-9:].rjust(9, "0")]
-
-    def _at_cfun(self, mode: str, args: str) -> list[str]:
-        if mode == "read":
-            return [f"+CFUN: {self.cfun}"]
-        if mode == "test":
-            return ["+CFUN: (0,1,4),(0,1)"]
-        values = _ints(args)
-        if not values or values[0] not in (0, 1, 4):
-            raise self._cme(3)
-        if len(values) > 1 and values[1] == 1:  # reset: boot URCs come again
-            self._power_up()
-        self.cfun = values[0]
-        return []
-
-    def _at_cmee(self, mode: str, args: str) -> list[str]:
-        if mode == "read":
-            return [f"+CMEE: {self.cmee}"]
-        if mode == "test":
-            return ["+CMEE: (0-2)"]
-        values = _ints(args) or [0]
-        if values[0] not in (0, 1, 2):
-            raise _Final("ERROR")
-        self.cmee = values[0]
-        return []
-
-    def _at_cpin(self, mode: str, args: str) -> list[str]:
-        if mode == "read":
-            return ["+CPIN: SIM PIN" if self.sim_locked else "+CPIN: READY"]
-        if mode != "set":
-            return []
-        if not self.sim_locked:
-            raise self._cme(3)
-        if _unquote(args.split(",")[0]) != SIM_PIN:
-            raise self._cme(16)
-        self.sim_unlocked = True
-        self._schedule(0.0, lambda: self._urc(["+CPIN: READY", "SMS DONE"]))
-        return []
-
-    def _at_csq(self, mode: str, args: str) -> list[str]:
-        return [] if mode == "test" else [f"+CSQ: {self.faults.signal},99"]
-
-    def _at_cops(self, mode: str, args: str) -> list[str]:
-        if mode == "read":
-            return ['+COPS: 0,0,"Ferry Mobile",7'] if self.cfun == 1 else ["+COPS: 0"]
-        if mode == "test":
-            return ['+COPS: (2,"Ferry Mobile","Ferry","00101",7),,(0-4),(0-2)']
-        return []
-
-    def _at_creg(self, mode: str, args: str) -> list[str]:
-        return ["+CREG: 0,1" if self.cfun == 1 else "+CREG: 0,0"] if mode == "read" else []
-
-    def _at_cnum(self, mode: str, args: str) -> list[str]:
-        return [] if mode == "test" else [f'+CNUM: "","{self.number}",145']
-
-    # -- SMS settings --------------------------------------------------------
-
-    def _at_cmgf(self, mode: str, args: str) -> list[str]:
-        if mode == "read":
-            return [f"+CMGF: {self.cmgf}"]
-        if mode == "test":
-            return ["+CMGF: (0,1)"]
-        values = _ints(args) or [0]
-        if values[0] not in (0, 1):
-            raise _Final("ERROR")
-        self.cmgf = values[0]
-        return []
-
-    def _at_csca(self, mode: str, args: str) -> list[str]:
-        if mode == "read":
-            return [f'+CSCA: "{self.smsc}",145']
-        if mode == "set":
-            self.smsc = _unquote(args.split(",")[0])
-        return []
-
-    def _at_cscs(self, mode: str, args: str) -> list[str]:
-        if mode == "read":
-            return [f'+CSCS: "{self.cscs}"']
-        if mode == "test":
-            return ['+CSCS: ("GSM","IRA","UCS2")']
-        self.cscs = _unquote(args).upper() or "GSM"
-        return []
-
-    def _at_csmp(self, mode: str, args: str) -> list[str]:
-        return ["+CSMP: 17,167,0,0"] if mode == "read" else []
-
-    def _at_cpms(self, mode: str, args: str) -> list[str]:
-        names = ",".join(f'"{m}"' for m in self.profile.memories)
-        if mode == "test":
-            return [f"+CPMS: ({names}),({names}),({names})"]
-        if mode == "read":
-            return ["+CPMS: " + ",".join(f'"{m}",{self._usage(m)}' for m in self.storage)]
-        chosen = [_unquote(a).upper() for a in args.split(",") if a.strip()]
-        if not chosen or any(m not in self.memories for m in chosen):
-            raise _Final("+CMS ERROR: 302")
-        self.storage = [*chosen, *self.storage[len(chosen):]][:3]
-        return ["+CPMS: " + ",".join(self._usage(m) for m in self.storage)]
-
-    def _usage(self, memory: str) -> str:
-        store = self.memories[memory]
-        return f"{store.used},{store.capacity}"
-
-    def _at_cnmi(self, mode: str, args: str) -> list[str]:
-        if mode == "read":
-            return ["+CNMI: " + ",".join(map(str, self.cnmi))]
-        if mode == "test":
-            return ["+CNMI: " + ",".join(_range(values) for values in (
-                self.profile.cnmi_modes, self.profile.cnmi_mt, {0}, self.profile.cnmi_ds,
-                {0}))]
-        values = [*_ints(args), 0, 0, 0, 0, 0][:5]
-        p = self.profile
-        if values[0] not in p.cnmi_modes or values[1] not in p.cnmi_mt \
-                or values[3] not in p.cnmi_ds:
-            raise _Final("+CMS ERROR: 303")
-        self.cnmi = tuple(values)  # type: ignore[assignment]
-        return []
-
-    def _at_cnma(self, mode: str, args: str) -> list[str]:
-        raise _Final("+CMS ERROR: 340")
 
     # -- messages ------------------------------------------------------------
 
@@ -435,9 +276,9 @@ class EmulatedModem:
     def _at_cmgl(self, mode: str, args: str) -> list[str]:
         if mode == "test":
             return ["+CMGL: (0-4)"]
-        wanted = (_ints(args) or [0])[0]
+        wanted = (ints(args) or [0])[0]
         if wanted not in range(5):
-            raise _Final("+CMS ERROR: 302")
+            raise Final("+CMS ERROR: 302")
         lines: list[str] = []
         for index, slot in self._store(0).items():
             if wanted in (4, slot.status):
@@ -448,14 +289,14 @@ class EmulatedModem:
     def _at_cmgr(self, mode: str, args: str) -> list[str]:
         if mode == "test":
             return []
-        index = (_ints(args) or [-1])[0]
+        index = (ints(args) or [-1])[0]
         store = self._store(0)
         if not store.valid(index):
-            raise _Final("+CMS ERROR: 321")
+            raise Final("+CMS ERROR: 321")
         slot = store.get(index)
         if slot is None:
             if self.profile.empty_read_error:
-                raise _Final("+CMS ERROR: 321")
+                raise Final("+CMS ERROR: 321")
             return []
         lines = [f"+CMGR: {slot.status},,{slot.length}", slot.pdu]
         slot.status = 1 if slot.status == 0 else slot.status
@@ -464,10 +305,10 @@ class EmulatedModem:
     def _at_cmgd(self, mode: str, args: str) -> list[str]:
         if mode == "test":
             return [f"+CMGD: ({','.join(str(i) for i, _ in self._store(0).items())}),(0-4)"]
-        values = [*_ints(args), 0][:2]
+        values = [*ints(args), 0][:2]
         store = self._store(0)
         if not store.valid(values[0]) and values[1] == 0:
-            raise _Final("+CMS ERROR: 321")
+            raise Final("+CMS ERROR: 321")
         index, flag = values
         if flag == 0:
             store.delete(index)
@@ -486,9 +327,9 @@ class EmulatedModem:
     def _start_entry(self, command: str, mode: str, args: str) -> list[str] | None:
         if mode == "test":
             return []
-        values = _ints(args)
+        values = ints(args)
         if mode != "set" or not values or not 7 <= values[0] <= 176:
-            raise _Final("+CMS ERROR: 304")
+            raise Final("+CMS ERROR: 304")
         self._entry = _Entry(command, values[0], values[1] if len(values) > 1 else 2,
                              bytearray())
         return None
@@ -498,7 +339,7 @@ class EmulatedModem:
             return  # the host never saw a prompt; whatever it typed goes nowhere
         try:
             submit = _check_submit(pdu, entry.length)
-        except _Final as final:
+        except Final as final:
             self._respond([], final.line)
             return
         if entry.command == "+CMGW":
@@ -584,9 +425,8 @@ class EmulatedModem:
         self.faults.update(changes)
         if changes.get("pin_locked"):
             self.sim_unlocked = False
-        if not self.faults.urc_mid_response:
-            self._release_held()
-            self._flush()
+        self._release_held()
+        self._flush()
 
 
 def _check_submit(pdu: str, length: int) -> Submit:
@@ -595,30 +435,12 @@ def _check_submit(pdu: str, length: int) -> Submit:
         smsc_octets = int(pdu[:2], 16) + 1
         message = decode_pdu(pdu)
     except (ValueError, PduError):
-        raise _Final("+CMS ERROR: 304") from None
+        raise Final("+CMS ERROR: 304") from None
     if not isinstance(message, Submit) or len(pdu) // 2 - smsc_octets != length:
-        raise _Final("+CMS ERROR: 304")
+        raise Final("+CMS ERROR: 304")
     return message
 
 
 def _deleted_by_flag(status: int, flag: int) -> bool:
     """TS 27.005 ``AT+CMGD`` <delflag>: 1 read, 2 read+sent, 3 read+sent+unsent, 4 all."""
     return {1: status == 1, 2: status in (1, 3), 3: status != 0, 4: True}.get(flag, False)
-
-
-def _ints(args: str) -> list[int]:
-    values = []
-    for field in args.split(","):
-        field = _unquote(field.strip())
-        if not field.isdigit():
-            break
-        values.append(int(field))
-    return values
-
-
-def _unquote(value: str) -> str:
-    return value[1:-1] if len(value) >= 2 and value[0] == value[-1] == '"' else value
-
-
-def _range(values: frozenset[int] | set[int]) -> str:
-    return "(" + ",".join(str(v) for v in sorted(values)) + ")"

@@ -54,7 +54,7 @@ class PtyPort:
 
     def write(self, data: bytes) -> None:
         """Queue ``data`` for the client; never blocks."""
-        if self._loop is None:
+        if self._loop is None or self._master < 0:
             return
         self._pending += data
         if len(self._pending) > _MAX_PENDING:
@@ -81,6 +81,9 @@ class PtyPort:
             self._loop.remove_reader(self._master)
             self._loop.remove_writer(self._master)
             self._loop = None
+        # -1 marks a closed end: closing a number twice could close someone else's file
         for fd in (self._master, self._slave):
-            with contextlib.suppress(OSError):
-                os.close(fd)
+            if fd >= 0:
+                with contextlib.suppress(OSError):
+                    os.close(fd)
+        self._master = self._slave = -1

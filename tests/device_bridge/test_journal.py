@@ -84,10 +84,10 @@ def test_status_reports_roll_up_per_part(tmp_path: Path) -> None:
     j = Journal(tmp_path / "j.db")
     j.accept_outbound(1, "+15550100002", "long")
     j.set_outbound(1, "sent", refs=[10, 11])
-    assert j.record_report(10, "+15550100002", "delivered") is None  # one of two parts
-    assert j.record_report(99, "+15550100002", "delivered") is None  # unknown reference
-    assert j.record_report(11, "15550100002", "temporary_trying") is None  # still trying
-    done = j.record_report(11, "15550100002", "delivered")
+    assert j.record_report(10, "+15550100002", "delivered", T0) is None  # one of two parts
+    assert j.record_report(99, "+15550100002", "delivered", T0) is None  # unknown ref
+    assert j.record_report(11, "15550100002", "temporary_trying", T0) is None  # still trying
+    done = j.record_report(11, "15550100002", "delivered", T0)
     assert done is not None and done.state == "delivered"
 
 
@@ -95,7 +95,7 @@ def test_a_failed_part_fails_the_message(tmp_path: Path) -> None:
     j = Journal(tmp_path / "j.db")
     j.accept_outbound(1, "+15550100002", "x")
     j.set_outbound(1, "sent", refs=[5])
-    failed = j.record_report(5, "+15550100002", "permanent_failure")
+    failed = j.record_report(5, "+15550100002", "permanent_failure", T0)
     assert failed is not None and failed.state == "failed" and failed.error
 
 
@@ -104,7 +104,7 @@ def test_reused_reference_matches_the_newest_send(tmp_path: Path) -> None:
     for outbox_id in (1, 2):
         j.accept_outbound(outbox_id, "+15550100002", "x")
         j.set_outbound(outbox_id, "sent", refs=[7])  # TP-MR wrapped around to 7 again
-    item = j.record_report(7, "+15550100002", "delivered")
+    item = j.record_report(7, "+15550100002", "delivered", T0)
     assert item is not None and item.outbox_id == 2
     assert j.outbound(1).state == "sent"  # type: ignore[union-attr]
 
@@ -120,3 +120,20 @@ def test_old_journal_is_upgraded_in_place(tmp_path: Path) -> None:
     db.close()
     assert version >= 1 and "part_status" in cols
     Journal(path).close()  # reopening does not re-apply upgrades
+
+
+def test_reports_that_beat_the_send_confirmation_are_applied(tmp_path: Path) -> None:
+    j = Journal(tmp_path / "j.db")
+    j.accept_outbound(1, "+15550100002", "x")
+    j.set_outbound(1, "sending")
+    # Both parts reported delivered before AT+CMGS returned the references.
+    assert j.record_report(20, "+15550100002", "delivered", T0) is None
+    assert j.record_report(21, "+15550100002", "delivered", T0) is None
+    assert j.mark_sent(1, [20, 21], T0).state == "delivered"
+
+
+def test_stale_early_reports_are_not_applied(tmp_path: Path) -> None:
+    j = Journal(tmp_path / "j.db")
+    j.record_report(30, "+15550100002", "delivered", T0)
+    j.accept_outbound(1, "+15550100002", "x")
+    assert j.mark_sent(1, [30], T0 + timedelta(hours=1)).state == "sent"

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import itertools
+
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from device_bridge.gsm.errors import AtTimeout, CmeError, CmsError, CommandRejected
 from device_bridge.gsm.modem import (
@@ -236,3 +240,22 @@ def test_over_long_line_is_counted_on_the_command() -> None:
 def test_bad_commands_are_local_misuse(command: str, pdu: str | None) -> None:
     with pytest.raises(ValueError):
         ModemSession().send_command(command, pdu=pdu)
+
+
+_REPLY = (b'AT+CMGL=4\r\r\n+CMGL: 1,1,,5\r\n0011\r\n\r\n+CMTI: "SM",2\r\n^RSSI:17\r\n'
+          b"+CMT: ,3\r\n0022\r\n+CMGL: 3,0,,5\r\n0033\r\n\r\nOK\r\n")
+
+
+@given(st.lists(st.integers(0, len(_REPLY)), max_size=10))
+def test_events_do_not_depend_on_how_bytes_arrive(cuts: list[int]) -> None:
+    session = ModemSession()
+    session.send_command("AT+CMGL=4")
+    bounds = [0, *sorted(cuts), len(_REPLY)]
+    for start, end in itertools.pairwise(bounds):
+        session.receive_data(_REPLY[start:end])
+    assert session.events() == [
+        NewMessage("SM", 2),
+        IncomingPdu("0022"),
+        CommandDone("AT+CMGL=4", ("+CMGL: 1,1,,5", "0011", "+CMGL: 3,0,,5", "0033"),
+                    True, None),
+    ]

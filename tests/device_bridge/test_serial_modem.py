@@ -208,7 +208,7 @@ async def test_hung_modem_times_out_then_recovers(emulator: Emulator) -> None:
         started = loop.time()
         with pytest.raises(AtTimeout) as caught:
             await modem.list_messages()
-        assert 0.25 < loop.time() - started < 1.0
+        assert 0.25 < loop.time() - started < 3.0  # generous: CI machines stall
         assert caught.value.stage == "response"
         emulator.phones[0].modem.update_faults({"hang": False})
         assert await modem.list_messages() == []
@@ -254,7 +254,7 @@ async def test_dropped_response_and_garbage(emulator: Emulator) -> None:
     ("simcom", "2,1,0,1,0", StatusReportPdu),
     ("quectel", "2,1,0,1,0", StatusReportPdu),
     ("huawei", "2,1,0,2,0", StatusReportIndex),
-    ("wavecom", "1,1,0,0,0", None),
+    ("wavecom", "1,1,0,1,0", StatusReportPdu),
 ])
 async def test_vendor_profiles(profile: str, cnmi: str, report: type | None) -> None:
     async with open_emulator([ONE, TWO], control_port=0,
@@ -276,3 +276,19 @@ async def test_vendor_profiles(profile: str, cnmi: str, report: type | None) -> 
             assert status.own_number == (None if profile == "huawei" else ONE)
         finally:
             await modem.close()
+
+
+async def test_vanished_port_is_modem_unavailable(emulator: Emulator,
+                                                  modem: SerialModem) -> None:
+    emulator.phones[0].port.close()
+    with pytest.raises(ModemUnavailable):
+        await modem.list_messages()
+    with pytest.raises(ModemUnavailable):
+        await next_event(modem)
+
+
+async def test_silent_port_fails_to_open(emulator: Emulator) -> None:
+    emulator.phones[0].modem.update_faults({"hang": True})
+    modem = make_modem(emulator, command_timeout=0.1)
+    with pytest.raises(ModemUnavailable):
+        await modem.open()

@@ -81,8 +81,10 @@ async def eventually(check: Callable[[], Awaitable[bool] | bool], timeout: float
 
 
 @pytest.fixture
-async def system(tmp_path: Path) -> AsyncIterator[System]:
-    emulator = await run_emulator([PHONE1, PHONE2], control_port=0)
+async def system(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[System]:
+    """Phone 1's modem uses the quirk profile given by indirect parametrisation."""
+    profile = getattr(request, "param", "generic")
+    emulator = await run_emulator([PHONE1, PHONE2], control_port=0, profiles={PHONE1: profile})
     config = Config(port=free_port(), data_dir=tmp_path / "server")
     runner = await start_server(config)
     svc = runner.app[SERVICES]

@@ -1,0 +1,51 @@
+/**
+ * The conversation list as the user sees it: newest activity first, with a
+ * preview line and a compact time. Pure derivation from the store.
+ */
+import { relativeTime } from './time.js';
+
+/**
+ * @typedef {object} ConversationItem
+ * @property {number} id
+ * @property {string} title
+ * @property {string} peer
+ * @property {string} preview
+ * @property {boolean} previewFromMe
+ * @property {string} time compact label, e.g. "5 min"
+ * @property {string} timestamp ISO, for a machine-readable <time>
+ * @property {number} unread
+ */
+
+/**
+ * @param {Iterable<import('../protocol/schema.js').Thread>} threads
+ * @param {number} now epoch ms
+ * @param {import('./time.js').TimeOptions} [timeOptions]
+ * @returns {ConversationItem[]}
+ */
+export function conversationItems(threads, now, timeOptions = {}) {
+  return [...threads]
+    .sort((a, b) => Date.parse(b.last_activity) - Date.parse(a.last_activity) || b.id - a.id)
+    .map((t) => ({
+      id: t.id,
+      title: t.title || t.peer,
+      peer: t.peer,
+      preview: previewText(t.last_message?.body ?? ''),
+      previewFromMe: t.last_message?.direction === 'out',
+      time: relativeTime(t.last_activity, now, timeOptions),
+      timestamp: t.last_activity,
+      unread: t.unread,
+    }));
+}
+
+/** One line, trimmed: newlines and runs of spaces would break the row layout. */
+export function previewText(/** @type {string} */ body) {
+  const line = body.replace(/\s+/g, ' ').trim();
+  return line.length > 120 ? `${line.slice(0, 119)}…` : line;
+}
+
+/** @param {Iterable<import('../protocol/schema.js').Thread>} threads */
+export function totalUnread(threads) {
+  let total = 0;
+  for (const t of threads) total += t.unread;
+  return total;
+}

@@ -1,0 +1,107 @@
+/**
+ * Who is signed in. Knows nothing about conversations; the app model reacts
+ * to `state` changes by starting or stopping sync.
+ *
+ *   unknown ──restore()──▶ signed-in | signed-out
+ *   signed-out ──signIn() ok──▶ signed-in        (busy while the request runs)
+ *   signed-in ──signOut() / expire()──▶ signed-out
+ */
+import { Observable } from './observable.js';
+
+/** @typedef {import('../protocol/schema.js').Account} Account */
+/** @typedef {'unknown'|'signed-out'|'signed-in'} SessionState */
+
+const SIGN_IN_ERRORS = {
+  invalid_credentials: 'That phone number and password don’t match.',
+  rate_limited: 'Too many attempts. Wait a minute, then try again.',
+  network_error: 'Can’t reach the server. Check your connection.',
+};
+
+export class Session extends Observable {
+  /** @type {SessionState} */
+  state = 'unknown';
+  /** @type {Account|null} */
+  account = null;
+  busy = false;
+  /** @type {string|null} shown on the sign-in form */
+  error = null;
+  /** @type {string|null} why we are signed out, when the user did not ask for it */
+  notice = null;
+
+  /** @param {import('./api.js').FerryApi} api */
+  constructor(api) {
+    super();
+    this.api = api;
+  }
+
+  async restore() {
+    try {
+      this.#signedIn(await this.api.me());
+    } catch (err) {
+      // A server that is down should not look like "signed out" forever; the
+      // form shows why and signing in retries.
+      if (errorCode(err) === 'network_error') this.error = SIGN_IN_ERRORS.network_error;
+      this.#signedOut(null);
+    }
+  }
+
+  /** @param {string} phone @param {string} password */
+  async signIn(phone, password) {
+    if (this.busy) return;
+    if (!phone.trim() || !password) {
+      this.error = 'Enter your phone number and password.';
+      this.emitChange();
+      return;
+    }
+    this.busy = true;
+    this.error = null;
+    this.notice = null;
+    this.emitChange();
+    try {
+      this.#signedIn(await this.api.signIn(phone.trim(), password));
+    } catch (err) {
+      const code = errorCode(err);
+      this.error = SIGN_IN_ERRORS[/** @type {keyof SIGN_IN_ERRORS} */ (code)] ?? 'Sign-in failed. Please try again.';
+      this.busy = false;
+      this.emitChange();
+    }
+  }
+
+  async signOut() {
+    try {
+      await this.api.signOut();
+    } catch {
+      // The cookie may already be gone; locally we are signed out either way.
+    }
+    this.#signedOut(null);
+  }
+
+  /** The server told us the session is gone (401, websocket close 4401). */
+  expire() {
+    if (this.state !== 'signed-in') return;
+    this.#signedOut('Your session has ended. Please sign in again.');
+  }
+
+  /** @param {Account} account */
+  #signedIn(account) {
+    this.account = account;
+    this.state = 'signed-in';
+    this.busy = false;
+    this.error = null;
+    this.emitChange();
+  }
+
+  /** @param {string|null} notice */
+  #signedOut(notice) {
+    this.account = null;
+    this.state = 'signed-out';
+    this.busy = false;
+    this.notice = notice;
+    this.emitChange();
+  }
+}
+
+/** @param {unknown} err */
+export function errorCode(err) {
+  return err && typeof err === 'object' && 'code' in err ? String(err.code) : 'unexpected';
+}

@@ -1,0 +1,166 @@
+/**
+ * Shapes of what the server sends (REST bodies and websocket payloads), checked
+ * on the way in. Each parser returns a fresh frozen object with only the known
+ * fields, so a view can never render something the server did not mean to send.
+ */
+import { ProtocolError } from './errors.js';
+
+/** @typedef {'received'|'queued'|'sending'|'sent'|'delivered'|'failed'|'unknown'} MessageStatus */
+
+/**
+ * @typedef {object} Message
+ * @property {number} id
+ * @property {number} thread_id
+ * @property {string} peer
+ * @property {'in'|'out'} direction
+ * @property {string} body
+ * @property {MessageStatus} status
+ * @property {string} timestamp ISO 8601 UTC
+ * @property {number} seq
+ * @property {string|null} client_msg_id
+ * @property {string|null} error
+ */
+
+/**
+ * @typedef {object} Thread
+ * @property {number} id
+ * @property {string} peer
+ * @property {string} title
+ * @property {Message|null} last_message
+ * @property {string} last_activity
+ * @property {number} unread
+ * @property {number} seq
+ */
+
+/**
+ * @typedef {object} Device
+ * @property {string} id
+ * @property {string} name
+ * @property {boolean} online
+ * @property {string|null} last_seen
+ */
+
+/** @typedef {{id: string|number, phone: string, phone_verified: boolean}} Account */
+
+export const MESSAGE_STATUSES = Object.freeze(['received', 'queued', 'sending', 'sent', 'delivered', 'failed', 'unknown']);
+/** Guards against a runaway server payload; far beyond any real SMS thread. */
+const MAX_BODY_CHARS = 100_000;
+const MAX_LIST = 10_000;
+
+/** @param {unknown} value @param {string} what @returns {Record<string, any>} */
+export function object(value, what) {
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) {
+    throw new ProtocolError(`${what}: expected an object`);
+  }
+  return /** @type {Record<string, any>} */ (value);
+}
+
+/** @param {unknown} value @param {string} what @returns {number} */
+export function int(value, what) {
+  if (!Number.isSafeInteger(value) || /** @type {number} */ (value) < 0) {
+    throw new ProtocolError(`${what}: expected a non-negative integer`);
+  }
+  return /** @type {number} */ (value);
+}
+
+/** @param {unknown} value @param {string} what @param {number} [max] @returns {string} */
+export function str(value, what, max = 1000) {
+  if (typeof value !== 'string' || value.length > max) throw new ProtocolError(`${what}: expected a string`);
+  return value;
+}
+
+/** @param {unknown} value @param {string} what @returns {string|null} */
+function optStr(value, what) {
+  return value == null ? null : str(value, what);
+}
+
+/** @param {unknown} value @param {string} what @returns {string} */
+function isoTime(value, what) {
+  const text = str(value, what, 64);
+  if (Number.isNaN(Date.parse(text))) throw new ProtocolError(`${what}: not a timestamp`);
+  return text;
+}
+
+/**
+ * @template T
+ * @param {unknown} value @param {string} what @param {(item: unknown, what: string) => T} parse
+ * @returns {T[]}
+ */
+export function list(value, what, parse) {
+  if (!Array.isArray(value) || value.length > MAX_LIST) throw new ProtocolError(`${what}: expected a list`);
+  return value.map((item, i) => parse(item, `${what}[${i}]`));
+}
+
+/** @param {unknown} value @param {string} [what] @returns {Message} */
+export function parseMessage(value, what = 'message') {
+  const m = object(value, what);
+  if (m.direction !== 'in' && m.direction !== 'out') throw new ProtocolError(`${what}.direction: unknown`);
+  // An unknown status from a newer server is shown as "unknown" rather than dropped.
+  const status = MESSAGE_STATUSES.includes(m.status) ? m.status : 'unknown';
+  return Object.freeze({
+    id: int(m.id, `${what}.id`),
+    thread_id: int(m.thread_id, `${what}.thread_id`),
+    peer: str(m.peer, `${what}.peer`, 64),
+    direction: m.direction,
+    body: str(m.body, `${what}.body`, MAX_BODY_CHARS),
+    status,
+    timestamp: isoTime(m.timestamp, `${what}.timestamp`),
+    seq: int(m.seq, `${what}.seq`),
+    client_msg_id: optStr(m.client_msg_id, `${what}.client_msg_id`),
+    error: optStr(m.error, `${what}.error`),
+  });
+}
+
+/** @param {unknown} value @param {string} [what] @returns {Thread} */
+export function parseThread(value, what = 'thread') {
+  const t = object(value, what);
+  return Object.freeze({
+    id: int(t.id, `${what}.id`),
+    peer: str(t.peer, `${what}.peer`, 64),
+    title: str(t.title ?? t.peer, `${what}.title`, 200),
+    last_message: t.last_message == null ? null : parseMessage(t.last_message, `${what}.last_message`),
+    last_activity: isoTime(t.last_activity, `${what}.last_activity`),
+    unread: int(t.unread ?? 0, `${what}.unread`),
+    seq: int(t.seq, `${what}.seq`),
+  });
+}
+
+/** @param {unknown} value @param {string} [what] @returns {Device} */
+export function parseDevice(value, what = 'device') {
+  const d = object(value, what);
+  return Object.freeze({
+    id: String(d.id),
+    name: str(d.name ?? '', `${what}.name`, 200),
+    online: d.online === true,
+    last_seen: d.last_seen == null ? null : isoTime(d.last_seen, `${what}.last_seen`),
+  });
+}
+
+/** @param {unknown} value @returns {Account} */
+export function parseAccount(value) {
+  const a = object(object(value, 'response').account, 'account');
+  if (typeof a.id !== 'string' && typeof a.id !== 'number') throw new ProtocolError('account.id: missing');
+  return Object.freeze({ id: a.id, phone: str(a.phone, 'account.phone', 64), phone_verified: a.phone_verified === true });
+}
+
+/** @param {unknown} value @returns {{threads: Thread[], seq: number}} */
+export function parseThreadsResponse(value) {
+  const r = object(value, 'response');
+  return { threads: list(r.threads, 'threads', parseThread), seq: int(r.seq, 'seq') };
+}
+
+/** @param {unknown} value @returns {{messages: Message[], has_more: boolean}} */
+export function parseMessagesResponse(value) {
+  const r = object(value, 'response');
+  return { messages: list(r.messages, 'messages', parseMessage), has_more: r.has_more === true };
+}
+
+/** @param {unknown} value @returns {Message} */
+export function parseSendResponse(value) {
+  return parseMessage(object(value, 'response').message);
+}
+
+/** @param {unknown} value @returns {Device[]} */
+export function parseDevicesResponse(value) {
+  return list(object(value, 'response').devices, 'devices', parseDevice);
+}

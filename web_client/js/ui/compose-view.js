@@ -1,0 +1,84 @@
+/**
+ * Compose box. Enter sends, Shift+Enter inserts a newline; Enter while an IME
+ * is composing belongs to the IME.
+ */
+import { h, icon, uid } from './dom.js';
+import { ICONS } from './icons.js';
+
+/** The server's limit: ten concatenated SMS. */
+const MAX_CHARS = 1600;
+
+export class ComposeView {
+  /**
+   * @param {{send: (text: string) => boolean, setDraft: (text: string) => void}} intents
+   * @param {string} [label] accessible name of the text box
+   */
+  constructor(intents, label = 'Message') {
+    this.intents = intents;
+    const inputId = uid('compose');
+    this.label = h('label', { for: inputId, class: 'visually-hidden', text: label });
+    this.input = /** @type {HTMLTextAreaElement} */ (h('textarea', {
+      id: inputId, rows: 1, placeholder: 'Text message', class: 'compose-input', maxlength: MAX_CHARS,
+      onkeydown: (/** @type {KeyboardEvent} */ e) => this.#keydown(e),
+      oninput: () => this.#changed(),
+    }));
+    this.button = h('button', { type: 'submit', class: 'icon-button compose-send', 'aria-label': 'Send message', disabled: true },
+      icon(ICONS.send));
+    this.root = h('form', { class: 'compose', onsubmit: (/** @type {Event} */ e) => this.#submit(e) },
+      this.label, this.input, this.button);
+  }
+
+  /** @param {HTMLElement} parent */
+  mount(parent) {
+    parent.append(this.root);
+  }
+
+  /** @param {{draft: string, label?: string}} state */
+  update(state) {
+    if (state.label && this.label.textContent !== state.label) this.label.textContent = state.label;
+    // Drafts flow view → model; only adopt the model's copy when switching threads.
+    if (state.draftKey !== this.draftKey) {
+      this.draftKey = state.draftKey;
+      this.input.value = state.draft;
+      this.#syncButton();
+    }
+  }
+
+  focus() {
+    this.input.focus();
+  }
+
+  unmount() {
+    this.root.remove();
+  }
+
+  /** @param {KeyboardEvent} event */
+  #keydown(event) {
+    if (event.key !== 'Enter' || event.shiftKey || event.isComposing || event.keyCode === 229) return;
+    event.preventDefault();
+    this.#sendNow();
+  }
+
+  /** @param {Event} event */
+  #submit(event) {
+    event.preventDefault();
+    this.#sendNow();
+    this.input.focus();
+  }
+
+  #sendNow() {
+    if (this.intents.send(this.input.value)) {
+      this.input.value = '';
+      this.#syncButton();
+    }
+  }
+
+  #changed() {
+    this.intents.setDraft(this.input.value);
+    this.#syncButton();
+  }
+
+  #syncButton() {
+    /** @type {HTMLButtonElement} */ (this.button).disabled = !this.input.value.trim();
+  }
+}

@@ -1,0 +1,132 @@
+/**
+ * The scrolling log of bubbles, grouped under day headings. Bubbles are keyed
+ * (by client_msg_id when there is one) so a message keeps its element from
+ * "Sending…" to "Delivered", and the scroll position stays put:
+ * - pinned to the bottom while the reader is at the bottom,
+ * - anchored to the old content when an older page is prepended.
+ */
+import { h, reconcile, setAttr, setText } from './dom.js';
+
+/** @typedef {import('../domain/thread-model.js').BubbleView} BubbleView */
+/** @typedef {{key: string, label: string, messages: BubbleView[]}} DayGroup */
+
+const NEAR_BOTTOM_PX = 80;
+
+export class MessageListView {
+  /** @type {Map<string, Element>} */ #days = new Map();
+  /** One keyed cache per day section, since reconcile prunes whatever a pass did not see. */
+  /** @type {WeakMap<Element, Map<string, Element>>} */ #bubbles = new WeakMap();
+
+  /** @param {{retry: (id: string) => void, discard: (id: string) => void, loadOlder?: () => void}} intents */
+  constructor(intents) {
+    this.intents = intents;
+    this.older = h('button', { type: 'button', class: 'button button-quiet load-older', hidden: true,
+      onclick: () => intents.loadOlder?.() }, 'Load earlier messages');
+    this.status = h('p', { class: 'log-status', role: 'status' });
+    this.days = h('div', { class: 'days' });
+    this.root = h('div', { class: 'log', role: 'log', tabindex: 0 }, this.older, this.status, this.days);
+  }
+
+  /** @param {HTMLElement} parent */
+  mount(parent) {
+    parent.append(this.root);
+  }
+
+  /**
+   * @param {{groups: DayGroup[], hasMore?: boolean, loading?: boolean, loadingOlder?: boolean, error?: string|null, label: string}} state
+   */
+  update(state) {
+    setAttr(this.root, 'aria-label', state.label);
+    setAttr(this.root, 'aria-busy', state.loading ? 'true' : null);
+    this.older.hidden = !state.hasMore;
+    /** @type {HTMLButtonElement} */ (this.older).disabled = Boolean(state.loadingOlder);
+    setText(this.older, state.loadingOlder ? 'Loading…' : 'Load earlier messages');
+    setText(this.status, state.error ?? (state.loading && !state.groups.length ? 'Loading messages…' : ''));
+    const before = this.#scrollAnchor();
+    reconcile(this.days, state.groups, this.#days, (g) => g.key, (g) => this.#createDay(g),
+      (el, g) => this.#refreshDay(el, g));
+    this.#restoreScroll(before);
+  }
+
+  unmount() {
+    this.root.remove();
+  }
+
+  scrollToBottom() {
+    this.root.scrollTop = this.root.scrollHeight;
+  }
+
+  #scrollAnchor() {
+    const { scrollTop, scrollHeight, clientHeight } = this.root;
+    const lastKey = this.days.lastElementChild?.querySelector('.msg:last-child')?.getAttribute('data-key') ?? null;
+    return { atBottom: scrollHeight - scrollTop - clientHeight < NEAR_BOTTOM_PX, fromBottom: scrollHeight - scrollTop, lastKey };
+  }
+
+  /** @param {{atBottom: boolean, fromBottom: number, lastKey: string|null}} before */
+  #restoreScroll(before) {
+    const last = this.days.lastElementChild?.querySelector('.msg:last-child');
+    const grewAtEnd = last?.getAttribute('data-key') !== before.lastKey;
+    const sentByMe = grewAtEnd && last?.classList.contains('msg-out');
+    if (before.atBottom || sentByMe) this.scrollToBottom();
+    else if (!grewAtEnd) this.root.scrollTop = this.root.scrollHeight - before.fromBottom;
+  }
+
+  /** @param {DayGroup} group */
+  #createDay(group) {
+    const headingId = `day-${group.key}`;
+    return h('section', { class: 'day', 'aria-labelledby': headingId },
+      h('h3', { class: 'day-label', id: headingId }),
+      h('ol', { class: 'day-messages' }));
+  }
+
+  /** @param {Element} section @param {DayGroup} group */
+  #refreshDay(section, group) {
+    setText(/** @type {Element} */ (section.firstElementChild), group.label);
+    if (!this.#bubbles.has(section)) this.#bubbles.set(section, new Map());
+    const cache = /** @type {Map<string, Element>} */ (this.#bubbles.get(section));
+    reconcile(/** @type {Element} */ (section.lastElementChild), group.messages, cache, (m) => m.key,
+      (m) => this.#createBubble(m), refreshBubble);
+  }
+
+  /** @param {BubbleView} m */
+  #createBubble(m) {
+    const retry = h('button', { type: 'button', class: 'link-button msg-retry', text: 'Retry',
+      onclick: () => this.#act(li, this.intents.retry) });
+    const discard = h('button', { type: 'button', class: 'link-button msg-discard', text: 'Delete',
+      onclick: () => this.#act(li, this.intents.discard) });
+    const li = h('li', { class: `msg msg-${m.direction}`, 'data-key': m.key },
+      h('div', { class: 'bubble' }),
+      h('div', { class: 'msg-meta' },
+        h('span', { class: 'visually-hidden msg-who', text: m.direction === 'out' ? 'You' : 'They' }),
+        h('time', { class: 'msg-time' }),
+        h('span', { class: 'msg-status' })),
+      h('p', { class: 'msg-error' }),
+      h('div', { class: 'msg-actions' }, retry, discard));
+    return li;
+  }
+
+  /** @param {Element} li @param {(id: string) => void} action */
+  #act(li, action) {
+    const id = li.getAttribute('data-client-id');
+    if (id) action(id);
+  }
+}
+
+/** @param {Element} li @param {BubbleView} m */
+function refreshBubble(li, m) {
+  li.className = `msg msg-${m.direction} status-${m.status}`;
+  setAttr(li, 'data-client-id', m.clientMsgId);
+  setText(/** @type {Element} */ (li.querySelector('.bubble')), m.body);
+  const time = /** @type {Element} */ (li.querySelector('.msg-time'));
+  setText(time, m.time);
+  setAttr(time, 'datetime', m.timestamp);
+  const status = /** @type {HTMLElement} */ (li.querySelector('.msg-status'));
+  setText(status, m.statusLabel);
+  status.hidden = !m.statusLabel;
+  const error = /** @type {HTMLElement} */ (li.querySelector('.msg-error'));
+  setText(error, m.error ?? '');
+  error.hidden = !m.error;
+  const actions = /** @type {HTMLElement} */ (li.querySelector('.msg-actions'));
+  actions.hidden = !m.clientMsgId || m.status !== 'failed';
+  /** @type {HTMLElement} */ (actions.querySelector('.msg-retry')).hidden = !m.retryable;
+}

@@ -1,0 +1,83 @@
+/** Sign-in screen: phone number + password, errors inline next to the form. */
+import { h, icon, setAttr, setText, uid } from './dom.js';
+import { ICONS } from './icons.js';
+
+export class SignInView {
+  /** @param {{signIn: (phone: string, password: string) => void}} intents */
+  constructor(intents) {
+    this.intents = intents;
+    const errorId = uid('signin-error');
+    this.error = h('p', { id: errorId, class: 'form-error', role: 'alert' });
+    this.notice = h('p', { class: 'form-notice', role: 'status' });
+    this.phone = h('input', {
+      id: uid('phone'), name: 'phone', type: 'tel', autocomplete: 'username', inputmode: 'tel',
+      placeholder: '+1 555 010 0001', 'aria-describedby': errorId, spellcheck: 'false',
+    });
+    this.password = h('input', {
+      id: uid('password'), name: 'password', type: 'password', autocomplete: 'current-password',
+      'aria-describedby': errorId,
+    });
+    this.submit = h('button', { type: 'submit', class: 'button button-primary button-wide' }, 'Sign in');
+    this.form = h('form', { class: 'signin-form', novalidate: true, onsubmit: (e) => this.#submit(e) },
+      field('Phone number', this.phone),
+      field('Password', this.password),
+      this.error,
+      this.submit);
+    this.root = h('main', { class: 'signin', 'aria-labelledby': 'signin-title' },
+      h('div', { class: 'signin-card' },
+        h('div', { class: 'brand' }, icon(ICONS.chat, 'icon brand-icon'), h('span', { text: 'Ferry' })),
+        h('h1', { id: 'signin-title', text: 'Sign in' }),
+        h('p', { class: 'signin-lede', text: 'Text from your computer using the phone linked to your Ferry account.' }),
+        this.notice,
+        this.form));
+    /** @type {string|null} */
+    this.shownError = null;
+  }
+
+  /** @param {HTMLElement} parent */
+  mount(parent) {
+    parent.append(this.root);
+  }
+
+  /** @param {{busy: boolean, error: string|null, notice: string|null, lastPhone: string}} state */
+  update(state) {
+    if (!this.phone.value && state.lastPhone && !this.touched) this.phone.value = state.lastPhone;
+    setText(this.error, state.error ?? '');
+    setText(this.notice, state.notice ?? '');
+    this.notice.hidden = !state.notice;
+    const invalid = Boolean(state.error);
+    setAttr(this.phone, 'aria-invalid', invalid ? 'true' : null);
+    setAttr(this.password, 'aria-invalid', invalid ? 'true' : null);
+    this.submit.disabled = state.busy;
+    setAttr(this.form, 'aria-busy', state.busy ? 'true' : null);
+    setText(this.submit, state.busy ? 'Signing in…' : 'Sign in');
+    if (state.error && state.error !== this.shownError) this.#focusAfterError();
+    this.shownError = state.error;
+  }
+
+  focus() {
+    (this.phone.value ? this.password : this.phone).focus();
+  }
+
+  unmount() {
+    this.root.remove();
+  }
+
+  /** @param {Event} event */
+  #submit(event) {
+    event.preventDefault();
+    this.touched = true;
+    this.intents.signIn(this.phone.value, this.password.value);
+  }
+
+  #focusAfterError() {
+    const target = this.phone.value.trim() ? this.password : this.phone;
+    target.focus();
+    if (target === this.password) this.password.select();
+  }
+}
+
+/** @param {string} label @param {HTMLInputElement} input */
+function field(label, input) {
+  return h('div', { class: 'field' }, h('label', { for: input.id, text: label }), input);
+}
