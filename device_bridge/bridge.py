@@ -35,7 +35,7 @@ from device_bridge.drivers.base import (
     StoredMessage,
     decode_stored,
 )
-from device_bridge.gsm.errors import AtError, AtTimeout, CommandRejected, GsmError
+from device_bridge.gsm.errors import AtError, AtTimeout, CommandRejected, EncodeError, GsmError
 from device_bridge.gsm.pdu import Deliver, StatusReport
 from device_bridge.journal import Journal, Part
 from device_bridge.link import Link
@@ -296,6 +296,9 @@ class Bridge:
         except AtError as exc:
             # The modem vanished mid-send: the SMS may or may not have left.
             self.journal.set_outbound(outbox_id, "unknown", error=exc.message)
+        except EncodeError as exc:
+            # Nothing reached the modem: the number or text cannot be put in a PDU.
+            self.journal.set_outbound(outbox_id, "failed", error=str(exc)[:200])
         else:
             self.journal.mark_sent(outbox_id, refs, self._now())
         await self._report(outbox_id)
