@@ -3,7 +3,6 @@ server for in-page module tests, and the real Ferry server with a seeded account
 
 from __future__ import annotations
 
-import contextlib
 import secrets
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -13,20 +12,13 @@ from pathlib import Path
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
-from playwright.async_api import Browser, ConsoleMessage, Page, async_playwright
+from playwright.async_api import Browser, ConsoleMessage, Page
+
+from tests.chromium import launch
 
 ROOT = Path(__file__).resolve().parents[2]
 WEB_CLIENT = ROOT / "web_client"
 JS_TESTS = Path(__file__).resolve().parent / "js"
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 # Same policy as the server sends, so inline scripts/styles fail here too.
 CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
@@ -36,14 +28,7 @@ PHONE = "+15550100001"
 PASSWORD = "correct horse battery"
 
 
-@contextlib.asynccontextmanager
-async def launch_browser() -> AsyncIterator[Browser]:
-    async with async_playwright() as pw:
-        browser = await pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            yield browser
-        finally:
-            await browser.close()
+launch_browser = launch
 
 
 @dataclass
