@@ -5,10 +5,15 @@ Hierarchy::
     ProtocolError                 anything a peer sent that we cannot accept
     ├── MessageTooLarge           frame over the configured size limit
     ├── MalformedMessage          not valid JSON / not a known message / wrong field types
-    └── UnsupportedVersion        peer speaks no protocol version we do
+    ├── UnsupportedVersion        peer speaks no protocol version we do
+    ├── HandshakeFailed           Noise handshake message malformed or not authentic
+    ├── DecryptionFailed          Noise transport frame tampered, replayed, reordered, truncated
+    ├── NonceExhausted            a Noise cipher used up its 2**64-1 nonces; handshake again
+    └── SessionFailed             an earlier error left this link session unusable
 
 Local misuse (calling the API wrongly) raises ordinary ``TypeError``/``ValueError``;
-these errors are only about remote input, so drivers may turn them into a close frame.
+these errors are about remote input (plus the two ends of a Noise session's life,
+``NonceExhausted`` and ``SessionFailed``), so drivers may turn them into a close frame.
 """
 
 from __future__ import annotations
@@ -42,3 +47,42 @@ class UnsupportedVersion(ProtocolError):
     """The peer offered no protocol version we speak."""
 
     code = "unsupported_version"
+
+
+class HandshakeFailed(ProtocolError):
+    """A Noise handshake message was malformed or failed authentication.
+
+    Covers a wrong static key on either side, a tampered or truncated message and a
+    low-order public key.
+    """
+
+    code = "handshake_failed"
+
+
+class DecryptionFailed(ProtocolError):
+    """A Noise transport frame failed authentication.
+
+    Nonces are implicit, so a replayed, reordered or truncated frame fails the same way
+    as a tampered one.
+    """
+
+    code = "decryption_failed"
+
+
+class NonceExhausted(ProtocolError):
+    """A Noise cipher reached nonce 2**64-1; the session needs a new handshake.
+
+    Not reachable in practice; raised (rather than wrapping around) because reusing a
+    nonce would break the cipher.
+    """
+
+    code = "nonce_exhausted"
+
+
+class SessionFailed(ProtocolError):
+    """A link session was used after an earlier error made it unusable.
+
+    ``__cause__`` holds the original error.
+    """
+
+    code = "session_failed"
