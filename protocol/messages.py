@@ -64,6 +64,8 @@ class InboundSms(msgspec.Struct, frozen=True):
     body: str
     sent_at: str  # ISO 8601 with offset, from the SMS centre timestamp
     incomplete: bool = False
+    #: The receiving line's number, when the bridge serves several; else its only line.
+    line: str | None = None
 
 
 class Upload(_Msg, tag="upload", frozen=True):
@@ -98,11 +100,11 @@ class Pong(_Msg, tag="pong", frozen=True):
 
 
 class Welcome(_Msg, tag="welcome", frozen=True):
-    """The server accepted the bridge."""
+    """The server accepted the bridge; ``lines`` are the numbers it serves."""
 
     version: int
     device_id: int
-    line: str
+    lines: list[str]
 
 
 class Ack(_Msg, tag="ack", frozen=True):
@@ -117,6 +119,8 @@ class SendSms(_Msg, tag="send_sms", frozen=True):
     outbox_id: int
     to: str
     body: str
+    #: The number (SIM) to send from.
+    line: str = ""
 
 
 class StatusAck(_Msg, tag="status_ack", frozen=True):
@@ -171,6 +175,9 @@ class ThreadView(msgspec.Struct, frozen=True):
     last_activity: str
     unread: int
     seq: int
+    line_id: int = 0
+    #: The number (SIM) this conversation happens on.
+    line: str = ""
 
 
 class DeviceView(msgspec.Struct, frozen=True):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 import phonenumbers
 
 
@@ -24,3 +26,11 @@ def to_e164(text: str, default_region: str | None = None) -> str:
     if not phonenumbers.is_possible_number(number):
         raise InvalidNumber("not a possible phone number")
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def participants_key(numbers: Iterable[str]) -> str:
+    """A conversation's identity on a line: its other participants, normalised and sorted.
+
+    SMS threads are 1:1 today; group conversations (MMS) will key the same way.
+    """
+    return ",".join(sorted(set(numbers)))

@@ -15,6 +15,7 @@ from server.hub import DevicesHint, Hub
 from server.storage.accounts import AccountStore
 from server.storage.conversations import ConversationStore
 from server.storage.devices import DeviceStore
+from server.storage.lines import LineStore
 from server.storage.sessions import SessionStore
 from server.ws.feed import ChangeFeed
 from server.ws.registry import DeviceRegistry
@@ -28,6 +29,7 @@ class Services:
     accounts: AccountStore
     sessions: SessionStore
     devices: DeviceStore
+    lines: LineStore
     conversations: ConversationStore
     hub: Hub
     registry: DeviceRegistry
@@ -48,6 +50,7 @@ class Services:
                 engine, idle=config.session_idle, absolute=config.session_absolute
             ),
             devices=DeviceStore(engine),
+            lines=LineStore(engine),
             conversations=conversations,
             hub=Hub(config.socket_queue),
             registry=DeviceRegistry(),

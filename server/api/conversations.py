@@ -7,8 +7,9 @@ from aiohttp import web
 from protocol.phone import InvalidNumber, to_e164
 from server.api.common import json_response, read_json, services, string_field
 from server.auth.web import verified_account
-from server.errors import BadRequest, NotFound
+from server.errors import BadRequest, Forbidden, NotFound
 from server.hub import ChangesHint
+from server.services import Services
 from server.ws.device_views import device_views
 
 routes = web.RouteTableDef()
@@ -59,6 +60,10 @@ async def thread_messages(request: web.Request) -> web.Response:
         )
     except LookupError:
         raise NotFound() from None
+    except PermissionError:
+        raise Forbidden(
+            "Verify this line's number to see its conversations.", code="phone_unverified"
+        ) from None
     return json_response({"messages": msgs, "has_more": has_more})
 
 
@@ -91,12 +96,46 @@ async def send_message(request: web.Request) -> web.Response:
         to = to_e164(to_text)
     except InvalidNumber:
         raise BadRequest("That is not a valid phone number.", code="invalid_number") from None
+    line_id = await _sending_line(svc, account.id, data.get("line_id"))
     message = await svc.conversations.create_outgoing(
-        account.id, to, body, client_msg_id, svc.clock.now()
+        account.id, line_id, to, body, client_msg_id, svc.clock.now()
     )
     svc.hub.publish(account.id, ChangesHint(message.seq))
     svc.registry.wake_outbox(account.id)
     return json_response({"message": message}, status=201)
+
+
+async def _sending_line(svc: Services, account_id: int, requested: object) -> int:
+    """The line to send from: the one asked for, else the account's first verified line."""
+    lines = await svc.lines.for_account(account_id)
+    if requested is not None:
+        match = [x for x in lines if x.id == requested and not isinstance(requested, bool)]
+        if not match:
+            raise NotFound("No such line.")
+        line = match[0]
+    else:
+        verified = [x for x in lines if x.verified]
+        if not verified:
+            raise Forbidden("Verify your phone number first.", code="phone_unverified")
+        line = verified[0]
+    if not line.verified:
+        raise Forbidden("Verify this line's number first.", code="phone_unverified")
+    return line.id
+
+
+@routes.get("/api/v1/lines")
+async def list_lines(request: web.Request) -> web.Response:
+    svc = services(request)
+    account = await verified_account(request, svc)
+    lines = await svc.lines.for_account(account.id)
+    return json_response(
+        {
+            "lines": [
+                {"id": x.id, "number": x.number, "label": x.label, "verified": x.verified}
+                for x in lines
+            ]
+        }
+    )
 
 
 @routes.get("/api/v1/devices")

@@ -9,7 +9,8 @@ from sqlalchemy import insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from server.storage.schema import accounts
+from server.storage.lines import insert_line
+from server.storage.schema import accounts, lines
 from server.storage.util import new_id as _new_id
 
 
@@ -44,7 +45,10 @@ class AccountStore:
                         seq=0,
                     )
                 )
-                return _new_id(res)
+                account_id = _new_id(res)
+                # The account's own number is its first line.
+                await insert_line(conn, account_id, phone, now, verified_at)
+                return account_id
         except IntegrityError:
             raise AccountExists(phone) from None
 
@@ -67,9 +71,20 @@ class AccountStore:
             )
 
     async def set_verified(self, account_id: int, when: datetime) -> None:
+        """The account's own number is proven: the account and that line are verified."""
         async with self._engine.begin() as conn:
+            phone = (
+                await conn.execute(
+                    update(accounts)
+                    .where(accounts.c.id == account_id)
+                    .values(phone_verified_at=when)
+                    .returning(accounts.c.phone)
+                )
+            ).scalar_one()
             await conn.execute(
-                update(accounts).where(accounts.c.id == account_id).values(phone_verified_at=when)
+                update(lines)
+                .where(lines.c.account_id == account_id, lines.c.number == phone)
+                .values(verified_at=when)
             )
 
 

@@ -22,7 +22,8 @@ from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from protocol.messages import MessageView, ThreadView
-from server.storage.schema import accounts, messages, outbox, threads
+from protocol.phone import participants_key
+from server.storage.schema import accounts, lines, messages, outbox, threads
 from server.storage.util import new_id as _new_id
 
 
@@ -31,6 +32,7 @@ class Inbound:
     """One inbound SMS as the device layer hands it to storage."""
 
     key: str
+    line_id: int
     sender: str
     body: str
     sent_at: datetime
@@ -41,6 +43,7 @@ class Inbound:
 class OutboxItem:
     id: int
     message_id: int
+    line: str
     recipient: str
     body: str
 
@@ -77,18 +80,29 @@ async def _take_seqs(conn: AsyncConnection, account_id: int, count: int) -> int:
 
 
 async def _thread_id(
-    conn: AsyncConnection, account_id: int, peer: str, now: datetime, seq: int
+    conn: AsyncConnection, account_id: int, line_id: int, peer: str, now: datetime, seq: int
 ) -> int:
+    key = participants_key([peer])
     row = (
         await conn.execute(
-            select(threads.c.id).where(threads.c.account_id == account_id, threads.c.peer == peer)
+            select(threads.c.id).where(
+                threads.c.account_id == account_id,
+                threads.c.line_id == line_id,
+                threads.c.participants == key,
+            )
         )
     ).first()
     if row is not None:
         return int(row[0])
     res = await conn.execute(
         insert(threads).values(
-            account_id=account_id, peer=peer, last_activity=now, unread=0, seq=seq
+            account_id=account_id,
+            line_id=line_id,
+            peer=peer,
+            participants=key,
+            last_activity=now,
+            unread=0,
+            seq=seq,
         )
     )
     return _new_id(res)
@@ -123,11 +137,14 @@ class ConversationStore:
             seq = await _take_seqs(conn, account_id, len(fresh))
             rows = []
             for item in fresh.values():
-                thread_id = await _thread_id(conn, account_id, item.sender, item.sent_at, seq)
+                thread_id = await _thread_id(
+                    conn, account_id, item.line_id, item.sender, item.sent_at, seq
+                )
                 rows.append(
                     dict(
                         account_id=account_id,
                         thread_id=thread_id,
+                        line_id=item.line_id,
                         direction="in",
                         peer=item.sender,
                         body=item.body,
@@ -147,7 +164,7 @@ class ConversationStore:
             return len(rows)
 
     async def create_outgoing(
-        self, account_id: int, to: str, body: str, client_msg_id: str, now: datetime
+        self, account_id: int, line_id: int, to: str, body: str, client_msg_id: str, now: datetime
     ) -> MessageView:
         """Queue a message for sending (idempotent on ``client_msg_id``)."""
         async with self._engine.begin() as conn:
@@ -162,11 +179,12 @@ class ConversationStore:
             if existing is not None:
                 return _message_view(existing)
             seq = await _take_seqs(conn, account_id, 1)
-            thread_id = await _thread_id(conn, account_id, to, now, seq)
+            thread_id = await _thread_id(conn, account_id, line_id, to, now, seq)
             res = await conn.execute(
                 insert(messages).values(
                     account_id=account_id,
                     thread_id=thread_id,
+                    line_id=line_id,
                     direction="out",
                     peer=to,
                     body=body,
@@ -183,6 +201,7 @@ class ConversationStore:
                 insert(outbox).values(
                     account_id=account_id,
                     message_id=message_id,
+                    line_id=line_id,
                     recipient=to,
                     state="pending",
                     created_at=now,
@@ -192,17 +211,27 @@ class ConversationStore:
             row = (await conn.execute(_message_query().where(messages.c.id == message_id))).one()
             return _message_view(row)
 
-    async def outbox_for_dispatch(self, account_id: int, limit: int = 100) -> list[OutboxItem]:
+    async def outbox_for_dispatch(
+        self, account_id: int, line_ids: Iterable[int], limit: int = 100
+    ) -> list[OutboxItem]:
         """Outbox rows no bridge has confirmed yet, oldest first.
 
         Re-offering a dispatched row is safe: the bridge journals by outbox id and answers
         a repeat with the status it already has, never a second SMS.
         """
         query = (
-            select(outbox.c.id, outbox.c.message_id, outbox.c.recipient, messages.c.body)
+            select(
+                outbox.c.id,
+                outbox.c.message_id,
+                lines.c.number,
+                outbox.c.recipient,
+                messages.c.body,
+            )
             .join(messages, messages.c.id == outbox.c.message_id)
+            .join(lines, lines.c.id == outbox.c.line_id)
             .where(
                 outbox.c.account_id == account_id,
+                outbox.c.line_id.in_(list(line_ids)),
                 outbox.c.state.in_(("pending", "dispatched")),
             )
             .order_by(outbox.c.id)
@@ -329,7 +358,9 @@ class ConversationStore:
             ).scalar_one()
             rows = await conn.execute(
                 _thread_query()
-                .where(threads.c.account_id == account_id)
+                .where(
+                    threads.c.account_id == account_id, threads.c.line_id.in_(_verified(account_id))
+                )
                 .order_by(threads.c.last_activity.desc(), threads.c.id.desc())
             )
             return [_thread_view(r) for r in rows], int(seq)
@@ -337,13 +368,24 @@ class ConversationStore:
     async def thread_messages(
         self, account_id: int, thread_id: int, *, before: int | None, limit: int
     ) -> tuple[list[MessageView], bool]:
-        """A page of a thread, oldest first; raises ``LookupError`` for a foreign thread."""
+        """A page of a thread, oldest first.
+
+        Raises:
+            LookupError: no such thread, or another account's.
+            PermissionError: the thread's line is not verified.
+        """
         async with self._engine.connect() as conn:
             owner = (
-                await conn.execute(select(threads.c.account_id).where(threads.c.id == thread_id))
+                await conn.execute(
+                    select(threads.c.account_id, lines.c.verified_at)
+                    .join(lines, lines.c.id == threads.c.line_id)
+                    .where(threads.c.id == thread_id)
+                )
             ).first()
             if owner is None or owner[0] != account_id:
                 raise LookupError(thread_id)
+            if owner[1] is None:
+                raise PermissionError(thread_id)
             query = _message_query().where(messages.c.thread_id == thread_id)
             if before is not None:
                 query = query.where(messages.c.id < before)
@@ -366,7 +408,11 @@ class ConversationStore:
             msg_rows = list(
                 await conn.execute(
                     _message_query()
-                    .where(messages.c.account_id == account_id, messages.c.seq > since)
+                    .where(
+                        messages.c.account_id == account_id,
+                        messages.c.seq > since,
+                        messages.c.line_id.in_(_verified(account_id)),
+                    )
                     .order_by(messages.c.seq)
                     .limit(limit + 1)
                 )
@@ -377,6 +423,7 @@ class ConversationStore:
             thread_rows = await conn.execute(
                 _thread_query().where(
                     threads.c.account_id == account_id,
+                    threads.c.line_id.in_(_verified(account_id)),
                     and_(threads.c.seq > since, threads.c.seq <= upto),
                 )
             )
@@ -393,12 +440,23 @@ class ConversationStore:
 _last = messages.alias("last")
 
 
+def _verified(account_id: int):  # type: ignore[no-untyped-def]
+    """Ids of the account's verified lines: only their conversations are ever served."""
+    return select(lines.c.id).where(
+        lines.c.account_id == account_id, lines.c.verified_at.is_not(None)
+    )
+
+
 def _message_query():  # type: ignore[no-untyped-def]
     return select(messages)
 
 
 def _thread_query():  # type: ignore[no-untyped-def]
-    return select(threads, _last).outerjoin(_last, _last.c.id == threads.c.last_message_id)
+    return (
+        select(threads, _last, lines.c.number.label("line_number"))
+        .outerjoin(_last, _last.c.id == threads.c.last_message_id)
+        .join(lines, lines.c.id == threads.c.line_id)
+    )
 
 
 def _iso(value: datetime) -> str:
@@ -445,4 +503,6 @@ def _thread_view(row: Row) -> ThreadView:  # type: ignore[type-arg]
         last_activity=_iso(m[threads.c.last_activity]),
         unread=m[threads.c.unread],
         seq=m[threads.c.seq],
+        line_id=m[threads.c.line_id],
+        line=m["line_number"],
     )

@@ -13,9 +13,9 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import insert, select, update
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from server.storage.schema import accounts, devices
+from server.storage.schema import device_lines, devices, lines
 from server.storage.util import new_id as _new_id
 
 
@@ -24,7 +24,8 @@ class Device:
     id: int
     account_id: int
     name: str
-    line: str
+    #: Numbers of the lines this bridge serves → line ids.
+    lines: dict[str, int]
     last_seen_at: datetime | None
 
 
@@ -36,7 +37,15 @@ class DeviceStore:
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
 
-    async def create(self, account_id: int, name: str, secret: str, now: datetime) -> int:
+    async def create(
+        self,
+        account_id: int,
+        name: str,
+        secret: str,
+        now: datetime,
+        line_ids: list[int] | None = None,
+    ) -> int:
+        """Register a bridge serving ``line_ids`` (default: every line of the account)."""
         async with self._engine.begin() as conn:
             res = await conn.execute(
                 insert(devices).values(
@@ -46,23 +55,30 @@ class DeviceStore:
                     created_at=now,
                 )
             )
-            return _new_id(res)
+            device_id = _new_id(res)
+            if line_ids is None:
+                found = await conn.execute(
+                    select(lines.c.id).where(lines.c.account_id == account_id)
+                )
+                line_ids = list(found.scalars())
+            if line_ids:
+                await conn.execute(
+                    insert(device_lines),
+                    [{"device_id": device_id, "line_id": i} for i in line_ids],
+                )
+            return device_id
 
     async def authenticate(self, device_id: int, secret: str) -> Device | None:
         """The device if ``secret`` is its credential and it is not revoked."""
-        query = (
-            select(devices, accounts.c.phone)
-            .join(accounts, accounts.c.id == devices.c.account_id)
-            .where(devices.c.id == device_id)
-        )
         async with self._engine.connect() as conn:
-            row = (await conn.execute(query)).first()
+            row = (await conn.execute(select(devices).where(devices.c.id == device_id))).first()
+            served = await _served_lines(conn, [device_id])
         # Hash even when the device is unknown so timing does not tell which ids exist.
         expected = row._mapping["secret_hash"] if row is not None else b"\0" * 32
         ok = hmac.compare_digest(expected, _hash(secret))
         if row is None or not ok or row._mapping["revoked_at"] is not None:
             return None
-        return _device(row)
+        return _device(row, served)
 
     async def touch(self, device_id: int, now: datetime) -> None:
         async with self._engine.begin() as conn:
@@ -72,21 +88,35 @@ class DeviceStore:
 
     async def for_account(self, account_id: int) -> list[Device]:
         query = (
-            select(devices, accounts.c.phone)
-            .join(accounts, accounts.c.id == devices.c.account_id)
+            select(devices)
             .where(devices.c.account_id == account_id, devices.c.revoked_at.is_(None))
             .order_by(devices.c.id)
         )
         async with self._engine.connect() as conn:
-            return [_device(r) for r in (await conn.execute(query))]
+            rows = list(await conn.execute(query))
+            served = await _served_lines(conn, [r.id for r in rows])
+        return [_device(r, served) for r in rows]
 
 
-def _device(row: object) -> Device:
+async def _served_lines(conn: AsyncConnection, device_ids: list[int]) -> dict[int, dict[str, int]]:
+    result: dict[int, dict[str, int]] = {d: {} for d in device_ids}
+    rows = await conn.execute(
+        select(device_lines.c.device_id, lines.c.number, lines.c.id)
+        .join(lines, lines.c.id == device_lines.c.line_id)
+        .where(device_lines.c.device_id.in_(device_ids))
+        .order_by(lines.c.id)
+    )
+    for device_id, number, line_id in rows:
+        result[device_id][number] = line_id
+    return result
+
+
+def _device(row: object, served: dict[int, dict[str, int]]) -> Device:
     m = row._mapping  # type: ignore[attr-defined]
     return Device(
         id=m["id"],
         account_id=m["account_id"],
         name=m["name"],
-        line=m["phone"],
+        lines=served.get(m["id"], {}),
         last_seen_at=m["last_seen_at"],
     )

@@ -36,14 +36,35 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cur.close()
 
 
-def _upgrade(connection: Connection) -> None:
+def _upgrade(connection: Connection, revision: str) -> None:
     cfg = AlembicConfig()
     cfg.set_main_option("script_location", str(MIGRATIONS))
     cfg.attributes["connection"] = connection
-    command.upgrade(cfg, "head")
+    command.upgrade(cfg, revision)
 
 
-async def migrate(engine: AsyncEngine) -> None:
-    """Bring the database to the newest migration (idempotent)."""
-    async with engine.begin() as conn:
-        await conn.run_sync(_upgrade)
+async def migrate(engine: AsyncEngine, revision: str = "head") -> None:
+    """Bring the database to ``revision`` (default: the newest; idempotent).
+
+    On SQLite, foreign keys are off while migrating: Alembic's batch mode rebuilds a table
+    by copying and dropping it, and a live ``ON DELETE CASCADE`` would empty its children.
+    The keys are checked once the migration is done.
+    """
+    sqlite = engine.dialect.name == "sqlite"
+    async with engine.connect() as conn:
+        if sqlite:
+            # Must run outside a transaction, or SQLite ignores it.
+            await conn.exec_driver_sql("PRAGMA foreign_keys=OFF")
+            await conn.commit()
+        try:
+            async with conn.begin():
+                await conn.run_sync(_upgrade, revision)
+            if sqlite:
+                broken = (await conn.exec_driver_sql("PRAGMA foreign_key_check")).all()
+                if broken:
+                    raise RuntimeError(f"migration left {len(broken)} broken foreign keys")
+        finally:
+            if sqlite:
+                await conn.rollback()
+                await conn.exec_driver_sql("PRAGMA foreign_keys=ON")
+                await conn.commit()

@@ -83,6 +83,20 @@ sessions = Table(
     Index("ix_sessions_account", "account_id"),
 )
 
+lines = Table(
+    "lines",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("account_id", ForeignKey("accounts.id", ondelete="CASCADE"), nullable=False),
+    # E.164; a number belongs to one account at most.
+    Column("number", String(32), nullable=False, unique=True),
+    Column("label", String(50), nullable=False, server_default=""),
+    # Conversations of a line are served only once its number is verified.
+    Column("verified_at", UtcDateTime()),
+    Column("created_at", UtcDateTime(), nullable=False),
+    Index("ix_lines_account", "account_id"),
+)
+
 devices = Table(
     "devices",
     metadata,
@@ -96,17 +110,27 @@ devices = Table(
     Index("ix_devices_account", "account_id"),
 )
 
+device_lines = Table(
+    "device_lines",
+    metadata,
+    Column("device_id", ForeignKey("devices.id", ondelete="CASCADE"), primary_key=True),
+    Column("line_id", ForeignKey("lines.id", ondelete="CASCADE"), primary_key=True),
+)
+
 threads = Table(
     "threads",
     metadata,
     Column("id", Id, primary_key=True),
     Column("account_id", ForeignKey("accounts.id", ondelete="CASCADE"), nullable=False),
+    Column("line_id", ForeignKey("lines.id", ondelete="CASCADE"), nullable=False),
     Column("peer", String(32), nullable=False),
+    # The normalised, sorted set of other participants: the thread's identity on a line.
+    Column("participants", String(200), nullable=False),
     Column("last_activity", UtcDateTime(), nullable=False),
     Column("last_message_id", BigInteger),
     Column("unread", Integer, nullable=False, default=0),
     Column("seq", BigInteger, nullable=False),
-    UniqueConstraint("account_id", "peer", name="uq_threads_account_peer"),
+    UniqueConstraint("account_id", "line_id", "participants", name="uq_threads_line_participants"),
     Index("ix_threads_account_seq", "account_id", "seq"),
 )
 
@@ -116,6 +140,7 @@ messages = Table(
     Column("id", Id, primary_key=True),
     Column("account_id", ForeignKey("accounts.id", ondelete="CASCADE"), nullable=False),
     Column("thread_id", ForeignKey("threads.id", ondelete="CASCADE"), nullable=False),
+    Column("line_id", ForeignKey("lines.id", ondelete="CASCADE"), nullable=False),
     Column("direction", String(3), nullable=False),
     Column("peer", String(32), nullable=False),
     Column("body", Text, nullable=False),
@@ -141,6 +166,7 @@ outbox = Table(
     Column("id", Id, primary_key=True),
     Column("account_id", ForeignKey("accounts.id", ondelete="CASCADE"), nullable=False),
     Column("message_id", ForeignKey("messages.id", ondelete="CASCADE"), nullable=False),
+    Column("line_id", ForeignKey("lines.id", ondelete="CASCADE"), nullable=False),
     Column("recipient", String(32), nullable=False),
     # pending: not yet taken by a bridge; dispatched: handed to a bridge (it journals by
     # outbox id, so re-dispatch after a reconnect cannot send twice); done: final status.

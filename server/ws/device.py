@@ -120,7 +120,7 @@ async def _serve(
     if replaced is not None:
         await replaced.close()
     await svc.devices.touch(device.id, svc.clock.now())
-    await send(Welcome(version=version, device_id=device.id, line=device.line))
+    await send(Welcome(version=version, device_id=device.id, lines=list(device.lines)))
     svc.devices_changed(device.account_id)
     log.info("< connected from %s (protocol v%d)", remote, version)
     pump = asyncio.create_task(_outbox_pump(svc, conn), name=f"outbox-{device.id}")
@@ -145,7 +145,7 @@ async def _handle(svc: Services, conn: DeviceConnection, message: DeviceToServer
                 return
             if len(items) > 500:
                 raise MalformedMessage("upload batch too large")
-            batch = [_inbound(i) for i in items]
+            batch = [_inbound(i, conn.device.lines) for i in items]
             await svc.conversations.ingest_inbound(
                 account_id, conn.device.id, batch, svc.clock.now()
             )
@@ -168,7 +168,7 @@ async def _handle(svc: Services, conn: DeviceConnection, message: DeviceToServer
             raise MalformedMessage("hello sent twice")
 
 
-def _inbound(item: InboundSms) -> Inbound:
+def _inbound(item: InboundSms, lines: dict[str, int]) -> Inbound:
     if len(item.sender) > 32 or len(item.key) > 100 or len(item.body) > 10_000:
         raise MalformedMessage("upload item field too long")
     try:
@@ -177,8 +177,14 @@ def _inbound(item: InboundSms) -> Inbound:
         raise MalformedMessage("sent_at is not an ISO 8601 time") from None
     if sent_at.tzinfo is None:
         raise MalformedMessage("sent_at has no time zone")
+    if not lines:
+        raise MalformedMessage("this device serves no line")
+    # An unknown or absent line number lands on the bridge's first line: the SMS was
+    # received by this bridge, and keeping it beats refusing it forever.
+    line_id = lines.get(item.line or "", next(iter(lines.values())))
     return Inbound(
         key=item.key,
+        line_id=line_id,
         sender=item.sender,
         body=item.body,
         sent_at=sent_at,
@@ -192,9 +198,14 @@ async def _outbox_pump(svc: Services, conn: DeviceConnection) -> None:
     while True:
         await conn.outbox_wakeup.wait()
         conn.outbox_wakeup.clear()
-        for item in await svc.conversations.outbox_for_dispatch(conn.device.account_id):
+        pending = await svc.conversations.outbox_for_dispatch(
+            conn.device.account_id, conn.device.lines.values()
+        )
+        for item in pending:
             if item.id in offered:
                 continue
             await svc.conversations.mark_dispatched(item.id, conn.device.id, svc.clock.now())
-            await conn.send(SendSms(outbox_id=item.id, to=item.recipient, body=item.body))
+            await conn.send(
+                SendSms(outbox_id=item.id, to=item.recipient, body=item.body, line=item.line)
+            )
             offered.add(item.id)

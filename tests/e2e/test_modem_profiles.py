@@ -31,8 +31,10 @@ async def test_profile_round_trip(system: System) -> None:
 
     await eventually(both_in, 15)
 
+    line_id = (await system.svc.lines.for_account(account.id))[0].id
     for n, text in enumerate((GSM_LONG, UCS2_LONG)):
-        await conv.create_outgoing(account.id, PHONE2, text, f"c{n}", system.svc.clock.now())
+        now = system.svc.clock.now()
+        await conv.create_outgoing(account.id, line_id, PHONE2, text, f"c{n}", now)
     system.svc.registry.wake_outbox(account.id)
     await eventually(lambda: system.received_by(PHONE2).count(GSM_LONG) == 1, 15)
     await eventually(lambda: system.received_by(PHONE2).count(UCS2_LONG) == 1, 15)

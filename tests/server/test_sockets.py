@@ -64,7 +64,9 @@ async def browser_until(ws: aiohttp.ClientWebSocketResponse, pred) -> dict:  # t
 async def test_device_hello_welcome_upload_ack_and_idempotent(env: Env) -> None:
     ws = await device(env)
     welcome = await recv(ws)
-    assert isinstance(welcome, Welcome) and welcome.line == "+15550100001" and welcome.version == 1
+    assert (
+        isinstance(welcome, Welcome) and welcome.lines == ["+15550100001"] and welcome.version == 1
+    )
     await ws.send_bytes(Codec.encode(Upload(items=[sms(1), sms(2, "second")])))
     assert await recv(ws) == Ack(upto=2)
     # The same keys again (a retry after a lost ack): acknowledged, not stored twice.

@@ -115,8 +115,9 @@ class LiveFerry:
         from server.storage.conversations import Inbound
 
         self._keys += 1
+        line_id = (await self.svc.lines.for_account(self.account_id))[0].id  # type: ignore[attr-defined]
         item = Inbound(
-            f"k{self._keys}-{secrets.token_hex(4)}", sender, body, at or datetime.now(UTC)
+            f"k{self._keys}-{secrets.token_hex(4)}", line_id, sender, body, at or datetime.now(UTC)
         )
         svc = self.svc
         await svc.conversations.ingest_inbound(

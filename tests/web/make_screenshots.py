@@ -22,20 +22,21 @@ async def seed(ferry: LiveFerry) -> None:
     svc = ferry.svc
     now = datetime.now(UTC)
     convs = svc.conversations  # type: ignore[attr-defined]
+    line_id = (await svc.lines.for_account(ferry.account_id))[0].id  # type: ignore[attr-defined]
 
     async def inbound(sender: str, body: str, ago: timedelta) -> None:
         ferry._keys += 1
         await convs.ingest_inbound(
             ferry.account_id,
             ferry.device_id,
-            [Inbound(f"s{ferry._keys}", sender, body, now - ago)],
+            [Inbound(f"s{ferry._keys}", line_id, sender, body, now - ago)],
             now,
         )
 
     async def outbound(
         to: str, body: str, ago: timedelta, status: str, cid: str, error: str | None = None
     ) -> None:
-        msg = await convs.create_outgoing(ferry.account_id, to, body, cid, now - ago)
+        msg = await convs.create_outgoing(ferry.account_id, line_id, to, body, cid, now - ago)
         from sqlalchemy import select
 
         from server.storage.schema import outbox
