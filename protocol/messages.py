@@ -32,7 +32,7 @@ Direction = Literal["in", "out"]
 SendOutcome = Literal["accepted", "sending", "sent", "delivered", "failed", "unknown"]
 
 
-class _Msg(msgspec.Struct, frozen=True, tag_field="t", forbid_unknown_fields=False):
+class _Msg(msgspec.Struct, frozen=True, tag_field="t", omit_defaults=True):
     """Base of every wire message."""
 
 
@@ -69,9 +69,14 @@ class InboundSms(msgspec.Struct, frozen=True):
 
 
 class Upload(_Msg, tag="upload", frozen=True):
-    """A batch of inbound messages, in journal order."""
+    """A batch of inbound messages, in journal order.
+
+    ``repair``: the bridge is re-sending its full state after a long outage; the server
+    only adds what is missing or completes what was incomplete, never removes.
+    """
 
     items: list[InboundSms]
+    repair: bool = False
 
 
 class SendStatus(_Msg, tag="send_status", frozen=True):
@@ -108,9 +113,14 @@ class Welcome(_Msg, tag="welcome", frozen=True):
 
 
 class Ack(_Msg, tag="ack", frozen=True):
-    """Every upload item with ``n <= upto`` is committed on the server."""
+    """Every upload item with ``n <= upto`` is committed on the server.
+
+    ``conflicts`` lists the ``n`` of items whose key was already stored with different
+    content: recorded on the server, not stored over the original.
+    """
 
     upto: int
+    conflicts: list[int] = []
 
 
 class SendSms(_Msg, tag="send_sms", frozen=True):
@@ -163,6 +173,10 @@ class MessageView(msgspec.Struct, frozen=True):
     seq: int
     client_msg_id: str | None = None
     error: str | None = None
+    #: Some parts of a long SMS never arrived; the body has what did.
+    incomplete: bool = False
+    #: A tombstone: the message was deleted (the body is empty).
+    deleted: bool = False
 
 
 class ThreadView(msgspec.Struct, frozen=True):
@@ -178,6 +192,9 @@ class ThreadView(msgspec.Struct, frozen=True):
     line_id: int = 0
     #: The number (SIM) this conversation happens on.
     line: str = ""
+    archived: bool = False
+    #: A tombstone: the conversation was deleted.
+    deleted: bool = False
 
 
 class DeviceView(msgspec.Struct, frozen=True):

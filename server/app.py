@@ -13,9 +13,11 @@ from server.api import conversations, session
 from server.api.common import SERVICES, json_response
 from server.clock import Clock, SystemClock
 from server.config import Config
+from server.log import server_logger
 from server.middleware import csrf_middleware, errors_middleware, security_headers
 from server.services import Services
 from server.storage.engine import create_engine, migrate
+from server.storage.sealed import load_master_key
 from server.ws import browser, device
 
 STATIC_DIR = Path(web_client.__file__).parent
@@ -30,12 +32,15 @@ def create_app(config: Config, *, clock: Clock | None = None) -> web.Application
     app.on_response_prepare.append(security_headers)
 
     async def storage_ctx(app: web.Application) -> AsyncIterator[None]:
-        if config.db_url.startswith("sqlite"):
-            # Owner-only: the database holds password hashes and message bodies.
-            config.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        # Owner-only: it holds the master key, and with SQLite the database.
+        config.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        master = load_master_key(config.data_dir)
         engine = create_engine(config.db_url)
         await migrate(engine)
-        app[SERVICES] = Services.build(config, clock or SystemClock(), engine)
+        svc = Services.build(config, clock or SystemClock(), engine, master)
+        if sealed := await svc.keys.seal_legacy_bodies():
+            server_logger.info("sealed %d message bodies stored before encryption at rest", sealed)
+        app[SERVICES] = svc
         yield
         await engine.dispose()
 

@@ -42,9 +42,15 @@ async def run_demo(config: Config, *, control_port: int, contact_interval: float
     state_file = data / "emulator.json"
     state_file.unlink(missing_ok=True)
     stop = asyncio.Event()
+    received: list[int] = []
     loop = asyncio.get_running_loop()
+
+    def on_signal(sig: int) -> None:
+        received.append(sig)
+        stop.set()
+
     for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
+        loop.add_signal_handler(sig, on_signal, sig)
 
     py = [sys.executable, "-m", "device_bridge"]
     children: list[asyncio.subprocess.Process] = []
@@ -94,7 +100,9 @@ async def run_demo(config: Config, *, control_port: int, contact_interval: float
         await server
         return 0
     finally:
-        await _stop_children(children)
+        # Ctrl-C reached the whole process group: the children are already stopping, and
+        # a second signal could hit them mid-exit. Give them time before terminating.
+        await _stop_children(children, grace=10.0 if signal.SIGINT in received else 0.0)
 
 
 def _usable(creds: Path, url: str) -> bool:
@@ -104,7 +112,10 @@ def _usable(creds: Path, url: str) -> bool:
         return False
 
 
-async def _stop_children(children: list[asyncio.subprocess.Process]) -> None:
+async def _stop_children(children: list[asyncio.subprocess.Process], grace: float) -> None:
+    if grace:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(asyncio.gather(*(p.wait() for p in children)), grace)
     for proc in children:
         if proc.returncode is None:
             with contextlib.suppress(ProcessLookupError):

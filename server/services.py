@@ -15,6 +15,7 @@ from server.hub import DevicesHint, Hub
 from server.storage.accounts import AccountStore
 from server.storage.conversations import ConversationStore
 from server.storage.devices import DeviceStore
+from server.storage.keys import KeyRing
 from server.storage.lines import LineStore
 from server.storage.sessions import SessionStore
 from server.ws.feed import ChangeFeed
@@ -26,6 +27,7 @@ class Services:
     config: Config
     clock: Clock
     engine: AsyncEngine
+    keys: KeyRing
     accounts: AccountStore
     sessions: SessionStore
     devices: DeviceStore
@@ -39,12 +41,16 @@ class Services:
     sockets: weakref.WeakSet[web.WebSocketResponse] = field(default_factory=weakref.WeakSet)
 
     @classmethod
-    def build(cls, config: Config, clock: Clock, engine: AsyncEngine) -> Services:
-        conversations = ConversationStore(engine)
+    def build(
+        cls, config: Config, clock: Clock, engine: AsyncEngine, master_key: bytes
+    ) -> Services:
+        keys = KeyRing(engine, master_key)
+        conversations = ConversationStore(engine, keys)
         return cls(
             config=config,
             clock=clock,
             engine=engine,
+            keys=keys,
             accounts=AccountStore(engine),
             sessions=SessionStore(
                 engine, idle=config.session_idle, absolute=config.session_absolute

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+
 from aiohttp import web
 
 from protocol.phone import InvalidNumber, to_e164
@@ -71,13 +73,75 @@ async def thread_messages(request: web.Request) -> web.Response:
 async def mark_read(request: web.Request) -> web.Response:
     svc = services(request)
     account = await verified_account(request, svc)
+    await _changed(
+        svc, account.id, lambda: svc.conversations.mark_read(account.id, _thread_id(request))
+    )
+    return web.Response(status=204)
+
+
+@routes.patch(r"/api/v1/threads/{thread_id}")
+async def update_thread(request: web.Request) -> web.Response:
+    """Mark read/unread (``{"read": bool}``) and archive (``{"archived": bool}``)."""
+    svc = services(request)
+    account = await verified_account(request, svc)
+    data = await read_json(request)
+    flags = {k: data[k] for k in ("read", "archived") if k in data}
+    if not flags or any(not isinstance(v, bool) for v in flags.values()):
+        raise BadRequest("Send 'read' and/or 'archived' as booleans.", code="invalid_body")
+    await _changed(
+        svc,
+        account.id,
+        lambda: svc.conversations.update_thread(account.id, _thread_id(request), **flags),
+    )
+    return web.Response(status=204)
+
+
+@routes.delete(r"/api/v1/threads/{thread_id}")
+async def delete_thread(request: web.Request) -> web.Response:
+    """Delete a conversation for good: its bodies are erased, a tombstone propagates."""
+    svc = services(request)
+    account = await verified_account(request, svc)
+    await _changed(
+        svc, account.id, lambda: svc.conversations.delete_thread(account.id, _thread_id(request))
+    )
+    return web.Response(status=204)
+
+
+@routes.delete(r"/api/v1/messages/{message_id}")
+async def delete_message(request: web.Request) -> web.Response:
+    svc = services(request)
+    account = await verified_account(request, svc)
     try:
-        changed = await svc.conversations.mark_read(account.id, _thread_id(request))
+        message_id = int(request.match_info["message_id"])
+    except ValueError:
+        raise NotFound() from None
+    await _changed(
+        svc, account.id, lambda: svc.conversations.delete_message(account.id, message_id)
+    )
+    return web.Response(status=204)
+
+
+@routes.get("/api/v1/search")
+async def search(request: web.Request) -> web.Response:
+    """Messages containing ``q`` (at least 2 characters), newest first."""
+    svc = services(request)
+    account = await verified_account(request, svc)
+    query = request.query.get("q", "").strip()
+    if not 2 <= len(query) <= 100:
+        raise BadRequest("Search for 2 to 100 characters.", code="invalid_parameter")
+    limit = _int_param(request, "limit", 50, 1, 200)
+    assert limit is not None
+    return json_response({"messages": await svc.conversations.search(account.id, query, limit)})
+
+
+async def _changed(svc: Services, account_id: int, action: Callable[[], Awaitable[object]]) -> None:
+    """Run a mutation of the account's conversations, then hint its sockets."""
+    try:
+        result = await action()
     except LookupError:
         raise NotFound() from None
-    if changed:
-        svc.hub.publish(account.id, ChangesHint(await svc.conversations.current_seq(account.id)))
-    return web.Response(status=204)
+    if result is not False:
+        svc.hub.publish(account_id, ChangesHint(await svc.conversations.current_seq(account_id)))
 
 
 @routes.post("/api/v1/messages")

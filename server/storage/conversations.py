@@ -3,12 +3,17 @@
 Every mutation of an account's conversations takes the next per-account ``seq`` numbers
 in the same transaction (``accounts.seq``) and stamps them on the rows it touches. A
 browser that has applied everything up to ``since`` asks for rows with ``seq > since``
-and is then exactly up to date: data and cursor commit together.
+and is then exactly up to date: data and cursor commit together. Deletions are
+tombstones (the row stays, emptied, with a new seq), so they propagate the same way.
 
 Idempotency:
-* inbound SMS: ``(device_id, device_key)`` is unique; a re-upload is skipped;
+* inbound SMS: ``(device_id, device_key)`` is unique; a re-upload of the same content is
+  skipped, different content under the same key is a recorded conflict (never stored over
+  the original), and a repair may complete a message that arrived incomplete;
 * browser sends: ``(account_id, client_msg_id)`` is unique; a retry returns the first row;
 * outbox dispatch: the outbox id travels to the bridge, which journals by it.
+
+Bodies are sealed with the account's data key (``sealed.py``) before they are written.
 """
 
 from __future__ import annotations
@@ -16,15 +21,20 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import and_, func, insert, select, update
-from sqlalchemy.engine import Row
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from protocol.messages import MessageView, ThreadView
 from protocol.phone import participants_key
-from server.storage.schema import accounts, lines, messages, outbox, threads
-from server.storage.util import new_id as _new_id
+from server.storage.keys import KeyRing
+from server.storage.schema import accounts, conflicts, lines, messages, outbox, threads
+from server.storage.sealed import BodyCipher
+from server.storage.util import new_id
+from server.storage.views import ChangeSet, Views, message_view
+
+__all__ = ["ChangeSet", "ConversationStore", "Inbound", "IngestResult", "OutboxItem"]
 
 
 @dataclass(frozen=True)
@@ -40,6 +50,14 @@ class Inbound:
 
 
 @dataclass(frozen=True)
+class IngestResult:
+    added: int
+    completed: int
+    #: Keys already stored with different content (recorded, not applied).
+    conflicts: list[str]
+
+
+@dataclass(frozen=True)
 class OutboxItem:
     id: int
     message_id: int
@@ -48,21 +66,7 @@ class OutboxItem:
     body: str
 
 
-@dataclass(frozen=True)
-class ChangeSet:
-    """Rows changed in ``(since, upto]``."""
-
-    since: int
-    upto: int
-    messages: list[MessageView]
-    threads: list[ThreadView]
-
-    @property
-    def empty(self) -> bool:
-        return not self.messages and not self.threads
-
-
-# Final states: a status report or failure ends the outbox row.
+# Final states end the outbox row.
 _FINAL = {"delivered", "failed", "unknown"}
 # Order of progress; a late "sending" must not overwrite "sent".
 _RANK = {"queued": 0, "sending": 1, "sent": 2, "delivered": 3, "failed": 3, "unknown": 3}
@@ -82,10 +86,11 @@ async def _take_seqs(conn: AsyncConnection, account_id: int, count: int) -> int:
 async def _thread_id(
     conn: AsyncConnection, account_id: int, line_id: int, peer: str, now: datetime, seq: int
 ) -> int:
+    """The thread of ``peer`` on the line, created (or undeleted) as needed."""
     key = participants_key([peer])
     row = (
         await conn.execute(
-            select(threads.c.id).where(
+            select(threads.c.id, threads.c.deleted).where(
                 threads.c.account_id == account_id,
                 threads.c.line_id == line_id,
                 threads.c.participants == key,
@@ -93,7 +98,12 @@ async def _thread_id(
         )
     ).first()
     if row is not None:
-        return int(row[0])
+        if row.deleted:
+            # A new message revives a deleted conversation (its old messages stay deleted).
+            await conn.execute(
+                update(threads).where(threads.c.id == row.id).values(deleted=False, unread=0)
+            )
+        return int(row.id)
     res = await conn.execute(
         insert(threads).values(
             account_id=account_id,
@@ -105,79 +115,143 @@ async def _thread_id(
             seq=seq,
         )
     )
-    return _new_id(res)
+    return new_id(res)
 
 
 class ConversationStore:
-    def __init__(self, engine: AsyncEngine) -> None:
+    def __init__(self, engine: AsyncEngine, keys: KeyRing) -> None:
         self._engine = engine
+        self._keys = keys
+        self._views = Views(keys)
 
-    # ------------------------------------------------------------------ writes
+    # ---------------------------------------------------------------- inbound
 
     async def ingest_inbound(
-        self, account_id: int, device_id: int, items: Sequence[Inbound], now: datetime
-    ) -> int:
-        """Store inbound SMS idempotently; returns how many were new. One transaction."""
+        self,
+        account_id: int,
+        device_id: int,
+        items: Sequence[Inbound],
+        now: datetime,
+        *,
+        repair: bool = False,
+    ) -> IngestResult:
+        """Store inbound SMS idempotently, in one transaction.
+
+        ``repair``: an existing message stored incomplete is completed by a complete copy.
+        """
+        cipher = await self._keys.cipher(account_id)
         async with self._engine.begin() as conn:
-            keys = [i.key for i in items]
-            seen = {
-                r[0]
+            existing = {
+                r.device_key: r
                 for r in await conn.execute(
-                    select(messages.c.device_key).where(
-                        messages.c.device_id == device_id, messages.c.device_key.in_(keys)
+                    select(messages).where(
+                        messages.c.device_id == device_id,
+                        messages.c.device_key.in_([i.key for i in items]),
                     )
                 )
             }
             fresh: dict[str, Inbound] = {}
+            completes: list[tuple[Any, Inbound]] = []
+            clashes: list[tuple[Any, Inbound]] = []
             for item in items:
-                if item.key not in seen:
+                old = existing.get(item.key)
+                if old is None:
                     fresh.setdefault(item.key, item)
-            if not fresh:
-                return 0
-            seq = await _take_seqs(conn, account_id, len(fresh))
-            rows = []
-            for item in fresh.values():
-                thread_id = await _thread_id(
-                    conn, account_id, item.line_id, item.sender, item.sent_at, seq
-                )
-                rows.append(
-                    dict(
+                elif _same(old, item, cipher):
+                    continue
+                elif repair and old.incomplete and not item.incomplete:
+                    completes.append((old, item))
+                elif not old.deleted:
+                    clashes.append((old, item))
+            changed = len(fresh) + len(completes)
+            if changed:
+                seq = await _take_seqs(conn, account_id, changed)
+                rows = []
+                for item in fresh.values():
+                    rows.append(
+                        await self._inbound_row(conn, account_id, device_id, item, seq, now)
+                    )
+                    seq += 1
+                if rows:
+                    await conn.execute(insert(messages), rows)
+                for old, item in completes:
+                    await conn.execute(
+                        update(messages)
+                        .where(messages.c.id == old.id)
+                        .values(body_sealed=cipher.seal(item.body), incomplete=False, seq=seq)
+                    )
+                    seq += 1
+                touched = {int(r["thread_id"]) for r in rows} | {o.thread_id for o, _ in completes}
+                await _refresh_threads(conn, touched, unread_from=rows)
+            for old, item in clashes:
+                await conn.execute(
+                    insert(conflicts).values(
                         account_id=account_id,
-                        thread_id=thread_id,
-                        line_id=item.line_id,
-                        direction="in",
-                        peer=item.sender,
-                        body=item.body,
-                        status="received",
-                        timestamp=item.sent_at,
-                        created_at=now,
-                        incomplete=item.incomplete,
                         device_id=device_id,
                         device_key=item.key,
-                        seq=seq,
+                        message_id=old.id,
+                        created_at=now,
                     )
                 )
-                seq += 1
-            await conn.execute(insert(messages), rows)
-            touched = {int(r["thread_id"]) for r in rows}  # type: ignore[call-overload]
-            await self._refresh_threads(conn, touched, unread_from=rows)
-            return len(rows)
+            return IngestResult(len(fresh), len(completes), [i.key for _, i in clashes])
+
+    async def _inbound_row(
+        self,
+        conn: AsyncConnection,
+        account_id: int,
+        device_id: int,
+        item: Inbound,
+        seq: int,
+        now: datetime,
+    ) -> dict[str, Any]:
+        cipher = await self._keys.cipher(account_id)
+        thread_id = await _thread_id(conn, account_id, item.line_id, item.sender, item.sent_at, seq)
+        return {
+            "account_id": account_id,
+            "thread_id": thread_id,
+            "line_id": item.line_id,
+            "direction": "in",
+            "peer": item.sender,
+            "body_sealed": cipher.seal(item.body),
+            "status": "received",
+            "timestamp": item.sent_at,
+            "created_at": now,
+            "incomplete": item.incomplete,
+            "device_id": device_id,
+            "device_key": item.key,
+            "seq": seq,
+        }
+
+    async def conflict_count(self, account_id: int) -> int:
+        async with self._engine.connect() as conn:
+            return int(
+                (
+                    await conn.execute(
+                        select(func.count())
+                        .select_from(conflicts)
+                        .where(conflicts.c.account_id == account_id)
+                    )
+                ).scalar_one()
+            )
+
+    # --------------------------------------------------------------- outbound
 
     async def create_outgoing(
         self, account_id: int, line_id: int, to: str, body: str, client_msg_id: str, now: datetime
     ) -> MessageView:
         """Queue a message for sending (idempotent on ``client_msg_id``)."""
+        cipher = await self._keys.cipher(account_id)
         async with self._engine.begin() as conn:
             existing = (
                 await conn.execute(
-                    _message_query().where(
+                    select(messages).where(
                         messages.c.account_id == account_id,
                         messages.c.client_msg_id == client_msg_id,
                     )
                 )
             ).first()
             if existing is not None:
-                return _message_view(existing)
+                return message_view(existing, cipher)
             seq = await _take_seqs(conn, account_id, 1)
             thread_id = await _thread_id(conn, account_id, line_id, to, now, seq)
             res = await conn.execute(
@@ -187,7 +261,7 @@ class ConversationStore:
                     line_id=line_id,
                     direction="out",
                     peer=to,
-                    body=body,
+                    body_sealed=cipher.seal(body),
                     status="queued",
                     timestamp=now,
                     created_at=now,
@@ -196,7 +270,7 @@ class ConversationStore:
                     seq=seq,
                 )
             )
-            message_id = _new_id(res)
+            message_id = new_id(res)
             await conn.execute(
                 insert(outbox).values(
                     account_id=account_id,
@@ -207,9 +281,9 @@ class ConversationStore:
                     created_at=now,
                 )
             )
-            await self._refresh_threads(conn, {thread_id})
-            row = (await conn.execute(_message_query().where(messages.c.id == message_id))).one()
-            return _message_view(row)
+            await _refresh_threads(conn, {thread_id})
+            row = (await conn.execute(select(messages).where(messages.c.id == message_id))).one()
+            return message_view(row, cipher)
 
     async def outbox_for_dispatch(
         self, account_id: int, line_ids: Iterable[int], limit: int = 100
@@ -219,13 +293,14 @@ class ConversationStore:
         Re-offering a dispatched row is safe: the bridge journals by outbox id and answers
         a repeat with the status it already has, never a second SMS.
         """
+        cipher = await self._keys.cipher(account_id)
         query = (
             select(
                 outbox.c.id,
                 outbox.c.message_id,
                 lines.c.number,
                 outbox.c.recipient,
-                messages.c.body,
+                messages.c.body_sealed,
             )
             .join(messages, messages.c.id == outbox.c.message_id)
             .join(lines, lines.c.id == outbox.c.line_id)
@@ -233,12 +308,16 @@ class ConversationStore:
                 outbox.c.account_id == account_id,
                 outbox.c.line_id.in_(list(line_ids)),
                 outbox.c.state.in_(("pending", "dispatched")),
+                messages.c.deleted.is_(False),
             )
             .order_by(outbox.c.id)
             .limit(limit)
         )
         async with self._engine.connect() as conn:
-            return [OutboxItem(*r) for r in await conn.execute(query)]
+            return [
+                OutboxItem(r[0], r[1], r[2], r[3], cipher.open(r[4]))
+                for r in await conn.execute(query)
+            ]
 
     async def mark_dispatched(self, outbox_id: int, device_id: int, now: datetime) -> None:
         async with self._engine.begin() as conn:
@@ -283,64 +362,101 @@ class ConversationStore:
                 .where(outbox.c.id == outbox_id)
                 .values(state="done" if new_status in _FINAL else "accepted")
             )
-            await self._refresh_threads(conn, {thread_id}, seq=seq)
+            await _refresh_threads(conn, {thread_id}, seq=seq)
+            return True
+
+    # ------------------------------------------------------- thread actions
+
+    async def update_thread(
+        self,
+        account_id: int,
+        thread_id: int,
+        *,
+        read: bool | None = None,
+        archived: bool | None = None,
+    ) -> bool:
+        """Mark read/unread, archive/unarchive; returns True if anything changed.
+
+        Raises:
+            LookupError: no such (live) thread of this account.
+        """
+        async with self._engine.begin() as conn:
+            row = await _own_thread(conn, account_id, thread_id)
+            values: dict[str, Any] = {}
+            if read is True and row.unread:
+                values["unread"] = 0
+            elif read is False and not row.unread:
+                values["unread"] = 1
+            if archived is not None and archived != row.archived:
+                values["archived"] = archived
+            if not values:
+                return False
+            values["seq"] = await _take_seqs(conn, account_id, 1)
+            await conn.execute(update(threads).where(threads.c.id == thread_id).values(**values))
             return True
 
     async def mark_read(self, account_id: int, thread_id: int) -> bool:
+        return await self.update_thread(account_id, thread_id, read=True)
+
+    async def delete_thread(self, account_id: int, thread_id: int) -> None:
+        """Tombstone a conversation and all its messages (bodies are erased).
+
+        Raises:
+            LookupError: no such (live) thread of this account.
+        """
+        async with self._engine.begin() as conn:
+            await _own_thread(conn, account_id, thread_id)
+            ids = list(
+                (
+                    await conn.execute(
+                        select(messages.c.id).where(
+                            messages.c.thread_id == thread_id, messages.c.deleted.is_(False)
+                        )
+                    )
+                ).scalars()
+            )
+            seq = await _take_seqs(conn, account_id, len(ids) + 1)
+            for offset, message_id in enumerate(ids):
+                await conn.execute(
+                    update(messages)
+                    .where(messages.c.id == message_id)
+                    .values(deleted=True, body_sealed=None, body=None, seq=seq + offset)
+                )
+            await _cancel_outbox(conn, ids)
+            await conn.execute(
+                update(threads)
+                .where(threads.c.id == thread_id)
+                .values(deleted=True, unread=0, seq=seq + len(ids))
+            )
+
+    async def delete_message(self, account_id: int, message_id: int) -> None:
+        """Tombstone one message.
+
+        Raises:
+            LookupError: no such (live) message of this account.
+        """
         async with self._engine.begin() as conn:
             row = (
                 await conn.execute(
-                    select(threads.c.unread).where(
-                        threads.c.id == thread_id, threads.c.account_id == account_id
+                    select(messages.c.thread_id).where(
+                        messages.c.id == message_id,
+                        messages.c.account_id == account_id,
+                        messages.c.deleted.is_(False),
                     )
                 )
             ).first()
             if row is None:
-                raise LookupError(thread_id)
-            if row[0] == 0:
-                return False
+                raise LookupError(message_id)
             seq = await _take_seqs(conn, account_id, 1)
             await conn.execute(
-                update(threads).where(threads.c.id == thread_id).values(unread=0, seq=seq)
+                update(messages)
+                .where(messages.c.id == message_id)
+                .values(deleted=True, body_sealed=None, body=None, seq=seq)
             )
-            return True
+            await _cancel_outbox(conn, [message_id])
+            await _refresh_threads(conn, {row.thread_id}, seq=seq)
 
-    async def _refresh_threads(
-        self,
-        conn: AsyncConnection,
-        thread_ids: Iterable[int],
-        *,
-        unread_from: Sequence[dict[str, object]] = (),
-        seq: int | None = None,
-    ) -> None:
-        """Recompute each thread's last message, activity and seq after a change."""
-        for thread_id in thread_ids:
-            last = (
-                await conn.execute(
-                    select(messages.c.id, messages.c.timestamp, messages.c.seq)
-                    .where(messages.c.thread_id == thread_id)
-                    .order_by(messages.c.timestamp.desc(), messages.c.id.desc())
-                    .limit(1)
-                )
-            ).one()
-            max_seq = (
-                await conn.execute(
-                    select(func.max(messages.c.seq)).where(messages.c.thread_id == thread_id)
-                )
-            ).scalar_one()
-            new_unread = sum(1 for r in unread_from if r["thread_id"] == thread_id)
-            await conn.execute(
-                update(threads)
-                .where(threads.c.id == thread_id)
-                .values(
-                    last_message_id=last.id,
-                    last_activity=last.timestamp,
-                    unread=threads.c.unread + new_unread,
-                    seq=seq if seq is not None else max_seq,
-                )
-            )
-
-    # ------------------------------------------------------------------- reads
+    # ------------------------------------------------------------------ reads
 
     async def current_seq(self, account_id: int) -> int:
         async with self._engine.connect() as conn:
@@ -351,19 +467,9 @@ class ConversationStore:
             )
 
     async def threads(self, account_id: int) -> tuple[list[ThreadView], int]:
-        """All threads, most recent activity first, with the cursor they are valid at."""
+        """Live threads of verified lines, most recent first, with their cursor."""
         async with self._engine.connect() as conn:
-            seq = (
-                await conn.execute(select(accounts.c.seq).where(accounts.c.id == account_id))
-            ).scalar_one()
-            rows = await conn.execute(
-                _thread_query()
-                .where(
-                    threads.c.account_id == account_id, threads.c.line_id.in_(_verified(account_id))
-                )
-                .order_by(threads.c.last_activity.desc(), threads.c.id.desc())
-            )
-            return [_thread_view(r) for r in rows], int(seq)
+            return await self._views.threads(conn, account_id)
 
     async def thread_messages(
         self, account_id: int, thread_id: int, *, before: int | None, limit: int
@@ -375,134 +481,89 @@ class ConversationStore:
             PermissionError: the thread's line is not verified.
         """
         async with self._engine.connect() as conn:
-            owner = (
-                await conn.execute(
-                    select(threads.c.account_id, lines.c.verified_at)
-                    .join(lines, lines.c.id == threads.c.line_id)
-                    .where(threads.c.id == thread_id)
-                )
-            ).first()
-            if owner is None or owner[0] != account_id:
-                raise LookupError(thread_id)
-            if owner[1] is None:
-                raise PermissionError(thread_id)
-            query = _message_query().where(messages.c.thread_id == thread_id)
-            if before is not None:
-                query = query.where(messages.c.id < before)
-            rows = list(await conn.execute(query.order_by(messages.c.id.desc()).limit(limit + 1)))
-        has_more = len(rows) > limit
-        return [_message_view(r) for r in reversed(rows[:limit])], has_more
+            return await self._views.thread_messages(
+                conn, account_id, thread_id, before=before, limit=limit
+            )
 
     async def changes_since(self, account_id: int, since: int, limit: int = 500) -> ChangeSet:
-        """Messages and threads changed after ``since`` (at most ``limit`` messages).
-
-        When the page is cut by ``limit``, ``upto`` is the last included message's seq and
-        threads are limited to that range too, so the cursor never skips a change.
-        """
+        """Messages and threads changed after ``since`` (at most ``limit`` messages)."""
         async with self._engine.connect() as conn:
-            upto = int(
-                (
-                    await conn.execute(select(accounts.c.seq).where(accounts.c.id == account_id))
-                ).scalar_one()
-            )
-            msg_rows = list(
-                await conn.execute(
-                    _message_query()
-                    .where(
-                        messages.c.account_id == account_id,
-                        messages.c.seq > since,
-                        messages.c.line_id.in_(_verified(account_id)),
-                    )
-                    .order_by(messages.c.seq)
-                    .limit(limit + 1)
-                )
-            )
-            if len(msg_rows) > limit:
-                msg_rows = msg_rows[:limit]
-                upto = int(msg_rows[-1].seq)
-            thread_rows = await conn.execute(
-                _thread_query().where(
-                    threads.c.account_id == account_id,
-                    threads.c.line_id.in_(_verified(account_id)),
-                    and_(threads.c.seq > since, threads.c.seq <= upto),
-                )
-            )
-            return ChangeSet(
-                since=since,
-                upto=upto,
-                messages=[_message_view(r) for r in msg_rows],
-                threads=[_thread_view(r) for r in thread_rows],
-            )
+            return await self._views.changes_since(conn, account_id, since, limit)
+
+    async def search(self, account_id: int, query: str, limit: int = 50) -> list[MessageView]:
+        async with self._engine.connect() as conn:
+            return await self._views.search(conn, account_id, query, limit)
 
 
-# ---------------------------------------------------------------------- views
-
-_last = messages.alias("last")
+# -------------------------------------------------------------------- helpers
 
 
-def _verified(account_id: int):  # type: ignore[no-untyped-def]
-    """Ids of the account's verified lines: only their conversations are ever served."""
-    return select(lines.c.id).where(
-        lines.c.account_id == account_id, lines.c.verified_at.is_not(None)
-    )
-
-
-def _message_query():  # type: ignore[no-untyped-def]
-    return select(messages)
-
-
-def _thread_query():  # type: ignore[no-untyped-def]
+def _same(old: Any, item: Inbound, cipher: BodyCipher) -> bool:
+    """Is a re-uploaded item the message already stored under its key?"""
+    if old.deleted:
+        return True  # the user deleted it; a re-upload must not resurrect it
     return (
-        select(threads, _last, lines.c.number.label("line_number"))
-        .outerjoin(_last, _last.c.id == threads.c.last_message_id)
-        .join(lines, lines.c.id == threads.c.line_id)
+        old.peer == item.sender
+        and old.incomplete == item.incomplete
+        and cipher.open(old.body_sealed) == item.body
     )
 
 
-def _iso(value: datetime) -> str:
-    return value.isoformat().replace("+00:00", "Z")
-
-
-def _message_view(row: Row) -> MessageView:  # type: ignore[type-arg]
-    m = row._mapping
-    return MessageView(
-        id=m["id"],
-        thread_id=m["thread_id"],
-        peer=m["peer"],
-        direction=m["direction"],
-        body=m["body"],
-        status=m["status"],
-        timestamp=_iso(m["timestamp"]),
-        seq=m["seq"],
-        client_msg_id=m["client_msg_id"],
-        error=m["error"],
-    )
-
-
-def _thread_view(row: Row) -> ThreadView:  # type: ignore[type-arg]
-    m = row._mapping
-    last = None
-    if m[_last.c.id] is not None:
-        last = MessageView(
-            id=m[_last.c.id],
-            thread_id=m[_last.c.thread_id],
-            peer=m[_last.c.peer],
-            direction=m[_last.c.direction],
-            body=m[_last.c.body],
-            status=m[_last.c.status],
-            timestamp=_iso(m[_last.c.timestamp]),
-            seq=m[_last.c.seq],
-            client_msg_id=m[_last.c.client_msg_id],
-            error=m[_last.c.error],
+async def _own_thread(conn: AsyncConnection, account_id: int, thread_id: int) -> Any:
+    row = (
+        await conn.execute(
+            select(threads.c.unread, threads.c.archived).where(
+                threads.c.id == thread_id,
+                threads.c.account_id == account_id,
+                threads.c.deleted.is_(False),
+            )
         )
-    return ThreadView(
-        id=m[threads.c.id],
-        peer=m[threads.c.peer],
-        title=m[threads.c.peer],
-        last_message=last,
-        last_activity=_iso(m[threads.c.last_activity]),
-        unread=m[threads.c.unread],
-        seq=m[threads.c.seq],
-        line_id=m[threads.c.line_id],
-        line=m["line_number"],
-    )
+    ).first()
+    if row is None:
+        raise LookupError(thread_id)
+    return row
+
+
+async def _cancel_outbox(conn: AsyncConnection, message_ids: list[int]) -> None:
+    """A deleted message that was never handed to a bridge is not sent."""
+    if message_ids:
+        await conn.execute(
+            update(outbox)
+            .where(outbox.c.message_id.in_(message_ids), outbox.c.state == "pending")
+            .values(state="done")
+        )
+
+
+async def _refresh_threads(
+    conn: AsyncConnection,
+    thread_ids: Iterable[int],
+    *,
+    unread_from: Sequence[dict[str, Any]] = (),
+    seq: int | None = None,
+) -> None:
+    """Recompute each thread's last message, activity and seq after a change."""
+    for thread_id in thread_ids:
+        last = (
+            await conn.execute(
+                select(messages.c.id, messages.c.timestamp)
+                .where(messages.c.thread_id == thread_id, messages.c.deleted.is_(False))
+                .order_by(messages.c.timestamp.desc(), messages.c.id.desc())
+                .limit(1)
+            )
+        ).first()
+        max_seq = (
+            await conn.execute(
+                select(func.max(messages.c.seq)).where(messages.c.thread_id == thread_id)
+            )
+        ).scalar_one()
+        new_unread = sum(1 for r in unread_from if r["thread_id"] == thread_id)
+        values: dict[str, Any] = {
+            "last_message_id": last.id if last else None,
+            "unread": threads.c.unread + new_unread,
+            "seq": seq if seq is not None else max_seq,
+        }
+        if last is not None:
+            values["last_activity"] = last.timestamp
+        if new_unread:
+            values["archived"] = False  # a new message brings an archived conversation back
+        await conn.execute(update(threads).where(threads.c.id == thread_id).values(**values))

@@ -25,6 +25,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    false,
 )
 
 metadata = MetaData()
@@ -68,6 +69,10 @@ accounts = Table(
     # Last per-account change sequence number handed out; bumped in the same transaction
     # as every mutation of the account's data.
     Column("seq", BigInteger, nullable=False, default=0),
+    # The account's data key, wrapped by the master key (see sealed.py).
+    Column("data_key", LargeBinary),
+    # Cursors below this cannot be resumed (tombstones before it were pruned): resync.
+    Column("min_seq", BigInteger, nullable=False, server_default="0"),
 )
 
 sessions = Table(
@@ -129,6 +134,8 @@ threads = Table(
     Column("last_activity", UtcDateTime(), nullable=False),
     Column("last_message_id", BigInteger),
     Column("unread", Integer, nullable=False, default=0),
+    Column("archived", Boolean, nullable=False, server_default=false()),
+    Column("deleted", Boolean, nullable=False, server_default=false()),
     Column("seq", BigInteger, nullable=False),
     UniqueConstraint("account_id", "line_id", "participants", name="uq_threads_line_participants"),
     Index("ix_threads_account_seq", "account_id", "seq"),
@@ -143,7 +150,10 @@ messages = Table(
     Column("line_id", ForeignKey("lines.id", ondelete="CASCADE"), nullable=False),
     Column("direction", String(3), nullable=False),
     Column("peer", String(32), nullable=False),
-    Column("body", Text, nullable=False),
+    # Plaintext only in databases from before encryption at rest; sealed at start-up.
+    Column("body", Text),
+    Column("body_sealed", LargeBinary),
+    Column("deleted", Boolean, nullable=False, server_default=false()),
     Column("status", String(16), nullable=False),
     Column("error", String(200)),
     Column("timestamp", UtcDateTime(), nullable=False),
@@ -175,4 +185,16 @@ outbox = Table(
     Column("created_at", UtcDateTime(), nullable=False),
     Column("dispatched_at", UtcDateTime()),
     Index("ix_outbox_account_state", "account_id", "state"),
+)
+
+conflicts = Table(
+    "conflicts",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("account_id", ForeignKey("accounts.id", ondelete="CASCADE"), nullable=False),
+    Column("device_id", ForeignKey("devices.id", ondelete="CASCADE"), nullable=False),
+    Column("device_key", String(100), nullable=False),
+    Column("message_id", ForeignKey("messages.id", ondelete="CASCADE")),
+    Column("created_at", UtcDateTime(), nullable=False),
+    Index("ix_conflicts_account", "account_id"),
 )

@@ -18,7 +18,7 @@ from aiohttp import WSCloseCode, WSMsgType, web
 
 from protocol.codec import Codec, encode_text
 from protocol.errors import ProtocolError
-from protocol.messages import BrowserToServer, Devices, Error, Ping, Pong, Subscribe
+from protocol.messages import BrowserToServer, Devices, Error, Ping, Pong, Resync, Subscribe
 from server.api.common import services
 from server.auth.web import origin_allowed, verified_account
 from server.errors import ApiError
@@ -113,10 +113,11 @@ async def _catch_up(
     cursor = max(0, since)
     while True:
         cs, frame = await svc.feed.frame(account_id, cursor, at_least)
-        if cs.upto < cursor:
-            # The client claims a cursor from the future (e.g. the database was reset).
-            browser_logger.info("cursor %d ahead of account seq %d; resync", cursor, cs.upto)
-            await ws.send_str('{"t":"resync"}')
+        if cs.resync:
+            # Older than what the server keeps, or from the future (a restored database):
+            # the client refetches its state and follows from the current seq.
+            browser_logger.info("cursor %d cannot be resumed (seq %d); resync", cursor, cs.upto)
+            await ws.send_str(encode_text(Resync()))
             return cs.upto
         if not cs.empty or cs.upto != cursor:
             await ws.send_str(frame)

@@ -25,6 +25,7 @@ from aiohttp import WSCloseCode, WSMsgType, web
 from protocol.codec import Codec
 from protocol.errors import MalformedMessage, ProtocolError
 from protocol.messages import (
+    MAX_UPLOAD_BATCH,
     Ack,
     DeviceHello,
     DeviceToServer,
@@ -115,7 +116,7 @@ async def _serve(
     async def close() -> None:
         await ws.close(code=4409, message=b"replaced")
 
-    conn = DeviceConnection(device=device, send=send, close=close)
+    conn = DeviceConnection(device=device, send=send, close=close, log=log)
     replaced = svc.registry.add(conn)
     if replaced is not None:
         await replaced.close()
@@ -140,19 +141,30 @@ async def _serve(
 async def _handle(svc: Services, conn: DeviceConnection, message: DeviceToServer) -> None:
     account_id = conn.device.account_id
     match message:
-        case Upload(items=items):
+        case Upload(items=items, repair=repair):
             if not items:
                 return
-            if len(items) > 500:
+            if len(items) > MAX_UPLOAD_BATCH:
                 raise MalformedMessage("upload batch too large")
             batch = [_inbound(i, conn.device.lines) for i in items]
-            await svc.conversations.ingest_inbound(
-                account_id, conn.device.id, batch, svc.clock.now()
+            result = await svc.conversations.ingest_inbound(
+                account_id, conn.device.id, batch, svc.clock.now(), repair=repair
             )
-            await conn.send(Ack(upto=max(i.n for i in items)))
-            svc.hub.publish(
-                account_id, ChangesHint(await svc.conversations.current_seq(account_id))
+            if result.conflicts:
+                conn.log.warning(
+                    "%d upload item(s) conflict with stored messages", len(result.conflicts)
+                )
+            clashing = set(result.conflicts)
+            await conn.send(
+                Ack(
+                    upto=max(i.n for i in items),
+                    conflicts=[i.n for i in items if i.key in clashing],
+                )
             )
+            if result.added or result.completed:
+                svc.hub.publish(
+                    account_id, ChangesHint(await svc.conversations.current_seq(account_id))
+                )
         case SendStatus(outbox_id=oid, status=status, error=error):
             changed = await svc.conversations.apply_send_status(account_id, oid, status, error)
             await conn.send(StatusAck(outbox_id=oid, status=status))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
@@ -17,6 +18,7 @@ class DeviceConnection:
     device: Device
     send: Callable[[msgspec.Struct], Awaitable[None]]
     close: Callable[[], Awaitable[None]]
+    log: logging.Logger
     modem: ModemInfo | None = None
     outbox_wakeup: asyncio.Event = field(default_factory=asyncio.Event)
 

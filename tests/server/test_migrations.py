@@ -35,3 +35,72 @@ async def test_0001_data_upgrades_to_head_with_lines(tmp_path: Path) -> None:
             assert [tuple(r) for r in served] == [(1, line.id)]
     finally:
         await engine.dispose()
+
+
+async def test_plaintext_bodies_from_before_encryption_are_sealed_on_start(
+    tmp_path: Path, aiohttp_client
+) -> None:
+    from server.api.common import SERVICES
+    from server.app import create_app
+    from server.config import Config
+
+    engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'ferry.db'}")
+    await migrate(engine, "0001")
+    async with engine.begin() as conn:
+        await conn.execute(
+            text(
+                "INSERT INTO accounts VALUES "
+                "(1, '+15550100001', 'h', '2026-01-01', '2026-01-01', 1)"
+            )
+        )
+        await conn.execute(
+            text("INSERT INTO threads VALUES (1, 1, '+1555', '2026-01-01', 1, 0, 1)")
+        )
+        await conn.execute(
+            text(
+                "INSERT INTO messages VALUES (1, 1, 1, 'in', '+1555', 'old plaintext', "
+                "'received', NULL, '2026-01-01', '2026-01-01', 0, NULL, NULL, NULL, 1)"
+            )
+        )
+    await engine.dispose()
+    client = await aiohttp_client(create_app(Config(data_dir=tmp_path)))
+    svc = client.app[SERVICES]
+    async with svc.engine.connect() as conn:
+        row = (await conn.execute(text("SELECT body, body_sealed FROM messages"))).one()
+    assert row.body is None and b"old plaintext" not in row.body_sealed
+    msgs, _ = await svc.conversations.thread_messages(1, 1, before=None, limit=5)
+    assert [m.body for m in msgs] == ["old plaintext"]
+
+
+def test_master_key_file_is_private_and_placeholders_are_refused(tmp_path: Path) -> None:
+    import base64
+    import stat
+
+    import pytest
+
+    from server.storage.sealed import MasterKeyError, load_master_key
+
+    key = load_master_key(tmp_path, env={})
+    assert stat.S_IMODE((tmp_path / "master.key").stat().st_mode) == 0o600
+    assert load_master_key(tmp_path, env={}) == key  # stable across restarts
+    with pytest.raises(MasterKeyError):
+        load_master_key(tmp_path, env={"FERRY_MASTER_KEY": base64.b64encode(b"\0" * 32).decode()})
+    with pytest.raises(MasterKeyError):
+        load_master_key(tmp_path, env={"FERRY_MASTER_KEY": "not base64!"})
+
+
+def test_a_different_master_key_cannot_open_bodies() -> None:
+    import secrets
+
+    import pytest
+
+    from server.storage.sealed import BodyCipher, SealError, new_wrapped_key
+
+    master = secrets.token_bytes(32)
+    wrapped = new_wrapped_key(master, 7)
+    sealed = BodyCipher(master, 7, wrapped).seal("hello")
+    with pytest.raises(SealError):
+        BodyCipher(secrets.token_bytes(32), 7, wrapped)
+    with pytest.raises(SealError):
+        BodyCipher(master, 8, wrapped)  # a key is bound to its account
+    assert BodyCipher(master, 7, wrapped).open(sealed) == "hello"

@@ -1,0 +1,80 @@
+"""Per-account data keys: created on first use in their own transaction, cached unwrapped.
+
+Call :meth:`KeyRing.cipher` *before* opening the transaction that needs it: a key is
+created and committed on its own, so a cached key always exists in the database (a key
+that only lived in a rolled-back transaction would make bodies sealed with it unreadable).
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from server.storage.schema import accounts, messages
+from server.storage.sealed import BodyCipher, new_wrapped_key
+
+_BATCH = 500
+
+
+class KeyRing:
+    def __init__(self, engine: AsyncEngine, master: bytes) -> None:
+        self._engine = engine
+        self._master = master
+        self._ciphers: dict[int, BodyCipher] = {}
+
+    async def cipher(self, account_id: int) -> BodyCipher:
+        """The account's body cipher (its data key is created if it has none yet)."""
+        cached = self._ciphers.get(account_id)
+        if cached is not None:
+            return cached
+        async with self._engine.begin() as conn:
+            wrapped = (
+                await conn.execute(select(accounts.c.data_key).where(accounts.c.id == account_id))
+            ).scalar_one()
+            if wrapped is None:
+                wrapped = new_wrapped_key(self._master, account_id)
+                await conn.execute(
+                    update(accounts).where(accounts.c.id == account_id).values(data_key=wrapped)
+                )
+        cipher = BodyCipher(self._master, account_id, wrapped)
+        self._ciphers[account_id] = cipher
+        return cipher
+
+    def forget(self, account_id: int) -> None:
+        """Drop a cached key (its account is being deleted)."""
+        self._ciphers.pop(account_id, None)
+
+    async def seal_legacy_bodies(self) -> int:
+        """Seal plaintext bodies left by databases from before encryption at rest."""
+        async with self._engine.connect() as conn:
+            owners = list(
+                (
+                    await conn.execute(
+                        select(messages.c.account_id).where(messages.c.body.is_not(None)).distinct()
+                    )
+                ).scalars()
+            )
+        done = 0
+        for account_id in owners:
+            cipher = await self.cipher(account_id)
+            while True:
+                async with self._engine.begin() as conn:
+                    rows = (
+                        await conn.execute(
+                            select(messages.c.id, messages.c.body)
+                            .where(
+                                messages.c.account_id == account_id, messages.c.body.is_not(None)
+                            )
+                            .limit(_BATCH)
+                        )
+                    ).all()
+                    for message_id, body in rows:
+                        await conn.execute(
+                            update(messages)
+                            .where(messages.c.id == message_id)
+                            .values(body_sealed=cipher.seal(body), body=None)
+                        )
+                done += len(rows)
+                if len(rows) < _BATCH:
+                    break
+        return done

@@ -1,0 +1,104 @@
+"""Message bodies at rest: the one module that seals and opens them.
+
+Each account has a random 256-bit data key (DEK). Bodies are sealed with AES-256-GCM under
+it (12-byte random nonce || ciphertext+tag, additional data binds the account). The DEK is
+stored only wrapped — AES-256-GCM under the server master key, bound to the account id —
+so a copied database without the master key reveals no message. Destroying an account's
+wrapped DEK makes its bodies unreadable for good (crypto-shredding).
+
+The master key comes from ``FERRY_MASTER_KEY`` (base64 of 32 bytes) or the file
+``master.key`` in the data directory, created 0600 on first start.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import os
+import secrets
+from collections.abc import Mapping
+from pathlib import Path
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+KEY_FILE = "master.key"
+_NONCE = 12
+
+
+class SealError(Exception):
+    """A sealed value could not be opened (wrong key, or tampered data)."""
+
+
+class MasterKeyError(Exception):
+    """The master key is missing, malformed or a placeholder."""
+
+
+def load_master_key(data_dir: Path, env: Mapping[str, str] | None = None) -> bytes:
+    """The server master key; created (0600) on first start when not given."""
+    env = os.environ if env is None else env
+    if "FERRY_MASTER_KEY" in env:
+        return _check(_b64(env["FERRY_MASTER_KEY"]))
+    path = data_dir / KEY_FILE
+    if path.exists():
+        return _check(path.read_bytes())
+    key = secrets.token_bytes(32)
+    data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "wb") as f:
+        f.write(key)
+        f.flush()
+        os.fsync(f.fileno())
+    return key
+
+
+def _b64(text: str) -> bytes:
+    try:
+        return base64.b64decode(text.strip(), validate=True)
+    except (binascii.Error, ValueError):
+        raise MasterKeyError("FERRY_MASTER_KEY is not base64") from None
+
+
+def _check(key: bytes) -> bytes:
+    if len(key) != 32:
+        raise MasterKeyError("the master key must be exactly 32 bytes")
+    if len(set(key)) < 8:
+        raise MasterKeyError("the master key looks like a placeholder; use random bytes")
+    return key
+
+
+def _seal(key: bytes, plaintext: bytes, aad: bytes) -> bytes:
+    nonce = secrets.token_bytes(_NONCE)
+    return nonce + AESGCM(key).encrypt(nonce, plaintext, aad)
+
+
+def _open(key: bytes, blob: bytes, aad: bytes) -> bytes:
+    try:
+        return AESGCM(key).decrypt(blob[:_NONCE], blob[_NONCE:], aad)
+    except (InvalidTag, ValueError):
+        raise SealError("sealed value cannot be opened") from None
+
+
+def new_wrapped_key(master: bytes, account_id: int) -> bytes:
+    """A fresh account data key, wrapped for storage."""
+    return _seal(master, secrets.token_bytes(32), _dek_aad(account_id))
+
+
+def _dek_aad(account_id: int) -> bytes:
+    return b"ferry-dek:" + str(account_id).encode()
+
+
+class BodyCipher:
+    """Seals and opens the message bodies of one account."""
+
+    def __init__(self, master: bytes, account_id: int, wrapped: bytes) -> None:
+        self._key = _open(master, wrapped, _dek_aad(account_id))
+        self._aad = b"ferry-body:" + str(account_id).encode()
+
+    def seal(self, text: str) -> bytes:
+        return _seal(self._key, text.encode(), self._aad)
+
+    def open(self, blob: bytes | None) -> str:
+        if blob is None:
+            return ""
+        return _open(self._key, blob, self._aad).decode()

@@ -1,0 +1,217 @@
+"""Reading conversations: threads, pages of messages, changes since a cursor, search.
+
+Only conversations of verified lines are ever read out. Bodies are opened here (through
+``sealed.BodyCipher``) and nowhere else on the read side.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import and_, select
+from sqlalchemy.engine import Row
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from protocol.messages import MessageView, ThreadView
+from server.storage.keys import KeyRing
+from server.storage.schema import accounts, lines, messages, threads
+from server.storage.sealed import BodyCipher
+
+
+@dataclass(frozen=True)
+class ChangeSet:
+    """Rows changed in ``(since, upto]``; ``resync`` when ``since`` is too old to resume."""
+
+    since: int
+    upto: int
+    messages: list[MessageView]
+    threads: list[ThreadView]
+    resync: bool = False
+
+    @property
+    def empty(self) -> bool:
+        return not self.messages and not self.threads
+
+
+_last = messages.alias("last")
+
+
+def verified_lines(account_id: int) -> Any:
+    """Ids of the account's verified lines: only their conversations are ever served."""
+    return select(lines.c.id).where(
+        lines.c.account_id == account_id, lines.c.verified_at.is_not(None)
+    )
+
+
+def thread_query() -> Any:
+    return (
+        select(threads, _last, lines.c.number.label("line_number"))
+        .outerjoin(_last, _last.c.id == threads.c.last_message_id)
+        .join(lines, lines.c.id == threads.c.line_id)
+    )
+
+
+def iso(value: datetime) -> str:
+    return value.isoformat().replace("+00:00", "Z")
+
+
+def message_view(row: Row[Any], cipher: BodyCipher, table: Any = messages) -> MessageView:
+    m = row._mapping
+    deleted = bool(m[table.c.deleted])
+    return MessageView(
+        id=m[table.c.id],
+        thread_id=m[table.c.thread_id],
+        peer=m[table.c.peer],
+        direction=m[table.c.direction],
+        body="" if deleted else cipher.open(m[table.c.body_sealed]),
+        status=m[table.c.status],
+        timestamp=iso(m[table.c.timestamp]),
+        seq=m[table.c.seq],
+        client_msg_id=m[table.c.client_msg_id],
+        error=m[table.c.error],
+        incomplete=bool(m[table.c.incomplete]),
+        deleted=deleted,
+    )
+
+
+def thread_view(row: Row[Any], cipher: BodyCipher) -> ThreadView:
+    m = row._mapping
+    last = message_view(row, cipher, _last) if m[_last.c.id] is not None else None
+    return ThreadView(
+        id=m[threads.c.id],
+        peer=m[threads.c.peer],
+        title=m[threads.c.peer],
+        last_message=last,
+        last_activity=iso(m[threads.c.last_activity]),
+        unread=m[threads.c.unread],
+        seq=m[threads.c.seq],
+        line_id=m[threads.c.line_id],
+        line=m["line_number"],
+        archived=bool(m[threads.c.archived]),
+        deleted=bool(m[threads.c.deleted]),
+    )
+
+
+class Views:
+    """Read-only queries, each in its own connection."""
+
+    def __init__(self, keys: KeyRing) -> None:
+        self._keys = keys
+
+    async def threads(self, conn: AsyncConnection, account_id: int) -> tuple[list[ThreadView], int]:
+        seq = (
+            await conn.execute(select(accounts.c.seq).where(accounts.c.id == account_id))
+        ).scalar_one()
+        cipher = await self._keys.cipher(account_id)
+        rows = await conn.execute(
+            thread_query()
+            .where(
+                threads.c.account_id == account_id,
+                threads.c.line_id.in_(verified_lines(account_id)),
+                threads.c.deleted.is_(False),
+            )
+            .order_by(threads.c.last_activity.desc(), threads.c.id.desc())
+        )
+        return [thread_view(r, cipher) for r in rows], int(seq)
+
+    async def thread_messages(
+        self,
+        conn: AsyncConnection,
+        account_id: int,
+        thread_id: int,
+        *,
+        before: int | None,
+        limit: int,
+    ) -> tuple[list[MessageView], bool]:
+        owner = (
+            await conn.execute(
+                select(threads.c.account_id, lines.c.verified_at, threads.c.deleted)
+                .join(lines, lines.c.id == threads.c.line_id)
+                .where(threads.c.id == thread_id)
+            )
+        ).first()
+        if owner is None or owner[0] != account_id or owner[2]:
+            raise LookupError(thread_id)
+        if owner[1] is None:
+            raise PermissionError(thread_id)
+        query = select(messages).where(
+            messages.c.thread_id == thread_id, messages.c.deleted.is_(False)
+        )
+        if before is not None:
+            query = query.where(messages.c.id < before)
+        rows = list(await conn.execute(query.order_by(messages.c.id.desc()).limit(limit + 1)))
+        cipher = await self._keys.cipher(account_id)
+        has_more = len(rows) > limit
+        return [message_view(r, cipher) for r in reversed(rows[:limit])], has_more
+
+    async def changes_since(
+        self, conn: AsyncConnection, account_id: int, since: int, limit: int
+    ) -> ChangeSet:
+        upto, min_seq = (
+            await conn.execute(
+                select(accounts.c.seq, accounts.c.min_seq).where(accounts.c.id == account_id)
+            )
+        ).one()
+        if 0 < since < min_seq or since > upto:
+            return ChangeSet(since, int(upto), [], [], resync=True)
+        cipher = await self._keys.cipher(account_id)
+        msg_rows = list(
+            await conn.execute(
+                select(messages)
+                .where(
+                    messages.c.account_id == account_id,
+                    messages.c.seq > since,
+                    messages.c.line_id.in_(verified_lines(account_id)),
+                )
+                .order_by(messages.c.seq)
+                .limit(limit + 1)
+            )
+        )
+        if len(msg_rows) > limit:
+            msg_rows = msg_rows[:limit]
+            upto = int(msg_rows[-1].seq)
+        thread_rows = await conn.execute(
+            thread_query().where(
+                threads.c.account_id == account_id,
+                threads.c.line_id.in_(verified_lines(account_id)),
+                and_(threads.c.seq > since, threads.c.seq <= upto),
+            )
+        )
+        return ChangeSet(
+            since=since,
+            upto=int(upto),
+            messages=[message_view(r, cipher) for r in msg_rows],
+            threads=[thread_view(r, cipher) for r in thread_rows],
+        )
+
+    async def search(
+        self, conn: AsyncConnection, account_id: int, query: str, limit: int
+    ) -> list[MessageView]:
+        """Messages containing ``query`` (case-insensitive), newest first.
+
+        Bodies are sealed, so matching happens here after opening them; an index of
+        plaintext words would undo encryption at rest.
+        """
+        needle = query.casefold()
+        cipher = await self._keys.cipher(account_id)
+        rows = await conn.stream(
+            select(messages)
+            .join(threads, threads.c.id == messages.c.thread_id)
+            .where(
+                messages.c.account_id == account_id,
+                messages.c.deleted.is_(False),
+                threads.c.deleted.is_(False),
+                messages.c.line_id.in_(verified_lines(account_id)),
+            )
+            .order_by(messages.c.id.desc())
+        )
+        found: list[MessageView] = []
+        async for row in rows:
+            view = message_view(row, cipher)
+            if needle in view.body.casefold() or needle in view.peer:
+                found.append(view)
+                if len(found) >= limit:
+                    break
+        return found
