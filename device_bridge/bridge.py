@@ -7,7 +7,9 @@ Four tasks share one journal::
     uploader     journal ─▶ Upload batches (a few in flight) ─▶ Ack ─▶ journal forgets
     sender       SendSms ─▶ journal "accepted" ─▶ "sending" ─▶ AT+CMGS ─▶ "sent"/"failed"
                  status reports (+CDS/+CDSI) per part ─▶ "delivered"/"failed"
-    link         websocket; on (re)connect: re-upload unacknowledged, re-report statuses
+    link         websocket; on (re)connect: re-upload unacknowledged, re-report statuses;
+                 if the server remembers fewer acks than we received (restored from a
+                 backup), re-send the acknowledged history as a repair
 
 Nothing is deleted from the SIM before the journal has it on disk; nothing leaves the
 journal before the server acknowledged it; a send interrupted by a crash is ``unknown``,
@@ -37,7 +39,7 @@ from device_bridge.drivers.base import (
 )
 from device_bridge.gsm.errors import AtError, AtTimeout, CommandRejected, EncodeError, GsmError
 from device_bridge.gsm.pdu import Deliver, StatusReport
-from device_bridge.journal import Journal, Part
+from device_bridge.journal import InboundItem, Journal, Part
 from device_bridge.link import Link
 from protocol.messages import (
     Ack,
@@ -81,6 +83,7 @@ class Bridge:
         modem_backoff: Backoff | None = None,
         link_backoff: Backoff | None = None,
         delivery_reports: bool = True,
+        history_age: timedelta = timedelta(days=30),
     ) -> None:
         self.modem = modem
         self.journal = journal
@@ -103,6 +106,7 @@ class Bridge:
         self._queued: set[int] = set()
         self.modem_ready = asyncio.Event()
         self.delivery_reports = delivery_reports
+        self._history_age = history_age
 
     async def run(self) -> None:
         """Run until cancelled."""
@@ -240,19 +244,7 @@ class Bridge:
                 items = self.journal.pending_inbound(after=self._sent_upto, limit=UPLOAD_BATCH)
                 if not items:
                     break
-                upload = Upload(
-                    items=[
-                        InboundSms(
-                            n=i.n,
-                            key=i.key,
-                            sender=i.sender,
-                            body=i.body,
-                            sent_at=i.sent_at,
-                            incomplete=i.incomplete,
-                        )
-                        for i in items
-                    ]
-                )
+                upload = Upload(items=[_wire(i) for i in items])
                 if not await self.link.send(upload):
                     break
                 self._sent_upto = items[-1].n
@@ -322,16 +314,34 @@ class Bridge:
         async with self._acked:
             self._sent_upto = self._acked_upto = 0
             self._acked.notify_all()
+        if welcome.acked_upto < self.journal.acked_n():
+            await self._repair(welcome.acked_upto)
         self._upload_wakeup.set()
         for item in self.journal.unreported():
             await self._report(item.outbox_id)
         if self.modem_ready.is_set():
             await self._report_modem()
 
+    async def _repair(self, after: int) -> None:
+        """The server forgot acknowledged messages (restored from a backup): re-send them.
+
+        The server only adds or completes by key, so a repair can never remove anything.
+        """
+        log.warning("server remembers acks up to %d only; sending a repair", after)
+        self.journal.prune_history(self._now(), self._history_age)
+        while items := self.journal.history_after(after, UPLOAD_BATCH):
+            upload = Upload(items=[_wire(i) for i in items], repair=True)
+            if not await self.link.send(upload):
+                return
+            after = items[-1].n
+
     async def _on_message(self, message: ServerToDevice) -> None:
         match message:
-            case Ack(upto=upto):
-                self.journal.ack_inbound(upto)
+            case Ack(upto=upto, conflicts=clashes):
+                if clashes:
+                    # The server kept its copy and recorded the clash; nothing to retry.
+                    log.warning("server reports %d conflicting upload(s)", len(clashes))
+                self.journal.ack_inbound(upto, self._now())
                 async with self._acked:
                     self._acked_upto = max(self._acked_upto, upto)
                     self._acked.notify_all()
@@ -346,3 +356,14 @@ class Bridge:
                 self.journal.forget_finished()
             case _:
                 log.debug("ignoring %s from server", type(message).__name__)
+
+
+def _wire(item: InboundItem) -> InboundSms:
+    return InboundSms(
+        n=item.n,
+        key=item.key,
+        sender=item.sender,
+        body=item.body,
+        sent_at=item.sent_at,
+        incomplete=item.incomplete,
+    )

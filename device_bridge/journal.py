@@ -72,6 +72,12 @@ _UPGRADES = [
     # send; such reports wait here until the send is recorded as "sent".
     "CREATE TABLE early_reports (reference INTEGER NOT NULL, recipient TEXT NOT NULL, "
     "outcome TEXT NOT NULL, seen_at TEXT NOT NULL)",
+    # Acknowledged messages, kept a while so a server restored from a backup can be
+    # repaired; and the highest position the server ever acknowledged.
+    "CREATE TABLE history (n INTEGER PRIMARY KEY, key TEXT NOT NULL, sender TEXT NOT NULL, "
+    "body TEXT NOT NULL, sent_at TEXT NOT NULL, incomplete INTEGER NOT NULL, "
+    "acked_at TEXT NOT NULL)",
+    "CREATE TABLE meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL)",
 ]
 
 #: Delivery outcomes that end a message (anything else keeps it "sent").
@@ -169,9 +175,41 @@ class Journal:
         ).fetchall()
         return [InboundItem(r[0], r[1], r[2], r[3], r[4], bool(r[5])) for r in rows]
 
-    def ack_inbound(self, upto: int) -> None:
-        """The server committed everything up to ``upto``: forget it."""
-        self._tx("DELETE FROM inbound WHERE n <= ?", (upto,))
+    def ack_inbound(self, upto: int, now: datetime) -> None:
+        """The server committed everything up to ``upto``: move it to the history."""
+        try:
+            with self._db:
+                self._db.execute(
+                    "INSERT OR IGNORE INTO history SELECT n, key, sender, body, sent_at, "
+                    "incomplete, ? FROM inbound WHERE n <= ?",
+                    (now.isoformat(), upto),
+                )
+                self._db.execute("DELETE FROM inbound WHERE n <= ?", (upto,))
+                self._db.execute(
+                    "INSERT INTO meta VALUES ('acked_n', ?) ON CONFLICT(key) "
+                    "DO UPDATE SET value = max(value, excluded.value)",
+                    (upto,),
+                )
+        except sqlite3.Error as exc:
+            raise JournalError(str(exc)) from None
+
+    def acked_n(self) -> int:
+        """The highest position the server ever acknowledged."""
+        row = self._db.execute("SELECT value FROM meta WHERE key = 'acked_n'").fetchone()
+        return int(row[0]) if row else 0
+
+    def history_after(self, after: int, limit: int = 100) -> list[InboundItem]:
+        """Acknowledged messages after ``after``, for a repair of a restored server."""
+        rows = self._db.execute(
+            "SELECT n, key, sender, body, sent_at, incomplete FROM history WHERE n > ? "
+            "ORDER BY n LIMIT ?",
+            (after, limit),
+        ).fetchall()
+        return [InboundItem(r[0], r[1], r[2], r[3], r[4], bool(r[5])) for r in rows]
+
+    def prune_history(self, now: datetime, max_age: timedelta) -> int:
+        cur = self._tx("DELETE FROM history WHERE acked_at < ?", ((now - max_age).isoformat(),))
+        return cur.rowcount
 
     def inbound_count(self) -> int:
         return int(self._db.execute("SELECT count(*) FROM inbound").fetchone()[0])

@@ -105,11 +105,17 @@ class Pong(_Msg, tag="pong", frozen=True):
 
 
 class Welcome(_Msg, tag="welcome", frozen=True):
-    """The server accepted the bridge; ``lines`` are the numbers it serves."""
+    """The server accepted the bridge; ``lines`` are the numbers it serves.
+
+    ``acked_upto`` is the highest upload position the server remembers acknowledging. A
+    bridge that knows of later acknowledged items (the server was restored from a backup)
+    re-sends them as a repair.
+    """
 
     version: int
     device_id: int
     lines: list[str]
+    acked_upto: int = 0
 
 
 class Ack(_Msg, tag="ack", frozen=True):

@@ -29,7 +29,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from protocol.messages import MessageView, ThreadView
 from protocol.phone import participants_key
 from server.storage.keys import KeyRing
-from server.storage.schema import accounts, conflicts, lines, messages, outbox, threads
+from server.storage.schema import accounts, conflicts, devices, lines, messages, outbox, threads
 from server.storage.sealed import BodyCipher
 from server.storage.util import new_id
 from server.storage.views import ChangeSet, Views, message_view
@@ -134,10 +134,12 @@ class ConversationStore:
         now: datetime,
         *,
         repair: bool = False,
+        upto: int | None = None,
     ) -> IngestResult:
         """Store inbound SMS idempotently, in one transaction.
 
         ``repair``: an existing message stored incomplete is completed by a complete copy.
+        ``upto``: the bridge's upload position acknowledged with this commit.
         """
         cipher = await self._keys.cipher(account_id)
         async with self._engine.begin() as conn:
@@ -183,6 +185,12 @@ class ConversationStore:
                     seq += 1
                 touched = {int(r["thread_id"]) for r in rows} | {o.thread_id for o, _ in completes}
                 await _refresh_threads(conn, touched, unread_from=rows)
+            if upto is not None:
+                await conn.execute(
+                    update(devices)
+                    .where(devices.c.id == device_id, devices.c.acked_n < upto)
+                    .values(acked_n=upto)
+                )
             for old, item in clashes:
                 await conn.execute(
                     insert(conflicts).values(
@@ -221,6 +229,13 @@ class ConversationStore:
             "device_key": item.key,
             "seq": seq,
         }
+
+    async def acknowledged(self, device_id: int) -> int:
+        async with self._engine.connect() as conn:
+            value = (
+                await conn.execute(select(devices.c.acked_n).where(devices.c.id == device_id))
+            ).scalar_one_or_none()
+        return int(value or 0)
 
     async def conflict_count(self, account_id: int) -> int:
         async with self._engine.connect() as conn:

@@ -112,6 +112,8 @@ devices = Table(
     Column("created_at", UtcDateTime(), nullable=False),
     Column("last_seen_at", UtcDateTime()),
     Column("revoked_at", UtcDateTime()),
+    # Highest upload position acknowledged to this bridge (see the repair in Welcome).
+    Column("acked_n", BigInteger, nullable=False, server_default="0"),
     Index("ix_devices_account", "account_id"),
 )
 

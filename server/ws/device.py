@@ -121,7 +121,10 @@ async def _serve(
     if replaced is not None:
         await replaced.close()
     await svc.devices.touch(device.id, svc.clock.now())
-    await send(Welcome(version=version, device_id=device.id, lines=list(device.lines)))
+    acked = await svc.conversations.acknowledged(device.id)
+    await send(
+        Welcome(version=version, device_id=device.id, lines=list(device.lines), acked_upto=acked)
+    )
     svc.devices_changed(device.account_id)
     log.info("< connected from %s (protocol v%d)", remote, version)
     pump = asyncio.create_task(_outbox_pump(svc, conn), name=f"outbox-{device.id}")
@@ -148,7 +151,12 @@ async def _handle(svc: Services, conn: DeviceConnection, message: DeviceToServer
                 raise MalformedMessage("upload batch too large")
             batch = [_inbound(i, conn.device.lines) for i in items]
             result = await svc.conversations.ingest_inbound(
-                account_id, conn.device.id, batch, svc.clock.now(), repair=repair
+                account_id,
+                conn.device.id,
+                batch,
+                svc.clock.now(),
+                repair=repair,
+                upto=max(i.n for i in items),
             )
             if result.conflicts:
                 conn.log.warning(

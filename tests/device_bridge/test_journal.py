@@ -19,7 +19,7 @@ def test_inbound_is_idempotent_and_survives_reopen(tmp_path: Path) -> None:
     j = Journal(tmp_path / "j.db")
     assert [i.body for i in j.pending_inbound()] == ["hi", "there"]
     first, second = j.pending_inbound()
-    j.ack_inbound(first.n)
+    j.ack_inbound(first.n, T0)
     assert [i.body for i in j.pending_inbound()] == ["there"]
     assert j.pending_inbound(after=second.n) == []
 
@@ -137,3 +137,19 @@ def test_stale_early_reports_are_not_applied(tmp_path: Path) -> None:
     j.record_report(30, "+15550100002", "delivered", T0)
     j.accept_outbound(1, "+15550100002", "x")
     assert j.mark_sent(1, [30], T0 + timedelta(hours=1)).state == "sent"
+
+
+def test_acknowledged_messages_move_to_history_for_repairs(tmp_path: Path) -> None:
+    j = Journal(tmp_path / "j.db")
+    for key in ("a", "b", "c"):
+        j.add_inbound(key, "+1555", key.upper(), T0)
+    items = j.pending_inbound()
+    j.ack_inbound(items[1].n, T0)
+    assert j.acked_n() == items[1].n
+    assert [i.body for i in j.pending_inbound()] == ["C"]
+    assert [i.body for i in j.history_after(0)] == ["A", "B"]
+    assert [i.body for i in j.history_after(items[0].n)] == ["B"]
+    j.ack_inbound(items[0].n, T0)  # a late, lower ack never lowers the mark
+    assert j.acked_n() == items[1].n
+    assert j.prune_history(T0 + timedelta(days=31), timedelta(days=30)) == 2
+    assert j.history_after(0) == [] and j.acked_n() == items[1].n

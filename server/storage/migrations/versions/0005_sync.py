@@ -6,6 +6,8 @@
 * ``messages.deleted`` / ``threads.deleted``: tombstones, so deletions propagate by seq.
 * ``threads.archived``; ``accounts.min_seq``: cursors older than it must resync.
 * ``conflicts``: same device key, different content — recorded, never overwritten.
+* ``devices.acked_n``: the highest upload position acknowledged to the bridge; a bridge
+  that acknowledged more than the server remembers (a restored backup) sends a repair.
 
 Revision ID: 0005_sync
 Revises: 0003_lines
@@ -40,6 +42,8 @@ def upgrade() -> None:
         batch.add_column(
             sa.Column("deleted", sa.Boolean, nullable=False, server_default=sa.false())
         )
+    with op.batch_alter_table("devices") as batch:
+        batch.add_column(sa.Column("acked_n", sa.BigInteger, nullable=False, server_default="0"))
     op.create_table(
         "conflicts",
         sa.Column("id", Id, primary_key=True),
@@ -56,6 +60,8 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_table("conflicts")
+    with op.batch_alter_table("devices") as batch:
+        batch.drop_column("acked_n")
     with op.batch_alter_table("threads") as batch:
         batch.drop_column("deleted")
         batch.drop_column("archived")
