@@ -269,6 +269,7 @@ class Bridge:
         if item is None or item.state != "accepted":
             return
         await self.modem_ready.wait()
+        log.info("> sending outbox %d", outbox_id)
         self.journal.set_outbound(outbox_id, "sending")
         await self._report(outbox_id)
         try:
@@ -280,6 +281,9 @@ class Bridge:
             self.journal.set_outbound(
                 outbox_id, state, refs=list(exc.parts_sent), error=exc.message
             )
+            # A modem that stopped answering loses its +CMTI notices too: reopen it now
+            # (the modem loop sees the closed port) instead of at the next storage poll.
+            await self._reset_modem()
         except CommandRejected as exc:
             state = "unknown" if exc.parts_sent else "failed"
             self.journal.set_outbound(
@@ -288,12 +292,18 @@ class Bridge:
         except AtError as exc:
             # The modem vanished mid-send: the SMS may or may not have left.
             self.journal.set_outbound(outbox_id, "unknown", error=exc.message)
+            await self._reset_modem()
         except EncodeError as exc:
             # Nothing reached the modem: the number or text cannot be put in a PDU.
             self.journal.set_outbound(outbox_id, "failed", error=str(exc)[:200])
         else:
             self.journal.mark_sent(outbox_id, refs, self._now())
         await self._report(outbox_id)
+
+    async def _reset_modem(self) -> None:
+        self.modem_ready.clear()
+        with contextlib.suppress(Exception):
+            await self.modem.close()
 
     async def _report(self, outbox_id: int) -> None:
         item = self.journal.outbound(outbox_id)
@@ -348,12 +358,13 @@ class Bridge:
                 self._upload_wakeup.set()
             case SendSms(outbox_id=oid, to=to, body=body):
                 item = self.journal.accept_outbound(oid, to, body)
+                log.info("< outbox %d offered; journal has it as %s", oid, item.state)
                 await self._report(oid)
                 if item.state == "accepted":
                     self._enqueue(oid)
             case StatusAck(outbox_id=oid, status=status):
                 self.journal.mark_reported(oid, status)
-                self.journal.forget_finished()
+                self.journal.forget_finished(self._now())
             case _:
                 log.debug("ignoring %s from server", type(message).__name__)
 

@@ -78,6 +78,9 @@ _UPGRADES = [
     "body TEXT NOT NULL, sent_at TEXT NOT NULL, incomplete INTEGER NOT NULL, "
     "acked_at TEXT NOT NULL)",
     "CREATE TABLE meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL)",
+    # When the server confirmed a final state: the row is kept a while after that, so a
+    # late repeat of the same order is answered with its outcome instead of sent again.
+    "ALTER TABLE outbound ADD COLUMN finished_at TEXT",
 ]
 
 #: Delivery outcomes that end a message (anything else keeps it "sent").
@@ -394,15 +397,19 @@ class Journal:
             )
         return ids
 
-    def forget_finished(self) -> None:
-        """Drop rows whose final state the server has confirmed.
+    def forget_finished(self, now: datetime, keep: timedelta = timedelta(days=30)) -> None:
+        """Age out rows whose final state the server confirmed ``keep`` ago.
 
-        ``sent`` rows stay: a delivery report may still arrive for their references.
+        ``sent`` rows are not final: a delivery report may still arrive for them. Confirmed
+        final rows stay for ``keep`` as tombstones: a repeated order for the same outbox id
+        (a server that re-offers after a crash) then meets its outcome, never a second SMS.
         """
         self._tx(
-            "DELETE FROM outbound "
-            "WHERE reported = state AND state IN ('failed', 'unknown', 'delivered')"
+            "UPDATE outbound SET finished_at = ? WHERE finished_at IS NULL AND reported = state "
+            "AND state IN ('failed', 'unknown', 'delivered')",
+            (now.isoformat(),),
         )
+        self._tx("DELETE FROM outbound WHERE finished_at < ?", ((now - keep).isoformat(),))
 
 
 def _same_number(a: str, b: str) -> bool:

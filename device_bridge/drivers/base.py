@@ -26,6 +26,7 @@ from device_bridge.gsm.modem import (
 from device_bridge.gsm.pdu import Deliver, StatusReport, Submit, decode_pdu
 
 __all__ = [
+    "Contact",
     "IncomingPdu",
     "Modem",
     "ModemEvent",
@@ -58,6 +59,14 @@ class StoredMessage:
     pdu: str
     sms: Deliver | Submit | StatusReport | None
     error: str | None = None
+
+
+@dataclass(frozen=True)
+class Contact:
+    """A phonebook entry on the SIM: a name and a number (``+E164`` when international)."""
+
+    name: str
+    number: str
 
 
 @dataclass(frozen=True)
@@ -98,6 +107,9 @@ class Modem(Protocol):
 
     async def status(self) -> ModemStatus:
         """Signal, operator and own number, as far as the device tells."""
+
+    async def read_contacts(self) -> list[Contact]:
+        """The contacts stored on the SIM, in slot order."""
 
 
 def decode_stored(index: int, status: int, pdu: str) -> StoredMessage:

@@ -29,7 +29,7 @@ from device_bridge.gsm.errors import (
 from device_bridge.gsm.modem import CommandDone, ModemEvent, ModemSession, PromptTimeout, Timer, Urc
 from device_bridge.gsm.pdu import encode_submit
 
-from .base import ModemStatus, StoredMessage, decode_stored
+from .base import Contact, ModemStatus, StoredMessage, decode_stored
 
 __all__ = ["SerialModem"]
 
@@ -45,6 +45,7 @@ CNMI_CHOICES = (
 _SERIAL_ERRORS = (serial.SerialException, OSError, ConnectionError)
 _PROBE_TRIES = 3
 _MAX_EVENTS = 10_000  # unsolicited events kept for next_event()
+_PHONEBOOK_CHUNK = 50  # slots asked for per AT+CPBR, keeping each answer small
 
 
 class SerialModem:
@@ -77,6 +78,9 @@ class SerialModem:
         self._timer_generation = -1
         self._failure: AtError | None = None
         self._concat_ref = random.randrange(256)
+        # Held while AT+CSCS may differ from the default, so no other string query
+        # (operator name, own number) is answered in the phonebook's character set.
+        self._charset_lock = asyncio.Lock()
 
     # -- lifecycle ---------------------------------------------------------
 
@@ -246,11 +250,56 @@ class SerialModem:
 
     async def status(self) -> ModemStatus:
         """Signal (``AT+CSQ``), operator (``AT+COPS?``), own number (``AT+CNUM``)."""
-        signal = at.parse_csq(await self._optional("AT+CSQ"))
-        await self._attempt("AT+COPS=3,0")  # ask for the long alphanumeric name
-        operator = at.parse_cops(await self._optional("AT+COPS?"))
-        own_number = at.parse_cnum(await self._optional("AT+CNUM"))
+        async with self._charset_lock:
+            signal = at.parse_csq(await self._optional("AT+CSQ"))
+            await self._attempt("AT+COPS=3,0")  # ask for the long alphanumeric name
+            operator = at.parse_cops(await self._optional("AT+COPS?"))
+            own_number = at.parse_cnum(await self._optional("AT+CNUM"))
         return ModemStatus(signal, operator, own_number)
+
+    async def read_contacts(self) -> list[Contact]:
+        """The SIM phonebook (``AT+CPBS="SM"``, ``AT+CPBR``), read in chunks of slots.
+
+        Names are read in UCS2 when the modem offers it, so "Zoë" or "李雷" survive; the
+        character set in use before is restored afterwards. Without UCS2 the current
+        character set is decoded as well as it can be (characters the modem cannot
+        express arrive as it sends them, usually ``?``).
+
+        Raises:
+            CmeError: No SIM phonebook (or the SIM is locked).
+            AtError: The modem stopped answering.
+        """
+        async with self._charset_lock:
+            return await self._read_phonebook()
+
+    async def _read_phonebook(self) -> list[Contact]:
+        await self._check('AT+CPBS="SM"')
+        slots = at.parse_cpbr_support((await self._check("AT+CPBR=?")).lines)
+        if slots is None:
+            raise AtError("the modem did not say which phonebook slots exist",
+                          command="AT+CPBR=?")
+        previous = at.parse_cscs(await self._optional("AT+CSCS?")) or "GSM"
+        offered = at.parse_cscs_support(await self._optional("AT+CSCS=?"))
+        charset = previous
+        if "UCS2" in offered and previous != "UCS2" and await self._attempt('AT+CSCS="UCS2"'):
+            charset = "UCS2"
+        try:
+            entries: list[at.CpbrEntry] = []
+            for first in range(slots.first, slots.last + 1, _PHONEBOOK_CHUNK):
+                last = min(first + _PHONEBOOK_CHUNK - 1, slots.last)
+                entries += at.parse_cpbr(await self._phonebook_lines(first, last), charset)
+        finally:
+            if charset != previous:
+                with contextlib.suppress(AtError):
+                    await self._attempt(f'AT+CSCS="{previous}"')
+        return [Contact(e.text, e.number) for e in sorted(entries, key=lambda e: e.index)]
+
+    async def _phonebook_lines(self, first: int, last: int) -> tuple[str, ...]:
+        done = await self._command(f"AT+CPBR={first},{last}")
+        if isinstance(done.error, CmeError) and done.error.code == 22:
+            return ()  # "not found": how some firmware says the slots are all empty
+        _raise_for(done)
+        return done.lines
 
     # -- plumbing ------------------------------------------------------------
 

@@ -20,7 +20,8 @@ __all__ = ["SIM_PIN", "Final", "GeneralCommands", "int_range", "ints", "unquote"
 SIM_PIN = "1234"
 
 _CME_TEXT = {3: "operation not allowed", 4: "operation not supported",
-             11: "SIM PIN required", 16: "incorrect password", 30: "no network service"}
+             11: "SIM PIN required", 16: "incorrect password", 21: "invalid index",
+             22: "not found", 30: "no network service"}
 
 
 class Final(Exception):
@@ -163,8 +164,13 @@ class GeneralCommands:
         if mode == "read":
             return [f'+CSCS: "{self.cscs}"']
         if mode == "test":
-            return ['+CSCS: ("GSM","IRA","UCS2")']
-        self.cscs = unquote(args).upper() or "GSM"
+            return ["+CSCS: (" + ",".join(f'"{c}"' for c in self.profile.charsets) + ")"]
+        if mode != "set":
+            return []
+        charset = unquote(args.strip()).upper() or "GSM"
+        if charset not in self.profile.charsets:
+            raise self._cme(4)
+        self.cscs = charset
         return []
 
     def _at_csmp(self, mode: str, args: str) -> list[str]:

@@ -11,6 +11,8 @@ GET      /phones/{number}/messages        what the phone received ``[{"from", "t
 GET      /phones/{number}/sent            what the phone sent ``[{"to", "text", …}]``
 GET      /phones/{number}/faults          current faults
 POST     /phones/{number}/faults          change faults (see ``profiles.Faults``)
+GET      /phones/{number}/contacts        the SIM phonebook ``[{"index", "name", "number"}]``
+POST     /phones/{number}/contacts        ``{"name", "number"}``: add a SIM contact
 GET      /external                        SMS sent to numbers outside the emulator
 =======  ===============================  =============================================
 
@@ -26,6 +28,7 @@ from aiohttp import web
 from device_bridge.gsm.errors import EncodeError
 
 from .network import SentSms
+from .phonebook import PhonebookEntry
 
 if TYPE_CHECKING:
     from .run import Emulator, Phone
@@ -48,6 +51,8 @@ def create_control_app(emulator: Emulator) -> web.Application:
     app.router.add_get("/phones/{number}/sent", sent)
     app.router.add_get("/phones/{number}/faults", get_faults)
     app.router.add_post("/phones/{number}/faults", set_faults)
+    app.router.add_get("/phones/{number}/contacts", contacts)
+    app.router.add_post("/phones/{number}/contacts", add_contact)
     app.router.add_get("/external", external)
     return app
 
@@ -147,6 +152,26 @@ async def set_faults(request: web.Request) -> web.Response:
     except ValueError as exc:
         raise _ApiError(400, "bad_fault", str(exc)) from None
     return web.json_response(phone.modem.faults.as_dict())
+
+
+async def contacts(request: web.Request) -> web.Response:
+    """The phone's SIM phonebook, in index order."""
+    return web.json_response([_contact_json(e) for e in _phone(request).modem.phonebook.entries()])
+
+
+async def add_contact(request: web.Request) -> web.Response:
+    """Store a contact in the lowest free SIM phonebook slot."""
+    phone = _phone(request)
+    body = await _body(request, "name", "number")
+    try:
+        entry = phone.modem.phonebook.add(body["name"], body["number"])
+    except ValueError as exc:
+        raise _ApiError(400, "bad_contact", str(exc)) from None
+    return web.json_response(_contact_json(entry), status=201)
+
+
+def _contact_json(entry: PhonebookEntry) -> dict[str, object]:
+    return {"index": entry.index, "name": entry.name, "number": entry.number}
 
 
 async def external(request: web.Request) -> web.Response:

@@ -29,6 +29,7 @@ from device_bridge.gsm.pdu import (
 
 from .commands import Final, GeneralCommands, ints
 from .network import Network, ReceivedSms
+from .phonebook import Phonebook, PhonebookCommands
 from .profiles import PROFILES, Faults, Profile
 from .storage import CAPACITY, MessageStore, Slot
 
@@ -40,10 +41,11 @@ _MAX_COMMAND = 1024  # longest command line accepted
 _MAX_PDU_HEX = 2 * (12 + 176)  # SMSC field + longest TPDU, in hex digits
 _GARBAGE = b"\xff\x00~\xfe"
 _CTRL_Z, _ESC, _CR, _LF, _BS = 0x1A, 0x1B, 0x0D, 0x0A, 0x08
+_SME_BUSY = 0x21  # TP-ST: temporary error, the service centre is still trying
 _EXTENDED = re.compile(r"([+^$*#%][A-Z0-9]+)(=\?|\?|=[^;]*)?;?", re.IGNORECASE)
 _BASIC = re.compile(r"S\d+(?:\?|=\d*)|&?[A-Z]\d*", re.IGNORECASE)
 _SMS_COMMANDS = frozenset({"+CMGL", "+CMGR", "+CMGD", "+CMGS", "+CMGW", "+CPMS", "+CNMI"})
-_SIM_COMMANDS = _SMS_COMMANDS | {"+CNUM", "+CIMI"}
+_SIM_COMMANDS = _SMS_COMMANDS | {"+CNUM", "+CIMI", "+CPBS", "+CPBR"}
 
 
 @dataclass
@@ -56,7 +58,7 @@ class _Entry:
     hex: bytearray
 
 
-class EmulatedModem(GeneralCommands):
+class EmulatedModem(GeneralCommands, PhonebookCommands):
     """One virtual phone's modem.
 
     Args:
@@ -75,6 +77,7 @@ class EmulatedModem(GeneralCommands):
         self.faults = Faults()
         self.received: list[ReceivedSms] = []
         self.memories = {name: MessageStore(CAPACITY.get(name, 30)) for name in profile.memories}
+        self.phonebook = Phonebook()
         self._schedule = schedule or (lambda _delay, callback: callback())
         self._write: Callable[[bytes], None] = lambda _data: None
         self._out = bytearray()
@@ -408,7 +411,23 @@ class EmulatedModem(GeneralCommands):
 
     def status_report(self, reference: int, recipient: str, submitted: datetime,
                       discharged: datetime, status: int) -> None:
-        """Receive the delivery report for our submit ``reference``."""
+        """Receive the delivery report for our submit ``reference``.
+
+        The ``report_*`` faults change what the network says and when: a "still trying"
+        report first, a delay, or another final status.
+        """
+        faults = self.faults
+        final = status if faults.report_status is None else faults.report_status
+        if faults.report_trying:
+            self._status_report(reference, recipient, submitted, discharged, _SME_BUSY)
+        if faults.report_delay <= 0:
+            self._status_report(reference, recipient, submitted, discharged, final)
+            return
+        self._schedule(faults.report_delay, lambda: self._status_report(
+            reference, recipient, submitted, self.network.clock(), final))
+
+    def _status_report(self, reference: int, recipient: str, submitted: datetime,
+                       discharged: datetime, status: int) -> None:
         report = encode_status_report(reference, recipient, submitted, discharged, status,
                                       smsc=self.network.smsc)
         ds = self.cnmi[3]

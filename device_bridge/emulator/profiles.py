@@ -30,6 +30,11 @@ class Profile:
         empty_read_error: ``AT+CMGR`` on an empty slot answers ``+CMS ERROR: 321`` rather
             than a bare ``OK``.
         memories: Message memories offered by ``AT+CPMS=?``.
+        charsets: Character sets ``AT+CSCS`` accepts (others: ``+CME ERROR: 4``).
+        phonebook_empty_error: ``AT+CPBR`` over empty slots answers ``+CME ERROR: 22``
+            (not found) rather than a bare ``OK``.
+        phonebook_ucs2_only: ``+CPBR`` names are UCS2 hex and numbers plain digits,
+            whatever ``AT+CSCS`` says.
     """
 
     name: str
@@ -48,6 +53,9 @@ class Profile:
     has_cnum: bool = True
     empty_read_error: bool = False
     memories: tuple[str, ...] = ("SM", "ME")
+    charsets: tuple[str, ...] = ("GSM", "IRA", "UCS2")
+    phonebook_empty_error: bool = False
+    phonebook_ucs2_only: bool = False
 
 
 PROFILES: dict[str, Profile] = {
@@ -63,19 +71,19 @@ PROFILES: dict[str, Profile] = {
             "quectel", manufacturer="Quectel", model="EC25", revision="EC25EFAR06A06M4G",
             boot_urcs=("RDY", "+CFUN: 1", "+CPIN: READY", "+QIND: SMS DONE",
                        "+QIND: PB DONE"),
-            empty_read_error=True, memories=("SM", "ME", "MT"),
+            empty_read_error=True, memories=("SM", "ME", "MT"), phonebook_empty_error=True,
         ),
         Profile(
             "huawei", manufacturer="huawei", model="E173", revision="11.126.85.00.209",
             echo=False, boot_urcs=("^BOOT:20142538,0,0,0,75",),
             noise=("^RSSI:17", "^MODE:5,4"), unsupported="COMMAND NOT SUPPORT",
-            has_cnum=False, cnmi_ds=frozenset({0, 2}),
+            has_cnum=False, cnmi_ds=frozenset({0, 2}), phonebook_ucs2_only=True,
         ),
         Profile(
             "wavecom", manufacturer="WAVECOM MODEM", model="MULTIBAND  900E  1800",
             revision="R7.46.0.201103281648", prompt=b">",
             boot_urcs=("+WIND: 3", "+WIND: 4"), cnmi_modes=frozenset({0, 1}),
-            memories=("SM",),
+            memories=("SM",), charsets=("GSM", "PCCP437", "HEX"),
         ),
     )
 }
@@ -95,6 +103,11 @@ class Faults:
         urc_mid_response: Hold URCs and put them inside the next command's answer.
         pin_locked: The SIM wants PIN ``1234`` (set through the control API).
         signal: ``+CSQ`` rssi, 0-31 or 99 for unknown.
+        report_status: TP-ST of the delivery reports from now on (e.g. 70 = 0x46,
+            permanent failure), instead of 0 (delivered); None for the default.
+        report_trying: Precede every final report with one saying 0x21 (temporary
+            error, SME busy, the centre is still trying).
+        report_delay: Seconds before the final report comes (after any "trying" one).
     """
 
     hang: bool = False
@@ -106,6 +119,9 @@ class Faults:
     urc_mid_response: bool = False
     pin_locked: bool = False
     signal: int = 20
+    report_status: int | None = None
+    report_trying: bool = False
+    report_delay: float = 0.0
 
     def update(self, changes: dict[str, object]) -> None:
         """Apply ``changes`` (from JSON), checking names and types.
@@ -124,9 +140,13 @@ class Faults:
         return {f.name: getattr(self, f.name) for f in fields(self)}
 
 
+_OPTIONAL_INTS = {"send_error": range(0, 1000), "report_status": range(0, 256)}
+
+
 def _coerce(name: str, current: object, value: object) -> object:
-    if name == "send_error":
-        if value is None or (isinstance(value, int) and not isinstance(value, bool)):
+    if name in _OPTIONAL_INTS:
+        if value is None or (isinstance(value, int) and not isinstance(value, bool)
+                             and value in _OPTIONAL_INTS[name]):
             return value
     elif isinstance(current, bool):
         if isinstance(value, bool):

@@ -16,24 +16,36 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from . import gsm7
+
 __all__ = [
     "LINE_TOO_LONG",
     "PROMPT",
     "CmglEntry",
     "CmgrEntry",
+    "CpbrEntry",
+    "CpbrRange",
+    "CpbsStatus",
     "CpmsSupport",
     "FinalResult",
     "LineReader",
     "Marker",
     "UrcHeader",
     "csq_to_dbm",
+    "decode_string",
     "is_noise",
     "parse_cmgl",
     "parse_cmgr",
     "parse_cmgs",
     "parse_cnum",
     "parse_cops",
+    "parse_cpbr",
+    "parse_cpbr_support",
+    "parse_cpbs",
+    "parse_cpbs_support",
     "parse_cpms_support",
+    "parse_cscs",
+    "parse_cscs_support",
     "parse_csq",
     "parse_final",
     "parse_urc",
@@ -370,6 +382,13 @@ def parse_cops(lines: list[str] | tuple[str, ...]) -> str | None:
     return None
 
 
+def _with_plus(number: str, type_: int | None) -> str:
+    """An international number (type 145) as ``+digits``, however the modem wrote it."""
+    if type_ == 145 and number and not number.startswith("+"):
+        return "+" + number
+    return number
+
+
 def parse_cnum(lines: list[str] | tuple[str, ...]) -> str | None:
     """Return the first own number from ``+CNUM: [<alpha>],<number>,<type>``, or None."""
     for line in lines:
@@ -379,10 +398,7 @@ def parse_cnum(lines: list[str] | tuple[str, ...]) -> str | None:
         fields = split_params(payload)
         if len(fields) >= 2 and unquote(fields[1]):
             number = unquote(fields[1])
-            type_ = _int(fields[2]) if len(fields) >= 3 else None
-            if type_ == 145 and not number.startswith("+"):
-                number = "+" + number
-            return number
+            return _with_plus(number, _int(fields[2]) if len(fields) >= 3 else None)
     return None
 
 
@@ -411,6 +427,136 @@ def parse_cpms_support(lines: list[str] | tuple[str, ...]) -> CpmsSupport | None
 def _memories(field: str) -> tuple[str, ...]:
     inner = field.strip().removeprefix("(").removesuffix(")")
     return tuple(unquote(name).upper() for name in split_params(inner) if unquote(name))
+
+
+# ---------------------------------------------------------------- phonebook
+#
+# TS 27.007 §8.11-8.12. String values (numbers and names) come in the character set
+# chosen with AT+CSCS: "UCS2" is hex of UTF-16-BE, "GSM" the default alphabet's septet
+# values sent as bytes, "IRA" plain ASCII.
+
+_DIAL = re.compile(r"^\+?[0-9*#pPwW,]*$")
+_HEXTEXT = re.compile(r"^(?:[0-9A-Fa-f]{4})*$")
+
+
+@dataclass(frozen=True)
+class CpbsStatus:
+    """``+CPBS: <storage>[,<used>,<total>]``: the phonebook memory in use."""
+
+    storage: str
+    used: int | None
+    total: int | None
+
+
+@dataclass(frozen=True)
+class CpbrRange:
+    """``+CPBR: (<first>-<last>),<nlength>,<tlength>``: slots and field lengths."""
+
+    first: int
+    last: int
+    number_length: int | None
+    text_length: int | None
+
+
+@dataclass(frozen=True)
+class CpbrEntry:
+    """One ``+CPBR: <index>,<number>,<type>,<text>`` entry, decoded from the charset."""
+
+    index: int
+    number: str
+    type: int | None
+    text: str
+
+
+def decode_string(value: str, charset: str) -> str:
+    """A string parameter as sent in the TE character set *charset* (quotes removed).
+
+    ``UCS2`` hex is decoded (a leading ``80``, the SIM's own UCS2 marker that some
+    Huawei firmware passes on, is dropped); text that is not hex is kept as sent, since
+    firmware that ignores ``AT+CSCS`` for some fields exists. ``GSM`` septet values are
+    mapped to characters. Anything else is returned unchanged.
+    """
+    charset = charset.upper()
+    if charset == "UCS2":
+        if len(value) % 4 == 2 and value[:2] == "80":
+            value = value[2:]
+        if value and _HEXTEXT.match(value):
+            return bytes.fromhex(value).decode("utf-16-be", "replace")
+        return value
+    if charset == "GSM" and value.isascii():
+        return gsm7.from_septets(value.encode("ascii"))
+    return value
+
+
+def _decode_number(value: str, type_: int | None, charset: str) -> str:
+    decoded = decode_string(value, charset)
+    number = decoded if decoded and _DIAL.match(decoded) else value  # plain despite UCS2
+    return _with_plus(number, type_)
+
+
+def _first(lines: list[str] | tuple[str, ...], prefix: str) -> str | None:
+    """The payload of the first line carrying ``prefix``, or None."""
+    return next((p for line in lines if (p := _payload(line, prefix)) is not None), None)
+
+
+def parse_cpbs_support(lines: list[str] | tuple[str, ...]) -> tuple[str, ...]:
+    """Memories from ``+CPBS: ("SM","FD","ON")``; empty when the line is absent."""
+    payload = _first(lines, "+CPBS:")
+    return () if payload is None else _memories(payload)
+
+
+def parse_cpbs(lines: list[str] | tuple[str, ...]) -> CpbsStatus | None:
+    """Parse ``+CPBS: "SM",12,250`` (used and total are optional)."""
+    payload = _first(lines, "+CPBS:")
+    if payload is None:
+        return None
+    fields = [*split_params(payload), "", ""]
+    return CpbsStatus(unquote(fields[0]).upper(), _int(fields[1]), _int(fields[2]))
+
+
+def parse_cpbr_support(lines: list[str] | tuple[str, ...]) -> CpbrRange | None:
+    """Parse ``+CPBR: (1-250),40,14``; a single slot may be given as ``(1)``."""
+    payload = _first(lines, "+CPBR:")
+    if payload is None:
+        return None
+    fields = [*split_params(payload), "", ""]
+    bounds = fields[0].strip().removeprefix("(").removesuffix(")").split("-")
+    first, last = _int(bounds[0]), _int(bounds[-1])
+    if first is None or last is None or first > last:
+        return None
+    return CpbrRange(first, last, _int(fields[1]), _int(fields[2]))
+
+
+def parse_cpbr(lines: list[str] | tuple[str, ...], charset: str = "GSM") -> list[CpbrEntry]:
+    """Parse ``+CPBR: <index>,"<number>",<type>,"<text>"`` lines read in *charset*.
+
+    Lines without a readable index are skipped. A number of type 145 (international)
+    gets its ``+``; a number sent plain although the charset is UCS2 is kept as sent.
+    """
+    entries: list[CpbrEntry] = []
+    for line in lines:
+        payload = _payload(line, "+CPBR:")
+        if payload is None:
+            continue
+        fields = [*split_params(payload), "", "", ""]
+        index, type_ = _int(fields[0]), _int(fields[2])
+        if index is None:
+            continue
+        number = _decode_number(unquote(fields[1]), type_, charset)
+        entries.append(CpbrEntry(index, number, type_, decode_string(unquote(fields[3]), charset)))
+    return entries
+
+
+def parse_cscs(lines: list[str] | tuple[str, ...]) -> str | None:
+    """The character set from ``+CSCS: "GSM"``, upper case; None if absent."""
+    payload = _first(lines, "+CSCS:")
+    return unquote(payload).upper() or None if payload is not None else None
+
+
+def parse_cscs_support(lines: list[str] | tuple[str, ...]) -> tuple[str, ...]:
+    """Character sets from ``+CSCS: ("GSM","IRA","UCS2")``; empty when absent."""
+    payload = _first(lines, "+CSCS:")
+    return () if payload is None else _memories(payload)
 
 
 # ---------------------------------------------------------------- commands

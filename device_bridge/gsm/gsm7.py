@@ -10,6 +10,10 @@ boundary after a user-data header.
 UCS-2 text is carried as UTF-16-BE (what every current handset sends), so characters
 outside the BMP take two 16-bit units; a split never separates a surrogate pair, just as a
 GSM-7 split never separates ESC from the character it escapes.
+
+The alphabet tables and the counting rules (which encoding, how many units, where parts
+are cut) are shared with the server and the web client and live in :mod:`protocol.sms`;
+this module adds the codec (septet values, packing) and the forced encodings.
 """
 
 from __future__ import annotations
@@ -17,39 +21,22 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Literal
 
+from protocol import sms
+from protocol.sms import ESC, MAX_PARTS, MAX_USER_DATA, is_gsm7, split
+
 from .errors import EncodeError
+
+__all__ = [
+    "BASIC", "ESC", "EXTENSION", "MAX_PARTS", "MAX_USER_DATA", "TRANSLITERATE", "Encoding",
+    "char_septets", "fix_surrogates", "from_septets", "header_fill", "is_gsm7", "pack",
+    "part_limits", "segment_text", "split", "to_septets", "ucs2_units", "unpack",
+]
 
 Encoding = Literal["gsm7", "ucs2", "8bit"]
 
-ESC = 0x1B
-MAX_USER_DATA = 140  # octets of TP-UD in one TPDU
-MAX_PARTS = 255  # the concatenation IE counts parts in one octet
-
-#: Default alphabet, indexed by septet value (TS 23.038 §6.2.1). Index 0x1B is ESC.
-BASIC = (
-    "@£$¥èéùìòÇ\nØø\rÅå"
-    "Δ_ΦΓΛΩΠΨΣΘΞ\x1bÆæßÉ"
-    " !\"#¤%&'()*+,-./"
-    "0123456789:;<=>?"
-    "¡ABCDEFGHIJKLMNO"
-    "PQRSTUVWXYZÄÖÑÜ§"
-    "¿abcdefghijklmno"
-    "pqrstuvwxyzäöñüà"
-)
-
-#: Extension table (§6.2.1.1): septet value after ESC -> character.
-EXTENSION = {
-    0x0A: "\f",
-    0x14: "^",
-    0x28: "{",
-    0x29: "}",
-    0x2F: "\\",
-    0x3C: "[",
-    0x3D: "~",
-    0x3E: "]",
-    0x40: "|",
-    0x65: "€",
-}
+#: The GSM 03.38 tables live with the other shared SMS text rules in ``protocol.sms``.
+BASIC = sms.GSM7_BASIC
+EXTENSION = sms.GSM7_EXTENSION
 
 #: One-way replacements used only when asked to transliterate: Greek capitals that look
 #: like Latin ones (named, since they are indistinguishable on screen), and ``ç`` (the
@@ -76,11 +63,6 @@ _ENCODE: dict[str, bytes] = {ch: bytes([i]) for i, ch in enumerate(BASIC) if i !
 _ENCODE.update({ch: bytes([ESC, code]) for code, ch in EXTENSION.items()})
 
 
-def is_gsm7(text: str) -> bool:
-    """Whether every character of *text* is in the default alphabet or extension table."""
-    return all(ch in _ENCODE for ch in text)
-
-
 def char_septets(ch: str) -> int:
     """Septets one character costs in GSM-7 (1, or 2 for the extension table).
 
@@ -88,9 +70,9 @@ def char_septets(ch: str) -> int:
         EncodeError: *ch* is not in the GSM 7-bit alphabet.
     """
     try:
-        return len(_ENCODE[ch])
-    except KeyError:
-        raise EncodeError(f"character U+{ord(ch):04X} is not in the GSM 7-bit alphabet") from None
+        return sms.char_units(ch, "gsm7")
+    except ValueError as exc:
+        raise EncodeError(str(exc)) from None
 
 
 def fix_surrogates(text: str) -> str:
@@ -106,7 +88,7 @@ def ucs2_units(ch: str) -> int:
     """
     if 0xD800 <= ord(ch) <= 0xDFFF:
         raise EncodeError(f"lone surrogate U+{ord(ch):04X} cannot be sent")
-    return 2 if ord(ch) > 0xFFFF else 1
+    return sms.char_units(ch, "ucs2")
 
 
 def header_fill(header_octets: int) -> tuple[int, int]:
@@ -181,27 +163,6 @@ def unpack(data: bytes, count: int, fill_bits: int = 0) -> bytes:
     return bytes((bits >> (7 * i)) & 0x7F for i in range(count))
 
 
-def split(text: str, cost: Callable[[str], int], limit: int) -> list[str]:
-    """Cut *text* into pieces costing at most *limit* units each, never inside a character.
-
-    Because *cost* is charged per character, an ESC pair (GSM-7) or a surrogate pair
-    (UTF-16) always lands whole in one piece. An empty text gives one empty piece.
-
-    Raises:
-        EncodeError: *cost* rejects a character (e.g. not in the GSM-7 alphabet).
-    """
-    pieces: list[str] = []
-    start = used = 0
-    for i, ch in enumerate(text):
-        c = cost(ch)
-        if used + c > limit:
-            pieces.append(text[start:i])
-            start, used = i, 0
-        used += c
-    pieces.append(text[start:])
-    return pieces
-
-
 _ENCODINGS: dict[str, Encoding] = {"gsm7": "gsm7", "ucs2": "ucs2", "8bit": "8bit"}
 
 
@@ -231,20 +192,16 @@ def _latin1_octet(ch: str) -> int:
 
 
 def part_limits(encoding: str, ref_bits: int = 8) -> tuple[int, int]:
-    """Units (septets, UTF-16 units or octets) per single SMS and per concatenated part.
+    """Units (septets, UTF-16 units or octets) per single SMS and per concatenated part
+    (see :func:`protocol.sms.part_limits`).
 
     Raises:
         EncodeError: Unknown encoding or reference size.
     """
-    if ref_bits not in (8, 16):
-        raise EncodeError("concatenation reference must be 8 or 16 bits")
-    room = MAX_USER_DATA - (6 if ref_bits == 8 else 7)  # UDHL + IEI + IEDL + IE data
-    if encoding == "gsm7":
-        return MAX_USER_DATA * 8 // 7, room * 8 // 7
-    if encoding == "ucs2":
-        return MAX_USER_DATA // 2, room // 2
-    _cost(encoding)
-    return MAX_USER_DATA, room
+    try:
+        return sms.part_limits(encoding, ref_bits)
+    except ValueError as exc:
+        raise EncodeError(str(exc)) from None
 
 
 def segment_text(

@@ -10,8 +10,9 @@ TP-MTI (which of the three message types follows) and the flags; the user data i
 user-data header (UDH) that carries the concatenation reference of a multi-part message.
 
 Decoding validates and raises :class:`PduError` for anything malformed; encoding raises
-:class:`EncodeError` for anything GSM cannot carry. Multi-part reassembly lives in
-:mod:`device_bridge.gsm.concat`.
+:class:`EncodeError` for anything GSM cannot carry. Addresses, timestamps and validity
+periods live in :mod:`device_bridge.gsm.fields` (their public names are re-exported
+here); multi-part reassembly lives in :mod:`device_bridge.gsm.concat`.
 """
 
 from __future__ import annotations
@@ -19,15 +20,39 @@ from __future__ import annotations
 import re
 import zlib
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import datetime
 from typing import Literal
 
 from . import gsm7
 from .errors import EncodeError, PduError
+from .fields import (
+    MAX_ADDRESS_DIGITS,
+    MAX_ALPHANUMERIC,
+    Address,
+    AddressKind,
+    Reader,
+    decode_address,
+    decode_timestamp,
+    encode_address,
+    encode_timestamp,
+    encode_validity,
+    parse_number,
+    read_address,
+    read_smsc,
+    read_timestamp,
+    read_validity,
+    relative_validity_minutes,
+    relative_validity_octet,
+    sender_address,
+    smsc_field,
+)
 from .gsm7 import MAX_USER_DATA, Encoding, part_limits, segment_text
 
 __all__ = [
+    "MAX_ADDRESS_DIGITS",
+    "MAX_ALPHANUMERIC",
     "Address",
+    "AddressKind",
     "Concat",
     "Deliver",
     "EncodedPdu",
@@ -51,21 +76,14 @@ __all__ = [
     "segment_text",
 ]
 
-AddressKind = Literal["international", "national", "alphanumeric", "unknown"]
 Outcome = Literal["delivered", "temporary_trying", "permanent_failure", "temporary_stopped"]
 
-MAX_ADDRESS_DIGITS = 20  # TP address value is at most 10 octets
-MAX_ALPHANUMERIC = 11  # septets that fit 10 octets
 MAX_PDU_HEX = 2 * (12 + 176)  # SMSC field + a generous TPDU bound (164 for SUBMIT); a limit
 
 _MTI_DELIVER, _MTI_SUBMIT, _MTI_STATUS_REPORT = 0, 1, 2
 _UDHI, _SRR, _RD, _MMS = 0x40, 0x20, 0x04, 0x04
-_VPF_NONE, _VPF_ENHANCED, _VPF_RELATIVE, _VPF_ABSOLUTE = 0, 1, 2, 3
-_TOA_INTERNATIONAL, _TOA_NATIONAL, _TOA_UNKNOWN, _TOA_ALPHANUMERIC = 0x91, 0xA1, 0x81, 0xD0
 _IEI_CONCAT8, _IEI_CONCAT16, _IEI_PORT8, _IEI_PORT16 = 0x00, 0x08, 0x04, 0x05
 _DCS_ALPHABET = {"gsm7": 0x00, "8bit": 0x04, "ucs2": 0x08}
-_BCD_DIGITS = "0123456789*#abc"  # semi-octet values 0x0-0xE (TS 23.040 §9.1.2.3); 0xF fills
-_NUMBER = re.compile(r"(\+?)([0-9*#]{1,20})")
 _HEX = re.compile(r"[0-9A-Fa-f]{2,}")
 
 
@@ -80,14 +98,6 @@ class Concat:
     total: int
     seq: int
     ref_bits: int = 8
-
-
-@dataclass(frozen=True)
-class Address:
-    """A TP or SMSC address; *number* is ``+E164`` when *kind* is international."""
-
-    number: str
-    kind: AddressKind
 
 
 @dataclass(frozen=True)
@@ -183,33 +193,8 @@ class EncodedPdu:
 
 
 # --------------------------------------------------------------------------- reading
-
-
-class _Reader:
-    """Cursor over PDU octets; running off the end is a :class:`PduError`."""
-
-    def __init__(self, data: bytes, pdu_hex: str) -> None:
-        self.data = data
-        self.pdu_hex = pdu_hex
-        self.pos = 0
-
-    def error(self, message: str) -> PduError:
-        return PduError(message, self.pdu_hex)
-
-    def take(self, n: int, what: str) -> bytes:
-        if self.pos + n > len(self.data):
-            raise self.error(f"PDU ends inside {what}")
-        chunk = self.data[self.pos : self.pos + n]
-        self.pos += n
-        return chunk
-
-    def octet(self, what: str) -> int:
-        return self.take(1, what)[0]
-
-    def rest(self) -> bytes:
-        chunk = self.data[self.pos :]
-        self.pos = len(self.data)
-        return chunk
+#
+# Addresses, timestamps and validity periods: see :mod:`device_bridge.gsm.fields`.
 
 
 def _parse_hex(pdu_hex: str, lenient: bool) -> bytes:
@@ -223,213 +208,6 @@ def _parse_hex(pdu_hex: str, lenient: bool) -> bytes:
             raise PduError("PDU has an odd number of hex digits", pdu_hex)
         text = text[:-1]  # a dangling nibble carries no complete octet
     return bytes.fromhex(text)
-
-
-# --------------------------------------------------------------------------- addresses
-
-
-def _decode_bcd(raw: bytes, ndigits: int) -> str:
-    nibbles = [n for b in raw for n in (b & 0x0F, b >> 4)][:ndigits]
-    return "".join(_BCD_DIGITS[n] for n in nibbles if n != 0x0F)
-
-
-def _encode_bcd(digits: str) -> bytes:
-    values = [_BCD_DIGITS.index(d) for d in digits]
-    if len(values) % 2:
-        values.append(0x0F)
-    return bytes(lo | hi << 4 for lo, hi in zip(values[::2], values[1::2], strict=True))
-
-
-def _address_from(toa: int, raw: bytes, semi_octets: int) -> Address:
-    ton = (toa >> 4) & 0x07
-    if ton == 5:  # alphanumeric: GSM-7 packed, length counts semi-octets
-        name = gsm7.from_septets(gsm7.unpack(raw, semi_octets * 4 // 7))
-        return Address(name, "alphanumeric")
-    digits = _decode_bcd(raw, semi_octets)
-    if ton == 1:
-        return Address("+" + digits, "international")
-    return Address(digits, "national" if ton == 2 else "unknown")
-
-
-def decode_address(data: bytes, *, smsc: bool = False) -> tuple[Address | None, int]:
-    """Decode a TP address field (or, with *smsc*, an SMSC field) at the start of *data*.
-
-    Args:
-        data: Octets starting with the address length octet; trailing octets are ignored.
-        smsc: Read an SMSC field (length in octets incl. type) instead of a TP address
-            (length in semi-octets).
-
-    Returns:
-        The address (``None`` for an empty SMSC field) and the octets consumed.
-
-    Raises:
-        PduError: The field is truncated or too long.
-    """
-    r = _Reader(data, data.hex().upper())
-    address = _read_smsc(r) if smsc else _read_address(r)
-    return address, r.pos
-
-
-def _read_address(r: _Reader) -> Address:
-    semi_octets = r.octet("address length")
-    if semi_octets > MAX_ADDRESS_DIGITS:
-        raise r.error(f"address length {semi_octets} exceeds {MAX_ADDRESS_DIGITS} semi-octets")
-    toa = r.octet("address type")
-    return _address_from(toa, r.take((semi_octets + 1) // 2, "address"), semi_octets)
-
-
-def _read_smsc(r: _Reader) -> Address | None:
-    length = r.octet("SMSC length")
-    if length == 0:
-        return None
-    if length > 1 + MAX_ADDRESS_DIGITS // 2:
-        raise r.error(f"SMSC length {length} exceeds {1 + MAX_ADDRESS_DIGITS // 2} octets")
-    toa = r.octet("SMSC type")
-    return _address_from(toa, r.take(length - 1, "SMSC address"), 2 * (length - 1))
-
-
-def parse_number(number: str, *, national: bool = False) -> Address:
-    """Parse a phone number given by a caller: ``+`` and digits, or digits alone.
-
-    Args:
-        number: ``"+441234567890"`` (international) or ``"01234567"``.
-        national: Mark numbers without ``+`` as national (type 0xA1) instead of unknown
-            (0x81); some networks want it for local numbers.
-
-    Raises:
-        EncodeError: Not a number GSM can address.
-    """
-    match = _NUMBER.fullmatch(number)
-    if match is None:
-        raise EncodeError("not a valid phone number (want '+' and up to 20 digits)")
-    plus, digits = match.groups()
-    if plus:
-        return Address("+" + digits, "international")
-    return Address(digits, "national" if national else "unknown")
-
-
-def _sender_address(sender: str) -> Address:
-    """A DELIVER originator: a number, or else an alphanumeric name (e.g. ``"FONIC"``)."""
-    if not sender:
-        raise EncodeError("sender must not be empty")
-    if _NUMBER.fullmatch(sender):
-        return parse_number(sender)
-    return Address(sender, "alphanumeric")
-
-
-def encode_address(address: Address, *, smsc: bool = False) -> bytes:
-    """Encode *address* as a TP address field, or with *smsc* as an SMSC field.
-
-    Raises:
-        EncodeError: An alphanumeric SMSC, or a name too long or not GSM-7.
-    """
-    if address.kind == "alphanumeric":
-        if smsc:
-            raise EncodeError("an SMSC address must be a number")
-        septets = gsm7.to_septets(address.number)
-        if len(septets) > MAX_ALPHANUMERIC:
-            raise EncodeError(f"alphanumeric address longer than {MAX_ALPHANUMERIC} septets")
-        semi_octets = (len(septets) * 7 + 3) // 4
-        return bytes([semi_octets, _TOA_ALPHANUMERIC]) + gsm7.pack(septets)
-    digits = address.number.removeprefix("+")
-    toa = {"international": _TOA_INTERNATIONAL, "national": _TOA_NATIONAL}.get(
-        address.kind, _TOA_UNKNOWN
-    )
-    bcd = _encode_bcd(digits)
-    length = 1 + len(bcd) if smsc else len(digits)
-    return bytes([length, toa]) + bcd
-
-
-def _smsc_field(smsc: str | None, national: bool) -> bytes:
-    if smsc is None:
-        return b"\x00"
-    return encode_address(parse_number(smsc, national=national), smsc=True)
-
-
-# --------------------------------------------------------------------------- time
-
-
-def _swapped(b: int) -> int:
-    return (b & 0x0F) * 10 + (b >> 4)
-
-
-def decode_timestamp(raw: bytes) -> datetime:
-    """Decode a 7-octet TP-SCTS / TP-DT / absolute TP-VP into an aware datetime.
-
-    Two-digit years 90-99 are 1990s, 00-89 are 2000s (SMS started in 1992).
-
-    Raises:
-        ValueError: Not BCD, or not a real date/time/offset.
-    """
-    if len(raw) != 7 or any(b & 0x0F > 9 or b >> 4 > 9 for b in raw[:6]) or raw[6] >> 4 > 9:
-        raise ValueError("timestamp is not 7 octets of semi-octet digits")
-    yy, month, day, hour, minute, second = (_swapped(b) for b in raw[:6])
-    quarters = (raw[6] & 0x07) * 10 + (raw[6] >> 4)  # bit 3 is the sign
-    offset = timedelta(minutes=15 * quarters * (-1 if raw[6] & 0x08 else 1))
-    year = 1900 + yy if yy >= 90 else 2000 + yy
-    return datetime(year, month, day, hour, minute, second, tzinfo=timezone(offset))
-
-
-def encode_timestamp(when: datetime) -> bytes:
-    """Encode an aware datetime as 7 semi-octet octets, keeping its own UTC offset.
-
-    Raises:
-        EncodeError: Naive datetime, offset not whole quarter hours, or year outside
-            1990-2089.
-    """
-    offset = when.utcoffset()
-    if offset is None:
-        raise EncodeError("timestamp must be timezone-aware")
-    quarters, rest = divmod(abs(offset), timedelta(minutes=15))
-    if rest or quarters > 79:
-        raise EncodeError("timestamp offset must be whole quarter hours within ±19:45")
-    if not 1990 <= when.year <= 2089:
-        raise EncodeError("timestamp year must be within 1990-2089")
-    fields = (when.year % 100, when.month, when.day, when.hour, when.minute, when.second)
-    out = bytes((v % 10) << 4 | v // 10 for v in fields)
-    tz = (quarters % 10) << 4 | quarters // 10 | (0x08 if offset < timedelta(0) else 0)
-    return out + bytes([tz])
-
-
-def _read_timestamp(r: _Reader, what: str) -> datetime:
-    try:
-        return decode_timestamp(r.take(7, what))
-    except ValueError as exc:
-        raise r.error(f"invalid {what}: {exc}") from None
-
-
-def relative_validity_minutes(tp_vp: int) -> int:
-    """Minutes meant by a relative TP-VP octet (TS 23.040 §9.2.3.12.1).
-
-    Raises:
-        ValueError: *tp_vp* is not an octet.
-    """
-    if not 0 <= tp_vp <= 255:
-        raise ValueError("TP-VP must be an octet")
-    if tp_vp <= 143:
-        return (tp_vp + 1) * 5
-    if tp_vp <= 167:
-        return 720 + (tp_vp - 143) * 30
-    if tp_vp <= 196:
-        return (tp_vp - 166) * 1440
-    return (tp_vp - 192) * 10080
-
-
-def relative_validity_octet(minutes: int) -> int:
-    """The relative TP-VP for *minutes*, rounded down to the nearest step.
-
-    Raises:
-        EncodeError: Shorter than 5 minutes or longer than 63 weeks.
-    """
-    if not 5 <= minutes <= 63 * 10080:
-        raise EncodeError("relative validity must be between 5 minutes and 63 weeks")
-    if minutes <= 720:
-        return minutes // 5 - 1
-    if minutes < 2 * 1440:
-        return 143 + (min(minutes, 1440) - 720) // 30
-    if minutes < 35 * 1440:
-        return 166 + min(minutes // 1440, 30)
-    return 192 + minutes // 10080
 
 
 # --------------------------------------------------------------------------- user data
@@ -488,7 +266,7 @@ class _UserData:
     header: UserDataHeader
 
 
-def _read_user_data(r: _Reader, first: int, dcs: int, lenient: bool) -> _UserData:
+def _read_user_data(r: Reader, first: int, dcs: int, lenient: bool) -> _UserData:
     udl = r.octet("TP-UDL")
     encoding = _alphabet(dcs)
     size = (udl * 7 + 7) // 8 if encoding == "gsm7" else udl
@@ -513,7 +291,7 @@ def _read_user_data(r: _Reader, first: int, dcs: int, lenient: bool) -> _UserDat
     return _UserData(encoding, body.decode("latin-1"), body, header)
 
 
-def _gsm7_body(r: _Reader, body: bytes, udl: int, hlen: int, lenient: bool) -> str:
+def _gsm7_body(r: Reader, body: bytes, udl: int, hlen: int, lenient: bool) -> str:
     header_septets, fill = gsm7.header_fill(hlen)
     count = udl - header_septets
     if count < 0:
@@ -523,7 +301,7 @@ def _gsm7_body(r: _Reader, body: bytes, udl: int, hlen: int, lenient: bool) -> s
     return gsm7.from_septets(gsm7.unpack(body, count, fill))
 
 
-def _ucs2_body(r: _Reader, body: bytes, header: UserDataHeader, lenient: bool) -> str:
+def _ucs2_body(r: Reader, body: bytes, header: UserDataHeader, lenient: bool) -> str:
     if len(body) % 2:
         if not lenient:
             raise r.error("UCS-2 user data has an odd number of octets")
@@ -553,8 +331,8 @@ def decode_pdu(
     Raises:
         PduError: Not hex, truncated, inconsistent, or a reserved message type.
     """
-    r = _Reader(_parse_hex(pdu_hex, lenient), pdu_hex)
-    smsc_address = _read_smsc(r) if has_smsc else None
+    r = Reader(_parse_hex(pdu_hex, lenient), pdu_hex)
+    smsc_address = read_smsc(r) if has_smsc else None
     smsc = smsc_address.number if smsc_address else None
     first = r.octet("first octet")
     mti = first & 0x03
@@ -567,10 +345,10 @@ def decode_pdu(
     raise r.error("reserved TP-MTI 3")
 
 
-def _decode_deliver(r: _Reader, first: int, smsc: str | None, lenient: bool) -> Deliver:
-    sender = _read_address(r)
+def _decode_deliver(r: Reader, first: int, smsc: str | None, lenient: bool) -> Deliver:
+    sender = read_address(r)
     pid, dcs = r.octet("TP-PID"), r.octet("TP-DCS")
-    timestamp = _read_timestamp(r, "TP-SCTS")
+    timestamp = read_timestamp(r, "TP-SCTS")
     ud = _read_user_data(r, first, dcs, lenient)
     return Deliver(
         smsc=smsc,
@@ -587,11 +365,11 @@ def _decode_deliver(r: _Reader, first: int, smsc: str | None, lenient: bool) -> 
     )
 
 
-def _decode_submit(r: _Reader, first: int, smsc: str | None, lenient: bool) -> Submit:
+def _decode_submit(r: Reader, first: int, smsc: str | None, lenient: bool) -> Submit:
     reference = r.octet("TP-MR")
-    recipient = _read_address(r)
+    recipient = read_address(r)
     pid, dcs = r.octet("TP-PID"), r.octet("TP-DCS")
-    validity = _read_validity(r, (first >> 3) & 0x03)
+    validity = read_validity(r, (first >> 3) & 0x03)
     ud = _read_user_data(r, first, dcs, lenient)
     return Submit(
         smsc=smsc,
@@ -610,21 +388,11 @@ def _decode_submit(r: _Reader, first: int, smsc: str | None, lenient: bool) -> S
     )
 
 
-def _read_validity(r: _Reader, vpf: int) -> int | datetime | None:
-    if vpf == _VPF_RELATIVE:
-        return relative_validity_minutes(r.octet("TP-VP"))
-    if vpf == _VPF_ABSOLUTE:
-        return _read_timestamp(r, "TP-VP")
-    if vpf == _VPF_ENHANCED:
-        r.take(7, "TP-VP")  # enhanced format is rare; skip it rather than misread it
-    return None
-
-
-def _decode_status_report(r: _Reader, smsc: str | None) -> StatusReport:
+def _decode_status_report(r: Reader, smsc: str | None) -> StatusReport:
     reference = r.octet("TP-MR")
-    recipient = _read_address(r)
-    timestamp = _read_timestamp(r, "TP-SCTS")
-    discharge = _read_timestamp(r, "TP-DT")
+    recipient = read_address(r)
+    timestamp = read_timestamp(r, "TP-SCTS")
+    discharge = read_timestamp(r, "TP-DT")
     status = r.octet("TP-ST")
     # Optional TP-PI/PID/DCS/UD may follow; nothing in them matters to us.
     return StatusReport(
@@ -735,8 +503,8 @@ def encode_submit(
             255 parts, both validity forms given, or an option out of range.
     """
     recipient = encode_address(parse_number(number, national=national))
-    smsc_field = _smsc_field(smsc, national)
-    vpf, vp = _validity(validity_relative_minutes, validity_absolute)
+    smsc_octets = smsc_field(smsc, national)
+    vpf, vp = encode_validity(validity_relative_minutes, validity_absolute)
     chosen, parts = segment_text(text, encoding=encoding, ref_bits=concat_ref_bits)
     headers = _concat_headers(len(parts), concat_ref, concat_ref_bits, number + text)
     fixed = bytes([_octet(message_reference, "message reference")]) + recipient
@@ -744,19 +512,9 @@ def encode_submit(
     flags = 0x01 | vpf << 3 | (_RD if reject_duplicates else 0)
     flags |= _SRR if request_status_report else 0
     return [
-        _pdu(smsc_field, bytes([flags | (_UDHI if h else 0)]) + fixed + _user_data(t, chosen, h))
+        _pdu(smsc_octets, bytes([flags | (_UDHI if h else 0)]) + fixed + _user_data(t, chosen, h))
         for t, h in zip(parts, headers, strict=True)
     ]
-
-
-def _validity(relative: int | None, absolute: datetime | None) -> tuple[int, bytes]:
-    if relative is not None and absolute is not None:
-        raise EncodeError("give a relative or an absolute validity, not both")
-    if relative is not None:
-        return _VPF_RELATIVE, bytes([relative_validity_octet(relative)])
-    if absolute is not None:
-        return _VPF_ABSOLUTE, encode_timestamp(absolute)
-    return _VPF_NONE, b""
 
 
 def encode_deliver(
@@ -783,13 +541,13 @@ def encode_deliver(
     Raises:
         EncodeError: Bad sender or SMSC, naive timestamp, or text that cannot be carried.
     """
-    originator = encode_address(_sender_address(sender))
-    smsc_field = _smsc_field(smsc, national=False)
+    originator = encode_address(sender_address(sender))
+    smsc_octets = smsc_field(smsc, national=False)
     chosen, parts = segment_text(text, encoding=encoding, ref_bits=concat_ref_bits)
     headers = _concat_headers(len(parts), concat_ref, concat_ref_bits, sender + text)
     fixed = originator + bytes([0, _dcs(chosen, None)]) + encode_timestamp(timestamp)
     return [
-        _pdu(smsc_field, bytes([_MMS | (_UDHI if h else 0)]) + fixed + _user_data(t, chosen, h))
+        _pdu(smsc_octets, bytes([_MMS | (_UDHI if h else 0)]) + fixed + _user_data(t, chosen, h))
         for t, h in zip(parts, headers, strict=True)
     ]
 
@@ -820,4 +578,4 @@ def encode_status_report(
     tpdu += encode_address(parse_number(recipient))
     tpdu += encode_timestamp(timestamp) + encode_timestamp(discharge_time)
     tpdu += bytes([_octet(status, "status")])
-    return _pdu(_smsc_field(smsc, national=False), tpdu)
+    return _pdu(smsc_field(smsc, national=False), tpdu)

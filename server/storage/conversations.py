@@ -334,13 +334,20 @@ class ConversationStore:
                 for r in await conn.execute(query)
             ]
 
-    async def mark_dispatched(self, outbox_id: int, device_id: int, now: datetime) -> None:
+    async def claim_for_dispatch(self, outbox_id: int, device_id: int, now: datetime) -> bool:
+        """Hand an outbox row to a bridge; False if a bridge has confirmed it meanwhile.
+
+        The caller sends the order only when this returns True, under the same lock as it
+        applies the bridge's status reports, so a row that just became final is never
+        offered again (a bridge that already forgot it would take it as new).
+        """
         async with self._engine.begin() as conn:
-            await conn.execute(
+            res = await conn.execute(
                 update(outbox)
-                .where(outbox.c.id == outbox_id, outbox.c.state == "pending")
+                .where(outbox.c.id == outbox_id, outbox.c.state.in_(("pending", "dispatched")))
                 .values(state="dispatched", device_id=device_id, dispatched_at=now)
             )
+            return bool(res.rowcount)
 
     async def apply_send_status(
         self, account_id: int, outbox_id: int, status: str, error: str | None

@@ -7,6 +7,8 @@ that only lived in a rolled-back transaction would make bodies sealed with it un
 
 from __future__ import annotations
 
+import asyncio
+
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -21,24 +23,35 @@ class KeyRing:
         self._engine = engine
         self._master = master
         self._ciphers: dict[int, BodyCipher] = {}
+        self._creating: dict[int, asyncio.Lock] = {}
 
     async def cipher(self, account_id: int) -> BodyCipher:
         """The account's body cipher (its data key is created if it has none yet)."""
         cached = self._ciphers.get(account_id)
         if cached is not None:
             return cached
-        async with self._engine.begin() as conn:
-            wrapped = (
-                await conn.execute(select(accounts.c.data_key).where(accounts.c.id == account_id))
-            ).scalar_one()
-            if wrapped is None:
-                wrapped = new_wrapped_key(self._master, account_id)
+        # One creator per account in this process; the conditional UPDATE covers other
+        # processes. Either way everyone uses the key that is actually stored.
+        lock = self._creating.setdefault(account_id, asyncio.Lock())
+        async with lock:
+            cached = self._ciphers.get(account_id)
+            if cached is not None:
+                return cached
+            async with self._engine.begin() as conn:
                 await conn.execute(
-                    update(accounts).where(accounts.c.id == account_id).values(data_key=wrapped)
+                    update(accounts)
+                    .where(accounts.c.id == account_id, accounts.c.data_key.is_(None))
+                    .values(data_key=new_wrapped_key(self._master, account_id))
                 )
-        cipher = BodyCipher(self._master, account_id, wrapped)
-        self._ciphers[account_id] = cipher
-        return cipher
+                wrapped = (
+                    await conn.execute(
+                        select(accounts.c.data_key).where(accounts.c.id == account_id)
+                    )
+                ).scalar_one()
+            cipher = BodyCipher(self._master, account_id, wrapped)
+            self._ciphers[account_id] = cipher
+            self._creating.pop(account_id, None)
+            return cipher
 
     def forget(self, account_id: int) -> None:
         """Drop a cached key (its account is being deleted)."""

@@ -174,8 +174,10 @@ async def _handle(svc: Services, conn: DeviceConnection, message: DeviceToServer
                     account_id, ChangesHint(await svc.conversations.current_seq(account_id))
                 )
         case SendStatus(outbox_id=oid, status=status, error=error):
-            changed = await svc.conversations.apply_send_status(account_id, oid, status, error)
-            await conn.send(StatusAck(outbox_id=oid, status=status))
+            async with conn.outbox_lock:
+                changed = await svc.conversations.apply_send_status(account_id, oid, status, error)
+                conn.log.debug("< outbox %d %s%s", oid, status, "" if changed else " (no change)")
+                await conn.send(StatusAck(outbox_id=oid, status=status))
             if changed:
                 seq = await svc.conversations.current_seq(account_id)
                 svc.hub.publish(account_id, ChangesHint(seq))
@@ -224,8 +226,13 @@ async def _outbox_pump(svc: Services, conn: DeviceConnection) -> None:
         for item in pending:
             if item.id in offered:
                 continue
-            await svc.conversations.mark_dispatched(item.id, conn.device.id, svc.clock.now())
-            await conn.send(
-                SendSms(outbox_id=item.id, to=item.recipient, body=item.body, line=item.line)
-            )
+            async with conn.outbox_lock:
+                if not await svc.conversations.claim_for_dispatch(
+                    item.id, conn.device.id, svc.clock.now()
+                ):
+                    continue  # confirmed by the bridge since the list was read
+                await conn.send(
+                    SendSms(outbox_id=item.id, to=item.recipient, body=item.body, line=item.line)
+                )
+            conn.log.debug("> offer outbox %d", item.id)
             offered.add(item.id)

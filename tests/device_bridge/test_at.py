@@ -15,13 +15,17 @@ from device_bridge.gsm.at import LINE_TOO_LONG, PROMPT, LineReader
 def test_lines_split_on_any_line_ending() -> None:
     reader = LineReader()
     assert reader.feed(b"\r\nOK\r\n+CSQ: 20,99\n\rRDY\rSMS DONE\n") == [
-        "OK", "+CSQ: 20,99", "RDY", "SMS DONE"]
+        "OK",
+        "+CSQ: 20,99",
+        "RDY",
+        "SMS DONE",
+    ]
 
 
 def test_partial_lines_wait_for_their_ending() -> None:
     reader = LineReader()
-    assert reader.feed(b"\r\n+CMTI: \"S") == []
-    assert reader.feed(b"M\",3\r") == ['+CMTI: "SM",3']
+    assert reader.feed(b'\r\n+CMTI: "S') == []
+    assert reader.feed(b'M",3\r') == ['+CMTI: "SM",3']
     assert reader.feed(b"\n") == []
 
 
@@ -53,7 +57,7 @@ def test_over_long_line_split_across_chunks_is_flagged_once() -> None:
     reader = LineReader(max_line=16)
     assert reader.feed(b"0123456789" * 2) == [LINE_TOO_LONG]
     assert reader.feed(b"0123456789" * 2) == []
-    assert reader.feed(b"\r\n+CMTI: \"SM\",1\r\n") == ['+CMTI: "SM",1']
+    assert reader.feed(b'\r\n+CMTI: "SM",1\r\n') == ['+CMTI: "SM",1']
 
 
 def test_garbage_bytes_do_not_break_decoding() -> None:
@@ -67,9 +71,10 @@ def test_max_line_must_be_sane() -> None:
         LineReader(max_line=1)
 
 
-_chunks = st.lists(st.sampled_from(
-    [b"\r", b"\n", b"OK", b"+CMTI: \"SM\",1", b"> ", b">", b" ", b"A" * 30, b"\xff"]
-), max_size=30)
+_chunks = st.lists(
+    st.sampled_from([b"\r", b"\n", b"OK", b'+CMTI: "SM",1', b"> ", b">", b" ", b"A" * 30, b"\xff"]),
+    max_size=30,
+)
 
 
 @given(_chunks, st.data())
@@ -88,22 +93,25 @@ def test_tokens_do_not_depend_on_chunking(pieces: list[bytes], data: st.DataObje
 # ---------------------------------------------------------------- final results
 
 
-@pytest.mark.parametrize(("line", "ok", "kind", "code"), [
-    ("OK", True, "OK", None),
-    ("ERROR", False, "ERROR", None),
-    ("+CMS ERROR: 322", False, "CMS", 322),
-    ("+CME ERROR: 11", False, "CME", 11),
-    ("+CME ERROR: SIM PIN required", False, "CME", None),
-    ("COMMAND NOT SUPPORT", False, "NOT_SUPPORTED", None),
-    ("NO CARRIER", False, "NO_CARRIER", None),
-])
+@pytest.mark.parametrize(
+    ("line", "ok", "kind", "code"),
+    [
+        ("OK", True, "OK", None),
+        ("ERROR", False, "ERROR", None),
+        ("+CMS ERROR: 322", False, "CMS", 322),
+        ("+CME ERROR: 11", False, "CME", 11),
+        ("+CME ERROR: SIM PIN required", False, "CME", None),
+        ("COMMAND NOT SUPPORT", False, "NOT_SUPPORTED", None),
+        ("NO CARRIER", False, "NO_CARRIER", None),
+    ],
+)
 def test_final_results(line: str, ok: bool, kind: str, code: int | None) -> None:
     result = at.parse_final(line)
     assert result is not None
     assert (result.ok, result.kind, result.code, result.text) == (ok, kind, code, line)
 
 
-@pytest.mark.parametrize("line", ["+CMGS: 5", "OKAY", "RDY", "+CMTI: \"SM\",1", ""])
+@pytest.mark.parametrize("line", ["+CMGS: 5", "OKAY", "RDY", '+CMTI: "SM",1', ""])
 def test_not_final_results(line: str) -> None:
     assert at.parse_final(line) is None
 
@@ -123,9 +131,21 @@ def test_direct_urcs_announce_a_pdu_line() -> None:
     assert at.parse_urc("+CDS: 25") == at.UrcHeader("CDS", pdu_follows=True)
 
 
-@pytest.mark.parametrize("line", ["RDY", "SMS DONE", "PB DONE", "Call Ready", "^RSSI:17",
-                                  "^MODE:5,4", "^BOOT:20142538,0,0,0,75", "+QIND: SMS DONE",
-                                  "+CPIN: READY", "+WIND: 4"])
+@pytest.mark.parametrize(
+    "line",
+    [
+        "RDY",
+        "SMS DONE",
+        "PB DONE",
+        "Call Ready",
+        "^RSSI:17",
+        "^MODE:5,4",
+        "^BOOT:20142538,0,0,0,75",
+        "+QIND: SMS DONE",
+        "+CPIN: READY",
+        "+WIND: 4",
+    ],
+)
 def test_vendor_noise(line: str) -> None:
     assert at.is_noise(line)
     assert at.parse_urc(line) is None
@@ -140,14 +160,18 @@ def test_not_noise(line: str) -> None:
 
 
 def test_cmgl_pairs_headers_with_pdus() -> None:
-    lines = ["+CMGL: 1,0,,23", "07911326", "+CMGL: 4,1,\"Mum\",5", "0011"]
-    assert at.parse_cmgl(lines) == [at.CmglEntry(1, 0, 23, "07911326"),
-                                    at.CmglEntry(4, 1, 5, "0011")]
+    lines = ["+CMGL: 1,0,,23", "07911326", '+CMGL: 4,1,"Mum",5', "0011"]
+    assert at.parse_cmgl(lines) == [
+        at.CmglEntry(1, 0, 23, "07911326"),
+        at.CmglEntry(4, 1, 5, "0011"),
+    ]
 
 
 def test_cmgl_header_without_pdu_keeps_the_slot() -> None:
     assert at.parse_cmgl(["+CMGL: 2,0,,23", "+CMGL: 3,0,,5", "00"]) == [
-        at.CmglEntry(2, 0, 23, ""), at.CmglEntry(3, 0, 5, "00")]
+        at.CmglEntry(2, 0, 23, ""),
+        at.CmglEntry(3, 0, 5, "00"),
+    ]
 
 
 def test_cmgr() -> None:
@@ -158,7 +182,7 @@ def test_cmgr() -> None:
 
 def test_cmgs_reference() -> None:
     assert at.parse_cmgs(["+CMGS: 17"]) == 17
-    assert at.parse_cmgs(["+CMGS: 18,\"0011\""]) == 18
+    assert at.parse_cmgs(['+CMGS: 18,"0011"']) == 18
     assert at.parse_cmgs([]) is None
 
 
@@ -181,8 +205,7 @@ def test_cnum() -> None:
 def test_cpms_support() -> None:
     support = at.parse_cpms_support(['+CPMS: ("SM","ME","SR"),("SM","ME"),("SM")'])
     assert support == at.CpmsSupport(("SM", "ME", "SR"), ("SM", "ME"), ("SM",))
-    assert at.parse_cpms_support(['+CPMS: ("ME")']) == at.CpmsSupport(
-        ("ME",), ("ME",), ("ME",))
+    assert at.parse_cpms_support(['+CPMS: ("ME")']) == at.CpmsSupport(("ME",), ("ME",), ("ME",))
 
 
 def test_split_params_respects_quotes_and_brackets() -> None:

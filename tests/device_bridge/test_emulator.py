@@ -31,8 +31,9 @@ pytestmark = pytest.mark.timeout(20)
 class Wire:
     """An emulated modem with its output captured, typed at like a terminal."""
 
-    def __init__(self, profile: str = "generic", network: Network | None = None,
-                 number: str = ONE) -> None:
+    def __init__(
+        self, profile: str = "generic", network: Network | None = None, number: str = ONE
+    ) -> None:
         self.network = network or Network(clock=lambda: NOW)
         self.modem = EmulatedModem(number, self.network, profile=PROFILES[profile])
         self.network.attach(self.modem)
@@ -111,6 +112,55 @@ def test_send_prompt_pdu_and_reference() -> None:
     assert network.sent[ONE][0].text == "hello"
 
 
+def _reports(output: bytes) -> list[int]:
+    """TP-ST of every +CDS report in ``output``."""
+    lines = output.decode().split("\r\n")
+    return [decode_pdu(lines[i + 1]).status for i, line in enumerate(lines)
+            if line.startswith("+CDS:")]
+
+
+def _send_with_report(one: Wire) -> None:
+    one.at("ATE0")
+    one.at("AT+CNMI=2,1,0,1,0")
+    (part,) = encode_submit(TWO, "hello", request_status_report=True)
+    one.at(f"AT+CMGS={part.tpdu_length}")
+    one.type(part.hex.encode() + b"\x1a")
+
+
+def test_report_faults_failed_and_trying_then_delivered() -> None:
+    network = Network(clock=lambda: NOW)
+    one, _two = Wire(network=network), Wire(network=network, number=TWO)
+    _send_with_report(one)
+    assert _reports(bytes(one.output)) == [0]
+    one.modem.update_faults({"report_status": 70})
+    _send_with_report(one)
+    assert _reports(bytes(one.output)) == [0x46]  # permanent failure
+    one.modem.update_faults({"report_status": None, "report_trying": True})
+    _send_with_report(one)
+    assert _reports(bytes(one.output)) == [0x21, 0]  # still trying, then delivered
+
+
+def test_report_delay_uses_the_scheduler() -> None:
+    network = Network(clock=lambda: NOW)
+    later: list[tuple[float, object]] = []
+    modem = EmulatedModem(ONE, network, schedule=lambda d, cb: later.append((d, cb)))
+    network.attach(modem)
+    network.attach(EmulatedModem(TWO, network))
+    output = bytearray()
+    modem.attach(output.extend)
+    modem.update_faults({"report_trying": True, "report_delay": 5})
+    for command in (b"ATE0\r", b"AT+CNMI=2,1,0,1,0\r"):
+        modem.receive(command)
+    (part,) = encode_submit(TWO, "hi", request_status_report=True)
+    modem.receive(f"AT+CMGS={part.tpdu_length}\r".encode())
+    modem.receive(part.hex.encode() + b"\x1a")
+    assert _reports(bytes(output)) == [0x21]
+    ((delay, callback),) = later
+    output.clear()
+    callback()  # type: ignore[operator]
+    assert (delay, _reports(bytes(output))) == (5.0, [0])
+
+
 def test_escape_aborts_and_bad_pdus_are_refused() -> None:
     wire = Wire()
     wire.at("ATE0")
@@ -187,7 +237,9 @@ def test_faults_validate_names_and_types() -> None:
     faults = Faults()
     faults.update({"hang": True, "send_delay": 1, "send_error": 42})
     assert (faults.hang, faults.send_delay, faults.send_error) == (True, 1.0, 42)
-    for bad in ({"nope": 1}, {"hang": "yes"}, {"drop_responses": -1}, {"send_error": "x"}):
+    faults.update({"report_status": 70})
+    for bad in ({"nope": 1}, {"hang": "yes"}, {"drop_responses": -1}, {"send_error": "x"},
+                {"report_status": 256}, {"report_status": True}):
         with pytest.raises(ValueError):
             faults.update(bad)
 
@@ -205,7 +257,8 @@ def test_network_reassembles_parts_and_records_external() -> None:
     assert [m.text for m in two.modem.received] == [text]
     network.send_text(TWO, "+447700900123", "outside")
     assert [(m.sender, m.recipient, m.external) for m in network.external] == [
-        (TWO, "+447700900123", True)]
+        (TWO, "+447700900123", True)
+    ]
 
 
 # ---------------------------------------------------------------- control API and run
@@ -213,15 +266,17 @@ def test_network_reassembles_parts_and_records_external() -> None:
 
 @pytest.fixture
 async def emulator(tmp_path: Path) -> AsyncIterator[Emulator]:
-    async with open_emulator([ONE, TWO], control_port=0,
-                             state_file=tmp_path / "state.json") as emu:
+    async with open_emulator([ONE, TWO], control_port=0, state_file=tmp_path / "state.json") as emu:
         yield emu
 
 
-async def call(emulator: Emulator, method: str, path: str,
-               body: object = None) -> tuple[int, object]:
-    async with aiohttp.ClientSession() as http, \
-            http.request(method, emulator.control_url + path, json=body) as response:
+async def call(
+    emulator: Emulator, method: str, path: str, body: object = None
+) -> tuple[int, object]:
+    async with (
+        aiohttp.ClientSession() as http,
+        http.request(method, emulator.control_url + path, json=body) as response,
+    ):
         return response.status, await response.json()
 
 
@@ -236,36 +291,47 @@ async def test_state_file_and_phone_list(emulator: Emulator, tmp_path: Path) -> 
 
 
 async def test_user_send_inject_and_received_log(emulator: Emulator) -> None:
-    assert (await call(emulator, "POST", f"/phones/{ONE}/send",
-                       {"to": TWO, "text": "typed on phone 1"}))[0] == 201
-    assert (await call(emulator, "POST", f"/phones/{TWO}/inject",
-                       {"from": "Bank", "text": "Your code is 1234"}))[0] == 201
+    assert (
+        await call(emulator, "POST", f"/phones/{ONE}/send", {"to": TWO, "text": "typed on phone 1"})
+    )[0] == 201
+    assert (
+        await call(
+            emulator, "POST", f"/phones/{TWO}/inject", {"from": "Bank", "text": "Your code is 1234"}
+        )
+    )[0] == 201
     emulator.phones[1].modem.memories["SM"].delete(1)  # the log outlives the SIM slot
     status, received = await call(emulator, "GET", f"/phones/{TWO}/messages")
     assert status == 200
     assert [(m["from"], m["text"]) for m in received] == [
-        (ONE, "typed on phone 1"), ("Bank", "Your code is 1234")]
+        (ONE, "typed on phone 1"),
+        ("Bank", "Your code is 1234"),
+    ]
     _, sent = await call(emulator, "GET", f"/phones/{ONE}/sent")
     assert [(m["to"], m["text"]) for m in sent] == [(TWO, "typed on phone 1")]
 
 
 async def test_faults_endpoint(emulator: Emulator) -> None:
-    status, faults = await call(emulator, "POST", f"/phones/{ONE}/faults",
-                                {"send_delay": 0.5, "garbage": True})
+    status, faults = await call(
+        emulator, "POST", f"/phones/{ONE}/faults", {"send_delay": 0.5, "garbage": True}
+    )
     assert status == 200
     assert (faults["send_delay"], faults["garbage"]) == (0.5, True)
     status, error = await call(emulator, "POST", f"/phones/{ONE}/faults", {"melt": True})
     assert (status, error["error"]["code"]) == (400, "bad_fault")
 
 
-@pytest.mark.parametrize(("method", "path", "body", "status", "code"), [
-    ("GET", "/phones/+19999999999/messages", None, 404, "unknown_phone"),
-    ("POST", f"/phones/{ONE}/inject", {"from": "x"}, 400, "bad_field"),
-    ("POST", f"/phones/{ONE}/inject", [1], 400, "bad_json"),
-    ("POST", f"/phones/{ONE}/send", {"to": TWO, "text": "x" * 6000}, 400, "bad_field"),
-])
-async def test_control_errors(emulator: Emulator, method: str, path: str, body: object,
-                              status: int, code: str) -> None:
+@pytest.mark.parametrize(
+    ("method", "path", "body", "status", "code"),
+    [
+        ("GET", "/phones/+19999999999/messages", None, 404, "unknown_phone"),
+        ("POST", f"/phones/{ONE}/inject", {"from": "x"}, 400, "bad_field"),
+        ("POST", f"/phones/{ONE}/inject", [1], 400, "bad_json"),
+        ("POST", f"/phones/{ONE}/send", {"to": TWO, "text": "x" * 6000}, 400, "bad_field"),
+    ],
+)
+async def test_control_errors(
+    emulator: Emulator, method: str, path: str, body: object, status: int, code: str
+) -> None:
     got_status, error = await call(emulator, method, path, body)
     assert (got_status, error["error"]["code"]) == (status, code)
 
@@ -311,9 +377,22 @@ def test_default_numbers() -> None:
 def test_cli_runs_until_sigterm(tmp_path: Path) -> None:
     state_file = tmp_path / "state.json"
     process = subprocess.Popen(
-        [sys.executable, "-m", "device_bridge.emulator", "--phones", "2",
-         "--control-port", "0", "--state-file", str(state_file), "--profile", "simcom"],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        [
+            sys.executable,
+            "-m",
+            "device_bridge.emulator",
+            "--phones",
+            "2",
+            "--control-port",
+            "0",
+            "--state-file",
+            str(state_file),
+            "--profile",
+            "simcom",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
     try:
         deadline = time.monotonic() + 10
         while not state_file.exists() and time.monotonic() < deadline:

@@ -76,7 +76,10 @@ def test_reporting_and_forgetting(tmp_path: Path) -> None:
     assert [i.outbox_id for i in j.unreported()] == [1]
     j.mark_reported(1, "failed")
     assert j.unreported() == []
-    j.forget_finished()
+    j.forget_finished(T0)
+    # Kept as a tombstone: a repeated order meets its outcome, not a second send.
+    assert j.accept_outbound(1, "+1555", "a").state == "failed"
+    j.forget_finished(T0 + timedelta(days=31))
     assert j.outbound(1) is None
 
 

@@ -67,21 +67,18 @@ def test_commands_queue_and_go_one_at_a_time() -> None:
 
 
 def test_urc_in_the_middle_of_a_response_is_emitted_not_taken() -> None:
-    reply = (b'\r\n+CMGL: 1,1,,5\r\n0011\r\n+CMTI: "SM",2\r\n'
-             b'+CMGL: 3,0,,5\r\n0022\r\n\r\nOK\r\n')
+    reply = b'\r\n+CMGL: 1,1,,5\r\n0011\r\n+CMTI: "SM",2\r\n+CMGL: 3,0,,5\r\n0022\r\n\r\nOK\r\n'
     events = run(ModemSession(), "AT+CMGL=4", reply)
     assert events == [
         NewMessage("SM", 2),
-        CommandDone("AT+CMGL=4", ("+CMGL: 1,1,,5", "0011", "+CMGL: 3,0,,5", "0022"),
-                    True, None),
+        CommandDone("AT+CMGL=4", ("+CMGL: 1,1,,5", "0011", "+CMGL: 3,0,,5", "0022"), True, None),
     ]
 
 
 def test_cmt_urc_takes_the_next_line_as_its_pdu_even_mid_command() -> None:
     reply = b"\r\n+CSQ: 20,99\r\n+CMT: ,24\r\n07915155\r\n\r\nOK\r\n"
     events = run(ModemSession(), "AT+CSQ", reply)
-    assert events == [IncomingPdu("07915155"),
-                      CommandDone("AT+CSQ", ("+CSQ: 20,99",), True, None)]
+    assert events == [IncomingPdu("07915155"), CommandDone("AT+CSQ", ("+CSQ: 20,99",), True, None)]
 
 
 def test_status_report_urcs() -> None:
@@ -235,15 +232,18 @@ def test_over_long_line_is_counted_on_the_command() -> None:
     assert done.lines == ("+CMGL: 1,0,,5",)
 
 
-@pytest.mark.parametrize(("command", "pdu"), [("", None), ("AT\rAT", None),
-                                              ("AT+CMGS=5", "xyz"), ("AT\x1a", None)])
+@pytest.mark.parametrize(
+    ("command", "pdu"), [("", None), ("AT\rAT", None), ("AT+CMGS=5", "xyz"), ("AT\x1a", None)]
+)
 def test_bad_commands_are_local_misuse(command: str, pdu: str | None) -> None:
     with pytest.raises(ValueError):
         ModemSession().send_command(command, pdu=pdu)
 
 
-_REPLY = (b'AT+CMGL=4\r\r\n+CMGL: 1,1,,5\r\n0011\r\n\r\n+CMTI: "SM",2\r\n^RSSI:17\r\n'
-          b"+CMT: ,3\r\n0022\r\n+CMGL: 3,0,,5\r\n0033\r\n\r\nOK\r\n")
+_REPLY = (
+    b'AT+CMGL=4\r\r\n+CMGL: 1,1,,5\r\n0011\r\n\r\n+CMTI: "SM",2\r\n^RSSI:17\r\n'
+    b"+CMT: ,3\r\n0022\r\n+CMGL: 3,0,,5\r\n0033\r\n\r\nOK\r\n"
+)
 
 
 @given(st.lists(st.integers(0, len(_REPLY)), max_size=10))
@@ -256,6 +256,5 @@ def test_events_do_not_depend_on_how_bytes_arrive(cuts: list[int]) -> None:
     assert session.events() == [
         NewMessage("SM", 2),
         IncomingPdu("0022"),
-        CommandDone("AT+CMGL=4", ("+CMGL: 1,1,,5", "0011", "+CMGL: 3,0,,5", "0033"),
-                    True, None),
+        CommandDone("AT+CMGL=4", ("+CMGL: 1,1,,5", "0011", "+CMGL: 3,0,,5", "0033"), True, None),
     ]

@@ -40,8 +40,10 @@ async def modem(emulator: Emulator) -> AsyncIterator[SerialModem]:
 
 
 async def control(emulator: Emulator, method: str, path: str, body: object = None) -> object:
-    async with aiohttp.ClientSession() as http, \
-            http.request(method, emulator.control_url + path, json=body) as response:
+    async with (
+        aiohttp.ClientSession() as http,
+        http.request(method, emulator.control_url + path, json=body) as response,
+    ):
         assert response.status < 300, await response.text()
         return await response.json()
 
@@ -100,10 +102,13 @@ async def test_locked_sim_is_unlocked_with_the_pin(emulator: Emulator) -> None:
 # ---------------------------------------------------------------- receiving
 
 
-async def test_incoming_sms_is_announced_and_read(emulator: Emulator,
-                                                  modem: SerialModem) -> None:
-    await control(emulator, "POST", f"/phones/{ONE}/inject",
-                  {"from": "+447700900123", "text": "Hello from London"})
+async def test_incoming_sms_is_announced_and_read(emulator: Emulator, modem: SerialModem) -> None:
+    await control(
+        emulator,
+        "POST",
+        f"/phones/{ONE}/inject",
+        {"from": "+447700900123", "text": "Hello from London"},
+    )
     event = await next_event(modem)
     assert event == NewMessage("SM", 1)
     stored = await modem.read_message(event.index)
@@ -123,8 +128,7 @@ async def test_list_read_delete(emulator: Emulator, modem: SerialModem) -> None:
     assert [m.index for m in await modem.list_messages()] == [2]
 
 
-async def test_undecodable_pdu_keeps_the_raw_hex(emulator: Emulator,
-                                                 modem: SerialModem) -> None:
+async def test_undecodable_pdu_keeps_the_raw_hex(emulator: Emulator, modem: SerialModem) -> None:
     emulator.phones[0].modem.memories["SM"].add(Slot(0, "07915155000000F004", 9))
     (stored,) = await modem.list_messages()
     assert stored.sms is None
@@ -132,8 +136,7 @@ async def test_undecodable_pdu_keeps_the_raw_hex(emulator: Emulator,
     assert stored.pdu == "07915155000000F004"
 
 
-async def test_urc_in_the_middle_of_a_command(emulator: Emulator,
-                                              modem: SerialModem) -> None:
+async def test_urc_in_the_middle_of_a_command(emulator: Emulator, modem: SerialModem) -> None:
     emulated = emulator.phones[0].modem
     emulated.deliver("+447700900123", "already there", emulator.network.clock())
     assert await next_event(modem) == NewMessage("SM", 1)
@@ -147,10 +150,12 @@ async def test_urc_in_the_middle_of_a_command(emulator: Emulator,
 # ---------------------------------------------------------------- sending
 
 
-@pytest.mark.parametrize("text", ["Hi there, see you @ 5?", "Привет! 👋 Как дела?",
-                                  "Long message. " * 30])
-async def test_send_reaches_the_other_phone(emulator: Emulator, modem: SerialModem,
-                                            text: str) -> None:
+@pytest.mark.parametrize(
+    "text", ["Hi there, see you @ 5?", "Привет! 👋 Как дела?", "Long message. " * 30]
+)
+async def test_send_reaches_the_other_phone(
+    emulator: Emulator, modem: SerialModem, text: str
+) -> None:
     references = await modem.send_sms(TWO, text)
     assert len(references) == (3 if len(text) > 300 else 1)
     assert len(set(references)) == len(references)
@@ -158,12 +163,12 @@ async def test_send_reaches_the_other_phone(emulator: Emulator, modem: SerialMod
     assert [(m["from"], m["text"]) for m in received] == [(ONE, text)]
 
 
-async def test_send_to_an_outside_number_is_recorded(emulator: Emulator,
-                                                     modem: SerialModem) -> None:
+async def test_send_to_an_outside_number_is_recorded(
+    emulator: Emulator, modem: SerialModem
+) -> None:
     await modem.send_sms("+447700900123", "to the world")
     (record,) = await control(emulator, "GET", "/external")
-    assert (record["from"], record["to"], record["text"]) == (ONE, "+447700900123",
-                                                              "to the world")
+    assert (record["from"], record["to"], record["text"]) == (ONE, "+447700900123", "to the world")
 
 
 async def test_status_report_is_delivered_directly(modem: SerialModem) -> None:
@@ -185,8 +190,9 @@ async def test_network_refusal_is_a_cms_error(emulator: Emulator, modem: SerialM
     assert caught.value.parts_sent == ()
 
 
-async def test_slow_confirmation_holds_urcs_until_done(emulator: Emulator,
-                                                       modem: SerialModem) -> None:
+async def test_slow_confirmation_holds_urcs_until_done(
+    emulator: Emulator, modem: SerialModem
+) -> None:
     emulated = emulator.phones[0].modem
     emulated.update_faults({"send_delay": 0.3})
     sending = asyncio.create_task(modem.send_sms(TWO, "slowly"))
@@ -240,8 +246,7 @@ async def test_dropped_response_and_garbage(emulator: Emulator) -> None:
         with pytest.raises(AtTimeout):
             await modem.status()
         status = await modem.status()
-        assert (status.signal_dbm, status.operator, status.own_number) == (
-            -73, "Ferry Mobile", ONE)
+        assert (status.signal_dbm, status.operator, status.own_number) == (-73, "Ferry Mobile", ONE)
     finally:
         await modem.close()
 
@@ -249,16 +254,20 @@ async def test_dropped_response_and_garbage(emulator: Emulator) -> None:
 # ---------------------------------------------------------------- vendor quirks
 
 
-@pytest.mark.parametrize(("profile", "cnmi", "report"), [
-    ("generic", "2,1,0,1,0", StatusReportPdu),
-    ("simcom", "2,1,0,1,0", StatusReportPdu),
-    ("quectel", "2,1,0,1,0", StatusReportPdu),
-    ("huawei", "2,1,0,2,0", StatusReportIndex),
-    ("wavecom", "1,1,0,1,0", StatusReportPdu),
-])
+@pytest.mark.parametrize(
+    ("profile", "cnmi", "report"),
+    [
+        ("generic", "2,1,0,1,0", StatusReportPdu),
+        ("simcom", "2,1,0,1,0", StatusReportPdu),
+        ("quectel", "2,1,0,1,0", StatusReportPdu),
+        ("huawei", "2,1,0,2,0", StatusReportIndex),
+        ("wavecom", "1,1,0,1,0", StatusReportPdu),
+    ],
+)
 async def test_vendor_profiles(profile: str, cnmi: str, report: type | None) -> None:
-    async with open_emulator([ONE, TWO], control_port=0,
-                             profiles={ONE: profile, TWO: profile}) as emu:
+    async with open_emulator(
+        [ONE, TWO], control_port=0, profiles={ONE: profile, TWO: profile}
+    ) as emu:
         modem = make_modem(emu)
         await modem.open()
         try:
@@ -278,8 +287,7 @@ async def test_vendor_profiles(profile: str, cnmi: str, report: type | None) -> 
             await modem.close()
 
 
-async def test_vanished_port_is_modem_unavailable(emulator: Emulator,
-                                                  modem: SerialModem) -> None:
+async def test_vanished_port_is_modem_unavailable(emulator: Emulator, modem: SerialModem) -> None:
     emulator.phones[0].port.close()
     with pytest.raises(ModemUnavailable):
         await modem.list_messages()

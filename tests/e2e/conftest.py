@@ -8,6 +8,7 @@ import contextlib
 import secrets
 import socket
 from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -80,11 +81,23 @@ async def eventually(check: Callable[[], Awaitable[bool] | bool], timeout: float
         await asyncio.sleep(0.05)
 
 
-@pytest.fixture
-async def system(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[System]:
-    """Phone 1's modem uses the quirk profile given by indirect parametrisation."""
-    profile = getattr(request, "param", "generic")
+@asynccontextmanager
+async def open_system(
+    tmp_path: Path,
+    *,
+    profile: str = "generic",
+    pin: str | None = None,
+    faults: dict[str, object] | None = None,
+    start: bool = True,
+    poll_interval: float = 60.0,
+    command_timeout: float = 5.0,
+    send_timeout: float = 60.0,
+) -> AsyncIterator[tuple[System, asyncio.Event]]:
+    """The whole system; phone 1's modem has ``profile`` and ``faults`` (set before the
+    bridge opens it). The bridge starts when the returned event is set (at once with
+    ``start``)."""
     emulator = await run_emulator([PHONE1, PHONE2], control_port=0, profiles={PHONE1: profile})
+    emulator.phone(PHONE1).modem.update_faults(faults or {})
     config = Config(port=free_port(), data_dir=tmp_path / "server")
     runner = await start_server(config)
     svc = runner.app[SERVICES]
@@ -95,20 +108,32 @@ async def system(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterato
     url = f"http://127.0.0.1:{config.port}"
     journal_path = tmp_path / "bridge" / "journal.db"
     journal = Journal(journal_path)
-    modem = SerialModem(emulator.phone(PHONE1).pty, command_timeout=5)
+    modem = SerialModem(
+        emulator.phone(PHONE1).pty,
+        pin=pin,
+        command_timeout=command_timeout,
+        send_timeout=send_timeout,
+    )
     bridge = Bridge(
         modem,
         journal,
         Credentials(url, device_id, secret),
+        poll_interval=poll_interval,
         link_backoff=Backoff(base=0.05, cap=0.5),
         modem_backoff=Backoff(base=0.05, cap=0.5),
     )
-    task = asyncio.create_task(bridge.run())
+    go = asyncio.Event()
+    if start:
+        go.set()
+
+    async def run_when_told() -> None:
+        await go.wait()
+        await bridge.run()
+
+    task = asyncio.create_task(run_when_told())
     system = System(url, config, emulator, runner, bridge, journal_path)
     try:
-        await asyncio.wait_for(bridge.link.connected.wait(), 10)
-        await asyncio.wait_for(bridge.modem_ready.wait(), 10)
-        yield system
+        yield system, go
     finally:
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError, Exception):
@@ -117,3 +142,13 @@ async def system(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterato
         journal.close()
         await system.runner.cleanup()
         await emulator.close()
+
+
+@pytest.fixture
+async def system(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[System]:
+    """The whole system, ready; phone 1's quirk profile by indirect parametrisation."""
+    profile = getattr(request, "param", "generic")
+    async with open_system(tmp_path, profile=profile) as (system, _):
+        await asyncio.wait_for(system.bridge.link.connected.wait(), 10)
+        await asyncio.wait_for(system.bridge.modem_ready.wait(), 10)
+        yield system

@@ -204,3 +204,12 @@ async def test_slow_browser_is_dropped_then_catches_up(env: Env) -> None:
     await again.send_str(json.dumps({"t": "subscribe", "since": cursor}))
     resumed = json.loads((await asyncio.wait_for(again.receive(), 5)).data)
     assert [m["body"] for m in resumed["messages"]] == ["missed while dropped"]
+
+
+async def test_concurrent_first_use_of_an_account_key_agrees_on_one_key(env: Env) -> None:
+    from server.storage.keys import KeyRing
+
+    rings = [KeyRing(env.svc.engine, env.svc.keys._master) for _ in range(2)]  # two processes
+    ciphers = await asyncio.gather(*(r.cipher(env.account_id) for r in rings for _ in range(3)))
+    sealed = ciphers[0].seal("one key")
+    assert all(c.open(sealed) == "one key" for c in ciphers)
