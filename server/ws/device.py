@@ -153,6 +153,9 @@ async def _handle(svc: Services, conn: DeviceConnection, message: DeviceToServer
             svc.hub.publish(
                 account_id, ChangesHint(await svc.conversations.current_seq(account_id))
             )
+            # A code SMS reaching this account's own SIM proves the number (see
+            # server.auth.verification).
+            await svc.verification.auto_verify(account_id, (i.body for i in batch))
         case SendStatus(outbox_id=oid, status=status, error=error):
             changed = await svc.conversations.apply_send_status(account_id, oid, status, error)
             await conn.send(StatusAck(outbox_id=oid, status=status))

@@ -5,15 +5,16 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import argon2
 import pytest
 from aiohttp.test_utils import TestClient
 
 from server.api.common import SERVICES
 from server.app import create_app
-from server.auth.passwords import hash_password
 from server.config import Config
 from server.services import Services
 from tests.fakes.clock import FakeClock
+from tests.fakes.sms import FakeSms
 
 PHONE = "+15550100001"
 PASSWORD = "correct horse battery"
@@ -27,6 +28,7 @@ class Env:
     account_id: int
     device_id: int
     device_secret: str
+    sms: FakeSms
 
     async def login(self, phone: str = PHONE, password: str = PASSWORD) -> None:
         resp = await self.client.post(
@@ -42,16 +44,21 @@ def clock() -> FakeClock:
 
 @pytest.fixture
 def config(tmp_path: Path) -> Config:
-    return Config(data_dir=tmp_path / "var", handshake_timeout=2.0)
+    # The cheapest argon2 parameters keep the suite fast; production cost is in Config.
+    return Config(
+        data_dir=tmp_path / "var", handshake_timeout=2.0, password_params=argon2.profiles.CHEAPEST
+    )
 
 
 @pytest.fixture
 async def env(aiohttp_client, config: Config, clock: FakeClock) -> AsyncIterator[Env]:
     client = await aiohttp_client(create_app(config, clock=clock))
     svc = client.app[SERVICES]
+    sms = FakeSms()
+    svc.verification.gateway = sms
     account_id = await svc.accounts.create(
-        PHONE, hash_password(PASSWORD), clock.now(), verified_at=clock.now()
+        PHONE, svc.passwords.hash(PASSWORD), clock.now(), verified_at=clock.now()
     )
     secret = secrets.token_urlsafe(32)
     device_id = await svc.devices.create(account_id, "test bridge", secret, clock.now())
-    yield Env(client, svc, clock, account_id, device_id, secret)
+    yield Env(client, svc, clock, account_id, device_id, secret, sms)
