@@ -131,12 +131,15 @@ class Verification:
         keys = (f"ip:{ip}", f"acct:{account_id}")
         self._throttles.codes.check(*keys)
         phone = None
-        if account_id is not None and is_code(code):
-            assert isinstance(code, str)
+        if account_id is not None:
+            # A malformed code is a wrong try like any other.
+            well_formed = is_code(code)
             phone = await self._codes.check(
                 account_id,
                 purpose,
-                lambda p, stored: code_matches(self._key, purpose, p, code, stored),
+                lambda p, stored: (
+                    well_formed and code_matches(self._key, purpose, p, str(code), stored)
+                ),
                 self._clock.now(),
             )
         if phone is None:

@@ -149,13 +149,13 @@ async def _handle(svc: Services, conn: DeviceConnection, message: DeviceToServer
             await svc.conversations.ingest_inbound(
                 account_id, conn.device.id, batch, svc.clock.now()
             )
+            # A code SMS reaching this account's own SIM proves the number (see
+            # server.auth.verification).
+            await svc.verification.auto_verify(account_id, (i.body for i in batch))
             await conn.send(Ack(upto=max(i.n for i in items)))
             svc.hub.publish(
                 account_id, ChangesHint(await svc.conversations.current_seq(account_id))
             )
-            # A code SMS reaching this account's own SIM proves the number (see
-            # server.auth.verification).
-            await svc.verification.auto_verify(account_id, (i.body for i in batch))
         case SendStatus(outbox_id=oid, status=status, error=error):
             changed = await svc.conversations.apply_send_status(account_id, oid, status, error)
             await conn.send(StatusAck(outbox_id=oid, status=status))

@@ -2,9 +2,10 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
+import aiohttp
 import argon2
 import pytest
 from aiohttp.test_utils import TestClient
@@ -29,12 +30,43 @@ class Env:
     device_id: int
     device_secret: str
     sms: FakeSms
+    _others: list[aiohttp.ClientSession] = field(default_factory=list)
 
     async def login(self, phone: str = PHONE, password: str = PASSWORD) -> None:
         resp = await self.client.post(
             "/api/v1/session", json={"phone": phone, "password": password}
         )
         assert resp.status == 200, await resp.text()
+
+    async def code_for(self, number: str) -> str:
+        """The code of the last SMS sent to ``number`` (sends run in the background)."""
+        await self.svc.background.drain()
+        return self.sms.last_code(number)
+
+    async def signup(self, phone: str, password: str = PASSWORD, **extra: object) -> str:
+        """Sign up and sign in (unverified); returns the code sent by SMS."""
+        resp = await self.client.post(
+            "/api/v1/accounts", json={"phone": phone, "password": password, **extra}
+        )
+        assert resp.status == 202, await resp.text()
+        await self.login(phone, password)
+        return await self.code_for(phone)
+
+    def session_cookie(self, http: aiohttp.ClientSession | None = None) -> str:
+        jar = (http or self.client.session).cookie_jar
+        return jar.filter_cookies(self.client.make_url("/"))["ferry_session"].value
+
+    def browser(self) -> aiohttp.ClientSession:
+        """Another browser (its own cookie jar) on the same server; relative URLs."""
+        other = aiohttp.ClientSession(
+            base_url=str(self.client.make_url("/")), cookie_jar=aiohttp.CookieJar(unsafe=True)
+        )
+        self._others.append(other)
+        return other
+
+    async def close(self) -> None:
+        for other in self._others:
+            await other.close()
 
 
 @pytest.fixture
@@ -61,4 +93,6 @@ async def env(aiohttp_client, config: Config, clock: FakeClock) -> AsyncIterator
     )
     secret = secrets.token_urlsafe(32)
     device_id = await svc.devices.create(account_id, "test bridge", secret, clock.now())
-    yield Env(client, svc, clock, account_id, device_id, secret, sms)
+    env = Env(client, svc, clock, account_id, device_id, secret, sms)
+    yield env
+    await env.close()
