@@ -63,7 +63,7 @@ async def test_sessions_list_and_revoke_one(env: Env) -> None:
     listing = await (await a.get("/api/v1/me/sessions", headers={"User-Agent": "A"})).json()
     assert len(listing["sessions"]) == 2
     mine = [s for s in listing["sessions"] if s["current"]]
-    other = [s for s in listing["sessions"] if not s["current"]][0]
+    other = next(s for s in listing["sessions"] if not s["current"])
     assert len(mine) == 1 and other["ip"] == "127.0.0.1"
     assert env.session_cookie(b) not in json.dumps(listing)
     assert (await a.delete(f"/api/v1/me/sessions/{other['id']}")).status == 204
