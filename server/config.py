@@ -98,6 +98,12 @@ class Config:
                 "the 'log' SMS gateway writes codes to the log and is for loopback "
                 "development only; choose 'device' (or 'emulator')"
             )
+        if self.code_key is not None:
+            try:
+                if len(bytes.fromhex(self.code_key)) < 32:
+                    raise ValueError
+            except ValueError:
+                raise ConfigError("FERRY_CODE_KEY must be at least 64 hex digits") from None
         if self.sms_gateway == "device" and self.gateway_device_id is None:
             raise ConfigError("the 'device' SMS gateway needs FERRY_GATEWAY_DEVICE_ID")
         return self

@@ -59,19 +59,29 @@ async def signup(request: web.Request) -> web.Response:
     password_hash = svc.passwords.hash(password)  # both paths pay for the hash
     now = svc.clock.now()
     created = await svc.accounts.replace_unverified(phone, password_hash, now, email=email)
-    ua = auth.user_agent(request)
+    # The rest runs after the answer, so both paths answer after the same work.
+    svc.background.spawn(
+        _after_signup(svc, phone, created, ip, auth.user_agent(request)), name="signup"
+    )
+    return json_response(CODE_SENT, status=202)
+
+
+async def _after_signup(
+    svc: Services, phone: str, created: tuple[int, int | None] | None, ip: str, ua: str
+) -> None:
+    """Runs after the answer: whether the number had an account never shows in it."""
+    now = svc.clock.now()
     if created is None:
         existing = await svc.accounts.by_phone(phone)
         if existing is not None:
             await svc.events.record(existing.id, "signup_attempt", now, ip=ip, user_agent=ua)
         svc.verification.send(phone, SIGNUP_NOTICE, "notice")
-    else:
-        account_id, replaced = created
-        if replaced is not None:
-            await svc.drop_account_connections(replaced)
-        await svc.events.record(account_id, "signup", now, ip=ip, user_agent=ua)
-        await svc.verification.issue(account_id, "verify", phone)
-    return json_response(CODE_SENT, status=202)
+        return
+    account_id, replaced = created
+    if replaced is not None:
+        await svc.drop_account_connections(replaced)
+    await svc.events.record(account_id, "signup", now, ip=ip, user_agent=ua)
+    await svc.verification.issue(account_id, "verify", phone)
 
 
 @routes.post("/api/v1/password-reset")
@@ -80,17 +90,19 @@ async def request_reset(request: web.Request) -> web.Response:
     data = await read_json(request, AUTH_BODY_BYTES)
     phone = phone_field(data)
     ip = _guard_requests(request, svc, phone)
+    svc.background.spawn(
+        _after_reset_request(svc, phone, ip, auth.user_agent(request)), name="reset-request"
+    )
+    return json_response(CODE_SENT, status=202)
+
+
+async def _after_reset_request(svc: Services, phone: str, ip: str, ua: str) -> None:
+    """Runs after the answer: whether the number has an account never shows in it."""
     account = await svc.accounts.by_phone(phone)
     if account is not None and account.phone_verified:
-        await svc.events.record(
-            account.id,
-            "password_reset_requested",
-            svc.clock.now(),
-            ip=ip,
-            user_agent=auth.user_agent(request),
-        )
+        now = svc.clock.now()
+        await svc.events.record(account.id, "password_reset_requested", now, ip=ip, user_agent=ua)
         await svc.verification.issue(account.id, "reset", phone)
-    return json_response(CODE_SENT, status=202)
 
 
 @routes.post("/api/v1/password-reset/confirm")

@@ -9,7 +9,7 @@ import secrets
 import pytest
 
 from protocol.codec import Codec
-from protocol.messages import SendSms, Upload, Welcome
+from protocol.messages import SendSms, SendStatus, StatusAck, Upload, Welcome
 from server.auth.codes import code_mac, code_message, webotp_codes
 from server.config import Config, ConfigError
 from server.storage.schema import verification_codes
@@ -244,6 +244,9 @@ async def test_device_gateway_sends_code_through_the_operators_bridge(
     send = await recv(ws)
     assert isinstance(send, SendSms) and send.outbox_id < 0 and send.to == NEW
     assert send.body.splitlines()[-1].startswith("@127.0.0.1 #")
+    # The bridge's reports on it are acknowledged (so it can forget them) and change nothing.
+    await ws.send_bytes(Codec.encode(SendStatus(outbox_id=send.outbox_id, status="sent")))
+    assert await recv(ws) == StatusAck(outbox_id=send.outbox_id, status="sent")
     # The code is not stored as a conversation of the operator.
     await client.post("/api/v1/session", json={"phone": PHONE, "password": PASSWORD})
     threads = (await (await client.get("/api/v1/threads")).json())["threads"]
