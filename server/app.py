@@ -9,12 +9,19 @@ from aiohttp import WSCloseCode, web
 from sqlalchemy import text
 
 import web_client
-from server.api import conversations, session
+from server.api import accounts, conversations, openapi, phone, session
 from server.api.common import SERVICES, json_response
+from server.auth.codes import load_code_key
+from server.background import periodic
 from server.clock import Clock, SystemClock
 from server.config import Config
 from server.log import server_logger
-from server.middleware import csrf_middleware, errors_middleware, security_headers
+from server.middleware import (
+    access_log_middleware,
+    csrf_middleware,
+    errors_middleware,
+    security_headers,
+)
 from server.services import Services
 from server.storage.engine import create_engine, migrate
 from server.storage.sealed import load_master_key
@@ -26,7 +33,7 @@ STATIC_DIR = Path(web_client.__file__).parent
 def create_app(config: Config, *, clock: Clock | None = None) -> web.Application:
     """Build the server application. Storage opens (and migrates) on startup."""
     app = web.Application(
-        middlewares=[errors_middleware, csrf_middleware],
+        middlewares=[access_log_middleware, errors_middleware, csrf_middleware],
         client_max_size=config.max_body_bytes,
     )
     app.on_response_prepare.append(security_headers)
@@ -37,16 +44,38 @@ def create_app(config: Config, *, clock: Clock | None = None) -> web.Application
         master = load_master_key(config.data_dir)
         engine = create_engine(config.db_url)
         await migrate(engine)
-        svc = Services.build(config, clock or SystemClock(), engine, master)
+        key = load_code_key(config.data_dir / "code.key", config.code_key)
+        svc = Services.build(config, clock or SystemClock(), engine, key, master)
         if sealed := await svc.keys.seal_legacy_bodies():
             server_logger.info("sealed %d message bodies stored before encryption at rest", sealed)
         app[SERVICES] = svc
         yield
+        await svc.background.close()
+        await svc.access_log.flush()
+        await svc.verification.gateway.close()
         await engine.dispose()
 
     app.cleanup_ctx.append(storage_ctx)
+    # Expired sessions lose their sockets within seconds; the access log is written in
+    # batches and pruned to its retention.
+    app.cleanup_ctx.append(
+        periodic(
+            "session-sweep",
+            lambda a: a[SERVICES].config.sweep_interval,
+            lambda a: a[SERVICES].sweep_sessions(),
+        )
+    )
+    app.cleanup_ctx.append(
+        periodic("access-log-flush", lambda a: 2.0, lambda a: a[SERVICES].access_log.flush())
+    )
+    app.cleanup_ctx.append(
+        periodic("access-log-prune", lambda a: 3600.0, lambda a: a[SERVICES].prune_access_log())
+    )
     app.on_shutdown.append(_close_sockets)
     app.router.add_routes(session.routes)
+    app.router.add_routes(accounts.routes)
+    app.router.add_routes(phone.routes)
+    app.router.add_routes(openapi.routes)
     app.router.add_routes(conversations.routes)
     app.router.add_routes(device.routes)
     app.router.add_routes(browser.routes)

@@ -75,6 +75,11 @@ def _parser() -> argparse.ArgumentParser:
     ad.add_argument("--server-url", default=None)
     _server_args(ad)
     ad.set_defaults(func=_add_device)
+    se = asub.add_parser("security-events", help="an account's security events, newest first")
+    se.add_argument("--phone", required=True)
+    se.add_argument("--limit", type=int, default=50)
+    _server_args(se)
+    se.set_defaults(func=_security_events)
     sub.add_parser("bridge", help="run the device bridge (ferry bridge --help)")
     sub.add_parser("emulate", help="run the virtual GSM network (ferry emulate --help)")
     return p
@@ -155,13 +160,29 @@ def _add_device(ns: argparse.Namespace) -> int:
     return 0
 
 
+def _security_events(ns: argparse.Namespace) -> int:
+    from server.admin import security_events
+
+    for e in asyncio.run(security_events(_config(ns), ns.phone, ns.limit)):
+        when = e.created_at.isoformat().replace("+00:00", "Z")
+        print(f"{when}  {e.kind:<24} {e.ip or '-':<16} {e.user_agent or ''}")
+    return 0
+
+
 # -------------------------------------------------------------------- demo
 
 
 def _demo(ns: argparse.Namespace) -> int:
     from server.demo import run_demo
 
-    config = Config.from_env(port=ns.port, data_dir=ns.data_dir)
+    # Codes travel through the virtual GSM network: a new sign-up in the demo gets its
+    # code on the virtual phone, and the bridged phone verifies itself.
+    config = Config.from_env(
+        port=ns.port,
+        data_dir=ns.data_dir,
+        sms_gateway="emulator",
+        emulator_url=f"http://127.0.0.1:{ns.control_port}",
+    )
     setup_logging(config.log_level)
     return asyncio.run(
         run_demo(config, control_port=ns.control_port, contact_interval=ns.contact_interval)

@@ -9,6 +9,12 @@ from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
+
+import argon2
+
+#: Where verification codes can be sent from (``server/sms_gateway``).
+SMS_GATEWAYS = ("log", "emulator", "device")
 
 
 class ConfigError(Exception):
@@ -38,6 +44,28 @@ class Config:
     #: catches up from its cursor on reconnect.
     socket_queue: int = 256
     log_level: str = "INFO"
+    #: argon2id cost; hashes made with other parameters are rehashed at the next sign-in.
+    password_params: argon2.Parameters = field(
+        default_factory=lambda: argon2.profiles.RFC_9106_LOW_MEMORY
+    )
+    #: How verification codes leave the server: ``log`` (loopback development only),
+    #: ``emulator`` (the virtual GSM network of ``ferry demo``), ``device`` (a paired
+    #: bridge of the operator sends them through its modem).
+    sms_gateway: str = "log"
+    emulator_url: str = "http://127.0.0.1:8091"
+    #: The bridge that sends codes for the ``device`` gateway.
+    gateway_device_id: int | None = None
+    #: The address users open (``https://ferry.example``); names the host in the WebOTP
+    #: line of code messages. Default: the first allowed origin, else ``host``.
+    public_url: str | None = None
+    #: Key of the verification-code MACs (64 hex digits); default: a 0600 key file
+    #: ``code.key`` in ``data_dir``, created on first start. Several server processes
+    #: must share it.
+    code_key: str | None = field(default=None, repr=False)
+    #: Access-log rows older than this are deleted.
+    access_log_retention: timedelta = timedelta(days=30)
+    #: How often expired sessions are looked for and their sockets closed (seconds).
+    sweep_interval: float = 5.0
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     @property
@@ -46,11 +74,38 @@ class Config:
             return self.database_url
         return f"sqlite+aiosqlite:///{(self.data_dir / 'ferry.db').resolve()}"
 
+    @property
+    def loopback_dev(self) -> bool:
+        """Plain-HTTP development on a loopback address."""
+        return not self.secure_cookies and _is_loopback(self.host)
+
+    @property
+    def webotp_host(self) -> str:
+        """The host named in the origin-bound line of code messages (``@host #123456``)."""
+        url = self.public_url or (self.allowed_origins[0] if self.allowed_origins else None)
+        host = urlsplit(url).hostname if url else None
+        return host or self.host
+
     def validate(self) -> Config:
         if not self.secure_cookies and not _is_loopback(self.host):
             raise ConfigError(
                 "insecure cookies are only allowed when serving on a loopback address"
             )
+        if self.sms_gateway not in SMS_GATEWAYS:
+            raise ConfigError(f"FERRY_SMS_GATEWAY must be one of {', '.join(SMS_GATEWAYS)}")
+        if self.sms_gateway == "log" and not self.loopback_dev:
+            raise ConfigError(
+                "the 'log' SMS gateway writes codes to the log and is for loopback "
+                "development only; choose 'device' (or 'emulator')"
+            )
+        if self.code_key is not None:
+            try:
+                if len(bytes.fromhex(self.code_key)) < 32:
+                    raise ValueError
+            except ValueError:
+                raise ConfigError("FERRY_CODE_KEY must be at least 64 hex digits") from None
+        if self.sms_gateway == "device" and self.gateway_device_id is None:
+            raise ConfigError("the 'device' SMS gateway needs FERRY_GATEWAY_DEVICE_ID")
         return self
 
     @classmethod
@@ -75,6 +130,18 @@ class Config:
                 values["secure_cookies"] = env["FERRY_SECURE_COOKIES"].lower() in ("1", "true")
             if "FERRY_LOG_LEVEL" in env:
                 values["log_level"] = env["FERRY_LOG_LEVEL"].upper()
+            if "FERRY_SMS_GATEWAY" in env:
+                values["sms_gateway"] = env["FERRY_SMS_GATEWAY"].lower()
+            if "FERRY_EMULATOR_URL" in env:
+                values["emulator_url"] = env["FERRY_EMULATOR_URL"]
+            if "FERRY_GATEWAY_DEVICE_ID" in env:
+                values["gateway_device_id"] = int(env["FERRY_GATEWAY_DEVICE_ID"])
+            if "FERRY_PUBLIC_URL" in env:
+                values["public_url"] = env["FERRY_PUBLIC_URL"]
+            if "FERRY_CODE_KEY" in env:
+                values["code_key"] = env["FERRY_CODE_KEY"]
+            if "FERRY_ACCESS_LOG_DAYS" in env:
+                values["access_log_retention"] = timedelta(days=int(env["FERRY_ACCESS_LOG_DAYS"]))
         except ValueError as exc:
             raise ConfigError(f"bad FERRY_* value: {exc}") from None
         values.update({k: v for k, v in overrides.items() if v is not None})

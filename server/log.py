@@ -1,6 +1,7 @@
 """Logger names of the server, declared in one place.
 
-Never log message bodies, passwords, session ids, device secrets or codes.
+Never log message bodies, passwords, session ids, device secrets or codes (the one
+exception: the ``log`` SMS gateway, development on loopback only).
 """
 
 from __future__ import annotations
@@ -12,6 +13,9 @@ access_logger = logging.getLogger("ferry.server.access")
 device_logger = logging.getLogger("ferry.server.device")
 browser_logger = logging.getLogger("ferry.server.browser")
 storage_logger = logging.getLogger("ferry.server.storage")
+security_logger = logging.getLogger("ferry.server.security")
+#: Outbound SMS. Only the development ``log`` gateway writes a code here.
+sms_logger = logging.getLogger("ferry.server.sms")
 
 
 def setup_logging(level: str = "INFO") -> None:

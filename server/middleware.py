@@ -23,6 +23,21 @@ CSP = (
 
 
 @web.middleware
+async def access_log_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """One access-log row per request (see ``server.access_log``); the outermost layer."""
+    status = 500
+    try:
+        resp = await handler(request)
+        status = resp.status
+        return resp
+    except web.HTTPException as exc:
+        status = exc.status
+        raise
+    finally:
+        services(request).access_log.record(request, status)
+
+
+@web.middleware
 async def errors_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     try:
         return await handler(request)
@@ -64,5 +79,5 @@ async def security_headers(request: web.Request, response: web.StreamResponse) -
     h.setdefault("Cross-Origin-Opener-Policy", "same-origin")
     if request.path.startswith("/api/"):
         h.setdefault("Cache-Control", "no-store")
-    if services(request).config.secure_cookies:
+    if request.secure or services(request).config.secure_cookies:
         h.setdefault("Strict-Transport-Security", "max-age=31536000; includeSubDomains")

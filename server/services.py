@@ -8,16 +8,25 @@ from dataclasses import dataclass, field
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from server.auth.throttle import Throttle
+from server.access_log import AccessLog
+from server.auth.codes import CODE_TTL, MAX_ATTEMPTS
+from server.auth.passwords import Passwords
+from server.auth.verification import Throttles, Verification
+from server.background import Background
 from server.clock import Clock
 from server.config import Config
 from server.hub import DevicesHint, Hub
+from server.sms_gateway.factory import build_gateway
+from server.storage.access_log import AccessLogStore
 from server.storage.accounts import AccountStore
+from server.storage.codes import CodeStore
 from server.storage.conversations import ConversationStore
 from server.storage.devices import DeviceStore
 from server.storage.keys import KeyRing
 from server.storage.lines import LineStore
+from server.storage.security import SecurityEventStore
 from server.storage.sessions import SessionStore
+from server.ws.browsers import BrowserSockets
 from server.ws.feed import ChangeFeed
 from server.ws.registry import DeviceRegistry
 
@@ -33,36 +42,86 @@ class Services:
     devices: DeviceStore
     lines: LineStore
     conversations: ConversationStore
+    events: SecurityEventStore
     hub: Hub
     registry: DeviceRegistry
     feed: ChangeFeed
-    login_throttle: Throttle
+    passwords: Passwords
+    throttles: Throttles
+    verification: Verification
+    access_log: AccessLog
+    background: Background
+    browsers: BrowserSockets
     #: Every open websocket, closed at shutdown so the server stops promptly.
     sockets: weakref.WeakSet[web.WebSocketResponse] = field(default_factory=weakref.WeakSet)
 
     @classmethod
     def build(
-        cls, config: Config, clock: Clock, engine: AsyncEngine, master_key: bytes
+        cls, config: Config, clock: Clock, engine: AsyncEngine, code_key: bytes, master_key: bytes
     ) -> Services:
         keys = KeyRing(engine, master_key)
         conversations = ConversationStore(engine, keys)
+        accounts = AccountStore(engine)
+        events = SecurityEventStore(engine)
+        registry = DeviceRegistry()
+        background = Background()
+        throttles = Throttles.build(clock)
         return cls(
             config=config,
             clock=clock,
             engine=engine,
             keys=keys,
-            accounts=AccountStore(engine),
+            accounts=accounts,
             sessions=SessionStore(
                 engine, idle=config.session_idle, absolute=config.session_absolute
             ),
             devices=DeviceStore(engine),
             lines=LineStore(engine),
             conversations=conversations,
+            events=events,
             hub=Hub(config.socket_queue),
-            registry=DeviceRegistry(),
+            registry=registry,
             feed=ChangeFeed(conversations),
-            login_throttle=Throttle(clock, limit=10, window=15 * 60),
+            passwords=Passwords(config.password_params),
+            throttles=throttles,
+            verification=Verification(
+                codes=CodeStore(engine, ttl=CODE_TTL, max_attempts=MAX_ATTEMPTS),
+                accounts=accounts,
+                events=events,
+                gateway=build_gateway(config, registry, engine, clock),
+                background=background,
+                clock=clock,
+                key=code_key,
+                host=config.webotp_host,
+                throttles=throttles,
+            ),
+            access_log=AccessLog(AccessLogStore(engine), clock),
+            background=background,
+            browsers=BrowserSockets(),
         )
 
     def devices_changed(self, account_id: int) -> None:
         self.hub.publish(account_id, DevicesHint())
+
+    async def end_sessions(self, account_id: int, *, keep: str | None = None) -> None:
+        """End every session of the account but ``keep`` and close their sockets now."""
+        handles = await self.sessions.delete_all(account_id, keep=keep)
+        stale = [h for h in self.browsers.handles_of(account_id) if h != keep]
+        await self.browsers.close_sessions({*handles, *stale})
+
+    async def drop_account_connections(self, account_id: int) -> None:
+        """Close every socket of an account that no longer exists."""
+        await self.browsers.close_sessions(self.browsers.handles_of(account_id))
+        for conn in self.registry.for_account(account_id):
+            await conn.close()
+
+    async def sweep_sessions(self) -> None:
+        """Close sockets whose session expired or vanished; delete expired sessions."""
+        now = self.clock.now()
+        handles = self.browsers.handles()
+        live = await self.sessions.live_handles(handles, now)
+        await self.browsers.close_sessions(h for h in handles if h not in live)
+        await self.sessions.prune(now)
+
+    async def prune_access_log(self) -> int:
+        return await self.access_log.prune(self.clock.now() - self.config.access_log_retention)

@@ -7,12 +7,16 @@ from typing import Any
 import msgspec
 from aiohttp import web
 
+from protocol.phone import InvalidNumber, to_e164
+from server.auth.passwords import MAX_LENGTH, password_problem
 from server.errors import BadRequest, PayloadTooLarge
 from server.services import Services
 
 SERVICES: web.AppKey[Services] = web.AppKey("services", Services)
 
 _MAX_DEPTH = 8
+#: Body limit of the account and session routes: a few short fields.
+AUTH_BODY_BYTES = 4 * 1024
 
 
 def services(request: web.Request) -> Services:
@@ -64,6 +68,31 @@ def string_field(data: dict[str, Any], name: str, *, max_len: int, code: str) ->
     return value
 
 
+def phone_field(data: dict[str, Any], name: str = "phone") -> str:
+    """A phone number in any common spelling, as E.164; 400 ``invalid_number`` if not one."""
+    value = data.get(name)
+    try:
+        if not isinstance(value, str):
+            raise InvalidNumber("not a string")
+        return to_e164(value)
+    except InvalidNumber:
+        raise BadRequest(
+            "That is not a valid phone number; include the country code, e.g. +44 20 7946 0000.",
+            code="invalid_number",
+        ) from None
+
+
+def new_password_field(data: dict[str, Any], name: str = "password") -> str:
+    """A password the policy accepts; 400 ``weak_password`` with the reason otherwise."""
+    value = data.get(name)
+    if not isinstance(value, str) or len(value) > 4 * MAX_LENGTH:
+        raise BadRequest("Choose a password of 8 to 128 characters.", code="weak_password")
+    problem = password_problem(value)
+    if problem:
+        raise BadRequest(problem, code="weak_password")
+    return value
+
+
 def json_response(obj: Any, status: int = 200) -> web.Response:
     """Serialise msgspec structs and plain data alike."""
     return web.Response(
@@ -71,4 +100,13 @@ def json_response(obj: Any, status: int = 200) -> web.Response:
     )
 
 
-__all__ = ["SERVICES", "json_response", "read_json", "services", "string_field"]
+__all__ = [
+    "AUTH_BODY_BYTES",
+    "SERVICES",
+    "json_response",
+    "new_password_field",
+    "phone_field",
+    "read_json",
+    "services",
+    "string_field",
+]

@@ -1,59 +1,79 @@
-"""Sign in, sign out, who am I."""
+"""Sign in, sign out, who am I, profile.
+
+Sign-in never tells whether a number has an account: an unknown number and a wrong
+password get the same answer, after the same argon2 work (a dummy hash), and count against
+the same throttles (per account key and per IP; ``429`` with ``Retry-After``).
+"""
 
 from __future__ import annotations
+
+from typing import Any
 
 from aiohttp import web
 
 from protocol.phone import InvalidNumber, to_e164
-from server.api.common import json_response, read_json, services, string_field
+from server.api.common import AUTH_BODY_BYTES, json_response, read_json, services, string_field
 from server.auth import web as auth
-from server.auth.passwords import hash_password, needs_rehash, verify_password
-from server.errors import RateLimited, Unauthenticated
-from server.log import server_logger
+from server.errors import BadRequest, Unauthenticated
+from server.log import security_logger
 from server.storage.accounts import Account
+from server.storage.sessions import session_handle
 
 routes = web.RouteTableDef()
 
 
+def _iso(value: Any) -> str | None:
+    return value.isoformat().replace("+00:00", "Z") if value is not None else None
+
+
 def account_json(account: Account) -> dict[str, object]:
-    return {"id": account.id, "phone": account.phone, "phone_verified": account.phone_verified}
+    """The account as its owner sees it (never the password hash)."""
+    return {
+        "id": account.id,
+        "phone": account.phone,
+        "phone_verified": account.phone_verified,
+        "email": account.email,
+        "display_name": account.display_name,
+        "created_at": _iso(account.created_at),
+    }
 
 
 @routes.post("/api/v1/session")
 async def login(request: web.Request) -> web.Response:
     svc = services(request)
-    data = await read_json(request)
+    data = await read_json(request, AUTH_BODY_BYTES)
     phone_text = string_field(data, "phone", max_len=40, code="invalid_credentials")
-    password = string_field(data, "password", max_len=128, code="invalid_credentials")
+    password = string_field(data, "password", max_len=512, code="invalid_credentials")
     try:
         phone = to_e164(phone_text)
     except InvalidNumber:
         phone = phone_text  # same path and timing as an unknown account
-    ip_key = f"ip:{request.remote}"
-    acct_key = f"acct:{phone}"
-    wait = max(svc.login_throttle.retry_after(ip_key), svc.login_throttle.retry_after(acct_key))
-    if wait:
-        raise RateLimited(wait)
+    ip = auth.client_ip(request)
+    keys = (f"ip:{ip}", f"acct:{phone}")
+    svc.throttles.login.check(*keys)
     account = await svc.accounts.by_phone(phone)
-    if not verify_password(account.password_hash if account else None, password):
-        svc.login_throttle.failure(ip_key)
-        svc.login_throttle.failure(acct_key)
-        server_logger.info("failed sign-in from %s", request.remote)
+    if not svc.passwords.verify(account.password_hash if account else None, password):
+        svc.throttles.login.hit(*keys)
+        security_logger.info("failed sign-in from %s", ip)
+        if account is not None:
+            # Recorded off the request path: the answer's timing must not differ.
+            svc.background.spawn(
+                svc.events.record(
+                    account.id,
+                    "login_failed",
+                    svc.clock.now(),
+                    ip=ip,
+                    user_agent=auth.user_agent(request),
+                ),
+                name="event-login-failed",
+            )
         raise Unauthenticated("Wrong phone number or password.", code="invalid_credentials")
     assert account is not None
-    svc.login_throttle.reset(acct_key)
-    if needs_rehash(account.password_hash):
-        await svc.accounts.set_password_hash(account.id, hash_password(password))
-    # A fresh id at every sign-in: a planted cookie can never become a signed-in session.
-    old = auth.session_id(request, svc)
-    if old:
-        await svc.sessions.delete(old)
-    sid = auth.new_session_id()
-    await svc.sessions.create(
-        sid, account.id, svc.clock.now(), request.headers.get("User-Agent", "")
-    )
+    svc.throttles.login.reset(keys[1])
+    if svc.passwords.needs_rehash(account.password_hash):
+        await svc.accounts.set_password_hash(account.id, svc.passwords.hash(password))
     resp = json_response({"account": account_json(account)})
-    auth.set_session_cookie(resp, svc, sid)
+    await auth.start_session(request, svc, account, resp)
     return resp
 
 
@@ -62,7 +82,17 @@ async def logout(request: web.Request) -> web.Response:
     svc = services(request)
     sid = auth.session_id(request, svc)
     if sid:
+        account_id = await svc.sessions.resolve(sid, svc.clock.now())
         await svc.sessions.delete(sid)
+        await svc.browsers.close_sessions([session_handle(sid)])
+        if account_id is not None:
+            await svc.events.record(
+                account_id,
+                "logout",
+                svc.clock.now(),
+                ip=auth.client_ip(request),
+                user_agent=auth.user_agent(request),
+            )
     resp = web.Response(status=204)
     auth.clear_session_cookie(resp, svc)
     return resp
@@ -73,3 +103,37 @@ async def me(request: web.Request) -> web.Response:
     svc = services(request)
     account = await auth.current_account(request, svc)
     return json_response({"account": account_json(account)})
+
+
+def _optional_text(
+    data: dict[str, Any], name: str, max_len: int, current: str | None
+) -> str | None:
+    if name not in data:
+        return current
+    value = data[name]
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str) or len(value) > max_len or not value.isprintable():
+        raise BadRequest(
+            f"'{name}' must be text of at most {max_len} characters.", code=f"invalid_{name}"
+        )
+    return value.strip() or None
+
+
+def email_value(value: str | None) -> str | None:
+    if value is not None and ("@" not in value.strip("@") or any(c.isspace() for c in value)):
+        raise BadRequest("That is not an email address.", code="invalid_email")
+    return value
+
+
+@routes.patch("/api/v1/me")
+async def edit_profile(request: web.Request) -> web.Response:
+    svc = services(request)
+    account = await auth.current_account(request, svc)
+    data = await read_json(request, AUTH_BODY_BYTES)
+    email = email_value(_optional_text(data, "email", 254, account.email))
+    name = _optional_text(data, "display_name", 100, account.display_name)
+    await svc.accounts.update_profile(account.id, email=email, display_name=name)
+    updated = await svc.accounts.get(account.id)
+    assert updated is not None
+    return json_response({"account": account_json(updated)})

@@ -1,10 +1,15 @@
-"""Failure throttling: at most ``limit`` failures per key within a sliding ``window``."""
+"""Throttling: at most ``limit`` events per key within a sliding ``window`` of seconds.
+
+Used for failed sign-ins and code checks (per account or number and per IP) and for code
+sends (per number and per IP). Keys are strings such as ``"ip:203.0.113.9"``.
+"""
 
 from __future__ import annotations
 
 from collections import deque
 
 from server.clock import Clock
+from server.errors import RateLimited
 
 _MAX_KEYS = 100_000
 
@@ -22,6 +27,17 @@ class Throttle:
         if q is None or len(q) < self.limit:
             return 0
         return int(q[0] + self.window - self._clock.monotonic()) + 1
+
+    def check(self, *keys: str) -> None:
+        """Raise :class:`RateLimited` (with the longest wait) if any key is over its limit."""
+        wait = max((self.retry_after(k) for k in keys), default=0)
+        if wait:
+            raise RateLimited(wait)
+
+    def hit(self, *keys: str) -> None:
+        """Count one event for every key."""
+        for key in keys:
+            self.failure(key)
 
     def failure(self, key: str) -> None:
         if len(self._failures) >= _MAX_KEYS:

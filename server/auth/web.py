@@ -3,15 +3,25 @@
 from __future__ import annotations
 
 import secrets
+from dataclasses import dataclass
 
 from aiohttp import web
 
 from server.errors import Forbidden, Unauthenticated
 from server.services import Services
 from server.storage.accounts import Account
+from server.storage.sessions import session_handle
 
 DEV_COOKIE = "ferry_session"
 SECURE_COOKIE = "__Host-ferry_session"
+
+
+@dataclass(frozen=True)
+class Principal:
+    """A signed-in account and the session it is signed in with."""
+
+    account: Account
+    session: str  # the session's handle (see storage.sessions)
 
 
 def cookie_name(services: Services) -> str:
@@ -21,6 +31,14 @@ def cookie_name(services: Services) -> str:
 
 def new_session_id() -> str:
     return secrets.token_urlsafe(32)  # 256 bits
+
+
+def client_ip(request: web.Request) -> str:
+    return request.remote or "?"
+
+
+def user_agent(request: web.Request) -> str:
+    return request.headers.get("User-Agent", "")[:255]
 
 
 def set_session_cookie(resp: web.StreamResponse, services: Services, session_id: str) -> None:
@@ -44,8 +62,26 @@ def session_id(request: web.Request, services: Services) -> str | None:
     return value if value and len(value) <= 128 else None
 
 
-async def current_account(request: web.Request, services: Services) -> Account:
-    """The signed-in account.
+async def start_session(
+    request: web.Request, services: Services, account: Account, resp: web.StreamResponse
+) -> str:
+    """Sign ``account`` in with a fresh session id (a planted or old cookie never becomes a
+    signed-in session); sets the cookie on ``resp`` and returns the session's handle."""
+    old = session_id(request, services)
+    if old:
+        await services.sessions.delete(old)
+        await services.browsers.close_sessions([session_handle(old)])
+    sid = new_session_id()
+    now = services.clock.now()
+    ip = client_ip(request)
+    await services.sessions.create(sid, account.id, now, user_agent(request), ip)
+    await services.events.record(account.id, "login", now, ip=ip, user_agent=user_agent(request))
+    set_session_cookie(resp, services, sid)
+    return session_handle(sid)
+
+
+async def authenticate(request: web.Request, services: Services) -> Principal:
+    """The signed-in account and its session.
 
     Raises:
         Unauthenticated: no valid session.
@@ -59,17 +95,26 @@ async def current_account(request: web.Request, services: Services) -> Account:
     account = await services.accounts.get(account_id)
     if account is None:
         raise Unauthenticated()
-    return account
+    return Principal(account, session_handle(sid))
 
 
-async def verified_account(request: web.Request, services: Services) -> Account:
-    """The signed-in account, only if its phone number is verified."""
-    account = await current_account(request, services)
+async def current_account(request: web.Request, services: Services) -> Account:
+    """The signed-in account (see :func:`authenticate`)."""
+    return (await authenticate(request, services)).account
+
+
+def require_verified(account: Account) -> Account:
+    """Raises Forbidden(phone_unverified) until the account's number is verified."""
     if not account.phone_verified:
         raise Forbidden(
             "Verify your phone number to see your conversations.", code="phone_unverified"
         )
     return account
+
+
+async def verified_account(request: web.Request, services: Services) -> Account:
+    """The signed-in account, only if its phone number is verified."""
+    return require_verified(await current_account(request, services))
 
 
 def origin_allowed(request: web.Request, services: Services) -> bool:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -20,6 +20,9 @@ class Account:
     phone: str
     password_hash: str
     phone_verified: bool
+    created_at: datetime | None = None
+    email: str | None = None
+    display_name: str | None = None
 
 
 class AccountExists(Exception):
@@ -31,7 +34,13 @@ class AccountStore:
         self._engine = engine
 
     async def create(
-        self, phone: str, password_hash: str, now: datetime, *, verified_at: datetime | None
+        self,
+        phone: str,
+        password_hash: str,
+        now: datetime,
+        *,
+        verified_at: datetime | None,
+        email: str | None = None,
     ) -> int:
         """Create an account; ``verified_at`` set only when ownership was proven."""
         try:
@@ -43,6 +52,7 @@ class AccountStore:
                         phone_verified_at=verified_at,
                         created_at=now,
                         seq=0,
+                        email=email,
                     )
                 )
                 account_id = _new_id(res)
@@ -51,6 +61,41 @@ class AccountStore:
                 return account_id
         except IntegrityError:
             raise AccountExists(phone) from None
+
+    async def replace_unverified(
+        self, phone: str, password_hash: str, now: datetime, *, email: str | None
+    ) -> tuple[int, int | None] | None:
+        """Sign-up for ``phone``: create its account, or replace an unverified claim on it.
+
+        Returns ``(new_id, replaced_id)``, or ``None`` when a verified account owns the
+        number. An unverified account is only a claim nobody has proven; the newest claim
+        starts afresh (its devices and data go with the old one).
+        """
+        async with self._engine.begin() as conn:
+            row = (
+                await conn.execute(
+                    select(accounts.c.id, accounts.c.phone_verified_at).where(
+                        accounts.c.phone == phone
+                    )
+                )
+            ).first()
+            if row is not None and row.phone_verified_at is not None:
+                return None
+            if row is not None:
+                await conn.execute(delete(accounts).where(accounts.c.id == row.id))
+            res = await conn.execute(
+                insert(accounts).values(
+                    phone=phone,
+                    password_hash=password_hash,
+                    phone_verified_at=None,
+                    created_at=now,
+                    seq=0,
+                    email=email,
+                )
+            )
+            account_id = _new_id(res)
+            await insert_line(conn, account_id, phone, now, None)
+            return account_id, (row.id if row is not None else None)
 
     async def by_phone(self, phone: str) -> Account | None:
         async with self._engine.connect() as conn:
@@ -87,6 +132,57 @@ class AccountStore:
                 .values(verified_at=when)
             )
 
+    async def set_phone(self, account_id: int, phone: str, verified_at: datetime) -> None:
+        """Move the account to a number its owner just proved.
+
+        Raises:
+            AccountExists: another account holds the number.
+        """
+        try:
+            async with self._engine.begin() as conn:
+                other = (
+                    await conn.execute(
+                        select(accounts.c.id, accounts.c.phone_verified_at).where(
+                            accounts.c.phone == phone, accounts.c.id != account_id
+                        )
+                    )
+                ).first()
+                if other is not None:
+                    if other.phone_verified_at is not None:
+                        raise AccountExists(phone)
+                    # An unproven claim yields to the proven owner.
+                    await conn.execute(delete(accounts).where(accounts.c.id == other.id))
+                await conn.execute(
+                    update(accounts)
+                    .where(accounts.c.id == account_id)
+                    .values(phone=phone, phone_verified_at=verified_at)
+                )
+                # The new number becomes a verified line of the account; the old line and
+                # its conversations stay (the user proved that number too, earlier).
+                existing = (
+                    await conn.execute(select(lines.c.id).where(lines.c.number == phone))
+                ).scalar_one_or_none()
+                if existing is None:
+                    await insert_line(conn, account_id, phone, verified_at, verified_at)
+                else:
+                    await conn.execute(
+                        update(lines)
+                        .where(lines.c.id == existing)
+                        .values(account_id=account_id, verified_at=verified_at)
+                    )
+        except IntegrityError:
+            raise AccountExists(phone) from None
+
+    async def update_profile(
+        self, account_id: int, *, email: str | None, display_name: str | None
+    ) -> None:
+        async with self._engine.begin() as conn:
+            await conn.execute(
+                update(accounts)
+                .where(accounts.c.id == account_id)
+                .values(email=email, display_name=display_name)
+            )
+
 
 def _account(row: object) -> Account | None:
     if row is None:
@@ -97,4 +193,7 @@ def _account(row: object) -> Account | None:
         phone=m["phone"],
         password_hash=m["password_hash"],
         phone_verified=m["phone_verified_at"] is not None,
+        created_at=m["created_at"],
+        email=m["email"],
+        display_name=m["display_name"],
     )

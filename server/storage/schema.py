@@ -73,6 +73,8 @@ accounts = Table(
     Column("data_key", LargeBinary),
     # Cursors below this cannot be resumed (tombstones before it were pruned): resync.
     Column("min_seq", BigInteger, nullable=False, server_default="0"),
+    Column("email", String(254)),
+    Column("display_name", String(100)),
 )
 
 sessions = Table(
@@ -85,6 +87,7 @@ sessions = Table(
     Column("last_seen_at", UtcDateTime(), nullable=False),
     Column("expires_at", UtcDateTime(), nullable=False),
     Column("user_agent", String(255), nullable=False, default=""),
+    Column("ip", String(64)),
     Index("ix_sessions_account", "account_id"),
 )
 
@@ -199,4 +202,62 @@ conflicts = Table(
     Column("message_id", ForeignKey("messages.id", ondelete="CASCADE")),
     Column("created_at", UtcDateTime(), nullable=False),
     Index("ix_conflicts_account", "account_id"),
+)
+
+verification_codes = Table(
+    "verification_codes",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("account_id", ForeignKey("accounts.id", ondelete="CASCADE"), nullable=False),
+    # verify (the account's number), change_phone (a new number), reset (password reset)
+    Column("purpose", String(16), nullable=False),
+    # The number the code was sent to; only that number's owner can know the code.
+    Column("phone", String(32), nullable=False),
+    # HMAC-SHA256 under the server's code key over purpose, number and code.
+    Column("code_hash", LargeBinary(32), nullable=False),
+    Column("created_at", UtcDateTime(), nullable=False),
+    Column("expires_at", UtcDateTime(), nullable=False),
+    Column("attempts", Integer, nullable=False, default=0),
+    # One live code per account and purpose: issuing a new one replaces the old.
+    UniqueConstraint("account_id", "purpose", name="uq_verification_codes_account_purpose"),
+)
+
+security_events = Table(
+    "security_events",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("account_id", ForeignKey("accounts.id", ondelete="CASCADE"), nullable=False),
+    Column("kind", String(32), nullable=False),
+    Column("created_at", UtcDateTime(), nullable=False),
+    Column("ip", String(64)),
+    Column("user_agent", String(255)),
+    Index("ix_security_events_account", "account_id", "id"),
+)
+
+# Never bodies, codes, tokens, cookies or query strings: the route is the pattern matched.
+access_log = Table(
+    "access_log",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("at", UtcDateTime(), nullable=False),
+    Column("ip", String(64)),
+    Column("user_agent", String(255)),
+    Column("method", String(8), nullable=False),
+    Column("route", String(200), nullable=False),
+    Column("status", Integer, nullable=False),
+    Index("ix_access_log_at", "at"),
+)
+
+# SMS the server itself sent through a bridge (verification codes, notices). The id,
+# negated, is the outbox id the bridge journals by, so it must never be reused
+# (AUTOINCREMENT on SQLite). Bodies are not kept: they contain codes.
+gateway_messages = Table(
+    "gateway_messages",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("created_at", UtcDateTime(), nullable=False),
+    Column("device_id", ForeignKey("devices.id", ondelete="SET NULL")),
+    Column("recipient", String(32), nullable=False),
+    Column("kind", String(16), nullable=False),
+    sqlite_autoincrement=True,
 )

@@ -2,7 +2,8 @@
 
 Per connection::
 
-    upgrade (session cookie + Origin checked) ─▶ wait for Subscribe(since)
+    upgrade (session cookie + Origin checked; unverified number: close 4403, no data)
+      ─▶ wait for Subscribe(since)
       ─▶ send Changes pages until caught up ─▶ send Devices
       ─▶ on each hub hint: send what is newer than the cursor
     A bounded hint queue that overflows closes the socket (1013, try again later); the
@@ -20,7 +21,7 @@ from protocol.codec import Codec, encode_text
 from protocol.errors import ProtocolError
 from protocol.messages import BrowserToServer, Devices, Error, Ping, Pong, Resync, Subscribe
 from server.api.common import services
-from server.auth.web import origin_allowed, verified_account
+from server.auth.web import authenticate, origin_allowed, require_verified
 from server.errors import ApiError
 from server.hub import ChangesHint, DevicesHint, Subscription
 from server.log import browser_logger
@@ -42,7 +43,8 @@ async def browser_socket(request: web.Request) -> web.WebSocketResponse:
         max_msg_size=svc.config.browser_ws_max_bytes, heartbeat=55, compress=False
     )
     try:
-        account = await verified_account(request, svc)
+        principal = await authenticate(request, svc)
+        account = require_verified(principal.account)
     except ApiError as exc:
         # Upgrade first so the browser sees a close code it can act on (4401: sign in).
         await ws.prepare(request)
@@ -52,6 +54,8 @@ async def browser_socket(request: web.Request) -> web.WebSocketResponse:
         return ws
     await ws.prepare(request)
     svc.sockets.add(ws)
+    # Ending the session (sign-out, revocation, reset, expiry) closes this socket.
+    svc.browsers.add(principal.session, account.id, ws)
     sub = svc.hub.subscribe(account.id)
     try:
         await _serve(svc, ws, sub, account.id)
@@ -61,6 +65,7 @@ async def browser_socket(request: web.Request) -> web.WebSocketResponse:
         await ws.close(code=WSCloseCode.UNSUPPORTED_DATA)
     finally:
         sub.close()
+        svc.browsers.discard(principal.session, ws)
         if not ws.closed:
             await ws.close()
     return ws

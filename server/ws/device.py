@@ -158,6 +158,9 @@ async def _handle(svc: Services, conn: DeviceConnection, message: DeviceToServer
                 repair=repair,
                 upto=max(i.n for i in items),
             )
+            # A code SMS reaching this account's own SIM proves the number (see
+            # server.auth.verification); done before the acknowledgement.
+            await svc.verification.auto_verify(account_id, (i.body for i in batch))
             if result.conflicts:
                 conn.log.warning(
                     "%d upload item(s) conflict with stored messages", len(result.conflicts)

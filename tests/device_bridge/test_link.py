@@ -17,7 +17,6 @@ from device_bridge.link import Link, check_url
 from protocol.messages import Welcome
 from server.api.common import SERVICES
 from server.app import create_app
-from server.auth.passwords import hash_password
 from server.config import Config
 
 
@@ -70,7 +69,7 @@ async def test_link_reconnects_after_server_restart(tmp_path: Path) -> None:
     svc = runner.app[SERVICES]
     now = svc.clock.now()
     account = await svc.accounts.create(
-        "+15550100001", hash_password("pw-pw-pw-pw"), now, verified_at=now
+        "+15550100001", svc.passwords.hash("pw-pw-pw-pw"), now, verified_at=now
     )
     secret = secrets.token_urlsafe(32)
     device_id = await svc.devices.create(account, "t", secret, now)

@@ -23,7 +23,6 @@ from device_bridge.emulator.run import Emulator, run_emulator
 from device_bridge.journal import Journal
 from server.api.common import SERVICES
 from server.app import create_app
-from server.auth.passwords import hash_password
 from server.config import Config
 from server.services import Services
 
@@ -102,7 +101,7 @@ async def open_system(
     runner = await start_server(config)
     svc = runner.app[SERVICES]
     now = svc.clock.now()
-    account = await svc.accounts.create(PHONE1, hash_password(PASSWORD), now, verified_at=now)
+    account = await svc.accounts.create(PHONE1, svc.passwords.hash(PASSWORD), now, verified_at=now)
     secret = secrets.token_urlsafe(32)
     device_id = await svc.devices.create(account, "e2e bridge", secret, now)
     url = f"http://127.0.0.1:{config.port}"

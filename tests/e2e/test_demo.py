@@ -66,6 +66,27 @@ async def test_demo_runs_relays_both_ways_and_stops_on_ctrl_c(tmp_path: Path) ->
                     return any(m["text"] == "demo reply" for m in await resp.json())
 
             await eventually(phone2_got_it, 20)
+
+            # A fresh sign-up in the demo gets its code on the virtual phone (emulator
+            # gateway) and verifies with it.
+            signup = {"phone": "+15550100002", "password": "phone two password"}
+            async with http.post(f"{url}/api/v1/accounts", json=signup) as resp:
+                assert resp.status == 202
+            async with http.post(f"{url}/api/v1/session", json=signup) as resp:
+                assert resp.status == 200
+            codes: list[str] = []
+
+            async def code_arrived() -> bool:
+                api = f"http://127.0.0.1:{control}/phones/+15550100002/messages"
+                async with http.get(api) as resp:
+                    codes[:] = [
+                        m["text"].rsplit("#", 1)[1] for m in await resp.json() if "#" in m["text"]
+                    ]
+                return bool(codes)
+
+            await eventually(code_arrived, 20)
+            async with http.post(f"{url}/api/v1/me/phone/verify", json={"code": codes[-1]}) as r:
+                assert r.status == 200
         os.killpg(proc.pid, signal.SIGINT)
         assert await asyncio.wait_for(proc.wait(), 20) == 0
         await reader

@@ -2,18 +2,20 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
+import aiohttp
+import argon2
 import pytest
 from aiohttp.test_utils import TestClient
 
 from server.api.common import SERVICES
 from server.app import create_app
-from server.auth.passwords import hash_password
 from server.config import Config
 from server.services import Services
 from tests.fakes.clock import FakeClock
+from tests.fakes.sms import FakeSms
 
 PHONE = "+15550100001"
 PASSWORD = "correct horse battery"
@@ -27,12 +29,44 @@ class Env:
     account_id: int
     device_id: int
     device_secret: str
+    sms: FakeSms
+    _others: list[aiohttp.ClientSession] = field(default_factory=list)
 
     async def login(self, phone: str = PHONE, password: str = PASSWORD) -> None:
         resp = await self.client.post(
             "/api/v1/session", json={"phone": phone, "password": password}
         )
         assert resp.status == 200, await resp.text()
+
+    async def code_for(self, number: str) -> str:
+        """The code of the last SMS sent to ``number`` (sends run in the background)."""
+        await self.svc.background.drain()
+        return self.sms.last_code(number)
+
+    async def signup(self, phone: str, password: str = PASSWORD, **extra: object) -> str:
+        """Sign up and sign in (unverified); returns the code sent by SMS."""
+        resp = await self.client.post(
+            "/api/v1/accounts", json={"phone": phone, "password": password, **extra}
+        )
+        assert resp.status == 202, await resp.text()
+        await self.login(phone, password)
+        return await self.code_for(phone)
+
+    def session_cookie(self, http: aiohttp.ClientSession | None = None) -> str:
+        jar = (http or self.client.session).cookie_jar
+        return jar.filter_cookies(self.client.make_url("/"))["ferry_session"].value
+
+    def browser(self) -> aiohttp.ClientSession:
+        """Another browser (its own cookie jar) on the same server; relative URLs."""
+        other = aiohttp.ClientSession(
+            base_url=str(self.client.make_url("/")), cookie_jar=aiohttp.CookieJar(unsafe=True)
+        )
+        self._others.append(other)
+        return other
+
+    async def close(self) -> None:
+        for other in self._others:
+            await other.close()
 
 
 @pytest.fixture
@@ -42,16 +76,23 @@ def clock() -> FakeClock:
 
 @pytest.fixture
 def config(tmp_path: Path) -> Config:
-    return Config(data_dir=tmp_path / "var", handshake_timeout=2.0)
+    # The cheapest argon2 parameters keep the suite fast; production cost is in Config.
+    return Config(
+        data_dir=tmp_path / "var", handshake_timeout=2.0, password_params=argon2.profiles.CHEAPEST
+    )
 
 
 @pytest.fixture
 async def env(aiohttp_client, config: Config, clock: FakeClock) -> AsyncIterator[Env]:
     client = await aiohttp_client(create_app(config, clock=clock))
     svc = client.app[SERVICES]
+    sms = FakeSms()
+    svc.verification.gateway = sms
     account_id = await svc.accounts.create(
-        PHONE, hash_password(PASSWORD), clock.now(), verified_at=clock.now()
+        PHONE, svc.passwords.hash(PASSWORD), clock.now(), verified_at=clock.now()
     )
     secret = secrets.token_urlsafe(32)
     device_id = await svc.devices.create(account_id, "test bridge", secret, clock.now())
-    yield Env(client, svc, clock, account_id, device_id, secret)
+    env = Env(client, svc, clock, account_id, device_id, secret, sms)
+    yield env
+    await env.close()

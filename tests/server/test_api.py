@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-from server.auth.passwords import hash_password
 from tests.server.conftest import PASSWORD, PHONE, Env
 
 
@@ -68,7 +67,7 @@ async def test_unauthenticated_api_is_401_json(env: Env) -> None:
 
 async def test_unverified_account_gets_phone_unverified(env: Env) -> None:
     await env.svc.accounts.create(
-        "+15550100077", hash_password(PASSWORD), env.clock.now(), verified_at=None
+        "+15550100077", env.svc.passwords.hash(PASSWORD), env.clock.now(), verified_at=None
     )
     await env.login("+15550100077")
     resp = await env.client.get("/api/v1/threads")
@@ -143,7 +142,10 @@ async def test_other_accounts_thread_is_404(env: Env) -> None:
     )
     thread_id = (await (await env.client.get("/api/v1/threads")).json())["threads"][0]["id"]
     await env.svc.accounts.create(
-        "+15550100088", hash_password(PASSWORD), env.clock.now(), verified_at=env.clock.now()
+        "+15550100088",
+        env.svc.passwords.hash(PASSWORD),
+        env.clock.now(),
+        verified_at=env.clock.now(),
     )
     await env.client.delete("/api/v1/session")
     await env.login("+15550100088")

@@ -150,7 +150,6 @@ class LiveFerry:
 async def _start_ferry(tmp_path: Path, *, verified: bool) -> tuple[TestServer, LiveFerry]:
     from server.api.common import SERVICES
     from server.app import create_app
-    from server.auth.passwords import hash_password
     from server.config import Config
 
     app = create_app(Config(data_dir=tmp_path / "var"))
@@ -160,7 +159,7 @@ async def _start_ferry(tmp_path: Path, *, verified: bool) -> tuple[TestServer, L
     svc = app[SERVICES]
     now = datetime.now(UTC)
     account_id = await svc.accounts.create(
-        PHONE, hash_password(PASSWORD), now, verified_at=now if verified else None
+        PHONE, svc.passwords.hash(PASSWORD), now, verified_at=now if verified else None
     )
     device_id = await svc.devices.create(account_id, "Pixel 8", secrets.token_urlsafe(32), now)
     return server, LiveFerry(str(server.make_url("/")), svc, account_id, device_id)

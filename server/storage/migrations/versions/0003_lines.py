@@ -2,14 +2,14 @@
 threads keyed by line + normalised participants.
 
 Revision ID: 0003_lines
-Revises: 0001
+Revises: 0002_accounts_security
 """
 
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0003_lines"
-down_revision = "0001"
+down_revision = "0002_accounts_security"
 branch_labels = None
 depends_on = None
 

@@ -1,0 +1,175 @@
+"""The raw baselines every Ferry figure is divided by.
+
+* A bare aiohttp websocket server (``python -m bench.baselines --port P``), in its own
+  process like the server under test. One route, ``/ws``: a text frame ``go:<size>``
+  broadcasts one pre-encoded frame of ``size`` bytes to every other socket (fan-out);
+  any other text frame is echoed back (latency, and the one round trip that the storm and
+  memory baselines make to mirror a browser's subscribe). No heartbeat, no compression.
+* :func:`sqlite_ingest`: the stdlib ``sqlite3`` inserting rows with the columns and
+  indexes of Ferry's ``messages`` table, WAL, ``synchronous=FULL``, 100 rows per commit.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import signal
+import sqlite3
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from aiohttp import WSMsgType, web
+
+from bench.procs import HOST, raise_nofile
+
+SOCKETS = web.AppKey("sockets", set[web.WebSocketResponse])
+
+#: Text every broadcast frame starts with, so clients count it as Ferry's ``changes``.
+FRAME_PREFIX = '{"t":"changes","pad":"'
+
+
+def broadcast_frame(size: int) -> str:
+    """A JSON text frame of exactly ``size`` bytes (at least the prefix and closing)."""
+    pad = max(0, size - len(FRAME_PREFIX) - 2)
+    return FRAME_PREFIX + "x" * pad + '"}'
+
+
+# ------------------------------------------------------------------ websocket server
+
+
+async def _socket(request: web.Request) -> web.WebSocketResponse:
+    ws = web.WebSocketResponse(compress=False)
+    await ws.prepare(request)
+    sockets = request.app[SOCKETS]
+    sockets.add(ws)
+    try:
+        async for msg in ws:
+            if msg.type != WSMsgType.TEXT:
+                break
+            if msg.data.startswith("go:"):
+                await _broadcast(sockets, ws, broadcast_frame(int(msg.data[3:])))
+            else:
+                await ws.send_str(msg.data)
+    finally:
+        sockets.discard(ws)
+    return ws
+
+
+async def _broadcast(
+    sockets: set[web.WebSocketResponse], sender: web.WebSocketResponse, frame: str
+) -> None:
+    for ws in list(sockets):
+        if ws is not sender and not ws.closed:
+            await ws.send_str(frame)
+
+
+async def _healthz(_request: web.Request) -> web.Response:
+    return web.Response(text="ok")
+
+
+def baseline_app() -> web.Application:
+    app = web.Application()
+    app[SOCKETS] = set()
+    app.router.add_get("/ws", _socket)
+    app.router.add_get("/healthz", _healthz)
+    return app
+
+
+async def _serve(port: int) -> None:
+    # Nothing to flush at shutdown: do not wait for open sockets.
+    runner = web.AppRunner(
+        baseline_app(), access_log=None, handle_signals=False, shutdown_timeout=1.0
+    )
+    await runner.setup()
+    await web.TCPSite(runner, HOST, port).start()
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        await stop.wait()
+    finally:
+        await runner.cleanup()
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(prog="python -m bench.baselines")
+    p.add_argument("--port", type=int, required=True)
+    p.add_argument("--uvloop", action="store_true", help="run on uvloop (must be installed)")
+    ns = p.parse_args()
+    raise_nofile()
+    if ns.uvloop:
+        import uvloop
+
+        uvloop.run(_serve(ns.port))
+    else:
+        asyncio.run(_serve(ns.port))
+
+
+# ------------------------------------------------------------------------- sqlite
+
+# The columns and indexes of server/storage/schema.py's ``messages`` table.
+_DDL = """
+CREATE TABLE messages (
+    id INTEGER PRIMARY KEY,
+    account_id INTEGER NOT NULL,
+    thread_id INTEGER NOT NULL,
+    line_id INTEGER NOT NULL,
+    direction VARCHAR(3) NOT NULL,
+    peer VARCHAR(32) NOT NULL,
+    body TEXT,
+    body_sealed BLOB,
+    deleted BOOLEAN NOT NULL DEFAULT 0,
+    status VARCHAR(16) NOT NULL,
+    error VARCHAR(200),
+    timestamp DATETIME NOT NULL,
+    created_at DATETIME NOT NULL,
+    incomplete BOOLEAN NOT NULL,
+    device_id INTEGER,
+    device_key VARCHAR(100),
+    client_msg_id VARCHAR(64),
+    seq BIGINT NOT NULL,
+    UNIQUE (device_id, device_key),
+    UNIQUE (account_id, client_msg_id)
+);
+CREATE INDEX ix_messages_account_seq ON messages (account_id, seq);
+CREATE INDEX ix_messages_thread_id ON messages (thread_id, id);
+"""
+
+_INSERT = (
+    "INSERT INTO messages (account_id, thread_id, line_id, direction, peer, body_sealed,"
+    " status, timestamp, created_at, incomplete, device_id, device_key, seq)"
+    " VALUES (?, ?, ?, 'in', ?, ?, 'received', ?, ?, 0, 1, ?, ?)"
+)
+
+#: One row's values in ``_INSERT`` order after the literals.
+Row = tuple[int, int, int, str, bytes, str, str, str, int]
+
+
+def sqlite_ingest(path: Path, rows: Sequence[Row], per_commit: int = 100) -> float:
+    """Insert ``rows`` ``per_commit`` to a transaction; returns the seconds it took."""
+    path.unlink(missing_ok=True)
+    db = sqlite3.connect(path, isolation_level=None)
+    try:
+        db.execute("PRAGMA journal_mode=WAL")
+        db.execute("PRAGMA synchronous=FULL")
+        db.executescript(_DDL)
+        start = time.perf_counter()
+        for i in range(0, len(rows), per_commit):
+            db.execute("BEGIN")
+            db.executemany(_INSERT, rows[i : i + per_commit])
+            db.execute("COMMIT")
+        return time.perf_counter() - start
+    finally:
+        db.close()
+
+
+def row_values(*values: Any) -> Row:
+    """Typed helper so callers build rows in ``_INSERT`` order."""
+    return tuple(values)  # type: ignore[return-value]
+
+
+if __name__ == "__main__":
+    main()

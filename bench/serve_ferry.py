@@ -1,0 +1,47 @@
+"""The server under test, as its own process: ``python -m bench.serve_ferry --port P --data-dir D``.
+
+It runs ``ferry serve``'s own code path (``server.cli.run_server``), so what is measured is
+what is deployed; only the open-file limit is raised for thousands of sockets.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import signal
+from pathlib import Path
+
+from bench.procs import HOST, raise_nofile
+from server.cli import run_server
+from server.config import Config
+from server.log import setup_logging
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(prog="python -m bench.serve_ferry")
+    p.add_argument("--port", type=int, required=True)
+    p.add_argument("--data-dir", type=Path, required=True)
+    p.add_argument("--log-level", default="INFO")
+    p.add_argument("--uvloop", action="store_true", help="run on uvloop (must be installed)")
+    ns = p.parse_args()
+    raise_nofile()
+    config = Config(host=HOST, port=ns.port, data_dir=ns.data_dir, log_level=ns.log_level)
+    setup_logging(config.validate().log_level)
+
+    async def serve() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        await run_server(config, stop)
+
+    if ns.uvloop:
+        import uvloop
+
+        uvloop.run(serve())
+    else:
+        asyncio.run(serve())
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,256 @@
+"""Sign-up, password reset and change, sessions and security events of the signed-in user.
+
+Sign-up and reset requests answer the same ``202`` whether or not the number has an
+account, after the same argon2 and throttle work; what differs happens by SMS only:
+
+* sign-up, new number (or one with only an unverified claim): an unverified account is
+  created (a previous unproven claim is replaced) and a code goes to the number;
+* sign-up, number of a verified account: that number gets a notice instead of a code;
+* reset, number of a verified account: a reset code goes to it; otherwise nothing is sent.
+"""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from server.api.common import (
+    AUTH_BODY_BYTES,
+    json_response,
+    new_password_field,
+    phone_field,
+    read_json,
+    services,
+    string_field,
+)
+from server.api.session import _iso, account_json, email_value
+from server.auth import web as auth
+from server.auth.codes import SIGNUP_NOTICE
+from server.errors import BadRequest, Forbidden, NotFound
+from server.services import Services
+
+routes = web.RouteTableDef()
+
+CODE_SENT = {
+    "status": "code_sent",
+    "message": "If this number can use Ferry, a text message with a code is on its way.",
+}
+
+
+def _guard_requests(request: web.Request, svc: Services, phone: str) -> str:
+    """Throttles shared by sign-up and reset, applied before anything depends on the number."""
+    ip = auth.client_ip(request)
+    svc.throttles.signup.check(f"ip:{ip}")
+    svc.verification.check_send(phone, ip)
+    svc.throttles.signup.hit(f"ip:{ip}")
+    return ip
+
+
+@routes.post("/api/v1/accounts")
+async def signup(request: web.Request) -> web.Response:
+    svc = services(request)
+    data = await read_json(request, AUTH_BODY_BYTES)
+    phone = phone_field(data)
+    password = new_password_field(data)
+    email = data.get("email") or None
+    if email is not None and (not isinstance(email, str) or len(email) > 254):
+        raise BadRequest("That is not an email address.", code="invalid_email")
+    email = email_value(email)
+    ip = _guard_requests(request, svc, phone)
+    password_hash = svc.passwords.hash(password)  # both paths pay for the hash
+    now = svc.clock.now()
+    created = await svc.accounts.replace_unverified(phone, password_hash, now, email=email)
+    # The rest runs after the answer, so both paths answer after the same work.
+    svc.background.spawn(
+        _after_signup(svc, phone, created, ip, auth.user_agent(request)), name="signup"
+    )
+    return json_response(CODE_SENT, status=202)
+
+
+async def _after_signup(
+    svc: Services, phone: str, created: tuple[int, int | None] | None, ip: str, ua: str
+) -> None:
+    """Runs after the answer: whether the number had an account never shows in it."""
+    now = svc.clock.now()
+    if created is None:
+        existing = await svc.accounts.by_phone(phone)
+        if existing is not None:
+            await svc.events.record(existing.id, "signup_attempt", now, ip=ip, user_agent=ua)
+        svc.verification.send(phone, SIGNUP_NOTICE, "notice")
+        return
+    account_id, replaced = created
+    if replaced is not None:
+        await svc.drop_account_connections(replaced)
+    await svc.events.record(account_id, "signup", now, ip=ip, user_agent=ua)
+    await svc.verification.issue(account_id, "verify", phone)
+
+
+@routes.post("/api/v1/password-reset")
+async def request_reset(request: web.Request) -> web.Response:
+    svc = services(request)
+    data = await read_json(request, AUTH_BODY_BYTES)
+    phone = phone_field(data)
+    ip = _guard_requests(request, svc, phone)
+    svc.background.spawn(
+        _after_reset_request(svc, phone, ip, auth.user_agent(request)), name="reset-request"
+    )
+    return json_response(CODE_SENT, status=202)
+
+
+async def _after_reset_request(svc: Services, phone: str, ip: str, ua: str) -> None:
+    """Runs after the answer: whether the number has an account never shows in it."""
+    account = await svc.accounts.by_phone(phone)
+    if account is not None and account.phone_verified:
+        now = svc.clock.now()
+        await svc.events.record(account.id, "password_reset_requested", now, ip=ip, user_agent=ua)
+        await svc.verification.issue(account.id, "reset", phone)
+
+
+@routes.post("/api/v1/password-reset/confirm")
+async def confirm_reset(request: web.Request) -> web.Response:
+    """A correct reset code sets the new password, ends every session and socket of the
+    account, and signs this browser in with a fresh session."""
+    svc = services(request)
+    data = await read_json(request, AUTH_BODY_BYTES)
+    phone = phone_field(data)
+    password = new_password_field(data)
+    ip = auth.client_ip(request)
+    account = await svc.accounts.by_phone(phone)
+    eligible = account if account is not None and account.phone_verified else None
+    proved = await svc.verification.check(
+        eligible.id if eligible else None, "reset", data.get("code"), ip
+    )
+    if eligible is None or proved != eligible.phone:
+        raise BadRequest("The code is wrong or has expired.", code="invalid_code")
+    await svc.accounts.set_password_hash(eligible.id, svc.passwords.hash(password))
+    await svc.end_sessions(eligible.id)
+    await svc.events.record(
+        eligible.id, "password_reset", svc.clock.now(), ip=ip, user_agent=auth.user_agent(request)
+    )
+    resp = json_response({"account": account_json(eligible)})
+    await auth.start_session(request, svc, eligible, resp)
+    return resp
+
+
+async def reauthenticate(
+    request: web.Request, svc: Services, account_id: int, password: str, stored_hash: str
+) -> None:
+    """Check the current password again before a sensitive change (throttled like sign-in).
+
+    Raises:
+        Forbidden(wrong_password), RateLimited.
+    """
+    keys = (f"ip:{auth.client_ip(request)}", f"acct-id:{account_id}")
+    svc.throttles.login.check(*keys)
+    if not svc.passwords.verify(stored_hash, password):
+        svc.throttles.login.hit(*keys)
+        raise Forbidden("Your current password is not right.", code="wrong_password")
+
+
+@routes.post("/api/v1/me/password")
+async def change_password(request: web.Request) -> web.Response:
+    """Change the password; every other session of the account ends."""
+    svc = services(request)
+    principal = await auth.authenticate(request, svc)
+    account = principal.account
+    data = await read_json(request, AUTH_BODY_BYTES)
+    current = string_field(data, "current_password", max_len=512, code="wrong_password")
+    new = new_password_field(data, "new_password")
+    await reauthenticate(request, svc, account.id, current, account.password_hash)
+    await svc.accounts.set_password_hash(account.id, svc.passwords.hash(new))
+    await svc.end_sessions(account.id, keep=principal.session)
+    await svc.events.record(
+        account.id,
+        "password_changed",
+        svc.clock.now(),
+        ip=auth.client_ip(request),
+        user_agent=auth.user_agent(request),
+    )
+    return web.Response(status=204)
+
+
+@routes.get("/api/v1/me/sessions")
+async def list_sessions(request: web.Request) -> web.Response:
+    svc = services(request)
+    principal = await auth.authenticate(request, svc)
+    sessions = await svc.sessions.for_account(principal.account.id, svc.clock.now())
+    return json_response(
+        {
+            "sessions": [
+                {
+                    "id": s.handle,
+                    "current": s.handle == principal.session,
+                    "created_at": _iso(s.created_at),
+                    "last_seen_at": _iso(s.last_seen_at),
+                    "expires_at": _iso(s.expires_at),
+                    "user_agent": s.user_agent,
+                    "ip": s.ip,
+                }
+                for s in sessions
+            ]
+        }
+    )
+
+
+@routes.delete("/api/v1/me/sessions")
+async def revoke_other_sessions(request: web.Request) -> web.Response:
+    """Sign out everywhere else."""
+    svc = services(request)
+    principal = await auth.authenticate(request, svc)
+    await svc.end_sessions(principal.account.id, keep=principal.session)
+    await svc.events.record(
+        principal.account.id,
+        "sessions_revoked",
+        svc.clock.now(),
+        ip=auth.client_ip(request),
+        user_agent=auth.user_agent(request),
+    )
+    return web.Response(status=204)
+
+
+@routes.delete(r"/api/v1/me/sessions/{session_id}")
+async def revoke_session(request: web.Request) -> web.Response:
+    svc = services(request)
+    principal = await auth.authenticate(request, svc)
+    handle = request.match_info["session_id"]
+    if not await svc.sessions.delete_handle(principal.account.id, handle):
+        raise NotFound()
+    await svc.browsers.close_sessions([handle])
+    await svc.events.record(
+        principal.account.id,
+        "session_revoked",
+        svc.clock.now(),
+        ip=auth.client_ip(request),
+        user_agent=auth.user_agent(request),
+    )
+    resp = web.Response(status=204)
+    if handle == principal.session:
+        auth.clear_session_cookie(resp, svc)
+    return resp
+
+
+@routes.get("/api/v1/me/security-events")
+async def security_events(request: web.Request) -> web.Response:
+    svc = services(request)
+    account = await auth.current_account(request, svc)
+    try:
+        limit = min(200, max(1, int(request.query.get("limit", "50"))))
+        before = int(request.query["before"]) if "before" in request.query else None
+    except ValueError:
+        raise BadRequest(
+            "'limit' and 'before' must be integers.", code="invalid_parameter"
+        ) from None
+    events = await svc.events.for_account(account.id, limit=limit, before=before)
+    return json_response(
+        {
+            "events": [
+                {
+                    "id": e.id,
+                    "kind": e.kind,
+                    "at": _iso(e.created_at),
+                    "ip": e.ip,
+                    "user_agent": e.user_agent,
+                }
+                for e in events
+            ]
+        }
+    )

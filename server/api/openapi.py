@@ -1,0 +1,360 @@
+"""The OpenAPI 3.1 document of the REST API, served at ``/api/v1/openapi.json``.
+
+A test checks that every route the app serves is documented here and nothing else is.
+Errors always have the shape ``{"error": {"code", "message"}}``; ``429`` carries
+``Retry-After``. The two websockets are documented as ``GET`` upgrades.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web
+
+from server.api.common import json_response
+
+routes = web.RouteTableDef()
+
+Schema = dict[str, Any]
+
+
+def _obj(required: tuple[str, ...] = (), **props: Schema) -> Schema:
+    return {"type": "object", "properties": props, "required": list(required)}
+
+
+_S: Schema = {"type": "string"}
+_I: Schema = {"type": "integer"}
+_B: Schema = {"type": "boolean"}
+_NS: Schema = {"type": ["string", "null"]}
+_PHONE: Schema = {"type": "string", "description": "any common spelling; stored as E.164"}
+_PASSWORD: Schema = {
+    "type": "string",
+    "minLength": 8,
+    "maxLength": 128,
+    "description": "any Unicode; not a common password",
+}
+_CODE: Schema = {"type": "string", "pattern": "^[0-9]{6}$"}
+
+SCHEMAS: dict[str, Schema] = {
+    "Error": _obj(("error",), error=_obj(("code", "message"), code=_S, message=_S)),
+    "Account": _obj(
+        ("id", "phone", "phone_verified"),
+        id=_I,
+        phone=_S,
+        phone_verified=_B,
+        email=_NS,
+        display_name=_NS,
+        created_at=_NS,
+    ),
+    "AccountResponse": _obj(("account",), account={"$ref": "#/components/schemas/Account"}),
+    "CodeSent": _obj(("status", "message"), status={"const": "code_sent"}, message=_S),
+    "Session": _obj(
+        ("id", "current"),
+        id=_S,
+        current=_B,
+        created_at=_S,
+        last_seen_at=_S,
+        expires_at=_S,
+        user_agent=_S,
+        ip=_NS,
+    ),
+    "SecurityEvent": _obj(("id", "kind", "at"), id=_I, kind=_S, at=_S, ip=_NS, user_agent=_NS),
+    "Message": _obj(
+        ("id", "thread_id", "peer", "direction", "body", "status", "timestamp", "seq"),
+        id=_I,
+        thread_id=_I,
+        peer=_S,
+        direction={"enum": ["in", "out"]},
+        body=_S,
+        status=_S,
+        timestamp=_S,
+        seq=_I,
+        client_msg_id=_NS,
+        error=_NS,
+        incomplete=_B,
+        deleted=_B,
+    ),
+    "Thread": _obj(
+        ("id", "peer", "title", "last_activity", "unread", "seq"),
+        id=_I,
+        peer=_S,
+        title=_S,
+        last_activity=_S,
+        unread=_I,
+        seq=_I,
+        last_message={"oneOf": [{"$ref": "#/components/schemas/Message"}, {"type": "null"}]},
+        line_id=_I,
+        line=_S,
+        archived=_B,
+        deleted=_B,
+    ),
+    "Line": _obj(("id", "number", "verified"), id=_I, number=_S, label=_S, verified=_B),
+    "Device": _obj(("id", "name", "online"), id=_I, name=_S, online=_B, last_seen=_NS),
+}
+
+
+def _ref(name: str) -> Schema:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def _json(schema: Schema) -> Schema:
+    return {"content": {"application/json": {"schema": schema}}}
+
+
+def _err(description: str) -> Schema:
+    return {"description": description, **_json(_ref("Error"))}
+
+
+_COMMON_ERRORS = {
+    "400": _err("invalid request (code says which field)"),
+    "403": _err("cross-site request (csrf_rejected)"),
+    "413": _err("body too large"),
+    "429": {**_err("too many attempts"), "headers": {"Retry-After": {"schema": _I}}},
+}
+_AUTH = {"401": _err("not signed in")}
+_VERIFIED = {**_AUTH, "403": _err("phone_unverified, or csrf_rejected")}
+
+
+def _op(
+    summary: str,
+    *,
+    body: Schema | None = None,
+    ok: tuple[str, Schema | None] = ("204", None),
+    errors: dict[str, Schema] | None = None,
+    params: list[Schema] | None = None,
+) -> Schema:
+    code, schema = ok
+    op: Schema = {
+        "summary": summary,
+        "responses": {
+            code: {"description": "success", **(_json(schema) if schema else {})},
+            **_COMMON_ERRORS,
+            **(errors or {}),
+        },
+    }
+    if body is not None:
+        op["requestBody"] = {"required": True, **_json(body)}
+    if params:
+        op["parameters"] = params
+    return op
+
+
+def _path_param(name: str, schema: Schema) -> Schema:
+    return {"name": name, "in": "path", "required": True, "schema": schema}
+
+
+def _query(name: str, schema: Schema) -> Schema:
+    return {"name": name, "in": "query", "required": False, "schema": schema}
+
+
+_ACCOUNT = ("200", _ref("AccountResponse"))
+_SENT = ("202", _ref("CodeSent"))
+_THREAD_ID = _path_param("thread_id", _I)
+
+PATHS: dict[str, dict[str, Schema]] = {
+    "/healthz": {"get": _op("Liveness and database check", ok=("200", _obj(status=_S)))},
+    "/api/v1/openapi.json": {"get": _op("This document", ok=("200", {"type": "object"}))},
+    "/api/v1/accounts": {
+        "post": _op(
+            "Sign up (same answer whether or not the number has an account; code by SMS)",
+            body=_obj(("phone", "password"), phone=_PHONE, password=_PASSWORD, email=_S),
+            ok=_SENT,
+        )
+    },
+    "/api/v1/session": {
+        "post": _op(
+            "Sign in; sets the session cookie",
+            body=_obj(("phone", "password"), phone=_PHONE, password=_S),
+            ok=_ACCOUNT,
+            errors={"401": _err("invalid_credentials")},
+        ),
+        "delete": _op("Sign out; ends the session and its sockets"),
+    },
+    "/api/v1/me": {
+        "get": _op("The signed-in account", ok=_ACCOUNT, errors=_AUTH),
+        "patch": _op(
+            "Edit profile", body=_obj(email=_NS, display_name=_NS), ok=_ACCOUNT, errors=_AUTH
+        ),
+    },
+    "/api/v1/me/password": {
+        "post": _op(
+            "Change password (current password required); ends every other session",
+            body=_obj(
+                ("current_password", "new_password"), current_password=_S, new_password=_PASSWORD
+            ),
+            errors={**_AUTH, "403": _err("wrong_password")},
+        )
+    },
+    "/api/v1/me/sessions": {
+        "get": _op(
+            "Live sessions of the account",
+            ok=("200", _obj(sessions={"type": "array", "items": _ref("Session")})),
+            errors=_AUTH,
+        ),
+        "delete": _op("Sign out everywhere else", errors=_AUTH),
+    },
+    "/api/v1/me/sessions/{session_id}": {
+        "delete": _op(
+            "End one session (and its sockets)",
+            params=[_path_param("session_id", _S)],
+            errors={**_AUTH, "404": _err("not one of your sessions")},
+        )
+    },
+    "/api/v1/me/security-events": {
+        "get": _op(
+            "Security events, newest first",
+            params=[_query("limit", _I), _query("before", _I)],
+            ok=("200", _obj(events={"type": "array", "items": _ref("SecurityEvent")})),
+            errors=_AUTH,
+        )
+    },
+    "/api/v1/me/phone/code": {
+        "post": _op(
+            "Send (again) the code verifying the account's number",
+            ok=_SENT,
+            errors={**_AUTH, "409": _err("already_verified")},
+        )
+    },
+    "/api/v1/me/phone/verify": {
+        "post": _op(
+            "Verify the account's number with the code",
+            body=_obj(("code",), code=_CODE),
+            ok=_ACCOUNT,
+            errors=_AUTH,
+        )
+    },
+    "/api/v1/me/phone/change": {
+        "post": _op(
+            "Start a change of number (password again; code to the new number)",
+            body=_obj(("phone", "password"), phone=_PHONE, password=_S),
+            ok=_SENT,
+            errors={**_AUTH, "403": _err("wrong_password")},
+        )
+    },
+    "/api/v1/me/phone/change/confirm": {
+        "post": _op(
+            "Confirm the new number with its code",
+            body=_obj(("code",), code=_CODE),
+            ok=_ACCOUNT,
+            errors={**_AUTH, "409": _err("phone_taken")},
+        )
+    },
+    "/api/v1/password-reset": {
+        "post": _op(
+            "Ask for a reset code by SMS (same answer for every number)",
+            body=_obj(("phone",), phone=_PHONE),
+            ok=_SENT,
+        )
+    },
+    "/api/v1/password-reset/confirm": {
+        "post": _op(
+            "Set a new password with the reset code; ends every session, signs this one in",
+            body=_obj(("phone", "code", "password"), phone=_PHONE, code=_CODE, password=_PASSWORD),
+            ok=_ACCOUNT,
+        )
+    },
+    "/api/v1/threads": {
+        "get": _op(
+            "Conversations",
+            ok=("200", _obj(threads={"type": "array", "items": _ref("Thread")}, seq=_I)),
+            errors=_VERIFIED,
+        )
+    },
+    "/api/v1/threads/{thread_id}/messages": {
+        "get": _op(
+            "Messages of a conversation, newest page first",
+            params=[_THREAD_ID, _query("limit", _I), _query("before", _I)],
+            ok=("200", _obj(messages={"type": "array", "items": _ref("Message")}, has_more=_B)),
+            errors={**_VERIFIED, "404": _err("no such thread of yours")},
+        )
+    },
+    "/api/v1/threads/{thread_id}": {
+        "patch": _op(
+            "Mark a conversation read or unread, archive or unarchive it",
+            params=[_THREAD_ID],
+            body=_obj(read=_B, archived=_B),
+            errors={**_VERIFIED, "404": _err("no such thread of yours")},
+        ),
+        "delete": _op(
+            "Delete a conversation: bodies are erased, deletion propagates to every client",
+            params=[_THREAD_ID],
+            errors={**_VERIFIED, "404": _err("no such thread of yours")},
+        ),
+    },
+    "/api/v1/messages/{message_id}": {
+        "delete": _op(
+            "Delete one message (erased; a queued send is cancelled)",
+            params=[_path_param("message_id", _I)],
+            errors={**_VERIFIED, "404": _err("no such message of yours")},
+        )
+    },
+    "/api/v1/search": {
+        "get": _op(
+            "Messages containing q (2 to 100 characters), newest first",
+            params=[_query("q", _S), _query("limit", _I)],
+            ok=("200", _obj(messages={"type": "array", "items": _ref("Message")})),
+            errors=_VERIFIED,
+        )
+    },
+    "/api/v1/lines": {
+        "get": _op(
+            "The account's phone numbers (lines) and whether each is verified",
+            ok=("200", _obj(lines={"type": "array", "items": _ref("Line")})),
+            errors=_VERIFIED,
+        )
+    },
+    "/api/v1/threads/{thread_id}/read": {
+        "post": _op(
+            "Mark a conversation read",
+            params=[_THREAD_ID],
+            errors={**_VERIFIED, "404": _err("no such thread of yours")},
+        )
+    },
+    "/api/v1/messages": {
+        "post": _op(
+            "Send an SMS through the account's bridge (idempotent on client_msg_id)",
+            body=_obj(
+                ("to", "body", "client_msg_id"),
+                to=_PHONE,
+                body=_S,
+                client_msg_id=_S,
+                line_id={"type": "integer", "description": "default: first verified line"},
+            ),
+            ok=("201", _obj(message=_ref("Message"))),
+            errors=_VERIFIED,
+        )
+    },
+    "/api/v1/devices": {
+        "get": _op(
+            "The account's bridges",
+            ok=("200", _obj(devices={"type": "array", "items": _ref("Device")})),
+            errors=_VERIFIED,
+        )
+    },
+    "/api/v1/ws": {
+        "get": _op(
+            "Browser websocket (Origin checked; session cookie; verified number)",
+            ok=("101", None),
+            errors=_VERIFIED,
+        )
+    },
+    "/api/v1/device": {"get": _op("Device-bridge websocket", ok=("101", None))},
+}
+
+DOCUMENT: dict[str, Any] = {
+    "openapi": "3.1.0",
+    "info": {"title": "Ferry sync server", "version": "1"},
+    "paths": PATHS,
+    "components": {
+        "schemas": SCHEMAS,
+        "securitySchemes": {
+            "session": {"type": "apiKey", "in": "cookie", "name": "__Host-ferry_session"}
+        },
+    },
+    "security": [{"session": []}],
+}
+
+
+@routes.get("/api/v1/openapi.json")
+async def openapi_document(request: web.Request) -> web.Response:
+    return json_response(DOCUMENT)

@@ -1,0 +1,188 @@
+"""Phone-number verification: issuing codes, checking them, and auto-verification.
+
+Rules: a 6-digit code (:mod:`server.auth.codes`), 10 minutes, single use, bound to the
+purpose and number it was issued for, five wrong tries kill it; sends are throttled per
+number (one a minute, five an hour) and per IP, and each send kills the previous code.
+
+Auto-verification — why it proves ownership. A code for ``verify`` or ``change_phone``
+is sent by SMS to the number being claimed. The mobile network delivers an SMS to a number
+only to the SIM that holds that number. If the code then arrives at the server as an
+inbound SMS uploaded over the authenticated device socket of a bridge paired with *this
+same account*, that bridge's SIM received it, so the account controls the SIM of the
+number: exactly what typing the code proves, with the bridge doing the typing. Another
+account's bridge cannot submit it (codes are looked up only among the pending codes of the
+account that owns the uploading device), a stranger cannot forge it (they do not know the
+code, which exists only as a MAC on the server and in that one SMS), and a wrong code in an
+SMS does not count as a try (so nobody can burn a user's tries by texting their bridge).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from server.auth.codes import (
+    AUTO_PURPOSES,
+    code_mac,
+    code_matches,
+    code_message,
+    is_code,
+    new_code,
+    webotp_codes,
+)
+from server.auth.throttle import Throttle
+from server.background import Background
+from server.clock import Clock
+from server.log import security_logger, sms_logger
+from server.sms_gateway import GatewayError, SmsGateway
+from server.storage.accounts import AccountExists, AccountStore
+from server.storage.codes import CodeStore
+from server.storage.security import SecurityEventStore
+
+
+@dataclass
+class Throttles:
+    """All rate limits of account security, one place."""
+
+    login: Throttle  # failed sign-ins (and password re-checks): per account and per IP
+    codes: Throttle  # wrong codes: per IP and per number
+    send_gap: Throttle  # code or notice sends: one a minute per number
+    sends: Throttle  # code or notice sends: per number and per IP per hour
+    signup: Throttle  # sign-ups and reset requests per IP
+
+    @classmethod
+    def build(cls, clock: Clock) -> Throttles:
+        return cls(
+            login=Throttle(clock, limit=10, window=15 * 60),
+            codes=Throttle(clock, limit=20, window=15 * 60),
+            send_gap=Throttle(clock, limit=1, window=60),
+            sends=Throttle(clock, limit=5, window=60 * 60),
+            signup=Throttle(clock, limit=20, window=60 * 60),
+        )
+
+
+class Verification:
+    def __init__(
+        self,
+        *,
+        codes: CodeStore,
+        accounts: AccountStore,
+        events: SecurityEventStore,
+        gateway: SmsGateway,
+        background: Background,
+        clock: Clock,
+        key: bytes,
+        host: str,
+        throttles: Throttles,
+    ) -> None:
+        self._codes = codes
+        self._accounts = accounts
+        self._events = events
+        self.gateway = gateway
+        self._background = background
+        self._clock = clock
+        self._key = key
+        self.host = host
+        self._throttles = throttles
+
+    # ----------------------------------------------------------------- sending
+
+    def check_send(self, phone: str, ip: str) -> None:
+        """Raise RateLimited if no SMS may go to ``phone`` (or from ``ip``) now; else count one.
+
+        Called on every path that could send, whether or not it then does, so a throttle
+        never tells whether a number has an account.
+        """
+        keys_gap, keys_hour = (f"phone:{phone}",), (f"phone:{phone}", f"ip:{ip}")
+        self._throttles.send_gap.check(*keys_gap)
+        self._throttles.sends.check(*keys_hour)
+        self._throttles.send_gap.hit(*keys_gap)
+        self._throttles.sends.hit(*keys_hour)
+
+    async def issue(self, account_id: int, purpose: str, phone: str) -> None:
+        """Create a code (killing the previous one of this purpose) and send it."""
+        code = new_code()
+        mac = code_mac(self._key, purpose, phone, code)
+        await self._codes.issue(account_id, purpose, phone, mac, self._clock.now())
+        self.send(phone, code_message(purpose, code, self.host), "code")
+
+    def send(self, to: str, text: str, kind: str) -> None:
+        """Send in the background: the request's timing does not depend on the gateway."""
+        self._background.spawn(self._send(to, text, kind), name=f"sms-{kind}")
+
+    async def _send(self, to: str, text: str, kind: str) -> None:
+        try:
+            await self.gateway.send(to, text, kind)
+        except GatewayError as exc:
+            sms_logger.warning("%s SMS via %s not sent: %s", kind, self.gateway.name, exc)
+
+    # ---------------------------------------------------------------- checking
+
+    async def check(
+        self, account_id: int | None, purpose: str, code: object, ip: str
+    ) -> str | None:
+        """Use the account's code for ``purpose``; returns the number it proves, or None.
+
+        ``account_id`` None (no such account) takes the same path and counts as a miss.
+
+        Raises:
+            RateLimited: too many wrong codes from this IP or for this account.
+        """
+        keys = (f"ip:{ip}", f"acct:{account_id}")
+        self._throttles.codes.check(*keys)
+        phone = None
+        if account_id is not None:
+            # A malformed code is a wrong try like any other.
+            well_formed = is_code(code)
+            phone = await self._codes.check(
+                account_id,
+                purpose,
+                lambda p, stored: (
+                    well_formed and code_matches(self._key, purpose, p, str(code), stored)
+                ),
+                self._clock.now(),
+            )
+        if phone is None:
+            self._throttles.codes.hit(*keys)
+        return phone
+
+    async def apply(self, account_id: int, purpose: str, phone: str) -> None:
+        """What a correct ``verify``/``change_phone`` code proves, applied to the account.
+
+        Raises:
+            AccountExists: (change_phone) another verified account holds the number.
+        """
+        now = self._clock.now()
+        if purpose == "verify":
+            await self._accounts.set_verified(account_id, now)
+            await self._events.record(account_id, "phone_verified", now)
+        elif purpose == "change_phone":
+            await self._accounts.set_phone(account_id, phone, now)
+            await self._events.record(account_id, "phone_changed", now)
+
+    async def auto_verify(self, account_id: int, bodies: Iterable[str]) -> list[str]:
+        """Inbound SMS bodies from the account's own bridge: submit codes found in them.
+
+        Returns the purposes verified. A code that does not match counts as no try.
+        """
+        found = {c for body in bodies for c in webotp_codes(body, self.host)}
+        if not found:
+            return []
+        done = []
+        for pending in await self._codes.pending(account_id, AUTO_PURPOSES, self._clock.now()):
+            for code in found:
+                if not code_matches(
+                    self._key, pending.purpose, pending.phone, code, pending.code_hash
+                ):
+                    continue
+                if await self._codes.consume(pending.id):
+                    try:
+                        await self.apply(account_id, pending.purpose, pending.phone)
+                    except AccountExists:
+                        continue
+                    security_logger.info(
+                        "account %d: %s proven by its bridge", account_id, pending.purpose
+                    )
+                    done.append(pending.purpose)
+                break
+        return done
