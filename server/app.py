@@ -9,10 +9,11 @@ from aiohttp import WSCloseCode, web
 from sqlalchemy import text
 
 import web_client
-from server.api import conversations, session
+from server.api import conversations, devices, pairing, session
 from server.api.common import SERVICES, json_response
 from server.clock import Clock, SystemClock
 from server.config import Config
+from server.keys import load_server_key
 from server.middleware import csrf_middleware, errors_middleware, security_headers
 from server.services import Services
 from server.storage.engine import create_engine, migrate
@@ -21,8 +22,14 @@ from server.ws import browser, device
 STATIC_DIR = Path(web_client.__file__).parent
 
 
-def create_app(config: Config, *, clock: Clock | None = None) -> web.Application:
-    """Build the server application. Storage opens (and migrates) on startup."""
+def create_app(
+    config: Config, *, clock: Clock | None = None, tls_pin: str | None = None
+) -> web.Application:
+    """Build the server application. Storage opens (and migrates) on startup.
+
+    ``tls_pin`` is the SHA-256 of a self-signed certificate the server is reached with; it
+    goes into pairing URIs so bridges can pin it.
+    """
     app = web.Application(
         middlewares=[errors_middleware, csrf_middleware],
         client_max_size=config.max_body_bytes,
@@ -33,9 +40,12 @@ def create_app(config: Config, *, clock: Clock | None = None) -> web.Application
         if config.db_url.startswith("sqlite"):
             # Owner-only: the database holds password hashes and message bodies.
             config.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        server_key = load_server_key(config)
         engine = create_engine(config.db_url)
         await migrate(engine)
-        app[SERVICES] = Services.build(config, clock or SystemClock(), engine)
+        app[SERVICES] = Services.build(
+            config, clock or SystemClock(), engine, server_key=server_key, tls_pin=tls_pin
+        )
         yield
         await engine.dispose()
 
@@ -43,6 +53,8 @@ def create_app(config: Config, *, clock: Clock | None = None) -> web.Application
     app.on_shutdown.append(_close_sockets)
     app.router.add_routes(session.routes)
     app.router.add_routes(conversations.routes)
+    app.router.add_routes(devices.routes)
+    app.router.add_routes(pairing.routes)
     app.router.add_routes(device.routes)
     app.router.add_routes(browser.routes)
     app.router.add_get("/healthz", healthz)
