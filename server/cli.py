@@ -161,6 +161,7 @@ def _create_account(ns: argparse.Namespace) -> int:
 
 
 def _pairing_code(ns: argparse.Namespace) -> int:
+    from protocol.pairing import parse_pairing_uri
     from server.admin import AdminError, create_pairing_code
     from server.auth.pairing import qr_text
 
@@ -169,12 +170,13 @@ def _pairing_code(ns: argparse.Namespace) -> int:
     except AdminError as exc:
         print(f"ferry admin: {exc}", file=sys.stderr)
         return 1
-    url = offer.uri  # the URI carries the server URL, key and code; print both forms
-    print(qr_text(url))
+    server_url = parse_pairing_uri(offer.uri).server_url
+    print(qr_text(offer.uri))
     print(f"Pairing URI (scan, or paste):  {offer.uri}")
     print(f"Typed code:                    {offer.code}")
-    print(f"Valid until {offer.expires_at:%Y-%m-%d %H:%M} UTC, once. On the bridge:")
+    print(f"Valid once, until {offer.expires_at:%Y-%m-%d %H:%M} UTC. On the bridge, either")
     print(f"  ferry bridge pair '{offer.uri}'")
+    print(f"  ferry bridge pair {server_url} {offer.code}")
     return 0
 
 

@@ -56,7 +56,9 @@ class DeviceClient:
         """Wait for the server to close; its close code."""
         while True:
             msg = await asyncio.wait_for(self.ws.receive(), timeout)
-            if msg.type in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED):
+            if msg.type == aiohttp.WSMsgType.CLOSE:
+                return int(msg.data)
+            if msg.type in (aiohttp.WSMsgType.CLOSED, aiohttp.WSMsgType.ERROR):
                 return self.ws.close_code
 
     async def close(self) -> None:
@@ -93,6 +95,8 @@ async def connect(
     """
     ws, noise, _ = await start(client, url, private, server_public, hello)
     msg = await asyncio.wait_for(ws.receive(), 5)
+    if msg.type == aiohttp.WSMsgType.CLOSE:
+        raise Refused(int(msg.data))
     if msg.type != aiohttp.WSMsgType.BINARY:
         raise Refused(ws.close_code)
     welcome = Codec(Welcome).decode(noise.receive_handshake(msg.data))

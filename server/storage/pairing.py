@@ -139,6 +139,8 @@ class PairingStore:
                     .values(failures=pairing_codes.c.failures + 1)
                 )
                 return Refusal.BAD_CODE
+            if row.used_at is not None or row.expires_at <= now or row.failures >= MAX_FAILURES:
+                return Refusal.BAD_CODE
             if await key_known(conn, public_key):
                 return Refusal.KEY_USED
             if await count_active(conn, row.account_id) >= max_devices:

@@ -30,6 +30,7 @@ import contextlib
 import unicodedata
 from collections import Counter
 from datetime import datetime
+from typing import NoReturn
 
 import msgspec
 from aiohttp import WSCloseCode, WSMsgType, web
@@ -214,11 +215,10 @@ async def _pair(
         await _refuse(ws, LinkClose.PAIRING_FAILED)
     if result is Refusal.DEVICE_LIMIT:
         await _refuse(ws, LinkClose.DEVICE_LIMIT)
-    await _refuse(ws, LinkClose.UNAUTHORIZED)
-    raise AssertionError("unreachable")
+    await _refuse(ws, LinkClose.UNAUTHORIZED)  # a revoked key, never registered again
 
 
-async def _refuse(ws: web.WebSocketResponse, code: LinkClose) -> None:
+async def _refuse(ws: web.WebSocketResponse, code: LinkClose) -> NoReturn:
     await ws.close(code=int(code), message=code.name.lower().encode())
     raise _Closed()
 
