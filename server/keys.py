@@ -39,6 +39,7 @@ def load_server_key(config: Config) -> bytes:
     except FileNotFoundError:
         pass
     private, _ = generate_keypair()
+    # Owner-only, like the rest of the data directory (it holds the database).
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     try:
         # O_EXCL: two processes starting at once never both write (and disagree on) a key.

@@ -57,6 +57,8 @@ def server_tls(config: Config) -> ServerTls | None:
     else:
         cert_path, key_path = self_signed_paths(config)
         if not cert_path.exists():
+            # Owner-only, like the rest of the data directory (it holds the database).
+            config.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
             create_self_signed(cert_path, key_path, config.host)
             created = True
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
