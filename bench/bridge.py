@@ -10,20 +10,15 @@ behind a small interface the benchmarks use::
     fut = await bridge.send_upload(items)                     # pipelined: sent, Ack later
     await bridge.close()
 
-Today's link: ``DeviceHello(device_id, secret, versions)`` as the first frame, then plain
-JSON frames. Switching to the Noise IK link (``protocol.link.LinkInitiator``) changes
-only this module: :func:`register_device` stores the bridge's static public key instead of
-a secret hash and :class:`BridgeCredentials` holds the key pair and the server's public
-key; :meth:`SyntheticBridge.connect` sends ``initiator.start(encode(hello))`` and feeds the
-reply to ``initiator.receive_handshake``; :meth:`_encode` / :meth:`_decode` wrap every
-later frame in ``initiator.encrypt`` / ``initiator.decrypt``.
+The link is the product's: a Noise IK handshake (``protocol.link.LinkInitiator``) whose
+first message carries the hello and whose answer carries the ``Welcome``, then every frame
+encrypted, and a first encrypted frame (Ping) that makes the connection live.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import secrets
 from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -34,12 +29,15 @@ import msgspec
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from protocol.codec import Codec
+from protocol.errors import ProtocolError
+from protocol.link import LinkInitiator, generate_keypair
 from protocol.messages import (
     SUPPORTED_VERSIONS,
     Ack,
     DeviceHello,
     Error,
     InboundSms,
+    Ping,
     ServerToDevice,
     Upload,
     Welcome,
@@ -56,17 +54,20 @@ class LinkFailed(Exception):
 
 @dataclass(frozen=True)
 class BridgeCredentials:
-    """What a paired bridge holds (today: its id and 256-bit secret)."""
+    """What a paired bridge holds: its static key pair and the server's public key."""
 
     device_id: int
-    secret: str
+    private: bytes
+    server_public: bytes
 
 
-async def register_device(engine: AsyncEngine, account_id: int, now: datetime) -> BridgeCredentials:
+async def register_device(
+    engine: AsyncEngine, account_id: int, now: datetime, server_public: bytes
+) -> BridgeCredentials:
     """Pair a bridge with the account, straight through the server's device store."""
-    secret = secrets.token_urlsafe(32)
-    device_id = await DeviceStore(engine).create(account_id, "bench bridge", secret, now)
-    return BridgeCredentials(device_id, secret)
+    private, public = generate_keypair()
+    device_id = await DeviceStore(engine).create(account_id, "bench bridge", public, now)
+    return BridgeCredentials(device_id, private, server_public)
 
 
 class SyntheticBridge:
@@ -82,6 +83,7 @@ class SyntheticBridge:
         # (upto, future) in send order: the server acknowledges uploads in order.
         self._pending: deque[tuple[int, asyncio.Future[Ack]]] = deque()
         self.welcome: Welcome | None = None
+        self._noise: LinkInitiator
 
     async def connect(self) -> Welcome:
         """Open the link and authenticate; returns the server's ``Welcome``.
@@ -89,20 +91,19 @@ class SyntheticBridge:
         Raises:
             LinkFailed: the server refused the credential or did not welcome us.
         """
-        ws = await self._http.ws_connect(self._url, compress=0, max_msg_size=MAX_FRAME)
+        ws = await self._http.ws_connect(self._url, compress=0, max_msg_size=MAX_FRAME + 64)
         self._ws = ws
-        hello = DeviceHello(
-            device_id=self._creds.device_id,
-            secret=self._creds.secret,
-            versions=list(SUPPORTED_VERSIONS),
-            bridge_version="ferry-bench",
-        )
-        await ws.send_bytes(self._encode(hello))
-        first = self._decode(await self._frame(ws))
-        if not isinstance(first, Welcome):
+        self._noise = LinkInitiator(self._creds.private, self._creds.server_public)
+        hello = DeviceHello(versions=list(SUPPORTED_VERSIONS), bridge_version="ferry-bench")
+        await ws.send_bytes(self._noise.start(Codec.encode(hello)))
+        try:
+            reply = self._noise.receive_handshake(await self._frame(ws))
+        except ProtocolError as exc:
             await ws.close()
-            raise LinkFailed(first.code if isinstance(first, Error) else "no welcome")
+            raise LinkFailed(f"handshake failed: {exc}") from None
+        first = Codec(Welcome).decode(reply)
         self.welcome = first
+        await ws.send_bytes(self._encode(Ping()))  # the confirming first frame
         self._reader = asyncio.create_task(self._read(ws), name="bench-bridge-reader")
         return first
 
@@ -140,10 +141,10 @@ class SyntheticBridge:
         raise LinkFailed(f"link closed ({ws.close_code})")
 
     def _encode(self, message: msgspec.Struct) -> bytes:
-        return Codec.encode(message)
+        return self._noise.encrypt(Codec.encode(message))
 
     def _decode(self, frame: bytes) -> ServerToDevice:
-        return self._codec.decode(frame)
+        return self._codec.decode(self._noise.decrypt(frame))
 
     async def _read(self, ws: aiohttp.ClientWebSocketResponse) -> None:
         try:

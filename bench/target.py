@@ -16,10 +16,12 @@ from bench import sms
 from bench.bridge import BridgeCredentials, SyntheticBridge, register_device
 from bench.browsers import DEVICES, BrowserPool
 from bench.procs import ServerProcess, free_port, spawn
+from protocol.link import public_key
 from server.auth.passwords import Passwords
 from server.auth.web import DEV_COOKIE
 from server.clock import SystemClock
 from server.config import Config
+from server.keys import load_server_key
 from server.storage.accounts import AccountStore
 from server.storage.engine import create_engine, migrate
 
@@ -107,7 +109,8 @@ async def seed(data_dir: Path) -> tuple[int, BridgeCredentials]:
         account_id = await AccountStore(engine).create(
             PHONE, Passwords(config.password_params).hash(PASSWORD), now, verified_at=now
         )
-        return account_id, await register_device(engine, account_id, now)
+        server_public = public_key(load_server_key(config))
+        return account_id, await register_device(engine, account_id, now, server_public)
     finally:
         await engine.dispose()
 

@@ -27,7 +27,7 @@ from datetime import UTC, datetime, timedelta
 from typing import cast
 
 from device_bridge.backoff import Backoff
-from device_bridge.credentials import Credentials
+from device_bridge.credentials import Identity
 from device_bridge.drivers.base import (
     IncomingPdu,
     Modem,
@@ -74,7 +74,7 @@ class Bridge:
         self,
         modem: Modem,
         journal: Journal,
-        credentials: Credentials,
+        identity: Identity,
         *,
         clock: Callable[[], datetime] = _utc_now,
         allow_insecure: bool = False,
@@ -88,7 +88,7 @@ class Bridge:
         self.modem = modem
         self.journal = journal
         self.link = Link(
-            credentials,
+            identity,
             self._on_message,
             self._on_connect,
             allow_insecure=allow_insecure,

@@ -26,14 +26,37 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--port", required=True, help="serial device of the modem, e.g. /dev/ttyUSB2")
     run.add_argument("--baudrate", type=int, default=115200)
     run.add_argument("--pin", default=None, help="SIM PIN, if the SIM asks for one")
-    run.add_argument("--credentials", type=Path, default=DEFAULT_DIR / "device.json")
-    run.add_argument("--journal", type=Path, default=DEFAULT_DIR / "journal.db")
+    run.add_argument(
+        "--data-dir", type=Path, default=DEFAULT_DIR, help="where 'pair' put device.json/.key"
+    )
+    run.add_argument("--journal", type=Path, default=None, help="default: DATA_DIR/journal.db")
     run.add_argument(
         "--allow-insecure",
         action="store_true",
-        help="allow plain ws:// to a non-loopback server (the link is then unencrypted)",
+        help="allow plain ws:// to a non-loopback server (TLS is then missing; the Noise "
+        "link still encrypts and authenticates)",
     )
     run.set_defaults(func=_run)
+    pair = sub.add_parser(
+        "pair",
+        help="register this bridge with a pairing code",
+        description="Pair with the pairing URI (from the QR code), or with the server URL "
+        "and the typed code: ferry bridge pair https://host:8443 ABCD-EFGH-JKLM-NPQR-STUV",
+    )
+    pair.add_argument("target", help="pairing URI, or the server URL")
+    pair.add_argument("code", nargs="?", default=None, help="the typed code (with a server URL)")
+    pair.add_argument("--data-dir", type=Path, default=DEFAULT_DIR)
+    pair.add_argument("--name", default=None, help="name shown in the web client")
+    pair.add_argument(
+        "--tls-fingerprint",
+        default=None,
+        help="SHA-256 of the server's self-signed certificate (printed by 'ferry serve')",
+    )
+    pair.add_argument(
+        "--allow-insecure", action="store_true", help="allow plain http to a non-loopback server"
+    )
+    pair.add_argument("--force", action="store_true", help="replace an existing pairing")
+    pair.set_defaults(func=_pair)
     status = sub.add_parser("status", help="what the local journal holds")
     status.add_argument("--journal", type=Path, default=DEFAULT_DIR / "journal.db")
     status.set_defaults(func=_status)
@@ -52,14 +75,14 @@ def main(argv: list[str] | None = None) -> int:
 
 def _run(ns: argparse.Namespace) -> int:
     from device_bridge.bridge import Bridge
-    from device_bridge.credentials import load_credentials
+    from device_bridge.credentials import load_identity
     from device_bridge.drivers.serial import SerialModem
     from device_bridge.journal import Journal
 
-    creds = load_credentials(ns.credentials)
-    journal = Journal(ns.journal)
+    identity = load_identity(ns.data_dir)
+    journal = Journal(ns.journal or ns.data_dir / "journal.db")
     modem = SerialModem(ns.port, baudrate=ns.baudrate, pin=ns.pin)
-    bridge = Bridge(modem, journal, creds, allow_insecure=ns.allow_insecure)
+    bridge = Bridge(modem, journal, identity, allow_insecure=ns.allow_insecure)
 
     async def go() -> None:
         task = asyncio.current_task()
@@ -76,6 +99,31 @@ def _run(ns: argparse.Namespace) -> int:
             journal.close()
 
     asyncio.run(go())
+    return 0
+
+
+def _pair(ns: argparse.Namespace) -> int:
+    from device_bridge.pairing import pair
+    from protocol.errors import ProtocolError
+
+    try:
+        paired = asyncio.run(
+            pair(
+                ns.data_dir,
+                ns.target,
+                ns.code,
+                name=ns.name,
+                tls_fingerprint=ns.tls_fingerprint,
+                allow_insecure=ns.allow_insecure,
+                force=ns.force,
+            )
+        )
+    except ProtocolError as exc:  # a malformed code or URI
+        print(f"ferry bridge: {exc}", file=sys.stderr)
+        return 1
+    lines = ", ".join(paired.lines) or "no line yet"
+    print(f"paired with {paired.server_url} as device {paired.device_id} ({lines})")
+    print(f"identity saved in {ns.data_dir} (device.key is private: mode 0600)")
     return 0
 
 

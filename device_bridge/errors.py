@@ -6,7 +6,11 @@ Hierarchy::
     ├── JournalError          the local journal cannot be read or written
     ├── CredentialsError      the device credential file is missing or invalid
     └── LinkError             the server link failed
-        ├── Unauthorized      the server refused this device's credential (do not retry fast)
+        ├── Unauthorized      the server does not know (or revoked) this device's key
+        ├── PairingFailed     the server refused the pairing code (wrong, expired, used,
+        │                     rate-limited, or the account is at its device limit)
+        ├── ServerNotTrusted  the server did not prove the key from pairing, or its TLS
+        │                     certificate is not the pinned one (man in the middle?)
         └── InsecureUrl       plain ws:// to a non-loopback host without explicit consent
 """
 
@@ -31,6 +35,14 @@ class LinkError(BridgeError):
 
 class Unauthorized(LinkError):
     """The server refused the device credential."""
+
+
+class PairingFailed(LinkError):
+    """The server refused to register this bridge."""
+
+
+class ServerNotTrusted(LinkError):
+    """The peer is not the server this bridge paired with."""
 
 
 class InsecureUrl(LinkError):

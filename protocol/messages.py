@@ -15,6 +15,7 @@ anything else needs a new version number.
 
 from __future__ import annotations
 
+import enum
 from typing import Literal
 
 import msgspec
@@ -40,15 +41,40 @@ class _Msg(msgspec.Struct, frozen=True, tag_field="t", omit_defaults=True):
 
 
 class DeviceHello(_Msg, tag="hello", frozen=True):
-    """First frame of a bridge: who it is and which protocol versions it speaks.
+    """What a bridge says in Noise handshake message 1 (encrypted to the server's key).
 
-    The credential travels inside the (later: Noise-encrypted) frame, never in the URL.
+    The bridge's identity is its static key, which the handshake carries; the hello only
+    says which protocol versions it speaks and, on first contact, the one-time pairing code
+    that lets the server register that key.
     """
 
-    device_id: int
-    secret: str
     versions: list[int]
     bridge_version: str = ""
+    #: The one-time part of a pairing code (first contact only).
+    pairing_code: str | None = None
+    #: A name for a new device, shown to the user (first contact only).
+    name: str = ""
+
+
+class LinkClose(enum.IntEnum):
+    """Websocket close codes of the device link; the reason text is the lower-case name.
+
+    Before the handshake completes nothing can be encrypted, so a refusal is a close frame
+    with one of these stable codes and no detail.
+    """
+
+    #: Unknown or revoked device key, and no valid pairing code.
+    UNAUTHORIZED = 4401
+    #: The pairing code is wrong, expired, used up or killed by wrong attempts.
+    PAIRING_FAILED = 4403
+    #: The account already has as many devices as the server allows.
+    DEVICE_LIMIT = 4406
+    #: Another connection of the same device replaced this one.
+    REPLACED = 4409
+    #: The user revoked this device.
+    REVOKED = 4410
+    #: Too many attempts or connections from this address; try later.
+    RATE_LIMITED = 4429
 
 
 class InboundSms(msgspec.Struct, frozen=True):

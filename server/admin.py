@@ -2,19 +2,21 @@
 
 from __future__ import annotations
 
-import os
-import secrets
-from pathlib import Path
+import socket
 
-from protocol.pairing import DeviceCredentials, encode_credentials
+from protocol.link import public_key
 from protocol.phone import to_e164
+from server.auth.pairing import PairingOffer, make_offer, new_code
 from server.auth.passwords import Passwords, password_problem
 from server.clock import SystemClock
 from server.config import Config
+from server.keys import load_server_key
 from server.storage.accounts import AccountStore
 from server.storage.devices import DeviceStore
 from server.storage.engine import create_engine, migrate
+from server.storage.pairing import DeviceLimit, PairingStore, TooManyCodes
 from server.storage.security import SecurityEvent, SecurityEventStore
+from server.tls import server_tls
 
 
 class AdminError(Exception):
@@ -59,27 +61,79 @@ async def ensure_account(config: Config, phone: str, password: str) -> int:
         await engine.dispose()
 
 
-async def add_device(config: Config, phone: str, name: str, out: Path, server_url: str) -> int:
-    """Register a bridge for the account of ``phone``; write its credential file 0600."""
+def default_server_url(config: Config) -> str:
+    """The URL bridges use: ``public_url``, else this host and port (https when TLS is on)."""
+    if config.public_url:
+        return config.public_url
+    host = config.host
+    if host in ("0.0.0.0", "::", ""):  # noqa: S104 - naming the wildcard, not binding it
+        host = socket.getfqdn()
+    if ":" in host:
+        host = f"[{host}]"
+    scheme = "https" if config.tls_enabled else "http"
+    return f"{scheme}://{host}:{config.port}"
+
+
+async def create_pairing_code(config: Config, phone: str, server_url: str | None) -> PairingOffer:
+    """A pairing code for the account of ``phone`` (for headless set-ups and the demo).
+
+    Raises:
+        AdminError: no such account, or it hit the device or hourly code limit.
+    """
+    server_key = load_server_key(config)
+    tls = server_tls(config)
+    pin = tls.fingerprint if tls is not None and tls.self_signed else None
+    engine = create_engine(config.db_url)
+    try:
+        config.data_dir.mkdir(parents=True, exist_ok=True)
+        await migrate(engine)
+        account = await AccountStore(engine).by_phone(to_e164(phone))
+        if account is None:
+            raise AdminError(f"no account for {phone}")
+        code = new_code()
+        result = await PairingStore(engine).create(
+            account.id,
+            code,
+            SystemClock().now(),
+            ttl=config.pairing_code_ttl,
+            per_hour=config.pairing_codes_per_hour,
+            max_devices=config.max_devices,
+        )
+    finally:
+        await engine.dispose()
+    if isinstance(result, TooManyCodes):
+        raise AdminError(f"too many pairing codes; try again in {result.retry_after} s")
+    if isinstance(result, DeviceLimit):
+        raise AdminError(f"the account already has {config.max_devices} devices")
+    url = server_url or default_server_url(config)
+    return make_offer(code, url, public_key(server_key), pin, result.expires_at)
+
+
+async def device_active(config: Config, public_key: bytes) -> bool:
+    """Is a non-revoked device registered with this key?"""
+    engine = create_engine(config.db_url)
+    try:
+        await migrate(engine)
+        return await DeviceStore(engine).by_public_key(public_key) is not None
+    finally:
+        await engine.dispose()
+
+
+async def revoke_all_devices(config: Config, phone: str) -> int:
+    """Revoke every device of the account (the demo, before pairing its bridge afresh)."""
     engine = create_engine(config.db_url)
     try:
         await migrate(engine)
         account = await AccountStore(engine).by_phone(to_e164(phone))
         if account is None:
-            raise AdminError(f"no account for {phone}")
-        secret = secrets.token_urlsafe(32)
+            return 0
+        store = DeviceStore(engine)
         now = SystemClock().now()
-        device_id = await DeviceStore(engine).create(account.id, name, secret, now)
-        await SecurityEventStore(engine).record(account.id, "device_added", now)
+        return sum(
+            [await store.revoke(account.id, d.id, now) for d in await store.for_account(account.id)]
+        )
     finally:
         await engine.dispose()
-    data = encode_credentials(DeviceCredentials(server_url, device_id, secret))
-    out.parent.mkdir(parents=True, exist_ok=True)
-    # Created 0600 from the start: the secret is never world-readable, not even briefly.
-    fd = os.open(out, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "wb") as f:
-        f.write(data)
-    return device_id
 
 
 async def security_events(config: Config, phone: str, limit: int) -> list[SecurityEvent]:

@@ -9,12 +9,13 @@ from aiohttp import WSCloseCode, web
 from sqlalchemy import text
 
 import web_client
-from server.api import accounts, conversations, openapi, phone, session
+from server.api import accounts, conversations, devices, openapi, pairing, phone, session
 from server.api.common import SERVICES, json_response
 from server.auth.codes import load_code_key
 from server.background import periodic
 from server.clock import Clock, SystemClock
 from server.config import Config
+from server.keys import load_server_key
 from server.log import server_logger
 from server.middleware import (
     access_log_middleware,
@@ -30,8 +31,14 @@ from server.ws import browser, device
 STATIC_DIR = Path(web_client.__file__).parent
 
 
-def create_app(config: Config, *, clock: Clock | None = None) -> web.Application:
-    """Build the server application. Storage opens (and migrates) on startup."""
+def create_app(
+    config: Config, *, clock: Clock | None = None, tls_pin: str | None = None
+) -> web.Application:
+    """Build the server application. Storage opens (and migrates) on startup.
+
+    ``tls_pin`` is the SHA-256 of a self-signed certificate the server is reached with; it
+    goes into pairing URIs so bridges can pin it.
+    """
     app = web.Application(
         middlewares=[access_log_middleware, errors_middleware, csrf_middleware],
         client_max_size=config.max_body_bytes,
@@ -42,10 +49,19 @@ def create_app(config: Config, *, clock: Clock | None = None) -> web.Application
         # Owner-only: it holds the master key, and with SQLite the database.
         config.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
         master = load_master_key(config.data_dir)
+        server_key = load_server_key(config)
         engine = create_engine(config.db_url)
         await migrate(engine)
         key = load_code_key(config.data_dir / "code.key", config.code_key)
-        svc = Services.build(config, clock or SystemClock(), engine, key, master)
+        svc = Services.build(
+            config,
+            clock or SystemClock(),
+            engine,
+            key,
+            master,
+            server_key=server_key,
+            tls_pin=tls_pin,
+        )
         if sealed := await svc.keys.seal_legacy_bodies():
             server_logger.info("sealed %d message bodies stored before encryption at rest", sealed)
         app[SERVICES] = svc
@@ -77,6 +93,8 @@ def create_app(config: Config, *, clock: Clock | None = None) -> web.Application
     app.router.add_routes(phone.routes)
     app.router.add_routes(openapi.routes)
     app.router.add_routes(conversations.routes)
+    app.router.add_routes(devices.routes)
+    app.router.add_routes(pairing.routes)
     app.router.add_routes(device.routes)
     app.router.add_routes(browser.routes)
     app.router.add_get("/healthz", healthz)

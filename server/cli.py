@@ -17,6 +17,7 @@ from aiohttp import web
 from server.app import create_app
 from server.config import Config, ConfigError
 from server.log import server_logger, setup_logging
+from server.tls import pretty, server_tls
 
 DEVICE_COMMANDS = {"bridge", "emulate"}
 
@@ -48,6 +49,8 @@ def _parser() -> argparse.ArgumentParser:
 
     serve = sub.add_parser("serve", help="run the sync server")
     _server_args(serve)
+    serve.add_argument("--tls-cert", type=Path, default=None, help="TLS certificate (PEM)")
+    serve.add_argument("--tls-key", type=Path, default=None, help="its private key (PEM)")
     serve.set_defaults(func=_serve)
 
     demo = sub.add_parser("demo", help="server + virtual phones + bridge, ready to try")
@@ -68,13 +71,13 @@ def _parser() -> argparse.ArgumentParser:
     )
     _server_args(ca)
     ca.set_defaults(func=_create_account)
-    ad = asub.add_parser("add-device", help="register a bridge and write its credential file")
-    ad.add_argument("--phone", required=True)
-    ad.add_argument("--name", default="bridge")
-    ad.add_argument("--out", type=Path, required=True)
-    ad.add_argument("--server-url", default=None)
-    _server_args(ad)
-    ad.set_defaults(func=_add_device)
+    pc = asub.add_parser(
+        "pairing-code", help="create a one-time pairing code for a bridge (headless set-ups)"
+    )
+    pc.add_argument("--phone", required=True)
+    pc.add_argument("--server-url", default=None, help="the URL bridges reach this server at")
+    _server_args(pc)
+    pc.set_defaults(func=_pairing_code)
     se = asub.add_parser("security-events", help="an account's security events, newest first")
     se.add_argument("--phone", required=True)
     se.add_argument("--limit", type=int, default=50)
@@ -98,6 +101,8 @@ def _config(ns: argparse.Namespace) -> Config:
         port=getattr(ns, "port", None),
         data_dir=getattr(ns, "data_dir", None),
         database_url=getattr(ns, "database_url", None),
+        tls_cert=getattr(ns, "tls_cert", None),
+        tls_key=getattr(ns, "tls_key", None),
     )
 
 
@@ -105,12 +110,21 @@ def _config(ns: argparse.Namespace) -> Config:
 
 
 async def run_server(config: Config, stop: asyncio.Event) -> None:
-    """Serve until ``stop`` is set, then shut down cleanly."""
-    runner = web.AppRunner(create_app(config), access_log=None, handle_signals=False)
+    """Serve until ``stop`` is set, then shut down cleanly (TLS whenever it is enabled)."""
+    tls = server_tls(config)
+    if tls is not None:
+        made = "created a self-signed" if tls.created else "using the"
+        print(f"TLS: {made} certificate, SHA-256 {pretty(tls.fingerprint)}", flush=True)
+    pin = tls.fingerprint if tls is not None and tls.self_signed else None
+    app = create_app(config, tls_pin=pin)
+    runner = web.AppRunner(app, access_log=None, handle_signals=False)
     await runner.setup()
-    site = web.TCPSite(runner, config.host, config.port)
+    site = web.TCPSite(
+        runner, config.host, config.port, ssl_context=tls.context if tls is not None else None
+    )
     await site.start()
-    server_logger.info("listening on http://%s:%d", config.host, config.port)
+    scheme = "https" if tls is not None else "http"
+    server_logger.info("listening on %s://%s:%d", scheme, config.host, config.port)
     try:
         await stop.wait()
     finally:
@@ -130,7 +144,8 @@ def _serve(ns: argparse.Namespace) -> int:
     async def go() -> None:
         stop = asyncio.Event()
         _stop_on_signals(stop)
-        print(f"Ferry server on http://{config.host}:{config.port}  (Ctrl-C stops)", flush=True)
+        scheme = "https" if config.tls_enabled else "http"
+        print(f"Ferry server on {scheme}://{config.host}:{config.port}  (Ctrl-C stops)", flush=True)
         await run_server(config, stop)
 
     asyncio.run(go())
@@ -150,13 +165,23 @@ def _create_account(ns: argparse.Namespace) -> int:
     return 0
 
 
-def _add_device(ns: argparse.Namespace) -> int:
-    from server.admin import add_device
+def _pairing_code(ns: argparse.Namespace) -> int:
+    from protocol.pairing import parse_pairing_uri
+    from server.admin import AdminError, create_pairing_code
+    from server.auth.pairing import qr_text
 
-    config = _config(ns)
-    url = ns.server_url or f"http://{config.host}:{config.port}"
-    device_id = asyncio.run(add_device(config, ns.phone, ns.name, ns.out, url))
-    print(f"device {device_id} registered; credentials written to {ns.out} (mode 0600)")
+    try:
+        offer = asyncio.run(create_pairing_code(_config(ns), ns.phone, ns.server_url))
+    except AdminError as exc:
+        print(f"ferry admin: {exc}", file=sys.stderr)
+        return 1
+    server_url = parse_pairing_uri(offer.uri).server_url
+    print(qr_text(offer.uri))
+    print(f"Pairing URI (scan, or paste):  {offer.uri}")
+    print(f"Typed code:                    {offer.code}")
+    print(f"Valid once, until {offer.expires_at:%Y-%m-%d %H:%M} UTC. On the bridge, either")
+    print(f"  ferry bridge pair '{offer.uri}'")
+    print(f"  ferry bridge pair {server_url} {offer.code}")
     return 0
 
 

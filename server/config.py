@@ -40,6 +40,22 @@ class Config:
     device_ws_max_bytes: int = 1 << 20
     #: How long a fresh websocket may take to authenticate before it is closed.
     handshake_timeout: float = 10.0
+    #: At most this many device sockets per address may be unauthenticated at once.
+    max_unauthenticated_per_ip: int = 8
+    #: The server's device-link key (base64); default: ``<data_dir>/server.key``.
+    server_key: str | None = field(default=None, repr=False)
+    #: TLS certificate and key (PEM). Without them a non-loopback server makes a
+    #: self-signed pair in the data directory on first start.
+    tls_cert: Path | None = None
+    tls_key: Path | None = None
+    #: The URL bridges use to reach this server (put into pairing codes); default: the
+    #: scheme and host of the request that created the code.
+    public_url: str | None = None
+    #: Most devices (non-revoked bridges) per account.
+    max_devices: int = 5
+    pairing_code_ttl: timedelta = timedelta(minutes=10)
+    #: Pairing codes an account may create per hour.
+    pairing_codes_per_hour: int = 5
     #: Bounded per-socket send queue; a socket that falls further behind is dropped and
     #: catches up from its cursor on reconnect.
     socket_queue: int = 256
@@ -86,7 +102,14 @@ class Config:
         host = urlsplit(url).hostname if url else None
         return host or self.host
 
+    @property
+    def tls_enabled(self) -> bool:
+        """TLS is on when a certificate is given or the server is reachable beyond loopback."""
+        return self.tls_cert is not None or not _is_loopback(self.host)
+
     def validate(self) -> Config:
+        if (self.tls_cert is None) != (self.tls_key is None):
+            raise ConfigError("give both a TLS certificate and its key, or neither")
         if not self.secure_cookies and not _is_loopback(self.host):
             raise ConfigError(
                 "insecure cookies are only allowed when serving on a loopback address"
@@ -128,6 +151,16 @@ class Config:
                 )
             if "FERRY_SECURE_COOKIES" in env:
                 values["secure_cookies"] = env["FERRY_SECURE_COOKIES"].lower() in ("1", "true")
+            if "FERRY_SERVER_KEY" in env:
+                values["server_key"] = env["FERRY_SERVER_KEY"]
+            if "FERRY_TLS_CERT" in env:
+                values["tls_cert"] = Path(env["FERRY_TLS_CERT"])
+            if "FERRY_TLS_KEY" in env:
+                values["tls_key"] = Path(env["FERRY_TLS_KEY"])
+            if "FERRY_PUBLIC_URL" in env:
+                values["public_url"] = env["FERRY_PUBLIC_URL"].rstrip("/")
+            if "FERRY_MAX_DEVICES" in env:
+                values["max_devices"] = int(env["FERRY_MAX_DEVICES"])
             if "FERRY_LOG_LEVEL" in env:
                 values["log_level"] = env["FERRY_LOG_LEVEL"].upper()
             if "FERRY_SMS_GATEWAY" in env:
@@ -145,7 +178,11 @@ class Config:
         except ValueError as exc:
             raise ConfigError(f"bad FERRY_* value: {exc}") from None
         values.update({k: v for k, v in overrides.items() if v is not None})
-        return replace(cls(), **values).validate()
+        config = replace(cls(), **values)
+        if config.tls_enabled:
+            # Cookies follow the transport: secure whenever TLS is on.
+            config = replace(config, secure_cookies=True)
+        return config.validate()
 
 
 def _is_loopback(host: str) -> bool:

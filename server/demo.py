@@ -2,23 +2,33 @@
 
 This process runs the sync server; the virtual GSM network and the device bridge run as
 child processes (the bridge talks to phone 1 over a real pseudo-terminal with the real AT
-driver, exactly as it would to a USB modem). Ctrl-C reaches the whole group; everything
-stops cleanly.
+driver, exactly as it would to a USB modem). The bridge pairs the way a user's does: the
+demo creates a pairing code and runs ``device_bridge pair <uri>`` before ``run`` (again
+only when its saved pairing no longer fits this server). Ctrl-C reaches the whole group;
+everything stops cleanly.
 """
 
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import json
 import signal
 import sys
 from pathlib import Path
 
+from protocol.link import public_key
 from protocol.pairing import decode_credentials
-from server.admin import add_device, ensure_account
+from server.admin import (
+    create_pairing_code,
+    device_active,
+    ensure_account,
+    revoke_all_devices,
+)
 from server.cli import run_server
 from server.config import Config
+from server.keys import load_server_key
 from server.log import server_logger
 
 DEMO_PASSWORD = "ferry-demo"  # noqa: S105 - loopback-only demo account, printed on screen
@@ -71,19 +81,24 @@ async def run_demo(config: Config, *, control_port: int, contact_interval: float
         state = await _wait_for_file(state_file, emulator, 20)
         phone1, phone2 = state["phones"][0], state["phones"][1]
         await ensure_account(config, phone1["number"], DEMO_PASSWORD)
-        creds = data / "bridge" / "device.json"
+        bridge_dir = data / "bridge"
         url = f"http://{config.host}:{config.port}"
-        if not _usable(creds, url):
-            await add_device(config, phone1["number"], "Demo modem (phone 1)", creds, url)
+        offer = None
+        if not await _still_paired(config, bridge_dir, url):
+            # A fresh key each time the old pairing does not fit; the old device goes.
+            await revoke_all_devices(config, phone1["number"])
+            offer = await create_pairing_code(config, phone1["number"], url)
         server = asyncio.create_task(run_server(config, stop))
         await asyncio.sleep(0.3)
         if server.done():
             await server  # raises the start-up error (e.g. port in use)
+        if offer is not None:
+            await _pair(py, offer.uri, bridge_dir)
         bridge = await asyncio.create_subprocess_exec(
             *py,
             "run",
-            "--credentials",
-            str(creds),
+            "--data-dir",
+            str(bridge_dir),
             "--port",
             phone1["pty"],
             "--journal",
@@ -105,11 +120,33 @@ async def run_demo(config: Config, *, control_port: int, contact_interval: float
         await _stop_children(children, grace=10.0 if signal.SIGINT in received else 0.0)
 
 
-def _usable(creds: Path, url: str) -> bool:
+async def _still_paired(config: Config, bridge_dir: Path, url: str) -> bool:
+    """Does the bridge's saved pairing point at this server with a live device key?"""
     try:
-        return decode_credentials(creds.read_bytes()).server_url == url
+        creds = decode_credentials((bridge_dir / "device.json").read_bytes())
+        private = base64.b64decode((bridge_dir / "device.key").read_bytes().strip())
+        key = public_key(private)
     except Exception:
         return False
+    server_key = public_key(load_server_key(config))
+    if creds.server_url != url or creds.server_public != server_key:
+        return False
+    return await device_active(config, key)
+
+
+async def _pair(py: list[str], uri: str, bridge_dir: Path) -> None:
+    proc = await asyncio.create_subprocess_exec(
+        *py,
+        "pair",
+        uri,
+        "--data-dir",
+        str(bridge_dir),
+        "--name",
+        "Demo modem (phone 1)",
+        "--force",
+    )
+    if await asyncio.wait_for(proc.wait(), 60) != 0:
+        raise RuntimeError("the demo bridge could not pair")
 
 
 async def _stop_children(children: list[asyncio.subprocess.Process], grace: float) -> None:

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import weakref
+from collections import Counter
 from dataclasses import dataclass, field
 
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from protocol.link import public_key
 from server.access_log import AccessLog
 from server.auth.codes import CODE_TTL, MAX_ATTEMPTS
 from server.auth.passwords import Passwords
+from server.auth.throttle import Throttle
 from server.auth.verification import Throttles, Verification
 from server.background import Background
 from server.clock import Clock
@@ -24,6 +27,7 @@ from server.storage.conversations import ConversationStore
 from server.storage.devices import DeviceStore
 from server.storage.keys import KeyRing
 from server.storage.lines import LineStore
+from server.storage.pairing import PairingStore
 from server.storage.security import SecurityEventStore
 from server.storage.sessions import SessionStore
 from server.ws.browsers import BrowserSockets
@@ -52,12 +56,30 @@ class Services:
     access_log: AccessLog
     background: Background
     browsers: BrowserSockets
+    pairing: PairingStore
+    #: The server's static device-link key (raw X25519) and its public half.
+    server_key: bytes = field(repr=False)
+    server_public: bytes
+    #: Wrong pairing codes per address.
+    pairing_throttle: Throttle
+    #: SHA-256 (hex) of the server's self-signed TLS certificate, put into pairing URIs.
+    tls_pin: str | None = None
+    #: Device sockets per address that have not finished the handshake.
+    unauthenticated: Counter[str] = field(default_factory=Counter)
     #: Every open websocket, closed at shutdown so the server stops promptly.
     sockets: weakref.WeakSet[web.WebSocketResponse] = field(default_factory=weakref.WeakSet)
 
     @classmethod
     def build(
-        cls, config: Config, clock: Clock, engine: AsyncEngine, code_key: bytes, master_key: bytes
+        cls,
+        config: Config,
+        clock: Clock,
+        engine: AsyncEngine,
+        code_key: bytes,
+        master_key: bytes,
+        *,
+        server_key: bytes,
+        tls_pin: str | None = None,
     ) -> Services:
         keys = KeyRing(engine, master_key)
         conversations = ConversationStore(engine, keys)
@@ -98,6 +120,11 @@ class Services:
             access_log=AccessLog(AccessLogStore(engine), clock),
             background=background,
             browsers=BrowserSockets(),
+            pairing=PairingStore(engine),
+            server_key=server_key,
+            server_public=public_key(server_key),
+            pairing_throttle=Throttle(clock, limit=10, window=15 * 60),
+            tls_pin=tls_pin,
         )
 
     def devices_changed(self, account_id: int) -> None:

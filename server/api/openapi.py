@@ -331,6 +331,42 @@ PATHS: dict[str, dict[str, Schema]] = {
             errors=_VERIFIED,
         )
     },
+    "/api/v1/devices/{device_id}": {
+        "patch": _op(
+            "Rename a bridge",
+            params=[_path_param("device_id", _I)],
+            body=_obj(("name",), name=_S),
+            ok=("200", _ref("Device")),
+            errors={**_VERIFIED, "404": _err("no such device of yours")},
+        ),
+        "delete": _op(
+            "Revoke a bridge: disconnected at once; its key can never connect again",
+            params=[_path_param("device_id", _I)],
+            errors={**_VERIFIED, "404": _err("no such device of yours")},
+        ),
+    },
+    "/api/v1/pairing-codes": {
+        "post": _op(
+            "A one-time pairing code (10 minutes) as a URI, QR code (SVG) and typed form",
+            ok=(
+                "201",
+                _obj(
+                    ("code", "uri", "qr_svg", "expires_at"),
+                    code=_S,
+                    uri=_S,
+                    qr_svg=_S,
+                    expires_at=_S,
+                ),
+            ),
+            errors={**_VERIFIED, "409": _err("device_limit")},
+        )
+    },
+    "/api/v1/pairing/server-key": {
+        "get": _op(
+            "The server's static device-link public key (base64url), for typed pairing codes",
+            ok=("200", _obj(("key",), key=_S)),
+        )
+    },
     "/api/v1/ws": {
         "get": _op(
             "Browser websocket (Origin checked; session cookie; verified number)",

@@ -111,13 +111,36 @@ devices = Table(
     Column("id", Id, primary_key=True),
     Column("account_id", ForeignKey("accounts.id", ondelete="CASCADE"), nullable=False),
     Column("name", String(100), nullable=False),
-    Column("secret_hash", LargeBinary(32), nullable=False),
+    # The bridge's static X25519 key, learnt in the Noise handshake when it paired. Unique
+    # and kept after revocation, so a revoked key can never be registered again. NULL only
+    # for bridges paired before keys existed (migration 0004 revoked them).
+    Column("public_key", LargeBinary(32)),
     Column("created_at", UtcDateTime(), nullable=False),
     Column("last_seen_at", UtcDateTime()),
     Column("revoked_at", UtcDateTime()),
     # Highest upload position acknowledged to this bridge (see the repair in Welcome).
     Column("acked_n", BigInteger, nullable=False, server_default="0"),
+    UniqueConstraint("public_key", name="uq_devices_public_key"),
     Index("ix_devices_account", "account_id"),
+)
+
+pairing_codes = Table(
+    "pairing_codes",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("account_id", ForeignKey("accounts.id", ondelete="CASCADE"), nullable=False),
+    # The code's first two characters, in clear: a wrong attempt counts against the live
+    # codes that share them, so a code dies after a few wrong tries.
+    Column("selector", String(2), nullable=False),
+    # SHA-256 of the whole one-time code.
+    Column("code_hash", LargeBinary(32), nullable=False, unique=True),
+    Column("created_at", UtcDateTime(), nullable=False),
+    Column("expires_at", UtcDateTime(), nullable=False),
+    Column("used_at", UtcDateTime()),
+    Column("failures", Integer, nullable=False, default=0),
+    Column("device_id", ForeignKey("devices.id", ondelete="SET NULL")),
+    Index("ix_pairing_codes_selector", "selector"),
+    Index("ix_pairing_codes_account_created", "account_id", "created_at"),
 )
 
 device_lines = Table(

@@ -1,29 +1,43 @@
 """The device socket: a paired bridge uploads inbound SMS and sends outgoing ones.
 
-Per connection::
+Every connection is a Noise session (:mod:`protocol.link`); each websocket frame is one
+binary Noise message. Per connection::
 
-    connect ─▶ DeviceHello (within handshake_timeout) ─▶ authenticate ─▶ Welcome
+    address over its limit of unauthenticated sockets ─▶ 429 before the upgrade
+    connect ─▶ handshake, all within handshake_timeout:
+        message 1 (≤ 1024 bytes, checked before any crypto) ─▶ the bridge's static key +
+            DeviceHello ─▶ known key: that device
+                         ─▶ unknown key + valid pairing code: register it, use the code up
+                         ─▶ otherwise: close with a LinkClose code, no detail
+        message 2 carries Welcome
+        first transport frame from the bridge ─▶ only now is the connection live (a
+            replayed message 1 proves nothing about freshness; see protocol.link)
       ├─ reader: Upload ─▶ commit ─▶ Ack(upto) ─▶ hub hint
       │          SendStatus ─▶ commit ─▶ StatusAck ─▶ hub hint
       │          ModemInfo ─▶ remembered in memory ─▶ devices hint
       └─ outbox pump: woken by new sends; offers every unfinished outbox row once per
          connection (the bridge journals by outbox id, so a repeat never sends twice)
 
-Acknowledge only after commit. A protocol violation closes the socket with a stable code;
-nothing internal reaches the bridge.
+Acknowledge only after commit. A tampered, replayed, reordered or truncated frame fails
+decryption and closes the socket (1002); a malformed message inside a good frame gets an
+encrypted Error first. Nothing internal reaches the bridge.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import unicodedata
+from collections import Counter
 from datetime import datetime
+from typing import NoReturn
 
 import msgspec
 from aiohttp import WSCloseCode, WSMsgType, web
 
 from protocol.codec import Codec
 from protocol.errors import MalformedMessage, ProtocolError
+from protocol.link import DEFAULT_MAX_HANDSHAKE, LinkResponder, LinkState
 from protocol.messages import (
     MAX_UPLOAD_BATCH,
     Ack,
@@ -31,6 +45,7 @@ from protocol.messages import (
     DeviceToServer,
     Error,
     InboundSms,
+    LinkClose,
     ModemInfo,
     Ping,
     Pong,
@@ -41,11 +56,16 @@ from protocol.messages import (
     Welcome,
     negotiate_version,
 )
+from protocol.noise import TAGLEN
+from protocol.pairing import InvalidPairingCode, normalize_code
 from server.api.common import services
+from server.errors import RateLimited
 from server.hub import ChangesHint
 from server.log import device_logger
 from server.services import Services
 from server.storage.conversations import Inbound
+from server.storage.devices import MAX_NAME, Device
+from server.storage.pairing import Paired, Refusal
 from server.ws.registry import DeviceConnection
 
 routes = web.RouteTableDef()
@@ -55,86 +75,200 @@ class _Closed(Exception):
     """The peer went away or must be dropped."""
 
 
+class _Unauthenticated:
+    """Counts one socket against its address's limit until :meth:`release` (idempotent)."""
+
+    def __init__(self, counter: Counter[str], remote: str) -> None:
+        self._counter = counter
+        self._remote = remote
+        counter[remote] += 1
+        self._held = True
+
+    def release(self) -> None:
+        if self._held:
+            self._held = False
+            self._counter[self._remote] -= 1
+            if self._counter[self._remote] <= 0:
+                del self._counter[self._remote]
+
+
+class _Channel:
+    """Typed messages in and out of one established Noise session."""
+
+    def __init__(
+        self, ws: web.WebSocketResponse, session: LinkResponder, codec: Codec[DeviceToServer]
+    ) -> None:
+        self.ws = ws
+        self.session = session
+        self._codec = codec
+        self._lock = asyncio.Lock()
+
+    async def receive(self) -> DeviceToServer:
+        return self._codec.decode(self.session.decrypt(await _binary(self.ws)))
+
+    async def send(self, message: msgspec.Struct) -> None:
+        # Encrypt under the lock: frames must leave in nonce order.
+        async with self._lock:
+            await self.ws.send_bytes(self.session.encrypt(Codec.encode(message)))
+
+
 @routes.get("/api/v1/device")
 async def device_socket(request: web.Request) -> web.WebSocketResponse:
     svc = services(request)
+    remote = request.remote or "?"
+    if svc.unauthenticated[remote] >= svc.config.max_unauthenticated_per_ip:
+        device_logger.info("too many unauthenticated device sockets from %s", remote)
+        raise RateLimited(5, "Too many connections from this address.")
+    gate = _Unauthenticated(svc.unauthenticated, remote)
     ws = web.WebSocketResponse(
-        max_msg_size=svc.config.device_ws_max_bytes, heartbeat=30, compress=False
+        max_msg_size=svc.config.device_ws_max_bytes + TAGLEN, heartbeat=30, compress=False
     )
-    await ws.prepare(request)
-    svc.sockets.add(ws)
-    codec: Codec[DeviceToServer] = Codec(DeviceToServer, max_size=svc.config.device_ws_max_bytes)
     try:
-        await _serve(svc, ws, codec, request.remote or "?")
-    except _Closed:
-        pass
-    except ProtocolError as exc:
-        device_logger.info("device from %s violated the protocol: %s", request.remote, exc.code)
-        with contextlib.suppress(Exception):
-            await ws.send_bytes(Codec.encode(Error(code=exc.code, message=str(exc)[:200])))
-        await ws.close(code=WSCloseCode.PROTOCOL_ERROR)
+        await ws.prepare(request)
+        svc.sockets.add(ws)
+        await _serve(svc, ws, remote, gate)
+    except (_Closed, ConnectionError):
+        pass  # the peer went away (a send on a closing socket raises ConnectionResetError)
     finally:
+        gate.release()
         if not ws.closed:
             await ws.close()
     return ws
 
 
-async def _receive(ws: web.WebSocketResponse, codec: Codec[DeviceToServer]) -> DeviceToServer:
+async def _binary(ws: web.WebSocketResponse) -> bytes:
     msg = await ws.receive()
-    if msg.type in (WSMsgType.TEXT, WSMsgType.BINARY):
-        return codec.decode(msg.data)
-    if msg.type == WSMsgType.ERROR and ws.close_code == WSCloseCode.MESSAGE_TOO_BIG:
-        raise _Closed()
+    if msg.type == WSMsgType.BINARY:
+        return bytes(msg.data)
+    if msg.type == WSMsgType.TEXT:
+        raise MalformedMessage("text frame on the encrypted device link")
     raise _Closed()
 
 
 async def _serve(
-    svc: Services, ws: web.WebSocketResponse, codec: Codec[DeviceToServer], remote: str
+    svc: Services, ws: web.WebSocketResponse, remote: str, gate: _Unauthenticated
 ) -> None:
+    codec: Codec[DeviceToServer] = Codec(DeviceToServer, max_size=svc.config.device_ws_max_bytes)
+    session = LinkResponder(
+        svc.server_key,
+        max_handshake=DEFAULT_MAX_HANDSHAKE,
+        max_frame=svc.config.device_ws_max_bytes + TAGLEN,
+    )
+    channel = _Channel(ws, session, codec)
     try:
-        hello = await asyncio.wait_for(_receive(ws, codec), svc.config.handshake_timeout)
-    except TimeoutError:
-        await ws.close(code=WSCloseCode.POLICY_VIOLATION, message=b"handshake timeout")
-        raise _Closed() from None
-    if not isinstance(hello, DeviceHello):
-        raise MalformedMessage("expected hello")
+        try:
+            async with asyncio.timeout(svc.config.handshake_timeout):
+                device, version = await _handshake(svc, channel, remote)
+                first = await channel.receive()
+        except TimeoutError:
+            await ws.close(code=WSCloseCode.POLICY_VIOLATION, message=b"handshake timeout")
+            raise _Closed() from None
+        gate.release()
+        await _run(svc, channel, device, version, remote, first)
+    except ProtocolError as exc:
+        device_logger.info("device link from %s violated the protocol: %s", remote, exc.code)
+        if session.state is LinkState.ESTABLISHED:
+            with contextlib.suppress(Exception):
+                await channel.send(Error(code=exc.code))
+        await ws.close(code=WSCloseCode.PROTOCOL_ERROR, message=exc.code.encode())
+
+
+async def _handshake(svc: Services, channel: _Channel, remote: str) -> tuple[Device, int]:
+    """Read message 1, decide who the bridge is, answer with message 2 (Welcome)."""
+    key, payload = channel.session.receive_hello(await _binary(channel.ws))
+    hello = Codec(DeviceHello, max_size=DEFAULT_MAX_HANDSHAKE).decode(payload)
     version = negotiate_version(hello.versions)
-    device = await svc.devices.authenticate(hello.device_id, hello.secret)
+    device = await svc.devices.by_public_key(key)
     if device is None:
-        device_logger.info("refused device credential from %s", remote)
-        await ws.send_bytes(Codec.encode(Error(code="unauthorized", message="unknown device")))
-        await ws.close(code=4401, message=b"unauthorized")
-        raise _Closed()
+        device = await _pair(svc, channel.ws, key, hello, remote)
+    acked = await svc.conversations.acknowledged(device.id)
+    welcome = Welcome(
+        version=version, device_id=device.id, lines=list(device.lines), acked_upto=acked
+    )
+    await channel.ws.send_bytes(channel.session.accept(Codec.encode(welcome)))
+    return device, version
 
+
+async def _pair(
+    svc: Services, ws: web.WebSocketResponse, key: bytes, hello: DeviceHello, remote: str
+) -> Device:
+    """Register an unknown key with the hello's pairing code, or close the socket."""
+    if hello.pairing_code is None:
+        device_logger.info("refused an unknown device key from %s", remote)
+        await _refuse(ws, LinkClose.UNAUTHORIZED)
+    throttle_key = f"ip:{remote}"
+    if svc.pairing_throttle.retry_after(throttle_key):
+        await _refuse(ws, LinkClose.RATE_LIMITED)
+    try:
+        code = normalize_code(hello.pairing_code or "")
+    except InvalidPairingCode:
+        code = "?"
+    result = await svc.pairing.redeem(
+        code, key, _clean_name(hello.name), svc.clock.now(), max_devices=svc.config.max_devices
+    )
+    if isinstance(result, Paired):
+        device_logger.info("device %d paired from %s", result.device_id, remote)
+        await svc.events.record(result.account_id, "device_added", svc.clock.now(), ip=remote)
+        svc.pairing_throttle.reset(throttle_key)
+        svc.devices_changed(result.account_id)
+        device = await svc.devices.by_public_key(key)
+        assert device is not None
+        return device
+    device_logger.info("refused pairing from %s: %s", remote, result.value)
+    if result is Refusal.BAD_CODE:
+        svc.pairing_throttle.failure(throttle_key)
+        await _refuse(ws, LinkClose.PAIRING_FAILED)
+    if result is Refusal.DEVICE_LIMIT:
+        await _refuse(ws, LinkClose.DEVICE_LIMIT)
+    await _refuse(ws, LinkClose.UNAUTHORIZED)  # a revoked key, never registered again
+
+
+async def _refuse(ws: web.WebSocketResponse, code: LinkClose) -> NoReturn:
+    await ws.close(code=int(code), message=code.name.lower().encode())
+    raise _Closed()
+
+
+def _clean_name(name: str) -> str:
+    printable = "".join(c for c in name if unicodedata.category(c)[0] not in "CZ" or c == " ")
+    return " ".join(printable.split())[:MAX_NAME] or "bridge"
+
+
+async def _run(
+    svc: Services,
+    channel: _Channel,
+    device: Device,
+    version: int,
+    remote: str,
+    first: DeviceToServer,
+) -> None:
+    ws = channel.ws
     log = device_logger.getChild(str(device.id))
-    send_lock = asyncio.Lock()
 
-    async def send(message: msgspec.Struct) -> None:
-        async with send_lock:
-            await ws.send_bytes(Codec.encode(message))
+    async def close(code: LinkClose) -> None:
+        await ws.close(code=int(code), message=code.name.lower().encode())
 
-    async def close() -> None:
-        await ws.close(code=4409, message=b"replaced")
-
-    conn = DeviceConnection(device=device, send=send, close=close, log=log)
+    conn = DeviceConnection(device=device, send=channel.send, close=close, log=log)
     replaced = svc.registry.add(conn)
     if replaced is not None:
-        await replaced.close()
-    await svc.devices.touch(device.id, svc.clock.now())
-    acked = await svc.conversations.acknowledged(device.id)
-    await send(
-        Welcome(version=version, device_id=device.id, lines=list(device.lines), acked_upto=acked)
-    )
-    svc.devices_changed(device.account_id)
-    log.info("< connected from %s (protocol v%d)", remote, version)
-    pump = asyncio.create_task(_outbox_pump(svc, conn), name=f"outbox-{device.id}")
+        await replaced.close(LinkClose.REPLACED)
+    pump: asyncio.Task[None] | None = None
     try:
+        # Revoked between message 1 and now: the revocation found no live socket to close.
+        if await svc.devices.is_revoked(device.id):
+            await close(LinkClose.REVOKED)
+            raise _Closed()
+        await svc.devices.touch(device.id, svc.clock.now())
+        svc.devices_changed(device.account_id)
+        log.info("< connected from %s (protocol v%d)", remote, version)
+        pump = asyncio.create_task(_outbox_pump(svc, conn), name=f"outbox-{device.id}")
+        await _handle(svc, conn, first)
         while True:
-            await _handle(svc, conn, await _receive(ws, codec))
+            await _handle(svc, conn, await channel.receive())
     finally:
-        pump.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await pump
+        if pump is not None:
+            pump.cancel()
+            with contextlib.suppress(asyncio.CancelledError, ConnectionError):
+                await pump
         svc.registry.remove(conn)
         await svc.devices.touch(device.id, svc.clock.now())
         svc.devices_changed(device.account_id)

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 
 import msgspec
 
-from protocol.messages import ModemInfo
+from protocol.messages import LinkClose, ModemInfo
 from server.storage.devices import Device
 
 
@@ -17,7 +17,8 @@ from server.storage.devices import Device
 class DeviceConnection:
     device: Device
     send: Callable[[msgspec.Struct], Awaitable[None]]
-    close: Callable[[], Awaitable[None]]
+    #: Close the connection with a stable code (replaced, revoked).
+    close: Callable[[LinkClose], Awaitable[None]]
     log: logging.Logger
     modem: ModemInfo | None = None
     outbox_wakeup: asyncio.Event = field(default_factory=asyncio.Event)

@@ -115,8 +115,9 @@ def test_send_prompt_pdu_and_reference() -> None:
 def _reports(output: bytes) -> list[int]:
     """TP-ST of every +CDS report in ``output``."""
     lines = output.decode().split("\r\n")
-    return [decode_pdu(lines[i + 1]).status for i, line in enumerate(lines)
-            if line.startswith("+CDS:")]
+    return [
+        decode_pdu(lines[i + 1]).status for i, line in enumerate(lines) if line.startswith("+CDS:")
+    ]
 
 
 def _send_with_report(one: Wire) -> None:
@@ -238,8 +239,14 @@ def test_faults_validate_names_and_types() -> None:
     faults.update({"hang": True, "send_delay": 1, "send_error": 42})
     assert (faults.hang, faults.send_delay, faults.send_error) == (True, 1.0, 42)
     faults.update({"report_status": 70})
-    for bad in ({"nope": 1}, {"hang": "yes"}, {"drop_responses": -1}, {"send_error": "x"},
-                {"report_status": 256}, {"report_status": True}):
+    for bad in (
+        {"nope": 1},
+        {"hang": "yes"},
+        {"drop_responses": -1},
+        {"send_error": "x"},
+        {"report_status": 256},
+        {"report_status": True},
+    ):
         with pytest.raises(ValueError):
             faults.update(bad)
 

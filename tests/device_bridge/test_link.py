@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import secrets
 import socket
 from pathlib import Path
 
@@ -11,13 +10,15 @@ import pytest
 from aiohttp import web
 
 from device_bridge.backoff import Backoff
-from device_bridge.credentials import Credentials
+from device_bridge.credentials import load_identity
 from device_bridge.errors import InsecureUrl
 from device_bridge.link import Link, check_url
+from device_bridge.pairing import pair
 from protocol.messages import Welcome
 from server.api.common import SERVICES
 from server.app import create_app
 from server.config import Config
+from tests.device_link import new_pairing_code
 
 
 @pytest.mark.parametrize(
@@ -29,7 +30,7 @@ from server.config import Config
         ("wss://ferry.example/api/v1/device", True),
         ("ws://ferry.example/api/v1/device", False),
         ("ws://192.168.1.10/api/v1/device", False),
-        ("http://127.0.0.1/", False),
+        ("ftp://127.0.0.1/", False),
     ],
 )
 def test_plain_ws_only_to_loopback(url: str, ok: bool) -> None:
@@ -71,8 +72,10 @@ async def test_link_reconnects_after_server_restart(tmp_path: Path) -> None:
     account = await svc.accounts.create(
         "+15550100001", svc.passwords.hash("pw-pw-pw-pw"), now, verified_at=now
     )
-    secret = secrets.token_urlsafe(32)
-    device_id = await svc.devices.create(account, "t", secret, now)
+    url = f"http://127.0.0.1:{config.port}"
+    offer = await new_pairing_code(svc, account, url)
+    paired = await pair(tmp_path / "bridge", offer.uri, name="test bridge")
+    device_id = paired.device_id
     welcomes: list[Welcome] = []
 
     async def on_connect(w: Welcome) -> None:
@@ -81,8 +84,12 @@ async def test_link_reconnects_after_server_restart(tmp_path: Path) -> None:
     async def on_message(_m: object) -> None:
         return None
 
-    creds = Credentials(f"http://127.0.0.1:{config.port}", device_id, secret)
-    link = Link(creds, on_message, on_connect, backoff=Backoff(base=0.05, cap=0.2))
+    link = Link(
+        load_identity(tmp_path / "bridge"),
+        on_message,
+        on_connect,
+        backoff=Backoff(base=0.05, cap=0.2),
+    )
     task = asyncio.create_task(link.run())
     try:
         await asyncio.wait_for(link.connected.wait(), 5)

@@ -39,9 +39,11 @@ def test_parse_storage_and_range() -> None:
 
 
 def test_parse_cpbr_in_each_charset() -> None:
-    ucs2 = ['+CPBR: 2,"002B003400340037003700300030003900300030003100320033",145,"005A006F00EB"',
-            '+CPBR: 4,"+8613800138000",145,"674E96F7"',  # number plain despite UCS2
-            '+CPBR: 5,"0123",129,"80041C043804480430"']  # SIM's own 0x80 UCS2 marker
+    ucs2 = [
+        '+CPBR: 2,"002B003400340037003700300030003900300030003100320033",145,"005A006F00EB"',
+        '+CPBR: 4,"+8613800138000",145,"674E96F7"',  # number plain despite UCS2
+        '+CPBR: 5,"0123",129,"80041C043804480430"',
+    ]  # SIM's own 0x80 UCS2 marker
     assert at.parse_cpbr(ucs2, "UCS2") == [
         at.CpbrEntry(2, "+447700900123", 145, "Zoë"),
         at.CpbrEntry(4, "+8613800138000", 145, "李雷"),
@@ -127,8 +129,9 @@ async def emulator() -> AsyncIterator[Emulator]:
         yield emu
 
 
-async def call(emulator: Emulator, method: str, path: str, body: object = None
-               ) -> tuple[int, object]:
+async def call(
+    emulator: Emulator, method: str, path: str, body: object = None
+) -> tuple[int, object]:
     async with (
         aiohttp.ClientSession() as http,
         http.request(method, emulator.control_url + path, json=body) as response,
@@ -137,14 +140,16 @@ async def call(emulator: Emulator, method: str, path: str, body: object = None
 
 
 async def test_contacts_control_api(emulator: Emulator) -> None:
-    status, entry = await call(emulator, "POST", f"/phones/{ONE}/contacts",
-                               {"name": "Ünal", "number": "+905321234567"})
+    status, entry = await call(
+        emulator, "POST", f"/phones/{ONE}/contacts", {"name": "Ünal", "number": "+905321234567"}
+    )
     assert (status, entry) == (201, {"index": 7, "name": "Ünal", "number": "+905321234567"})
     status, entries = await call(emulator, "GET", f"/phones/{ONE}/contacts")
     assert status == 200
     assert [e["name"] for e in entries] == [*(n for n, _ in SEED_CONTACTS), "Ünal"]
-    status, error = await call(emulator, "POST", f"/phones/{ONE}/contacts",
-                               {"name": "x", "number": "call me"})
+    status, error = await call(
+        emulator, "POST", f"/phones/{ONE}/contacts", {"name": "x", "number": "call me"}
+    )
     assert (status, error["error"]["code"]) == (400, "bad_contact")
 
 

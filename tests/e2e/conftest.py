@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import secrets
 import socket
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -17,14 +16,16 @@ from aiohttp import web
 
 from device_bridge.backoff import Backoff
 from device_bridge.bridge import Bridge
-from device_bridge.credentials import Credentials
+from device_bridge.credentials import load_identity
 from device_bridge.drivers.serial import SerialModem
 from device_bridge.emulator.run import Emulator, run_emulator
 from device_bridge.journal import Journal
+from device_bridge.pairing import pair
 from server.api.common import SERVICES
 from server.app import create_app
 from server.config import Config
 from server.services import Services
+from tests.device_link import new_pairing_code
 
 PHONE1 = "+15550100001"
 PHONE2 = "+15550100002"
@@ -102,9 +103,10 @@ async def open_system(
     svc = runner.app[SERVICES]
     now = svc.clock.now()
     account = await svc.accounts.create(PHONE1, svc.passwords.hash(PASSWORD), now, verified_at=now)
-    secret = secrets.token_urlsafe(32)
-    device_id = await svc.devices.create(account, "e2e bridge", secret, now)
     url = f"http://127.0.0.1:{config.port}"
+    # The bridge pairs through the real flow: a code, then the Noise handshake carrying it.
+    offer = await new_pairing_code(svc, account, url)
+    await pair(tmp_path / "bridge", offer.uri, name="e2e bridge")
     journal_path = tmp_path / "bridge" / "journal.db"
     journal = Journal(journal_path)
     modem = SerialModem(
@@ -116,7 +118,7 @@ async def open_system(
     bridge = Bridge(
         modem,
         journal,
-        Credentials(url, device_id, secret),
+        load_identity(tmp_path / "bridge"),
         poll_interval=poll_interval,
         link_backoff=Backoff(base=0.05, cap=0.5),
         modem_backoff=Backoff(base=0.05, cap=0.5),

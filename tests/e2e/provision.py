@@ -1,17 +1,22 @@
-"""Set up an account and a bridge for tests that run the real processes."""
+"""Set up an account and a paired bridge for tests that run the real processes."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from server.admin import add_device, create_account
+from device_bridge.pairing import pair
+from server.admin import create_account, create_pairing_code
 from server.config import Config
 
 
-async def provision(data: Path, url: str, phone: str, password: str, bridge_dir: Path) -> list[str]:
-    """Create a verified account and register a bridge; returns the bridge's CLI arguments."""
+async def prepare(data: Path, url: str, phone: str, password: str) -> str:
+    """Create a verified account and a pairing code; returns the pairing URI."""
     config = Config(data_dir=data)
     await create_account(config, phone, password, verified=True)
-    creds = bridge_dir / "device.json"
-    await add_device(config, phone, "crash-test bridge", creds, url)
-    return ["--credentials", str(creds)]
+    return (await create_pairing_code(config, phone, url)).uri
+
+
+async def pair_bridge(bridge_dir: Path, uri: str) -> list[str]:
+    """Pair through the real flow (the server must be up); returns ``bridge run`` arguments."""
+    await pair(bridge_dir, uri, name="crash-test bridge")
+    return ["--data-dir", str(bridge_dir)]

@@ -32,7 +32,7 @@ from server.storage.keys import KeyRing
 from server.storage.sealed import load_master_key
 from server.storage.views import Views
 from tests.e2e.conftest import PHONE1, PHONE2, eventually, free_port
-from tests.e2e.provision import provision
+from tests.e2e.provision import pair_bridge, prepare
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(600)]
 
@@ -106,12 +106,16 @@ async def rig(tmp_path: Path) -> AsyncIterator[Rig]:
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     data = tmp_path / "server"
-    creds = await provision(data, url, PHONE1, PASSWORD, tmp_path / "bridge")
+    uri = await prepare(data, url, PHONE1, PASSWORD)
     py = sys.executable
     server = Proc(
         [py, "-m", "server", "serve", "--port", str(port), "--data-dir", str(data)],
         tmp_path / "server.log",
     )
+    await server.start()
+    async with ClientSession() as http:
+        await eventually(lambda: _up(http, url), timeout=30)
+    creds = await pair_bridge(tmp_path / "bridge", uri)
     bridge = Proc(
         [
             py,
@@ -127,7 +131,6 @@ async def rig(tmp_path: Path) -> AsyncIterator[Rig]:
         tmp_path / "bridge.log",
     )
     rig = Rig(tmp_path, emulator, server, bridge, url)
-    await server.start()
     await bridge.start()
     try:
         yield rig

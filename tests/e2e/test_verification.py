@@ -6,18 +6,17 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import secrets
 from pathlib import Path
 
 from aiohttp import ClientSession, CookieJar
 
 from device_bridge.backoff import Backoff
 from device_bridge.bridge import Bridge
-from device_bridge.credentials import Credentials
+from device_bridge.credentials import load_identity
 from device_bridge.drivers.serial import SerialModem
 from device_bridge.emulator.run import run_emulator
 from device_bridge.journal import Journal
-from server.api.common import SERVICES
+from device_bridge.pairing import pair
 from server.config import Config
 from tests.e2e.conftest import PHONE1, PHONE2, eventually, free_port, start_server
 
@@ -33,7 +32,6 @@ async def test_bridge_auto_verifies_its_own_number(tmp_path: Path) -> None:
         emulator_url=emulator.control_url,
     ).validate()
     runner = await start_server(config)
-    svc = runner.app[SERVICES]
     url = f"http://127.0.0.1:{config.port}"
     journal = Journal(tmp_path / "journal.db")
     modem = SerialModem(emulator.phone(PHONE1).pty, command_timeout=5)
@@ -47,14 +45,16 @@ async def test_bridge_auto_verifies_its_own_number(tmp_path: Path) -> None:
                 assert (await resp.json())["account"]["phone_verified"] is False
             async with http.get(f"{url}/api/v1/threads") as resp:
                 assert resp.status == 403
-            # The code SMS is already waiting on the SIM; now the user pairs the bridge.
-            account = await svc.accounts.by_phone(PHONE1)
-            secret = secrets.token_urlsafe(32)
-            device_id = await svc.devices.create(account.id, "e2e", secret, svc.clock.now())
+            # The code SMS is already waiting on the SIM; now the user pairs the bridge,
+            # with a pairing code made in the web client (signed in, not yet verified).
+            async with http.post(f"{url}/api/v1/pairing-codes") as resp:
+                assert resp.status == 201
+                uri = (await resp.json())["uri"]
+            await pair(tmp_path / "bridge", uri, name="e2e")
             bridge = Bridge(
                 modem,
                 journal,
-                Credentials(url, device_id, secret),
+                load_identity(tmp_path / "bridge"),
                 link_backoff=Backoff(base=0.05, cap=0.5),
                 modem_backoff=Backoff(base=0.05, cap=0.5),
             )

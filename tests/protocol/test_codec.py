@@ -21,7 +21,6 @@ from protocol.messages import (
     Upload,
     negotiate_version,
 )
-from protocol.pairing import DeviceCredentials, decode_credentials, encode_credentials
 from protocol.phone import InvalidNumber, to_e164
 
 device_in: Codec[DeviceToServer] = Codec(DeviceToServer, max_size=4096)
@@ -29,7 +28,7 @@ device_in: Codec[DeviceToServer] = Codec(DeviceToServer, max_size=4096)
 
 def test_round_trip_of_each_device_message() -> None:
     msgs = [
-        DeviceHello(device_id=1, secret="s", versions=[1]),
+        DeviceHello(versions=[1], pairing_code="ABCDEFGH", name="Pixel"),
         Upload(
             items=[
                 InboundSms(
@@ -63,7 +62,7 @@ def test_server_messages_are_not_accepted_from_a_device() -> None:
         b'{"t":"unknown"}',
         b'{"t":"upload","items":"x"}',
         b'{"t":"upload","items":[{"n":"one"}]}',
-        b'{"t":"hello","device_id":1,"secret":"s"}',
+        b'{"t":"hello","pairing_code":"ABCDEFGH"}',
         b"\xff\xfe",
     ],
 )
@@ -105,13 +104,6 @@ def test_server_to_device_union_decodes() -> None:
 def test_any_text_round_trips(body: str, n: int) -> None:
     msg = Upload(items=[InboundSms(n=n, key="k", sender="+1", body=body, sent_at="x")])
     assert Codec(DeviceToServer).decode(encode(msg)) == msg
-
-
-def test_credentials_round_trip_and_reject_garbage() -> None:
-    creds = DeviceCredentials("http://127.0.0.1:8080", 4, "secret")
-    assert decode_credentials(encode_credentials(creds)) == creds
-    with pytest.raises(MalformedMessage):
-        decode_credentials(b'{"server_url": 1}')
 
 
 @pytest.mark.parametrize("text", ["+1 555 010 0002", "+1 (555) 010-0002", "+15550100002"])

@@ -35,8 +35,9 @@ def test_shared_table(case: dict[str, Any]) -> None:
 
 @pytest.mark.parametrize("case", CASES, ids=[c["name"] for c in CASES])
 def test_table_agrees_with_the_encoder(case: dict[str, Any]) -> None:
-    pdus = encode_submit("+15550100002", build(case["text"]),
-                         concat_ref_bits=case.get("ref_bits", 8))
+    pdus = encode_submit(
+        "+15550100002", build(case["text"]), concat_ref_bits=case.get("ref_bits", 8)
+    )
     assert len(pdus) == case["parts"]
 
 

@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import secrets
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -10,10 +9,12 @@ import argon2
 import pytest
 from aiohttp.test_utils import TestClient
 
+from protocol.link import generate_keypair
 from server.api.common import SERVICES
 from server.app import create_app
 from server.config import Config
 from server.services import Services
+from tests.device_link import DeviceClient, connect
 from tests.fakes.clock import FakeClock
 from tests.fakes.sms import FakeSms
 
@@ -28,9 +29,14 @@ class Env:
     clock: FakeClock
     account_id: int
     device_id: int
-    device_secret: str
+    #: The bridge's static private key; the device row holds its public half.
+    device_key: bytes
     sms: FakeSms
     _others: list[aiohttp.ClientSession] = field(default_factory=list)
+
+    async def device(self, key: bytes | None = None, **kw: object) -> DeviceClient:
+        """A bridge connected over the encrypted link (handshake done)."""
+        return await connect(self.client, key or self.device_key, self.svc.server_public, **kw)  # type: ignore[arg-type]
 
     async def login(self, phone: str = PHONE, password: str = PASSWORD) -> None:
         resp = await self.client.post(
@@ -91,8 +97,8 @@ async def env(aiohttp_client, config: Config, clock: FakeClock) -> AsyncIterator
     account_id = await svc.accounts.create(
         PHONE, svc.passwords.hash(PASSWORD), clock.now(), verified_at=clock.now()
     )
-    secret = secrets.token_urlsafe(32)
-    device_id = await svc.devices.create(account_id, "test bridge", secret, clock.now())
-    env = Env(client, svc, clock, account_id, device_id, secret, sms)
+    private, public = generate_keypair()
+    device_id = await svc.devices.create(account_id, "test bridge", public, clock.now())
+    env = Env(client, svc, clock, account_id, device_id, private, sms)
     yield env
     await env.close()

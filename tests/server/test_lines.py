@@ -8,8 +8,7 @@ from datetime import UTC, datetime
 
 from sqlalchemy import insert
 
-from protocol.codec import Codec
-from protocol.messages import DeviceHello, InboundSms, Upload
+from protocol.messages import Ack, InboundSms, Upload
 from server.storage.conversations import Inbound
 from server.storage.lines import insert_line
 from server.storage.schema import device_lines
@@ -81,12 +80,8 @@ async def test_other_accounts_line_is_404(env: Env) -> None:
 async def test_upload_names_the_receiving_line(env: Env) -> None:
     second = await _second_line(env)
     await env.svc.lines.set_verified(env.account_id, "+15550100009", env.clock.now())
-    ws = await env.client.ws_connect("/api/v1/device")
-    await ws.send_bytes(
-        Codec.encode(DeviceHello(device_id=env.device_id, secret=env.device_secret, versions=[1]))
-    )
-    welcome = json.loads((await ws.receive()).data)
-    assert welcome["lines"] == ["+15550100001", "+15550100009"]
+    ws = await env.device()
+    assert ws.welcome.lines == ["+15550100001", "+15550100009"]
     item = InboundSms(
         n=1,
         key="k",
@@ -95,8 +90,8 @@ async def test_upload_names_the_receiving_line(env: Env) -> None:
         sent_at=T.isoformat(),
         line="+15550100009",
     )
-    await ws.send_bytes(Codec.encode(Upload(items=[item])))
-    assert json.loads((await ws.receive()).data) == {"t": "ack", "upto": 1}
+    await ws.send(Upload(items=[item]))
+    assert await ws.recv() == Ack(upto=1)
     threads, _ = await env.svc.conversations.threads(env.account_id)
     assert [(t.line_id, t.last_message.body) for t in threads] == [(second, "dual SIM")]  # type: ignore[union-attr]
     await ws.close()

@@ -165,3 +165,40 @@ async def test_schema_module_matches_migrations(tmp_path: Path) -> None:
     finally:
         await engine.dispose()
     assert diff == []
+
+
+async def test_0003_devices_are_revoked_and_lose_their_secret_in_0004(tmp_path: Path) -> None:
+    engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'old.db'}")
+    try:
+        await migrate(engine, "0003_lines")
+        async with engine.begin() as conn:
+            for sql in (
+                "INSERT INTO accounts (id, phone, password_hash, phone_verified_at, created_at,"
+                " seq) VALUES (1, '+15550100001', 'h', '2026-01-01', '2026-01-01', 3)",
+                "INSERT INTO devices VALUES (1, 1, 'old', x'00', '2026-01-01', '2026-01-02', NULL)",
+                "INSERT INTO devices VALUES (2, 1, 'gone', x'01', '2026-01-01', NULL, "
+                "'2026-01-03')",
+                "INSERT INTO lines VALUES (1, 1, '+15550100001', '', '2026-01-01', '2026-01-01')",
+                "INSERT INTO device_lines VALUES (1, 1)",
+            ):
+                await conn.execute(text(sql))
+        await migrate(engine)
+        async with engine.connect() as conn:
+            rows = (
+                await conn.execute(text("SELECT id, name, public_key, revoked_at FROM devices"))
+            ).all()
+            # Shared secrets are gone with no fallback: every old device must pair again.
+            assert [(r.id, r.name, r.public_key) for r in rows] == [
+                (1, "old", None),
+                (2, "gone", None),
+            ]
+            assert all(r.revoked_at is not None for r in rows)
+            assert str(rows[1].revoked_at).startswith("2026-01-03")
+            columns = (await conn.execute(text("PRAGMA table_info(devices)"))).all()
+            assert "secret_hash" not in {c.name for c in columns}
+            served = (await conn.execute(text("SELECT * FROM device_lines"))).all()
+            assert [tuple(r) for r in served] == [(1, 1)]
+            codes = (await conn.execute(text("SELECT count(*) FROM pairing_codes"))).scalar()
+            assert codes == 0
+    finally:
+        await engine.dispose()

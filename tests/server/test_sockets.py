@@ -8,34 +8,26 @@ from typing import Any
 
 import aiohttp
 
-from protocol.codec import Codec
 from protocol.messages import (
     Ack,
-    DeviceHello,
+    Error,
     InboundSms,
     SendSms,
     SendStatus,
-    ServerToDevice,
     StatusAck,
     Upload,
     Welcome,
 )
+from tests.device_link import DeviceClient
 from tests.server.conftest import Env
 
-codec: Codec[ServerToDevice] = Codec(ServerToDevice)
+
+async def device(env: Env) -> DeviceClient:
+    return await env.device()
 
 
-async def device(env: Env, secret: str | None = None) -> aiohttp.ClientWebSocketResponse:
-    ws = await env.client.ws_connect("/api/v1/device")
-    hello = DeviceHello(device_id=env.device_id, secret=secret or env.device_secret, versions=[1])
-    await ws.send_bytes(Codec.encode(hello))
-    return ws
-
-
-async def recv(ws: aiohttp.ClientWebSocketResponse) -> Any:
-    msg = await asyncio.wait_for(ws.receive(), 5)
-    assert msg.type in (aiohttp.WSMsgType.BINARY, aiohttp.WSMsgType.TEXT), msg
-    return codec.decode(msg.data)
+async def recv(dev: DeviceClient) -> Any:
+    return await dev.recv()
 
 
 def sms(
@@ -63,14 +55,14 @@ async def browser_until(ws: aiohttp.ClientWebSocketResponse, pred) -> dict:  # t
 
 async def test_device_hello_welcome_upload_ack_and_idempotent(env: Env) -> None:
     ws = await device(env)
-    welcome = await recv(ws)
+    welcome = ws.welcome
     assert (
         isinstance(welcome, Welcome) and welcome.lines == ["+15550100001"] and welcome.version == 1
     )
-    await ws.send_bytes(Codec.encode(Upload(items=[sms(1), sms(2, "second")])))
+    await ws.send(Upload(items=[sms(1), sms(2, "second")]))
     assert await recv(ws) == Ack(upto=2)
     # The same keys again (a retry after a lost ack): acknowledged, not stored twice.
-    await ws.send_bytes(Codec.encode(Upload(items=[sms(1), sms(2, "second")])))
+    await ws.send(Upload(items=[sms(1), sms(2, "second")]))
     assert await recv(ws) == Ack(upto=2)
     await env.login()
     threads = (await (await env.client.get("/api/v1/threads")).json())["threads"]
@@ -81,22 +73,12 @@ async def test_device_hello_welcome_upload_ack_and_idempotent(env: Env) -> None:
     await ws.close()
 
 
-async def test_unknown_device_secret_is_refused(env: Env) -> None:
-    ws = await device(env, secret="not-the-secret")
-    msg = await ws.receive()
-    assert json.loads(msg.data)["code"] == "unauthorized"
-    msg = await ws.receive()
-    assert msg.type == aiohttp.WSMsgType.CLOSE and ws.close_code == 4401
-
-
-async def test_malformed_device_frame_closes_with_protocol_error(env: Env) -> None:
-    ws = await device(env)
-    await recv(ws)
-    await ws.send_str('{"t":"upload","items":"nope"}')
-    err = await ws.receive()
-    assert json.loads(err.data)["code"] == "malformed_message"
-    assert (await ws.receive()).type == aiohttp.WSMsgType.CLOSE
-    assert ws.close_code == 1002
+async def test_malformed_message_in_a_good_frame_gets_an_error_then_closes(env: Env) -> None:
+    dev = await device(env)
+    await dev.ws.send_bytes(dev.noise.encrypt(b'{"t":"upload","items":"nope"}'))
+    err = await dev.recv()
+    assert isinstance(err, Error) and err.code == "malformed_message"
+    assert await dev.closed() == 1002
 
 
 async def test_handshake_timeout_closes(env: Env) -> None:
@@ -107,8 +89,7 @@ async def test_handshake_timeout_closes(env: Env) -> None:
 
 async def test_browser_gets_backlog_then_live_changes(env: Env) -> None:
     dev = await device(env)
-    await recv(dev)
-    await dev.send_bytes(Codec.encode(Upload(items=[sms(1, "old")])))
+    await dev.send(Upload(items=[sms(1, "old")]))
     await recv(dev)
     await env.login()
     ws = await browser(env)
@@ -117,7 +98,7 @@ async def test_browser_gets_backlog_then_live_changes(env: Env) -> None:
     cursor = first["upto"]
     devices = await browser_until(ws, lambda d: d["t"] == "device")
     assert devices["devices"][0]["online"] is True
-    await dev.send_bytes(Codec.encode(Upload(items=[sms(2, "live")])))
+    await dev.send(Upload(items=[sms(2, "live")]))
     live = await browser_until(ws, lambda d: d["t"] == "changes")
     assert [m["body"] for m in live["messages"]] == ["live"] and live["upto"] > cursor
     assert live["threads"][0]["last_message"]["body"] == "live"
@@ -144,7 +125,6 @@ async def test_browser_socket_requires_session_and_origin(env: Env) -> None:
 
 async def test_outgoing_message_flows_to_device_and_status_back(env: Env) -> None:
     dev = await device(env)
-    await recv(dev)
     await env.login()
     ws = await browser(env)
     await browser_until(ws, lambda d: d["t"] == "device")
@@ -154,18 +134,16 @@ async def test_outgoing_message_flows_to_device_and_status_back(env: Env) -> Non
     message = (await resp.json())["message"]
     order = await recv(dev)
     assert isinstance(order, SendSms) and order.to == "+15550100002" and order.body == "reply"
-    await dev.send_bytes(Codec.encode(SendStatus(outbox_id=order.outbox_id, status="accepted")))
+    await dev.send(SendStatus(outbox_id=order.outbox_id, status="accepted"))
     assert await recv(dev) == StatusAck(outbox_id=order.outbox_id, status="accepted")
-    await dev.send_bytes(
-        Codec.encode(SendStatus(outbox_id=order.outbox_id, status="sent", references=[7]))
-    )
+    await dev.send(SendStatus(outbox_id=order.outbox_id, status="sent", references=[7]))
     assert await recv(dev) == StatusAck(outbox_id=order.outbox_id, status="sent")
     sent = await browser_until(
         ws, lambda d: d["t"] == "changes" and any(m["status"] == "sent" for m in d["messages"])
     )
     assert sent["messages"][0]["id"] == message["id"]
     # A late, replayed "accepted" does not move the status backwards.
-    await dev.send_bytes(Codec.encode(SendStatus(outbox_id=order.outbox_id, status="accepted")))
+    await dev.send(SendStatus(outbox_id=order.outbox_id, status="accepted"))
     await recv(dev)
     page = await (await env.client.get(f"/api/v1/threads/{message['thread_id']}/messages")).json()
     assert page["messages"][0]["status"] == "sent"
@@ -177,11 +155,9 @@ async def test_undelivered_outbox_is_offered_again_after_reconnect(env: Env) -> 
         "/api/v1/messages", json={"to": "+15550100002", "body": "queued", "client_msg_id": "q"}
     )
     dev = await device(env)
-    await recv(dev)
     first = await recv(dev)
     assert isinstance(first, SendSms)
     await dev.close()  # gone before confirming anything
     dev2 = await device(env)
-    await recv(dev2)
     again = await recv(dev2)
     assert isinstance(again, SendSms) and again.outbox_id == first.outbox_id

@@ -8,8 +8,7 @@ from datetime import UTC, datetime
 
 from sqlalchemy import update
 
-from protocol.codec import Codec
-from protocol.messages import DeviceHello, InboundSms, Upload
+from protocol.messages import Ack, InboundSms, Upload
 from server.storage.conversations import Inbound
 from server.storage.schema import accounts
 from tests.server.conftest import Env
@@ -30,18 +29,14 @@ async def _ingest(env: Env, *items: Inbound, repair: bool = False):  # type: ign
 async def test_same_key_different_content_is_a_conflict_not_an_overwrite(env: Env) -> None:
     line = await _line(env)
     await _ingest(env, Inbound("k1", line, "+15550100002", "original", T))
-    ws = await env.client.ws_connect("/api/v1/device")
-    await ws.send_bytes(
-        Codec.encode(DeviceHello(device_id=env.device_id, secret=env.device_secret, versions=[1]))
-    )
-    await ws.receive()
+    dev = await env.device()
     items = [
         InboundSms(n=1, key="k1", sender="+15550100002", body="tampered", sent_at=T.isoformat()),
         InboundSms(n=2, key="k2", sender="+15550100002", body="new", sent_at=T.isoformat()),
     ]
-    await ws.send_bytes(Codec.encode(Upload(items=items)))
-    assert json.loads((await ws.receive()).data) == {"t": "ack", "upto": 2, "conflicts": [1]}
-    await ws.close()
+    await dev.send(Upload(items=items))
+    assert await dev.recv() == Ack(upto=2, conflicts=[1])
+    await dev.close()
     threads, _ = await env.svc.conversations.threads(env.account_id)
     msgs, _ = await env.svc.conversations.thread_messages(
         env.account_id, threads[0].id, before=None, limit=10

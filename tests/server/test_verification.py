@@ -8,8 +8,8 @@ import secrets
 
 import pytest
 
-from protocol.codec import Codec
-from protocol.messages import SendSms, SendStatus, StatusAck, Upload, Welcome
+from protocol.link import generate_keypair
+from protocol.messages import SendSms, SendStatus, StatusAck, Upload
 from server.auth.codes import code_mac, code_message, webotp_codes
 from server.config import Config, ConfigError
 from server.storage.schema import verification_codes
@@ -179,13 +179,12 @@ async def test_change_to_a_verified_accounts_number_is_refused_after_proof(env: 
 async def test_bridge_auto_verifies_when_code_sms_reaches_its_sim(env: Env) -> None:
     code = await env.signup(NEW)
     account = await env.svc.accounts.by_phone(NEW)
-    secret = secrets.token_urlsafe(32)
-    device_id = await env.svc.devices.create(account.id, "new bridge", secret, env.clock.now())
+    private, public = generate_keypair()
+    device_id = await env.svc.devices.create(account.id, "new bridge", public, env.clock.now())
     env.device_id = device_id
-    ws = await device(env, secret)
-    assert isinstance(await recv(ws), Welcome)
+    ws = await env.device(private)
     text = env.sms.to(NEW)[-1].text
-    await ws.send_bytes(Codec.encode(Upload(items=[sms(1, text, sender="Ferry")])))
+    await ws.send(Upload(items=[sms(1, text, sender="Ferry")]))
     await recv(ws)  # ack
     assert (await env.svc.accounts.get(account.id)).phone_verified
     assert await verify(env, code) == 400  # used by the bridge
@@ -196,8 +195,7 @@ async def test_another_accounts_bridge_cannot_submit_the_code(env: Env) -> None:
     await env.signup(NEW)
     text = env.sms.to(NEW)[-1].text
     ws = await device(env)  # paired with the first account, not the new one
-    assert isinstance(await recv(ws), Welcome)
-    await ws.send_bytes(Codec.encode(Upload(items=[sms(1, text, sender="Ferry")])))
+    await ws.send(Upload(items=[sms(1, text, sender="Ferry")]))
     await recv(ws)
     assert not (await env.svc.accounts.by_phone(NEW)).phone_verified
     await ws.close()
@@ -206,12 +204,11 @@ async def test_another_accounts_bridge_cannot_submit_the_code(env: Env) -> None:
 async def test_wrong_codes_in_sms_do_not_burn_tries(env: Env) -> None:
     code = await env.signup(NEW)
     account = await env.svc.accounts.by_phone(NEW)
-    secret = secrets.token_urlsafe(32)
-    env.device_id = await env.svc.devices.create(account.id, "b", secret, env.clock.now())
-    ws = await device(env, secret)
-    await recv(ws)
+    private, public = generate_keypair()
+    env.device_id = await env.svc.devices.create(account.id, "b", public, env.clock.now())
+    ws = await env.device(private)
     items = [sms(n, f"hi\n\n@127.0.0.1 #{wrong(code)}", key=f"x{n}") for n in range(1, 8)]
-    await ws.send_bytes(Codec.encode(Upload(items=items)))
+    await ws.send(Upload(items=items))
     await recv(ws)
     assert not (await env.svc.accounts.get(account.id)).phone_verified
     assert await verify(env, code) == 200
@@ -231,21 +228,20 @@ async def test_device_gateway_sends_code_through_the_operators_bridge(
     operator = await svc.accounts.create(
         PHONE, svc.passwords.hash(PASSWORD), clock.now(), verified_at=clock.now()
     )
-    secret = secrets.token_urlsafe(32)
-    gateway_id = await svc.devices.create(operator, "operator modem", secret, clock.now())
+    private, public = generate_keypair()
+    gateway_id = await svc.devices.create(operator, "operator modem", public, clock.now())
     await setup.close()
     gw_config = replace(config, sms_gateway="device", gateway_device_id=gateway_id).validate()
     client = await aiohttp_client(create_app(gw_config, clock=clock))
-    env = Env(client, client.app[SERVICES], clock, operator, gateway_id, secret, None)  # type: ignore[arg-type]
+    env = Env(client, client.app[SERVICES], clock, operator, gateway_id, private, None)  # type: ignore[arg-type]
     ws = await device(env)
-    assert isinstance(await recv(ws), Welcome)
     r = await client.post("/api/v1/accounts", json={"phone": NEW, "password": "a good password"})
     assert r.status == 202
     send = await recv(ws)
     assert isinstance(send, SendSms) and send.outbox_id < 0 and send.to == NEW
     assert send.body.splitlines()[-1].startswith("@127.0.0.1 #")
     # The bridge's reports on it are acknowledged (so it can forget them) and change nothing.
-    await ws.send_bytes(Codec.encode(SendStatus(outbox_id=send.outbox_id, status="sent")))
+    await ws.send(SendStatus(outbox_id=send.outbox_id, status="sent"))
     assert await recv(ws) == StatusAck(outbox_id=send.outbox_id, status="sent")
     # The code is not stored as a conversation of the operator.
     await client.post("/api/v1/session", json={"phone": PHONE, "password": PASSWORD})

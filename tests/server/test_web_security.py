@@ -11,14 +11,13 @@ import aiohttp
 import pytest
 from aiohttp.http_websocket import WSMsgType
 
-from protocol.codec import Codec
-from protocol.messages import SendStatus, Welcome
+from protocol.messages import SendStatus
 from server.api.common import SERVICES
 from server.api.openapi import DOCUMENT
 from server.app import create_app
 from server.middleware import CSP
 from tests.server.conftest import PASSWORD, PHONE, Env
-from tests.server.test_sockets import device, recv
+from tests.server.test_sockets import recv
 
 OTHER = "+15550100088"
 
@@ -164,22 +163,27 @@ async def test_other_accounts_objects_are_404(env: Env) -> None:
         ("POST", f"/api/v1/threads/{thread_id}/read"),
         ("GET", "/api/v1/threads/999999/messages"),
         ("GET", "/api/v1/threads/abc/messages"),
+        ("PATCH", f"/api/v1/threads/{thread_id}"),
+        ("DELETE", f"/api/v1/threads/{thread_id}"),
+        ("DELETE", f"/api/v1/messages/{outbox_message['id']}"),
+        ("DELETE", f"/api/v1/devices/{env.device_id}"),
+        ("PATCH", f"/api/v1/devices/{env.device_id}"),
     ]:
-        r = await env.client.request(method, path)
+        body = {"read": True, "name": "mine now"} if method == "PATCH" else None
+        r = await env.client.request(method, path, json=body)
         assert r.status == 404, path
         assert "mine" not in await r.text()
     assert (await (await env.client.get("/api/v1/devices")).json())["devices"] == []
     assert (await (await env.client.get("/api/v1/threads")).json())["threads"] == []
     # A bridge of the other account cannot report on this account's outgoing message.
-    import secrets as _s
+    from protocol.link import generate_keypair
 
     account = await env.svc.accounts.by_phone(OTHER)
-    secret = _s.token_urlsafe(32)
-    env.device_id = await env.svc.devices.create(account.id, "theirs", secret, env.clock.now())
-    ws = await device(env, secret)
-    assert isinstance(await recv(ws), Welcome)
+    private, public = generate_keypair()
+    env.device_id = await env.svc.devices.create(account.id, "theirs", public, env.clock.now())
+    ws = await env.device(private)
     for outbox_id in range(1, 4):
-        await ws.send_bytes(Codec.encode(SendStatus(outbox_id=outbox_id, status="failed")))
+        await ws.send(SendStatus(outbox_id=outbox_id, status="failed"))
         await recv(ws)
     await ws.close()
     await env.client.delete("/api/v1/session")

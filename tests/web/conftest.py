@@ -161,7 +161,7 @@ async def _start_ferry(tmp_path: Path, *, verified: bool) -> tuple[TestServer, L
     account_id = await svc.accounts.create(
         PHONE, svc.passwords.hash(PASSWORD), now, verified_at=now if verified else None
     )
-    device_id = await svc.devices.create(account_id, "Pixel 8", secrets.token_urlsafe(32), now)
+    device_id = await svc.devices.create(account_id, "Pixel 8", secrets.token_bytes(32), now)
     return server, LiveFerry(str(server.make_url("/")), svc, account_id, device_id)
 
 

@@ -10,14 +10,14 @@
   that acknowledged more than the server remembers (a restored backup) sends a repair.
 
 Revision ID: 0005_sync
-Revises: 0003_lines
+Revises: 0004_pairing
 """
 
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0005_sync"
-down_revision = "0003_lines"
+down_revision = "0004_pairing"
 branch_labels = None
 depends_on = None
 
