@@ -43,6 +43,8 @@ from device_bridge.journal import InboundItem, Journal, Part
 from device_bridge.link import Link
 from protocol.messages import (
     Ack,
+    ContactEntry,
+    Contacts,
     InboundSms,
     ModemInfo,
     SendOutcome,
@@ -53,6 +55,7 @@ from protocol.messages import (
     Upload,
     Welcome,
 )
+from protocol.phone import InvalidNumber, to_e164
 
 log = logging.getLogger("ferry.bridge")
 
@@ -105,6 +108,7 @@ class Bridge:
         self._send_queue: asyncio.Queue[int] = asyncio.Queue()
         self._queued: set[int] = set()
         self.modem_ready = asyncio.Event()
+        self._contacts: list[ContactEntry] | None = None
         self.delivery_reports = delivery_reports
         self._history_age = history_age
 
@@ -131,6 +135,7 @@ class Bridge:
                 log.info("modem ready")
                 await self._drain_storage()
                 await self._report_modem()
+                await self._read_contacts()
                 while True:
                     try:
                         event = await asyncio.wait_for(self.modem.next_event(), self._poll)
@@ -217,6 +222,20 @@ class Bridge:
         ):
             self._upload_wakeup.set()
         return True
+
+    async def _read_contacts(self) -> None:
+        """Take the phonebook from the SIM and hand it to the server as a snapshot."""
+        try:
+            found = await self.modem.read_contacts()
+        except AtError as exc:
+            log.info("phonebook unavailable: %s", exc)
+            return
+        self._contacts = [ContactEntry(name=c.name, number=_normalise(c.number)) for c in found]
+        await self._send_contacts()
+
+    async def _send_contacts(self) -> None:
+        if self._contacts is not None and await self.link.send(Contacts(entries=self._contacts)):
+            log.info("> phonebook snapshot of %d entries", len(self._contacts))
 
     async def _report_modem(self) -> None:
         try:
@@ -331,6 +350,7 @@ class Bridge:
             await self._report(item.outbox_id)
         if self.modem_ready.is_set():
             await self._report_modem()
+        await self._send_contacts()
 
     async def _repair(self, after: int) -> None:
         """The server forgot acknowledged messages (restored from a backup): re-send them.
@@ -367,6 +387,14 @@ class Bridge:
                 self.journal.forget_finished(self._now())
             case _:
                 log.debug("ignoring %s from server", type(message).__name__)
+
+
+def _normalise(number: str) -> str:
+    """E.164 when the number says its country; as stored otherwise (national numbers)."""
+    try:
+        return to_e164(number)
+    except InvalidNumber:
+        return number.strip()
 
 
 def _wire(item: InboundItem) -> InboundSms:

@@ -177,7 +177,7 @@ async def handshake(
         raise ServerNotTrusted(
             "the server did not prove the key from pairing (man in the middle?)"
         ) from None
-    welcome = Codec(Welcome).decode(payload)
+    welcome: Welcome = Codec(Welcome).decode(payload)
     session = Session(ws, noise, welcome)
     if confirm:
         await session.send(Ping())

@@ -179,8 +179,36 @@ class Error(_Msg, tag="error", frozen=True):
     message: str = ""
 
 
-DeviceToServer = DeviceHello | Upload | SendStatus | ModemInfo | Ping
-ServerToDevice = Welcome | Ack | SendSms | StatusAck | Error | Pong
+class ContactEntry(msgspec.Struct, frozen=True):
+    """One phonebook entry of the phone or SIM."""
+
+    name: str
+    number: str
+
+
+#: Largest phonebook a bridge may send in one snapshot (SIMs hold 250; phones more).
+MAX_CONTACTS = 5000
+
+
+class Contacts(_Msg, tag="contacts", frozen=True):
+    """The whole phonebook of one line, as the phone has it now (a snapshot).
+
+    The server adds and renames by number and forgets numbers no longer in it; answered
+    with :class:`ContactsAck`.
+    """
+
+    entries: list[ContactEntry]
+    line: str | None = None
+
+
+class ContactsAck(_Msg, tag="contacts_ack", frozen=True):
+    """The snapshot is stored."""
+
+    count: int
+
+
+DeviceToServer = DeviceHello | Upload | SendStatus | ModemInfo | Contacts | Ping
+ServerToDevice = Welcome | Ack | SendSms | StatusAck | ContactsAck | Error | Pong
 
 
 # ------------------------------------------------------------- browser socket

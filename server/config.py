@@ -48,8 +48,10 @@ class Config:
     #: self-signed pair in the data directory on first start.
     tls_cert: Path | None = None
     tls_key: Path | None = None
-    #: The URL bridges use to reach this server (put into pairing codes); default: the
-    #: scheme and host of the request that created the code.
+    #: The address users and bridges reach this server at (``https://ferry.example``):
+    #: put into pairing codes and naming the host of the WebOTP line in code messages.
+    #: Default: the request's own scheme and host (pairing), the first allowed origin or
+    #: ``host`` (WebOTP).
     public_url: str | None = None
     #: Most devices (non-revoked bridges) per account.
     max_devices: int = 5
@@ -71,9 +73,6 @@ class Config:
     emulator_url: str = "http://127.0.0.1:8091"
     #: The bridge that sends codes for the ``device`` gateway.
     gateway_device_id: int | None = None
-    #: The address users open (``https://ferry.example``); names the host in the WebOTP
-    #: line of code messages. Default: the first allowed origin, else ``host``.
-    public_url: str | None = None
     #: Key of the verification-code MACs (64 hex digits); default: a 0600 key file
     #: ``code.key`` in ``data_dir``, created on first start. Several server processes
     #: must share it.
@@ -169,8 +168,6 @@ class Config:
                 values["emulator_url"] = env["FERRY_EMULATOR_URL"]
             if "FERRY_GATEWAY_DEVICE_ID" in env:
                 values["gateway_device_id"] = int(env["FERRY_GATEWAY_DEVICE_ID"])
-            if "FERRY_PUBLIC_URL" in env:
-                values["public_url"] = env["FERRY_PUBLIC_URL"]
             if "FERRY_CODE_KEY" in env:
                 values["code_key"] = env["FERRY_CODE_KEY"]
             if "FERRY_ACCESS_LOG_DAYS" in env:

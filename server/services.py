@@ -10,6 +10,7 @@ from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from protocol.link import public_key
+from protocol.messages import LinkClose
 from server.access_log import AccessLog
 from server.auth.codes import CODE_TTL, MAX_ATTEMPTS
 from server.auth.passwords import Passwords
@@ -23,6 +24,7 @@ from server.sms_gateway.factory import build_gateway
 from server.storage.access_log import AccessLogStore
 from server.storage.accounts import AccountStore
 from server.storage.codes import CodeStore
+from server.storage.contacts import ContactStore
 from server.storage.conversations import ConversationStore
 from server.storage.devices import DeviceStore
 from server.storage.keys import KeyRing
@@ -46,6 +48,7 @@ class Services:
     devices: DeviceStore
     lines: LineStore
     conversations: ConversationStore
+    contacts: ContactStore
     events: SecurityEventStore
     hub: Hub
     registry: DeviceRegistry
@@ -100,6 +103,7 @@ class Services:
             devices=DeviceStore(engine),
             lines=LineStore(engine),
             conversations=conversations,
+            contacts=ContactStore(engine),
             events=events,
             hub=Hub(config.socket_queue),
             registry=registry,
@@ -140,7 +144,7 @@ class Services:
         """Close every socket of an account that no longer exists."""
         await self.browsers.close_sessions(self.browsers.handles_of(account_id))
         for conn in self.registry.for_account(account_id):
-            await conn.close()
+            await conn.close(LinkClose.REVOKED)
 
     async def sweep_sessions(self) -> None:
         """Close sockets whose session expired or vanished; delete expired sessions."""

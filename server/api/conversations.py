@@ -187,6 +187,22 @@ async def _sending_line(svc: Services, account_id: int, requested: object) -> in
     return line.id
 
 
+@routes.get("/api/v1/contacts")
+async def list_contacts(request: web.Request) -> web.Response:
+    """The phonebooks the account's bridges synced (verified lines only)."""
+    svc = services(request)
+    account = await verified_account(request, svc)
+    found = await svc.contacts.for_account(account.id)
+    return json_response(
+        {
+            "contacts": [
+                {"id": c.id, "name": c.name, "number": c.number, "line_id": c.line_id}
+                for c in found
+            ]
+        }
+    )
+
+
 @routes.get("/api/v1/lines")
 async def list_lines(request: web.Request) -> web.Response:
     svc = services(request)

@@ -88,6 +88,7 @@ SCHEMAS: dict[str, Schema] = {
         archived=_B,
         deleted=_B,
     ),
+    "Contact": _obj(("id", "name", "number", "line_id"), id=_I, name=_S, number=_S, line_id=_I),
     "Line": _obj(("id", "number", "verified"), id=_I, number=_S, label=_S, verified=_B),
     "Device": _obj(("id", "name", "online"), id=_I, name=_S, online=_B, last_seen=_NS),
 }
@@ -293,6 +294,13 @@ PATHS: dict[str, dict[str, Schema]] = {
             "Messages containing q (2 to 100 characters), newest first",
             params=[_query("q", _S), _query("limit", _I)],
             ok=("200", _obj(messages={"type": "array", "items": _ref("Message")})),
+            errors=_VERIFIED,
+        )
+    },
+    "/api/v1/contacts": {
+        "get": _op(
+            "Contacts synced from the phone or SIM (verified lines), by name",
+            ok=("200", _obj(contacts={"type": "array", "items": _ref("Contact")})),
             errors=_VERIFIED,
         )
     },

@@ -72,7 +72,7 @@ _FINAL = {"delivered", "failed", "unknown"}
 _RANK = {"queued": 0, "sending": 1, "sent": 2, "delivered": 3, "failed": 3, "unknown": 3}
 
 
-async def _take_seqs(conn: AsyncConnection, account_id: int, count: int) -> int:
+async def take_seqs(conn: AsyncConnection, account_id: int, count: int) -> int:
     """Reserve ``count`` sequence numbers; returns the first."""
     res = await conn.execute(
         update(accounts)
@@ -167,7 +167,7 @@ class ConversationStore:
                     clashes.append((old, item))
             changed = len(fresh) + len(completes)
             if changed:
-                seq = await _take_seqs(conn, account_id, changed)
+                seq = await take_seqs(conn, account_id, changed)
                 rows = []
                 for item in fresh.values():
                     rows.append(
@@ -267,7 +267,7 @@ class ConversationStore:
             ).first()
             if existing is not None:
                 return message_view(existing, cipher)
-            seq = await _take_seqs(conn, account_id, 1)
+            seq = await take_seqs(conn, account_id, 1)
             thread_id = await _thread_id(conn, account_id, line_id, to, now, seq)
             res = await conn.execute(
                 insert(messages).values(
@@ -371,7 +371,7 @@ class ConversationStore:
             message_id, old_status, thread_id = row
             if _RANK.get(new_status, -1) <= _RANK.get(old_status, 0):
                 return False
-            seq = await _take_seqs(conn, account_id, 1)
+            seq = await take_seqs(conn, account_id, 1)
             await conn.execute(
                 update(messages)
                 .where(messages.c.id == message_id)
@@ -413,7 +413,7 @@ class ConversationStore:
                 values["archived"] = archived
             if not values:
                 return False
-            values["seq"] = await _take_seqs(conn, account_id, 1)
+            values["seq"] = await take_seqs(conn, account_id, 1)
             await conn.execute(update(threads).where(threads.c.id == thread_id).values(**values))
             return True
 
@@ -437,7 +437,7 @@ class ConversationStore:
                     )
                 ).scalars()
             )
-            seq = await _take_seqs(conn, account_id, len(ids) + 1)
+            seq = await take_seqs(conn, account_id, len(ids) + 1)
             for offset, message_id in enumerate(ids):
                 await conn.execute(
                     update(messages)
@@ -469,7 +469,7 @@ class ConversationStore:
             ).first()
             if row is None:
                 raise LookupError(message_id)
-            seq = await _take_seqs(conn, account_id, 1)
+            seq = await take_seqs(conn, account_id, 1)
             await conn.execute(
                 update(messages)
                 .where(messages.c.id == message_id)

@@ -284,3 +284,18 @@ gateway_messages = Table(
     Column("kind", String(16), nullable=False),
     sqlite_autoincrement=True,
 )
+
+contacts = Table(
+    "contacts",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("account_id", ForeignKey("accounts.id", ondelete="CASCADE"), nullable=False),
+    Column("line_id", ForeignKey("lines.id", ondelete="CASCADE"), nullable=False),
+    Column("number", String(32), nullable=False),
+    Column("name", String(100), nullable=False),
+    Column("seq", BigInteger, nullable=False),
+    # Tombstone: the number left the phonebook (kept so the change propagates).
+    Column("deleted", Boolean, nullable=False, server_default=false()),
+    UniqueConstraint("line_id", "number", name="uq_contacts_line_number"),
+    Index("ix_contacts_account_number", "account_id", "number"),
+)

@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from protocol.messages import MessageView, ThreadView
 from server.storage.keys import KeyRing
-from server.storage.schema import accounts, lines, messages, threads
+from server.storage.schema import accounts, contacts, lines, messages, threads
 from server.storage.sealed import BodyCipher
 
 
@@ -46,8 +46,21 @@ def verified_lines(account_id: int) -> Any:
 
 
 def thread_query() -> Any:
+    # A conversation is titled with the contact's name when the phonebook knows the number.
+    name = (
+        select(contacts.c.name)
+        .where(
+            contacts.c.account_id == threads.c.account_id,
+            contacts.c.number == threads.c.peer,
+            contacts.c.deleted.is_(False),
+        )
+        .order_by(contacts.c.id)
+        .limit(1)
+        .correlate(threads)
+        .scalar_subquery()
+    )
     return (
-        select(threads, _last, lines.c.number.label("line_number"))
+        select(threads, _last, lines.c.number.label("line_number"), name.label("contact_name"))
         .outerjoin(_last, _last.c.id == threads.c.last_message_id)
         .join(lines, lines.c.id == threads.c.line_id)
     )
@@ -82,7 +95,7 @@ def thread_view(row: Row[Any], cipher: BodyCipher) -> ThreadView:
     return ThreadView(
         id=m[threads.c.id],
         peer=m[threads.c.peer],
-        title=m[threads.c.peer],
+        title=m["contact_name"] or m[threads.c.peer],
         last_message=last,
         last_activity=iso(m[threads.c.last_activity]),
         unread=m[threads.c.unread],

@@ -39,8 +39,11 @@ from protocol.codec import Codec
 from protocol.errors import MalformedMessage, ProtocolError
 from protocol.link import DEFAULT_MAX_HANDSHAKE, LinkResponder, LinkState
 from protocol.messages import (
+    MAX_CONTACTS,
     MAX_UPLOAD_BATCH,
     Ack,
+    Contacts,
+    ContactsAck,
     DeviceHello,
     DeviceToServer,
     Error,
@@ -176,7 +179,7 @@ async def _serve(
 async def _handshake(svc: Services, channel: _Channel, remote: str) -> tuple[Device, int]:
     """Read message 1, decide who the bridge is, answer with message 2 (Welcome)."""
     key, payload = channel.session.receive_hello(await _binary(channel.ws))
-    hello = Codec(DeviceHello, max_size=DEFAULT_MAX_HANDSHAKE).decode(payload)
+    hello: DeviceHello = Codec(DeviceHello, max_size=DEFAULT_MAX_HANDSHAKE).decode(payload)
     version = negotiate_version(hello.versions)
     device = await svc.devices.by_public_key(key)
     if device is None:
@@ -316,6 +319,20 @@ async def _handle(svc: Services, conn: DeviceConnection, message: DeviceToServer
                 conn.log.debug("< outbox %d %s%s", oid, status, "" if changed else " (no change)")
                 await conn.send(StatusAck(outbox_id=oid, status=status))
             if changed:
+                seq = await svc.conversations.current_seq(account_id)
+                svc.hub.publish(account_id, ChangesHint(seq))
+        case Contacts(entries=entries, line=line):
+            if len(entries) > MAX_CONTACTS:
+                raise MalformedMessage("phonebook too large")
+            clean = [
+                (e.name.strip()[:100] or e.number, e.number.strip()[:32])
+                for e in entries
+                if e.number.strip()
+            ]
+            line_id = conn.device.lines.get(line or "", next(iter(conn.device.lines.values())))
+            renamed = await svc.contacts.replace(account_id, line_id, clean)
+            await conn.send(ContactsAck(count=len(clean)))
+            if renamed:
                 seq = await svc.conversations.current_seq(account_id)
                 svc.hub.publish(account_id, ChangesHint(seq))
         case ModemInfo():

@@ -70,3 +70,22 @@ async def test_messages_received_while_server_down_arrive_after_restart(system: 
         account.id, threads[0].id, before=None, limit=10
     )
     assert sorted(m.body for m in msgs) == ["while down 0", "while down 1", "while down 2"]
+
+
+async def test_sim_phonebook_names_conversations(system: System) -> None:
+    """The SIM's phonebook (UCS-2 names over AT+CPBR) reaches the server and titles threads."""
+    account = await system.svc.accounts.by_phone(PHONE1)
+    assert account is not None
+
+    async def synced() -> bool:
+        names = {c.name for c in await system.svc.contacts.for_account(account.id)}
+        return {"Alice", "Zoë", "Миша", "李雷", "Bob, Jr [work]"} <= names
+
+    await eventually(synced)
+    system.emulator.network.send_text(PHONE2, PHONE1, "it's Alice")
+
+    async def titled() -> bool:
+        threads, _ = await system.svc.conversations.threads(account.id)
+        return [t.title for t in threads] == ["Alice"]
+
+    await eventually(titled)

@@ -1,0 +1,99 @@
+"""Contacts synced from the phone or SIM: one snapshot per line replaces the last.
+
+A changed name must reach every browser's conversation list, so the same transaction
+gives the affected threads a new ``seq`` (their title comes from the contact).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from sqlalchemy import insert, select, update
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from server.storage.conversations import take_seqs
+from server.storage.schema import contacts, lines, threads
+from server.storage.views import verified_lines
+
+
+@dataclass(frozen=True)
+class Contact:
+    id: int
+    name: str
+    number: str
+    line_id: int
+
+
+class ContactStore:
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._engine = engine
+
+    async def replace(
+        self, account_id: int, line_id: int, entries: Sequence[tuple[str, str]]
+    ) -> int:
+        """Make the line's contacts equal ``entries`` (name, number); returns changes made."""
+        wanted: dict[str, str] = {}
+        for name, number in entries:
+            wanted.setdefault(number, name)
+        async with self._engine.begin() as conn:
+            rows = {
+                r.number: r
+                for r in await conn.execute(select(contacts).where(contacts.c.line_id == line_id))
+            }
+            adds = [n for n in wanted if n not in rows]
+            renames = [
+                n for n, r in rows.items() if n in wanted and (r.deleted or r.name != wanted[n])
+            ]
+            removals = [n for n, r in rows.items() if n not in wanted and not r.deleted]
+            changed = adds + renames + removals
+            if not changed:
+                return 0
+            seq = await take_seqs(conn, account_id, len(changed) + 1)
+            if adds:
+                await conn.execute(
+                    insert(contacts),
+                    [
+                        {
+                            "account_id": account_id,
+                            "line_id": line_id,
+                            "number": n,
+                            "name": wanted[n],
+                            "seq": seq + i,
+                        }
+                        for i, n in enumerate(adds)
+                    ],
+                )
+            offset = len(adds)
+            for i, number in enumerate(renames + removals, start=offset):
+                await conn.execute(
+                    update(contacts)
+                    .where(contacts.c.id == rows[number].id)
+                    .values(
+                        name=wanted.get(number, rows[number].name),
+                        deleted=number not in wanted,
+                        seq=seq + i,
+                    )
+                )
+            # Conversations with these numbers show a new title: bump them together.
+            await conn.execute(
+                update(threads)
+                .where(threads.c.account_id == account_id, threads.c.peer.in_(changed))
+                .values(seq=seq + len(changed))
+            )
+            return len(changed)
+
+    async def for_account(self, account_id: int) -> list[Contact]:
+        """Live contacts of the account's verified lines, by name."""
+        query = (
+            select(contacts.c.id, contacts.c.name, contacts.c.number, contacts.c.line_id)
+            .join(lines, lines.c.id == contacts.c.line_id)
+            .where(
+                contacts.c.account_id == account_id,
+                contacts.c.deleted.is_(False),
+                contacts.c.line_id.in_(verified_lines(account_id)),
+            )
+            .order_by(contacts.c.name, contacts.c.number)
+        )
+        async with self._engine.connect() as conn:
+            return [Contact(*r) for r in await conn.execute(query)]
