@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import bindparam, case, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from protocol.messages import MessageView, ThreadView
@@ -55,6 +55,8 @@ class IngestResult:
     completed: int
     #: Keys already stored with different content (recorded, not applied).
     conflicts: list[str]
+    #: The account's seq after this commit, when anything changed.
+    seq: int | None = None
 
 
 @dataclass(frozen=True)
@@ -118,6 +120,56 @@ async def _thread_id(
     return new_id(res)
 
 
+async def _thread_ids(
+    conn: AsyncConnection, account_id: int, items: Sequence[Inbound], seq: int
+) -> dict[tuple[int, str], int]:
+    """Thread ids for every (line, sender) of a batch; missing threads are created and
+    deleted ones revived, in a few statements."""
+    wanted: dict[tuple[int, str], datetime] = {}
+    for item in items:
+        key = (item.line_id, item.sender)
+        wanted[key] = min(wanted.get(key, item.sent_at), item.sent_at)
+    found: dict[tuple[int, str], int] = {}
+    revive: list[int] = []
+    rows = await conn.execute(
+        select(threads.c.id, threads.c.line_id, threads.c.participants, threads.c.deleted).where(
+            threads.c.account_id == account_id,
+            threads.c.participants.in_({participants_key([peer]) for _, peer in wanted}),
+        )
+    )
+    by_key = {(line, peer): peer for line, peer in wanted}
+    for thread_id, line_id, participants, deleted in rows:
+        if (line_id, participants) in by_key:
+            found[(line_id, participants)] = thread_id
+            if deleted:
+                revive.append(thread_id)
+    if revive:
+        # A new message revives a deleted conversation (its old messages stay deleted).
+        await conn.execute(
+            update(threads).where(threads.c.id.in_(revive)).values(deleted=False, unread=0)
+        )
+    missing = [key for key in wanted if key not in found]
+    if missing:
+        created = await conn.execute(
+            insert(threads).returning(threads.c.id, sort_by_parameter_order=True),
+            [
+                {
+                    "account_id": account_id,
+                    "line_id": line_id,
+                    "peer": peer,
+                    "participants": participants_key([peer]),
+                    "last_activity": wanted[(line_id, peer)],
+                    "unread": 0,
+                    "seq": seq,
+                }
+                for line_id, peer in missing
+            ],
+        )
+        for key, (thread_id,) in zip(missing, created, strict=True):
+            found[key] = thread_id
+    return found
+
+
 class ConversationStore:
     def __init__(self, engine: AsyncEngine, keys: KeyRing) -> None:
         self._engine = engine
@@ -166,16 +218,14 @@ class ConversationStore:
                 elif not old.deleted:
                     clashes.append((old, item))
             changed = len(fresh) + len(completes)
+            last_seq: int | None = None
             if changed:
                 seq = await take_seqs(conn, account_id, changed)
-                rows = []
-                for item in fresh.values():
-                    rows.append(
-                        await self._inbound_row(conn, account_id, device_id, item, seq, now)
-                    )
-                    seq += 1
-                if rows:
-                    await conn.execute(insert(messages), rows)
+                last_seq = seq + changed - 1
+                await self._insert_inbound(
+                    conn, account_id, device_id, list(fresh.values()), seq, now, cipher
+                )
+                seq += len(fresh)
                 for old, item in completes:
                     await conn.execute(
                         update(messages)
@@ -183,8 +233,8 @@ class ConversationStore:
                         .values(body_sealed=cipher.seal(item.body), incomplete=False, seq=seq)
                     )
                     seq += 1
-                touched = {int(r["thread_id"]) for r in rows} | {o.thread_id for o, _ in completes}
-                await _refresh_threads(conn, touched, unread_from=rows)
+                if completes:
+                    await _refresh_threads(conn, {o.thread_id for o, _ in completes})
             if upto is not None:
                 await conn.execute(
                     update(devices)
@@ -201,34 +251,80 @@ class ConversationStore:
                         created_at=now,
                     )
                 )
-            return IngestResult(len(fresh), len(completes), [i.key for _, i in clashes])
+            return IngestResult(len(fresh), len(completes), [i.key for _, i in clashes], last_seq)
 
-    async def _inbound_row(
+    async def _insert_inbound(
         self,
         conn: AsyncConnection,
         account_id: int,
         device_id: int,
-        item: Inbound,
+        items: list[Inbound],
         seq: int,
         now: datetime,
-    ) -> dict[str, Any]:
-        cipher = await self._keys.cipher(account_id)
-        thread_id = await _thread_id(conn, account_id, item.line_id, item.sender, item.sent_at, seq)
-        return {
-            "account_id": account_id,
-            "thread_id": thread_id,
-            "line_id": item.line_id,
-            "direction": "in",
-            "peer": item.sender,
-            "body_sealed": cipher.seal(item.body),
-            "status": "received",
-            "timestamp": item.sent_at,
-            "created_at": now,
-            "incomplete": item.incomplete,
-            "device_id": device_id,
-            "device_key": item.key,
-            "seq": seq,
-        }
+        cipher: BodyCipher,
+    ) -> None:
+        """Insert new inbound messages and update their threads: a few statements per batch,
+        not per message (SQLite pays per statement, not per row)."""
+        if not items:
+            return
+        thread_of = await _thread_ids(conn, account_id, items, seq)
+        rows = [
+            {
+                "account_id": account_id,
+                "thread_id": thread_of[(item.line_id, item.sender)],
+                "line_id": item.line_id,
+                "direction": "in",
+                "peer": item.sender,
+                "body_sealed": cipher.seal(item.body),
+                "status": "received",
+                "timestamp": item.sent_at,
+                "created_at": now,
+                "incomplete": item.incomplete,
+                "device_id": device_id,
+                "device_key": item.key,
+                "seq": seq + n,
+            }
+            for n, item in enumerate(items)
+        ]
+        inserted = await conn.execute(
+            insert(messages).returning(
+                messages.c.id,
+                messages.c.thread_id,
+                messages.c.timestamp,
+                messages.c.seq,
+                sort_by_parameter_order=True,
+            ),
+            rows,
+        )
+        # Per thread: how many arrived, the newest of them, the highest seq.
+        per_thread: dict[int, dict[str, Any]] = {}
+        for message_id, thread_id, timestamp, message_seq in inserted:
+            t = per_thread.setdefault(
+                thread_id, {"n": 0, "seq": 0, "ts": timestamp, "mid": message_id}
+            )
+            t["n"] += 1
+            t["seq"] = max(t["seq"], message_seq)
+            if (timestamp, message_id) >= (t["ts"], t["mid"]):
+                t["ts"], t["mid"] = timestamp, message_id
+        newer = threads.c.last_activity <= bindparam("b_ts")
+        await conn.execute(
+            update(threads)
+            .where(threads.c.id == bindparam("b_tid"))
+            .values(
+                unread=threads.c.unread + bindparam("b_n"),
+                seq=bindparam("b_seq"),
+                archived=False,  # a new message brings an archived conversation back
+                last_message_id=case(
+                    (newer | threads.c.last_message_id.is_(None), bindparam("b_mid")),
+                    else_=threads.c.last_message_id,
+                ),
+                last_activity=case((newer, bindparam("b_ts")), else_=threads.c.last_activity),
+            ),
+            [
+                {"b_tid": tid, "b_n": t["n"], "b_seq": t["seq"], "b_ts": t["ts"], "b_mid": t["mid"]}
+                for tid, t in per_thread.items()
+            ],
+        )
 
     async def acknowledged(self, device_id: int) -> int:
         async with self._engine.connect() as conn:

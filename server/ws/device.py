@@ -309,10 +309,8 @@ async def _handle(svc: Services, conn: DeviceConnection, message: DeviceToServer
                     conflicts=[i.n for i in items if i.key in clashing],
                 )
             )
-            if result.added or result.completed:
-                svc.hub.publish(
-                    account_id, ChangesHint(await svc.conversations.current_seq(account_id))
-                )
+            if result.seq is not None:
+                svc.hub.publish(account_id, ChangesHint(result.seq))
         case SendStatus(outbox_id=oid, status=status, error=error):
             async with conn.outbox_lock:
                 changed = await svc.conversations.apply_send_status(account_id, oid, status, error)

@@ -35,7 +35,9 @@ async def test_sms_appears_live_and_reply_reaches_phone2(system: System) -> None
         log = page.get_by_role("log")
         await expect(log.get_by_text("Lunch at one? 🍜")).to_be_visible()
 
-        compose = page.get_by_role("textbox", name=f"Message to {PHONE2}")
+        # The SIM phonebook names phone 2 "Alice": the conversation carries her name.
+        await expect(page.get_by_role("heading", name="Alice")).to_be_visible()
+        compose = page.get_by_role("textbox", name="Message to Alice")
         await compose.fill("Yes — see you there ✓")
         await compose.press("Enter")
         bubble = log.locator(".msg-out").filter(has_text="see you there")
