@@ -16,6 +16,10 @@ DEFAULT_DIR = Path("var/bridge")
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
+    if argv[:2] == ["emulate", "ctl"]:
+        from device_bridge.emulator.ctl import main as ctl
+
+        return ctl(argv[2:])
     if argv and argv[0] == "emulate":
         from device_bridge.emulator.cli import main as emulate
 
