@@ -81,6 +81,9 @@ _UPGRADES = [
     # When the server confirmed a final state: the row is kept a while after that, so a
     # late repeat of the same order is answered with its outcome instead of sent again.
     "ALTER TABLE outbound ADD COLUMN finished_at TEXT",
+    # Parts already joined into a message: a late copy (the SIM read again after a crash
+    # between the join and AT+CMGD) must not start a new, forever-incomplete message.
+    "CREATE TABLE joined_parts (key TEXT PRIMARY KEY, joined_at TEXT NOT NULL)",
 ]
 
 #: Delivery outcomes that end a message (anything else keeps it "sent").
@@ -227,6 +230,10 @@ class Journal:
         """
         try:
             with self._db:
+                if self._db.execute(
+                    "SELECT 1 FROM joined_parts WHERE key = ?", (part.key,)
+                ).fetchone():
+                    return None
                 self._db.execute(
                     "INSERT OR IGNORE INTO parts VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                     (
@@ -244,7 +251,7 @@ class Journal:
                 seqs = {p.seq for p in group}
                 if len(seqs) < part.total:
                     return None
-                self._join(group, incomplete=False)
+                self._join(group, now, incomplete=False)
                 return group
         except sqlite3.Error as exc:
             raise JournalError(str(exc)) from None
@@ -257,7 +264,8 @@ class Journal:
         ).fetchall()
         for sender, ref, total in groups:
             with self._db:
-                self._join(self._group(sender, ref, total), incomplete=True)
+                self._join(self._group(sender, ref, total), now, incomplete=True)
+        self._tx("DELETE FROM joined_parts WHERE joined_at < ?", (horizon,))
         return len(groups)
 
     def _group(self, sender: str, ref: int, total: int) -> list[Part]:
@@ -271,7 +279,7 @@ class Journal:
             unique.setdefault(r[4], Part(*r))
         return list(unique.values())
 
-    def _join(self, group: list[Part], *, incomplete: bool) -> None:
+    def _join(self, group: list[Part], now: datetime, *, incomplete: bool) -> None:
         first = group[0]
         body = "".join(p.body for p in group)
         key = "multi:" + ",".join(sorted(p.key for p in group))[:90]
@@ -281,6 +289,10 @@ class Journal:
             (key, first.sender, body, first.sent_at, int(incomplete)),
         )
         self._db.executemany("DELETE FROM parts WHERE key = ?", [(p.key,) for p in group])
+        self._db.executemany(
+            "INSERT OR IGNORE INTO joined_parts VALUES (?, ?)",
+            [(p.key, now.isoformat()) for p in group],
+        )
 
     # ---------------------------------------------------------------- outbound
 

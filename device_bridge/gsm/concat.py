@@ -17,9 +17,10 @@ Rules:
   ``incomplete=True``. The same happens, on the next ``expire``, to the oldest group when
   more than ``max_pending`` groups are open (the limit on what we hold).
 
-A duplicate that arrives after its message was completed opens a new group and comes
-back from ``expire`` as an incomplete message: we cannot tell it from a new message that
-reuses the reference, and showing a fragment twice beats losing a message.
+A duplicate that arrives after its message was completed (a SIM re-read after a crash,
+a network resend) is recognised for ``timeout`` after completion by its identical text
+and centre timestamp, and ignored. A part with the same reference but other content is a
+new message reusing the reference and opens a new group.
 """
 
 from __future__ import annotations
@@ -57,6 +58,8 @@ class Reassembler:
         self.max_pending = max_pending
         self._groups: dict[Key, _Group] = {}  # insertion order is arrival order
         self._evicted: list[Deliver] = []
+        # Recently completed messages: when, and each part's (text, timestamp).
+        self._done: dict[Key, tuple[datetime, dict[int, tuple[str, datetime]]]] = {}
 
     def __len__(self) -> int:
         """Number of incomplete messages held."""
@@ -76,6 +79,9 @@ class Reassembler:
         if concat is None or concat.total <= 1:
             return part
         key = (part.sender, concat.ref, concat.total)
+        done = self._done.get(key)
+        if done is not None and done[1].get(concat.seq) == (part.text, part.timestamp):
+            return None  # a late copy of a part of a message already delivered
         group = self._groups.get(key)
         if group is None:
             group = self._groups[key] = _Group(now)
@@ -84,6 +90,9 @@ class Reassembler:
         if len(group.parts) < concat.total:
             return None
         del self._groups[key]
+        self._done[key] = (now, {seq: (p.text, p.timestamp) for seq, p in group.parts.items()})
+        while len(self._done) > self.max_pending:
+            del self._done[next(iter(self._done))]
         return _join(group.parts, incomplete=False)
 
     def expire(self, now: datetime) -> list[Deliver]:
@@ -97,6 +106,9 @@ class Reassembler:
             including any released earlier because of ``max_pending``.
         """
         released, self._evicted = self._evicted, []
+        for key, (completed, _) in list(self._done.items()):
+            if now - completed >= self.timeout:
+                del self._done[key]
         for key, group in list(self._groups.items()):
             if now - group.first_seen >= self.timeout:
                 del self._groups[key]

@@ -166,3 +166,19 @@ def test_timestamp_is_earliest_and_flags_merge() -> None:
 def test_bad_configuration_is_refused(kwargs: dict) -> None:
     with pytest.raises(ValueError):
         Reassembler(**kwargs)
+
+
+def test_late_copy_after_completion_is_ignored_but_a_reused_reference_is_not() -> None:
+    parts = parts_of(LONG)
+    r = Reassembler()
+    for p in parts:
+        r.add(p, T0)
+    # The SIM is read again after a crash: the last part comes once more.
+    assert r.add(parts[-1], T0 + timedelta(minutes=1)) is None
+    assert len(r) == 0 and r.expire(T0 + timedelta(days=2)) == []
+    # A new message from the same sender reusing reference 7 (same part count) is new.
+    other = LONG[::-1]
+    later = [replace(p, timestamp=T0 + timedelta(hours=2)) for p in parts_of(other, ref=7)]
+    assert len(later) == len(parts)
+    again = [m for m in (r.add(p, T0) for p in later) if m is not None]
+    assert [m.text for m in again] == [other]

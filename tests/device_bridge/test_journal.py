@@ -156,3 +156,14 @@ def test_acknowledged_messages_move_to_history_for_repairs(tmp_path: Path) -> No
     assert j.acked_n() == items[1].n
     assert j.prune_history(T0 + timedelta(days=31), timedelta(days=30)) == 2
     assert j.history_after(0) == [] and j.acked_n() == items[1].n
+
+
+def test_a_part_read_again_after_its_message_was_joined_is_ignored(tmp_path: Path) -> None:
+    j = Journal(tmp_path / "j.db")
+    parts = [Part(f"p{i}", "+1555", 3, 2, i, t, T0.isoformat()) for i, t in ((1, "A"), (2, "B"))]
+    j.add_part(parts[0], T0)
+    assert j.add_part(parts[1], T0) is not None
+    # Crash before AT+CMGD: the SIM still has part 2, and the bridge reads it again.
+    assert j.add_part(parts[1], T0) is None
+    assert j.expire_parts(T0 + timedelta(days=2), timedelta(hours=24)) == 0
+    assert [i.body for i in j.pending_inbound()] == ["AB"]
