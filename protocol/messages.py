@@ -264,6 +264,10 @@ class DeviceView(msgspec.Struct, frozen=True):
     name: str
     online: bool
     last_seen: str | None
+    #: What the bridge last reported about its modem, while it is connected.
+    signal_dbm: int | None = None
+    operator: str | None = None
+    lines: list[str] = []
 
 
 class Changes(_Msg, tag="changes", frozen=True):

@@ -90,7 +90,16 @@ SCHEMAS: dict[str, Schema] = {
     ),
     "Contact": _obj(("id", "name", "number", "line_id"), id=_I, name=_S, number=_S, line_id=_I),
     "Line": _obj(("id", "number", "verified"), id=_I, number=_S, label=_S, verified=_B),
-    "Device": _obj(("id", "name", "online"), id=_I, name=_S, online=_B, last_seen=_NS),
+    "Device": _obj(
+        ("id", "name", "online"),
+        id=_I,
+        name=_S,
+        online=_B,
+        last_seen=_NS,
+        signal_dbm={"type": ["integer", "null"]},
+        operator=_NS,
+        lines={"type": "array", "items": _S},
+    ),
 }
 
 

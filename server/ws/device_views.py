@@ -10,12 +10,17 @@ async def device_views(svc: Services, account_id: int) -> list[DeviceView]:
     views = []
     for device in await svc.devices.for_account(account_id):
         last = device.last_seen_at
+        live = svc.registry.get(device.id)
+        modem = live.modem if live is not None else None
         views.append(
             DeviceView(
                 id=device.id,
                 name=device.name,
-                online=svc.registry.get(device.id) is not None,
+                online=live is not None,
                 last_seen=last.isoformat().replace("+00:00", "Z") if last else None,
+                signal_dbm=modem.signal_dbm if modem else None,
+                operator=modem.operator if modem else None,
+                lines=list(device.lines),
             )
         )
     return views

@@ -89,3 +89,18 @@ async def test_sim_phonebook_names_conversations(system: System) -> None:
         return [t.title for t in threads] == ["Alice"]
 
     await eventually(titled)
+
+
+async def test_modem_state_reaches_the_browser_view(system: System) -> None:
+    from server.ws.device_views import device_views
+
+    account = await system.svc.accounts.by_phone(PHONE1)
+    assert account is not None
+
+    async def reported() -> bool:
+        (view,) = await device_views(system.svc, account.id)
+        return view.online and view.operator is not None and view.signal_dbm is not None
+
+    await eventually(reported)
+    (view,) = await device_views(system.svc, account.id)
+    assert view.lines == [PHONE1] and view.signal_dbm < 0
