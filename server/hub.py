@@ -52,6 +52,7 @@ class Hub:
     def __init__(self, queue_size: int = 256) -> None:
         self._subs: dict[int, set[Subscription]] = defaultdict(set)
         self._queue_size = queue_size
+        self._latest: dict[int, int] = {}
 
     def subscribe(self, account_id: int) -> Subscription:
         sub = Subscription(self, account_id, self._queue_size)
@@ -59,8 +60,18 @@ class Hub:
         return sub
 
     def publish(self, account_id: int, hint: Hint) -> None:
+        if isinstance(hint, ChangesHint):
+            self._latest[account_id] = max(self._latest.get(account_id, 0), hint.upto)
         for sub in list(self._subs.get(account_id, ())):
             sub.offer(hint)
+
+    def latest(self, account_id: int) -> int:
+        """The highest seq announced for the account since this process started.
+
+        A change committed before then is visible to any read that starts after start-up,
+        so a shared read that reaches this seq is fresh enough for a new subscriber.
+        """
+        return self._latest.get(account_id, 0)
 
     def subscriber_count(self, account_id: int) -> int:
         return len(self._subs.get(account_id, ()))

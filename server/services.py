@@ -5,6 +5,7 @@ from __future__ import annotations
 import weakref
 from collections import Counter
 from dataclasses import dataclass, field
+from typing import Any
 
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -69,6 +70,8 @@ class Services:
     tls_pin: str | None = None
     #: Device sockets per address that have not finished the handshake.
     unauthenticated: Counter[str] = field(default_factory=Counter)
+    #: What browsers are told about an account's bridges, until ``devices_changed``.
+    device_views: dict[int, list[Any]] = field(default_factory=dict)
     #: Every open websocket, closed at shutdown so the server stops promptly.
     sockets: weakref.WeakSet[web.WebSocketResponse] = field(default_factory=weakref.WeakSet)
 
@@ -132,6 +135,7 @@ class Services:
         )
 
     def devices_changed(self, account_id: int) -> None:
+        self.device_views.pop(account_id, None)
         self.hub.publish(account_id, DevicesHint())
 
     async def end_sessions(self, account_id: int, *, keep: str | None = None) -> None:

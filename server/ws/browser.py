@@ -95,7 +95,11 @@ async def _serve(
                 if isinstance(incoming, Ping):
                     await ws.send_str(encode_text(Pong()))
                 elif isinstance(incoming, Subscribe):
-                    cursor = await _catch_up(svc, ws, account_id, incoming.since, None)
+                    # Sockets subscribing together (a reconnect storm) share one read of
+                    # the changes, as long as it covers everything announced so far.
+                    cursor = await _catch_up(
+                        svc, ws, account_id, incoming.since, svc.hub.latest(account_id), True
+                    )
                     await _send_devices(svc, ws, account_id)
                 reader = asyncio.ensure_future(ws.receive())
             if hints in done:
@@ -112,12 +116,17 @@ async def _serve(
 
 
 async def _catch_up(
-    svc: Services, ws: web.WebSocketResponse, account_id: int, since: int, at_least: int | None
+    svc: Services,
+    ws: web.WebSocketResponse,
+    account_id: int,
+    since: int,
+    at_least: int | None,
+    fresh: bool = False,
 ) -> int:
     """Send change pages after ``since`` until caught up; returns the new cursor."""
     cursor = max(0, since)
     while True:
-        cs, frame = await svc.feed.frame(account_id, cursor, at_least)
+        cs, frame = await svc.feed.frame(account_id, cursor, at_least, fresh=fresh)
         if cs.resync:
             # Older than what the server keeps, or from the future (a restored database):
             # the client refetches its state and follows from the current seq.

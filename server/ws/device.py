@@ -34,6 +34,7 @@ from typing import NoReturn
 
 import msgspec
 from aiohttp import WSCloseCode, WSMsgType, web
+from sqlalchemy.exc import SQLAlchemyError
 
 from protocol.codec import Codec
 from protocol.errors import MalformedMessage, ProtocolError
@@ -72,6 +73,9 @@ from server.storage.pairing import Paired, Refusal
 from server.ws.registry import DeviceConnection
 
 routes = web.RouteTableDef()
+
+# Replaced connections being closed in the background (referenced until done).
+_closing: set[asyncio.Task[None]] = set()
 
 
 class _Closed(Exception):
@@ -253,14 +257,17 @@ async def _run(
     conn = DeviceConnection(device=device, send=channel.send, close=close, log=log)
     replaced = svc.registry.add(conn)
     if replaced is not None:
-        await replaced.close(LinkClose.REPLACED)
+        # Closing waits for the old peer's close frame, which a dead bridge never sends:
+        # do it aside so the new connection is served at once.
+        _closing.add(task := asyncio.create_task(replaced.close(LinkClose.REPLACED)))
+        task.add_done_callback(_closing.discard)
     pump: asyncio.Task[None] | None = None
     try:
         # Revoked between message 1 and now: the revocation found no live socket to close.
         if await svc.devices.is_revoked(device.id):
             await close(LinkClose.REVOKED)
             raise _Closed()
-        await svc.devices.touch(device.id, svc.clock.now())
+        await _touch(svc, device.id)
         svc.devices_changed(device.account_id)
         log.info("< connected from %s (protocol v%d)", remote, version)
         pump = asyncio.create_task(_outbox_pump(svc, conn), name=f"outbox-{device.id}")
@@ -273,7 +280,7 @@ async def _run(
             with contextlib.suppress(asyncio.CancelledError, ConnectionError):
                 await pump
         svc.registry.remove(conn)
-        await svc.devices.touch(device.id, svc.clock.now())
+        await _touch(svc, device.id)
         svc.devices_changed(device.account_id)
         log.info("> disconnected")
 
@@ -364,6 +371,15 @@ def _inbound(item: InboundSms, lines: dict[str, int]) -> Inbound:
         sent_at=sent_at,
         incomplete=item.incomplete,
     )
+
+
+async def _touch(svc: Services, device_id: int) -> None:
+    """Record when a bridge was last seen: informative only, so a busy database must not
+    cost the connection (SQLite may refuse a write outright under contention)."""
+    try:
+        await svc.devices.touch(device_id, svc.clock.now())
+    except SQLAlchemyError as exc:
+        device_logger.warning("could not record last-seen of device %d: %s", device_id, exc)
 
 
 async def _outbox_pump(svc: Services, conn: DeviceConnection) -> None:

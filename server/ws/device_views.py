@@ -7,6 +7,10 @@ from server.services import Services
 
 
 async def device_views(svc: Services, account_id: int) -> list[DeviceView]:
+    """Cached per account; ``Services.devices_changed`` drops the cache."""
+    cached = svc.device_views.get(account_id)
+    if cached is not None:
+        return list(cached)
     views = []
     for device in await svc.devices.for_account(account_id):
         last = device.last_seen_at
@@ -23,4 +27,5 @@ async def device_views(svc: Services, account_id: int) -> list[DeviceView]:
                 lines=list(device.lines),
             )
         )
-    return views
+    svc.device_views[account_id] = views
+    return list(views)

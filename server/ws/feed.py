@@ -25,15 +25,19 @@ class ChangeFeed:
         self._page = page
         self._cache: OrderedDict[tuple[int, int], asyncio.Future[Frame]] = OrderedDict()
 
-    async def frame(self, account_id: int, since: int, at_least: int | None = None) -> Frame:
+    async def frame(
+        self, account_id: int, since: int, at_least: int | None = None, *, fresh: bool = False
+    ) -> Frame:
         """Changes after ``since`` and their encoded frame.
 
         ``at_least``: the seq a hint announced; a shared result that reaches it is reused.
-        Without it (a fresh subscription) the changes are always read anew.
+        ``fresh`` (a new subscription): only a read still in flight is shared, never a
+        finished one, so a change committed without a hint can never be skipped.
+        Without ``at_least`` the changes are always read anew.
         """
         key = (account_id, since)
         fut = self._cache.get(key)
-        if fut is not None and at_least is not None:
+        if fut is not None and at_least is not None and not (fresh and fut.done()):
             try:
                 result = await asyncio.shield(fut)
             except Exception:

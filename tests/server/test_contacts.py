@@ -14,10 +14,13 @@ T = datetime(2026, 11, 1, 10, 0, tzinfo=UTC)
 
 
 async def _snapshot(env: Env, *entries: tuple[str, str]) -> None:
-    dev = await env.device()
-    await dev.send(Contacts(entries=[ContactEntry(name=n, number=x) for n, x in entries]))
-    assert await dev.recv() == ContactsAck(count=len(entries))
-    await dev.close()
+    """Send a phonebook snapshot over the test's one bridge connection (a bridge keeps one)."""
+    dev = getattr(env, "contacts_link", None)
+    if dev is None:
+        dev = await env.device()
+        env.contacts_link = dev  # type: ignore[attr-defined]
+    await dev.send(Contacts(entries=[ContactEntry(name=n, number=x) for n, x in entries]))  # type: ignore[attr-defined]
+    assert await dev.recv() == ContactsAck(count=len(entries))  # type: ignore[attr-defined]
 
 
 async def test_snapshot_names_threads_and_lists_contacts(env: Env) -> None:
