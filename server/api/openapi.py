@@ -353,7 +353,7 @@ PATHS: dict[str, dict[str, Schema]] = {
             "Rename a bridge",
             params=[_path_param("device_id", _I)],
             body=_obj(("name",), name=_S),
-            ok=("200", _ref("Device")),
+            ok=("200", _obj(("device",), device=_ref("Device"))),
             errors={**_VERIFIED, "404": _err("no such device of yours")},
         ),
         "delete": _op(

@@ -9,12 +9,14 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
+import argon2
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 from playwright.async_api import Browser, ConsoleMessage, Page
 
 from tests.chromium import launch
+from tests.fakes.sms import FakeSms
 
 ROOT = Path(__file__).resolve().parents[2]
 WEB_CLIENT = ROOT / "web_client"
@@ -60,6 +62,21 @@ def problems() -> PageProblems:
 
 @pytest.fixture
 async def page(browser: Browser, problems: PageProblems) -> AsyncIterator[Page]:
+    """A page whose visitor already answered the cookie notice (tests of the notice use
+    ``fresh_page``), so the notice never covers what a test clicks."""
+    context = await browser.new_context(viewport={"width": 1280, "height": 720}, locale="en-US")
+    await context.add_init_script(
+        "document.cookie = 'accept_cookies=no; Path=/; Max-Age=600; SameSite=Lax'"
+    )
+    pg = await context.new_page()
+    problems.watch(pg)
+    yield pg
+    await context.close()
+
+
+@pytest.fixture
+async def fresh_page(browser: Browser, problems: PageProblems) -> AsyncIterator[Page]:
+    """A first visit: no cookies at all."""
     context = await browser.new_context(viewport={"width": 1280, "height": 720}, locale="en-US")
     pg = await context.new_page()
     problems.watch(pg)
@@ -107,7 +124,13 @@ class LiveFerry:
     svc: object
     account_id: int
     device_id: int
+    sms: FakeSms = field(default_factory=FakeSms)
     _keys: int = 0
+
+    async def code_for(self, number: str) -> str:
+        """The code of the last SMS sent to ``number`` (sends run in the background)."""
+        await self.svc.background.drain()  # type: ignore[attr-defined]
+        return self.sms.last_code(number)
 
     async def incoming(self, sender: str, body: str, at: datetime | None = None) -> None:
         """An SMS arrives through the bridge: stored, then announced, like the device path."""
@@ -126,6 +149,38 @@ class LiveFerry:
         svc.hub.publish(
             self.account_id, ChangesHint(await svc.conversations.current_seq(self.account_id))
         )  # type: ignore[attr-defined]
+
+    async def add_line(self, number: str, label: str) -> int:
+        """A second, verified SIM on the account."""
+        from sqlalchemy import update
+
+        from server.storage.lines import insert_line
+        from server.storage.schema import lines
+
+        async with self.svc.engine.begin() as conn:  # type: ignore[attr-defined]
+            now = datetime.now(UTC)
+            line_id = await insert_line(conn, self.account_id, number, now, now)
+            await conn.execute(update(lines).where(lines.c.id == line_id).values(label=label))
+        return line_id
+
+    async def set_contacts(self, entries: list[tuple[str, str]]) -> None:
+        """The bridge uploads the phonebook of the first line."""
+        line_id = (await self.svc.lines.for_account(self.account_id))[0].id  # type: ignore[attr-defined]
+        await self.svc.contacts.replace(self.account_id, line_id, entries)  # type: ignore[attr-defined]
+
+    async def delete_elsewhere(self, thread_id: int) -> None:
+        """Another client deletes a conversation; tombstones reach this browser."""
+        from server.hub import ChangesHint
+
+        svc = self.svc
+        await svc.conversations.delete_thread(self.account_id, thread_id)  # type: ignore[attr-defined]
+        svc.hub.publish(
+            self.account_id, ChangesHint(await svc.conversations.current_seq(self.account_id))
+        )  # type: ignore[attr-defined]
+
+    async def thread_ids(self) -> list[int]:
+        threads, _ = await self.svc.conversations.threads(self.account_id)  # type: ignore[attr-defined]
+        return [t.id for t in threads]
 
     async def report_status(self, status: str, error: str | None = None) -> None:
         """The bridge reports on every outgoing message still in the outbox."""
@@ -152,7 +207,8 @@ async def _start_ferry(tmp_path: Path, *, verified: bool) -> tuple[TestServer, L
     from server.app import create_app
     from server.config import Config
 
-    app = create_app(Config(data_dir=tmp_path / "var"))
+    # The cheapest argon2 parameters keep sign-up and reset tests fast.
+    app = create_app(Config(data_dir=tmp_path / "var", password_params=argon2.profiles.CHEAPEST))
     # Open browser sockets would otherwise hold shutdown for the default 60 s.
     server = TestServer(app, host="127.0.0.1", shutdown_timeout=1.0)
     await server.start_server()
@@ -162,7 +218,9 @@ async def _start_ferry(tmp_path: Path, *, verified: bool) -> tuple[TestServer, L
         PHONE, svc.passwords.hash(PASSWORD), now, verified_at=now if verified else None
     )
     device_id = await svc.devices.create(account_id, "Pixel 8", secrets.token_bytes(32), now)
-    return server, LiveFerry(str(server.make_url("/")), svc, account_id, device_id)
+    sms = FakeSms()
+    svc.verification.gateway = sms
+    return server, LiveFerry(str(server.make_url("/")), svc, account_id, device_id, sms)
 
 
 @pytest.fixture

@@ -11,6 +11,8 @@ import tempfile
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from playwright.async_api import Browser, Page
+
 from tests.web.conftest import PASSWORD, PHONE, ROOT, LiveFerry, _start_ferry, launch_browser
 
 DOCS = ROOT / "docs"
@@ -74,6 +76,44 @@ async def seed(ferry: LiveFerry) -> None:
         "Network rejected the message",
     )
     await inbound("+15550100006", "Can you call me when you get a chance?", timedelta(minutes=40))
+    await svc.contacts.replace(  # type: ignore[attr-defined]
+        ferry.account_id,
+        line_id,
+        [
+            ("Ada Lovelace", ada),
+            ("Grace Hopper", "+15550100006"),
+            ("Parcel Service", "+15550100004"),
+        ],
+    )
+
+
+async def shot(page: Page, name: str, suffix: str) -> None:
+    await page.wait_for_timeout(250)
+    await page.screenshot(path=DOCS / f"screenshot-{name}{suffix}.png")
+
+
+async def signed_out_screens(browser: Browser, ferry: LiveFerry, scheme: str, suffix: str) -> None:
+    """Sign-in (first visit, with the cookie notice), sign-up and verify."""
+    ctx = await browser.new_context(
+        viewport={"width": 1280, "height": 720},
+        color_scheme=scheme,
+        locale="en-US",  # type: ignore[arg-type]
+    )
+    page = await ctx.new_page()
+    await page.goto(ferry.url)
+    await page.get_by_label("Phone number").fill(PHONE)
+    await shot(page, "signin", suffix)
+    await page.get_by_role("button", name="Accept").click()
+    await page.get_by_role("button", name="Create an account").click()
+    number = "+15550100091" if scheme == "light" else "+15550100092"
+    await page.get_by_label("Phone number").fill(number)
+    await page.get_by_label("Password").fill("a long passphrase")
+    await shot(page, "signup", suffix)
+    await page.keyboard.press("Enter")
+    await page.get_by_role("heading", name="Verify your phone number").wait_for()
+    await page.keyboard.type("482")
+    await shot(page, "verify", suffix)
+    await ctx.close()
 
 
 async def main() -> None:
@@ -84,31 +124,46 @@ async def main() -> None:
             await seed(ferry)
             async with launch_browser() as browser:
                 for scheme in ("light", "dark"):
+                    suffix = "" if scheme == "light" else "-dark"
+                    await signed_out_screens(browser, ferry, scheme, suffix)
                     ctx = await browser.new_context(
                         viewport={"width": 1280, "height": 720}, color_scheme=scheme, locale="en-US"
+                    )
+                    await ctx.add_cookies(
+                        [{"name": "accept_cookies", "value": "yes", "url": ferry.url}]
                     )
                     page = await ctx.new_page()
                     await page.goto(ferry.url)
                     await page.get_by_label("Phone number").fill(PHONE)
-                    suffix = "" if scheme == "light" else "-dark"
-                    await page.screenshot(path=DOCS / f"screenshot-signin{suffix}.png")
                     await page.get_by_label("Password").fill(PASSWORD)
                     await page.keyboard.press("Enter")
                     await page.get_by_role("button", name="Start chat").wait_for()
                     await page.get_by_role("navigation").get_by_role("button").first.click()
                     await page.get_by_text("blue umbrella").wait_for()
-                    await page.get_by_role("textbox", name="Message to +15550100002").fill(
+                    await page.get_by_role("textbox", name="Message to Ada Lovelace").fill(
                         "On my way"
                     )
-                    await page.wait_for_timeout(300)
-                    await page.screenshot(path=DOCS / f"screenshot-conversation{suffix}.png")
+                    await shot(page, "conversation", suffix)
                     if scheme == "light":
+                        await page.get_by_role("searchbox", name="Search messages").fill("umbrella")
+                        await page.get_by_text("1 message found").wait_for()
+                        await shot(page, "search", suffix)
+                        await page.get_by_role("button", name="Clear search").click()
                         await page.set_viewport_size({"width": 390, "height": 760})
-                        await page.wait_for_timeout(200)
-                        await page.screenshot(path=DOCS / "screenshot-narrow-thread.png")
+                        await shot(page, "narrow-thread", suffix)
                         await page.get_by_role("button", name="Back to conversations").click()
-                        await page.wait_for_timeout(200)
-                        await page.screenshot(path=DOCS / "screenshot-narrow-list.png")
+                        await shot(page, "narrow-list", suffix)
+                        await page.set_viewport_size({"width": 1280, "height": 720})
+                    await page.get_by_role("button", name="Settings").click()
+                    await (
+                        page.get_by_role("list", name="Signed-in sessions")
+                        .get_by_role("listitem")
+                        .first.wait_for()
+                    )
+                    await shot(page, "settings", suffix)
+                    await page.get_by_role("button", name="Link a phone").click()
+                    await page.get_by_role("img", name="Pairing QR code").wait_for()
+                    await shot(page, "pairing", suffix)
                     await ctx.close()
         finally:
             await server.close()

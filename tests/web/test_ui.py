@@ -143,8 +143,10 @@ async def test_unverified_number_gets_a_clear_screen(
     page: Page, ferry_unverified: LiveFerry
 ) -> None:
     await sign_in(page, ferry_unverified)
-    await expect(page.get_by_role("heading", name="Verify your phone number")).to_be_focused()
+    await expect(page.get_by_role("heading", name="Verify your phone number")).to_be_visible()
     await expect(page.get_by_text(PHONE)).to_be_visible()
+    code = page.get_by_role("group", name="Verification code")
+    await expect(code.get_by_role("textbox").first).to_be_focused()
 
 
 async def test_keyboard_walks_the_conversation_list(page: Page, ferry: LiveFerry) -> None:

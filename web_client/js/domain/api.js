@@ -1,19 +1,27 @@
 /**
- * Typed calls to the Ferry REST API. Responses are validated by the protocol
- * layer; failures surface as `ApiError` (from platform/http.js) or
- * `ProtocolError` when the server's answer has the wrong shape.
+ * Typed calls to the Ferry REST API (the contract is server/api/openapi.py).
+ * Responses are validated by the protocol layer; failures surface as
+ * `ApiError` (from platform/http.js) or `ProtocolError` when the server's
+ * answer has the wrong shape.
  */
 import {
-  parseAccount, parseDevicesResponse, parseMessagesResponse, parseSendResponse, parseThreadsResponse,
+  parseAccount, parseContactsResponse, parseDevice, parseDevicesResponse, parseLinesResponse,
+  parseMessagesResponse, parsePairingOffer, parseSearchResponse, parseSecurityEventsResponse,
+  parseSendResponse, parseSessionsResponse, parseThreadsResponse, object,
 } from '../protocol/schema.js';
 
 export const PAGE_SIZE = 50;
+
+/** @param {string|number} id */
+const seg = (id) => encodeURIComponent(id);
 
 export class FerryApi {
   /** @param {{request: import('../platform/http.js').Request}} http */
   constructor(http) {
     this.http = http;
   }
+
+  // ---- account --------------------------------------------------------------
 
   me() {
     return this.http.request('GET', '/api/v1/me').then(parseAccount);
@@ -28,6 +36,60 @@ export class FerryApi {
     return this.http.request('DELETE', '/api/v1/session');
   }
 
+  /** 202 whatever the number; the code goes out by SMS. @param {string} phone @param {string} password */
+  signUp(phone, password) {
+    return this.http.request('POST', '/api/v1/accounts', { phone, password });
+  }
+
+  /** @param {string} code six digits */
+  verifyPhone(code) {
+    return this.http.request('POST', '/api/v1/me/phone/verify', { code }).then(parseAccount);
+  }
+
+  resendCode() {
+    return this.http.request('POST', '/api/v1/me/phone/code', {});
+  }
+
+  /** @param {string} phone */
+  requestReset(phone) {
+    return this.http.request('POST', '/api/v1/password-reset', { phone });
+  }
+
+  /** Signs this browser in on success. @param {string} phone @param {string} code @param {string} password */
+  confirmReset(phone, code, password) {
+    return this.http.request('POST', '/api/v1/password-reset/confirm', { phone, code, password }).then(parseAccount);
+  }
+
+  /** @param {{email?: string|null, display_name?: string|null}} profile */
+  updateProfile(profile) {
+    return this.http.request('PATCH', '/api/v1/me', profile).then(parseAccount);
+  }
+
+  /** @param {string} currentPassword @param {string} newPassword */
+  changePassword(currentPassword, newPassword) {
+    return this.http.request('POST', '/api/v1/me/password',
+      { current_password: currentPassword, new_password: newPassword });
+  }
+
+  sessions() {
+    return this.http.request('GET', '/api/v1/me/sessions').then(parseSessionsResponse);
+  }
+
+  /** @param {string} id */
+  revokeSession(id) {
+    return this.http.request('DELETE', `/api/v1/me/sessions/${seg(id)}`);
+  }
+
+  revokeOtherSessions() {
+    return this.http.request('DELETE', '/api/v1/me/sessions');
+  }
+
+  securityEvents(limit = 50) {
+    return this.http.request('GET', `/api/v1/me/security-events?limit=${limit}`).then(parseSecurityEventsResponse);
+  }
+
+  // ---- conversations --------------------------------------------------------
+
   threads() {
     return this.http.request('GET', '/api/v1/threads').then(parseThreadsResponse);
   }
@@ -37,23 +99,68 @@ export class FerryApi {
     const query = new URLSearchParams({ limit: String(PAGE_SIZE) });
     if (before != null) query.set('before', String(before));
     return this.http
-      .request('GET', `/api/v1/threads/${encodeURIComponent(threadId)}/messages?${query}`)
+      .request('GET', `/api/v1/threads/${seg(threadId)}/messages?${query}`)
       .then(parseMessagesResponse);
   }
 
-  /** @param {string} to @param {string} body @param {string} clientMsgId */
-  send(to, body, clientMsgId) {
-    return this.http
-      .request('POST', '/api/v1/messages', { to, body, client_msg_id: clientMsgId })
-      .then(parseSendResponse);
+  /**
+   * @param {string} to @param {string} body @param {string} clientMsgId
+   * @param {number|null} [lineId] the line to send from; the server picks the first verified one
+   */
+  send(to, body, clientMsgId, lineId = null) {
+    /** @type {Record<string, unknown>} */
+    const payload = { to, body, client_msg_id: clientMsgId };
+    if (lineId != null) payload.line_id = lineId;
+    return this.http.request('POST', '/api/v1/messages', payload).then(parseSendResponse);
   }
 
   /** @param {number} threadId */
   markRead(threadId) {
-    return this.http.request('POST', `/api/v1/threads/${encodeURIComponent(threadId)}/read`, {});
+    return this.http.request('POST', `/api/v1/threads/${seg(threadId)}/read`, {});
   }
+
+  /** @param {number} threadId @param {{read?: boolean, archived?: boolean}} flags */
+  updateThread(threadId, flags) {
+    return this.http.request('PATCH', `/api/v1/threads/${seg(threadId)}`, flags);
+  }
+
+  /** @param {number} threadId @param {{keepalive?: boolean}} [options] */
+  deleteThread(threadId, options = {}) {
+    return this.http.request('DELETE', `/api/v1/threads/${seg(threadId)}`, undefined, options);
+  }
+
+  /** @param {string} q 2 to 100 characters */
+  search(q) {
+    return this.http.request('GET', `/api/v1/search?${new URLSearchParams({ q, limit: '50' })}`).then(parseSearchResponse);
+  }
+
+  lines() {
+    return this.http.request('GET', '/api/v1/lines').then(parseLinesResponse);
+  }
+
+  contacts() {
+    return this.http.request('GET', '/api/v1/contacts').then(parseContactsResponse);
+  }
+
+  // ---- bridges --------------------------------------------------------------
 
   devices() {
     return this.http.request('GET', '/api/v1/devices').then(parseDevicesResponse);
+  }
+
+  /** @param {string} id @param {string} name */
+  renameDevice(id, name) {
+    // The server answers {"device": …}; accept a bare Device too.
+    return this.http.request('PATCH', `/api/v1/devices/${seg(id)}`, { name })
+      .then((r) => parseDevice(object(r, 'response').device ?? r));
+  }
+
+  /** @param {string} id */
+  revokeDevice(id) {
+    return this.http.request('DELETE', `/api/v1/devices/${seg(id)}`);
+  }
+
+  pairingCode() {
+    return this.http.request('POST', '/api/v1/pairing-codes', {}).then(parsePairingOffer);
   }
 }

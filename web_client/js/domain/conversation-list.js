@@ -14,15 +14,18 @@ import { relativeTime } from './time.js';
  * @property {string} time compact label, e.g. "5 min"
  * @property {string} timestamp ISO, for a machine-readable <time>
  * @property {number} unread
+ * @property {boolean} archived
+ * @property {string|null} line label of the thread's line, when the account has several
  */
 
 /**
  * @param {Iterable<import('../protocol/schema.js').Thread>} threads
  * @param {number} now epoch ms
  * @param {import('./time.js').TimeOptions} [timeOptions]
+ * @param {Map<number, string>|null} [lineLabels] line id → label; null hides line labels
  * @returns {ConversationItem[]}
  */
-export function conversationItems(threads, now, timeOptions = {}) {
+export function conversationItems(threads, now, timeOptions = {}, lineLabels = null) {
   return [...threads]
     .sort((a, b) => Date.parse(b.last_activity) - Date.parse(a.last_activity) || b.id - a.id)
     .map((t) => ({
@@ -34,6 +37,8 @@ export function conversationItems(threads, now, timeOptions = {}) {
       time: relativeTime(t.last_activity, now, timeOptions),
       timestamp: t.last_activity,
       unread: t.unread,
+      archived: t.archived,
+      line: lineLabels && t.line_id !== null ? lineLabels.get(t.line_id) ?? t.line : null,
     }));
 }
 

@@ -32,12 +32,13 @@ export class Outbox {
    * @param {string} to peer number
    * @param {string} body
    * @param {number|null} threadId when known, so the bubble shows in that thread at once
+   * @param {number|null} [lineId] the line to send from; null lets the server choose
    * @returns {Promise<import('../protocol/schema.js').Message|null>} the stored message, or null
    */
-  send(to, body, threadId) {
+  send(to, body, threadId, lineId = null) {
     const clientMsgId = this.uuid();
     this.store.putPending({
-      id: null, thread_id: threadId, peer: to, direction: 'out', body, status: 'sending',
+      id: null, thread_id: threadId, peer: to, line_id: lineId, direction: 'out', body, status: 'sending',
       timestamp: new Date(this.clock.now()).toISOString(), client_msg_id: clientMsgId,
       error: null, retryable: false, pending: true,
     });
@@ -63,7 +64,7 @@ export class Outbox {
       const held = this.store.pending(clientMsgId);
       if (!held) return null; // confirmed through the websocket meanwhile, or discarded
       try {
-        const message = await this.api.send(held.peer, held.body, clientMsgId);
+        const message = await this.api.send(held.peer, held.body, clientMsgId, held.line_id ?? null);
         this.store.applyChanges([message]);
         return message;
       } catch (err) {

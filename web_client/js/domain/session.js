@@ -76,6 +76,11 @@ export class Session extends Observable {
     this.#signedOut(null);
   }
 
+  /** A request that signs in by itself (password reset) or refreshes the account. @param {Account} account */
+  adopt(account) {
+    this.#signedIn(account);
+  }
+
   /** The server told us the session is gone (401, websocket close 4401). */
   expire() {
     if (this.state !== 'signed-in') return;

@@ -7,6 +7,10 @@
  * change may arrive in any order and overlap, and each message still shows
  * exactly once, in its newest state.
  *
+ * Tombstones (`deleted: true`) remove a thread or message; a tombstoned
+ * thread stays gone until a newer record of it (a revived conversation)
+ * arrives.
+ *
  * Messages being sent live here too, keyed by `client_msg_id` until the
  * server's copy (which carries the same `client_msg_id`) takes their place.
  */
@@ -22,6 +26,7 @@ import { Observable } from './observable.js';
  * @property {null} id
  * @property {number|null} thread_id null until the server names the thread
  * @property {string} peer
+ * @property {number|null} [line_id] the line chosen to send from, if any
  * @property {'out'} direction
  * @property {string} body
  * @property {'sending'|'failed'} status
@@ -45,16 +50,28 @@ export class ConversationStore extends Observable {
   #pending = new Map();
   /** client_msg_ids the server has confirmed, so a late pending update cannot resurrect one */
   #confirmed = new Set();
+  /** @type {Map<number, number>} deleted thread id → seq of its tombstone */
+  #tombstones = new Map();
 
   /**
    * Apply a batch from the server: a websocket `changes` frame or a REST page.
    * @param {readonly Message[]} messages @param {readonly Thread[]} [threads]
+   * @returns {Message[]} messages not held before (for notifications)
    */
   applyChanges(messages, threads = []) {
     let changed = false;
+    /** @type {Message[]} */
+    const added = [];
     for (const thread of threads) changed = this.#upsertThread(thread) || changed;
-    for (const message of messages) changed = this.#upsertMessage(message) || changed;
+    for (const message of messages) {
+      const isNew = !message.deleted && !this.#messages.get(message.thread_id)?.has(message.id);
+      if (this.#upsertMessage(message)) {
+        changed = true;
+        if (isNew) added.push(message);
+      }
+    }
     if (changed) this.emitChange();
+    return added;
   }
 
   /**
@@ -63,7 +80,8 @@ export class ConversationStore extends Observable {
    * @param {readonly Thread[]} threads
    */
   replaceThreads(threads) {
-    this.threads = new Map(threads.map((t) => [t.id, t]));
+    this.threads = new Map(threads.filter((t) => !t.deleted).map((t) => [t.id, t]));
+    this.#tombstones.clear();
     this.#messages.clear();
     this.epoch++;
     this.emitChange();
@@ -74,7 +92,20 @@ export class ConversationStore extends Observable {
     this.#messages.clear();
     this.#pending.clear();
     this.#confirmed.clear();
+    this.#tombstones.clear();
     this.epoch++;
+    this.emitChange();
+  }
+
+  /**
+   * Optimistic flags (archived, unread) until the server's record arrives;
+   * the held seq is kept so that record wins.
+   * @param {number} threadId @param {Partial<Pick<Thread, 'archived'|'unread'>>} fields
+   */
+  patchThreadLocally(threadId, fields) {
+    const thread = this.threads.get(threadId);
+    if (!thread) return;
+    this.threads.set(threadId, { ...thread, ...fields });
     this.emitChange();
   }
 
@@ -86,9 +117,20 @@ export class ConversationStore extends Observable {
     this.emitChange();
   }
 
-  /** @param {string} peer @returns {Thread|undefined} */
-  threadForPeer(peer) {
-    for (const thread of this.threads.values()) if (thread.peer === peer) return thread;
+  /** Deleted here (the server agreed); its own tombstone follows. @param {number} threadId */
+  bury(threadId) {
+    const thread = this.threads.get(threadId);
+    if (thread && this.#upsertThread({ ...thread, deleted: true })) this.emitChange();
+  }
+
+  /**
+   * @param {string} peer @param {number|null} [lineId] only that line's thread; any line when null
+   * @returns {Thread|undefined}
+   */
+  threadForPeer(peer, lineId = null) {
+    for (const thread of this.threads.values()) {
+      if (thread.peer === peer && (lineId === null || thread.line_id === lineId)) return thread;
+    }
     return undefined;
   }
 
@@ -131,6 +173,14 @@ export class ConversationStore extends Observable {
   #upsertThread(thread) {
     const held = this.threads.get(thread.id);
     if (held && held.seq > thread.seq) return false;
+    const buried = this.#tombstones.get(thread.id);
+    if (buried !== undefined && buried >= thread.seq) return false;
+    if (thread.deleted) {
+      this.#tombstones.set(thread.id, thread.seq);
+      this.#messages.delete(thread.id);
+      return this.threads.delete(thread.id);
+    }
+    this.#tombstones.delete(thread.id);
     this.threads.set(thread.id, thread);
     return true;
   }
@@ -141,6 +191,8 @@ export class ConversationStore extends Observable {
     if (!byId) this.#messages.set(message.thread_id, (byId = new Map()));
     const held = byId.get(message.id);
     if (held && held.seq > message.seq) return false;
+    if (message.deleted) return this.#removeMessage(byId, message);
+    if (this.#tombstones.has(message.thread_id)) return false;
     byId.set(message.id, message);
     if (message.client_msg_id) {
       this.#confirmed.add(message.client_msg_id);
@@ -148,6 +200,18 @@ export class ConversationStore extends Observable {
     }
     this.#touchThread(message);
     return true;
+  }
+
+  /** @param {Map<number, Message>} byId @param {Message} tombstone @returns {boolean} changed */
+  #removeMessage(byId, tombstone) {
+    const had = byId.delete(tombstone.id);
+    const thread = this.threads.get(tombstone.thread_id);
+    if (thread?.last_message?.id === tombstone.id) {
+      const rest = [...byId.values()].sort(byTimeThenId);
+      this.threads.set(thread.id, { ...thread, last_message: rest[rest.length - 1] ?? null });
+      return true;
+    }
+    return had;
   }
 
   /**
@@ -162,6 +226,7 @@ export class ConversationStore extends Observable {
       this.threads.set(message.thread_id, {
         id: message.thread_id, peer: message.peer, title: message.peer, last_message: message,
         last_activity: message.timestamp, unread: 0, seq: -1,
+        line_id: null, line: null, archived: false, deleted: false,
       });
       return;
     }

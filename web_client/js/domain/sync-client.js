@@ -59,10 +59,13 @@ export class SyncClient extends Observable {
    * @param {() => number} [deps.random]
    * @param {() => void} [deps.onSessionGone]
    * @param {(code: string) => void} [deps.onFatal] e.g. phone_unverified from the first fetch
+   * @param {(added: import('../protocol/schema.js').Message[]) => void} [deps.onLive] messages new to the store, from the socket
    */
-  constructor({ api, store, socketFactory, clock, random = Math.random, onSessionGone = () => {}, onFatal = () => {} }) {
+  constructor({
+    api, store, socketFactory, clock, random = Math.random, onSessionGone = () => {}, onFatal = () => {}, onLive = () => {},
+  }) {
     super();
-    Object.assign(this, { api, store, socketFactory, clock, random, onSessionGone, onFatal });
+    Object.assign(this, { api, store, socketFactory, clock, random, onSessionGone, onFatal, onLive });
   }
 
   /** Whether the thread list has been fetched at least once since start(). */
@@ -141,11 +144,11 @@ export class SyncClient extends Observable {
     this.#heardSincePing = true;
     this.#schedulePing(socket);
     this.#setStatus('connected');
-    this.#refreshDevices();
+    this.refreshDevices();
   }
 
   /** Bridge presence may have changed while we were away; a `device` frame wins a race. */
-  async #refreshDevices() {
+  async refreshDevices() {
     const version = ++this.#devicesVersion;
     try {
       const devices = await this.api.devices();
@@ -171,10 +174,12 @@ export class SyncClient extends Observable {
       return;
     }
     switch (frame.t) {
-      case 'changes':
-        this.store.applyChanges(frame.messages, frame.threads);
+      case 'changes': {
+        const added = this.store.applyChanges(frame.messages, frame.threads);
         this.cursor = Math.max(this.cursor, frame.upto);
+        if (added.length) this.onLive(added);
         break;
+      }
       case 'device':
         this.#devicesVersion++;
         this.devices = frame.devices;

@@ -32,7 +32,10 @@ export class ThreadModel extends Observable {
   hasMore = false;
   /** @type {string|null} */
   error = null;
+  /** @type {number|null} a search hit to scroll to */
+  revealId = null;
   #epoch = -1;
+  /** @type {Promise<void>|null} */ #loading = null;
 
   /**
    * @param {{api: import('./api.js').FerryApi, store: import('./store.js').ConversationStore, threadId: number}} deps
@@ -45,8 +48,26 @@ export class ThreadModel extends Observable {
   }
 
   /** Load the newest page if the store's copy was never loaded or was dropped. */
-  async ensureLoaded() {
-    if (this.#epoch === this.store.epoch || this.loading) return;
+  ensureLoaded() {
+    if (this.#loading) return this.#loading;
+    if (this.#epoch === this.store.epoch) return Promise.resolve();
+    this.#loading = this.#loadNewest().finally(() => { this.#loading = null; });
+    return this.#loading;
+  }
+
+  /**
+   * Page back until a message is held, then ask the view to scroll to it.
+   * @param {number} messageId
+   */
+  async reveal(messageId) {
+    this.revealId = messageId;
+    await this.ensureLoaded();
+    const held = () => this.store.messagesFor(this.threadId).some((m) => m.id === messageId);
+    for (let page = 0; page < 40 && !held() && this.hasMore && !this.error; page++) await this.loadOlder();
+    this.emitChange();
+  }
+
+  async #loadNewest() {
     this.#epoch = this.store.epoch;
     this.loading = true;
     this.error = null;
@@ -87,6 +108,7 @@ export class ThreadModel extends Observable {
     const bubbles = this.store.messagesFor(this.threadId).map((m) => bubble(m, timeOptions));
     return {
       groups: groupByDay(bubbles, now, timeOptions),
+      revealKey: this.revealId === null ? null : `m:${this.revealId}`,
       hasMore: this.hasMore,
       loading: this.loading,
       loadingOlder: this.loadingOlder,

@@ -11,17 +11,19 @@ export class ApiError extends Error {
    * @param {number} status HTTP status, 0 when the request never completed
    * @param {string} code machine-readable code from the server, or a client-side one
    * @param {string} [message]
+   * @param {number|null} [retryAfter] seconds, from a 429's Retry-After header
    */
-  constructor(status, code, message) {
+  constructor(status, code, message, retryAfter = null) {
     super(message || code);
     this.name = 'ApiError';
     this.status = status;
     this.code = code;
+    this.retryAfter = retryAfter;
   }
 }
 
 /**
- * @typedef {(method: string, path: string, body?: unknown) => Promise<any>} Request
+ * @typedef {(method: string, path: string, body?: unknown, options?: {keepalive?: boolean}) => Promise<any>} Request
  */
 
 /**
@@ -29,12 +31,13 @@ export class ApiError extends Error {
  * @returns {{request: Request}}
  */
 export function createHttp({ fetch: fetchImpl = globalThis.fetch.bind(globalThis), baseUrl = '' } = {}) {
-  async function request(method, path, body) {
+  async function request(method, path, body, { keepalive = false } = {}) {
     /** @type {RequestInit} */
     const init = {
       method,
       credentials: 'same-origin',
       headers: { Accept: 'application/json' },
+      keepalive,
     };
     if (body !== undefined) {
       init.headers = { ...init.headers, 'Content-Type': 'application/json' };
@@ -73,5 +76,6 @@ async function readResponse(response) {
   const error = data && typeof data === 'object' ? data.error : null;
   const code = error && typeof error.code === 'string' ? error.code : `http_${response.status}`;
   const message = error && typeof error.message === 'string' ? error.message : response.statusText;
-  throw new ApiError(response.status, code, message);
+  const retryAfter = Number.parseInt(response.headers.get('Retry-After') ?? '', 10);
+  throw new ApiError(response.status, code, message, Number.isFinite(retryAfter) ? retryAfter : null);
 }

@@ -19,6 +19,7 @@ import { ProtocolError } from './errors.js';
  * @property {number} seq
  * @property {string|null} client_msg_id
  * @property {string|null} error
+ * @property {boolean} deleted a tombstone: remove it from view
  */
 
 /**
@@ -30,6 +31,10 @@ import { ProtocolError } from './errors.js';
  * @property {string} last_activity
  * @property {number} unread
  * @property {number} seq
+ * @property {number|null} line_id
+ * @property {string|null} line number of the line (SIM) the conversation is on
+ * @property {boolean} archived
+ * @property {boolean} deleted a tombstone: remove it from view
  */
 
 /**
@@ -40,7 +45,16 @@ import { ProtocolError } from './errors.js';
  * @property {string|null} last_seen
  */
 
-/** @typedef {{id: string|number, phone: string, phone_verified: boolean}} Account */
+/**
+ * @typedef {{id: string|number, phone: string, phone_verified: boolean,
+ *   email: string|null, display_name: string|null}} Account
+ * @typedef {{id: string, current: boolean, created_at: string|null, last_seen_at: string|null,
+ *   user_agent: string, ip: string|null}} SessionInfo
+ * @typedef {{id: number, kind: string, at: string, ip: string|null, user_agent: string|null}} SecurityEvent
+ * @typedef {{code: string, uri: string, qr_svg: string, expires_at: string}} PairingOffer
+ * @typedef {{id: number, number: string, label: string, verified: boolean}} Line
+ * @typedef {{id: number, name: string, number: string, line_id: number|null}} Contact
+ */
 
 export const MESSAGE_STATUSES = Object.freeze(['received', 'queued', 'sending', 'sent', 'delivered', 'failed', 'unknown']);
 /** Guards against a runaway server payload; far beyond any real SMS thread. */
@@ -108,6 +122,7 @@ export function parseMessage(value, what = 'message') {
     seq: int(m.seq, `${what}.seq`),
     client_msg_id: optStr(m.client_msg_id, `${what}.client_msg_id`),
     error: optStr(m.error, `${what}.error`),
+    deleted: m.deleted === true,
   });
 }
 
@@ -122,6 +137,10 @@ export function parseThread(value, what = 'thread') {
     last_activity: isoTime(t.last_activity, `${what}.last_activity`),
     unread: int(t.unread ?? 0, `${what}.unread`),
     seq: int(t.seq, `${what}.seq`),
+    line_id: t.line_id == null ? null : int(t.line_id, `${what}.line_id`),
+    line: t.line == null ? null : str(t.line, `${what}.line`, 64),
+    archived: t.archived === true,
+    deleted: t.deleted === true,
   });
 }
 
@@ -140,7 +159,76 @@ export function parseDevice(value, what = 'device') {
 export function parseAccount(value) {
   const a = object(object(value, 'response').account, 'account');
   if (typeof a.id !== 'string' && typeof a.id !== 'number') throw new ProtocolError('account.id: missing');
-  return Object.freeze({ id: a.id, phone: str(a.phone, 'account.phone', 64), phone_verified: a.phone_verified === true });
+  return Object.freeze({
+    id: a.id, phone: str(a.phone, 'account.phone', 64), phone_verified: a.phone_verified === true,
+    email: optStr(a.email, 'account.email'), display_name: optStr(a.display_name, 'account.display_name'),
+  });
+}
+
+/** @param {unknown} value @param {string} what @returns {string|null} */
+function optTime(value, what) {
+  return value == null ? null : isoTime(value, what);
+}
+
+/** @param {unknown} value @returns {SessionInfo[]} */
+export function parseSessionsResponse(value) {
+  return list(object(value, 'response').sessions, 'sessions', (item, what) => {
+    const s = object(item, what);
+    return Object.freeze({
+      id: str(s.id, `${what}.id`, 200), current: s.current === true,
+      created_at: optTime(s.created_at, `${what}.created_at`),
+      last_seen_at: optTime(s.last_seen_at, `${what}.last_seen_at`),
+      user_agent: str(s.user_agent ?? '', `${what}.user_agent`), ip: optStr(s.ip, `${what}.ip`),
+    });
+  });
+}
+
+/** @param {unknown} value @returns {SecurityEvent[]} */
+export function parseSecurityEventsResponse(value) {
+  return list(object(value, 'response').events, 'events', (item, what) => {
+    const e = object(item, what);
+    return Object.freeze({
+      id: int(e.id, `${what}.id`), kind: str(e.kind, `${what}.kind`, 64), at: isoTime(e.at, `${what}.at`),
+      ip: optStr(e.ip, `${what}.ip`), user_agent: optStr(e.user_agent, `${what}.user_agent`),
+    });
+  });
+}
+
+/** @param {unknown} value @returns {PairingOffer} */
+export function parsePairingOffer(value) {
+  const p = object(value, 'response');
+  return Object.freeze({
+    code: str(p.code, 'code', 200), uri: str(p.uri, 'uri', 4000),
+    qr_svg: str(p.qr_svg, 'qr_svg', 500_000), expires_at: isoTime(p.expires_at, 'expires_at'),
+  });
+}
+
+/** @param {unknown} value @returns {Line[]} */
+export function parseLinesResponse(value) {
+  return list(object(value, 'response').lines, 'lines', (item, what) => {
+    const l = object(item, what);
+    return Object.freeze({
+      id: int(l.id, `${what}.id`), number: str(l.number, `${what}.number`, 64),
+      label: str(l.label ?? '', `${what}.label`, 200), verified: l.verified === true,
+    });
+  });
+}
+
+/** @param {unknown} value @returns {Contact[]} */
+export function parseContactsResponse(value) {
+  return list(object(value, 'response').contacts, 'contacts', (item, what) => {
+    const c = object(item, what);
+    return Object.freeze({
+      id: int(c.id, `${what}.id`), name: str(c.name, `${what}.name`, 200),
+      number: str(c.number, `${what}.number`, 64),
+      line_id: c.line_id == null ? null : int(c.line_id, `${what}.line_id`),
+    });
+  });
+}
+
+/** @param {unknown} value @returns {Message[]} */
+export function parseSearchResponse(value) {
+  return list(object(value, 'response').messages, 'messages', parseMessage);
 }
 
 /** @param {unknown} value @returns {{threads: Thread[], seq: number}} */

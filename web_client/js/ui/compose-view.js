@@ -2,7 +2,8 @@
  * Compose box. Enter sends, Shift+Enter inserts a newline; Enter while an IME
  * is composing belongs to the IME.
  */
-import { h, icon, uid } from './dom.js';
+import { smsCounter } from '../domain/compose-counter.js';
+import { h, icon, setText, uid } from './dom.js';
 import { ICONS } from './icons.js';
 
 /** The server's limit: ten concatenated SMS. */
@@ -24,8 +25,10 @@ export class ComposeView {
     }));
     this.button = h('button', { type: 'submit', class: 'icon-button compose-send', 'aria-label': 'Send message', disabled: true },
       icon(ICONS.send));
+    this.counter = h('p', { id: uid('sms-count'), class: 'compose-counter' });
+    this.input.setAttribute('aria-describedby', this.counter.id);
     this.root = h('form', { class: 'compose', onsubmit: (/** @type {Event} */ e) => this.#submit(e) },
-      this.label, this.input, this.button);
+      h('div', { class: 'compose-row' }, this.label, this.input, this.button), this.counter);
   }
 
   /** @param {HTMLElement} parent */
@@ -33,7 +36,7 @@ export class ComposeView {
     parent.append(this.root);
   }
 
-  /** @param {{draft: string, label?: string}} state */
+  /** @param {{draft: string, draftKey: string, label?: string}} state */
   update(state) {
     if (state.label && this.label.textContent !== state.label) this.label.textContent = state.label;
     // Drafts flow view → model; only adopt the model's copy when switching threads.
@@ -80,5 +83,8 @@ export class ComposeView {
 
   #syncButton() {
     /** @type {HTMLButtonElement} */ (this.button).disabled = !this.input.value.trim();
+    const { label, long } = smsCounter(this.input.value);
+    setText(this.counter, label);
+    this.counter.classList.toggle('is-long', long);
   }
 }

@@ -25,10 +25,12 @@ export class ConversationListView {
     parent.append(this.root);
   }
 
-  /** @param {{items: ConversationItem[], selectedId: number|null, loading: boolean}} state */
+  /** @param {{items: ConversationItem[], selectedId: number|null, loading: boolean, mode?: string}} state */
   update(state) {
     this.loading.hidden = !state.loading;
     this.empty.hidden = state.loading || state.items.length > 0;
+    setText(this.empty, state.mode === 'archived' ? 'No archived conversations.' : 'No conversations yet.');
+    setAttr(this.root, 'aria-label', state.mode === 'archived' ? 'Archived conversations' : 'Conversations');
     reconcile(this.list, state.items, this.#rows, (item) => String(item.id),
       (item) => this.#createRow(item), (el, item) => refreshRow(el, item, item.id === state.selectedId));
   }
@@ -53,6 +55,7 @@ export class ConversationListView {
       h('span', { class: 'conv-text' },
         h('span', { class: 'conv-top' },
           h('span', { class: 'conv-title' }),
+          h('span', { class: 'line-chip', hidden: true }),
           h('time', { class: 'conv-time' })),
         h('span', { class: 'conv-bottom' },
           h('span', { class: 'conv-preview' }),
@@ -80,6 +83,9 @@ function refreshRow(li, item, selected) {
   button.classList.toggle('conv-unread', item.unread > 0);
   fillAvatar(/** @type {HTMLElement} */ (button.querySelector('.avatar')), item.title, item.peer);
   setText(button.querySelector('.conv-title'), item.title);
+  const line = /** @type {HTMLElement} */ (button.querySelector('.line-chip'));
+  setText(line, item.line ?? '');
+  line.hidden = !item.line;
   const time = /** @type {HTMLElement} */ (button.querySelector('.conv-time'));
   setText(time, item.time);
   setAttr(time, 'datetime', item.timestamp);

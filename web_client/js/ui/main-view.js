@@ -1,20 +1,25 @@
 /**
- * The signed-in layout: conversation list on the left, the open pane on the
- * right. Narrow screens show one at a time (`data-pane` drives the CSS).
+ * The signed-in layout: search, conversation list (inbox or archived) on the
+ * left, the open pane (conversation, new message, settings) on the right.
+ * Narrow screens show one at a time (`data-pane` drives the CSS).
  *
  * Focus follows the user's intent: opening a conversation lands in its
- * compose box, "new" lands in the To field, going back returns to the row
- * that was open.
+ * compose box, "new" lands in the To field, settings on its heading, going
+ * back returns to the row that was open.
  */
 import { ConversationListView } from './conversation-list-view.js';
-import { h, icon } from './dom.js';
+import { h, icon, setText } from './dom.js';
 import { ICONS } from './icons.js';
 import { NewMessageView } from './new-message-view.js';
+import { SearchBoxView, SearchResultsView } from './search-view.js';
+import { SettingsView } from './settings-view.js';
 import { ConnectionBannerView, StatusChipsView } from './status-view.js';
 import { ThreadView } from './thread-view.js';
 
+/** @typedef {ReturnType<import('../domain/app-model.js').AppModel['snapshot']>} AppState */
+
 export class MainView {
-  /** @type {ThreadView|NewMessageView|null} */ #pane = null;
+  /** @type {ThreadView|NewMessageView|SettingsView|null} */ #pane = null;
   /** @type {string|null} */ #paneKey = null;
   /** @type {number|null} */ #lastThreadId = null;
 
@@ -24,23 +29,41 @@ export class MainView {
     this.banner = new ConnectionBannerView();
     this.chips = new StatusChipsView();
     this.list = new ConversationListView(/** @type {any} */ (intents));
+    this.searchBox = new SearchBoxView(intents);
+    this.results = new SearchResultsView(intents);
+    this.searchBox.onArrowDown = () => this.results.focus();
+    this.results.onEscapeUp = () => this.searchBox.focus();
     this.account = h('p', { class: 'account' });
-    this.newButton = h('button', { type: 'button', class: 'button button-fab', onclick: () => intents.startNewMessage() },
-      icon(ICONS.compose), h('span', { text: 'Start chat' }));
+    this.newButton = h('button', { type: 'button', class: 'button button-fab', 'aria-keyshortcuts': 'Alt+N',
+      onclick: () => intents.startNewMessage() }, icon(ICONS.compose), h('span', { text: 'Start chat' }));
+    this.archivedButton = h('button', { type: 'button', class: 'button button-quiet list-switch',
+      onclick: () => intents.showList('archived') }, icon(ICONS.archive), h('span', { text: 'Archived' }));
+    this.inboxHeader = h('div', { class: 'list-header', hidden: true },
+      h('button', { type: 'button', class: 'icon-button', 'aria-label': 'Back to inbox', onclick: () => intents.showList('inbox') },
+        icon(ICONS.back)),
+      h('h2', { class: 'list-title', text: 'Archived' }));
     const sidebarHeader = h('header', { class: 'sidebar-header' },
       h('div', { class: 'sidebar-title-row' },
         h('h1', { class: 'app-title' }, icon(ICONS.chat, 'icon brand-icon'), h('span', { text: 'Ferry' })),
-        h('button', { type: 'button', class: 'icon-button', 'aria-label': 'Sign out', title: 'Sign out',
-          onclick: () => intents.signOut() }, icon(ICONS.signOut))),
+        h('div', { class: 'sidebar-tools' },
+          h('button', { type: 'button', class: 'icon-button', 'aria-label': 'Keyboard shortcuts', title: 'Keyboard shortcuts (?)',
+            'aria-keyshortcuts': 'Shift+?', onclick: () => intents.showHelp() }, icon(ICONS.keyboard)),
+          h('button', { type: 'button', class: 'icon-button', 'aria-label': 'Settings', title: 'Settings',
+            onclick: () => intents.openSettings() }, icon(ICONS.settings)),
+          h('button', { type: 'button', class: 'icon-button', 'aria-label': 'Sign out', title: 'Sign out',
+            onclick: () => intents.signOut() }, icon(ICONS.signOut)))),
       this.account);
     this.sidebar = h('aside', { class: 'sidebar', 'aria-label': 'Conversations and status' }, sidebarHeader);
     this.chips.mount(sidebarHeader);
-    this.sidebar.append(this.newButton);
+    this.searchBox.mount(sidebarHeader);
+    this.sidebar.append(h('div', { class: 'sidebar-actions' }, this.newButton, this.archivedButton), this.inboxHeader);
     this.list.mount(this.sidebar);
+    this.results.mount(this.sidebar);
     this.paneHost = h('main', { class: 'pane' });
     this.emptyPane = h('div', { class: 'pane-empty' },
       icon(ICONS.chat, 'icon pane-empty-icon'),
-      h('p', { text: 'Pick a conversation, or start a new one.' }));
+      h('p', { text: 'Pick a conversation, or start a new one.' }),
+      h('p', { class: 'pane-empty-hint', text: 'Press ? for keyboard shortcuts.' }));
     this.root = h('div', { class: 'shell', 'data-pane': 'empty' }, this.sidebar, this.paneHost);
     this.banner.mount(this.root);
   }
@@ -50,13 +73,23 @@ export class MainView {
     parent.append(this.root);
   }
 
-  /** @param {ReturnType<import('../domain/app-model.js').AppModel['snapshot']>} state */
+  /** @param {AppState} state */
   update(state) {
     this.root.dataset.pane = state.pane;
     this.banner.update(state.connection);
     this.chips.update(state);
-    this.account.textContent = state.account ? `Signed in as ${state.account.phone}` : '';
+    const who = state.account?.display_name ? `${state.account.display_name} · ${state.account.phone}` : state.account?.phone;
+    setText(this.account, who ? `Signed in as ${who}` : '');
+    const archived = state.list.mode === 'archived';
+    this.inboxHeader.hidden = !archived;
+    this.archivedButton.hidden = archived;
+    setText(/** @type {Element} */ (this.archivedButton.lastElementChild),
+      state.list.archivedCount ? `Archived (${state.list.archivedCount})` : 'Archived');
+    const searching = state.search.query.trim().length >= 2;
+    this.list.root.hidden = searching;
     this.list.update(state.list);
+    this.searchBox.update(state.search);
+    this.results.update(state.search, state.now);
     this.#updatePane(state);
   }
 
@@ -64,22 +97,38 @@ export class MainView {
     if (!this.list.focus()) this.newButton.focus();
   }
 
+  focusSearch() {
+    this.searchBox.focus();
+  }
+
+  /** @returns {boolean} whether there was a compose box to focus */
+  focusCompose() {
+    const pane = this.#pane;
+    if (pane instanceof ThreadView || pane instanceof NewMessageView) {
+      pane.compose.focus();
+      return true;
+    }
+    return false;
+  }
+
   unmount() {
     this.#pane?.unmount();
     this.root.remove();
   }
 
-  /** @param {ReturnType<import('../domain/app-model.js').AppModel['snapshot']>} state */
+  /** @param {AppState} state */
   #updatePane(state) {
-    const key = state.thread ? `thread:${state.thread.id}` : state.pane === 'new' ? 'new' : 'empty';
+    const key = state.thread ? `thread:${state.thread.id}` : state.pane === 'thread' ? 'empty' : state.pane;
     const compose = { draft: state.draft, draftKey: key };
     const changed = key !== this.#paneKey;
     if (changed) this.#swapPane(key);
-    if (this.#pane instanceof ThreadView && state.thread) this.#pane.update(state.thread, compose);
-    if (this.#pane instanceof NewMessageView && state.newMessage) this.#pane.update(state.newMessage, compose);
+    const pane = this.#pane;
+    if (pane instanceof ThreadView && state.thread) pane.update(state.thread, compose);
+    if (pane instanceof NewMessageView && state.newMessage) pane.update(state.newMessage, compose);
+    if (pane instanceof SettingsView && state.settings) pane.update(state.settings);
     if (!changed) return;
-    if (this.#pane) this.#pane.focus();
-    else if (this.#lastThreadId !== null) this.list.focus(this.#lastThreadId);
+    if (pane) pane.focus();
+    else if (this.#lastThreadId !== null && !this.list.root.hidden) this.list.focus(this.#lastThreadId);
     if (state.thread) this.#lastThreadId = state.thread.id;
   }
 
@@ -93,7 +142,9 @@ export class MainView {
       this.paneHost.append(this.emptyPane);
       return;
     }
-    this.#pane = key === 'new' ? new NewMessageView(this.intents) : new ThreadView(this.intents);
+    if (key === 'new') this.#pane = new NewMessageView(this.intents);
+    else if (key === 'settings') this.#pane = new SettingsView(this.intents);
+    else this.#pane = new ThreadView(this.intents);
     this.#pane.mount(this.paneHost);
   }
 }

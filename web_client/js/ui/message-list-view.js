@@ -56,6 +56,19 @@ export class MessageListView {
     this.root.scrollTop = this.root.scrollHeight;
   }
 
+  /**
+   * Scroll a message into the middle and flash it (a search hit).
+   * @param {string} key @returns {boolean} whether the message is on screen yet
+   */
+  reveal(key) {
+    const el = this.days.querySelector(`[data-key="${CSS.escape(key)}"]`);
+    if (!el) return false;
+    el.scrollIntoView({ block: 'center' });
+    for (const old of this.days.querySelectorAll('[data-found]')) old.removeAttribute('data-found');
+    el.setAttribute('data-found', 'true');
+    return true;
+  }
+
   #scrollAnchor() {
     const { scrollTop, scrollHeight, clientHeight } = this.root;
     const lastKey = this.days.lastElementChild?.querySelector('.msg:last-child')?.getAttribute('data-key') ?? null;

@@ -1,9 +1,9 @@
 /** Sign-in screen: phone number + password, errors inline next to the form. */
-import { h, icon, setAttr, setText, uid } from './dom.js';
-import { ICONS } from './icons.js';
+import { authCard, field } from './auth-views.js';
+import { h, setAttr, setText, uid } from './dom.js';
 
 export class SignInView {
-  /** @param {{signIn: (phone: string, password: string) => void}} intents */
+  /** @param {{signIn: (phone: string, password: string) => void, showAuth: (view: string) => void}} intents */
   constructor(intents) {
     this.intents = intents;
     const errorId = uid('signin-error');
@@ -23,13 +23,13 @@ export class SignInView {
       field('Password', this.password),
       this.error,
       this.submit);
-    this.root = h('main', { class: 'signin', 'aria-labelledby': 'signin-title' },
-      h('div', { class: 'signin-card' },
-        h('div', { class: 'brand' }, icon(ICONS.chat, 'icon brand-icon'), h('span', { text: 'Ferry' })),
-        h('h1', { id: 'signin-title', text: 'Sign in' }),
-        h('p', { class: 'signin-lede', text: 'Text from your computer using the phone linked to your Ferry account.' }),
-        this.notice,
-        this.form));
+    this.root = authCard('signin-title', 'Sign in',
+      'Text from your computer using the phone linked to your Ferry account.',
+      this.notice, this.form,
+      h('div', { class: 'auth-links' },
+        h('button', { type: 'button', class: 'link-button', onclick: () => intents.showAuth('reset') }, 'Forgot password?'),
+        h('p', {}, 'New to Ferry? ',
+          h('button', { type: 'button', class: 'link-button', onclick: () => intents.showAuth('signup') }, 'Create an account'))));
     /** @type {string|null} */
     this.shownError = null;
   }
@@ -75,9 +75,4 @@ export class SignInView {
     target.focus();
     if (target === this.password) this.password.select();
   }
-}
-
-/** @param {string} label @param {HTMLInputElement} input */
-function field(label, input) {
-  return h('div', { class: 'field' }, h('label', { for: input.id, text: label }), input);
 }

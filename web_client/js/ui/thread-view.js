@@ -1,7 +1,7 @@
-/** An open conversation: header, message log, compose box. */
+/** An open conversation: header (with archive, unread, delete), message log, compose box. */
 import { avatar, fillAvatar } from './avatar.js';
 import { ComposeView } from './compose-view.js';
-import { h, icon, setText, uid } from './dom.js';
+import { h, icon, setAttr, setText, uid } from './dom.js';
 import { ICONS } from './icons.js';
 import { MessageListView } from './message-list-view.js';
 
@@ -14,14 +14,25 @@ export class ThreadView {
     this.avatar = avatar('', '');
     this.log = new MessageListView(/** @type {any} */ (intents));
     this.compose = new ComposeView(/** @type {any} */ (intents));
+    const act = (/** @type {string} */ name) => () => this.threadId !== null && intents[name](this.threadId);
+    this.archive = h('button', { type: 'button', class: 'icon-button', onclick: () => {
+      if (this.threadId !== null) intents.setArchived(this.threadId, !this.archived);
+    } }, icon(ICONS.archive));
+    this.unread = h('button', { type: 'button', class: 'icon-button', 'aria-label': 'Mark as unread', title: 'Mark as unread',
+      onclick: act('markUnread') }, icon(ICONS.markUnread));
+    this.remove = h('button', { type: 'button', class: 'icon-button', 'aria-label': 'Delete conversation', title: 'Delete conversation',
+      onclick: act('deleteThread') }, icon(ICONS.delete));
     this.root = h('section', { class: 'thread', 'aria-labelledby': titleId },
       h('header', { class: 'pane-header' },
         backButton(intents),
         this.avatar,
-        h('div', { class: 'pane-heading' }, this.title, this.subtitle)));
+        h('div', { class: 'pane-heading' }, this.title, this.subtitle),
+        h('div', { class: 'pane-actions', role: 'toolbar', 'aria-label': 'Conversation actions' }, this.archive, this.unread, this.remove)));
     this.log.mount(this.root);
     this.compose.mount(this.root);
-    this.threadId = null;
+    /** @type {number|null} */ this.threadId = null;
+    this.archived = false;
+    /** @type {string|null} */ this.revealed = null;
   }
 
   /** @param {HTMLElement} parent */
@@ -30,20 +41,29 @@ export class ThreadView {
   }
 
   /**
-   * @param {{id: number, title: string, peer: string, groups: any[], hasMore: boolean,
-   *   loading: boolean, loadingOlder: boolean, error: string|null}} thread
+   * @param {{id: number, title: string, peer: string, archived: boolean, line: string|null, groups: any[],
+   *   hasMore: boolean, loading: boolean, loadingOlder: boolean, error: string|null, revealKey: string|null}} thread
    * @param {{draft: string, draftKey: string}} compose
    */
   update(thread, compose) {
     setText(this.title, thread.title);
-    setText(this.subtitle, thread.title === thread.peer ? '' : thread.peer);
-    this.subtitle.hidden = thread.title === thread.peer;
+    const sub = [thread.title === thread.peer ? '' : thread.peer, thread.line ? `via ${thread.line}` : ''].filter(Boolean).join(' · ');
+    setText(this.subtitle, sub);
+    this.subtitle.hidden = !sub;
     fillAvatar(this.avatar, thread.title, thread.peer);
+    this.archived = thread.archived;
+    const archiveLabel = thread.archived ? 'Unarchive' : 'Archive';
+    setAttr(this.archive, 'aria-label', archiveLabel);
+    setAttr(this.archive, 'title', archiveLabel);
+    this.archive.replaceChildren(icon(thread.archived ? ICONS.unarchive : ICONS.archive));
     this.log.update({ ...thread, label: `Messages with ${thread.title}` });
     this.compose.update({ ...compose, label: `Message to ${thread.title}` });
     if (this.threadId !== thread.id) {
       this.threadId = thread.id;
       this.log.scrollToBottom();
+    }
+    if (thread.revealKey && thread.revealKey !== this.revealed && this.log.reveal(thread.revealKey)) {
+      this.revealed = thread.revealKey;
     }
   }
 
