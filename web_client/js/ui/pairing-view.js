@@ -24,8 +24,8 @@ export class PairingDialog {
       h('div', { class: 'pairing-qr-frame' }, this.qr),
       h('div', { class: 'pairing-details' },
         h('ol', { class: 'pairing-steps' },
-          h('li', { text: 'On the Android phone with your SIM, open the Ferry bridge.' }),
-          h('li', { text: 'Scan this QR code, or type the code below.' })),
+          h('li', { text: 'On the computer next to your phone or modem, run: ferry bridge pair, with the link below.' }),
+          h('li', { text: 'Or scan this QR code, or type the code with the server address.' })),
         h('p', { class: 'pairing-label', text: 'Code' }), this.code,
         h('div', { class: 'pairing-uri-row' }, this.uri, this.copy),
         this.countdown));
