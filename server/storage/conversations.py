@@ -433,9 +433,9 @@ class ConversationStore:
     async def claim_for_dispatch(self, outbox_id: int, device_id: int, now: datetime) -> bool:
         """Hand an outbox row to a bridge; False if a bridge has confirmed it meanwhile.
 
-        The caller sends the order only when this returns True, under the same lock as it
-        applies the bridge's status reports, so a row that just became final is never
-        offered again (a bridge that already forgot it would take it as new).
+        The caller sends the order only when this returns True. A row that became final
+        between the claim and the send may still reach the bridge once more; the bridge
+        answers it from its journal (finished orders are kept as tombstones).
         """
         async with self._engine.begin() as conn:
             res = await conn.execute(

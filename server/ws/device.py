@@ -74,6 +74,9 @@ from server.ws.registry import DeviceConnection
 
 routes = web.RouteTableDef()
 
+#: Seconds between outbox re-scans of a connected bridge (besides wake-ups on new sends).
+_RESCAN = 30.0
+
 # Replaced connections being closed in the background (referenced until done).
 _closing: set[asyncio.Task[None]] = set()
 
@@ -319,10 +322,9 @@ async def _handle(svc: Services, conn: DeviceConnection, message: DeviceToServer
             if result.seq is not None:
                 svc.hub.publish(account_id, ChangesHint(result.seq))
         case SendStatus(outbox_id=oid, status=status, error=error):
-            async with conn.outbox_lock:
-                changed = await svc.conversations.apply_send_status(account_id, oid, status, error)
-                conn.log.debug("< outbox %d %s%s", oid, status, "" if changed else " (no change)")
-                await conn.send(StatusAck(outbox_id=oid, status=status))
+            changed = await svc.conversations.apply_send_status(account_id, oid, status, error)
+            conn.log.debug("< outbox %d %s%s", oid, status, "" if changed else " (no change)")
+            await conn.send(StatusAck(outbox_id=oid, status=status))
             if changed:
                 seq = await svc.conversations.current_seq(account_id)
                 svc.hub.publish(account_id, ChangesHint(seq))
@@ -383,24 +385,37 @@ async def _touch(svc: Services, device_id: int) -> None:
 
 
 async def _outbox_pump(svc: Services, conn: DeviceConnection) -> None:
+    """Offer the outbox to the bridge: on connect, on every new send, and every
+    ``_RESCAN`` seconds, so a failed round (a busy database) only delays, never strands."""
     offered: set[int] = set()
     conn.outbox_wakeup.set()
     while True:
-        await conn.outbox_wakeup.wait()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(conn.outbox_wakeup.wait(), _RESCAN)
         conn.outbox_wakeup.clear()
-        pending = await svc.conversations.outbox_for_dispatch(
-            conn.device.account_id, conn.device.lines.values()
+        try:
+            await _offer_pending(svc, conn, offered)
+        except SQLAlchemyError as exc:
+            conn.log.warning("outbox round failed (%s); retrying", type(exc).__name__)
+            await asyncio.sleep(1.0)
+            conn.outbox_wakeup.set()
+
+
+async def _offer_pending(svc: Services, conn: DeviceConnection, offered: set[int]) -> None:
+    pending = await svc.conversations.outbox_for_dispatch(
+        conn.device.account_id, conn.device.lines.values()
+    )
+    for item in pending:
+        if item.id in offered:
+            continue
+        # No lock held across the send: the reader must never wait on the pump, or a
+        # bridge busy sending its reports and a pump busy sending orders deadlock on full
+        # socket buffers. An order re-offered after the bridge finished it is answered
+        # from the bridge's journal tombstone, never sent again.
+        if not await svc.conversations.claim_for_dispatch(item.id, conn.device.id, svc.clock.now()):
+            continue  # confirmed by the bridge since the list was read
+        await conn.send(
+            SendSms(outbox_id=item.id, to=item.recipient, body=item.body, line=item.line)
         )
-        for item in pending:
-            if item.id in offered:
-                continue
-            async with conn.outbox_lock:
-                if not await svc.conversations.claim_for_dispatch(
-                    item.id, conn.device.id, svc.clock.now()
-                ):
-                    continue  # confirmed by the bridge since the list was read
-                await conn.send(
-                    SendSms(outbox_id=item.id, to=item.recipient, body=item.body, line=item.line)
-                )
-            conn.log.debug("> offer outbox %d", item.id)
-            offered.add(item.id)
+        conn.log.debug("> offer outbox %d", item.id)
+        offered.add(item.id)

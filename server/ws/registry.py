@@ -22,8 +22,6 @@ class DeviceConnection:
     log: logging.Logger
     modem: ModemInfo | None = None
     outbox_wakeup: asyncio.Event = field(default_factory=asyncio.Event)
-    #: Serialises offering outbox rows with applying the bridge's reports on them.
-    outbox_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
 
 class DeviceRegistry:
