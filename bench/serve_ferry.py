@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import cProfile
+import os
 import signal
 from pathlib import Path
 
@@ -35,12 +37,22 @@ def main() -> None:
             loop.add_signal_handler(sig, stop.set)
         await run_server(config, stop)
 
-    if ns.uvloop:
-        import uvloop
+    # FERRY_BENCH_PROFILE=out.prof: profile the server (cProfile) to find where time goes.
+    profile_to = os.environ.get("FERRY_BENCH_PROFILE")
+    profiler = cProfile.Profile() if profile_to else None
+    if profiler is not None:
+        profiler.enable()
+    try:
+        if ns.uvloop:
+            import uvloop
 
-        uvloop.run(serve())
-    else:
-        asyncio.run(serve())
+            uvloop.run(serve())
+        else:
+            asyncio.run(serve())
+    finally:
+        if profiler is not None and profile_to:
+            profiler.disable()
+            profiler.dump_stats(profile_to)
 
 
 if __name__ == "__main__":

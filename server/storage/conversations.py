@@ -24,6 +24,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import bindparam, case, func, insert, select, update
+from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from protocol.messages import MessageView, ThreadView
@@ -31,8 +32,9 @@ from protocol.phone import participants_key
 from server.storage.keys import KeyRing
 from server.storage.schema import accounts, conflicts, devices, lines, messages, outbox, threads
 from server.storage.sealed import BodyCipher
-from server.storage.util import new_id
+from server.storage.util import insert_many, new_id
 from server.storage.views import ChangeSet, Views, message_view
+from server.storage.writer import writer
 
 __all__ = ["ChangeSet", "ConversationStore", "Inbound", "IngestResult", "OutboxItem"]
 
@@ -74,15 +76,24 @@ _FINAL = {"delivered", "failed", "unknown"}
 _RANK = {"queued": 0, "sending": 1, "sent": 2, "delivered": 3, "failed": 3, "unknown": 3}
 
 
-async def take_seqs(conn: AsyncConnection, account_id: int, count: int) -> int:
-    """Reserve ``count`` sequence numbers; returns the first."""
-    res = await conn.execute(
+def _take_seqs_stmt(account_id: int, count: int) -> Any:
+    return (
         update(accounts)
         .where(accounts.c.id == account_id)
         .values(seq=accounts.c.seq + count)
         .returning(accounts.c.seq)
     )
+
+
+async def take_seqs(conn: AsyncConnection, account_id: int, count: int) -> int:
+    """Reserve ``count`` sequence numbers; returns the first."""
+    res = await conn.execute(_take_seqs_stmt(account_id, count))
     return int(res.scalar_one()) - count + 1
+
+
+def take_seqs_sync(conn: Connection, account_id: int, count: int) -> int:
+    """:func:`take_seqs` inside a :mod:`~server.storage.writer` transaction."""
+    return int(conn.execute(_take_seqs_stmt(account_id, count)).scalar_one()) - count + 1
 
 
 async def _thread_id(
@@ -120,8 +131,8 @@ async def _thread_id(
     return new_id(res)
 
 
-async def _thread_ids(
-    conn: AsyncConnection, account_id: int, items: Sequence[Inbound], seq: int
+def _thread_ids(
+    conn: Connection, account_id: int, items: Sequence[Inbound], seq: int
 ) -> dict[tuple[int, str], int]:
     """Thread ids for every (line, sender) of a batch; missing threads are created and
     deleted ones revived, in a few statements."""
@@ -131,11 +142,9 @@ async def _thread_ids(
         wanted[key] = min(wanted.get(key, item.sent_at), item.sent_at)
     found: dict[tuple[int, str], int] = {}
     revive: list[int] = []
-    rows = await conn.execute(
-        select(threads.c.id, threads.c.line_id, threads.c.participants, threads.c.deleted).where(
-            threads.c.account_id == account_id,
-            threads.c.participants.in_({participants_key([peer]) for _, peer in wanted}),
-        )
+    rows = conn.execute(
+        _THREADS_OF,
+        {"account_id": account_id, "keys": list({participants_key([p]) for _, p in wanted})},
     )
     by_key = {(line, peer): peer for line, peer in wanted}
     for thread_id, line_id, participants, deleted in rows:
@@ -145,12 +154,12 @@ async def _thread_ids(
                 revive.append(thread_id)
     if revive:
         # A new message revives a deleted conversation (its old messages stay deleted).
-        await conn.execute(
+        conn.execute(
             update(threads).where(threads.c.id.in_(revive)).values(deleted=False, unread=0)
         )
     missing = [key for key in wanted if key not in found]
     if missing:
-        created = await conn.execute(
+        created = conn.execute(
             insert(threads).returning(threads.c.id, sort_by_parameter_order=True),
             [
                 {
@@ -194,136 +203,8 @@ class ConversationStore:
         ``upto``: the bridge's upload position acknowledged with this commit.
         """
         cipher = await self._keys.cipher(account_id)
-        async with self._engine.begin() as conn:
-            existing = {
-                r.device_key: r
-                for r in await conn.execute(
-                    select(messages).where(
-                        messages.c.device_id == device_id,
-                        messages.c.device_key.in_([i.key for i in items]),
-                    )
-                )
-            }
-            fresh: dict[str, Inbound] = {}
-            completes: list[tuple[Any, Inbound]] = []
-            clashes: list[tuple[Any, Inbound]] = []
-            for item in items:
-                old = existing.get(item.key)
-                if old is None:
-                    fresh.setdefault(item.key, item)
-                elif _same(old, item, cipher):
-                    continue
-                elif repair and old.incomplete and not item.incomplete:
-                    completes.append((old, item))
-                elif not old.deleted:
-                    clashes.append((old, item))
-            changed = len(fresh) + len(completes)
-            last_seq: int | None = None
-            if changed:
-                seq = await take_seqs(conn, account_id, changed)
-                last_seq = seq + changed - 1
-                await self._insert_inbound(
-                    conn, account_id, device_id, list(fresh.values()), seq, now, cipher
-                )
-                seq += len(fresh)
-                for old, item in completes:
-                    await conn.execute(
-                        update(messages)
-                        .where(messages.c.id == old.id)
-                        .values(body_sealed=cipher.seal(item.body), incomplete=False, seq=seq)
-                    )
-                    seq += 1
-                if completes:
-                    await _refresh_threads(conn, {o.thread_id for o, _ in completes})
-            if upto is not None:
-                await conn.execute(
-                    update(devices)
-                    .where(devices.c.id == device_id, devices.c.acked_n < upto)
-                    .values(acked_n=upto)
-                )
-            for old, item in clashes:
-                await conn.execute(
-                    insert(conflicts).values(
-                        account_id=account_id,
-                        device_id=device_id,
-                        device_key=item.key,
-                        message_id=old.id,
-                        created_at=now,
-                    )
-                )
-            return IngestResult(len(fresh), len(completes), [i.key for _, i in clashes], last_seq)
-
-    async def _insert_inbound(
-        self,
-        conn: AsyncConnection,
-        account_id: int,
-        device_id: int,
-        items: list[Inbound],
-        seq: int,
-        now: datetime,
-        cipher: BodyCipher,
-    ) -> None:
-        """Insert new inbound messages and update their threads: a few statements per batch,
-        not per message (SQLite pays per statement, not per row)."""
-        if not items:
-            return
-        thread_of = await _thread_ids(conn, account_id, items, seq)
-        rows = [
-            {
-                "account_id": account_id,
-                "thread_id": thread_of[(item.line_id, item.sender)],
-                "line_id": item.line_id,
-                "direction": "in",
-                "peer": item.sender,
-                "body_sealed": cipher.seal(item.body),
-                "status": "received",
-                "timestamp": item.sent_at,
-                "created_at": now,
-                "incomplete": item.incomplete,
-                "device_id": device_id,
-                "device_key": item.key,
-                "seq": seq + n,
-            }
-            for n, item in enumerate(items)
-        ]
-        inserted = await conn.execute(
-            insert(messages).returning(
-                messages.c.id,
-                messages.c.thread_id,
-                messages.c.timestamp,
-                messages.c.seq,
-                sort_by_parameter_order=True,
-            ),
-            rows,
-        )
-        # Per thread: how many arrived, the newest of them, the highest seq.
-        per_thread: dict[int, dict[str, Any]] = {}
-        for message_id, thread_id, timestamp, message_seq in inserted:
-            t = per_thread.setdefault(
-                thread_id, {"n": 0, "seq": 0, "ts": timestamp, "mid": message_id}
-            )
-            t["n"] += 1
-            t["seq"] = max(t["seq"], message_seq)
-            if (timestamp, message_id) >= (t["ts"], t["mid"]):
-                t["ts"], t["mid"] = timestamp, message_id
-        newer = threads.c.last_activity <= bindparam("b_ts")
-        await conn.execute(
-            update(threads)
-            .where(threads.c.id == bindparam("b_tid"))
-            .values(
-                unread=threads.c.unread + bindparam("b_n"),
-                seq=bindparam("b_seq"),
-                archived=False,  # a new message brings an archived conversation back
-                last_message_id=case(
-                    (newer | threads.c.last_message_id.is_(None), bindparam("b_mid")),
-                    else_=threads.c.last_message_id,
-                ),
-                last_activity=case((newer, bindparam("b_ts")), else_=threads.c.last_activity),
-            ),
-            [
-                {"b_tid": tid, "b_n": t["n"], "b_seq": t["seq"], "b_ts": t["ts"], "b_mid": t["mid"]}
-                for tid, t in per_thread.items()
-            ],
+        return await writer(self._engine).run(
+            _ingest, account_id, device_id, items, now, cipher, repair, upto
         )
 
     async def acknowledged(self, device_id: int) -> int:
@@ -660,9 +541,22 @@ async def _refresh_threads(
     seq: int | None = None,
 ) -> None:
     """Recompute each thread's last message, activity and seq after a change."""
+    await conn.run_sync(
+        lambda sync: _refresh_threads_sync(sync, thread_ids, unread_from=unread_from, seq=seq)
+    )
+
+
+def _refresh_threads_sync(
+    conn: Connection,
+    thread_ids: Iterable[int],
+    *,
+    unread_from: Sequence[dict[str, Any]] = (),
+    seq: int | None = None,
+) -> None:
+    """Recompute each thread's last message, activity and seq after a change."""
     for thread_id in thread_ids:
         last = (
-            await conn.execute(
+            conn.execute(
                 select(messages.c.id, messages.c.timestamp)
                 .where(messages.c.thread_id == thread_id, messages.c.deleted.is_(False))
                 .order_by(messages.c.timestamp.desc(), messages.c.id.desc())
@@ -670,9 +564,7 @@ async def _refresh_threads(
             )
         ).first()
         max_seq = (
-            await conn.execute(
-                select(func.max(messages.c.seq)).where(messages.c.thread_id == thread_id)
-            )
+            conn.execute(select(func.max(messages.c.seq)).where(messages.c.thread_id == thread_id))
         ).scalar_one()
         new_unread = sum(1 for r in unread_from if r["thread_id"] == thread_id)
         values: dict[str, Any] = {
@@ -684,4 +576,182 @@ async def _refresh_threads(
             values["last_activity"] = last.timestamp
         if new_unread:
             values["archived"] = False  # a new message brings an archived conversation back
-        await conn.execute(update(threads).where(threads.c.id == thread_id).values(**values))
+        conn.execute(update(threads).where(threads.c.id == thread_id).values(**values))
+
+
+# The ingest path's statements, built once: building and cache-keying a statement on
+# every batch cost more than running it.
+_EXISTING = select(messages).where(
+    messages.c.device_id == bindparam("device_id"),
+    messages.c.device_key.in_(bindparam("keys", expanding=True)),
+)
+_THREADS_OF = select(
+    threads.c.id, threads.c.line_id, threads.c.participants, threads.c.deleted
+).where(
+    threads.c.account_id == bindparam("account_id"),
+    threads.c.participants.in_(bindparam("keys", expanding=True)),
+)
+_IDS_BY_SEQ = select(messages.c.seq, messages.c.id).where(
+    messages.c.account_id == bindparam("account_id"),
+    messages.c.seq.between(bindparam("first"), bindparam("last")),
+)
+_ACKED = (
+    update(devices)
+    .where(devices.c.id == bindparam("device_id"), devices.c.acked_n < bindparam("upto"))
+    .values(acked_n=bindparam("upto"))
+)
+_newer = threads.c.last_activity <= bindparam("b_ts")
+_THREAD_ARRIVALS = (
+    update(threads)
+    .where(threads.c.id == bindparam("b_tid"))
+    .values(
+        unread=threads.c.unread + bindparam("b_n"),
+        seq=bindparam("b_seq"),
+        archived=False,  # a new message brings an archived conversation back
+        last_message_id=case(
+            (_newer | threads.c.last_message_id.is_(None), bindparam("b_mid")),
+            else_=threads.c.last_message_id,
+        ),
+        last_activity=case((_newer, bindparam("b_ts")), else_=threads.c.last_activity),
+    )
+)
+
+
+def _ingest(
+    conn: Connection,
+    account_id: int,
+    device_id: int,
+    items: Sequence[Inbound],
+    now: datetime,
+    cipher: BodyCipher,
+    repair: bool,
+    upto: int | None,
+) -> IngestResult:
+    """The transaction of :meth:`ConversationStore.ingest_inbound`."""
+    existing = {
+        r.device_key: r
+        for r in conn.execute(_EXISTING, {"device_id": device_id, "keys": [i.key for i in items]})
+    }
+    fresh: dict[str, Inbound] = {}
+    completes: list[tuple[Any, Inbound]] = []
+    clashes: list[tuple[Any, Inbound]] = []
+    for item in items:
+        old = existing.get(item.key)
+        if old is None:
+            fresh.setdefault(item.key, item)
+        elif _same(old, item, cipher):
+            continue
+        elif repair and old.incomplete and not item.incomplete:
+            completes.append((old, item))
+        elif not old.deleted:
+            clashes.append((old, item))
+    changed = len(fresh) + len(completes)
+    last_seq: int | None = None
+    if changed:
+        seq = take_seqs_sync(conn, account_id, changed)
+        last_seq = seq + changed - 1
+        _insert_inbound(conn, account_id, device_id, list(fresh.values()), seq, now, cipher)
+        seq += len(fresh)
+        for old, item in completes:
+            conn.execute(
+                update(messages)
+                .where(messages.c.id == old.id)
+                .values(body_sealed=cipher.seal(item.body), incomplete=False, seq=seq)
+            )
+            seq += 1
+        if completes:
+            _refresh_threads_sync(conn, {o.thread_id for o, _ in completes})
+    if upto is not None:
+        conn.execute(_ACKED, {"device_id": device_id, "upto": upto})
+    for old, item in clashes:
+        conn.execute(
+            insert(conflicts).values(
+                account_id=account_id,
+                device_id=device_id,
+                device_key=item.key,
+                message_id=old.id,
+                created_at=now,
+            )
+        )
+    return IngestResult(len(fresh), len(completes), [i.key for _, i in clashes], last_seq)
+
+
+_INBOUND_COLUMNS = (
+    "account_id",
+    "thread_id",
+    "line_id",
+    "direction",
+    "peer",
+    "body_sealed",
+    "status",
+    "timestamp",
+    "created_at",
+    "incomplete",
+    "device_id",
+    "device_key",
+    "seq",
+)
+
+
+def _insert_inbound(
+    conn: Connection,
+    account_id: int,
+    device_id: int,
+    items: list[Inbound],
+    seq: int,
+    now: datetime,
+    cipher: BodyCipher,
+) -> None:
+    """Insert new inbound messages and update their threads: a few statements per batch,
+    not per message (SQLite pays per statement, not per row)."""
+    if not items:
+        return
+    thread_of = _thread_ids(conn, account_id, items, seq)
+    first, last = seq, seq + len(items) - 1
+    insert_many(
+        conn,
+        messages,
+        _INBOUND_COLUMNS,
+        (
+            (
+                account_id,
+                thread_of[(item.line_id, item.sender)],
+                item.line_id,
+                "in",
+                item.sender,
+                cipher.seal(item.body),
+                "received",
+                item.sent_at,
+                now,
+                item.incomplete,
+                device_id,
+                item.key,
+                seq + n,
+            )
+            for n, item in enumerate(items)
+        ),
+    )
+    # No RETURNING: on SQLite, RETURNING in parameter order falls back to one INSERT per
+    # row. The batch's seqs are unique in the account, so the rows are found again by
+    # their seq range (ix_messages_account_seq); the rest is known from the items.
+    found = conn.execute(_IDS_BY_SEQ, {"account_id": account_id, "first": first, "last": last})
+    ids = {row_seq: message_id for row_seq, message_id in found}
+    inserted = [
+        (ids[seq + n], thread_of[(item.line_id, item.sender)], item.sent_at, seq + n)
+        for n, item in enumerate(items)
+    ]
+    # Per thread: how many arrived, the newest of them, the highest seq.
+    per_thread: dict[int, dict[str, Any]] = {}
+    for message_id, thread_id, timestamp, message_seq in inserted:
+        t = per_thread.setdefault(thread_id, {"n": 0, "seq": 0, "ts": timestamp, "mid": message_id})
+        t["n"] += 1
+        t["seq"] = max(t["seq"], message_seq)
+        if (timestamp, message_id) >= (t["ts"], t["mid"]):
+            t["ts"], t["mid"] = timestamp, message_id
+    conn.execute(
+        _THREAD_ARRIVALS,
+        [
+            {"b_tid": tid, "b_n": t["n"], "b_seq": t["seq"], "b_ts": t["ts"], "b_mid": t["mid"]}
+            for tid, t in per_thread.items()
+        ],
+    )

@@ -12,7 +12,8 @@ binary Noise message. Per connection::
         message 2 carries Welcome
         first transport frame from the bridge ─▶ only now is the connection live (a
             replayed message 1 proves nothing about freshness; see protocol.link)
-      ├─ reader: Upload ─▶ commit ─▶ Ack(upto) ─▶ hub hint
+      ├─ reader: Upload ─▶ checked ─▶ ingester (server.ws.ingest): group commit ─▶
+      │            Ack(upto) ─▶ hub hint
       │          SendStatus ─▶ commit ─▶ StatusAck ─▶ hub hint
       │          ModemInfo ─▶ remembered in memory ─▶ devices hint
       └─ outbox pump: woken by new sends; offers every unfinished outbox row once per
@@ -42,7 +43,6 @@ from protocol.link import DEFAULT_MAX_HANDSHAKE, LinkResponder, LinkState
 from protocol.messages import (
     MAX_CONTACTS,
     MAX_UPLOAD_BATCH,
-    Ack,
     Contacts,
     ContactsAck,
     DeviceHello,
@@ -70,6 +70,7 @@ from server.services import Services
 from server.storage.conversations import Inbound
 from server.storage.devices import MAX_NAME, Device
 from server.storage.pairing import Paired, Refusal
+from server.ws.ingest import Ingester, Pending
 from server.ws.registry import DeviceConnection
 
 routes = web.RouteTableDef()
@@ -265,6 +266,8 @@ async def _run(
         _closing.add(task := asyncio.create_task(replaced.close(LinkClose.REPLACED)))
         task.add_done_callback(_closing.discard)
     pump: asyncio.Task[None] | None = None
+    ingester = Ingester(svc, conn, ws)
+    storing = asyncio.create_task(ingester.run(), name=f"ingest-{device.id}")
     try:
         # Revoked between message 1 and now: the revocation found no live socket to close.
         if await svc.devices.is_revoked(device.id):
@@ -274,21 +277,23 @@ async def _run(
         svc.devices_changed(device.account_id)
         log.info("< connected from %s (protocol v%d)", remote, version)
         pump = asyncio.create_task(_outbox_pump(svc, conn), name=f"outbox-{device.id}")
-        await _handle(svc, conn, first)
+        await _handle(svc, conn, ingester, first)
         while True:
-            await _handle(svc, conn, await channel.receive())
+            await _handle(svc, conn, ingester, await channel.receive())
     finally:
-        if pump is not None:
-            pump.cancel()
-            with contextlib.suppress(asyncio.CancelledError, ConnectionError):
-                await pump
         svc.registry.remove(conn)
+        tasks = [storing] if pump is None else [storing, pump]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
         await _touch(svc, device.id)
         svc.devices_changed(device.account_id)
         log.info("> disconnected")
 
 
-async def _handle(svc: Services, conn: DeviceConnection, message: DeviceToServer) -> None:
+async def _handle(
+    svc: Services, conn: DeviceConnection, ingester: Ingester, message: DeviceToServer
+) -> None:
     account_id = conn.device.account_id
     match message:
         case Upload(items=items, repair=repair):
@@ -297,30 +302,7 @@ async def _handle(svc: Services, conn: DeviceConnection, message: DeviceToServer
             if len(items) > MAX_UPLOAD_BATCH:
                 raise MalformedMessage("upload batch too large")
             batch = [_inbound(i, conn.device.lines) for i in items]
-            result = await svc.conversations.ingest_inbound(
-                account_id,
-                conn.device.id,
-                batch,
-                svc.clock.now(),
-                repair=repair,
-                upto=max(i.n for i in items),
-            )
-            # A code SMS reaching this account's own SIM proves the number (see
-            # server.auth.verification); done before the acknowledgement.
-            await svc.verification.auto_verify(account_id, (i.body for i in batch))
-            if result.conflicts:
-                conn.log.warning(
-                    "%d upload item(s) conflict with stored messages", len(result.conflicts)
-                )
-            clashing = set(result.conflicts)
-            await conn.send(
-                Ack(
-                    upto=max(i.n for i in items),
-                    conflicts=[i.n for i in items if i.key in clashing],
-                )
-            )
-            if result.seq is not None:
-                svc.hub.publish(account_id, ChangesHint(result.seq))
+            await ingester.put(Pending(items, batch, repair))
         case SendStatus(outbox_id=oid, status=status, error=error):
             changed = await svc.conversations.apply_send_status(account_id, oid, status, error)
             conn.log.debug("< outbox %d %s%s", oid, status, "" if changed else " (no change)")

@@ -208,3 +208,35 @@ async def test_concurrent_first_use_of_an_account_key_agrees_on_one_key(env: Env
     ciphers = await asyncio.gather(*(r.cipher(env.account_id) for r in rings for _ in range(3)))
     sealed = ciphers[0].seal("one key")
     assert all(c.open(sealed) == "one key" for c in ciphers)
+
+
+async def test_uploads_in_flight_are_acknowledged_after_commit_with_their_conflicts(
+    env: Env,
+) -> None:
+    # Uploads sent back to back may be stored together (group commit); the acks are
+    # cumulative, the last one covers every item, and a conflict keeps its position.
+    line = await _line(env)
+    await _ingest(env, Inbound("k1", line, "+15550100002", "original", T))
+    dev = await env.device()
+    sent = T.isoformat()
+    batches = [
+        [InboundSms(n=1, key="k2", sender="+15550100002", body="two", sent_at=sent)],
+        [InboundSms(n=2, key="k1", sender="+15550100002", body="tampered", sent_at=sent)],
+        [InboundSms(n=3, key="k3", sender="+15550100003", body="three", sent_at=sent)],
+    ]
+    for items in batches:
+        await dev.send(Upload(items=items))
+    acks: list[Ack] = []
+    while not acks or acks[-1].upto < 3:
+        acks.append(await dev.recv())
+    assert [a.upto for a in acks] == sorted(a.upto for a in acks)
+    assert [n for a in acks for n in a.conflicts] == [2]
+    await dev.close()
+    threads, _ = await env.svc.conversations.threads(env.account_id)
+    bodies = set()
+    for thread in threads:
+        msgs, _ = await env.svc.conversations.thread_messages(
+            env.account_id, thread.id, before=None, limit=10
+        )
+        bodies |= {m.body for m in msgs}
+    assert bodies == {"original", "two", "three"}

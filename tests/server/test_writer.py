@@ -1,0 +1,110 @@
+"""The storage writer (one hop per transaction, BEGIN IMMEDIATE on SQLite) and
+insert_many (executemany through the driver with the columns' own conversions)."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+from sqlalchemy import Boolean, Column, Integer, MetaData, String, Table, insert, select
+from sqlalchemy.engine import Connection
+
+from server.storage.engine import create_engine
+from server.storage.schema import UtcDateTime
+from server.storage.util import insert_many
+from server.storage.writer import writer
+
+meta = MetaData()
+rows_t = Table(
+    "rows",
+    meta,
+    Column("id", Integer, primary_key=True),
+    Column("name", String(20)),
+    Column("at", UtcDateTime()),
+    Column("flag", Boolean),
+)
+
+
+@pytest.fixture
+async def engine(tmp_path: Path):  # type: ignore[no-untyped-def]
+    engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'w.db'}")
+    async with engine.begin() as conn:
+        await conn.run_sync(meta.create_all)
+    yield engine
+    await engine.dispose()
+
+
+def _add(conn: Connection, name: str) -> int:
+    conn.execute(insert(rows_t).values(name=name))
+    return len(conn.execute(select(rows_t.c.id)).all())
+
+
+def _fail(conn: Connection) -> None:
+    conn.execute(insert(rows_t).values(name="never"))
+    raise ValueError("boom")
+
+
+async def names(engine) -> list[str]:  # type: ignore[no-untyped-def]
+    async with engine.connect() as conn:
+        return list((await conn.execute(select(rows_t.c.name).order_by(rows_t.c.id))).scalars())
+
+
+async def test_a_transaction_commits_when_it_returns_and_rolls_back_when_it_raises(engine) -> None:  # type: ignore[no-untyped-def]
+    assert await writer(engine).run(_add, "one") == 1
+    with pytest.raises(ValueError):
+        await writer(engine).run(_fail)
+    assert await names(engine) == ["one"]
+
+
+async def test_a_write_waits_for_another_writer_instead_of_failing(engine) -> None:  # type: ignore[no-untyped-def]
+    # An async-engine transaction holds the write lock; the writer's BEGIN IMMEDIATE
+    # must wait for it (busy timeout), not fail at once with "database is locked".
+    async with engine.connect() as other:
+        await other.exec_driver_sql("BEGIN IMMEDIATE")
+        await other.exec_driver_sql("INSERT INTO rows (name) VALUES ('first')")
+        pending = asyncio.ensure_future(writer(engine).run(_add, "second"))
+        await asyncio.sleep(0.3)
+        assert not pending.done()
+        await other.exec_driver_sql("COMMIT")
+    assert await pending == 2
+    assert await names(engine) == ["first", "second"]
+
+
+async def test_the_writer_is_shared_per_engine_and_renewed_after_dispose(engine) -> None:  # type: ignore[no-untyped-def]
+    first = writer(engine)
+    assert writer(engine) is first
+    await engine.dispose()
+    assert writer(engine) is not first
+    assert await writer(engine).run(_add, "after") == 1
+
+
+def _insert_both(conn: Connection, rows: list[tuple[str, datetime, bool]]) -> None:
+    insert_many(conn, rows_t, ("name", "at", "flag"), rows)
+    conn.execute(insert(rows_t), [{"name": n, "at": a, "flag": f} for n, a, f in rows])
+
+
+async def test_insert_many_stores_what_the_generic_insert_stores(engine) -> None:  # type: ignore[no-untyped-def]
+    now = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
+    paris = now.astimezone(ZoneInfo("Europe/Paris"))
+    rows = [("a", now, True), ("b", paris + timedelta(microseconds=5), False), ("c", now, True)]
+    await writer(engine).run(_insert_both, rows)
+    async with engine.connect() as conn:
+        got = (await conn.execute(select(rows_t.c.name, rows_t.c.at, rows_t.c.flag))).all()
+    fast, generic = got[:3], got[3:]
+    assert [tuple(r) for r in fast] == [tuple(r) for r in generic]
+    assert fast[1].at == now + timedelta(microseconds=5)  # converted to UTC, not shifted
+    assert fast[0].flag is True and fast[1].flag is False
+
+
+async def test_insert_many_refuses_a_naive_time_like_the_generic_insert(engine) -> None:  # type: ignore[no-untyped-def]
+    naive = datetime(2026, 11, 25, 12, 0)
+
+    def bad(conn: Connection) -> None:
+        insert_many(conn, rows_t, ("name", "at"), [("x", naive)])
+
+    with pytest.raises(ValueError, match="naive"):
+        await writer(engine).run(bad)
+    assert await names(engine) == []
