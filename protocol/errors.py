@@ -5,6 +5,9 @@ Hierarchy::
     ProtocolError                 anything a peer sent that we cannot accept
     ├── MessageTooLarge           frame over the configured size limit
     ├── MalformedMessage          not valid JSON / not a known message / wrong field types
+    ├── InvalidAttachment         an attachment's media type is not ``type/subtype``
+    │   ├── TooManyAttachments    more than MAX_ATTACHMENTS on one message
+    │   └── AttachmentTooLarge    one message's attachments over MAX_ATTACHMENT_BYTES
     ├── UnsupportedVersion        peer speaks no protocol version we do
     ├── HandshakeFailed           Noise handshake message malformed or not authentic
     ├── DecryptionFailed          Noise transport frame tampered, replayed, reordered, truncated
@@ -41,6 +44,24 @@ class MalformedMessage(ProtocolError):
     """A frame was not a valid message of the expected union."""
 
     code = "malformed_message"
+
+
+class InvalidAttachment(ProtocolError):
+    """An attachment of an uploaded message is not acceptable (see ``check_attachments``)."""
+
+    code = "invalid_attachment"
+
+
+class TooManyAttachments(InvalidAttachment):
+    """One message carries more attachments than ``MAX_ATTACHMENTS``."""
+
+    code = "too_many_attachments"
+
+
+class AttachmentTooLarge(InvalidAttachment):
+    """One message's attachments together exceed ``MAX_ATTACHMENT_BYTES``."""
+
+    code = "attachment_too_large"
 
 
 class UnsupportedVersion(ProtocolError):

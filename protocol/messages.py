@@ -16,11 +16,18 @@ anything else needs a new version number.
 from __future__ import annotations
 
 import enum
+import re
+import unicodedata
 from typing import Literal
 
 import msgspec
 
-from protocol.errors import UnsupportedVersion
+from protocol.errors import (
+    AttachmentTooLarge,
+    InvalidAttachment,
+    TooManyAttachments,
+    UnsupportedVersion,
+)
 
 #: Versions this implementation speaks, newest last.
 SUPPORTED_VERSIONS: tuple[int, ...] = (1,)
@@ -77,11 +84,90 @@ class LinkClose(enum.IntEnum):
     RATE_LIMITED = 4429
 
 
-class InboundSms(msgspec.Struct, frozen=True):
-    """One SMS the bridge read from the phone or modem.
+#: Most attachments one message (MMS) may carry.
+MAX_ATTACHMENTS = 10
+#: Most bytes all attachments of one message may carry together. Base64 on the wire makes
+#: them 4/3 as large: 640 KiB becomes 853 KiB, which leaves ~170 KiB of the 1 MiB device
+#: frame (``protocol.codec.DEFAULT_MAX_SIZE``) for the item's other fields even at their
+#: limits. A bridge sends such a message in an upload of its own.
+MAX_ATTACHMENT_BYTES = 640 * 1024
+#: Longest media type (``type/subtype``, lower case, no parameters).
+MAX_MIME_LEN = 100
+#: Longest file name kept; longer names are cut.
+MAX_ATTACHMENT_NAME = 255
+
+# RFC 9110 token characters, lower case (checked after lower-casing).
+_MIME = re.compile(r"[a-z0-9!#$%&'*+.^_`|~-]+/[a-z0-9!#$%&'*+.^_`|~-]+")
+
+
+class Attachment(msgspec.Struct, frozen=True, omit_defaults=True):
+    """One part of an MMS besides its text: a picture, a contact card, a document.
+
+    ``data`` travels as base64 in JSON. ``name`` is the sender's file name, if any: only
+    shown to the user, never used as a path.
+    """
+
+    mime: str
+    data: bytes
+    name: str | None = None
+
+
+def check_attachments(attachments: list[Attachment]) -> list[Attachment]:
+    """Validate and normalise the attachments of one uploaded message.
+
+    The media type is lower-cased and must then be ``type/subtype`` in token syntax
+    (no parameters), at most :data:`MAX_MIME_LEN` characters. File names are sanitised,
+    never refused: only the part after the last ``/`` or ``\\`` is kept, control and
+    format characters (including bidirectional overrides) are dropped, the result is
+    stripped and cut to :data:`MAX_ATTACHMENT_NAME` characters; nothing left (or ``.``,
+    ``..``) becomes ``None``.
+
+    Raises:
+        TooManyAttachments: more than :data:`MAX_ATTACHMENTS`.
+        AttachmentTooLarge: more than :data:`MAX_ATTACHMENT_BYTES` together.
+        InvalidAttachment: a media type is not ``type/subtype``.
+    """
+    if len(attachments) > MAX_ATTACHMENTS:
+        raise TooManyAttachments(f"a message may carry at most {MAX_ATTACHMENTS} attachments")
+    if sum(len(a.data) for a in attachments) > MAX_ATTACHMENT_BYTES:
+        raise AttachmentTooLarge(
+            f"a message's attachments may total at most {MAX_ATTACHMENT_BYTES} bytes"
+        )
+    return [
+        Attachment(mime=normalize_mime(a.mime), data=a.data, name=clean_attachment_name(a.name))
+        for a in attachments
+    ]
+
+
+def normalize_mime(mime: str) -> str:
+    """``mime`` lower-cased, if it is a ``type/subtype`` media type.
+
+    Raises:
+        InvalidAttachment: it is not (parameters such as ``; charset=`` are not allowed).
+    """
+    lowered = mime.strip().lower()
+    if len(lowered) > MAX_MIME_LEN or not _MIME.fullmatch(lowered):
+        raise InvalidAttachment("an attachment's media type is not type/subtype")
+    return lowered
+
+
+def clean_attachment_name(name: str | None) -> str | None:
+    """A file name safe to show and to offer as a download name (see check_attachments)."""
+    if name is None:
+        return None
+    base = re.split(r"[/\\]", name)[-1]
+    kept = "".join(c for c in base if unicodedata.category(c) not in ("Cc", "Cf"))
+    kept = kept.strip()[:MAX_ATTACHMENT_NAME].strip()
+    return None if kept in ("", ".", "..") else kept
+
+
+class InboundSms(msgspec.Struct, frozen=True, omit_defaults=True):
+    """One SMS (or MMS, with attachments) the bridge read from the phone or modem.
 
     ``n`` is the bridge journal's position (monotonic per bridge); ``key`` is the
     device-scoped idempotency key (stable across re-reads of the same SMS).
+    Fields at their defaults are left out of the frame, so a text-only item carries no
+    ``attachments`` key and servers that predate attachments read it unchanged.
     """
 
     n: int
@@ -92,6 +178,8 @@ class InboundSms(msgspec.Struct, frozen=True):
     incomplete: bool = False
     #: The receiving line's number, when the bridge serves several; else its only line.
     line: str | None = None
+    #: The parts of an MMS besides its text (see :func:`check_attachments` for limits).
+    attachments: list[Attachment] = []
 
 
 class Upload(_Msg, tag="upload", frozen=True):
@@ -220,6 +308,16 @@ class Subscribe(_Msg, tag="subscribe", frozen=True):
     since: int = 0
 
 
+class AttachmentView(msgspec.Struct, frozen=True):
+    """An attachment's metadata as a browser sees it; the bytes are fetched by ``id``
+    from ``GET /api/v1/attachments/{id}``."""
+
+    id: int
+    mime: str
+    size: int
+    name: str | None = None
+
+
 class MessageView(msgspec.Struct, frozen=True):
     """A message as a browser sees it."""
 
@@ -237,6 +335,8 @@ class MessageView(msgspec.Struct, frozen=True):
     incomplete: bool = False
     #: A tombstone: the message was deleted (the body is empty).
     deleted: bool = False
+    #: MMS parts, in order (metadata only).
+    attachments: list[AttachmentView] = []
 
 
 class ThreadView(msgspec.Struct, frozen=True):

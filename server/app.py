@@ -9,7 +9,16 @@ from aiohttp import WSCloseCode, web
 from sqlalchemy import text
 
 import web_client
-from server.api import accounts, conversations, devices, openapi, pairing, phone, session
+from server.api import (
+    accounts,
+    attachments,
+    conversations,
+    devices,
+    openapi,
+    pairing,
+    phone,
+    session,
+)
 from server.api.common import SERVICES, json_response
 from server.auth.codes import load_code_key
 from server.background import periodic
@@ -93,6 +102,7 @@ def create_app(
     app.router.add_routes(phone.routes)
     app.router.add_routes(openapi.routes)
     app.router.add_routes(conversations.routes)
+    app.router.add_routes(attachments.routes)
     app.router.add_routes(devices.routes)
     app.router.add_routes(pairing.routes)
     app.router.add_routes(device.routes)

@@ -24,6 +24,7 @@ from server.hub import DevicesHint, Hub
 from server.sms_gateway.factory import build_gateway
 from server.storage.access_log import AccessLogStore
 from server.storage.accounts import AccountStore
+from server.storage.attachments import AttachmentStore
 from server.storage.codes import CodeStore
 from server.storage.contacts import ContactStore
 from server.storage.conversations import ConversationStore
@@ -49,6 +50,7 @@ class Services:
     devices: DeviceStore
     lines: LineStore
     conversations: ConversationStore
+    attachments: AttachmentStore
     contacts: ContactStore
     events: SecurityEventStore
     hub: Hub
@@ -106,6 +108,7 @@ class Services:
             devices=DeviceStore(engine),
             lines=LineStore(engine),
             conversations=conversations,
+            attachments=AttachmentStore(engine, keys),
             contacts=ContactStore(engine),
             events=events,
             hub=Hub(config.socket_queue),

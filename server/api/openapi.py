@@ -73,6 +73,18 @@ SCHEMAS: dict[str, Schema] = {
         error=_NS,
         incomplete=_B,
         deleted=_B,
+        attachments={
+            "type": "array",
+            "items": {"$ref": "#/components/schemas/Attachment"},
+            "description": "MMS parts, in order (metadata; bytes at /api/v1/attachments/{id})",
+        },
+    ),
+    "Attachment": _obj(
+        ("id", "mime", "size"),
+        id=_I,
+        mime={"type": "string", "description": "lower-case type/subtype"},
+        size={"type": "integer", "description": "bytes"},
+        name={"type": ["string", "null"], "description": "the sender's file name, if any"},
     ),
     "Thread": _obj(
         ("id", "peer", "title", "last_activity", "unread", "seq"),
@@ -297,6 +309,33 @@ PATHS: dict[str, dict[str, Schema]] = {
             params=[_path_param("message_id", _I)],
             errors={**_VERIFIED, "404": _err("no such message of yours")},
         )
+    },
+    "/api/v1/attachments/{attachment_id}": {
+        "get": {
+            "summary": (
+                "An attachment's bytes. PNG, JPEG, GIF and WebP are served inline with their "
+                "type (download=1 makes them a download); everything else as "
+                "application/octet-stream with Content-Disposition: attachment. Always "
+                "nosniff, a sandboxing CSP and private immutable caching"
+            ),
+            "parameters": [
+                _path_param("attachment_id", _I),
+                _query("download", {"enum": ["1"]}),
+            ],
+            "responses": {
+                "200": {
+                    "description": "the bytes",
+                    "content": {
+                        "image/*": {"schema": {"type": "string", "format": "binary"}},
+                        "application/octet-stream": {
+                            "schema": {"type": "string", "format": "binary"}
+                        },
+                    },
+                },
+                **_VERIFIED,
+                "404": _err("no such attachment of yours (or not on a verified line)"),
+            },
+        }
     },
     "/api/v1/search": {
         "get": _op(

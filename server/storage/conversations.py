@@ -14,6 +14,8 @@ Idempotency:
 * outbox dispatch: the outbox id travels to the bridge, which journals by it.
 
 Bodies are sealed with the account's data key (``sealed.py``) before they are written.
+MMS attachments live in ``attachments.py``: an upload hands it the items that carry some
+(a text-only upload never reaches it), and deleting a message deletes its attachments.
 """
 
 from __future__ import annotations
@@ -27,8 +29,9 @@ from sqlalchemy import bindparam, case, func, insert, select, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from protocol.messages import MessageView, ThreadView
+from protocol.messages import Attachment, MessageView, ThreadView
 from protocol.phone import participants_key
+from server.storage import attachments as mms
 from server.storage.keys import KeyRing
 from server.storage.schema import accounts, conflicts, devices, lines, messages, outbox, threads
 from server.storage.sealed import BodyCipher
@@ -49,6 +52,8 @@ class Inbound:
     body: str
     sent_at: datetime
     incomplete: bool = False
+    #: MMS parts, already checked (``protocol.messages.check_attachments``).
+    attachments: tuple[Attachment, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -421,6 +426,7 @@ class ConversationStore:
                     .where(messages.c.id == message_id)
                     .values(deleted=True, body_sealed=None, body=None, seq=seq + offset)
                 )
+            await mms.delete_for(conn, ids)
             await _cancel_outbox(conn, ids)
             await conn.execute(
                 update(threads)
@@ -452,6 +458,7 @@ class ConversationStore:
                 .where(messages.c.id == message_id)
                 .values(deleted=True, body_sealed=None, body=None, seq=seq)
             )
+            await mms.delete_for(conn, [message_id])
             await _cancel_outbox(conn, [message_id])
             await _refresh_threads(conn, {row.thread_id}, seq=seq)
 
@@ -506,6 +513,46 @@ def _same(old: Any, item: Inbound, cipher: BodyCipher) -> bool:
         and old.incomplete == item.incomplete
         and cipher.open(old.body_sealed) == item.body
     )
+
+
+def _ingest_attachments(
+    conn: Connection,
+    cipher: BodyCipher,
+    account_id: int,
+    device_id: int,
+    items: Sequence[Inbound],
+    now: datetime,
+    repair: bool,
+    fresh: dict[str, Inbound],
+    clashing: list[str],
+    last_seq: int | None,
+) -> tuple[list[str], int | None]:
+    """Store the MMS parts of an upload in its transaction (rules in ``attachments.py``).
+
+    Returns the keys whose attachments conflict and the account's seq after this commit:
+    a message stored earlier that gains attachments (a repair) gets a new seq, so the
+    change reaches browsers.
+    """
+    outcome = mms.ingest(
+        conn,
+        cipher,
+        account_id,
+        device_id,
+        [i for i in items if i.attachments],
+        now,
+        repair=repair,
+        fresh=fresh,
+        skip=set(clashing),
+    )
+    if outcome.completed:
+        seq = take_seqs_sync(conn, account_id, len(outcome.completed))
+        for offset, message_id in enumerate(outcome.completed):
+            conn.execute(
+                update(messages).where(messages.c.id == message_id).values(seq=seq + offset)
+            )
+        _refresh_threads_sync(conn, set(outcome.completed.values()))
+        last_seq = seq + len(outcome.completed) - 1
+    return outcome.conflicts, last_seq
 
 
 async def _own_thread(conn: AsyncConnection, account_id: int, thread_id: int) -> Any:
@@ -673,7 +720,13 @@ def _ingest(
                 created_at=now,
             )
         )
-    return IngestResult(len(fresh), len(completes), [i.key for _, i in clashes], last_seq)
+    clashing = [i.key for _, i in clashes]
+    if any(i.attachments for i in items):  # MMS only; see _ingest_attachments
+        more, last_seq = _ingest_attachments(
+            conn, cipher, account_id, device_id, items, now, repair, fresh, clashing, last_seq
+        )
+        clashing += more
+    return IngestResult(len(fresh), len(completes), clashing, last_seq)
 
 
 _INBOUND_COLUMNS = (

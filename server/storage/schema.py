@@ -299,3 +299,21 @@ contacts = Table(
     UniqueConstraint("line_id", "number", name="uq_contacts_line_number"),
     Index("ix_contacts_account_number", "account_id", "number"),
 )
+
+# MMS parts. Bytes and file name are sealed with the account's data key, bound to
+# (message, position) (see attachments.py, the only reader and writer); ``digest`` is a
+# keyed MAC of the content, for idempotent re-uploads. Deleting the message deletes them.
+attachments = Table(
+    "attachments",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("account_id", ForeignKey("accounts.id", ondelete="CASCADE"), nullable=False),
+    Column("message_id", ForeignKey("messages.id", ondelete="CASCADE"), nullable=False),
+    Column("position", Integer, nullable=False),
+    Column("mime", String(100), nullable=False),
+    Column("name_sealed", LargeBinary),
+    Column("size", Integer, nullable=False),
+    Column("digest", LargeBinary(32), nullable=False),
+    Column("data_sealed", LargeBinary, nullable=False),
+    UniqueConstraint("message_id", "position", name="uq_attachments_message_position"),
+)

@@ -1,7 +1,10 @@
-"""Message bodies at rest: the one module that seals and opens them.
+"""Message bodies and attachments at rest: the one module that seals and opens them.
 
 Each account has a random 256-bit data key (DEK). Bodies are sealed with AES-256-GCM under
-it (12-byte random nonce || ciphertext+tag, additional data binds the account). The DEK is
+it (12-byte random nonce || ciphertext+tag, additional data binds the account).
+Attachment bytes and names are sealed the same way, their additional data binding the
+account and a context the caller names (``attachments.py`` names the message and the
+position), so a blob copied to another row does not open. The DEK is
 stored only wrapped — AES-256-GCM under the server master key, bound to the account id —
 so a copied database without the master key reveals no message. Destroying an account's
 wrapped DEK makes its bodies unreadable for good (crypto-shredding).
@@ -14,6 +17,8 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
+import hmac
 import os
 import secrets
 from collections.abc import Mapping
@@ -93,7 +98,9 @@ class BodyCipher:
 
     def __init__(self, master: bytes, account_id: int, wrapped: bytes) -> None:
         self._key = _open(master, wrapped, _dek_aad(account_id))
-        self._aad = b"ferry-body:" + str(account_id).encode()
+        self._account = str(account_id).encode()
+        self._aad = b"ferry-body:" + self._account
+        self._mac_key = hmac.new(self._key, b"ferry-mac:" + self._account, hashlib.sha256).digest()
 
     def seal(self, text: str) -> bytes:
         return _seal(self._key, text.encode(), self._aad)
@@ -102,3 +109,23 @@ class BodyCipher:
         if blob is None:
             return ""
         return _open(self._key, blob, self._aad).decode()
+
+    def seal_bytes(self, data: bytes, context: bytes) -> bytes:
+        """Seal raw bytes bound to the account and ``context`` (e.g. a row's identity)."""
+        return _seal(self._key, data, self._blob_aad(context))
+
+    def open_bytes(self, blob: bytes, context: bytes) -> bytes:
+        """Open what :meth:`seal_bytes` sealed with the same ``context``.
+
+        Raises:
+            SealError: another context, another account's key, or tampered bytes.
+        """
+        return _open(self._key, blob, self._blob_aad(context))
+
+    def mac(self, data: bytes) -> bytes:
+        """A keyed digest (HMAC-SHA256 under a key derived from the data key): compares
+        content without storing a plain hash that would confirm a guessed file."""
+        return hmac.new(self._mac_key, data, hashlib.sha256).digest()
+
+    def _blob_aad(self, context: bytes) -> bytes:
+        return b"ferry-blob:" + self._account + b":" + context

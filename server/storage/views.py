@@ -1,20 +1,24 @@
 """Reading conversations: threads, pages of messages, changes since a cursor, search.
 
 Only conversations of verified lines are ever read out. Bodies are opened here (through
-``sealed.BodyCipher``) and nowhere else on the read side.
+``sealed.BodyCipher``) and nowhere else on the read side. Attachment metadata comes from
+``attachments.views_for``: one query per page of messages, never one per message.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+import msgspec
 from sqlalchemy import and_, select
 from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from protocol.messages import MessageView, ThreadView
+from server.storage.attachments import views_for
 from server.storage.keys import KeyRing
 from server.storage.schema import accounts, contacts, lines, messages, threads
 from server.storage.sealed import BodyCipher
@@ -107,6 +111,31 @@ def thread_view(row: Row[Any], cipher: BodyCipher) -> ThreadView:
     )
 
 
+async def with_attachments(
+    conn: AsyncConnection,
+    cipher: BodyCipher,
+    msgs: list[MessageView],
+    thread_views: Sequence[ThreadView] = (),
+) -> tuple[list[MessageView], list[ThreadView]]:
+    """Fill in the attachments of messages and of threads' last messages, in one query."""
+    ids = {m.id for m in msgs if not m.deleted}
+    ids.update(t.last_message.id for t in thread_views if t.last_message is not None)
+    found = await views_for(conn, cipher, ids)
+    if not found:
+        return msgs, list(thread_views)
+
+    def fill(m: MessageView) -> MessageView:
+        parts = found.get(m.id)
+        return msgspec.structs.replace(m, attachments=parts) if parts else m
+
+    return [fill(m) for m in msgs], [
+        msgspec.structs.replace(t, last_message=fill(t.last_message))
+        if t.last_message is not None and t.last_message.id in found
+        else t
+        for t in thread_views
+    ]
+
+
 class Views:
     """Read-only queries, each in its own connection."""
 
@@ -127,7 +156,8 @@ class Views:
             )
             .order_by(threads.c.last_activity.desc(), threads.c.id.desc())
         )
-        return [thread_view(r, cipher) for r in rows], int(seq)
+        _, views = await with_attachments(conn, cipher, [], [thread_view(r, cipher) for r in rows])
+        return views, int(seq)
 
     async def thread_messages(
         self,
@@ -157,7 +187,9 @@ class Views:
         rows = list(await conn.execute(query.order_by(messages.c.id.desc()).limit(limit + 1)))
         cipher = await self._keys.cipher(account_id)
         has_more = len(rows) > limit
-        return [message_view(r, cipher) for r in reversed(rows[:limit])], has_more
+        page = [message_view(r, cipher) for r in reversed(rows[:limit])]
+        page, _ = await with_attachments(conn, cipher, page)
+        return page, has_more
 
     async def changes_since(
         self, conn: AsyncConnection, account_id: int, since: int, limit: int
@@ -192,12 +224,13 @@ class Views:
                 and_(threads.c.seq > since, threads.c.seq <= upto),
             )
         )
-        return ChangeSet(
-            since=since,
-            upto=int(upto),
-            messages=[message_view(r, cipher) for r in msg_rows],
-            threads=[thread_view(r, cipher) for r in thread_rows],
+        msgs, thread_views = await with_attachments(
+            conn,
+            cipher,
+            [message_view(r, cipher) for r in msg_rows],
+            [thread_view(r, cipher) for r in thread_rows],
         )
+        return ChangeSet(since=since, upto=int(upto), messages=msgs, threads=thread_views)
 
     async def search(
         self, conn: AsyncConnection, account_id: int, query: str, limit: int
@@ -227,4 +260,6 @@ class Views:
                 found.append(view)
                 if len(found) >= limit:
                     break
+        await rows.close()
+        found, _ = await with_attachments(conn, cipher, found)
         return found

@@ -58,6 +58,7 @@ from protocol.messages import (
     StatusAck,
     Upload,
     Welcome,
+    check_attachments,
     negotiate_version,
 )
 from protocol.noise import TAGLEN
@@ -354,6 +355,9 @@ def _inbound(item: InboundSms, lines: dict[str, int]) -> Inbound:
         body=item.body,
         sent_at=sent_at,
         incomplete=item.incomplete,
+        # MMS: limits and media types checked, file names sanitised (a bad one refuses
+        # the whole upload, like any other bad item; earlier uploads stay committed).
+        attachments=tuple(check_attachments(item.attachments)) if item.attachments else (),
     )
 
 

@@ -20,6 +20,17 @@ import { ProtocolError } from './errors.js';
  * @property {string|null} client_msg_id
  * @property {string|null} error
  * @property {boolean} deleted a tombstone: remove it from view
+ * @property {readonly Attachment[]} attachments MMS parts, in order (metadata only)
+ */
+
+/**
+ * An MMS part. The bytes are at `attachmentUrl(id)`: images (png, jpeg, gif, webp) are
+ * served inline with their type, everything else as a download.
+ * @typedef {object} Attachment
+ * @property {number} id
+ * @property {string} mime lower-case `type/subtype`
+ * @property {number} size bytes
+ * @property {string|null} name the sender's file name, if any (display only)
  */
 
 /**
@@ -60,6 +71,10 @@ export const MESSAGE_STATUSES = Object.freeze(['received', 'queued', 'sending', 
 /** Guards against a runaway server payload; far beyond any real SMS thread. */
 const MAX_BODY_CHARS = 100_000;
 const MAX_LIST = 10_000;
+/** Mirrors protocol.messages.MAX_ATTACHMENTS. */
+export const MAX_ATTACHMENTS = 10;
+/** Media types the server serves inline (everything else is a download). */
+export const INLINE_IMAGE_TYPES = Object.freeze(['image/png', 'image/jpeg', 'image/gif', 'image/webp']);
 
 /** @param {unknown} value @param {string} what @returns {Record<string, any>} */
 export function object(value, what) {
@@ -123,7 +138,42 @@ export function parseMessage(value, what = 'message') {
     client_msg_id: optStr(m.client_msg_id, `${what}.client_msg_id`),
     error: optStr(m.error, `${what}.error`),
     deleted: m.deleted === true,
+    attachments: m.attachments == null ? Object.freeze([]) : parseAttachments(m.attachments, `${what}.attachments`),
   });
+}
+
+/** @param {unknown} value @param {string} what @returns {readonly Attachment[]} */
+function parseAttachments(value, what) {
+  if (!Array.isArray(value) || value.length > MAX_ATTACHMENTS) throw new ProtocolError(`${what}: expected a list`);
+  return Object.freeze(value.map((item, i) => parseAttachment(item, `${what}[${i}]`)));
+}
+
+/** @param {unknown} value @param {string} [what] @returns {Attachment} */
+export function parseAttachment(value, what = 'attachment') {
+  const a = object(value, what);
+  const mime = str(a.mime, `${what}.mime`, 100);
+  if (!/^[a-z0-9!#$%&'*+.^_`|~-]+\/[a-z0-9!#$%&'*+.^_`|~-]+$/.test(mime)) {
+    throw new ProtocolError(`${what}.mime: not a media type`);
+  }
+  return Object.freeze({
+    id: int(a.id, `${what}.id`),
+    mime,
+    size: int(a.size, `${what}.size`),
+    name: a.name == null ? null : str(a.name, `${what}.name`, 255),
+  });
+}
+
+/**
+ * Where an attachment's bytes are served (same-origin, session cookie).
+ * @param {number} id @param {{download?: boolean}} [options]
+ */
+export function attachmentUrl(id, { download = false } = {}) {
+  return `/api/v1/attachments/${int(id, 'attachment id')}${download ? '?download=1' : ''}`;
+}
+
+/** Is this attachment shown inline (an image type the server serves as such)? @param {Attachment} a */
+export function isInlineImage(a) {
+  return INLINE_IMAGE_TYPES.includes(a.mime);
 }
 
 /** @param {unknown} value @param {string} [what] @returns {Thread} */
