@@ -58,9 +58,9 @@ class Config:
     pairing_code_ttl: timedelta = timedelta(minutes=10)
     #: Pairing codes an account may create per hour.
     pairing_codes_per_hour: int = 5
-    #: Bounded per-socket send queue; a socket that falls further behind is dropped and
-    #: catches up from its cursor on reconnect.
-    socket_queue: int = 256
+    #: Bytes a browser socket may have unsent before it is dropped (it catches up from its
+    #: cursor on reconnect): a slow tab never holds up the others or grows memory.
+    browser_send_buffer: int = 256 * 1024
     log_level: str = "INFO"
     #: argon2id cost; hashes made with other parameters are rehashed at the next sign-in.
     password_params: argon2.Parameters = field(

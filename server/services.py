@@ -35,7 +35,8 @@ from server.storage.pairing import PairingStore
 from server.storage.security import SecurityEventStore
 from server.storage.sessions import SessionStore
 from server.ws.browsers import BrowserSockets
-from server.ws.feed import ChangeFeed
+from server.ws.fanout import Fanout
+from server.ws.feed import FEED_PAGE, ChangeFeed
 from server.ws.registry import DeviceRegistry
 
 
@@ -76,6 +77,8 @@ class Services:
     device_views: dict[int, list[Any]] = field(default_factory=dict)
     #: Every open websocket, closed at shutdown so the server stops promptly.
     sockets: weakref.WeakSet[web.WebSocketResponse] = field(default_factory=weakref.WeakSet)
+    #: Pushes live changes to browser sockets (set by ``build``: it needs the services).
+    fanout: Fanout = field(init=False)
 
     @classmethod
     def build(
@@ -96,7 +99,7 @@ class Services:
         registry = DeviceRegistry()
         background = Background()
         throttles = Throttles.build(clock)
-        return cls(
+        svc = cls(
             config=config,
             clock=clock,
             engine=engine,
@@ -111,7 +114,7 @@ class Services:
             attachments=AttachmentStore(engine, keys),
             contacts=ContactStore(engine),
             events=events,
-            hub=Hub(config.socket_queue),
+            hub=Hub(),
             registry=registry,
             feed=ChangeFeed(conversations),
             passwords=Passwords(config.password_params),
@@ -136,6 +139,16 @@ class Services:
             pairing_throttle=Throttle(clock, limit=10, window=15 * 60),
             tls_pin=tls_pin,
         )
+        from server.ws.device_views import device_views  # it reads these services
+
+        svc.fanout = Fanout(
+            svc.hub,
+            svc.feed,
+            lambda account_id: device_views(svc, account_id),
+            send_buffer=config.browser_send_buffer,
+            page=FEED_PAGE,
+        )
+        return svc
 
     def devices_changed(self, account_id: int) -> None:
         self.device_views.pop(account_id, None)

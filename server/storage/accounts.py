@@ -4,12 +4,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import bindparam, delete, insert, select, update
+from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from server.storage.lines import insert_line
+from server.storage.runner import runner
 from server.storage.schema import accounts, lines
 from server.storage.util import new_id as _new_id
 
@@ -103,9 +106,7 @@ class AccountStore:
         return _account(row)
 
     async def get(self, account_id: int) -> Account | None:
-        async with self._engine.connect() as conn:
-            row = (await conn.execute(select(accounts).where(accounts.c.id == account_id))).first()
-        return _account(row)
+        return _account(await runner(self._engine).read(_account_row, account_id))
 
     async def set_password_hash(self, account_id: int, password_hash: str) -> None:
         async with self._engine.begin() as conn:
@@ -197,3 +198,10 @@ def _account(row: object) -> Account | None:
         email=m["email"],
         display_name=m["display_name"],
     )
+
+
+_ACCOUNT_ROW = select(accounts).where(accounts.c.id == bindparam("account_id"))
+
+
+def _account_row(conn: Connection, account_id: int) -> Any:
+    return conn.execute(_ACCOUNT_ROW, {"account_id": account_id}).first()

@@ -184,13 +184,13 @@ def _rows(
     ]
 
 
-async def views_for(
-    conn: AsyncConnection, cipher: BodyCipher, message_ids: Collection[int]
+def views_for(
+    conn: Connection, cipher: BodyCipher, message_ids: Collection[int]
 ) -> dict[int, list[AttachmentView]]:
     """Metadata (never bytes) of the attachments of ``message_ids``, in one query."""
     if not message_ids:
         return {}
-    rows = await conn.execute(
+    rows = conn.execute(
         select(
             attachments.c.id,
             attachments.c.message_id,

@@ -33,11 +33,11 @@ from protocol.messages import Attachment, MessageView, ThreadView
 from protocol.phone import participants_key
 from server.storage import attachments as mms
 from server.storage.keys import KeyRing
+from server.storage.runner import runner
 from server.storage.schema import accounts, conflicts, devices, lines, messages, outbox, threads
 from server.storage.sealed import BodyCipher
 from server.storage.util import insert_many, new_id
-from server.storage.views import ChangeSet, Views, message_view
-from server.storage.writer import writer
+from server.storage.views import ChangeSet, Views, changes_since, message_view
 
 __all__ = ["ChangeSet", "ConversationStore", "Inbound", "IngestResult", "OutboxItem"]
 
@@ -97,7 +97,7 @@ async def take_seqs(conn: AsyncConnection, account_id: int, count: int) -> int:
 
 
 def take_seqs_sync(conn: Connection, account_id: int, count: int) -> int:
-    """:func:`take_seqs` inside a :mod:`~server.storage.writer` transaction."""
+    """:func:`take_seqs` inside a :mod:`~server.storage.runner` transaction."""
     return int(conn.execute(_take_seqs_stmt(account_id, count)).scalar_one()) - count + 1
 
 
@@ -208,7 +208,7 @@ class ConversationStore:
         ``upto``: the bridge's upload position acknowledged with this commit.
         """
         cipher = await self._keys.cipher(account_id)
-        return await writer(self._engine).run(
+        return await runner(self._engine).write(
             _ingest, account_id, device_id, items, now, cipher, repair, upto
         )
 
@@ -493,8 +493,8 @@ class ConversationStore:
 
     async def changes_since(self, account_id: int, since: int, limit: int = 500) -> ChangeSet:
         """Messages and threads changed after ``since`` (at most ``limit`` messages)."""
-        async with self._engine.connect() as conn:
-            return await self._views.changes_since(conn, account_id, since, limit)
+        cipher = await self._keys.cipher(account_id)
+        return await runner(self._engine).read(changes_since, cipher, account_id, since, limit)
 
     async def search(self, account_id: int, query: str, limit: int = 50) -> list[MessageView]:
         async with self._engine.connect() as conn:

@@ -10,10 +10,13 @@ import hashlib
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import delete, insert, or_, select, update
+from sqlalchemy import bindparam, delete, insert, or_, select, update
+from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from server.storage.runner import runner
 from server.storage.schema import sessions
 
 # Writing last_seen on every request would turn every read into a write.
@@ -71,19 +74,21 @@ class SessionStore:
     async def resolve(self, session_id: str, now: datetime) -> int | None:
         """The account of a live session, or ``None`` (expired sessions are deleted)."""
         key = hash_session_id(session_id)
-        async with self._engine.begin() as conn:
-            row = (await conn.execute(select(sessions).where(sessions.c.id_hash == key))).first()
-            if row is None:
-                return None
-            m = row._mapping
-            if not self._live(m["expires_at"], m["last_seen_at"], now):
+        # Every request of a signed-in browser comes here: one read, and a write only
+        # when the session ends or its last-seen time is due.
+        row = await runner(self._engine).read(_session_row, key)
+        if row is None:
+            return None
+        if not self._live(row.expires_at, row.last_seen_at, now):
+            async with self._engine.begin() as conn:
                 await conn.execute(delete(sessions).where(sessions.c.id_hash == key))
-                return None
-            if now - m["last_seen_at"] >= _TOUCH_EVERY:
+            return None
+        if now - row.last_seen_at >= _TOUCH_EVERY:
+            async with self._engine.begin() as conn:
                 await conn.execute(
                     update(sessions).where(sessions.c.id_hash == key).values(last_seen_at=now)
                 )
-            return int(m["account_id"])
+        return int(row.account_id)
 
     def _live(self, expires_at: datetime, last_seen_at: datetime, now: datetime) -> bool:
         return now < expires_at and now < last_seen_at + self.idle
@@ -161,3 +166,12 @@ class SessionStore:
                 )
             )
         return int(res.rowcount or 0)
+
+
+_SESSION_ROW = select(sessions.c.account_id, sessions.c.expires_at, sessions.c.last_seen_at).where(
+    sessions.c.id_hash == bindparam("key")
+)
+
+
+def _session_row(conn: Connection, key: bytes) -> Any:
+    return conn.execute(_SESSION_ROW, {"key": key}).first()

@@ -14,7 +14,7 @@ from typing import Any
 
 import msgspec
 from sqlalchemy import and_, select
-from sqlalchemy.engine import Row
+from sqlalchemy.engine import Connection, Row
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from protocol.messages import MessageView, ThreadView
@@ -111,8 +111,8 @@ def thread_view(row: Row[Any], cipher: BodyCipher) -> ThreadView:
     )
 
 
-async def with_attachments(
-    conn: AsyncConnection,
+def with_attachments(
+    conn: Connection,
     cipher: BodyCipher,
     msgs: list[MessageView],
     thread_views: Sequence[ThreadView] = (),
@@ -120,7 +120,7 @@ async def with_attachments(
     """Fill in the attachments of messages and of threads' last messages, in one query."""
     ids = {m.id for m in msgs if not m.deleted}
     ids.update(t.last_message.id for t in thread_views if t.last_message is not None)
-    found = await views_for(conn, cipher, ids)
+    found = views_for(conn, cipher, ids)
     if not found:
         return msgs, list(thread_views)
 
@@ -156,7 +156,9 @@ class Views:
             )
             .order_by(threads.c.last_activity.desc(), threads.c.id.desc())
         )
-        _, views = await with_attachments(conn, cipher, [], [thread_view(r, cipher) for r in rows])
+        _, views = await conn.run_sync(
+            with_attachments, cipher, [], [thread_view(r, cipher) for r in rows]
+        )
         return views, int(seq)
 
     async def thread_messages(
@@ -188,49 +190,14 @@ class Views:
         cipher = await self._keys.cipher(account_id)
         has_more = len(rows) > limit
         page = [message_view(r, cipher) for r in reversed(rows[:limit])]
-        page, _ = await with_attachments(conn, cipher, page)
+        page, _ = await conn.run_sync(with_attachments, cipher, page)
         return page, has_more
 
     async def changes_since(
         self, conn: AsyncConnection, account_id: int, since: int, limit: int
     ) -> ChangeSet:
-        upto, min_seq = (
-            await conn.execute(
-                select(accounts.c.seq, accounts.c.min_seq).where(accounts.c.id == account_id)
-            )
-        ).one()
-        if 0 < since < min_seq or since > upto:
-            return ChangeSet(since, int(upto), [], [], resync=True)
         cipher = await self._keys.cipher(account_id)
-        msg_rows = list(
-            await conn.execute(
-                select(messages)
-                .where(
-                    messages.c.account_id == account_id,
-                    messages.c.seq > since,
-                    messages.c.line_id.in_(verified_lines(account_id)),
-                )
-                .order_by(messages.c.seq)
-                .limit(limit + 1)
-            )
-        )
-        if len(msg_rows) > limit:
-            msg_rows = msg_rows[:limit]
-            upto = int(msg_rows[-1].seq)
-        thread_rows = await conn.execute(
-            thread_query().where(
-                threads.c.account_id == account_id,
-                threads.c.line_id.in_(verified_lines(account_id)),
-                and_(threads.c.seq > since, threads.c.seq <= upto),
-            )
-        )
-        msgs, thread_views = await with_attachments(
-            conn,
-            cipher,
-            [message_view(r, cipher) for r in msg_rows],
-            [thread_view(r, cipher) for r in thread_rows],
-        )
-        return ChangeSet(since=since, upto=int(upto), messages=msgs, threads=thread_views)
+        return await conn.run_sync(changes_since, cipher, account_id, since, limit)
 
     async def search(
         self, conn: AsyncConnection, account_id: int, query: str, limit: int
@@ -261,5 +228,45 @@ class Views:
                 if len(found) >= limit:
                     break
         await rows.close()
-        found, _ = await with_attachments(conn, cipher, found)
+        found, _ = await conn.run_sync(with_attachments, cipher, found)
         return found
+
+
+def changes_since(
+    conn: Connection, cipher: BodyCipher, account_id: int, since: int, limit: int
+) -> ChangeSet:
+    """Messages and threads changed after ``since`` (at most ``limit`` messages)."""
+    upto, min_seq = (
+        conn.execute(select(accounts.c.seq, accounts.c.min_seq).where(accounts.c.id == account_id))
+    ).one()
+    if 0 < since < min_seq or since > upto:
+        return ChangeSet(since, int(upto), [], [], resync=True)
+    msg_rows = list(
+        conn.execute(
+            select(messages)
+            .where(
+                messages.c.account_id == account_id,
+                messages.c.seq > since,
+                messages.c.line_id.in_(verified_lines(account_id)),
+            )
+            .order_by(messages.c.seq)
+            .limit(limit + 1)
+        )
+    )
+    if len(msg_rows) > limit:
+        msg_rows = msg_rows[:limit]
+        upto = int(msg_rows[-1].seq)
+    thread_rows = conn.execute(
+        thread_query().where(
+            threads.c.account_id == account_id,
+            threads.c.line_id.in_(verified_lines(account_id)),
+            and_(threads.c.seq > since, threads.c.seq <= upto),
+        )
+    )
+    msgs, thread_views = with_attachments(
+        conn,
+        cipher,
+        [message_view(r, cipher) for r in msg_rows],
+        [thread_view(r, cipher) for r in thread_rows],
+    )
+    return ChangeSet(since=since, upto=int(upto), messages=msgs, threads=thread_views)

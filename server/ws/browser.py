@@ -5,14 +5,13 @@ Per connection::
     upgrade (session cookie + Origin checked; unverified number: close 4403, no data)
       ─▶ wait for Subscribe(since)
       ─▶ send Changes pages until caught up ─▶ send Devices
-      ─▶ on each hub hint: send what is newer than the cursor
-    A bounded hint queue that overflows closes the socket (1013, try again later); the
-    browser reconnects and resumes from its cursor, so nothing is lost.
+      ─▶ followed by the account's fan-out (server.ws.fanout), which pushes what is newer
+         than the cursor; a socket with too much unsent is closed (1013, try again
+         later) and its browser resumes from its cursor, so nothing is lost.
 """
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 
 from aiohttp import WSCloseCode, WSMsgType, web
@@ -23,10 +22,11 @@ from protocol.messages import BrowserToServer, Devices, Error, Ping, Pong, Resyn
 from server.api.common import services
 from server.auth.web import authenticate, origin_allowed, require_verified
 from server.errors import ApiError
-from server.hub import ChangesHint, DevicesHint, Subscription
 from server.log import browser_logger
 from server.services import Services
 from server.ws.device_views import device_views
+from server.ws.fanout import Follower
+from server.ws.feed import FEED_PAGE
 
 routes = web.RouteTableDef()
 
@@ -56,15 +56,13 @@ async def browser_socket(request: web.Request) -> web.WebSocketResponse:
     svc.sockets.add(ws)
     # Ending the session (sign-out, revocation, reset, expiry) closes this socket.
     svc.browsers.add(principal.session, account.id, ws)
-    sub = svc.hub.subscribe(account.id)
     try:
-        await _serve(svc, ws, sub, account.id)
+        await _serve(svc, request, ws, account.id)
     except ProtocolError as exc:
         with contextlib.suppress(Exception):
             await ws.send_str(encode_text(Error(code=exc.code, message="bad message")))
         await ws.close(code=WSCloseCode.UNSUPPORTED_DATA)
     finally:
-        sub.close()
         svc.browsers.discard(principal.session, ws)
         if not ws.closed:
             await ws.close()
@@ -72,47 +70,31 @@ async def browser_socket(request: web.Request) -> web.WebSocketResponse:
 
 
 async def _serve(
-    svc: Services, ws: web.WebSocketResponse, sub: Subscription, account_id: int
+    svc: Services, request: web.Request, ws: web.WebSocketResponse, account_id: int
 ) -> None:
+    """Read the browser's messages; live changes are pushed by ``svc.fanout``."""
     codec: Codec[BrowserToServer] = Codec(BrowserToServer, max_size=svc.config.browser_ws_max_bytes)
-    cursor: int | None = None
-    reader = asyncio.ensure_future(ws.receive())
-    hints = asyncio.ensure_future(sub.queue.get())
-    overflow = asyncio.ensure_future(sub.overflowed.wait())
+    follower: Follower | None = None
     try:
         while True:
-            done, _ = await asyncio.wait(
-                {reader, hints, overflow}, return_when=asyncio.FIRST_COMPLETED
-            )
-            if overflow in done:
-                await ws.close(code=WSCloseCode.TRY_AGAIN_LATER, message=b"too far behind")
-                return
-            if reader in done:
-                msg = reader.result()
-                if msg.type != WSMsgType.TEXT:
-                    return  # closed, error, or binary (not part of this protocol)
-                incoming = codec.decode(msg.data)
-                if isinstance(incoming, Ping):
-                    await ws.send_str(encode_text(Pong()))
-                elif isinstance(incoming, Subscribe):
-                    # Sockets subscribing together (a reconnect storm) share one read of
-                    # the changes, as long as it covers everything announced so far.
-                    cursor = await _catch_up(
-                        svc, ws, account_id, incoming.since, svc.hub.latest(account_id), True
-                    )
-                    await _send_devices(svc, ws, account_id)
-                reader = asyncio.ensure_future(ws.receive())
-            if hints in done:
-                hint = hints.result()
-                if cursor is not None:
-                    if isinstance(hint, ChangesHint) and hint.upto > cursor:
-                        cursor = await _catch_up(svc, ws, account_id, cursor, hint.upto)
-                    elif isinstance(hint, DevicesHint):
-                        await _send_devices(svc, ws, account_id)
-                hints = asyncio.ensure_future(sub.queue.get())
+            msg = await ws.receive()
+            if msg.type != WSMsgType.TEXT:
+                return  # closed, error, or binary (not part of this protocol)
+            incoming = codec.decode(msg.data)
+            if isinstance(incoming, Ping):
+                await ws.send_str(encode_text(Pong()))
+            elif isinstance(incoming, Subscribe) and follower is None:
+                # Sockets subscribing together (a reconnect storm) share one read of the
+                # changes, as long as it covers everything announced so far.
+                cursor = await _catch_up(
+                    svc, ws, account_id, incoming.since, svc.hub.latest(account_id), True
+                )
+                follower = Follower(ws, request.transport, cursor)
+                svc.fanout.follow(account_id, follower)
+                await ws.send_str(encode_text(Devices(devices=await device_views(svc, account_id))))
     finally:
-        for fut in (reader, hints, overflow):
-            fut.cancel()
+        if follower is not None:
+            svc.fanout.unfollow(account_id, follower)
 
 
 async def _catch_up(
@@ -135,10 +117,6 @@ async def _catch_up(
             return cs.upto
         if not cs.empty or cs.upto != cursor:
             await ws.send_str(frame)
-        if cs.upto == cursor or len(cs.messages) < 500:
+        if cs.upto == cursor or len(cs.messages) < FEED_PAGE:
             return cs.upto
         cursor = cs.upto
-
-
-async def _send_devices(svc: Services, ws: web.WebSocketResponse, account_id: int) -> None:
-    await ws.send_str(encode_text(Devices(devices=await device_views(svc, account_id))))

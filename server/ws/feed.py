@@ -15,12 +15,14 @@ from protocol.messages import Changes
 from server.storage.conversations import ChangeSet, ConversationStore
 
 _CACHE_SIZE = 1024
+#: Most messages in one ``Changes`` frame; a client further behind gets several.
+FEED_PAGE = 500
 
 Frame = tuple[ChangeSet, str]
 
 
 class ChangeFeed:
-    def __init__(self, store: ConversationStore, page: int = 500) -> None:
+    def __init__(self, store: ConversationStore, page: int = FEED_PAGE) -> None:
         self._store = store
         self._page = page
         self._cache: OrderedDict[tuple[int, int], asyncio.Future[Frame]] = OrderedDict()

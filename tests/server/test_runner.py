@@ -15,7 +15,7 @@ from sqlalchemy.engine import Connection
 from server.storage.engine import create_engine
 from server.storage.schema import UtcDateTime
 from server.storage.util import insert_many
-from server.storage.writer import writer
+from server.storage.runner import runner
 
 meta = MetaData()
 rows_t = Table(
@@ -53,9 +53,9 @@ async def names(engine) -> list[str]:  # type: ignore[no-untyped-def]
 
 
 async def test_a_transaction_commits_when_it_returns_and_rolls_back_when_it_raises(engine) -> None:  # type: ignore[no-untyped-def]
-    assert await writer(engine).run(_add, "one") == 1
+    assert await runner(engine).write(_add, "one") == 1
     with pytest.raises(ValueError):
-        await writer(engine).run(_fail)
+        await runner(engine).write(_fail)
     assert await names(engine) == ["one"]
 
 
@@ -65,7 +65,7 @@ async def test_a_write_waits_for_another_writer_instead_of_failing(engine) -> No
     async with engine.connect() as other:
         await other.exec_driver_sql("BEGIN IMMEDIATE")
         await other.exec_driver_sql("INSERT INTO rows (name) VALUES ('first')")
-        pending = asyncio.ensure_future(writer(engine).run(_add, "second"))
+        pending = asyncio.ensure_future(runner(engine).write(_add, "second"))
         await asyncio.sleep(0.3)
         assert not pending.done()
         await other.exec_driver_sql("COMMIT")
@@ -74,11 +74,11 @@ async def test_a_write_waits_for_another_writer_instead_of_failing(engine) -> No
 
 
 async def test_the_writer_is_shared_per_engine_and_renewed_after_dispose(engine) -> None:  # type: ignore[no-untyped-def]
-    first = writer(engine)
-    assert writer(engine) is first
+    first = runner(engine)
+    assert runner(engine) is first
     await engine.dispose()
-    assert writer(engine) is not first
-    assert await writer(engine).run(_add, "after") == 1
+    assert runner(engine) is not first
+    assert await runner(engine).write(_add, "after") == 1
 
 
 def _insert_both(conn: Connection, rows: list[tuple[str, datetime, bool]]) -> None:
@@ -90,7 +90,7 @@ async def test_insert_many_stores_what_the_generic_insert_stores(engine) -> None
     now = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
     paris = now.astimezone(ZoneInfo("Europe/Paris"))
     rows = [("a", now, True), ("b", paris + timedelta(microseconds=5), False), ("c", now, True)]
-    await writer(engine).run(_insert_both, rows)
+    await runner(engine).write(_insert_both, rows)
     async with engine.connect() as conn:
         got = (await conn.execute(select(rows_t.c.name, rows_t.c.at, rows_t.c.flag))).all()
     fast, generic = got[:3], got[3:]
@@ -106,5 +106,5 @@ async def test_insert_many_refuses_a_naive_time_like_the_generic_insert(engine) 
         insert_many(conn, rows_t, ("name", "at"), [("x", naive)])
 
     with pytest.raises(ValueError, match="naive"):
-        await writer(engine).run(bad)
+        await runner(engine).write(bad)
     assert await names(engine) == []

@@ -1,0 +1,167 @@
+"""Live changes to an account's browser sockets: one pusher per account, not per socket.
+
+A hint wakes one task for the account, which groups the followers by cursor, gets each
+group's ``Changes`` frame once (``ChangeFeed``: read and encoded once, shared) and writes
+the same bytes to every socket of the group. Nothing wakes per socket, so a message
+reaching an account with a thousand open tabs costs one read, one encode and a thousand
+writes::
+
+    hub hint ─▶ AccountFanout.hint ─▶ (one task) for each cursor group:
+        frame = feed.frame(account, cursor) ─▶ write to each follower ─▶ cursor = upto
+
+Backpressure: a follower whose socket has more than ``send_buffer`` bytes unsent is
+dropped (closed with 1013, try again later) instead of being waited for; its browser
+reconnects and resumes from its cursor, so nothing is lost and memory stays flat.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Awaitable, Callable
+
+from aiohttp import WSCloseCode, web
+
+from protocol.codec import encode_text
+from protocol.messages import Devices, DeviceView, Resync
+from server.hub import ChangesHint, Hint, Hub
+from server.log import browser_logger
+from server.ws.feed import ChangeFeed
+
+DeviceViews = Callable[[int], Awaitable[list[DeviceView]]]
+
+
+class Follower:
+    """One subscribed browser socket and the seq it has everything up to."""
+
+    def __init__(self, ws: web.WebSocketResponse, transport: object, cursor: int) -> None:
+        self.ws = ws
+        self.cursor = cursor
+        self._transport = transport
+        self.dropped = False
+
+    def unsent(self) -> int:
+        size = getattr(self._transport, "get_write_buffer_size", None)
+        return int(size()) if size is not None else 0
+
+
+class Fanout:
+    """The per-account pushers of one process."""
+
+    def __init__(
+        self, hub: Hub, feed: ChangeFeed, devices: DeviceViews, *, send_buffer: int, page: int
+    ) -> None:
+        self._hub = hub
+        self._feed = feed
+        self._devices = devices
+        self._send_buffer = send_buffer
+        self._page = page
+        self._accounts: dict[int, AccountFanout] = {}
+
+    def follow(self, account_id: int, follower: Follower) -> None:
+        """Start pushing to ``follower``; catches it up if it is behind already."""
+        account = self._accounts.get(account_id)
+        if account is None:
+            account = self._accounts[account_id] = AccountFanout(self, account_id)
+            self._hub.listen(account_id, account.hint)
+        account.followers.add(follower)
+        if self._hub.latest(account_id) > follower.cursor:
+            account.hint(ChangesHint(self._hub.latest(account_id)))
+
+    def unfollow(self, account_id: int, follower: Follower) -> None:
+        account = self._accounts.get(account_id)
+        if account is None:
+            return
+        account.followers.discard(follower)
+        if not account.followers:
+            self._hub.unlisten(account_id, account.hint)
+            del self._accounts[account_id]
+
+    def drop_all(self, account_id: int) -> None:
+        """Drop every follower of the account (they reconnect and resume)."""
+        account = self._accounts.get(account_id)
+        for follower in list(account.followers if account else ()):
+            self.drop(follower)
+
+    def drop(self, follower: Follower) -> None:
+        if follower.dropped:
+            return
+        follower.dropped = True
+        task = asyncio.ensure_future(
+            follower.ws.close(code=WSCloseCode.TRY_AGAIN_LATER, message=b"too far behind")
+        )
+        _closing.add(task)
+        task.add_done_callback(_closing.discard)
+
+
+# Sockets being closed in the background (referenced until done).
+_closing: set[asyncio.Future[bool]] = set()
+
+
+class AccountFanout:
+    def __init__(self, fanout: Fanout, account_id: int) -> None:
+        self._fanout = fanout
+        self.account_id = account_id
+        self.followers: set[Follower] = set()
+        self._changes = False
+        self._devices = False
+        self._task: asyncio.Task[None] | None = None
+
+    def hint(self, hint: Hint) -> None:
+        if isinstance(hint, ChangesHint):
+            self._changes = True
+        else:
+            self._devices = True
+        if self._task is None or self._task.done():
+            self._task = asyncio.create_task(self._run(), name=f"fanout-{self.account_id}")
+
+    async def _run(self) -> None:
+        # Hints arriving meanwhile only set the flags: one more round covers them all.
+        try:
+            while self._changes or self._devices:
+                if self._devices:
+                    self._devices = False
+                    views = await self._fanout._devices(self.account_id)
+                    await self._write(list(self.followers), encode_text(Devices(devices=views)))
+                if self._changes:
+                    self._changes = False
+                    await self._push_changes()
+        except Exception:
+            # A failed read (a busy database): the followers stay behind until the next
+            # hint or reconnect; nothing is lost, the cursors did not move.
+            browser_logger.exception("pushing changes of account %d failed", self.account_id)
+
+    async def _push_changes(self) -> None:
+        target = self._fanout._hub.latest(self.account_id)
+        groups: dict[int, list[Follower]] = {}
+        for follower in self.followers:
+            if follower.cursor < target and not follower.dropped:
+                groups.setdefault(follower.cursor, []).append(follower)
+        for since, group in groups.items():
+            cursor = since
+            while True:
+                cs, frame = await self._fanout._feed.frame(self.account_id, cursor, target)
+                if cs.resync:
+                    browser_logger.info("cursor %d cannot be resumed; resync", cursor)
+                    await self._write(group, encode_text(Resync()))
+                    cursor = cs.upto
+                    break
+                if not cs.empty or cs.upto != cursor:
+                    await self._write(group, frame)
+                if cs.upto == cursor or len(cs.messages) < self._fanout._page:
+                    cursor = cs.upto
+                    break
+                cursor = cs.upto
+            for follower in group:
+                follower.cursor = max(follower.cursor, cursor)
+
+    async def _write(self, followers: list[Follower], frame: str) -> None:
+        limit = self._fanout._send_buffer
+        for follower in followers:
+            if follower.dropped or follower.ws.closed:
+                continue
+            if follower.unsent() > limit:
+                self._fanout.drop(follower)
+                continue
+            with contextlib.suppress(ConnectionError, RuntimeError):
+                await follower.ws.send_str(frame)
