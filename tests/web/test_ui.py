@@ -34,7 +34,8 @@ async def test_sign_in_error_is_inline_then_success(
     await page.keyboard.press("Enter")
     await expect(page.get_by_role("navigation", name="Conversations")).to_be_visible()
     await expect(page.get_by_text("Connected", exact=True)).to_be_visible()
-    await expect(page.get_by_text("Phone offline")).to_be_visible()
+    await expect(page.get_by_text("Pixel 8 offline")).to_be_visible()
+    await expect(page.get_by_text("· never connected")).to_be_visible()
     assert problems.messages == []
 
 

@@ -90,6 +90,7 @@ function intentsOf(model) {
     retry: (id) => model.retry(id),
     discard: (id) => model.discard(id),
     loadOlder: () => model.loadOlder(),
+    retryConnection: () => model.sync.retryNow(),
     // search
     setSearchQuery: (q) => model.search.setQuery(q),
     closeSearch: () => model.search.close(),

@@ -9,6 +9,7 @@
  */
 import { normalizePhone } from '../protocol/phone.js';
 import { AuthModel } from './auth-model.js';
+import { bridgeSummary } from './connection-status.js';
 import { conversationItems, totalUnread } from './conversation-list.js';
 import { Observable } from './observable.js';
 import { Outbox } from './outbox.js';
@@ -505,7 +506,7 @@ export class AppModel extends Observable {
       verify: this.verify.snapshot(),
       account: this.session.account,
       connection: this.sync.status,
-      bridge: bridgeState(this.sync.devices),
+      bridge: bridgeSummary(this.sync.devices, this.sync.status, now, this.timeOptions),
       unreadTotal: totalUnread(threads.filter((t) => !t.archived)),
       list: {
         items: this.#visibleItems(),
@@ -583,16 +584,4 @@ export class AppModel extends Observable {
       now: this.clock.now(),
     };
   }
-}
-
-/**
- * @param {import('../protocol/schema.js').Device[]|null} devices
- * @returns {{state: 'unknown'|'none'|'online'|'offline', label: string}}
- */
-export function bridgeState(devices) {
-  if (devices === null) return { state: 'unknown', label: 'Checking phone…' };
-  if (devices.length === 0) return { state: 'none', label: 'No phone linked' };
-  const online = devices.find((d) => d.online);
-  if (online) return { state: 'online', label: `${online.name || 'Phone'} connected` };
-  return { state: 'offline', label: 'Phone offline' };
 }

@@ -43,6 +43,9 @@ import { ProtocolError } from './errors.js';
  * @property {string} name
  * @property {boolean} online
  * @property {string|null} last_seen
+ * @property {number|null} signal_dbm what the bridge last reported about its modem, while connected
+ * @property {string|null} operator network name, while connected
+ * @property {string[]} lines numbers (SIMs) the bridge serves
  */
 
 /**
@@ -152,6 +155,10 @@ export function parseDevice(value, what = 'device') {
     name: str(d.name ?? '', `${what}.name`, 200),
     online: d.online === true,
     last_seen: d.last_seen == null ? null : isoTime(d.last_seen, `${what}.last_seen`),
+    signal_dbm: typeof d.signal_dbm === 'number' && Number.isFinite(d.signal_dbm) && Math.abs(d.signal_dbm) < 1000
+      ? Math.round(d.signal_dbm) : null,
+    operator: d.operator == null ? null : str(d.operator, `${what}.operator`, 100),
+    lines: Object.freeze(list(d.lines ?? [], `${what}.lines`, (n, w) => str(n, w, 64))),
   });
 }
 

@@ -26,7 +26,7 @@ export class MainView {
   /** @param {Record<string, Function>} intents */
   constructor(intents) {
     this.intents = intents;
-    this.banner = new ConnectionBannerView();
+    this.banner = new ConnectionBannerView(/** @type {any} */ (intents));
     this.chips = new StatusChipsView();
     this.list = new ConversationListView(/** @type {any} */ (intents));
     this.searchBox = new SearchBoxView(intents);
