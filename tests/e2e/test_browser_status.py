@@ -15,6 +15,8 @@ from tests.e2e.conftest import PASSWORD, PHONE1, open_system
 
 pytestmark = [pytest.mark.browser, pytest.mark.e2e]
 
+MINUS = "\u2212"  # the page writes dBm with a real minus sign, read aloud as "minus"
+
 
 async def sign_in(page: Page, url: str) -> None:
     await page.goto(url)
@@ -36,15 +38,16 @@ async def test_signal_operator_live_update_and_bridge_going_offline(tmp_path: Pa
             status = page.get_by_role("group", name="Status")
             await expect(status.get_by_text("Connected", exact=True)).to_be_visible()
             await expect(status.get_by_text("e2e bridge connected")).to_be_visible()
-            # The emulator answers AT+CSQ with rssi 20 (−73 dBm) and AT+COPS with its network.
-            signal = status.get_by_role("img", name="Signal 4 of 4 bars (−73 dBm)")
+            # The emulator answers AT+CSQ with rssi 20 (-73 dBm) and AT+COPS with its network.
+            signal = status.get_by_role("img", name=f"Signal 4 of 4 bars ({MINUS}73 dBm)")
             await expect(signal).to_be_visible()
-            await expect(signal).to_have_attribute("title", "Signal 4 of 4 bars (−73 dBm)")
+            await expect(signal).to_have_attribute("title", f"Signal 4 of 4 bars ({MINUS}73 dBm)")
             await expect(status.get_by_text("Ferry Mobile")).to_be_visible()
 
-            # Reception drops: rssi 6 is −101 dBm, two bars; the page follows without reload.
+            # Reception drops: rssi 6 is -101 dBm, two bars; the page follows without reload.
             system.emulator.phone(PHONE1).modem.update_faults({"signal": 6})
-            await expect(status.get_by_role("img", name="Signal 2 of 4 bars (−101 dBm)")).to_be_visible()
+            weak = status.get_by_role("img", name=f"Signal 2 of 4 bars ({MINUS}101 dBm)")
+            await expect(weak).to_be_visible()
 
             await system.stop_bridge()
             await expect(status.get_by_text("e2e bridge offline")).to_be_visible()
