@@ -132,16 +132,18 @@ class LiveFerry:
         await self.svc.background.drain()  # type: ignore[attr-defined]
         return self.sms.last_code(number)
 
-    async def incoming(self, sender: str, body: str, at: datetime | None = None) -> None:
-        """An SMS arrives through the bridge: stored, then announced, like the device path."""
+    async def incoming(
+        self, sender: str, body: str, at: datetime | None = None, *, incomplete: bool = False
+    ) -> None:
+        """An SMS arrives through the bridge: stored, then announced, like the device path;
+        ``incomplete``: some parts of a long SMS never arrived."""
         from server.hub import ChangesHint
         from server.storage.conversations import Inbound
 
         self._keys += 1
         line_id = (await self.svc.lines.for_account(self.account_id))[0].id  # type: ignore[attr-defined]
-        item = Inbound(
-            f"k{self._keys}-{secrets.token_hex(4)}", line_id, sender, body, at or datetime.now(UTC)
-        )
+        key = f"k{self._keys}-{secrets.token_hex(4)}"
+        item = Inbound(key, line_id, sender, body, at or datetime.now(UTC), incomplete)
         svc = self.svc
         await svc.conversations.ingest_inbound(
             self.account_id, self.device_id, [item], datetime.now(UTC)

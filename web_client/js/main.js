@@ -93,6 +93,7 @@ function intentsOf(model) {
     setNewLine: (id) => compose.setLine(id),
     pickContact: (contact) => compose.pickContact(contact),
     retry: (id) => outbox.retry(id),
+    resend: (messageId) => compose.resend(messageId),
     discard: (id) => outbox.discard(id),
     // search
     setSearchQuery: (q) => model.search.setQuery(q),

@@ -12,7 +12,7 @@
  */
 import { AuthModel } from './auth-model.js';
 import { ComposeModel } from './compose-model.js';
-import { bridgeSummary } from './connection-status.js';
+import { bridgeSummary, composeNotice } from './connection-status.js';
 import { ConversationActions } from './conversation-actions.js';
 import { conversationItems, totalUnread } from './conversation-list.js';
 import { Notices } from './notices.js';
@@ -240,6 +240,7 @@ export class AppModel extends Observable {
     const now = this.clock.now();
     const { selection } = this;
     const threads = [...this.store.threads.values()].filter((t) => !this.deletes.isHidden(t.id));
+    const bridge = bridgeSummary(this.sync.devices, this.sync.status, now, this.timeOptions);
     return {
       screen: this.screen,
       now,
@@ -251,7 +252,8 @@ export class AppModel extends Observable {
       verify: this.verify.snapshot(),
       account: this.session.account,
       connection: this.sync.status,
-      bridge: bridgeSummary(this.sync.devices, this.sync.status, now, this.timeOptions),
+      bridge,
+      composeNotice: composeNotice(bridge),
       unreadTotal: totalUnread(threads.filter((t) => !t.archived)),
       list: {
         items: this.#visibleItems(),

@@ -104,6 +104,18 @@ export class ComposeModel extends Observable {
     return true;
   }
 
+  /**
+   * Send a stored failed (or status-unknown) message again: a new SMS under a
+   * new client_msg_id; the old bubble stays as it was.
+   * @param {number} messageId
+   */
+  resend(messageId) {
+    const thread = this.selection.selectedThread;
+    const message = thread ? this.store.messagesFor(thread.id).find((m) => m.id === messageId) : undefined;
+    if (!thread || !message || message.direction !== 'out') return;
+    this.outbox.send(thread.peer, message.body, thread.id, thread.line_id);
+  }
+
   async loadLines() {
     try {
       this.lines = await this.api.lines();

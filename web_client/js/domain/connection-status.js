@@ -76,6 +76,17 @@ export function bridgeView(d, known, now, opts = {}) {
 }
 
 /**
+ * What the compose box says about where a message goes next, when the bridges
+ * cannot send it now (the server keeps it queued).
+ * @param {BridgeSummary} bridge @returns {string}
+ */
+export function composeNotice(bridge) {
+  if (bridge.state === 'offline') return 'Your phone is offline. Messages you send wait in the queue and go out when it reconnects.';
+  if (bridge.state === 'none') return 'No phone is linked yet. Messages you send wait in the queue until you link one in Settings.';
+  return '';
+}
+
+/**
  * @param {Device[]|null} devices null until the server has told us
  * @param {SyncStatus} connection
  * @param {number} now @param {import('./time.js').TimeOptions} [opts]

@@ -24,6 +24,9 @@ const STATUS_LABELS = {
  * @property {string|null} error
  * @property {boolean} retryable
  * @property {string|null} clientMsgId
+ * @property {number|null} id the server's id, null while pending
+ * @property {boolean} incomplete parts of a long SMS are missing
+ * @property {'failed'|'unknown'|null} resend stored outgoing message the user may send again
  */
 
 export class ThreadModel extends Observable {
@@ -133,6 +136,10 @@ export function bubble(m, timeOptions) {
     error: m.error,
     retryable: 'pending' in m && m.retryable,
     clientMsgId: 'pending' in m ? m.client_msg_id : null,
+    id: m.id,
+    incomplete: 'incomplete' in m && m.incomplete,
+    resend: !('pending' in m) && m.direction === 'out' && (m.status === 'failed' || m.status === 'unknown')
+      ? m.status : null,
   };
 }
 

@@ -19,6 +19,7 @@ import { ProtocolError } from './errors.js';
  * @property {number} seq
  * @property {string|null} client_msg_id
  * @property {string|null} error
+ * @property {boolean} incomplete some parts of a long SMS never arrived; the body has what did
  * @property {boolean} deleted a tombstone: remove it from view
  */
 
@@ -125,6 +126,7 @@ export function parseMessage(value, what = 'message') {
     seq: int(m.seq, `${what}.seq`),
     client_msg_id: optStr(m.client_msg_id, `${what}.client_msg_id`),
     error: optStr(m.error, `${what}.error`),
+    incomplete: m.incomplete === true,
     deleted: m.deleted === true,
   });
 }
