@@ -1,6 +1,8 @@
-/** The status bar's view model: server link, bridges, signal bars, "last seen". */
+/** The status bar's view model (server link, bridges, signal bars, "last seen") and attachment views. */
+import { attachmentView, humanSize } from '/static/js/domain/attachments.js';
 import { bridgeSummary, signalBars, signalView } from '/static/js/domain/connection-status.js';
 import { timeAgo } from '/static/js/domain/time.js';
+import { parseMessage } from '/static/js/protocol/schema.js';
 import { equal } from './assert.js';
 
 const NOW = Date.parse('2026-11-01T12:00:00Z');
@@ -57,4 +59,16 @@ export function test_time_ago_words() {
   equal(at('2026-10-31T07:00:00Z'), 'yesterday');
   equal(at('2026-10-28T07:00:00Z'), '4 days ago');
   equal(at('2026-09-01T07:00:00Z'), 'on Sep 1, 2026');
+}
+
+export function test_attachment_views_and_sizes() {
+  equal([999, 1000, 1234, 254_000, 3_400_000].map(humanSize), ['999 B', '1 KB', '1.2 KB', '254 KB', '3.4 MB']);
+  const image = attachmentView({ id: '7', mime: 'image/png', size: 1234, name: null });
+  equal([image.kind, image.name, image.url], ['image', 'Image', '/api/v1/attachments/7']);
+  const svg = attachmentView({ id: '9', mime: 'image/svg+xml', size: 10, name: 'logo.svg' });
+  equal([svg.kind, svg.downloadUrl, svg.label], ['file', '/api/v1/attachments/9?download=1', 'Download logo.svg, 10 B']);
+  const m = parseMessage({ id: 1, thread_id: 1, peer: '+1', direction: 'in', body: '', status: 'received',
+    timestamp: '2026-11-01T11:00:00Z', seq: 1, attachments: [{ id: 3, mime: 'IMAGE/JPEG', size: 5 }] });
+  equal(m.attachments, [{ id: '3', mime: 'image/jpeg', size: 5, name: null }]);
+  equal(parseMessage({ ...m, attachments: undefined }).attachments, []);
 }

@@ -20,7 +20,16 @@ import { ProtocolError } from './errors.js';
  * @property {string|null} client_msg_id
  * @property {string|null} error
  * @property {boolean} incomplete some parts of a long SMS never arrived; the body has what did
+ * @property {readonly Attachment[]} attachments pictures and files (MMS); empty for plain SMS
  * @property {boolean} deleted a tombstone: remove it from view
+ */
+
+/**
+ * @typedef {object} Attachment
+ * @property {string} id
+ * @property {string} mime
+ * @property {number} size bytes
+ * @property {string|null} name as the sender named it, if at all
  */
 
 /**
@@ -127,7 +136,20 @@ export function parseMessage(value, what = 'message') {
     client_msg_id: optStr(m.client_msg_id, `${what}.client_msg_id`),
     error: optStr(m.error, `${what}.error`),
     incomplete: m.incomplete === true,
+    attachments: Object.freeze(list(m.attachments ?? [], `${what}.attachments`, parseAttachment)),
     deleted: m.deleted === true,
+  });
+}
+
+/** @param {unknown} value @param {string} what @returns {Attachment} */
+export function parseAttachment(value, what) {
+  const a = object(value, what);
+  if (typeof a.id !== 'number' && typeof a.id !== 'string') throw new ProtocolError(`${what}.id: missing`);
+  return Object.freeze({
+    id: String(str(String(a.id), `${what}.id`, 200)),
+    mime: str(a.mime, `${what}.mime`, 200).toLowerCase(),
+    size: int(a.size, `${what}.size`),
+    name: a.name == null ? null : str(a.name, `${what}.name`, 500),
   });
 }
 

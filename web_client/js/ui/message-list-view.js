@@ -152,6 +152,7 @@ export class MessageListView {
       onclick: () => this.#resend(li) });
     const li = h('li', { class: `msg msg-${m.direction}`, 'data-key': m.key },
       h('div', { class: 'bubble', dir: 'auto' }),
+      h('div', { class: 'msg-attachments' }),
       h('p', { class: 'msg-incomplete', text: 'Part of this message never arrived.' }),
       h('div', { class: 'msg-meta' },
         h('span', { class: 'visually-hidden msg-who', text: m.direction === 'out' ? 'You' : 'They' }),
@@ -189,7 +190,10 @@ function refreshBubble(li, m) {
   li.className = `msg msg-${m.direction} status-${m.status}`;
   setAttr(li, 'data-client-id', m.clientMsgId);
   setAttr(li, 'data-message-id', m.id);
-  setText(/** @type {Element} */ (li.querySelector('.bubble')), m.body);
+  const body = /** @type {HTMLElement} */ (li.querySelector('.bubble'));
+  setText(body, m.body);
+  body.hidden = !m.body && m.attachments.length > 0;
+  refreshAttachments(/** @type {HTMLElement} */ (li.querySelector('.msg-attachments')), m.attachments);
   const time = /** @type {Element} */ (li.querySelector('.msg-time'));
   setText(time, m.time);
   setAttr(time, 'datetime', m.timestamp);
@@ -206,4 +210,24 @@ function refreshBubble(li, m) {
   /** @type {HTMLElement} */ (actions.querySelector('.msg-retry')).hidden = !pendingFailed || !m.retryable;
   /** @type {HTMLElement} */ (actions.querySelector('.msg-discard')).hidden = !pendingFailed;
   /** @type {HTMLElement} */ (actions.querySelector('.msg-resend')).hidden = !m.resend;
+}
+
+/**
+ * Images inline (lazy, size-capped; the link opens the full image in a new
+ * tab), other files as a chip with name, size and a download link.
+ * @param {HTMLElement} box @param {import('../domain/attachments.js').AttachmentView[]} items
+ */
+function refreshAttachments(box, items) {
+  const keys = items.map((a) => a.key).join(' ');
+  box.hidden = items.length === 0;
+  if (box.getAttribute('data-keys') === keys) return;
+  box.setAttribute('data-keys', keys);
+  box.replaceChildren(...items.map((a) => (a.kind === 'image'
+    ? h('a', { class: 'attachment-image', href: a.url, target: '_blank', rel: 'noopener', title: a.label },
+      h('img', { src: a.url, alt: a.name, loading: 'lazy', decoding: 'async' }))
+    : h('a', { class: 'attachment-file', href: a.downloadUrl, download: a.name, 'aria-label': a.label },
+      icon(ICONS.file, 'icon attachment-file-icon'),
+      h('span', { class: 'attachment-file-text' },
+        h('span', { class: 'attachment-file-name', dir: 'auto', text: a.name }),
+        h('span', { class: 'attachment-file-size', text: a.size }))))));
 }
