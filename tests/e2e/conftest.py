@@ -46,10 +46,18 @@ class System:
     runner: web.AppRunner
     bridge: Bridge
     journal_path: Path
+    bridge_task: asyncio.Task[None] | None = None
 
     @property
     def svc(self) -> Services:
         return self.runner.app[SERVICES]
+
+    async def stop_bridge(self) -> None:
+        """The bridge process goes away (its link closes; the server marks it offline)."""
+        if self.bridge_task is not None:
+            self.bridge_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self.bridge_task
 
     async def restart_server(self) -> None:
         await self.runner.cleanup()
@@ -132,13 +140,11 @@ async def open_system(
         await bridge.run()
 
     task = asyncio.create_task(run_when_told())
-    system = System(url, config, emulator, runner, bridge, journal_path)
+    system = System(url, config, emulator, runner, bridge, journal_path, task)
     try:
         yield system, go
     finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError, Exception):
-            await task
+        await system.stop_bridge()
         await modem.close()
         journal.close()
         await system.runner.cleanup()

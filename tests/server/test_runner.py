@@ -13,9 +13,9 @@ from sqlalchemy import Boolean, Column, Integer, MetaData, String, Table, insert
 from sqlalchemy.engine import Connection
 
 from server.storage.engine import create_engine
+from server.storage.runner import runner
 from server.storage.schema import UtcDateTime
 from server.storage.util import insert_many
-from server.storage.runner import runner
 
 meta = MetaData()
 rows_t = Table(

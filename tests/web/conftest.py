@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import argon2
 import pytest
@@ -132,15 +133,26 @@ class LiveFerry:
         await self.svc.background.drain()  # type: ignore[attr-defined]
         return self.sms.last_code(number)
 
-    async def incoming(self, sender: str, body: str, at: datetime | None = None) -> None:
-        """An SMS arrives through the bridge: stored, then announced, like the device path."""
+    async def incoming(
+        self,
+        sender: str,
+        body: str,
+        at: datetime | None = None,
+        *,
+        incomplete: bool = False,
+        attachments: tuple[Any, ...] = (),
+    ) -> None:
+        """An SMS arrives through the bridge: stored, then announced, like the device path;
+        ``incomplete``: some parts of a long SMS never arrived; ``attachments``: MMS parts
+        (``protocol.messages.Attachment``)."""
         from server.hub import ChangesHint
         from server.storage.conversations import Inbound
 
         self._keys += 1
         line_id = (await self.svc.lines.for_account(self.account_id))[0].id  # type: ignore[attr-defined]
+        key = f"k{self._keys}-{secrets.token_hex(4)}"
         item = Inbound(
-            f"k{self._keys}-{secrets.token_hex(4)}", line_id, sender, body, at or datetime.now(UTC)
+            key, line_id, sender, body, at or datetime.now(UTC), incomplete, attachments
         )
         svc = self.svc
         await svc.conversations.ingest_inbound(

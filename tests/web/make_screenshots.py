@@ -87,6 +87,36 @@ async def seed(ferry: LiveFerry) -> None:
     )
 
 
+async def bridge_online(ferry: LiveFerry) -> None:
+    """Show the seeded bridge as connected with a modem report, as a real bridge would
+    be (the screenshots have no modem behind them)."""
+    import logging
+
+    from protocol.messages import ModemInfo
+    from server.ws.registry import DeviceConnection
+
+    svc = ferry.svc
+    device = next(
+        d
+        for d in await svc.devices.for_account(ferry.account_id)  # type: ignore[attr-defined]
+        if d.id == ferry.device_id
+    )
+
+    async def ignore(*_: object) -> None:
+        return None
+
+    svc.registry.add(  # type: ignore[attr-defined]
+        DeviceConnection(
+            device=device,
+            send=ignore,
+            close=ignore,
+            log=logging.getLogger("screenshots"),
+            modem=ModemInfo(signal_dbm=-85, operator="Ferry Mobile"),
+        )
+    )
+    svc.devices_changed(ferry.account_id)  # type: ignore[attr-defined]
+
+
 async def shot(page: Page, name: str, suffix: str) -> None:
     await page.wait_for_timeout(250)
     await page.screenshot(path=DOCS / f"screenshot-{name}{suffix}.png")
@@ -122,6 +152,7 @@ async def main() -> None:
         server, ferry = await _start_ferry(Path(tmp), verified=True)
         try:
             await seed(ferry)
+            await bridge_online(ferry)
             async with launch_browser() as browser:
                 for scheme in ("light", "dark"):
                     suffix = "" if scheme == "light" else "-dark"

@@ -34,7 +34,8 @@ async def test_sign_in_error_is_inline_then_success(
     await page.keyboard.press("Enter")
     await expect(page.get_by_role("navigation", name="Conversations")).to_be_visible()
     await expect(page.get_by_text("Connected", exact=True)).to_be_visible()
-    await expect(page.get_by_text("Phone offline")).to_be_visible()
+    await expect(page.get_by_text("Pixel 8 offline")).to_be_visible()
+    await expect(page.get_by_text("· never connected")).to_be_visible()
     assert problems.messages == []
 
 
@@ -183,9 +184,7 @@ async def test_reconnects_after_the_socket_drops(page: Page, ferry: LiveFerry) -
     await expect(page.get_by_text("Connected", exact=True)).to_be_visible()
     # Make the server drop every browser socket of the account (as if it fell too far
     # behind); the page must reconnect and resume from its cursor.
-    hub = ferry.svc.hub  # type: ignore[attr-defined]
-    for sub in list(hub._subs.get(ferry.account_id, ())):
-        sub.overflowed.set()
+    ferry.svc.fanout.drop_all(ferry.account_id)  # type: ignore[attr-defined]
     await expect(page.get_by_role("status").filter(has_text="Reconnecting")).to_be_visible()
     await ferry.incoming(PEER, "sent while away")
     await expect(page.get_by_text("sent while away")).to_be_visible(timeout=10_000)
@@ -215,8 +214,6 @@ async def test_lost_session_returns_to_sign_in_with_a_notice(page: Page, ferry: 
     await sign_in(page, ferry)
     await expect(page.get_by_text("Connected", exact=True)).to_be_visible()
     await page.context.clear_cookies()
-    hub = ferry.svc.hub  # type: ignore[attr-defined]
-    for sub in list(hub._subs.get(ferry.account_id, ())):
-        sub.overflowed.set()
+    ferry.svc.fanout.drop_all(ferry.account_id)  # type: ignore[attr-defined]
     await expect(page.get_by_role("heading", name="Sign in")).to_be_visible(timeout=10_000)
     await expect(page.get_by_role("status").filter(has_text="session has ended")).to_be_visible()

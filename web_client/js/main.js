@@ -6,6 +6,7 @@
 import { AppModel } from './domain/app-model.js';
 import { FerryApi } from './domain/api.js';
 import { Consent } from './domain/consent.js';
+import { documentTitle } from './domain/notices.js';
 import { createClock } from './platform/clock.js';
 import { createCookieJar } from './platform/cookies.js';
 import { createHttp } from './platform/http.js';
@@ -31,7 +32,7 @@ function main() {
     scheduled = false;
     const state = model.snapshot();
     view.update(state);
-    document.title = state.screen === 'main' && state.unreadTotal ? `(${state.unreadTotal}) Ferry` : 'Ferry';
+    document.title = documentTitle(state.screen, state.unreadTotal);
   };
   model.subscribe(() => {
     if (scheduled) return;
@@ -56,12 +57,13 @@ function main() {
   model.start();
 }
 
-/** The views only see intents, never the model itself. @param {AppModel} model */
+/** The views only see intents, never the models themselves. @param {AppModel} model */
 function intentsOf(model) {
+  const { selection, compose, actions, notices, outbox } = model;
   return {
     // account
     signIn: (phone, password) => model.signIn(phone, password),
-    signOut: () => model.signOut(),
+    signOut: () => model.session.signOut(),
     showAuth: (view) => model.auth.show(view),
     signUp: (phone, password) => model.auth.signUp(phone, password),
     requestReset: (phone) => model.auth.requestReset(phone),
@@ -70,30 +72,33 @@ function intentsOf(model) {
     resendCode: () => model.verify.resend(),
     recordConsent: (accept) => model.recordConsent(accept),
     // navigation
-    openThread: (id) => model.openThread(id),
+    openThread: (id) => selection.openThread(id),
     stepThread: (step) => model.stepThread(step),
     startNewMessage: () => model.startNewMessage(),
     openSettings: () => model.openSettings(),
     closePane: () => model.closePane(),
-    showList: (mode) => model.showList(mode),
+    showList: (mode) => selection.showList(mode),
+    retryConnection: () => model.sync.retryNow(),
     // conversations
-    setArchived: (id, archived) => model.setArchived(id, archived),
-    markUnread: (id) => model.markUnread(id),
-    deleteThread: (id) => model.deleteThread(id),
-    undoToast: () => model.undoToast(),
-    dismissToast: () => model.dismissToast(),
-    send: (text) => model.send(text),
-    setDraft: (text) => model.setDraft(text),
-    setNewRecipient: (text) => model.setNewRecipient(text),
-    setNewLine: (id) => model.setNewLine(id),
-    pickContact: (contact) => model.pickContact(contact),
-    retry: (id) => model.retry(id),
-    discard: (id) => model.discard(id),
-    loadOlder: () => model.loadOlder(),
+    setArchived: (id, archived) => actions.setArchived(id, archived),
+    markUnread: (id) => actions.markUnread(id),
+    deleteThread: (id) => actions.delete(id),
+    undoToast: () => notices.undo(),
+    dismissToast: () => notices.dismiss(),
+    loadOlder: () => selection.thread?.loadOlder(),
+    // compose
+    send: (text) => compose.send(text),
+    setDraft: (text) => compose.setDraft(text),
+    setNewRecipient: (text) => compose.setRecipient(text),
+    setNewLine: (id) => compose.setLine(id),
+    pickContact: (contact) => compose.pickContact(contact),
+    retry: (id) => outbox.retry(id),
+    resend: (messageId) => compose.resend(messageId),
+    discard: (id) => outbox.discard(id),
     // search
     setSearchQuery: (q) => model.search.setQuery(q),
     closeSearch: () => model.search.close(),
-    openSearchResult: (threadId, messageId) => model.openThread(threadId, messageId),
+    openSearchResult: (threadId, messageId) => selection.openThread(threadId, messageId),
     // settings
     saveProfile: (fields) => model.settings.saveProfile(fields),
     changePassword: (current, next) => model.settings.changePassword(current, next),

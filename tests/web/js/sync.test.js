@@ -55,7 +55,7 @@ export async function test_reconnect_resumes_with_since_and_replayed_changes_sho
   equal(sync.cursor, 8);
 }
 
-export async function test_backoff_grows_and_status_turns_offline() {
+export async function test_backoff_grows_and_status_turns_unreachable() {
   const { sockets, sync, clock } = await started();
   const delays = [];
   for (let i = 0; i < 4; i++) {
@@ -65,7 +65,7 @@ export async function test_backoff_grows_and_status_turns_offline() {
     await flush();
   }
   equal(delays, [1000, 1500, 2500, 4500]); // random() = 0.5
-  equal(sync.status, 'offline');
+  equal(sync.status, 'unreachable', 'the browser is online: the server is what cannot be reached');
   sockets.last.open();
   equal(sync.status, 'connected');
 }
@@ -78,6 +78,25 @@ export async function test_network_back_online_reconnects_at_once() {
   sync.setNetworkOnline(true);
   await flush();
   equal(sockets.all.length, 2);
+}
+
+export async function test_retry_now_skips_the_backoff_and_resets_it() {
+  const { sockets, sync, clock } = await started();
+  for (let i = 0; i < 4; i++) {
+    sockets.last.drop();
+    clock.advance(clock.pending()[0]);
+    await flush();
+  }
+  sockets.last.drop();
+  equal(sync.status, 'unreachable');
+  const before = sockets.all.length;
+  sync.retryNow();
+  await flush();
+  equal(sockets.all.length, before + 1, 'a new socket without waiting');
+  equal(sync.status, 'connecting');
+  sockets.last.drop();
+  equal(clock.pending(), [1000], 'the backoff starts over');
+  equal(sync.status, 'reconnecting');
 }
 
 export async function test_close_4401_signs_out_without_retry() {

@@ -2,6 +2,7 @@
  * The conversation list as the user sees it: newest activity first, with a
  * preview line and a compact time. Pure derivation from the store.
  */
+import { INLINE_IMAGE_TYPES } from './attachments.js';
 import { relativeTime } from './time.js';
 
 /**
@@ -32,7 +33,7 @@ export function conversationItems(threads, now, timeOptions = {}, lineLabels = n
       id: t.id,
       title: t.title || t.peer,
       peer: t.peer,
-      preview: previewText(t.last_message?.body ?? ''),
+      preview: previewText(t.last_message?.body || attachmentsPreview(t.last_message)),
       previewFromMe: t.last_message?.direction === 'out',
       time: relativeTime(t.last_activity, now, timeOptions),
       timestamp: t.last_activity,
@@ -40,6 +41,15 @@ export function conversationItems(threads, now, timeOptions = {}, lineLabels = n
       archived: t.archived,
       line: lineLabels && t.line_id !== null ? lineLabels.get(t.line_id) ?? t.line : null,
     }));
+}
+
+/** A message with pictures or files and no text. @param {import('../protocol/schema.js').Message|null} m */
+function attachmentsPreview(m) {
+  const items = m?.attachments ?? [];
+  if (items.length === 0) return '';
+  const images = items.every((a) => INLINE_IMAGE_TYPES.includes(a.mime));
+  if (items.length === 1) return images ? 'Photo' : items[0].name || 'Attachment';
+  return images ? `${items.length} photos` : `${items.length} attachments`;
 }
 
 /** One line, trimmed: newlines and runs of spaces would break the row layout. */

@@ -10,12 +10,14 @@
  *   from its `seq`.
  * - Close code 4401 means the session is gone: stop and tell the app.
  * - Any other close, or a malformed frame, reconnects after `backoffDelay`.
- *   After a few failures in a row (or when the browser says it is offline)
- *   the status becomes `offline` instead of `reconnecting`.
+ *   After a few failures in a row the status becomes `unreachable` (the
+ *   server is down or the path to it is broken) instead of `reconnecting`;
+ *   when the browser itself says it is offline, it is `offline`.
+ *   `retryNow()` skips the wait (the user's "Retry now").
  * - A ping every 25 s; a connection that stays silent for a whole ping
  *   interval is treated as dead, because a half-open TCP socket never closes.
  *
- *   status: idle ─start()─▶ connecting ─open─▶ connected ─close─▶ reconnecting|offline ─timer─▶ connecting
+ *   status: idle ─start()─▶ connecting ─open─▶ connected ─close─▶ reconnecting|unreachable|offline ─timer─▶ connecting
  */
 import { backoffDelay } from '../protocol/backoff.js';
 import { ProtocolError } from '../protocol/errors.js';
@@ -25,10 +27,10 @@ import {
 import { Observable } from './observable.js';
 import { errorCode } from './session.js';
 
-/** @typedef {'idle'|'connecting'|'connected'|'reconnecting'|'offline'} SyncStatus */
+/** @typedef {'idle'|'connecting'|'connected'|'reconnecting'|'unreachable'|'offline'} SyncStatus */
 
-/** Failures in a row before "reconnecting" turns into "offline". */
-const OFFLINE_AFTER = 3;
+/** Failures in a row before "reconnecting" turns into "unreachable". */
+const UNREACHABLE_AFTER = 3;
 /** Our own close code for a connection we gave up on; 4000–4999 is application space. */
 const CLOSE_CLIENT_RESET = 4000;
 
@@ -97,12 +99,16 @@ export class SyncClient extends Observable {
     this.#networkOnline = online;
     if (this.status === 'idle') return;
     if (!online && this.status !== 'connected') this.#setStatus('offline');
-    if (online && (this.status === 'offline' || this.status === 'reconnecting')) {
-      this.clock.clearTimeout(this.#retryTimer);
-      this.#attempt = 0;
-      this.#setStatus('connecting');
-      this.#connect();
-    }
+    if (online) this.retryNow();
+  }
+
+  /** Reconnect at once instead of waiting out the backoff (network back, or the user asked). */
+  retryNow() {
+    if (!['offline', 'reconnecting', 'unreachable'].includes(this.status)) return;
+    this.clock.clearTimeout(this.#retryTimer);
+    this.#attempt = 0;
+    this.#setStatus('connecting');
+    this.#connect();
   }
 
   async #connect() {
@@ -240,8 +246,8 @@ export class SyncClient extends Observable {
   #scheduleRetry() {
     const delay = backoffDelay(this.#attempt, this.random());
     this.#attempt++;
-    const offline = !this.#networkOnline || this.#attempt >= OFFLINE_AFTER;
-    this.#setStatus(offline ? 'offline' : 'reconnecting');
+    if (!this.#networkOnline) this.#setStatus('offline');
+    else this.#setStatus(this.#attempt >= UNREACHABLE_AFTER ? 'unreachable' : 'reconnecting');
     this.clock.clearTimeout(this.#retryTimer);
     this.#retryTimer = this.clock.setTimeout(() => this.#connect(), delay);
   }

@@ -4,6 +4,7 @@
  * words). Messages themselves live in the store, so live changes and
  * pages merge there.
  */
+import { attachmentView } from './attachments.js';
 import { Observable } from './observable.js';
 import { clockTime, groupByDay } from './time.js';
 
@@ -24,6 +25,10 @@ const STATUS_LABELS = {
  * @property {string|null} error
  * @property {boolean} retryable
  * @property {string|null} clientMsgId
+ * @property {number|null} id the server's id, null while pending
+ * @property {boolean} incomplete parts of a long SMS are missing
+ * @property {'failed'|'unknown'|null} resend stored outgoing message the user may send again
+ * @property {import('./attachments.js').AttachmentView[]} attachments
  */
 
 export class ThreadModel extends Observable {
@@ -133,6 +138,11 @@ export function bubble(m, timeOptions) {
     error: m.error,
     retryable: 'pending' in m && m.retryable,
     clientMsgId: 'pending' in m ? m.client_msg_id : null,
+    id: m.id,
+    incomplete: 'incomplete' in m && m.incomplete,
+    attachments: 'attachments' in m ? m.attachments.map(attachmentView) : [],
+    resend: !('pending' in m) && m.direction === 'out' && (m.status === 'failed' || m.status === 'unknown')
+      ? m.status : null,
   };
 }
 

@@ -97,3 +97,20 @@ export function groupByDay(messages, now, opts = {}) {
   }
   return groups;
 }
+
+/**
+ * "just now", "5 min ago", "3 h ago", "yesterday", "4 days ago", else a date:
+ * for presence ("last seen …"), where an age reads better than a clock time.
+ * @param {string|number} when @param {number} now epoch ms @param {TimeOptions} [opts]
+ */
+export function timeAgo(when, now, opts = {}) {
+  const t = new Date(when).getTime();
+  const age = Math.max(0, now - t);
+  if (age < MINUTE) return 'just now';
+  if (age < 60 * MINUTE) return `${Math.floor(age / MINUTE)} min ago`;
+  if (age < DAY) return `${Math.floor(age / (60 * MINUTE))} h ago`;
+  const days = daysBetween(dayKey(t, opts), dayKey(now, opts));
+  if (days <= 1) return 'yesterday';
+  if (days < 7) return `${days} days ago`;
+  return `on ${formatter(opts, { month: 'short', day: 'numeric', year: 'numeric' }).format(new Date(t))}`;
+}

@@ -19,6 +19,7 @@ import { ProtocolError } from './errors.js';
  * @property {number} seq
  * @property {string|null} client_msg_id
  * @property {string|null} error
+ * @property {boolean} incomplete some parts of a long SMS never arrived; the body has what did
  * @property {boolean} deleted a tombstone: remove it from view
  * @property {readonly Attachment[]} attachments MMS parts, in order (metadata only)
  */
@@ -54,6 +55,9 @@ import { ProtocolError } from './errors.js';
  * @property {string} name
  * @property {boolean} online
  * @property {string|null} last_seen
+ * @property {number|null} signal_dbm what the bridge last reported about its modem, while connected
+ * @property {string|null} operator network name, while connected
+ * @property {string[]} lines numbers (SIMs) the bridge serves
  */
 
 /**
@@ -137,6 +141,7 @@ export function parseMessage(value, what = 'message') {
     seq: int(m.seq, `${what}.seq`),
     client_msg_id: optStr(m.client_msg_id, `${what}.client_msg_id`),
     error: optStr(m.error, `${what}.error`),
+    incomplete: m.incomplete === true,
     deleted: m.deleted === true,
     attachments: m.attachments == null ? Object.freeze([]) : parseAttachments(m.attachments, `${what}.attachments`),
   });
@@ -202,6 +207,10 @@ export function parseDevice(value, what = 'device') {
     name: str(d.name ?? '', `${what}.name`, 200),
     online: d.online === true,
     last_seen: d.last_seen == null ? null : isoTime(d.last_seen, `${what}.last_seen`),
+    signal_dbm: typeof d.signal_dbm === 'number' && Number.isFinite(d.signal_dbm) && Math.abs(d.signal_dbm) < 1000
+      ? Math.round(d.signal_dbm) : null,
+    operator: d.operator == null ? null : str(d.operator, `${what}.operator`, 100),
+    lines: Object.freeze(list(d.lines ?? [], `${what}.lines`, (n, w) => str(n, w, 64))),
   });
 }
 

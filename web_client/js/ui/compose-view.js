@@ -26,9 +26,10 @@ export class ComposeView {
     this.button = h('button', { type: 'submit', class: 'icon-button compose-send', 'aria-label': 'Send message', disabled: true },
       icon(ICONS.send));
     this.counter = h('p', { id: uid('sms-count'), class: 'compose-counter' });
-    this.input.setAttribute('aria-describedby', this.counter.id);
+    this.notice = h('p', { id: uid('compose-notice'), class: 'compose-notice', role: 'status' });
+    this.input.setAttribute('aria-describedby', `${this.counter.id} ${this.notice.id}`);
     this.root = h('form', { class: 'compose', onsubmit: (/** @type {Event} */ e) => this.#submit(e) },
-      h('div', { class: 'compose-row' }, this.label, this.input, this.button), this.counter);
+      this.notice, h('div', { class: 'compose-row' }, this.label, this.input, this.button), this.counter);
   }
 
   /** @param {HTMLElement} parent */
@@ -36,9 +37,10 @@ export class ComposeView {
     parent.append(this.root);
   }
 
-  /** @param {{draft: string, draftKey: string, label?: string}} state */
+  /** @param {{draft: string, draftKey: string, label?: string, notice?: string}} state */
   update(state) {
     if (state.label && this.label.textContent !== state.label) this.label.textContent = state.label;
+    setText(this.notice, state.notice ?? '');
     // Drafts flow view → model; only adopt the model's copy when switching threads.
     if (state.draftKey !== this.draftKey) {
       this.draftKey = state.draftKey;

@@ -54,11 +54,11 @@ export class ConversationListView {
       avatar(item.title, item.peer),
       h('span', { class: 'conv-text' },
         h('span', { class: 'conv-top' },
-          h('span', { class: 'conv-title' }),
+          h('span', { class: 'conv-title', dir: 'auto' }),
           h('span', { class: 'line-chip', hidden: true }),
           h('time', { class: 'conv-time' })),
         h('span', { class: 'conv-bottom' },
-          h('span', { class: 'conv-preview' }),
+          h('span', { class: 'conv-preview', dir: 'auto' }),
           h('span', { class: 'badge', 'aria-hidden': 'true' }),
           h('span', { class: 'visually-hidden conv-unread-text' }))));
     return h('li', { 'data-id': item.id }, button);

@@ -26,7 +26,7 @@ export class MainView {
   /** @param {Record<string, Function>} intents */
   constructor(intents) {
     this.intents = intents;
-    this.banner = new ConnectionBannerView();
+    this.banner = new ConnectionBannerView(/** @type {any} */ (intents));
     this.chips = new StatusChipsView();
     this.list = new ConversationListView(/** @type {any} */ (intents));
     this.searchBox = new SearchBoxView(intents);
@@ -119,7 +119,7 @@ export class MainView {
   /** @param {AppState} state */
   #updatePane(state) {
     const key = state.thread ? `thread:${state.thread.id}` : state.pane === 'thread' ? 'empty' : state.pane;
-    const compose = { draft: state.draft, draftKey: key };
+    const compose = { draft: state.draft, draftKey: key, notice: state.composeNotice };
     const changed = key !== this.#paneKey;
     if (changed) this.#swapPane(key);
     const pane = this.#pane;

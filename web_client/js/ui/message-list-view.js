@@ -4,32 +4,49 @@
  * "Sending…" to "Delivered", and the scroll position stays put:
  * - pinned to the bottom while the reader is at the bottom,
  * - anchored to the old content when an older page is prepended.
+ * Scrolling near the top loads the previous page by itself (the "Load earlier
+ * messages" button stays for keyboards); away from the bottom, "Jump to
+ * latest" appears. Bodies get dir="auto", so right-to-left text reads right.
  */
-import { h, reconcile, setAttr, setText } from './dom.js';
+import { confirmDialog } from './dialog.js';
+import { h, icon, reconcile, setAttr, setText } from './dom.js';
+import { ICONS } from './icons.js';
 
 /** @typedef {import('../domain/thread-model.js').BubbleView} BubbleView */
 /** @typedef {{key: string, label: string, messages: BubbleView[]}} DayGroup */
 
 const NEAR_BOTTOM_PX = 80;
+/** Load the previous page when the reader is this close to the top. */
+const NEAR_TOP_PX = 300;
 
 export class MessageListView {
   /** @type {Map<string, Element>} */ #days = new Map();
   /** One keyed cache per day section, since reconcile prunes whatever a pass did not see. */
   /** @type {WeakMap<Element, Map<string, Element>>} */ #bubbles = new WeakMap();
 
-  /** @param {{retry: (id: string) => void, discard: (id: string) => void, loadOlder?: () => void}} intents */
+  hasMore = false;
+  loadingOlder = false;
+
+  /**
+   * @param {{retry: (id: string) => void, discard: (id: string) => void, loadOlder?: () => void,
+   *   resend?: (messageId: number) => void}} intents
+   */
   constructor(intents) {
     this.intents = intents;
     this.older = h('button', { type: 'button', class: 'button button-quiet load-older', hidden: true,
       onclick: () => intents.loadOlder?.() }, 'Load earlier messages');
     this.status = h('p', { class: 'log-status', role: 'status' });
     this.days = h('div', { class: 'days' });
-    this.root = h('div', { class: 'log', role: 'log', tabindex: 0 }, this.older, this.status, this.days);
+    this.latest = h('button', { type: 'button', class: 'button jump-latest', hidden: true,
+      onclick: () => this.#jumpToLatest() }, icon(ICONS.down), h('span', { text: 'Jump to latest' }));
+    this.root = h('div', { class: 'log', role: 'log', tabindex: 0, onscroll: () => this.#scrolled() },
+      this.older, this.status, this.days);
+    this.frame = h('div', { class: 'log-frame' }, this.root, this.latest);
   }
 
   /** @param {HTMLElement} parent */
   mount(parent) {
-    parent.append(this.root);
+    parent.append(this.frame);
   }
 
   /**
@@ -38,6 +55,8 @@ export class MessageListView {
   update(state) {
     setAttr(this.root, 'aria-label', state.label);
     setAttr(this.root, 'aria-busy', state.loading ? 'true' : null);
+    this.hasMore = Boolean(state.hasMore);
+    this.loadingOlder = Boolean(state.loadingOlder);
     this.older.hidden = !state.hasMore;
     /** @type {HTMLButtonElement} */ (this.older).disabled = Boolean(state.loadingOlder);
     setText(this.older, state.loadingOlder ? 'Loading…' : 'Load earlier messages');
@@ -46,14 +65,36 @@ export class MessageListView {
     reconcile(this.days, state.groups, this.#days, (g) => g.key, (g) => this.#createDay(g),
       (el, g) => this.#refreshDay(el, g));
     this.#restoreScroll(before);
+    this.#scrolled();
   }
 
   unmount() {
-    this.root.remove();
+    this.frame.remove();
   }
 
   scrollToBottom() {
     this.root.scrollTop = this.root.scrollHeight;
+  }
+
+  #nearBottom() {
+    const { scrollTop, scrollHeight, clientHeight } = this.root;
+    return scrollHeight - scrollTop - clientHeight < NEAR_BOTTOM_PX;
+  }
+
+  /** Infinite scroll back through history, and the "Jump to latest" button. */
+  #scrolled() {
+    this.latest.hidden = this.#nearBottom();
+    const scrollable = this.root.scrollHeight > this.root.clientHeight;
+    if (scrollable && this.root.scrollTop < NEAR_TOP_PX && this.hasMore && !this.loadingOlder) {
+      this.loadingOlder = true; // until the model says otherwise: one request per approach
+      this.intents.loadOlder?.();
+    }
+  }
+
+  #jumpToLatest() {
+    this.scrollToBottom();
+    this.latest.hidden = true;
+    this.root.focus();
   }
 
   /**
@@ -107,15 +148,34 @@ export class MessageListView {
       onclick: () => this.#act(li, this.intents.retry) });
     const discard = h('button', { type: 'button', class: 'link-button msg-discard', text: 'Delete',
       onclick: () => this.#act(li, this.intents.discard) });
+    const resend = h('button', { type: 'button', class: 'link-button msg-resend', text: 'Resend',
+      onclick: () => this.#resend(li) });
     const li = h('li', { class: `msg msg-${m.direction}`, 'data-key': m.key },
-      h('div', { class: 'bubble' }),
+      h('div', { class: 'bubble', dir: 'auto' }),
+      h('div', { class: 'msg-attachments' }),
+      h('p', { class: 'msg-incomplete', text: 'Part of this message never arrived.' }),
       h('div', { class: 'msg-meta' },
         h('span', { class: 'visually-hidden msg-who', text: m.direction === 'out' ? 'You' : 'They' }),
         h('time', { class: 'msg-time' }),
         h('span', { class: 'msg-status' })),
       h('p', { class: 'msg-error' }),
-      h('div', { class: 'msg-actions' }, retry, discard));
+      h('div', { class: 'msg-actions' }, retry, discard, resend));
     return li;
+  }
+
+  /** Resending an SMS whose fate is unknown may deliver it twice: ask first. @param {Element} li */
+  async #resend(li) {
+    const id = Number(li.getAttribute('data-message-id'));
+    if (!id) return;
+    if (li.classList.contains('status-unknown')) {
+      const ok = await confirmDialog({
+        title: 'Send again?',
+        text: 'This message may have been delivered already; sending it again could deliver it twice.',
+        confirm: 'Send again',
+      });
+      if (!ok) return;
+    }
+    this.intents.resend?.(id);
   }
 
   /** @param {Element} li @param {(id: string) => void} action */
@@ -129,7 +189,11 @@ export class MessageListView {
 function refreshBubble(li, m) {
   li.className = `msg msg-${m.direction} status-${m.status}`;
   setAttr(li, 'data-client-id', m.clientMsgId);
-  setText(/** @type {Element} */ (li.querySelector('.bubble')), m.body);
+  setAttr(li, 'data-message-id', m.id);
+  const body = /** @type {HTMLElement} */ (li.querySelector('.bubble'));
+  setText(body, m.body);
+  body.hidden = !m.body && m.attachments.length > 0;
+  refreshAttachments(/** @type {HTMLElement} */ (li.querySelector('.msg-attachments')), m.attachments);
   const time = /** @type {Element} */ (li.querySelector('.msg-time'));
   setText(time, m.time);
   setAttr(time, 'datetime', m.timestamp);
@@ -139,7 +203,31 @@ function refreshBubble(li, m) {
   const error = /** @type {HTMLElement} */ (li.querySelector('.msg-error'));
   setText(error, m.error ?? '');
   error.hidden = !m.error;
+  /** @type {HTMLElement} */ (li.querySelector('.msg-incomplete')).hidden = !m.incomplete;
   const actions = /** @type {HTMLElement} */ (li.querySelector('.msg-actions'));
-  actions.hidden = !m.clientMsgId || m.status !== 'failed';
-  /** @type {HTMLElement} */ (actions.querySelector('.msg-retry')).hidden = !m.retryable;
+  const pendingFailed = Boolean(m.clientMsgId) && m.status === 'failed';
+  actions.hidden = !pendingFailed && !m.resend;
+  /** @type {HTMLElement} */ (actions.querySelector('.msg-retry')).hidden = !pendingFailed || !m.retryable;
+  /** @type {HTMLElement} */ (actions.querySelector('.msg-discard')).hidden = !pendingFailed;
+  /** @type {HTMLElement} */ (actions.querySelector('.msg-resend')).hidden = !m.resend;
+}
+
+/**
+ * Images inline (lazy, size-capped; the link opens the full image in a new
+ * tab), other files as a chip with name, size and a download link.
+ * @param {HTMLElement} box @param {import('../domain/attachments.js').AttachmentView[]} items
+ */
+function refreshAttachments(box, items) {
+  const keys = items.map((a) => a.key).join(' ');
+  box.hidden = items.length === 0;
+  if (box.getAttribute('data-keys') === keys) return;
+  box.setAttribute('data-keys', keys);
+  box.replaceChildren(...items.map((a) => (a.kind === 'image'
+    ? h('a', { class: 'attachment-image', href: a.url, target: '_blank', rel: 'noopener', title: a.label },
+      h('img', { src: a.url, alt: a.name, loading: 'lazy', decoding: 'async' }))
+    : h('a', { class: 'attachment-file', href: a.downloadUrl, download: a.name, 'aria-label': a.label },
+      icon(ICONS.file, 'icon attachment-file-icon'),
+      h('span', { class: 'attachment-file-text' },
+        h('span', { class: 'attachment-file-name', dir: 'auto', text: a.name }),
+        h('span', { class: 'attachment-file-size', text: a.size }))))));
 }

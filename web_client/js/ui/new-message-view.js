@@ -82,7 +82,7 @@ export class NewMessageView {
     this.#updateContacts(state);
     const groups = state.pending.length ? [{ key: 'pending', label: 'Today', messages: state.pending }] : [];
     this.log.update({ groups, label: 'New conversation' });
-    this.log.root.hidden = groups.length === 0 && !this.contactsBox.hidden;
+    this.log.frame.hidden = groups.length === 0 && !this.contactsBox.hidden;
     this.compose.update({ ...compose, label: 'Message' });
   }
 

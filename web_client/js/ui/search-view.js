@@ -99,7 +99,7 @@ export class SearchResultsView {
 
   /** @param {SearchState['results'][number]} r @param {string} query @param {number} now */
   #row(r, query, now) {
-    const text = h('span', { class: 'conv-preview search-snippet' },
+    const text = h('span', { class: 'conv-preview search-snippet', dir: 'auto' },
       r.direction === 'out' ? 'You: ' : '',
       ...highlight(snippet(r.body, query), query).map((seg) => (seg.match ? h('mark', { text: seg.text }) : seg.text)));
     return h('li', {}, h('button', { type: 'button', class: 'conv',

@@ -1,23 +1,28 @@
 /**
- * Connection banner (only when something is wrong) and the two status chips:
- * our link to the server, and the phone bridge's link to the server.
+ * The status bar: a connection banner (only when something is wrong, with
+ * "Retry now"), our link to the server, and one chip per phone bridge with
+ * its modem's signal bars and network, or a summary chip for many bridges.
  */
-import { h, icon, setAttr, setText } from './dom.js';
+import { SERVER_LABELS } from '../domain/connection-status.js';
+import { h, icon, reconcile, setAttr, setText } from './dom.js';
 import { ICONS } from './icons.js';
+
+/** @typedef {import('../domain/connection-status.js').BridgeSummary} BridgeSummary */
+/** @typedef {import('../domain/connection-status.js').BridgeView} BridgeView */
 
 const BANNERS = {
   reconnecting: 'Connection lost. Reconnecting…',
+  unreachable: 'Can’t reach the Ferry server. Retrying…',
   offline: 'You’re offline. New messages will appear when the connection is back.',
-};
-const CONNECTION_LABELS = {
-  idle: 'Not connected', connecting: 'Connecting…', connected: 'Connected',
-  reconnecting: 'Reconnecting…', offline: 'Offline',
 };
 
 export class ConnectionBannerView {
-  constructor() {
+  /** @param {{retryConnection?: () => void}} [intents] */
+  constructor(intents = {}) {
     this.text = h('span');
-    this.root = h('div', { class: 'banner', role: 'status', hidden: true }, icon(ICONS.cloudOff), this.text);
+    this.retry = h('button', { type: 'button', class: 'link-button banner-action', text: 'Retry now',
+      onclick: () => intents.retryConnection?.() });
+    this.root = h('div', { class: 'banner', role: 'status', hidden: true }, icon(ICONS.cloudOff), this.text, this.retry);
   }
 
   /** @param {HTMLElement} parent */
@@ -30,6 +35,7 @@ export class ConnectionBannerView {
     const text = BANNERS[/** @type {keyof BANNERS} */ (status)] ?? '';
     setText(this.text, text);
     this.root.hidden = !text;
+    this.retry.hidden = status !== 'unreachable' && status !== 'reconnecting';
     this.root.className = `banner banner-${status}`;
   }
 
@@ -39,10 +45,13 @@ export class ConnectionBannerView {
 }
 
 export class StatusChipsView {
+  /** @type {Map<string, Element>} */ #bridges = new Map();
+
   constructor() {
     this.server = h('span', { class: 'chip', 'data-state': 'idle' }, h('span', { class: 'dot', 'aria-hidden': 'true' }), h('span'));
-    this.bridge = h('span', { class: 'chip', 'data-state': 'unknown' }, icon(ICONS.phone, 'icon chip-icon'), h('span'));
-    this.root = h('div', { class: 'chips', role: 'group', 'aria-label': 'Status' }, this.server, this.bridge);
+    this.summary = h('span', { class: 'chip chip-bridge', 'data-state': 'unknown' }, icon(ICONS.phone, 'icon chip-icon'), h('span'));
+    this.bridges = h('span', { class: 'chips-bridges' });
+    this.root = h('div', { class: 'chips', role: 'group', 'aria-label': 'Status' }, this.server, this.summary, this.bridges);
   }
 
   /** @param {HTMLElement} parent */
@@ -50,15 +59,47 @@ export class StatusChipsView {
     parent.append(this.root);
   }
 
-  /** @param {{connection: string, bridge: {state: string, label: string}}} state */
+  /** @param {{connection: string, bridge: BridgeSummary}} state */
   update(state) {
     setAttr(this.server, 'data-state', state.connection);
-    setText(/** @type {Element} */ (this.server.lastElementChild), CONNECTION_LABELS[/** @type {keyof CONNECTION_LABELS} */ (state.connection)] ?? '');
-    setAttr(this.bridge, 'data-state', state.bridge.state);
-    setText(/** @type {Element} */ (this.bridge.lastElementChild), state.bridge.label);
+    setText(/** @type {Element} */ (this.server.lastElementChild), SERVER_LABELS[/** @type {keyof SERVER_LABELS} */ (state.connection)] ?? '');
+    const { bridge } = state;
+    // One bridge, or several listed: a chip each. Otherwise (none, unknown, many): one summary chip.
+    const listed = bridge.devices.length > 0 && bridge.state !== 'unknown';
+    this.summary.hidden = listed;
+    setAttr(this.summary, 'data-state', bridge.state);
+    setText(/** @type {Element} */ (this.summary.lastElementChild), listed ? '' : bridge.label);
+    reconcile(this.bridges, listed ? bridge.devices : [], this.#bridges, (d) => d.id, createBridgeChip, refreshBridgeChip);
   }
 
   unmount() {
     this.root.remove();
   }
+}
+
+function createBridgeChip() {
+  const bars = [1, 2, 3, 4].map((n) => h('span', { class: `signal-bar signal-bar-${n}` }));
+  return h('span', { class: 'chip chip-bridge' },
+    icon(ICONS.phone, 'icon chip-icon'),
+    h('span', { class: 'chip-label' }),
+    h('span', { class: 'signal', role: 'img' }, ...bars),
+    h('span', { class: 'chip-operator' }),
+    h('span', { class: 'chip-detail' }));
+}
+
+/** @param {Element} chip @param {BridgeView} d */
+function refreshBridgeChip(chip, d) {
+  setAttr(chip, 'data-state', d.state);
+  setText(/** @type {Element} */ (chip.querySelector('.chip-label')), d.label);
+  const signal = /** @type {HTMLElement} */ (chip.querySelector('.signal'));
+  signal.hidden = !d.signal;
+  setAttr(signal, 'aria-label', d.signal?.label ?? null);
+  setAttr(signal, 'title', d.signal?.label ?? null);
+  setAttr(signal, 'data-bars', d.signal?.bars ?? null);
+  const operator = /** @type {HTMLElement} */ (chip.querySelector('.chip-operator'));
+  setText(operator, d.operator ?? '');
+  operator.hidden = !d.operator;
+  const detail = /** @type {HTMLElement} */ (chip.querySelector('.chip-detail'));
+  setText(detail, d.detail ? `· ${d.detail}` : '');
+  detail.hidden = !d.detail;
 }

@@ -9,7 +9,7 @@ export class ThreadView {
   /** @param {Record<string, Function>} intents */
   constructor(intents) {
     const titleId = uid('thread-title');
-    this.title = h('h2', { id: titleId, class: 'pane-title' });
+    this.title = h('h2', { id: titleId, class: 'pane-title', dir: 'auto' });
     this.subtitle = h('p', { class: 'pane-subtitle' });
     this.avatar = avatar('', '');
     this.log = new MessageListView(/** @type {any} */ (intents));
@@ -43,7 +43,7 @@ export class ThreadView {
   /**
    * @param {{id: number, title: string, peer: string, archived: boolean, line: string|null, groups: any[],
    *   hasMore: boolean, loading: boolean, loadingOlder: boolean, error: string|null, revealKey: string|null}} thread
-   * @param {{draft: string, draftKey: string}} compose
+   * @param {{draft: string, draftKey: string, notice?: string}} compose
    */
   update(thread, compose) {
     setText(this.title, thread.title);
