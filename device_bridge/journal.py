@@ -24,8 +24,10 @@ Outbound states::
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sqlite3
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -151,13 +153,25 @@ class Journal:
     def _upgrade(self) -> None:
         version = int(self._db.execute("PRAGMA user_version").fetchone()[0])
         for number, sql in enumerate(_UPGRADES[version:], start=version + 1):
-            with self._db:
+            with self._atomic():
                 self._db.execute(sql)
                 self._db.execute(f"PRAGMA user_version = {number}")
 
+    @contextlib.contextmanager
+    def _atomic(self) -> Iterator[None]:
+        """One transaction. The connection is in autocommit mode (``isolation_level=None``),
+        where ``with connection:`` opens none: each statement would commit on its own."""
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        self._db.execute("COMMIT")
+
     def _tx(self, sql: str, params: tuple[object, ...] = ()) -> sqlite3.Cursor:
         try:
-            with self._db:
+            with self._atomic():
                 return self._db.execute(sql, params)
         except sqlite3.Error as exc:
             raise JournalError(str(exc)) from None
@@ -196,7 +210,7 @@ class Journal:
         """Journal a message the phone decoded, its attachments and the cursor of
         ``source`` past ``position``, in one transaction; False if the key was known."""
         try:
-            with self._db:
+            with self._atomic():
                 cur = self._db.execute(
                     "INSERT OR IGNORE INTO inbound (key, sender, body, sent_at, incomplete) "
                     "VALUES (?, ?, ?, ?, 0)",
@@ -267,7 +281,7 @@ class Journal:
     def ack_inbound(self, upto: int, now: datetime) -> None:
         """The server committed everything up to ``upto``: move it to the history."""
         try:
-            with self._db:
+            with self._atomic():
                 self._db.execute(
                     "INSERT OR IGNORE INTO history SELECT n, key, sender, body, sent_at, "
                     "incomplete, ? FROM inbound WHERE n <= ?",
@@ -297,7 +311,7 @@ class Journal:
         """Forget acknowledged messages (and their attachments) acked before ``max_age``."""
         horizon = (now - max_age).isoformat()
         try:
-            with self._db:
+            with self._atomic():
                 self._db.execute(
                     "DELETE FROM attachments WHERE n IN (SELECT n FROM history WHERE acked_at < ?)",
                     (horizon,),
@@ -319,7 +333,7 @@ class Journal:
         crash never leaves both or neither.
         """
         try:
-            with self._db:
+            with self._atomic():
                 if self._db.execute(
                     "SELECT 1 FROM joined_parts WHERE key = ?", (part.key,)
                 ).fetchone():
@@ -353,7 +367,7 @@ class Journal:
             "SELECT DISTINCT sender, ref, total FROM parts WHERE received_at < ?", (horizon,)
         ).fetchall()
         for sender, ref, total in groups:
-            with self._db:
+            with self._atomic():
                 self._join(self._group(sender, ref, total), now, incomplete=True)
         self._tx("DELETE FROM joined_parts WHERE joined_at < ?", (horizon,))
         return len(groups)
@@ -469,7 +483,7 @@ class Journal:
         if not found:
             return item
         used = [(r[0],) for r in early if r[1] in found and _same_number(r[2], item.recipient)]
-        with self._db:
+        with self._atomic():
             self._db.executemany("DELETE FROM early_reports WHERE rowid = ?", used)
         return self._apply_reports(item, found) or item
 
