@@ -195,7 +195,7 @@ class AdbPhone:
         uri = f"content://mms/part/{part_id}"
         data = await self._adb(
             ["exec-out", shlex.join(["content", "read", "--uri", uri])],
-            MAX_ATTACHMENT_BYTES + 1,
+            MAX_ATTACHMENT_BYTES,  # a larger part could never travel: not read at all
             slow=True,
         )
         if data.startswith(_PROVIDER_ERROR.encode()):
