@@ -166,6 +166,8 @@ def _status(ns: argparse.Namespace) -> int:
     journal = Journal(ns.journal)
     try:
         print(f"inbound waiting for the server: {journal.inbound_count()}")
+        for source, position in sorted(journal.cursors().items()):
+            print(f"read from {source} up to _id {position}")
         for item in journal.unreported():
             print(f"outgoing {item.outbox_id}: {item.state} (server told: {item.reported or 'no'})")
     finally:
