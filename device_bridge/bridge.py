@@ -4,7 +4,11 @@ Four tasks share one journal::
 
     modem loop   open ─▶ drain storage ─▶ events (+CMTI/+CMT) ─▶ journal ─▶ AT+CMGD
                  (storage re-polled every ``poll_interval``; modem errors ─▶ reopen with backoff)
-    uploader     journal ─▶ Upload batches (a few in flight) ─▶ Ack ─▶ journal forgets
+                 a phone that decodes its own inbox (``DecodedInbox``, Android) is polled
+                 instead: new messages ─▶ fitted to the protocol limits ─▶ journal, with
+                 the phone-store cursor in the same transaction; nothing is deleted
+    uploader     journal ─▶ Upload batches, capped by count and by encoded size (a few in
+                 flight) ─▶ Ack ─▶ journal moves them to the history
     sender       SendSms ─▶ journal "accepted" ─▶ "sending" ─▶ AT+CMGS ─▶ "sent"/"failed"
                  status reports (+CDS/+CDSI) per part ─▶ "delivered"/"failed"
     link         websocket; on (re)connect: re-upload unacknowledged, re-report statuses;
@@ -26,12 +30,15 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import cast
 
+from device_bridge.attachments import MAX_SENDER, fit
 from device_bridge.backoff import Backoff
 from device_bridge.credentials import Identity
 from device_bridge.drivers.base import (
+    DecodedInbox,
     IncomingPdu,
     Modem,
     NewMessage,
+    Received,
     StatusReportIndex,
     StatusReportPdu,
     StoredMessage,
@@ -41,7 +48,9 @@ from device_bridge.gsm.errors import AtError, AtTimeout, CommandRejected, Encode
 from device_bridge.gsm.pdu import Deliver, StatusReport
 from device_bridge.journal import InboundItem, Journal, Part
 from device_bridge.link import Link
+from protocol.codec import DEFAULT_MAX_SIZE, encode
 from protocol.messages import (
+    MAX_ATTACHMENT_BYTES,
     Ack,
     ContactEntry,
     Contacts,
@@ -61,6 +70,11 @@ log = logging.getLogger("ferry.bridge")
 
 UPLOAD_BATCH = 100
 UPLOADS_IN_FLIGHT = 4
+#: Largest encoded upload frame (the server's device frame limit, less a margin).
+UPLOAD_FRAME_BYTES = DEFAULT_MAX_SIZE - 1024
+#: Messages taken from a polled phone per journal round.
+POLL_BATCH = 50
+_PRUNE_EVERY = timedelta(hours=1)
 
 
 def pdu_key(pdu: str) -> str:
@@ -111,6 +125,7 @@ class Bridge:
         self._contacts: list[ContactEntry] | None = None
         self.delivery_reports = delivery_reports
         self._history_age = history_age
+        self._pruned_at: datetime | None = None
 
     async def run(self) -> None:
         """Run until cancelled."""
@@ -168,7 +183,35 @@ class Bridge:
             # Stored outgoing drafts (status 2/3) are the user's; leave them alone.
             if stored.status in (0, 1) or stored.sms is None:
                 await self._keep(stored)
+        if isinstance(self.modem, DecodedInbox):
+            await self._take_decoded(self.modem)
         if self.journal.expire_parts(self._now(), self._part_max_age):
+            self._upload_wakeup.set()
+
+    async def _take_decoded(self, inbox: DecodedInbox) -> None:
+        """Journal what the phone has past the cursors, a batch at a time."""
+        while True:
+            cursors = self.journal.cursors()
+            batch = await inbox.poll_new(cursors, POLL_BATCH)
+            for received in batch:
+                self._journal_received(received)
+            if not batch or self.journal.cursors() == cursors:
+                return
+
+    def _journal_received(self, r: Received) -> None:
+        fitted = fit(r.body, r.attachments, too_large=r.unread)
+        if fitted.dropped:
+            log.warning(
+                "%s: left out %d attachment(s) over the protocol limits (%s)",
+                r.key,
+                len(fitted.dropped),
+                ", ".join(f"{mime} {size} B" for mime, size in fitted.dropped),
+            )
+        sender = r.sender.strip()[:MAX_SENDER] or "unknown"
+        if self.journal.add_received(
+            r.key, sender, fitted.body, r.sent_at, fitted.attachments,
+            source=r.source, position=r.position,
+        ):  # fmt: skip
             self._upload_wakeup.set()
 
     async def _keep(self, stored: StoredMessage) -> None:
@@ -260,13 +303,15 @@ class Bridge:
                             self._sent_upto - self._acked_upto < UPLOAD_BATCH * UPLOADS_IN_FLIGHT
                         )
                     )
-                items = self.journal.pending_inbound(after=self._sent_upto, limit=UPLOAD_BATCH)
+                items = self.journal.pending_inbound(
+                    after=self._sent_upto, limit=UPLOAD_BATCH, max_bytes=MAX_ATTACHMENT_BYTES
+                )
                 if not items:
                     break
-                upload = Upload(items=[_wire(i) for i in items])
-                if not await self.link.send(upload):
+                wired = _frame(items)
+                if not await self.link.send(Upload(items=wired)):
                     break
-                self._sent_upto = items[-1].n
+                self._sent_upto = wired[-1].n
 
     # ------------------------------------------------------------------- send
 
@@ -359,11 +404,11 @@ class Bridge:
         """
         log.warning("server remembers acks up to %d only; sending a repair", after)
         self.journal.prune_history(self._now(), self._history_age)
-        while items := self.journal.history_after(after, UPLOAD_BATCH):
-            upload = Upload(items=[_wire(i) for i in items], repair=True)
-            if not await self.link.send(upload):
+        while items := self.journal.history_after(after, UPLOAD_BATCH, MAX_ATTACHMENT_BYTES):
+            wired = _frame(items)
+            if not await self.link.send(Upload(items=wired, repair=True)):
                 return
-            after = items[-1].n
+            after = wired[-1].n
 
     async def _on_message(self, message: ServerToDevice) -> None:
         match message:
@@ -372,6 +417,7 @@ class Bridge:
                     # The server kept its copy and recorded the clash; nothing to retry.
                     log.warning("server reports %d conflicting upload(s)", len(clashes))
                 self.journal.ack_inbound(upto, self._now())
+                self._prune_history()
                 async with self._acked:
                     self._acked_upto = max(self._acked_upto, upto)
                     self._acked.notify_all()
@@ -387,6 +433,13 @@ class Bridge:
                 self.journal.forget_finished(self._now())
             case _:
                 log.debug("ignoring %s from server", type(message).__name__)
+
+    def _prune_history(self) -> None:
+        """Age the history out now and then: it holds attachments too."""
+        now = self._now()
+        if self._pruned_at is None or now - self._pruned_at >= _PRUNE_EVERY:
+            self._pruned_at = now
+            self.journal.prune_history(now, self._history_age)
 
 
 def _normalise(number: str) -> str:
@@ -405,4 +458,22 @@ def _wire(item: InboundItem) -> InboundSms:
         body=item.body,
         sent_at=item.sent_at,
         incomplete=item.incomplete,
+        attachments=list(item.attachments),
     )
+
+
+def _frame(items: list[InboundItem], budget: int = UPLOAD_FRAME_BYTES) -> list[InboundSms]:
+    """The longest prefix of ``items`` whose upload frame stays within ``budget`` bytes.
+
+    Always at least one item: every journaled item fits a frame on its own, because
+    decoded messages are fitted to the protocol limits before they are journaled.
+    """
+    size = len(encode(Upload(items=[], repair=True)))
+    wired: list[InboundSms] = []
+    for item in items:
+        wire = _wire(item)
+        size += len(encode(wire)) + 1  # and a comma
+        if wired and size > budget:
+            break
+        wired.append(wire)
+    return wired

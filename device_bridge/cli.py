@@ -26,8 +26,23 @@ def main(argv: list[str] | None = None) -> int:
         return emulate(argv[1:])
     parser = argparse.ArgumentParser(prog="ferry bridge", description="Ferry device bridge")
     sub = parser.add_subparsers(metavar="COMMAND")
-    run = sub.add_parser("run", help="relay a modem's SMS to the server")
-    run.add_argument("--port", required=True, help="serial device of the modem, e.g. /dev/ttyUSB2")
+    run = sub.add_parser("run", help="relay a modem's or an Android phone's SMS to the server")
+    device = run.add_mutually_exclusive_group(required=True)
+    device.add_argument("--port", help="serial device of the modem, e.g. /dev/ttyUSB2")
+    device.add_argument(
+        "--adb",
+        nargs="?",
+        const="",
+        metavar="SERIAL",
+        help="an Android phone over ADB (USB debugging on); SERIAL from 'adb devices', "
+        "needed only when several are connected. Reads SMS and MMS; cannot send",
+    )
+    run.add_argument(
+        "--poll-interval",
+        type=float,
+        default=None,
+        help="seconds between inbox checks (default: 5 with --adb, 60 for a modem)",
+    )
     run.add_argument("--baudrate", type=int, default=115200)
     run.add_argument("--pin", default=None, help="SIM PIN, if the SIM asks for one")
     run.add_argument(
@@ -80,13 +95,27 @@ def main(argv: list[str] | None = None) -> int:
 def _run(ns: argparse.Namespace) -> int:
     from device_bridge.bridge import Bridge
     from device_bridge.credentials import load_identity
-    from device_bridge.drivers.serial import SerialModem
+    from device_bridge.drivers.base import Modem
     from device_bridge.journal import Journal
 
     identity = load_identity(ns.data_dir)
     journal = Journal(ns.journal or ns.data_dir / "journal.db")
-    modem = SerialModem(ns.port, baudrate=ns.baudrate, pin=ns.pin)
-    bridge = Bridge(modem, journal, identity, allow_insecure=ns.allow_insecure)
+    modem: Modem
+    if ns.adb is not None:
+        from device_bridge.drivers.android import AdbPhone
+
+        modem, poll = AdbPhone(ns.adb or None), 5.0
+    else:
+        from device_bridge.drivers.serial import SerialModem
+
+        modem, poll = SerialModem(ns.port, baudrate=ns.baudrate, pin=ns.pin), 60.0
+    bridge = Bridge(
+        modem,
+        journal,
+        identity,
+        allow_insecure=ns.allow_insecure,
+        poll_interval=ns.poll_interval or poll,
+    )
 
     async def go() -> None:
         task = asyncio.current_task()
@@ -137,6 +166,8 @@ def _status(ns: argparse.Namespace) -> int:
     journal = Journal(ns.journal)
     try:
         print(f"inbound waiting for the server: {journal.inbound_count()}")
+        for source, position in sorted(journal.cursors().items()):
+            print(f"read from {source} up to _id {position}")
         for item in journal.unreported():
             print(f"outgoing {item.outbox_id}: {item.state} (server told: {item.reported or 'no'})")
     finally:

@@ -7,6 +7,10 @@ Invariants:
 * An outgoing SMS is committed as ``accepted`` before the modem is touched, and as
   ``sending`` right before AT+CMGS. After a crash a row still ``sending`` may or may not
   have left the modem: it becomes ``unknown`` and is never sent again automatically.
+* A message the phone decoded itself (Android) is committed together with its attachments
+  and the phone-store cursor past it (``meta`` ``cursor:<source>``), so it is neither
+  lost nor read again. Attachments (table ``attachments``, keyed by the item's ``n``) stay
+  as long as the item's text does: pending, then in the history for repairs.
 * Multipart SMS parts wait in ``parts`` until complete (or too old: then delivered with
   ``incomplete`` set), so a crash between parts loses nothing.
 
@@ -20,13 +24,16 @@ Outbound states::
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sqlite3
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 
 from device_bridge.errors import JournalError
+from protocol.messages import Attachment
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS inbound (
@@ -84,6 +91,9 @@ _UPGRADES = [
     # Parts already joined into a message: a late copy (the SIM read again after a crash
     # between the join and AT+CMGD) must not start a new, forever-incomplete message.
     "CREATE TABLE joined_parts (key TEXT PRIMARY KEY, joined_at TEXT NOT NULL)",
+    # MMS parts of an inbound item (by its position n), kept while its text is kept.
+    "CREATE TABLE attachments (n INTEGER NOT NULL, seq INTEGER NOT NULL, mime TEXT NOT NULL, "
+    "name TEXT, data BLOB NOT NULL, PRIMARY KEY (n, seq))",
 ]
 
 #: Delivery outcomes that end a message (anything else keeps it "sent").
@@ -98,6 +108,7 @@ class InboundItem:
     body: str
     sent_at: str
     incomplete: bool
+    attachments: tuple[Attachment, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -142,13 +153,25 @@ class Journal:
     def _upgrade(self) -> None:
         version = int(self._db.execute("PRAGMA user_version").fetchone()[0])
         for number, sql in enumerate(_UPGRADES[version:], start=version + 1):
-            with self._db:
+            with self._atomic():
                 self._db.execute(sql)
                 self._db.execute(f"PRAGMA user_version = {number}")
 
+    @contextlib.contextmanager
+    def _atomic(self) -> Iterator[None]:
+        """One transaction. The connection is in autocommit mode (``isolation_level=None``),
+        where ``with connection:`` opens none: each statement would commit on its own."""
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        self._db.execute("COMMIT")
+
     def _tx(self, sql: str, params: tuple[object, ...] = ()) -> sqlite3.Cursor:
         try:
-            with self._db:
+            with self._atomic():
                 return self._db.execute(sql, params)
         except sqlite3.Error as exc:
             raise JournalError(str(exc)) from None
@@ -173,18 +196,92 @@ class Journal:
             (key, pdu, error[:200], now.isoformat()),
         )
 
-    def pending_inbound(self, after: int = 0, limit: int = 100) -> list[InboundItem]:
+    def add_received(
+        self,
+        key: str,
+        sender: str,
+        body: str,
+        sent_at: datetime,
+        attachments: list[Attachment],
+        *,
+        source: str,
+        position: int,
+    ) -> bool:
+        """Journal a message the phone decoded, its attachments and the cursor of
+        ``source`` past ``position``, in one transaction; False if the key was known."""
+        try:
+            with self._atomic():
+                cur = self._db.execute(
+                    "INSERT OR IGNORE INTO inbound (key, sender, body, sent_at, incomplete) "
+                    "VALUES (?, ?, ?, ?, 0)",
+                    (key, sender, body, sent_at.isoformat()),
+                )
+                added = cur.rowcount == 1
+                if added:
+                    n = cur.lastrowid
+                    self._db.executemany(
+                        "INSERT INTO attachments VALUES (?, ?, ?, ?, ?)",
+                        [(n, i, a.mime, a.name, a.data) for i, a in enumerate(attachments)],
+                    )
+                self._db.execute(
+                    "INSERT INTO meta VALUES (?, ?) ON CONFLICT(key) "
+                    "DO UPDATE SET value = max(value, excluded.value)",
+                    (f"cursor:{source}", position),
+                )
+            return added
+        except sqlite3.Error as exc:
+            raise JournalError(str(exc)) from None
+
+    def cursors(self) -> dict[str, int]:
+        """The highest position taken from each phone store, by source."""
+        rows = self._db.execute("SELECT key, value FROM meta WHERE key LIKE 'cursor:%'").fetchall()
+        return {key.removeprefix("cursor:"): int(value) for key, value in rows}
+
+    def pending_inbound(
+        self, after: int = 0, limit: int = 100, max_bytes: int | None = None
+    ) -> list[InboundItem]:
+        """Unacknowledged items after ``after``, oldest first; with ``max_bytes``, only as
+        many as keep their attachments within it together (always at least one)."""
+        return self._items("inbound", after, limit, max_bytes)
+
+    def _items(
+        self, table: str, after: int, limit: int, max_bytes: int | None
+    ) -> list[InboundItem]:
         rows = self._db.execute(
-            "SELECT n, key, sender, body, sent_at, incomplete FROM inbound WHERE n > ? "
+            f"SELECT n, key, sender, body, sent_at, incomplete FROM {table} WHERE n > ? "  # noqa: S608
             "ORDER BY n LIMIT ?",
             (after, limit),
         ).fetchall()
-        return [InboundItem(r[0], r[1], r[2], r[3], r[4], bool(r[5])) for r in rows]
+        if not rows:
+            return []
+        sizes = dict(
+            self._db.execute(
+                "SELECT n, sum(length(data)) FROM attachments WHERE n > ? AND n <= ? GROUP BY n",
+                (after, rows[-1][0]),
+            ).fetchall()
+        )
+        if max_bytes is not None:
+            total = 0
+            for i, r in enumerate(rows):
+                total += sizes.get(r[0], 0)
+                if total > max_bytes and i > 0:
+                    rows = rows[:i]
+                    break
+        parts: dict[int, list[Attachment]] = {}
+        for n, mime, name, data in self._db.execute(
+            "SELECT n, mime, name, data FROM attachments WHERE n > ? AND n <= ? ORDER BY n, seq",
+            (after, rows[-1][0]),
+        ):
+            parts.setdefault(n, []).append(Attachment(mime=mime, data=bytes(data), name=name))
+        return [
+            InboundItem(r[0], r[1], r[2], r[3], r[4], bool(r[5]), tuple(parts.get(r[0], ())))
+            for r in rows
+        ]
 
     def ack_inbound(self, upto: int, now: datetime) -> None:
         """The server committed everything up to ``upto``: move it to the history."""
         try:
-            with self._db:
+            with self._atomic():
                 self._db.execute(
                     "INSERT OR IGNORE INTO history SELECT n, key, sender, body, sent_at, "
                     "incomplete, ? FROM inbound WHERE n <= ?",
@@ -204,18 +301,25 @@ class Journal:
         row = self._db.execute("SELECT value FROM meta WHERE key = 'acked_n'").fetchone()
         return int(row[0]) if row else 0
 
-    def history_after(self, after: int, limit: int = 100) -> list[InboundItem]:
+    def history_after(
+        self, after: int, limit: int = 100, max_bytes: int | None = None
+    ) -> list[InboundItem]:
         """Acknowledged messages after ``after``, for a repair of a restored server."""
-        rows = self._db.execute(
-            "SELECT n, key, sender, body, sent_at, incomplete FROM history WHERE n > ? "
-            "ORDER BY n LIMIT ?",
-            (after, limit),
-        ).fetchall()
-        return [InboundItem(r[0], r[1], r[2], r[3], r[4], bool(r[5])) for r in rows]
+        return self._items("history", after, limit, max_bytes)
 
     def prune_history(self, now: datetime, max_age: timedelta) -> int:
-        cur = self._tx("DELETE FROM history WHERE acked_at < ?", ((now - max_age).isoformat(),))
-        return cur.rowcount
+        """Forget acknowledged messages (and their attachments) acked before ``max_age``."""
+        horizon = (now - max_age).isoformat()
+        try:
+            with self._atomic():
+                self._db.execute(
+                    "DELETE FROM attachments WHERE n IN (SELECT n FROM history WHERE acked_at < ?)",
+                    (horizon,),
+                )
+                cur = self._db.execute("DELETE FROM history WHERE acked_at < ?", (horizon,))
+            return cur.rowcount
+        except sqlite3.Error as exc:
+            raise JournalError(str(exc)) from None
 
     def inbound_count(self) -> int:
         return int(self._db.execute("SELECT count(*) FROM inbound").fetchone()[0])
@@ -229,7 +333,7 @@ class Journal:
         crash never leaves both or neither.
         """
         try:
-            with self._db:
+            with self._atomic():
                 if self._db.execute(
                     "SELECT 1 FROM joined_parts WHERE key = ?", (part.key,)
                 ).fetchone():
@@ -263,7 +367,7 @@ class Journal:
             "SELECT DISTINCT sender, ref, total FROM parts WHERE received_at < ?", (horizon,)
         ).fetchall()
         for sender, ref, total in groups:
-            with self._db:
+            with self._atomic():
                 self._join(self._group(sender, ref, total), now, incomplete=True)
         self._tx("DELETE FROM joined_parts WHERE joined_at < ?", (horizon,))
         return len(groups)
@@ -379,7 +483,7 @@ class Journal:
         if not found:
             return item
         used = [(r[0],) for r in early if r[1] in found and _same_number(r[2], item.recipient)]
-        with self._db:
+        with self._atomic():
             self._db.executemany("DELETE FROM early_reports WHERE rowid = ?", used)
         return self._apply_reports(item, found) or item
 

@@ -12,7 +12,9 @@ there (serial, Termux, ADB failures) into ``device_bridge.gsm.errors``:
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Protocol, runtime_checkable
 
 from device_bridge.gsm.errors import PduError
@@ -24,14 +26,17 @@ from device_bridge.gsm.modem import (
     StatusReportPdu,
 )
 from device_bridge.gsm.pdu import Deliver, StatusReport, Submit, decode_pdu
+from protocol.messages import Attachment
 
 __all__ = [
     "Contact",
+    "DecodedInbox",
     "IncomingPdu",
     "Modem",
     "ModemEvent",
     "ModemStatus",
     "NewMessage",
+    "Received",
     "StatusReportIndex",
     "StatusReportPdu",
     "StoredMessage",
@@ -110,6 +115,46 @@ class Modem(Protocol):
 
     async def read_contacts(self) -> list[Contact]:
         """The contacts stored on the SIM, in slot order."""
+
+
+@dataclass(frozen=True)
+class Received:
+    """A message the phone decoded itself (Android: SMS or MMS), ready to journal.
+
+    Attributes:
+        key: Stable idempotency key (``android:sms:<_id>``, ``android:mms:<_id>``).
+        sender: The sender's address as the phone has it.
+        body: The text (an MMS's text parts joined).
+        sent_at: When it was sent (or received, when the phone does not know).
+        source: The phone store it came from (``android:sms``); the journal keeps the
+            highest ``position`` taken per source and the driver never reads below it.
+        position: The row's ``_id`` in that store.
+        attachments: The MMS parts besides text and layout, as read.
+        unread: (name, media type) of parts too large to read at all.
+    """
+
+    key: str
+    sender: str
+    body: str
+    sent_at: datetime
+    source: str
+    position: int
+    attachments: tuple[Attachment, ...] = ()
+    unread: tuple[tuple[str | None, str], ...] = ()
+
+
+@runtime_checkable
+class DecodedInbox(Protocol):
+    """Optional capability of a driver whose phone keeps and decodes its own inbox.
+
+    Such a phone is polled instead of drained: nothing is deleted from it; the bridge
+    remembers how far it read each source (in the journal, with the messages, in one
+    transaction) and asks only for what lies beyond.
+    """
+
+    async def poll_new(self, after: Mapping[str, int], limit: int) -> list[Received]:
+        """Up to ``limit`` messages past ``after[source]`` (0 when absent), oldest first
+        within each source."""
 
 
 def decode_stored(index: int, status: int, pdu: str) -> StoredMessage:
