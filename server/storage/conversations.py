@@ -23,7 +23,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import bindparam, case, func, insert, select, update
 from sqlalchemy.engine import Connection
@@ -36,15 +36,17 @@ from server.storage.keys import KeyRing
 from server.storage.runner import runner
 from server.storage.schema import accounts, conflicts, devices, lines, messages, outbox, threads
 from server.storage.sealed import BodyCipher
-from server.storage.util import insert_many, new_id
+from server.storage.util import execute_many, execute_raw, insert_many, new_id
 from server.storage.views import ChangeSet, Views, changes_since, message_view
 
 __all__ = ["ChangeSet", "ConversationStore", "Inbound", "IngestResult", "OutboxItem"]
 
 
-@dataclass(frozen=True)
-class Inbound:
-    """One inbound SMS as the device layer hands it to storage."""
+class Inbound(NamedTuple):
+    """One inbound SMS as the device layer hands it to storage.
+
+    A named tuple, not a frozen dataclass: built once per uploaded message, and a frozen
+    dataclass's constructor cost several times as much."""
 
     key: str
     line_id: int
@@ -628,10 +630,6 @@ def _refresh_threads_sync(
 
 # The ingest path's statements, built once: building and cache-keying a statement on
 # every batch cost more than running it.
-_EXISTING = select(messages).where(
-    messages.c.device_id == bindparam("device_id"),
-    messages.c.device_key.in_(bindparam("keys", expanding=True)),
-)
 _THREADS_OF = select(
     threads.c.id, threads.c.line_id, threads.c.participants, threads.c.deleted
 ).where(
@@ -664,6 +662,37 @@ _THREAD_ARRIVALS = (
 )
 
 
+_EXISTING_COLUMNS = (
+    messages.c.id,
+    messages.c.thread_id,
+    messages.c.device_key,
+    messages.c.peer,
+    messages.c.body_sealed,
+    messages.c.deleted,
+    messages.c.incomplete,
+)
+# A few statements with a bind per key (sizes 8, 16, ... 2048; the key list is padded by
+# repeating a key): an "expanding" IN list is rendered anew on every execution, which
+# cost more than the lookup itself.
+_existing_by_size: dict[int, Any] = {}
+
+
+def _existing(conn: Connection, device_id: int, keys: list[str]) -> dict[str, Any]:
+    """The stored messages of this device among ``keys`` (raw rows: 0/1 booleans)."""
+    size = 8
+    while size < len(keys):
+        size *= 2
+    statement = _existing_by_size.get(size)
+    if statement is None:
+        statement = _existing_by_size[size] = select(*_EXISTING_COLUMNS).where(
+            messages.c.device_id == bindparam("device_id"),
+            messages.c.device_key.in_([bindparam(f"k{n}") for n in range(size)]),
+        )
+    padded = keys + [keys[0]] * (size - len(keys))
+    names = ["device_id", *(f"k{n}" for n in range(size))]
+    return {r.device_key: r for r in execute_raw(conn, statement, names, [device_id, *padded])}
+
+
 def _ingest(
     conn: Connection,
     account_id: int,
@@ -675,10 +704,7 @@ def _ingest(
     upto: int | None,
 ) -> IngestResult:
     """The transaction of :meth:`ConversationStore.ingest_inbound`."""
-    existing = {
-        r.device_key: r
-        for r in conn.execute(_EXISTING, {"device_id": device_id, "keys": [i.key for i in items]})
-    }
+    existing = _existing(conn, device_id, [i.key for i in items])
     fresh: dict[str, Inbound] = {}
     completes: list[tuple[Any, Inbound]] = []
     clashes: list[tuple[Any, Inbound]] = []
@@ -801,10 +827,9 @@ def _insert_inbound(
         t["seq"] = max(t["seq"], message_seq)
         if (timestamp, message_id) >= (t["ts"], t["mid"]):
             t["ts"], t["mid"] = timestamp, message_id
-    conn.execute(
+    execute_many(
+        conn,
         _THREAD_ARRIVALS,
-        [
-            {"b_tid": tid, "b_n": t["n"], "b_seq": t["seq"], "b_ts": t["ts"], "b_mid": t["mid"]}
-            for tid, t in per_thread.items()
-        ],
+        ("b_tid", "b_n", "b_seq", "b_ts", "b_mid"),
+        [(tid, t["n"], t["seq"], t["ts"], t["mid"]) for tid, t in per_thread.items()],
     )

@@ -49,6 +49,22 @@ class UtcDateTime(TypeDecorator[datetime]):
         value = value.astimezone(UTC)
         return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
 
+    def bind_processor(self, dialect: Any) -> Any:
+        if dialect.name != "sqlite":
+            return super().bind_processor(dialect)
+
+        # The same text SQLite's DATETIME type stores ("2026-11-25 12:00:00.000000"), in
+        # one step: the generic chain of two converters showed up in batch ingests.
+        def process(value: datetime | None) -> str | None:
+            if value is None:
+                return None
+            if value.tzinfo is None:
+                raise ValueError("naive datetime given to the database")
+            # "2026-11-25 12:00:00.000000+00:00" without its offset.
+            return value.astimezone(UTC).isoformat(" ", "microseconds")[:26]
+
+        return process
+
     def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
         if value is None:
             return None

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import Table, insert
+from sqlalchemy import LargeBinary, Table, insert
 from sqlalchemy.engine import Connection, Dialect
+from sqlalchemy.sql.expression import Executable
 
 
 def new_id(result: Any) -> int:
@@ -20,51 +22,126 @@ def new_id(result: Any) -> int:
 def insert_many(
     conn: Connection, table: Table, columns: Sequence[str], rows: Iterable[Sequence[Any]]
 ) -> None:
-    """INSERT ``rows`` (tuples in ``columns`` order) as one executemany, through the driver.
+    """INSERT ``rows`` (tuples in ``columns`` order) as one executemany; see
+    :func:`execute_many`."""
+    statement = _inserts.get(table)
+    if statement is None:
+        statement = _inserts[table] = insert(table)
+    execute_many(conn, statement, columns, rows, insert_columns=True)
 
-    Same SQL and the same type conversions as ``conn.execute(insert(table), dicts)``, but
-    the conversions are looked up once per column instead of through SQLAlchemy's
-    per-row parameter machinery, which cost more than SQLite's own work on large batches.
+
+_inserts: dict[Table, Executable] = {}
+
+
+def execute_many(
+    conn: Connection,
+    statement: Executable,
+    names: Sequence[str],
+    rows: Iterable[Sequence[Any]],
+    *,
+    insert_columns: bool = False,
+) -> None:
+    """Run ``statement`` once per row, as one executemany through the driver.
+
+    ``rows`` are tuples of the values of the bind parameters ``names`` (for an INSERT
+    with ``insert_columns``: of those columns). Same SQL and the same type conversions as
+    ``conn.execute(statement, dicts)``, but the conversions are looked up once per
+    statement instead of through SQLAlchemy's per-row parameter machinery, which cost
+    more than SQLite's own work on large batches.
     """
-    plan = _insert_plan(conn.dialect, table, tuple(columns))
+    names = tuple(names)
+    plan = _plan(conn.dialect, statement, names, insert_columns)
     if plan is None:  # a named paramstyle: the generic path
-        conn.execute(insert(table), [dict(zip(columns, row, strict=True)) for row in rows])
+        conn.execute(statement, [dict(zip(names, row, strict=True)) for row in rows])
         return
-    sql, order, procs = plan
-    # The same object in a column (a batch's common timestamp) is converted once.
-    memo: list[tuple[Any, Any]] = [(_UNSET, None)] * len(procs)
-
-    def convert(k: int, value: Any) -> Any:
-        proc = procs[k]
-        if proc is None:
-            return value
-        seen, done = memo[k]
-        if value is not seen:
-            done = proc(value)
-            memo[k] = (value, done)
-        return done
-
-    params = [tuple([convert(k, row[i]) for k, i in enumerate(order)]) for row in rows]
+    sql, slots = plan
+    width = len(names)
+    constants = tuple(value for index, value, _ in slots if index is None)
+    order, k = [], 0
+    for index, _, _ in slots:
+        if index is None:
+            order.append(width + k)  # constants follow the row's own values
+            k += 1
+        else:
+            order.append(index)
+    pick = operator.itemgetter(*order)
+    converting = [(k, proc) for k, (_, _, proc) in enumerate(slots) if proc is not None]
+    # The same object in a slot (a batch's common timestamp) is converted once.
+    memo: dict[int, tuple[Any, Any]] = {}
+    params = []
+    for row in rows:
+        values = list(pick((*row, *constants)) if len(order) > 1 else (pick((*row, *constants)),))
+        for k, proc in converting:
+            value = values[k]
+            seen = memo.get(k)
+            if seen is None or seen[0] is not value:
+                seen = memo[k] = (value, proc(value))
+            values[k] = seen[1]
+        params.append(tuple(values))
     if params:
         conn.exec_driver_sql(sql, params)
 
 
+def execute_raw(
+    conn: Connection, statement: Executable, names: Sequence[str], values: Sequence[Any]
+) -> Any:
+    """Run ``statement`` once with the bind parameters ``names`` set to ``values``, through
+    the driver (see :func:`execute_many`). Result rows are the driver's own values: no
+    type conversion (a boolean is 0/1 on SQLite, a time is text)."""
+    names = tuple(names)
+    plan = _plan(conn.dialect, statement, names, False)
+    if plan is None:  # a named paramstyle: the generic path
+        return conn.execute(statement, dict(zip(names, values, strict=True)))
+    sql, slots = plan
+    params = tuple(
+        (values[index] if index is not None else value)
+        if proc is None
+        else proc(values[index] if index is not None else value)
+        for index, value, proc in slots
+    )
+    return conn.exec_driver_sql(sql, params)
+
+
 _UNSET = object()
-_Plan = tuple[str, list[int], list[Any]]
-_plans: dict[tuple[str, str, str, str, tuple[str, ...]], _Plan | None] = {}
+#: Per positional parameter: the row index it comes from (None: a constant of the
+#: statement, given as the value), and its converter.
+_Slot = tuple[int | None, Any, Any]
+_plans: dict[tuple[Any, ...], tuple[str, list[_Slot]] | None] = {}
 
 
-def _insert_plan(dialect: Dialect, table: Table, columns: tuple[str, ...]) -> _Plan | None:
-    key = (dialect.name, dialect.driver, dialect.paramstyle, table.name, columns)
+def _plan(
+    dialect: Dialect, statement: Executable, names: tuple[str, ...], insert_columns: bool
+) -> tuple[str, list[_Slot]] | None:
+    key = (dialect.name, dialect.driver, dialect.paramstyle, id(statement), names)
     if key not in _plans:
-        compiled = insert(table).compile(dialect=dialect, column_keys=list(columns))
-        if not compiled.positional or compiled.positiontup is None:
+        compiled: Any = statement.compile(
+            dialect=dialect, column_keys=list(names) if insert_columns else None
+        )
+        if (
+            not compiled.positional
+            or compiled.positiontup is None
+            # A column filled by a Python-side default: only the generic path does that.
+            or (insert_columns and not set(compiled.positiontup) <= set(names))
+        ):
             _plans[key] = None
         else:
-            order = [columns.index(name) for name in compiled.positiontup]
-            procs = [
-                table.c[columns[i]].type.dialect_impl(dialect).bind_processor(dialect)
-                for i in order
-            ]
-            _plans[key] = (compiled.string, order, procs)
+            slots: list[_Slot] = []
+            for name in compiled.positiontup:
+                bind = compiled.binds[name]
+                index = names.index(name) if name in names else None
+                value = None if index is not None else bind.effective_value
+                slots.append((index, value, _processor(dialect, bind.type)))
+            _plans[key] = (compiled.string, slots)
+            # Keyed by identity: keep the statement alive as long as its plan.
+            _statements.append(statement)
     return _plans[key]
+
+
+_statements: list[Executable] = []
+
+
+def _processor(dialect: Dialect, type_: Any) -> Any:
+    # sqlite3 takes bytes as they are; SQLAlchemy's LargeBinary converter only wraps them.
+    if dialect.name == "sqlite" and isinstance(type_, LargeBinary):
+        return None
+    return type_.dialect_impl(dialect).bind_processor(dialect)

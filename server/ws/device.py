@@ -326,8 +326,10 @@ async def _handle(
                 seq = await svc.conversations.current_seq(account_id)
                 svc.hub.publish(account_id, ChangesHint(seq))
         case ModemInfo():
-            conn.modem = message
-            svc.devices_changed(account_id)
+            # Bridges report on every poll; browsers hear only of a change.
+            if message != conn.modem:
+                conn.modem = message
+                svc.devices_changed(account_id)
         case Ping():
             await conn.send(Pong())
         case DeviceHello():

@@ -9,7 +9,7 @@ load a lone upload is committed as soon as it arrives::
     reader ─ Upload ─▶ check, convert ─▶ queue (bounded: a full queue stops the reader,
                                           so TCP pushes back on the bridge)
     ingester ─▶ take all queued (same repair flag, ≤ MAX_GROUP items) ─▶ one commit
-             ─▶ Ack(upto=highest n, conflicts) ─▶ hub hint
+             ─▶ hub hint ─▶ Ack(upto=highest n, conflicts)
 
 Acknowledge only after commit: an upload still queued when the link drops is simply
 not acknowledged, and the bridge sends it again after reconnecting.
@@ -100,6 +100,9 @@ class Ingester:
         await svc.verification.auto_verify(
             account_id, (i.body for upload in group for i in upload.batch)
         )
+        # Committed: browsers may hear of it before the bridge does.
+        if result.seq is not None:
+            svc.hub.publish(account_id, ChangesHint(result.seq))
         clashing = set(result.conflicts)
         if clashing:
             conn.log.warning("%d upload item(s) conflict with stored messages", len(clashing))
@@ -109,5 +112,3 @@ class Ingester:
                 conflicts=[i.n for upload in group for i in upload.items if i.key in clashing],
             )
         )
-        if result.seq is not None:
-            svc.hub.publish(account_id, ChangesHint(result.seq))

@@ -108,3 +108,45 @@ async def test_insert_many_refuses_a_naive_time_like_the_generic_insert(engine) 
     with pytest.raises(ValueError, match="naive"):
         await runner(engine).write(bad)
     assert await names(engine) == []
+
+
+def test_utc_datetimes_are_stored_as_sqlite_datetime_text() -> None:
+    # Rows written before the one-step converter must compare and sort with new ones.
+    from sqlalchemy.dialects.sqlite import DATETIME
+    from sqlalchemy.dialects.sqlite.pysqlite import SQLiteDialect_pysqlite
+
+    dialect = SQLiteDialect_pysqlite()
+    ours = UtcDateTime().bind_processor(dialect)
+    theirs = DATETIME().bind_processor(dialect)
+    for value in (
+        datetime(2026, 11, 25, 12, 0, tzinfo=UTC),
+        datetime(2026, 3, 29, 2, 30, 59, 999_999, tzinfo=ZoneInfo("Europe/Paris")),
+        datetime(1999, 12, 31, 23, 59, 59, 1, tzinfo=UTC),
+    ):
+        assert ours(value) == theirs(value.astimezone(UTC).replace(tzinfo=None))
+
+
+async def test_execute_many_runs_an_update_with_constants_like_the_generic_path(engine) -> None:  # type: ignore[no-untyped-def]
+    from sqlalchemy import bindparam, update
+
+    from server.storage.util import execute_many
+
+    now = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
+    stmt = (
+        update(rows_t)
+        .where(rows_t.c.name == bindparam("b_name"))
+        .values(at=bindparam("b_at"), flag=True)  # a constant of the statement
+    )
+
+    def work(conn: Connection) -> None:
+        insert_many(conn, rows_t, ("name", "flag"), [("a", False), ("b", False), ("c", False)])
+        execute_many(conn, stmt, ("b_name", "b_at"), [("a", now), ("c", now + timedelta(hours=1))])
+
+    await runner(engine).write(work)
+    async with engine.connect() as conn:
+        got = (await conn.execute(select(rows_t.c.name, rows_t.c.at, rows_t.c.flag))).all()
+    assert [tuple(r) for r in got] == [
+        ("a", now, True),
+        ("b", None, False),
+        ("c", now + timedelta(hours=1), True),
+    ]
