@@ -106,7 +106,7 @@ class AccountStore:
         return _account(row)
 
     async def get(self, account_id: int) -> Account | None:
-        return _account(await runner(self._engine).read(_account_row, account_id))
+        return _account(await runner(self._engine).read_shared(_account_row, account_id))
 
     async def set_password_hash(self, account_id: int, password_hash: str) -> None:
         async with self._engine.begin() as conn:

@@ -47,6 +47,7 @@ class Runner:
     def __init__(self, engine: AsyncEngine) -> None:
         self._async = engine
         self._threads: list[tuple[Engine, ThreadPoolExecutor]] = []
+        self._in_flight: dict[Any, asyncio.Future[Any]] = {}
         url = engine.url
         if url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:"):
             sync_url = url.set(drivername="sqlite+pysqlite")
@@ -74,6 +75,20 @@ class Runner:
     ) -> T:
         """Run ``fn(conn, *args, **kwargs)`` in one read transaction (it must not write)."""
         return await self._run(1, fn, *args, **kwargs)
+
+    async def read_shared(
+        self, fn: Callable[Concatenate[Connection, P], T], *args: P.args, **kwargs: P.kwargs
+    ) -> T:
+        """:meth:`read`, but calls with the same ``fn`` and arguments while one is in
+        flight share its result (a reconnect storm of one user's tabs asks the same
+        question hundreds of times at once). Nothing is cached once it has returned."""
+        key = (fn, args, tuple(sorted(kwargs.items())))
+        shared = self._in_flight.get(key)
+        if shared is None:
+            shared = asyncio.ensure_future(self.read(fn, *args, **kwargs))
+            self._in_flight[key] = shared
+            shared.add_done_callback(lambda _f: self._in_flight.pop(key, None))
+        return await asyncio.shield(shared)
 
     async def _run(
         self,

@@ -76,7 +76,7 @@ class SessionStore:
         key = hash_session_id(session_id)
         # Every request of a signed-in browser comes here: one read, and a write only
         # when the session ends or its last-seen time is due.
-        row = await runner(self._engine).read(_session_row, key)
+        row = await runner(self._engine).read_shared(_session_row, key)
         if row is None:
             return None
         if not self._live(row.expires_at, row.last_seen_at, now):

@@ -13,6 +13,7 @@ Per connection::
 from __future__ import annotations
 
 import contextlib
+import functools
 
 from aiohttp import WSCloseCode, WSMsgType, web
 
@@ -73,7 +74,7 @@ async def _serve(
     svc: Services, request: web.Request, ws: web.WebSocketResponse, account_id: int
 ) -> None:
     """Read the browser's messages; live changes are pushed by ``svc.fanout``."""
-    codec: Codec[BrowserToServer] = Codec(BrowserToServer, max_size=svc.config.browser_ws_max_bytes)
+    codec = _codec(svc.config.browser_ws_max_bytes)
     follower: Follower | None = None
     try:
         while True:
@@ -95,6 +96,12 @@ async def _serve(
     finally:
         if follower is not None:
             svc.fanout.unfollow(account_id, follower)
+
+
+@functools.cache
+def _codec(max_size: int) -> Codec[BrowserToServer]:
+    # Shared by every socket: building a decoder per connection showed in reconnect storms.
+    return Codec(BrowserToServer, max_size=max_size)
 
 
 async def _catch_up(
