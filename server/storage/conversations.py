@@ -66,6 +66,8 @@ class IngestResult:
     conflicts: list[str]
     #: The account's seq after this commit, when anything changed.
     seq: int | None = None
+    #: What changed, as the change feed shows it (when asked for, and anything did).
+    changes: ChangeSet | None = None
 
 
 @dataclass(frozen=True)
@@ -83,24 +85,26 @@ _FINAL = {"delivered", "failed", "unknown"}
 _RANK = {"queued": 0, "sending": 1, "sent": 2, "delivered": 3, "failed": 3, "unknown": 3}
 
 
-def _take_seqs_stmt(account_id: int, count: int) -> Any:
-    return (
-        update(accounts)
-        .where(accounts.c.id == account_id)
-        .values(seq=accounts.c.seq + count)
-        .returning(accounts.c.seq)
-    )
+_ACCOUNT_SEQ = select(accounts.c.seq).where(accounts.c.id == bindparam("account_id"))
+# Built once: every write takes seqs, and building the statement cost more than running it.
+_TAKE_SEQS = (
+    update(accounts)
+    .where(accounts.c.id == bindparam("account_id"))
+    .values(seq=accounts.c.seq + bindparam("count"))
+    .returning(accounts.c.seq)
+)
 
 
 async def take_seqs(conn: AsyncConnection, account_id: int, count: int) -> int:
     """Reserve ``count`` sequence numbers; returns the first."""
-    res = await conn.execute(_take_seqs_stmt(account_id, count))
+    res = await conn.execute(_TAKE_SEQS, {"account_id": account_id, "count": count})
     return int(res.scalar_one()) - count + 1
 
 
 def take_seqs_sync(conn: Connection, account_id: int, count: int) -> int:
     """:func:`take_seqs` inside a :mod:`~server.storage.runner` transaction."""
-    return int(conn.execute(_take_seqs_stmt(account_id, count)).scalar_one()) - count + 1
+    found = conn.execute(_TAKE_SEQS, {"account_id": account_id, "count": count}).scalar_one()
+    return int(found) - count + 1
 
 
 async def _thread_id(
@@ -203,15 +207,19 @@ class ConversationStore:
         *,
         repair: bool = False,
         upto: int | None = None,
+        feed_page: int | None = None,
     ) -> IngestResult:
         """Store inbound SMS idempotently, in one transaction.
 
         ``repair``: an existing message stored incomplete is completed by a complete copy.
         ``upto``: the bridge's upload position acknowledged with this commit.
+        ``feed_page``: also return the change set after the account's previous seq (at
+        most this many messages), read in the same transaction: browsers following the
+        account get it without another read.
         """
         cipher = await self._keys.cipher(account_id)
         return await runner(self._engine).write(
-            _ingest, account_id, device_id, items, now, cipher, repair, upto
+            _ingest, account_id, device_id, items, now, cipher, repair, upto, feed_page
         )
 
     async def acknowledged(self, device_id: int) -> int:
@@ -702,8 +710,12 @@ def _ingest(
     cipher: BodyCipher,
     repair: bool,
     upto: int | None,
+    feed_page: int | None = None,
 ) -> IngestResult:
     """The transaction of :meth:`ConversationStore.ingest_inbound`."""
+    before = None
+    if feed_page is not None:
+        before = conn.execute(_ACCOUNT_SEQ, {"account_id": account_id}).scalar_one()
     existing = _existing(conn, device_id, [i.key for i in items])
     fresh: dict[str, Inbound] = {}
     completes: list[tuple[Any, Inbound]] = []
@@ -752,7 +764,10 @@ def _ingest(
             conn, cipher, account_id, device_id, items, now, repair, fresh, clashing, last_seq
         )
         clashing += more
-    return IngestResult(len(fresh), len(completes), clashing, last_seq)
+    changes = None
+    if feed_page is not None and last_seq is not None:
+        changes = changes_since(conn, cipher, account_id, int(before), feed_page)
+    return IngestResult(len(fresh), len(completes), clashing, last_seq, changes)
 
 
 _INBOUND_COLUMNS = (

@@ -13,7 +13,7 @@ from datetime import datetime
 from typing import Any
 
 import msgspec
-from sqlalchemy import and_, select
+from sqlalchemy import and_, bindparam, select
 from sqlalchemy.engine import Connection, Row
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -232,36 +232,46 @@ class Views:
         return found
 
 
+# The change feed's statements, built once (runs on every live change): building and
+# cache-keying these per call cost more than running them.
+_ACCOUNT_SEQS = select(accounts.c.seq, accounts.c.min_seq).where(
+    accounts.c.id == bindparam("account_id")
+)
+_VERIFIED = verified_lines(bindparam("account_id"))  # type: ignore[arg-type]
+_CHANGED_MESSAGES = (
+    select(messages)
+    .where(
+        messages.c.account_id == bindparam("account_id"),
+        messages.c.seq > bindparam("since"),
+        messages.c.line_id.in_(_VERIFIED),
+    )
+    .order_by(messages.c.seq)
+    .limit(bindparam("limit"))
+)
+_CHANGED_THREADS = thread_query().where(
+    threads.c.account_id == bindparam("account_id"),
+    threads.c.line_id.in_(_VERIFIED),
+    and_(threads.c.seq > bindparam("since"), threads.c.seq <= bindparam("upto")),
+)
+
+
 def changes_since(
     conn: Connection, cipher: BodyCipher, account_id: int, since: int, limit: int
 ) -> ChangeSet:
     """Messages and threads changed after ``since`` (at most ``limit`` messages)."""
-    upto, min_seq = (
-        conn.execute(select(accounts.c.seq, accounts.c.min_seq).where(accounts.c.id == account_id))
-    ).one()
+    upto, min_seq = conn.execute(_ACCOUNT_SEQS, {"account_id": account_id}).one()
     if 0 < since < min_seq or since > upto:
         return ChangeSet(since, int(upto), [], [], resync=True)
     msg_rows = list(
         conn.execute(
-            select(messages)
-            .where(
-                messages.c.account_id == account_id,
-                messages.c.seq > since,
-                messages.c.line_id.in_(verified_lines(account_id)),
-            )
-            .order_by(messages.c.seq)
-            .limit(limit + 1)
+            _CHANGED_MESSAGES, {"account_id": account_id, "since": since, "limit": limit + 1}
         )
     )
     if len(msg_rows) > limit:
         msg_rows = msg_rows[:limit]
         upto = int(msg_rows[-1].seq)
     thread_rows = conn.execute(
-        thread_query().where(
-            threads.c.account_id == account_id,
-            threads.c.line_id.in_(verified_lines(account_id)),
-            and_(threads.c.seq > since, threads.c.seq <= upto),
-        )
+        _CHANGED_THREADS, {"account_id": account_id, "since": since, "upto": upto}
     )
     msgs, thread_views = with_attachments(
         conn,

@@ -17,10 +17,9 @@ reconnects and resumes from its cursor, so nothing is lost and memory stays flat
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import Awaitable, Callable
 
-from aiohttp import WSCloseCode, web
+from aiohttp import WSCloseCode, WSMsgType, web
 
 from protocol.codec import encode_text
 from protocol.messages import Devices, DeviceView, Resync
@@ -39,10 +38,13 @@ class Follower:
         self.cursor = cursor
         self._transport = transport
         self.dropped = False
+        self.unsent: Callable[[], int] = getattr(
+            transport, "get_write_buffer_size", _nothing_unsent
+        )
 
-    def unsent(self) -> int:
-        size = getattr(self._transport, "get_write_buffer_size", None)
-        return int(size()) if size is not None else 0
+
+def _nothing_unsent() -> int:
+    return 0
 
 
 class Fanout:
@@ -67,6 +69,10 @@ class Fanout:
         account.followers.add(follower)
         if self._hub.latest(account_id) > follower.cursor:
             account.hint(ChangesHint(self._hub.latest(account_id)))
+
+    def following(self, account_id: int) -> bool:
+        """Does any tab of this process follow the account?"""
+        return account_id in self._accounts
 
     def unfollow(self, account_id: int, follower: Follower) -> None:
         account = self._accounts.get(account_id)
@@ -157,11 +163,14 @@ class AccountFanout:
 
     async def _write(self, followers: list[Follower], frame: str) -> None:
         limit = self._fanout._send_buffer
+        payload = frame.encode()  # once, not once per socket
         for follower in followers:
             if follower.dropped or follower.ws.closed:
                 continue
             if follower.unsent() > limit:
                 self._fanout.drop(follower)
                 continue
-            with contextlib.suppress(ConnectionError, RuntimeError):
-                await follower.ws.send_str(frame)
+            try:
+                await follower.ws.send_frame(payload, WSMsgType.TEXT)
+            except (ConnectionError, RuntimeError):
+                continue

@@ -50,6 +50,17 @@ class ChangeFeed:
                 return result
         return await self._compute(key)
 
+    def prime(self, account_id: int, changes: ChangeSet) -> None:
+        """Offer a change set read by the writer of those changes (``since`` to ``upto``),
+        so sockets at ``since`` get it without a read of their own."""
+        fut: asyncio.Future[Frame] = asyncio.get_running_loop().create_future()
+        fut.set_result((changes, _encode(changes)))
+        key = (account_id, changes.since)
+        self._cache[key] = fut
+        self._cache.move_to_end(key)
+        while len(self._cache) > _CACHE_SIZE:
+            self._cache.popitem(last=False)
+
     async def _compute(self, key: tuple[int, int]) -> Frame:
         fut: asyncio.Future[Frame] = asyncio.get_running_loop().create_future()
         self._cache[key] = fut
@@ -58,10 +69,7 @@ class ChangeFeed:
             self._cache.popitem(last=False)
         try:
             cs = await self._store.changes_since(key[0], key[1], self._page)
-            frame = (
-                cs,
-                encode_text(Changes(messages=cs.messages, threads=cs.threads, upto=cs.upto)),
-            )
+            frame = (cs, _encode(cs))
         except BaseException as exc:
             if self._cache.get(key) is fut:
                 del self._cache[key]
@@ -70,3 +78,7 @@ class ChangeFeed:
             raise
         fut.set_result(frame)
         return frame
+
+
+def _encode(cs: ChangeSet) -> str:
+    return encode_text(Changes(messages=cs.messages, threads=cs.threads, upto=cs.upto))

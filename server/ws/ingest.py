@@ -26,12 +26,15 @@ from protocol.messages import Ack, InboundSms
 from server.hub import ChangesHint
 from server.services import Services
 from server.storage.conversations import Inbound
+from server.ws.feed import FEED_PAGE
 from server.ws.registry import DeviceConnection
 
 #: Uploads waiting for the ingester before the reader stops reading.
 MAX_QUEUED = 8
 #: Most items stored in one transaction.
 MAX_GROUP = 2000
+#: Up to this many items, the writer also reads the change set for open tabs.
+SMALL_GROUP = 50
 
 
 @dataclass(frozen=True)
@@ -87,13 +90,18 @@ class Ingester:
         svc, conn = self._svc, self._conn
         account_id = conn.device.account_id
         upto = max(i.n for upload in group for i in upload.items)
+        batch = [item for upload in group for item in upload.batch]
+        # Tabs are open: have the writer read what changed in the same transaction, so
+        # they get it without another round trip (bulk uploads are left to the feed).
+        watched = svc.fanout.following(account_id) and len(batch) <= SMALL_GROUP
         result = await svc.conversations.ingest_inbound(
             account_id,
             conn.device.id,
-            [item for upload in group for item in upload.batch],
+            batch,
             svc.clock.now(),
             repair=group[0].repair,
             upto=upto,
+            feed_page=FEED_PAGE if watched else None,
         )
         # A code SMS reaching this account's own SIM proves the number (see
         # server.auth.verification); done before the acknowledgement.
@@ -101,6 +109,8 @@ class Ingester:
             account_id, (i.body for upload in group for i in upload.batch)
         )
         # Committed: browsers may hear of it before the bridge does.
+        if result.changes is not None and not result.changes.resync:
+            svc.feed.prime(account_id, result.changes)
         if result.seq is not None:
             svc.hub.publish(account_id, ChangesHint(result.seq))
         clashing = set(result.conflicts)
