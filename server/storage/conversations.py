@@ -153,10 +153,7 @@ def _thread_ids(
         wanted[key] = min(wanted.get(key, item.sent_at), item.sent_at)
     found: dict[tuple[int, str], int] = {}
     revive: list[int] = []
-    rows = conn.execute(
-        _THREADS_OF,
-        {"account_id": account_id, "keys": list({participants_key([p]) for _, p in wanted})},
-    )
+    rows = _threads_of(conn, account_id, list({participants_key([p]) for _, p in wanted}))
     by_key = {(line, peer): peer for line, peer in wanted}
     for thread_id, line_id, participants, deleted in rows:
         if (line_id, participants) in by_key:
@@ -638,12 +635,6 @@ def _refresh_threads_sync(
 
 # The ingest path's statements, built once: building and cache-keying a statement on
 # every batch cost more than running it.
-_THREADS_OF = select(
-    threads.c.id, threads.c.line_id, threads.c.participants, threads.c.deleted
-).where(
-    threads.c.account_id == bindparam("account_id"),
-    threads.c.participants.in_(bindparam("keys", expanding=True)),
-)
 _IDS_BY_SEQ = select(messages.c.seq, messages.c.id).where(
     messages.c.account_id == bindparam("account_id"),
     messages.c.seq.between(bindparam("first"), bindparam("last")),
@@ -679,26 +670,65 @@ _EXISTING_COLUMNS = (
     messages.c.deleted,
     messages.c.incomplete,
 )
-# A few statements with a bind per key (sizes 8, 16, ... 2048; the key list is padded by
-# repeating a key): an "expanding" IN list is rendered anew on every execution, which
+# A few statements with a bind per value (sizes 8, 16, ... 2048; the list is padded by
+# repeating a value): an "expanding" IN list is rendered anew on every execution, which
 # cost more than the lookup itself.
 _existing_by_size: dict[int, Any] = {}
+_EXISTING_QUERY = select(*_EXISTING_COLUMNS)
 
 
 def _existing(conn: Connection, device_id: int, keys: list[str]) -> dict[str, Any]:
     """The stored messages of this device among ``keys`` (raw rows: 0/1 booleans)."""
+    rows = _select_in(
+        conn,
+        _existing_by_size,
+        _EXISTING_QUERY,
+        messages.c.device_id,
+        device_id,
+        messages.c.device_key,
+        keys,
+    )
+    return {r.device_key: r for r in rows}
+
+
+_threads_by_size: dict[int, Any] = {}
+_THREADS_QUERY = select(threads.c.id, threads.c.line_id, threads.c.participants, threads.c.deleted)
+
+
+def _threads_of(conn: Connection, account_id: int, keys: list[str]) -> Any:
+    """The account's threads with these participants keys, on any line (raw rows)."""
+    return _select_in(
+        conn,
+        _threads_by_size,
+        _THREADS_QUERY,
+        threads.c.account_id,
+        account_id,
+        threads.c.participants,
+        keys,
+    )
+
+
+def _select_in(
+    conn: Connection,
+    cache: dict[int, Any],
+    query: Any,
+    owner: Any,
+    owner_id: int,
+    column: Any,
+    values: list[str],
+) -> Any:
+    """``query WHERE owner = owner_id AND column IN values``, through the driver."""
     size = 8
-    while size < len(keys):
+    while size < len(values):
         size *= 2
-    statement = _existing_by_size.get(size)
+    statement = cache.get(size)
     if statement is None:
-        statement = _existing_by_size[size] = select(*_EXISTING_COLUMNS).where(
-            messages.c.device_id == bindparam("device_id"),
-            messages.c.device_key.in_([bindparam(f"k{n}") for n in range(size)]),
+        statement = cache[size] = query.where(
+            owner == bindparam("owner"), column.in_([bindparam(f"k{n}") for n in range(size)])
         )
-    padded = keys + [keys[0]] * (size - len(keys))
-    names = ["device_id", *(f"k{n}" for n in range(size))]
-    return {r.device_key: r for r in execute_raw(conn, statement, names, [device_id, *padded])}
+    padded = values + [values[0]] * (size - len(values))
+    names = ["owner", *(f"k{n}" for n in range(size))]
+    return execute_raw(conn, statement, names, [owner_id, *padded])
 
 
 def _ingest(
@@ -802,6 +832,7 @@ def _insert_inbound(
         return
     thread_of = _thread_ids(conn, account_id, items, seq)
     first, last = seq, seq + len(items) - 1
+    bodies = cipher.seal_many([item.body for item in items])
     insert_many(
         conn,
         messages,
@@ -813,7 +844,7 @@ def _insert_inbound(
                 item.line_id,
                 "in",
                 item.sender,
-                cipher.seal(item.body),
+                bodies[n],
                 "received",
                 item.sent_at,
                 now,
@@ -828,8 +859,10 @@ def _insert_inbound(
     # No RETURNING: on SQLite, RETURNING in parameter order falls back to one INSERT per
     # row. The batch's seqs are unique in the account, so the rows are found again by
     # their seq range (ix_messages_account_seq); the rest is known from the items.
-    found = conn.execute(_IDS_BY_SEQ, {"account_id": account_id, "first": first, "last": last})
-    ids = {row_seq: message_id for row_seq, message_id in found}
+    found = execute_raw(
+        conn, _IDS_BY_SEQ, ("account_id", "first", "last"), (account_id, first, last)
+    )
+    ids = dict(found.fetchall())
     inserted = [
         (ids[seq + n], thread_of[(item.line_id, item.sender)], item.sent_at, seq + n)
         for n, item in enumerate(items)

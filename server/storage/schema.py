@@ -60,8 +60,10 @@ class UtcDateTime(TypeDecorator[datetime]):
                 return None
             if value.tzinfo is None:
                 raise ValueError("naive datetime given to the database")
+            if value.tzinfo is not UTC:  # most times arrive in UTC already
+                value = value.astimezone(UTC)
             # "2026-11-25 12:00:00.000000+00:00" without its offset.
-            return value.astimezone(UTC).isoformat(" ", "microseconds")[:26]
+            return value.isoformat(" ", "microseconds")[:26]
 
         return process
 

@@ -302,7 +302,13 @@ async def _handle(
                 return
             if len(items) > MAX_UPLOAD_BATCH:
                 raise MalformedMessage("upload batch too large")
-            batch = [_inbound(i, conn.device.lines) for i in items]
+            lines = conn.device.lines
+            if not lines:
+                raise MalformedMessage("this device serves no line")
+            # An unknown or absent line number lands on the bridge's first line: the SMS
+            # was received by this bridge, and keeping it beats refusing it forever.
+            first_line = next(iter(lines.values()))
+            batch = [_inbound(i, lines, first_line) for i in items]
             await ingester.put(Pending(items, batch, repair))
         case SendStatus(outbox_id=oid, status=status, error=error):
             changed = await svc.conversations.apply_send_status(account_id, oid, status, error)
@@ -336,7 +342,7 @@ async def _handle(
             raise MalformedMessage("hello sent twice")
 
 
-def _inbound(item: InboundSms, lines: dict[str, int]) -> Inbound:
+def _inbound(item: InboundSms, lines: dict[str, int], first_line: int) -> Inbound:
     if len(item.sender) > 32 or len(item.key) > 100 or len(item.body) > 10_000:
         raise MalformedMessage("upload item field too long")
     try:
@@ -345,21 +351,16 @@ def _inbound(item: InboundSms, lines: dict[str, int]) -> Inbound:
         raise MalformedMessage("sent_at is not an ISO 8601 time") from None
     if sent_at.tzinfo is None:
         raise MalformedMessage("sent_at has no time zone")
-    if not lines:
-        raise MalformedMessage("this device serves no line")
-    # An unknown or absent line number lands on the bridge's first line: the SMS was
-    # received by this bridge, and keeping it beats refusing it forever.
-    line_id = lines.get(item.line or "", next(iter(lines.values())))
     return Inbound(
-        key=item.key,
-        line_id=line_id,
-        sender=item.sender,
-        body=item.body,
-        sent_at=sent_at,
-        incomplete=item.incomplete,
+        item.key,
+        lines.get(item.line, first_line) if item.line else first_line,
+        item.sender,
+        item.body,
+        sent_at,
+        item.incomplete,
         # MMS: limits and media types checked, file names sanitised (a bad one refuses
         # the whole upload, like any other bad item; earlier uploads stay committed).
-        attachments=tuple(check_attachments(item.attachments)) if item.attachments else (),
+        tuple(check_attachments(item.attachments)) if item.attachments else (),
     )
 
 

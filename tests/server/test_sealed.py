@@ -30,3 +30,12 @@ def test_a_forked_child_never_reuses_the_parents_pool() -> None:
     os.waitpid(pid, 0)
     assert child != _nonces.take()
     assert len(child) == _NONCE
+
+
+def test_sealing_a_batch_opens_like_one_at_a_time_with_fresh_nonces() -> None:
+    cipher = BodyCipher(MASTER, 3, new_wrapped_key(MASTER, 3))
+    texts = ["a", "", "ünïcode ✓", "a"]
+    sealed = cipher.seal_many(texts)
+    assert [cipher.open(b) for b in sealed] == texts
+    assert len({b[:_NONCE] for b in sealed}) == len(texts)
+    assert sealed[0] != sealed[3]  # same text, different nonce
