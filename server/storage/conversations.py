@@ -103,7 +103,7 @@ async def take_seqs(conn: AsyncConnection, account_id: int, count: int) -> int:
 
 def take_seqs_sync(conn: Connection, account_id: int, count: int) -> int:
     """:func:`take_seqs` inside a :mod:`~server.storage.runner` transaction."""
-    found = conn.execute(_TAKE_SEQS, {"account_id": account_id, "count": count}).scalar_one()
+    found = execute_raw(conn, _TAKE_SEQS, ("account_id", "count"), (account_id, count)).scalar_one()
     return int(found) - count + 1
 
 
@@ -745,7 +745,7 @@ def _ingest(
     """The transaction of :meth:`ConversationStore.ingest_inbound`."""
     before = None
     if feed_page is not None:
-        before = conn.execute(_ACCOUNT_SEQ, {"account_id": account_id}).scalar_one()
+        before = execute_raw(conn, _ACCOUNT_SEQ, ("account_id",), (account_id,)).scalar_one()
     existing = _existing(conn, device_id, [i.key for i in items])
     fresh: dict[str, Inbound] = {}
     completes: list[tuple[Any, Inbound]] = []
@@ -777,7 +777,7 @@ def _ingest(
         if completes:
             _refresh_threads_sync(conn, {o.thread_id for o, _ in completes})
     if upto is not None:
-        conn.execute(_ACKED, {"device_id": device_id, "upto": upto})
+        execute_raw(conn, _ACKED, ("device_id", "upto"), (device_id, upto))
     for old, item in clashes:
         conn.execute(
             insert(conflicts).values(

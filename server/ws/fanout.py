@@ -17,6 +17,7 @@ reconnects and resumes from its cursor, so nothing is lost and memory stays flat
 from __future__ import annotations
 
 import asyncio
+import gc
 from collections.abc import Awaitable, Callable
 
 from aiohttp import WSCloseCode, WSMsgType, web
@@ -164,13 +165,21 @@ class AccountFanout:
     async def _write(self, followers: list[Follower], frame: str) -> None:
         limit = self._fanout._send_buffer
         payload = frame.encode()  # once, not once per socket
-        for follower in followers:
-            if follower.dropped or follower.ws.closed:
-                continue
-            if follower.unsent() > limit:
-                self._fanout.drop(follower)
-                continue
-            try:
-                await follower.ws.send_frame(payload, WSMsgType.TEXT)
-            except (ConnectionError, RuntimeError):
-                continue
+        # A thousand writes allocate enough to trigger several collections, each walking
+        # the whole young generation mid-loop; collect after the loop instead.
+        collecting = gc.isenabled()
+        gc.disable()
+        try:
+            for follower in followers:
+                if follower.dropped or follower.ws.closed:
+                    continue
+                if follower.unsent() > limit:
+                    self._fanout.drop(follower)
+                    continue
+                try:
+                    await follower.ws.send_frame(payload, WSMsgType.TEXT)
+                except (ConnectionError, RuntimeError):
+                    continue
+        finally:
+            if collecting:
+                gc.enable()
