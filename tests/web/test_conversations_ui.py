@@ -211,7 +211,17 @@ async def test_lines_and_contacts_in_a_new_conversation(
     await page.get_by_role("button", name="Start chat").click()
     contacts = page.get_by_role("list", name="Contacts")
     await expect(contacts.get_by_role("button")).to_have_count(2)
-    await page.get_by_role("textbox", name="To").fill("grace")
+    to = page.get_by_role("textbox", name="To")
+    # Checked as it is typed, key by key, and described to assistive technology.
+    await to.press_sequentially("+1 555")
+    await expect(to).to_have_accessible_description(re.compile("^Keep typing"))
+    await to.press_sequentially(" 010 0002")
+    await expect(to).to_have_accessible_description(re.compile("^Will send to \\+15550100002"))
+    await to.press_sequentially("999999")
+    await expect(to).to_have_accessible_description(re.compile("^Too long"))
+    await expect(to).not_to_have_attribute("aria-invalid", "true")  # an error only on send
+    await to.fill("grace")
+    await expect(to).to_have_accessible_description(re.compile("^Looking up contacts"))
     await expect(contacts.get_by_role("button")).to_have_count(1)
     await contacts.get_by_role("button", name=re.compile("Grace Hopper")).click()
     compose = page.get_by_role("textbox", name="Message")

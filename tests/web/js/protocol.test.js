@@ -1,7 +1,7 @@
 import { BACKOFF_BASE_MS, BACKOFF_CAP_MS, backoffDelay } from '/static/js/protocol/backoff.js';
 import { FrameTooLargeError, ProtocolError } from '/static/js/protocol/errors.js';
 import { MAX_FRAME_CHARS, decodeServerFrame, encodePing, encodeSubscribe } from '/static/js/protocol/frames.js';
-import { normalizePhone } from '/static/js/protocol/phone.js';
+import { checkRecipient, normalizePhone } from '/static/js/protocol/phone.js';
 import { parseMessage, parseThreadsResponse } from '/static/js/protocol/schema.js';
 import { assert, equal, throws } from './assert.js';
 import { message, thread } from './fakes.js';
@@ -73,4 +73,14 @@ export function test_phone_normalization() {
   equal(normalizePhone('5550100002'), '5550100002');
   equal(normalizePhone('hello'), null);
   equal(normalizePhone('+1'), null);
+}
+
+export function test_recipient_checked_as_typed() {
+  const state = (/** @type {string} */ s) => checkRecipient(s).state;
+  equal(['', 'gra', '+1', '+1 555', '+1 (555) 010-0002', '5550100002'].map(state),
+    ['empty', 'name', 'partial', 'partial', 'valid', 'valid']);
+  equal(state('+1 555 + 0100'), 'invalid');
+  equal(state('+1234567890123456'), 'invalid');
+  equal(checkRecipient('+1 (555) 010-0002').text, 'Will send to +15550100002');
+  equal(checkRecipient('+1234567890123456').text, 'Too long: a phone number has at most 15 digits (this has 16)');
 }

@@ -7,7 +7,7 @@
  * A first message to a number without a conversation stays in the "new" pane
  * as a pending bubble until the server names its thread, then that thread opens.
  */
-import { normalizePhone } from '../protocol/phone.js';
+import { checkRecipient, normalizePhone } from '../protocol/phone.js';
 import { Observable } from './observable.js';
 import { bubble } from './thread-model.js';
 
@@ -148,7 +148,7 @@ export class ComposeModel extends Observable {
       .filter((c) => !query || c.name.toLowerCase().includes(query) || (digits.length > 1 && c.number.includes(digits)))
       .slice(0, 50);
     return {
-      recipient: this.recipient, error: this.recipientError,
+      recipient: this.recipient, error: this.recipientError, check: checkRecipient(this.recipient),
       pending: this.newPeer
         ? this.store.pendingForPeer(this.newPeer).map((m) => bubble(m, this.timeOptions)) : [],
       lines: this.lines.length > 1

@@ -55,7 +55,7 @@ export class NewMessageView {
       h('div', { class: 'to-row' },
         h('label', { for: this.to.id, class: 'to-label', text: 'To' }),
         h('div', { class: 'to-field' }, this.to,
-          h('p', { id: hintId, class: 'field-hint', text: 'Include the country code, e.g. +1 555 010 0002' }),
+          this.hint = h('p', { id: hintId, class: 'field-hint', 'aria-live': 'polite' }),
           this.error)),
       this.lineRow,
       this.contactsBox);
@@ -75,6 +75,9 @@ export class NewMessageView {
   update(state, compose) {
     if (this.to.value !== state.recipient && document.activeElement !== this.to) this.to.value = state.recipient;
     setText(this.error, state.error ?? '');
+    // Checked as it is typed; only sending turns a bad number into an error.
+    setText(this.hint, state.error ? '' : state.check.text);
+    setAttr(this.hint, 'data-state', state.check.state);
     setAttr(this.to, 'aria-invalid', state.error ? 'true' : null);
     if (state.error && state.error !== this.shownError) this.to.focus();
     this.shownError = state.error;
