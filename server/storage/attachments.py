@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
-from sqlalchemy import delete, insert, select
+from sqlalchemy import bindparam, delete, insert, select
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
@@ -184,24 +184,28 @@ def _rows(
     ]
 
 
+# Built once: every change pushed to browsers asks it, mostly for messages without any.
+_METADATA = (
+    select(
+        attachments.c.id,
+        attachments.c.message_id,
+        attachments.c.position,
+        attachments.c.mime,
+        attachments.c.size,
+        attachments.c.name_sealed,
+    )
+    .where(attachments.c.message_id.in_(bindparam("ids", expanding=True)))
+    .order_by(attachments.c.message_id, attachments.c.position)
+)
+
+
 def views_for(
     conn: Connection, cipher: BodyCipher, message_ids: Collection[int]
 ) -> dict[int, list[AttachmentView]]:
     """Metadata (never bytes) of the attachments of ``message_ids``, in one query."""
     if not message_ids:
         return {}
-    rows = conn.execute(
-        select(
-            attachments.c.id,
-            attachments.c.message_id,
-            attachments.c.position,
-            attachments.c.mime,
-            attachments.c.size,
-            attachments.c.name_sealed,
-        )
-        .where(attachments.c.message_id.in_(set(message_ids)))
-        .order_by(attachments.c.message_id, attachments.c.position)
-    )
+    rows = conn.execute(_METADATA, {"ids": list(set(message_ids))})
     found: dict[int, list[AttachmentView]] = {}
     for r in rows:
         view = AttachmentView(
