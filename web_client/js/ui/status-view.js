@@ -90,7 +90,9 @@ function createBridgeChip() {
 /** @param {Element} chip @param {BridgeView} d */
 function refreshBridgeChip(chip, d) {
   setAttr(chip, 'data-state', d.state);
-  setText(/** @type {Element} */ (chip.querySelector('.chip-label')), d.label);
+  const label = /** @type {Element} */ (chip.querySelector('.chip-label'));
+  setText(label, d.label);
+  setAttr(label, 'title', d.label); // the whole name, when a long one is cut short
   const signal = /** @type {HTMLElement} */ (chip.querySelector('.signal'));
   signal.hidden = !d.signal;
   setAttr(signal, 'aria-label', d.signal?.label ?? null);
