@@ -36,7 +36,7 @@ from server.storage.security import SecurityEventStore
 from server.storage.sessions import SessionStore
 from server.ws.browsers import BrowserSockets
 from server.ws.fanout import Fanout
-from server.ws.feed import FEED_PAGE, ChangeFeed
+from server.ws.feed import ChangeFeed
 from server.ws.registry import DeviceRegistry
 
 
@@ -146,7 +146,6 @@ class Services:
             svc.feed,
             lambda account_id: device_views(svc, account_id),
             send_buffer=config.browser_send_buffer,
-            page=FEED_PAGE,
         )
         return svc
 

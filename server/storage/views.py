@@ -193,12 +193,6 @@ class Views:
         page, _ = await conn.run_sync(with_attachments, cipher, page)
         return page, has_more
 
-    async def changes_since(
-        self, conn: AsyncConnection, account_id: int, since: int, limit: int
-    ) -> ChangeSet:
-        cipher = await self._keys.cipher(account_id)
-        return await conn.run_sync(changes_since, cipher, account_id, since, limit)
-
     async def search(
         self, conn: AsyncConnection, account_id: int, query: str, limit: int
     ) -> list[MessageView]:

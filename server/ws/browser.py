@@ -19,15 +19,13 @@ from aiohttp import WSCloseCode, WSMsgType, web
 
 from protocol.codec import Codec, encode_text
 from protocol.errors import ProtocolError
-from protocol.messages import BrowserToServer, Devices, Error, Ping, Pong, Resync, Subscribe
+from protocol.messages import BrowserToServer, Devices, Error, Ping, Pong, Subscribe
 from server.api.common import services
 from server.auth.web import authenticate, origin_allowed, require_verified
 from server.errors import ApiError
-from server.log import browser_logger
 from server.services import Services
 from server.ws.device_views import device_views
 from server.ws.fanout import Follower
-from server.ws.feed import FEED_PAGE
 
 routes = web.RouteTableDef()
 
@@ -114,16 +112,7 @@ async def _catch_up(
 ) -> int:
     """Send change pages after ``since`` until caught up; returns the new cursor."""
     cursor = max(0, since)
-    while True:
-        cs, frame = await svc.feed.frame(account_id, cursor, at_least, fresh=fresh)
-        if cs.resync:
-            # Older than what the server keeps, or from the future (a restored database):
-            # the client refetches its state and follows from the current seq.
-            browser_logger.info("cursor %d cannot be resumed (seq %d); resync", cursor, cs.upto)
-            await ws.send_str(encode_text(Resync()))
-            return cs.upto
-        if not cs.empty or cs.upto != cursor:
-            await ws.send_str(frame)
-        if cs.upto == cursor or len(cs.messages) < FEED_PAGE:
-            return cs.upto
-        cursor = cs.upto
+    async for frame, upto in svc.feed.frames(account_id, since, at_least, fresh=fresh):
+        await ws.send_str(frame)
+        cursor = upto
+    return cursor

@@ -23,7 +23,7 @@ from collections.abc import Awaitable, Callable
 from aiohttp import WSCloseCode, WSMsgType, web
 
 from protocol.codec import encode_text
-from protocol.messages import Devices, DeviceView, Resync
+from protocol.messages import Devices, DeviceView
 from server.hub import ChangesHint, Hint, Hub
 from server.log import browser_logger
 from server.ws.feed import ChangeFeed
@@ -52,13 +52,12 @@ class Fanout:
     """The per-account pushers of one process."""
 
     def __init__(
-        self, hub: Hub, feed: ChangeFeed, devices: DeviceViews, *, send_buffer: int, page: int
+        self, hub: Hub, feed: ChangeFeed, devices: DeviceViews, *, send_buffer: int
     ) -> None:
         self._hub = hub
         self._feed = feed
         self._devices = devices
         self._send_buffer = send_buffer
-        self._page = page
         self._accounts: dict[int, AccountFanout] = {}
 
     def follow(self, account_id: int, follower: Follower) -> None:
@@ -146,19 +145,9 @@ class AccountFanout:
                 groups.setdefault(follower.cursor, []).append(follower)
         for since, group in groups.items():
             cursor = since
-            while True:
-                cs, frame = await self._fanout._feed.frame(self.account_id, cursor, target)
-                if cs.resync:
-                    browser_logger.info("cursor %d cannot be resumed; resync", cursor)
-                    await self._write(group, encode_text(Resync()))
-                    cursor = cs.upto
-                    break
-                if not cs.empty or cs.upto != cursor:
-                    await self._write(group, frame)
-                if cs.upto == cursor or len(cs.messages) < self._fanout._page:
-                    cursor = cs.upto
-                    break
-                cursor = cs.upto
+            async for frame, upto in self._fanout._feed.frames(self.account_id, since, target):
+                await self._write(group, frame)
+                cursor = upto
             for follower in group:
                 follower.cursor = max(follower.cursor, cursor)
 

@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import asyncio
 from collections import OrderedDict
+from collections.abc import AsyncIterator
 
 from protocol.codec import encode_text
-from protocol.messages import Changes
+from protocol.messages import Changes, Resync
+from server.log import browser_logger
 from server.storage.conversations import ChangeSet, ConversationStore
 
 _CACHE_SIZE = 1024
@@ -49,6 +51,27 @@ class ChangeFeed:
             ):
                 return result
         return await self._compute(key)
+
+    async def frames(
+        self, account_id: int, since: int, at_least: int | None, *, fresh: bool = False
+    ) -> AsyncIterator[tuple[str, int]]:
+        """The frames that bring a client at ``since`` up to date, each with the cursor the
+        client has once it got it (page after page; a ``resync`` when ``since`` cannot be
+        resumed). Nothing when the client is up to date already."""
+        cursor = max(0, since)
+        while True:
+            cs, frame = await self.frame(account_id, cursor, at_least, fresh=fresh)
+            if cs.resync:
+                # Older than what the server keeps, or from the future (a restored
+                # database): the client refetches its state and follows from the seq.
+                browser_logger.info("cursor %d cannot be resumed (seq %d); resync", cursor, cs.upto)
+                yield encode_text(Resync()), cs.upto
+                return
+            if not cs.empty or cs.upto != cursor:
+                yield frame, cs.upto
+            if cs.upto == cursor or len(cs.messages) < self._page:
+                return
+            cursor = cs.upto
 
     def prime(self, account_id: int, changes: ChangeSet) -> None:
         """Offer a change set read by the writer of those changes (``since`` to ``upto``),

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 import signal
 import sys
 from collections.abc import AsyncIterator
@@ -20,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from aiohttp import ClientError, ClientSession
+from aiohttp import ClientSession
 from playwright.async_api import Page, expect
 
 from device_bridge.backoff import Backoff
@@ -32,6 +31,7 @@ from device_bridge.journal import Journal
 from device_bridge.pairing import pair
 from tests.chromium import launch
 from tests.e2e.conftest import PHONE1, PHONE2, eventually, free_port
+from tests.e2e.procs import Proc, healthy
 from tests.e2e.provision import prepare
 
 pytestmark = [pytest.mark.browser, pytest.mark.e2e, pytest.mark.timeout(180)]
@@ -41,46 +41,20 @@ PASSWORD = "restart test password"
 RECONNECT_TIMEOUT_MS = 40_000
 
 
-@dataclass
-class ServerProcess:
-    argv: list[str]
-    log: Path
-    url: str
-    proc: asyncio.subprocess.Process | None = None
-
-    async def start(self) -> None:
-        with self.log.open("ab") as out:
-            self.proc = await asyncio.create_subprocess_exec(
-                *self.argv, stdout=out, stderr=out, env={**os.environ, "FERRY_LOG_LEVEL": "INFO"}
-            )
-        async with ClientSession() as http:
-            await eventually(lambda: _up(http, self.url), timeout=30)
-
-    async def stop(self, signum: int = signal.SIGTERM) -> None:
-        if self.proc is None or self.proc.returncode is not None:
-            return
-        self.proc.send_signal(signum)
-        try:
-            await asyncio.wait_for(self.proc.wait(), 15)
-        except TimeoutError:
-            self.proc.kill()
-            await self.proc.wait()
-
-
-async def _up(http: ClientSession, url: str) -> bool:
-    try:
-        async with http.get(f"{url}/healthz") as resp:
-            return resp.status == 200
-    except (OSError, ClientError):
-        return False
+async def start(server: Proc, url: str) -> None:
+    """Start the server process and wait until it answers."""
+    await server.start()
+    async with ClientSession() as http:
+        await eventually(lambda: healthy(http, url), timeout=30)
 
 
 @dataclass
 class Rig:
-    server: ServerProcess
+    server: Proc
     emulator: Emulator
     journal: Journal
     bridge: Bridge
+    url: str
 
 
 @pytest.fixture
@@ -90,12 +64,11 @@ async def rig(tmp_path: Path) -> AsyncIterator[Rig]:
     url = f"http://127.0.0.1:{port}"
     data = tmp_path / "server"
     uri = await prepare(data, url, PHONE1, PASSWORD)
-    server = ServerProcess(
+    server = Proc(
         [sys.executable, "-m", "server", "serve", "--port", str(port), "--data-dir", str(data)],
         tmp_path / "server.log",
-        url,
     )
-    await server.start()
+    await start(server, url)
     await pair(tmp_path / "bridge", uri, name="desk modem")
     journal = Journal(tmp_path / "bridge" / "journal.db")
     modem = SerialModem(emulator.phone(PHONE1).pty, command_timeout=5.0)
@@ -110,7 +83,7 @@ async def rig(tmp_path: Path) -> AsyncIterator[Rig]:
     try:
         await asyncio.wait_for(bridge.link.connected.wait(), 10)
         await asyncio.wait_for(bridge.modem_ready.wait(), 10)
-        yield Rig(server, emulator, journal, bridge)
+        yield Rig(server, emulator, journal, bridge, url)
     finally:
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError, Exception):
@@ -140,7 +113,7 @@ async def outage(page: Page, rig: Rig, signum: int, body: str) -> None:
     # The bridge keeps working alone: the SMS is journaled, waiting for the server.
     await eventually(lambda: journaled(rig.journal, body), timeout=10)
 
-    await rig.server.start()
+    await start(rig.server, rig.url)
     await expect(status.get_by_text("Connected", exact=True)).to_be_visible(
         timeout=RECONNECT_TIMEOUT_MS
     )
@@ -153,7 +126,7 @@ async def test_page_survives_server_restarts_without_losing_or_doubling(rig: Rig
         page = await browser.new_page(viewport={"width": 1280, "height": 720})
         errors: list[str] = []
         page.on("pageerror", lambda exc: errors.append(str(exc)))
-        await page.goto(rig.server.url)
+        await page.goto(rig.url)
         await page.get_by_label("Phone number").fill(PHONE1)
         await page.get_by_label("Password").fill(PASSWORD)
         await page.get_by_role("button", name="Sign in").click()

@@ -14,7 +14,6 @@ import asyncio
 import contextlib
 import os
 import random
-import signal
 import sqlite3
 import sys
 from collections import Counter
@@ -27,11 +26,12 @@ from aiohttp import ClientError, ClientSession, CookieJar
 
 from device_bridge.emulator.run import Emulator, run_emulator
 from server.config import Config
+from server.storage.conversations import ConversationStore
 from server.storage.engine import create_engine
 from server.storage.keys import KeyRing
 from server.storage.sealed import load_master_key
-from server.storage.views import Views
 from tests.e2e.conftest import PHONE1, PHONE2, eventually, free_port
+from tests.e2e.procs import Proc, healthy
 from tests.e2e.provision import pair_bridge, prepare
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(600)]
@@ -40,34 +40,6 @@ INBOUND = int(os.environ.get("FERRY_CRASH_INBOUND", "10000"))
 OUTBOUND = int(os.environ.get("FERRY_CRASH_OUTBOUND", "200"))
 PASSWORD = "crash test password"
 LOG_LEVEL = os.environ.get("FERRY_CRASH_LOG_LEVEL", "WARNING")
-
-
-@dataclass
-class Proc:
-    argv: list[str]
-    log: Path
-    proc: asyncio.subprocess.Process | None = None
-    kills: int = 0
-
-    async def start(self) -> None:
-        with self.log.open("ab") as out:
-            self.proc = await asyncio.create_subprocess_exec(
-                *self.argv, stdout=out, stderr=out, env={**os.environ, "FERRY_LOG_LEVEL": LOG_LEVEL}
-            )
-
-    async def kill(self) -> None:
-        if self.proc is not None and self.proc.returncode is None:
-            self.proc.send_signal(signal.SIGKILL)
-            await self.proc.wait()
-            self.kills += 1
-
-    async def stop(self) -> None:
-        if self.proc is not None and self.proc.returncode is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                await asyncio.wait_for(self.proc.wait(), 15)
-            except TimeoutError:
-                await self.kill()
 
 
 @dataclass
@@ -81,7 +53,7 @@ class Rig:
 
     async def ensure_running(self) -> None:
         for proc in (self.server, self.bridge):
-            if proc.proc is None or proc.proc.returncode is not None:
+            if not proc.running:
                 await proc.start()
 
     async def chaos(self, stop: asyncio.Event, rng: random.Random) -> None:
@@ -111,10 +83,11 @@ async def rig(tmp_path: Path) -> AsyncIterator[Rig]:
     server = Proc(
         [py, "-m", "server", "serve", "--port", str(port), "--data-dir", str(data)],
         tmp_path / "server.log",
+        LOG_LEVEL,
     )
     await server.start()
     async with ClientSession() as http:
-        await eventually(lambda: _up(http, url), timeout=30)
+        await eventually(lambda: healthy(http, url), timeout=30)
     creds = await pair_bridge(tmp_path / "bridge", uri)
     bridge = Proc(
         [
@@ -129,6 +102,7 @@ async def rig(tmp_path: Path) -> AsyncIterator[Rig]:
             str(tmp_path / "bridge" / "journal.db"),
         ],
         tmp_path / "bridge.log",
+        LOG_LEVEL,
     )
     rig = Rig(tmp_path, emulator, server, bridge, url)
     await bridge.start()
@@ -145,9 +119,8 @@ async def _server_bodies(data: Path) -> Counter[str]:
     config = Config(data_dir=data)
     engine = create_engine(config.db_url)
     try:
-        views = Views(KeyRing(engine, load_master_key(data)))
-        async with engine.connect() as conn:
-            changes = await views.changes_since(conn, 1, 0, 10_000_000)
+        store = ConversationStore(engine, KeyRing(engine, load_master_key(data)))
+        changes = await store.changes_since(1, 0, 10_000_000)
         return Counter(m.body for m in changes.messages if not m.deleted)
     finally:
         await engine.dispose()
@@ -206,7 +179,7 @@ async def test_kill_9_during_outgoing_sends(rig: Rig) -> None:
     bodies = [f"outbound {i:03d}" for i in range(OUTBOUND)]
     stop = asyncio.Event()
     async with ClientSession(cookie_jar=CookieJar(unsafe=True)) as http:
-        await eventually(lambda: _up(http, rig.url), timeout=30)
+        await eventually(lambda: healthy(http, rig.url), timeout=30)
         login = {"phone": PHONE1, "password": PASSWORD}
         async with http.post(f"{rig.url}/api/v1/session", json=login) as resp:
             assert resp.status == 200
@@ -221,7 +194,7 @@ async def test_kill_9_during_outgoing_sends(rig: Rig) -> None:
             stop.set()
             await chaos
         await rig.ensure_running()
-        await eventually(lambda: _up(http, rig.url), timeout=30)
+        await eventually(lambda: healthy(http, rig.url), timeout=30)
         final = {"sent", "delivered", "failed", "unknown"}
 
         async def settled() -> bool:
@@ -241,14 +214,6 @@ async def test_kill_9_during_outgoing_sends(rig: Rig) -> None:
     await rig.bridge.stop()
     await rig.server.stop()
     assert _integrity(rig.dir / "server" / "ferry.db") == "ok"
-
-
-async def _up(http: ClientSession, url: str) -> bool:
-    try:
-        async with http.get(f"{url}/healthz") as resp:
-            return resp.status == 200
-    except (OSError, ClientError):
-        return False
 
 
 async def _post(http: ClientSession, url: str, payload: dict[str, str]) -> bool:
