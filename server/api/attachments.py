@@ -14,7 +14,7 @@ from urllib.parse import quote
 
 from aiohttp import web
 
-from server.api.common import services
+from server.api.common import id_param, services
 from server.auth.web import verified_account
 from server.errors import NotFound
 from server.log import server_logger
@@ -37,12 +37,7 @@ _HEADERS = {
 async def download(request: web.Request) -> web.Response:
     svc = services(request)
     account = await verified_account(request, svc)
-    try:
-        attachment_id = int(request.match_info["attachment_id"])
-    except ValueError:
-        raise NotFound() from None
-    if not 0 < attachment_id < 2**63:
-        raise NotFound()
+    attachment_id = id_param(request, "attachment_id")
     try:
         found = await svc.attachments.open(account.id, attachment_id)
     except Unreadable:

@@ -9,7 +9,7 @@ from aiohttp import web
 
 from protocol.phone import InvalidNumber, to_e164
 from server.auth.passwords import MAX_LENGTH, password_problem
-from server.errors import BadRequest, PayloadTooLarge
+from server.errors import BadRequest, NotFound, PayloadTooLarge
 from server.services import Services
 
 SERVICES: web.AppKey[Services] = web.AppKey("services", Services)
@@ -21,6 +21,15 @@ AUTH_BODY_BYTES = 4 * 1024
 
 def services(request: web.Request) -> Services:
     return request.app[SERVICES]
+
+
+def id_param(request: web.Request, name: str) -> int:
+    """A row id from the path: a positive integer that fits a database key, else the
+    same 404 as a row that does not exist."""
+    raw = request.match_info[name]
+    if not (raw.isascii() and raw.isdigit()) or len(raw) > 18 or int(raw) == 0:
+        raise NotFound()
+    return int(raw)
 
 
 async def read_json(request: web.Request, limit: int | None = None) -> dict[str, Any]:

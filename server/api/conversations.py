@@ -7,7 +7,7 @@ from collections.abc import Awaitable, Callable
 from aiohttp import web
 
 from protocol.phone import InvalidNumber, to_e164
-from server.api.common import json_response, read_json, services, string_field
+from server.api.common import id_param, json_response, read_json, services, string_field
 from server.auth.web import verified_account
 from server.errors import BadRequest, Forbidden, NotFound
 from server.hub import ChangesHint
@@ -35,10 +35,7 @@ def _int_param(
 
 
 def _thread_id(request: web.Request) -> int:
-    try:
-        return int(request.match_info["thread_id"])
-    except ValueError:
-        raise NotFound() from None
+    return id_param(request, "thread_id")
 
 
 @routes.get("/api/v1/threads")
@@ -111,10 +108,7 @@ async def delete_thread(request: web.Request) -> web.Response:
 async def delete_message(request: web.Request) -> web.Response:
     svc = services(request)
     account = await verified_account(request, svc)
-    try:
-        message_id = int(request.match_info["message_id"])
-    except ValueError:
-        raise NotFound() from None
+    message_id = id_param(request, "message_id")
     await _changed(
         svc, account.id, lambda: svc.conversations.delete_message(account.id, message_id)
     )

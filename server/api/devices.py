@@ -9,7 +9,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from protocol.messages import LinkClose
-from server.api.common import json_response, read_json, services, string_field
+from server.api.common import id_param, json_response, read_json, services, string_field
 from server.auth.web import verified_account
 from server.errors import NotFound
 from server.log import device_logger
@@ -20,10 +20,7 @@ routes = web.RouteTableDef()
 
 
 def _device_id(request: web.Request) -> int:
-    raw = request.match_info["device_id"]
-    if not raw.isdigit() or len(raw) > 18:
-        raise NotFound()
-    return int(raw)
+    return id_param(request, "device_id")
 
 
 @routes.delete(r"/api/v1/devices/{device_id}")
