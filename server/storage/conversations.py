@@ -36,7 +36,7 @@ from server.storage.keys import KeyRing
 from server.storage.runner import runner
 from server.storage.schema import accounts, conflicts, devices, lines, messages, outbox, threads
 from server.storage.sealed import BodyCipher
-from server.storage.util import execute_many, execute_raw, insert_many, new_id
+from server.storage.util import execute_raw, insert_many, new_id
 from server.storage.views import ChangeSet, Views, changes_since, message_view
 
 __all__ = ["ChangeSet", "ConversationStore", "Inbound", "IngestResult", "OutboxItem"]
@@ -635,28 +635,47 @@ def _refresh_threads_sync(
 
 # The ingest path's statements, built once: building and cache-keying a statement on
 # every batch cost more than running it.
-_IDS_BY_SEQ = select(messages.c.seq, messages.c.id).where(
-    messages.c.account_id == bindparam("account_id"),
-    messages.c.seq.between(bindparam("first"), bindparam("last")),
-)
 _ACKED = (
     update(devices)
     .where(devices.c.id == bindparam("device_id"), devices.c.acked_n < bindparam("upto"))
     .values(acked_n=bindparam("upto"))
 )
-_newer = threads.c.last_activity <= bindparam("b_ts")
+# What a batch of new messages (one seq range) does to their threads, in one statement
+# run inside the database: per thread, how many arrived, the highest seq, and the newest
+# message by (timestamp, id).
+_arrived = (
+    select(
+        messages.c.thread_id,
+        messages.c.id,
+        messages.c.timestamp,
+        func.count().over(partition_by=messages.c.thread_id).label("n"),
+        func.max(messages.c.seq).over(partition_by=messages.c.thread_id).label("top"),
+        func.row_number()
+        .over(
+            partition_by=messages.c.thread_id,
+            order_by=(messages.c.timestamp.desc(), messages.c.id.desc()),
+        )
+        .label("place"),
+    )
+    .where(
+        messages.c.account_id == bindparam("account_id"),
+        messages.c.seq.between(bindparam("first"), bindparam("last")),
+    )
+    .subquery("arrived")
+)
+_newer = threads.c.last_activity <= _arrived.c.timestamp
 _THREAD_ARRIVALS = (
     update(threads)
-    .where(threads.c.id == bindparam("b_tid"))
+    .where(threads.c.id == _arrived.c.thread_id, _arrived.c.place == 1)
     .values(
-        unread=threads.c.unread + bindparam("b_n"),
-        seq=bindparam("b_seq"),
+        unread=threads.c.unread + _arrived.c.n,
+        seq=_arrived.c.top,
         archived=False,  # a new message brings an archived conversation back
         last_message_id=case(
-            (_newer | threads.c.last_message_id.is_(None), bindparam("b_mid")),
+            (_newer | threads.c.last_message_id.is_(None), _arrived.c.id),
             else_=threads.c.last_message_id,
         ),
-        last_activity=case((_newer, bindparam("b_ts")), else_=threads.c.last_activity),
+        last_activity=case((_newer, _arrived.c.timestamp), else_=threads.c.last_activity),
     )
 )
 
@@ -857,27 +876,8 @@ def _insert_inbound(
         ),
     )
     # No RETURNING: on SQLite, RETURNING in parameter order falls back to one INSERT per
-    # row. The batch's seqs are unique in the account, so the rows are found again by
-    # their seq range (ix_messages_account_seq); the rest is known from the items.
-    found = execute_raw(
-        conn, _IDS_BY_SEQ, ("account_id", "first", "last"), (account_id, first, last)
-    )
-    ids = dict(found.fetchall())
-    inserted = [
-        (ids[seq + n], thread_of[(item.line_id, item.sender)], item.sent_at, seq + n)
-        for n, item in enumerate(items)
-    ]
-    # Per thread: how many arrived, the newest of them, the highest seq.
-    per_thread: dict[int, dict[str, Any]] = {}
-    for message_id, thread_id, timestamp, message_seq in inserted:
-        t = per_thread.setdefault(thread_id, {"n": 0, "seq": 0, "ts": timestamp, "mid": message_id})
-        t["n"] += 1
-        t["seq"] = max(t["seq"], message_seq)
-        if (timestamp, message_id) >= (t["ts"], t["mid"]):
-            t["ts"], t["mid"] = timestamp, message_id
-    execute_many(
-        conn,
-        _THREAD_ARRIVALS,
-        ("b_tid", "b_n", "b_seq", "b_ts", "b_mid"),
-        [(tid, t["n"], t["seq"], t["ts"], t["mid"]) for tid, t in per_thread.items()],
+    # row. The batch's seqs are unique in the account, so its threads are updated from
+    # its rows found again by their seq range (ix_messages_account_seq).
+    execute_raw(
+        conn, _THREAD_ARRIVALS, ("account_id", "first", "last"), (account_id, first, last)
     )

@@ -21,6 +21,7 @@ other backend both run in a greenlet on an async connection
 from __future__ import annotations
 
 import asyncio
+import threading
 import weakref
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -48,6 +49,9 @@ class Runner:
         self._async = engine
         self._threads: list[tuple[Engine, ThreadPoolExecutor]] = []
         self._in_flight: dict[Any, asyncio.Future[Any]] = {}
+        # The connection each database thread holds (see _run), and all of them.
+        self._held = threading.local()
+        self._open: list[Connection] = []
         url = engine.url
         if url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:"):
             sync_url = url.set(drivername="sqlite+pysqlite")
@@ -104,15 +108,24 @@ class Runner:
         sync, executor = self._threads[which]
 
         def transaction() -> T:
-            with sync.begin() as conn:
+            # Each thread keeps its connection: checking one out of the pool and
+            # resetting it on return cost more than a small transaction itself.
+            conn = getattr(self._held, "conn", None)
+            if conn is None:
+                conn = self._held.conn = sync.connect()
+                self._open.append(conn)
+            with conn.begin():
                 return fn(conn, *args, **kwargs)
 
         return await asyncio.get_running_loop().run_in_executor(executor, transaction)
 
     def close(self) -> None:
         """Finish queued transactions and close the connections."""
-        for sync, executor in self._threads:
+        for _, executor in self._threads:
             executor.shutdown(wait=True)
+        for conn in self._open:
+            conn.close()
+        for sync, _ in self._threads:
             sync.dispose()
 
 
