@@ -35,7 +35,7 @@ class Sizes:
 
     ingest_messages: int = 20_000
     upload_batch: int = 100  # as device_bridge.bridge.UPLOAD_BATCH
-    uploads_in_flight: int = 4  # as device_bridge.bridge.UPLOADS_IN_FLIGHT
+    uploads_in_flight: int = 8  # as device_bridge.bridge.UPLOADS_IN_FLIGHT
     fanout_sockets: int = 1_000
     fanout_rounds: int = 15
     latency_browsers: int = 100

@@ -67,6 +67,8 @@ def code_message(purpose: str, code: str, host: str) -> str:
 
 def webotp_codes(body: str, host: str) -> list[str]:
     """Codes in WebOTP lines of ``body`` bound to ``host``."""
+    if "@" not in body:  # the usual case, found without running the pattern
+        return []
     return [m.group(2) for m in _WEBOTP.finditer(body) if m.group(1).lower() == host.lower()]
 
 

@@ -147,10 +147,7 @@ def _thread_ids(
 ) -> dict[tuple[int, str], int]:
     """Thread ids for every (line, sender) of a batch; missing threads are created and
     deleted ones revived, in a few statements."""
-    wanted: dict[tuple[int, str], datetime] = {}
-    for item in items:
-        key = (item.line_id, item.sender)
-        wanted[key] = min(wanted.get(key, item.sent_at), item.sent_at)
+    wanted = dict.fromkeys((item.line_id, item.sender) for item in items)
     found: dict[tuple[int, str], int] = {}
     revive: list[int] = []
     rows = _threads_of(conn, account_id, list({participants_key([p]) for _, p in wanted}))
@@ -167,6 +164,12 @@ def _thread_ids(
         )
     missing = [key for key in wanted if key not in found]
     if missing:
+        # A new thread starts at its earliest message of the batch.
+        first_at: dict[tuple[int, str], datetime] = {}
+        for item in items:
+            key = (item.line_id, item.sender)
+            if key not in found:
+                first_at[key] = min(first_at.get(key, item.sent_at), item.sent_at)
         created = conn.execute(
             insert(threads).returning(threads.c.id, sort_by_parameter_order=True),
             [
@@ -175,7 +178,7 @@ def _thread_ids(
                     "line_id": line_id,
                     "peer": peer,
                     "participants": participants_key([peer]),
-                    "last_activity": wanted[(line_id, peer)],
+                    "last_activity": first_at[(line_id, peer)],
                     "unread": 0,
                     "seq": seq,
                 }
@@ -689,7 +692,7 @@ _EXISTING_COLUMNS = (
     messages.c.deleted,
     messages.c.incomplete,
 )
-# A few statements with a bind per value (sizes 8, 16, ... 2048; the list is padded by
+# A few statements with a bind per value (sizes 8, 16, ... 128; the list is padded by
 # repeating a value): an "expanding" IN list is rendered anew on every execution, which
 # cost more than the lookup itself.
 _existing_by_size: dict[int, Any] = {}
@@ -727,6 +730,11 @@ def _threads_of(conn: Connection, account_id: int, keys: list[str]) -> Any:
     )
 
 
+#: Longest IN list of one statement; longer lists take several. Compiling a statement
+#: with a thousand binds cost more than the lookups it served.
+_MAX_IN = 128
+
+
 def _select_in(
     conn: Connection,
     cache: dict[int, Any],
@@ -735,19 +743,24 @@ def _select_in(
     owner_id: int,
     column: Any,
     values: list[str],
-) -> Any:
+) -> list[Any]:
     """``query WHERE owner = owner_id AND column IN values``, through the driver."""
-    size = 8
-    while size < len(values):
-        size *= 2
-    statement = cache.get(size)
-    if statement is None:
-        statement = cache[size] = query.where(
-            owner == bindparam("owner"), column.in_([bindparam(f"k{n}") for n in range(size)])
-        )
-    padded = values + [values[0]] * (size - len(values))
-    names = ["owner", *(f"k{n}" for n in range(size))]
-    return execute_raw(conn, statement, names, [owner_id, *padded])
+    rows: list[Any] = []
+    for start in range(0, len(values), _MAX_IN):
+        chunk = values[start : start + _MAX_IN]
+        size = 8
+        while size < len(chunk):
+            size *= 2
+        statement = cache.get(size)
+        if statement is None:
+            statement = cache[size] = query.where(
+                owner == bindparam("owner"),
+                column.in_([bindparam(f"k{n}") for n in range(size)]),
+            )
+        padded = chunk + [chunk[0]] * (size - len(chunk))
+        names = ["owner", *(f"k{n}" for n in range(size))]
+        rows += execute_raw(conn, statement, names, [owner_id, *padded]).fetchall()
+    return rows
 
 
 def _ingest(

@@ -6,7 +6,7 @@ import operator
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import LargeBinary, Table, insert
+from sqlalchemy import Boolean, LargeBinary, Table, insert
 from sqlalchemy.engine import Connection, Dialect
 from sqlalchemy.sql.expression import Executable
 
@@ -68,9 +68,15 @@ def execute_many(
     converting = [(k, proc) for k, (_, _, proc) in enumerate(slots) if proc is not None]
     # The same object in a slot (a batch's common timestamp) is converted once.
     memo: dict[int, tuple[Any, Any]] = {}
+    in_order = order == list(range(width))
     params = []
     for row in rows:
-        values = list(pick((*row, *constants)) if len(order) > 1 else (pick((*row, *constants)),))
+        if in_order:
+            values = list(row)
+        elif len(order) > 1:
+            values = list(pick((*row, *constants)))
+        else:
+            values = [pick((*row, *constants))]
         for k, proc in converting:
             value = values[k]
             seen = memo.get(k)
@@ -141,7 +147,8 @@ _statements: list[Executable] = []
 
 
 def _processor(dialect: Dialect, type_: Any) -> Any:
-    # sqlite3 takes bytes as they are; SQLAlchemy's LargeBinary converter only wraps them.
-    if dialect.name == "sqlite" and isinstance(type_, LargeBinary):
+    # sqlite3 takes bytes as they are (SQLAlchemy's LargeBinary converter only wraps
+    # them) and stores a bool as the integer 0 or 1, as the Boolean converter would.
+    if dialect.name == "sqlite" and isinstance(type_, LargeBinary | Boolean):
         return None
     return type_.dialect_impl(dialect).bind_processor(dialect)
