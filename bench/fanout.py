@@ -96,6 +96,8 @@ async def run(ctx: Context) -> list[Figure]:
             ferry_ms_to_last=ferry_s * 1e3,
             baseline_ms_to_first=statistics.median(base_first) * 1e3,
             baseline_ms_to_last=base_s * 1e3,
+            ferry_ms_to_last_all=[round(s * 1e3, 2) for s in ferry_last],
+            baseline_ms_to_last_all=[round(s * 1e3, 2) for s in base_last],
         )
     ]
 

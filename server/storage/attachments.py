@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
-from sqlalchemy import bindparam, delete, insert, select
+from sqlalchemy import delete, insert, select
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
@@ -35,6 +35,7 @@ from server.log import storage_logger
 from server.storage.keys import KeyRing
 from server.storage.schema import attachments, conflicts, lines, messages
 from server.storage.sealed import BodyCipher, SealError
+from server.storage.util import select_in
 
 #: Rows per statement when deleting by message id (SQLite bounds bound parameters).
 _CHUNK = 500
@@ -185,18 +186,15 @@ def _rows(
 
 
 # Built once: every change pushed to browsers asks it, mostly for messages without any.
-_METADATA = (
-    select(
-        attachments.c.id,
-        attachments.c.message_id,
-        attachments.c.position,
-        attachments.c.mime,
-        attachments.c.size,
-        attachments.c.name_sealed,
-    )
-    .where(attachments.c.message_id.in_(bindparam("ids", expanding=True)))
-    .order_by(attachments.c.message_id, attachments.c.position)
-)
+_METADATA = select(
+    attachments.c.id,
+    attachments.c.message_id,
+    attachments.c.position,
+    attachments.c.mime,
+    attachments.c.size,
+    attachments.c.name_sealed,
+).order_by(attachments.c.message_id, attachments.c.position)
+_metadata_by_size: dict[int, Any] = {}
 
 
 def views_for(
@@ -205,7 +203,9 @@ def views_for(
     """Metadata (never bytes) of the attachments of ``message_ids``, in one query."""
     if not message_ids:
         return {}
-    rows = conn.execute(_METADATA, {"ids": list(set(message_ids))})
+    rows = select_in(
+        conn, _metadata_by_size, _METADATA, attachments.c.message_id, sorted(set(message_ids))
+    )
     found: dict[int, list[AttachmentView]] = {}
     for r in rows:
         view = AttachmentView(

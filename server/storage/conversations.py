@@ -36,7 +36,7 @@ from server.storage.keys import KeyRing
 from server.storage.runner import runner
 from server.storage.schema import accounts, conflicts, devices, lines, messages, outbox, threads
 from server.storage.sealed import BodyCipher
-from server.storage.util import execute_raw, insert_many, new_id
+from server.storage.util import execute_raw, insert_many, new_id, select_in
 from server.storage.views import ChangeSet, Views, changes_since, message_view
 
 __all__ = ["ChangeSet", "ConversationStore", "Inbound", "IngestResult", "OutboxItem"]
@@ -692,23 +692,20 @@ _EXISTING_COLUMNS = (
     messages.c.deleted,
     messages.c.incomplete,
 )
-# A few statements with a bind per value (sizes 8, 16, ... 128; the list is padded by
-# repeating a value): an "expanding" IN list is rendered anew on every execution, which
-# cost more than the lookup itself.
+# IN lookups through util.select_in (statements of a fixed size, built once).
 _existing_by_size: dict[int, Any] = {}
 _EXISTING_QUERY = select(*_EXISTING_COLUMNS)
 
 
 def _existing(conn: Connection, device_id: int, keys: list[str]) -> dict[str, Any]:
     """The stored messages of this device among ``keys`` (raw rows: 0/1 booleans)."""
-    rows = _select_in(
+    rows = select_in(
         conn,
         _existing_by_size,
         _EXISTING_QUERY,
-        messages.c.device_id,
-        device_id,
         messages.c.device_key,
         keys,
+        owner=(messages.c.device_id, device_id),
     )
     return {r.device_key: r for r in rows}
 
@@ -719,48 +716,14 @@ _THREADS_QUERY = select(threads.c.id, threads.c.line_id, threads.c.participants,
 
 def _threads_of(conn: Connection, account_id: int, keys: list[str]) -> Any:
     """The account's threads with these participants keys, on any line (raw rows)."""
-    return _select_in(
+    return select_in(
         conn,
         _threads_by_size,
         _THREADS_QUERY,
-        threads.c.account_id,
-        account_id,
         threads.c.participants,
         keys,
+        owner=(threads.c.account_id, account_id),
     )
-
-
-#: Longest IN list of one statement; longer lists take several. Compiling a statement
-#: with a thousand binds cost more than the lookups it served.
-_MAX_IN = 128
-
-
-def _select_in(
-    conn: Connection,
-    cache: dict[int, Any],
-    query: Any,
-    owner: Any,
-    owner_id: int,
-    column: Any,
-    values: list[str],
-) -> list[Any]:
-    """``query WHERE owner = owner_id AND column IN values``, through the driver."""
-    rows: list[Any] = []
-    for start in range(0, len(values), _MAX_IN):
-        chunk = values[start : start + _MAX_IN]
-        size = 8
-        while size < len(chunk):
-            size *= 2
-        statement = cache.get(size)
-        if statement is None:
-            statement = cache[size] = query.where(
-                owner == bindparam("owner"),
-                column.in_([bindparam(f"k{n}") for n in range(size)]),
-            )
-        padded = chunk + [chunk[0]] * (size - len(chunk))
-        names = ["owner", *(f"k{n}" for n in range(size))]
-        rows += execute_raw(conn, statement, names, [owner_id, *padded]).fetchall()
-    return rows
 
 
 def _ingest(
@@ -775,9 +738,8 @@ def _ingest(
     feed_page: int | None = None,
 ) -> IngestResult:
     """The transaction of :meth:`ConversationStore.ingest_inbound`."""
-    before = None
-    if feed_page is not None:
-        before = execute_raw(conn, _ACCOUNT_SEQ, ("account_id",), (account_id,)).scalar_one()
+    # The account's seq before this transaction: where its change set starts.
+    before: int | None = None
     existing = _existing(conn, device_id, [i.key for i in items])
     fresh: dict[str, Inbound] = {}
     completes: list[tuple[Any, Inbound]] = []
@@ -796,6 +758,7 @@ def _ingest(
     last_seq: int | None = None
     if changed:
         seq = take_seqs_sync(conn, account_id, changed)
+        before = seq - 1
         last_seq = seq + changed - 1
         _insert_inbound(conn, account_id, device_id, list(fresh.values()), seq, now, cipher)
         seq += len(fresh)
@@ -822,12 +785,14 @@ def _ingest(
         )
     clashing = [i.key for _, i in clashes]
     if any(i.attachments for i in items):  # MMS only; see _ingest_attachments
+        if before is None and feed_page is not None:
+            before = execute_raw(conn, _ACCOUNT_SEQ, ("account_id",), (account_id,)).scalar_one()
         more, last_seq = _ingest_attachments(
             conn, cipher, account_id, device_id, items, now, repair, fresh, clashing, last_seq
         )
         clashing += more
     changes = None
-    if feed_page is not None and last_seq is not None:
+    if feed_page is not None and last_seq is not None and before is not None:
         changes = changes_since(conn, cipher, account_id, int(before), feed_page)
     return IngestResult(len(fresh), len(completes), clashing, last_seq, changes)
 
@@ -891,6 +856,4 @@ def _insert_inbound(
     # No RETURNING: on SQLite, RETURNING in parameter order falls back to one INSERT per
     # row. The batch's seqs are unique in the account, so its threads are updated from
     # its rows found again by their seq range (ix_messages_account_seq).
-    execute_raw(
-        conn, _THREAD_ARRIVALS, ("account_id", "first", "last"), (account_id, first, last)
-    )
+    execute_raw(conn, _THREAD_ARRIVALS, ("account_id", "first", "last"), (account_id, first, last))

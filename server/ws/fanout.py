@@ -66,7 +66,7 @@ class Fanout:
         if account is None:
             account = self._accounts[account_id] = AccountFanout(self, account_id)
             self._hub.listen(account_id, account.hint)
-        account.followers.add(follower)
+        account.add(follower)
         if self._hub.latest(account_id) > follower.cursor:
             account.hint(ChangesHint(self._hub.latest(account_id)))
 
@@ -78,7 +78,7 @@ class Fanout:
         account = self._accounts.get(account_id)
         if account is None:
             return
-        account.followers.discard(follower)
+        account.remove(follower)
         if not account.followers:
             self._hub.unlisten(account_id, account.hint)
             del self._accounts[account_id]
@@ -109,9 +109,24 @@ class AccountFanout:
         self._fanout = fanout
         self.account_id = account_id
         self.followers: set[Follower] = set()
+        # The same followers by cursor, kept as they move: a round groups a thousand
+        # tabs without visiting each of them (they nearly all share one cursor).
+        self._at: dict[int, set[Follower]] = {}
         self._changes = False
         self._devices = False
         self._task: asyncio.Task[None] | None = None
+
+    def add(self, follower: Follower) -> None:
+        self.followers.add(follower)
+        self._at.setdefault(follower.cursor, set()).add(follower)
+
+    def remove(self, follower: Follower) -> None:
+        self.followers.discard(follower)
+        group = self._at.get(follower.cursor)
+        if group is not None:
+            group.discard(follower)
+            if not group:
+                del self._at[follower.cursor]
 
     def hint(self, hint: Hint) -> None:
         if isinstance(hint, ChangesHint):
@@ -139,17 +154,19 @@ class AccountFanout:
 
     async def _push_changes(self) -> None:
         target = self._fanout._hub.latest(self.account_id)
-        groups: dict[int, list[Follower]] = {}
-        for follower in self.followers:
-            if follower.cursor < target and not follower.dropped:
-                groups.setdefault(follower.cursor, []).append(follower)
-        for since, group in groups.items():
+        for since in [c for c in self._at if c < target]:
+            # Taken out while it is written to; a tab that follows meanwhile at this
+            # cursor forms a new group, served by the next round.
+            group = self._at.pop(since)
+            members = [f for f in group if not f.dropped]
             cursor = since
             async for frame, upto in self._fanout._feed.frames(self.account_id, since, target):
-                await self._write(group, frame)
+                await self._write(members, frame)
                 cursor = upto
             for follower in group:
                 follower.cursor = max(follower.cursor, cursor)
+                if follower in self.followers:  # not unfollowed meanwhile
+                    self._at.setdefault(follower.cursor, set()).add(follower)
 
     async def _write(self, followers: list[Follower], frame: str) -> None:
         limit = self._fanout._send_buffer
