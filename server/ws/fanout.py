@@ -18,9 +18,10 @@ from __future__ import annotations
 
 import asyncio
 import gc
-from collections.abc import Awaitable, Callable
+import struct
+from collections.abc import Awaitable, Callable, Iterable
 
-from aiohttp import WSCloseCode, WSMsgType, web
+from aiohttp import WSCloseCode, web
 
 from protocol.codec import encode_text
 from protocol.messages import Devices, DeviceView
@@ -34,7 +35,9 @@ DeviceViews = Callable[[int], Awaitable[list[DeviceView]]]
 class Follower:
     """One subscribed browser socket and the seq it has everything up to."""
 
-    def __init__(self, ws: web.WebSocketResponse, transport: object, cursor: int) -> None:
+    def __init__(
+        self, ws: web.WebSocketResponse, transport: asyncio.Transport | None, cursor: int
+    ) -> None:
         self.ws = ws
         self.cursor = cursor
         self._transport = transport
@@ -42,6 +45,12 @@ class Follower:
         self.unsent: Callable[[], int] = getattr(
             transport, "get_write_buffer_size", _nothing_unsent
         )
+
+    def write(self, data: bytes) -> None:
+        """Write a whole, ready frame (see :func:`text_frame`) to the socket."""
+        transport = self._transport
+        if transport is not None and not transport.is_closing():
+            transport.write(data)
 
 
 def _nothing_unsent() -> int:
@@ -143,7 +152,7 @@ class AccountFanout:
                 if self._devices:
                     self._devices = False
                     views = await self._fanout._devices(self.account_id)
-                    await self._write(list(self.followers), encode_text(Devices(devices=views)))
+                    self._write(list(self.followers), encode_text(Devices(devices=views)))
                 if self._changes:
                     self._changes = False
                     await self._push_changes()
@@ -158,19 +167,21 @@ class AccountFanout:
             # Taken out while it is written to; a tab that follows meanwhile at this
             # cursor forms a new group, served by the next round.
             group = self._at.pop(since)
-            members = [f for f in group if not f.dropped]
             cursor = since
             async for frame, upto in self._fanout._feed.frames(self.account_id, since, target):
-                await self._write(members, frame)
+                self._write(group, frame)
                 cursor = upto
             for follower in group:
                 follower.cursor = max(follower.cursor, cursor)
                 if follower in self.followers:  # not unfollowed meanwhile
                     self._at.setdefault(follower.cursor, set()).add(follower)
 
-    async def _write(self, followers: list[Follower], frame: str) -> None:
+    def _write(self, followers: Iterable[Follower], frame: str) -> None:
         limit = self._fanout._send_buffer
-        payload = frame.encode()  # once, not once per socket
+        # A server's websocket frames are not masked, so every socket gets the very same
+        # bytes: the frame is built once and written straight to each transport (no
+        # per-socket framing, no coroutine per write). Flow control is the check below.
+        data = text_frame(frame.encode())
         # A thousand writes allocate enough to trigger several collections, each walking
         # the whole young generation mid-loop; collect after the loop instead.
         collecting = gc.isenabled()
@@ -182,10 +193,19 @@ class AccountFanout:
                 if follower.unsent() > limit:
                     self._fanout.drop(follower)
                     continue
-                try:
-                    await follower.ws.send_frame(payload, WSMsgType.TEXT)
-                except (ConnectionError, RuntimeError):
-                    continue
+                follower.write(data)
         finally:
             if collecting:
                 gc.enable()
+
+
+def text_frame(payload: bytes) -> bytes:
+    """One unmasked, uncompressed websocket text frame (RFC 6455 §5.2) of ``payload``."""
+    n = len(payload)
+    if n < 126:
+        header = struct.pack("!BB", 0x81, n)
+    elif n < 1 << 16:
+        header = struct.pack("!BBH", 0x81, 126, n)
+    else:
+        header = struct.pack("!BBQ", 0x81, 127, n)
+    return header + payload

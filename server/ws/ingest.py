@@ -113,6 +113,9 @@ class Ingester:
             svc.feed.prime(account_id, result.changes)
         if result.seq is not None:
             svc.hub.publish(account_id, ChangesHint(result.seq))
+            # Let the fan-out write to the tabs before the acknowledgement is framed:
+            # the user is waiting for the message, the bridge only for its journal.
+            await asyncio.sleep(0)
         clashing = set(result.conflicts)
         if clashing:
             conn.log.warning("%d upload item(s) conflict with stored messages", len(clashing))

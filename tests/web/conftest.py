@@ -151,9 +151,7 @@ class LiveFerry:
         self._keys += 1
         line_id = (await self.svc.lines.for_account(self.account_id))[0].id  # type: ignore[attr-defined]
         key = f"k{self._keys}-{secrets.token_hex(4)}"
-        item = Inbound(
-            key, line_id, sender, body, at or datetime.now(UTC), incomplete, attachments
-        )
+        item = Inbound(key, line_id, sender, body, at or datetime.now(UTC), incomplete, attachments)
         svc = self.svc
         await svc.conversations.ingest_inbound(
             self.account_id, self.device_id, [item], datetime.now(UTC)
