@@ -3,7 +3,8 @@
 Ferry: 1,000 subscribed tabs; the bridge uploads one message; the round ends when every
 tab has its ``changes`` frame (deliveries/s = sockets / seconds from upload to the last
 delivery). Baseline: the bare server broadcasting one pre-encoded frame of the same size
-to 1,000 sockets, timed from the trigger to the last delivery. Median of a few rounds.
+to 1,000 sockets, timed from the trigger to the last delivery. Rounds of the two sides
+alternate; the medians are compared.
 """
 
 from __future__ import annotations
@@ -25,22 +26,19 @@ _PAUSE = 0.3  # between rounds, so each starts from idle sockets
 _TIMEOUT = 60.0
 
 
-async def _rounds(
-    pool: BrowserPool, rounds: int, fire: Callable[[], Awaitable[float]]
-) -> tuple[list[float], list[float], int]:
-    """Run ``rounds`` broadcasts; returns (upload→last, upload→first) seconds, frame size."""
-    to_last, to_first, size = [], [], 0
-    for _ in range(rounds):
-        await asyncio.sleep(_PAUSE)
-        countdown = Countdown(len(pool.sockets))
-        pool.sink = countdown
+async def _round(
+    pool: BrowserPool, fire: Callable[[], Awaitable[float]]
+) -> tuple[float, float, int]:
+    """One broadcast: (trigger→last delivery, trigger→first delivery) seconds, frame size."""
+    await asyncio.sleep(_PAUSE)
+    countdown = Countdown(len(pool.sockets))
+    pool.sink = countdown
+    try:
         started = await fire()
         await asyncio.wait_for(countdown.done, _TIMEOUT)
-        to_last.append(countdown.last - started)
-        to_first.append(countdown.first - started)
-        size = countdown.frame_bytes
-    pool.sink = None
-    return to_last, to_first, size
+    finally:
+        pool.sink = None
+    return countdown.last - started, countdown.first - started, countdown.frame_bytes
 
 
 async def run(ctx: Context) -> list[Figure]:
@@ -49,38 +47,48 @@ async def run(ctx: Context) -> list[Figure]:
     async with (
         aiohttp.ClientSession() as http,
         running_ferry(ctx, "fanout", http, history=size.history) as ferry,
+        running_baseline(ctx, "baseline-fanout") as base,
     ):
-        pool = await ferry.browsers(http)
+        ferry_pool = await ferry.browsers(http)
+        base_pool = base.browsers()
+        control = await http.ws_connect(base.ws_url, compress=0)
         try:
-            await pool.open(n, size.connect_concurrency)
-            _check(pool, n, "ferry")
+            await ferry_pool.open(n, size.connect_concurrency)
+            _check(ferry_pool, n, "ferry")
+            await base_pool.open(n, size.connect_concurrency)
+            _check(base_pool, n, "baseline")
 
             async def upload() -> float:
                 started = time.perf_counter()
                 await ferry.bridge.send_upload([sms.item(m) for m in ferry.take(1)])
                 return started
 
-            ferry_last, ferry_first, frame = await _rounds(pool, size.fanout_rounds, upload)
+            frame = 0
+
+            async def trigger() -> float:
+                started = time.perf_counter()
+                await control.send_str(f"go:{frame}")
+                return started
+
+            # Both servers are up with their sockets open, and the rounds alternate (in
+            # turn which goes first), so a slow spell of the machine hits both sides
+            # alike instead of one of two phases run minutes apart.
+            ferry_last, ferry_first, base_last, base_first = [], [], [], []
+            for r in range(size.fanout_rounds):
+                # Ferry goes first in round 0: its frame's size is the baseline's.
+                for ferry_turn in (True, False) if r % 2 == 0 else (False, True):
+                    if ferry_turn:
+                        last, first, frame = await _round(ferry_pool, upload)
+                        ferry_last.append(last)
+                        ferry_first.append(first)
+                    else:
+                        last, first, _ = await _round(base_pool, trigger)
+                        base_last.append(last)
+                        base_first.append(first)
         finally:
-            await pool.close()
-
-    async with running_baseline(ctx, "baseline-fanout") as base:
-        pool = base.browsers()
-        async with aiohttp.ClientSession() as http:
-            control = await http.ws_connect(base.ws_url, compress=0)
-            try:
-                await pool.open(n, size.connect_concurrency)
-                _check(pool, n, "baseline")
-
-                async def trigger() -> float:
-                    started = time.perf_counter()
-                    await control.send_str(f"go:{frame}")
-                    return started
-
-                base_last, base_first, _ = await _rounds(pool, size.fanout_rounds, trigger)
-            finally:
-                await pool.close()
-                await control.close()
+            await ferry_pool.close()
+            await base_pool.close()
+            await control.close()
 
     ferry_s, base_s = statistics.median(ferry_last), statistics.median(base_last)
     return [
@@ -92,6 +100,7 @@ async def run(ctx: Context) -> list[Figure]:
             TARGET,
             sockets=n,
             frame_bytes=frame,
+            rounds=len(base_last),
             ferry_ms_to_first=statistics.median(ferry_first) * 1e3,
             ferry_ms_to_last=ferry_s * 1e3,
             baseline_ms_to_first=statistics.median(base_first) * 1e3,
