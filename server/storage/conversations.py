@@ -793,7 +793,7 @@ def _ingest(
         clashing += more
     changes = None
     if feed_page is not None and last_seq is not None and before is not None:
-        changes = changes_since(conn, cipher, account_id, int(before), feed_page)
+        changes = changes_since(conn, cipher, account_id, int(before), feed_page, upto=last_seq)
     return IngestResult(len(fresh), len(completes), clashing, last_seq, changes)
 
 

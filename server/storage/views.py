@@ -250,12 +250,23 @@ _CHANGED_THREADS = thread_query().where(
 
 
 def changes_since(
-    conn: Connection, cipher: BodyCipher, account_id: int, since: int, limit: int
+    conn: Connection,
+    cipher: BodyCipher,
+    account_id: int,
+    since: int,
+    limit: int,
+    *,
+    upto: int | None = None,
 ) -> ChangeSet:
-    """Messages and threads changed after ``since`` (at most ``limit`` messages)."""
-    upto, min_seq = conn.execute(_ACCOUNT_SEQS, {"account_id": account_id}).one()
-    if 0 < since < min_seq or since > upto:
-        return ChangeSet(since, int(upto), [], [], resync=True)
+    """Messages and threads changed after ``since`` (at most ``limit`` messages).
+
+    ``upto``: the account's seq, when the caller knows it and knows ``since`` can be
+    resumed (the writer of the changes, inside its transaction): one read less.
+    """
+    if upto is None:
+        upto, min_seq = conn.execute(_ACCOUNT_SEQS, {"account_id": account_id}).one()
+        if 0 < since < min_seq or since > upto:
+            return ChangeSet(since, int(upto), [], [], resync=True)
     msg_rows = list(
         conn.execute(
             _CHANGED_MESSAGES, {"account_id": account_id, "since": since, "limit": limit + 1}
