@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import dataclasses
+import gc
 import json
 import os
 import sys
@@ -90,6 +91,11 @@ async def _run(selected: set[str], ctx: Context) -> tuple[list[Figure], dict[str
     figures: list[Figure] = []
     errors: dict[str, str] = {}
     for name, bench in _plan(selected, ctx):
+        # Each benchmark starts from a settled machine: the previous one's files written
+        # back to disk (the ingest leaves tens of MB dirty, whose writeback made later
+        # commits wait) and this process's garbage collected.
+        os.sync()
+        gc.collect()
         started = time.monotonic()
         # Other work on a shared machine skews one side of a ratio: record how busy it was.
         load_before = os.getloadavg()[0]
