@@ -74,8 +74,11 @@ async def run(ctx: Context) -> list[Figure]:
             # turn which goes first), so a slow spell of the machine hits both sides
             # alike instead of one of two phases run minutes apart.
             ferry_last, ferry_first, base_last, base_first = [], [], [], []
+            # One round each first, not counted: a server's first broadcast builds the
+            # statements and caches every later one reuses.
+            _, _, frame = await _round(ferry_pool, upload)
+            await _round(base_pool, trigger)
             for r in range(size.fanout_rounds):
-                # Ferry goes first in round 0: its frame's size is the baseline's.
                 for ferry_turn in (True, False) if r % 2 == 0 else (False, True):
                     if ferry_turn:
                         last, first, frame = await _round(ferry_pool, upload)

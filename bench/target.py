@@ -37,7 +37,7 @@ class Sizes:
     upload_batch: int = 100  # as device_bridge.bridge.UPLOAD_BATCH
     uploads_in_flight: int = 8  # as device_bridge.bridge.UPLOADS_IN_FLIGHT
     fanout_sockets: int = 1_000
-    fanout_rounds: int = 15
+    fanout_rounds: int = 31
     latency_browsers: int = 100
     latency_rounds: int = 300
     latency_interval: float = 0.02
