@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import re
 import secrets
 from dataclasses import dataclass
 
-from aiohttp import web
+from aiohttp import hdrs, web
 
 from server.errors import Forbidden, Unauthenticated
 from server.services import Services
@@ -14,6 +15,8 @@ from server.storage.sessions import session_handle
 
 DEV_COOKIE = "ferry_session"
 SECURE_COOKIE = "__Host-ferry_session"
+#: What :func:`new_session_id` makes (``token_urlsafe``); nothing else can be a session.
+_SESSION_ID = re.compile(r"[A-Za-z0-9_-]{1,128}")
 
 
 @dataclass(frozen=True)
@@ -58,8 +61,18 @@ def clear_session_cookie(resp: web.StreamResponse, services: Services) -> None:
 
 
 def session_id(request: web.Request, services: Services) -> str | None:
-    value = request.cookies.get(cookie_name(services))
-    return value if value and len(value) <= 128 else None
+    """The session cookie's value, if it has the form of a session id.
+
+    The Cookie header is scanned for this one cookie: a full parse (an object for every
+    cookie) showed in reconnect storms. As in aiohttp's parse, the last one wins.
+    """
+    name = cookie_name(services)
+    value = None
+    for part in request.headers.get(hdrs.COOKIE, "").split(";"):
+        key, sep, found = part.partition("=")
+        if sep and key.strip() == name:
+            value = found.strip()
+    return value if value and _SESSION_ID.fullmatch(value) else None
 
 
 async def start_session(

@@ -12,6 +12,7 @@ import pytest
 
 from server.api.common import SERVICES
 from server.app import create_app
+from server.auth.web import DEV_COOKIE
 from server.config import Config
 from server.ws.browsers import CLOSE_SESSION_ENDED
 from tests.fakes.clock import FakeClock
@@ -189,3 +190,25 @@ async def test_no_hsts_on_plain_http_dev(env: Env) -> None:
             "ferry_session"
         ].output()
     )
+
+
+async def test_session_cookie_is_found_among_others_and_malformed_values_are_refused(
+    env: Env,
+) -> None:
+    await env.login()
+    jar = env.client.session.cookie_jar.filter_cookies(env.client.make_url("/"))
+    sid = jar[DEV_COOKIE].value
+    http = env.browser()  # its own, empty cookie jar: only the header below is sent
+    cases = [
+        (f"theme=dark; {DEV_COOKIE}={sid}; lang=en", 200),
+        (f"{DEV_COOKIE}=stale-value; {DEV_COOKIE}={sid}", 200),  # the last one wins
+        (f"{DEV_COOKIE}={sid}; {DEV_COOKIE}=stale-value", 401),
+        (f'{DEV_COOKIE}="{sid}"', 401),  # not the form a session id has
+        (f"{DEV_COOKIE}={sid};x", 200),
+        (f"x{DEV_COOKIE}={sid}", 401),
+        (f"{DEV_COOKIE}={'a' * 129}", 401),
+        ("", 401),
+    ]
+    for header, status in cases:
+        resp = await http.get("/api/v1/devices", headers={"Cookie": header})
+        assert resp.status == status, header
