@@ -11,11 +11,12 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import Boolean, Column, Integer, MetaData, String, Table, insert, select
 from sqlalchemy.engine import Connection
+from sqlalchemy.exc import IntegrityError
 
 from server.storage.engine import create_engine
 from server.storage.runner import runner
 from server.storage.schema import UtcDateTime
-from server.storage.util import insert_many
+from server.storage.util import MAX_IN, insert_many, select_in
 
 meta = MetaData()
 rows_t = Table(
@@ -150,3 +151,38 @@ async def test_execute_many_runs_an_update_with_constants_like_the_generic_path(
         ("b", None, False),
         ("c", now + timedelta(hours=1), True),
     ]
+
+
+def _insert_twice(conn: Connection) -> None:
+    insert_many(conn, uniq_t, ("name",), [("a",), ("b",)])
+    insert_many(conn, uniq_t, ("name",), [("c",), ("a",)])
+
+
+def _lookup(conn: Connection, values: list[str]) -> list[tuple[int, str]]:
+    rows = select_in(conn, {}, select(uniq_t.c.id, uniq_t.c.name), uniq_t.c.name, values)
+    return sorted((row.id, row.name) for row in rows)
+
+
+uniq_t = Table(
+    "uniq", meta, Column("id", Integer, primary_key=True), Column("name", String, unique=True)
+)
+
+
+async def test_driver_errors_surface_as_sqlalchemy_errors_and_roll_back(engine) -> None:  # type: ignore[no-untyped-def]
+    # Statements of util run straight on sqlite3; its errors still come out as
+    # SQLAlchemy's (callers catch those), and the whole transaction is undone.
+    with pytest.raises(IntegrityError):
+        await runner(engine).write(_insert_twice)
+    assert await runner(engine).read(_lookup, ["a", "b", "c"]) == []
+
+
+async def test_select_in_reads_lists_longer_than_one_statement(engine) -> None:  # type: ignore[no-untyped-def]
+    names = [f"n{i}" for i in range(MAX_IN * 2 + 5)]
+
+    def fill(conn: Connection) -> None:
+        insert_many(conn, uniq_t, ("name",), [(n,) for n in names])
+
+    await runner(engine).write(fill)
+    wanted = [*names[::3], "absent"]
+    found = await runner(engine).read(_lookup, wanted)
+    assert [name for _, name in found] == sorted(names[::3], key=names.index)
