@@ -72,7 +72,7 @@ def execute_many(
     # The same object in a slot (a batch's common timestamp) is converted once.
     memo: dict[int, tuple[Any, Any]] = {}
     in_order = order == list(range(width))
-    params = []
+    params: list[list[Any]] = []
     for row in rows:
         if in_order:
             values = list(row)
@@ -86,7 +86,7 @@ def execute_many(
             if seen is None or seen[0] is not value:
                 seen = memo[k] = (value, proc(value))
             values[k] = seen[1]
-        params.append(tuple(values))
+        params.append(values)  # sqlite3 takes lists; other drivers get tuples
     if params:
         _driver_execute(conn, sql, params, many=True)
 
@@ -130,7 +130,8 @@ def select_in(
 
     An "expanding" IN list is rendered anew on every execution, which cost more than the
     lookup itself. Here the list is padded (by repeating a value) to one of a few sizes
-    (8, 16, ... ``MAX_IN``), whose statements are built once and kept in ``cache``.
+    (8, 16, ... ``MAX_IN``), whose statements and bind names are built once and kept in
+    ``cache``.
     """
     rows: list[Any] = []
     for start in range(0, len(values), MAX_IN):
@@ -138,16 +139,17 @@ def select_in(
         size = 8
         while size < len(chunk):
             size *= 2
-        statement = cache.get(size)
-        if statement is None:
-            where = [column.in_([bindparam(f"k{n}") for n in range(size)])]
+        built = cache.get(size)
+        if built is None:
+            names = [f"k{n}" for n in range(size)]
+            where = [column.in_([bindparam(name) for name in names])]
             if owner is not None:
                 where.insert(0, owner[0] == bindparam("owner"))
-            statement = cache[size] = query.where(*where)
-        names = [f"k{n}" for n in range(size)]
+                names.insert(0, "owner")
+            built = cache[size] = (query.where(*where), tuple(names))
+        statement, names = built
         params = chunk + [chunk[0]] * (size - len(chunk))
         if owner is not None:
-            names.insert(0, "owner")
             params.insert(0, owner[1])
         rows += execute_raw(conn, statement, names, params).fetchall()
     return rows

@@ -152,7 +152,7 @@ class AccountFanout:
                 if self._devices:
                     self._devices = False
                     views = await self._fanout._devices(self.account_id)
-                    self._write(list(self.followers), encode_text(Devices(devices=views)))
+                    self._write(self.followers, encode_text(Devices(devices=views)))
                 if self._changes:
                     self._changes = False
                     await self._push_changes()
