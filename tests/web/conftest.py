@@ -3,6 +3,7 @@ server for in-page module tests, and the real Ferry server with a seeded account
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -127,6 +128,17 @@ class LiveFerry:
     device_id: int
     sms: FakeSms = field(default_factory=FakeSms)
     _keys: int = 0
+
+    async def drop_tabs(self) -> None:
+        """Have the server drop every live tab of the account (as if each fell too far
+        behind). Waits until a tab is following first: the page shows "Connected" as
+        soon as its socket opens, before the server has taken its subscription."""
+        fanout = self.svc.fanout  # type: ignore[attr-defined]
+        for _ in range(400):
+            if fanout.following(self.account_id):
+                break
+            await asyncio.sleep(0.025)
+        fanout.drop_all(self.account_id)
 
     async def code_for(self, number: str) -> str:
         """The code of the last SMS sent to ``number`` (sends run in the background)."""

@@ -184,7 +184,7 @@ async def test_reconnects_after_the_socket_drops(page: Page, ferry: LiveFerry) -
     await expect(page.get_by_text("Connected", exact=True)).to_be_visible()
     # Make the server drop every browser socket of the account (as if it fell too far
     # behind); the page must reconnect and resume from its cursor.
-    ferry.svc.fanout.drop_all(ferry.account_id)  # type: ignore[attr-defined]
+    await ferry.drop_tabs()
     await expect(page.get_by_role("status").filter(has_text="Reconnecting")).to_be_visible()
     await ferry.incoming(PEER, "sent while away")
     await expect(page.get_by_text("sent while away")).to_be_visible(timeout=10_000)
@@ -214,6 +214,6 @@ async def test_lost_session_returns_to_sign_in_with_a_notice(page: Page, ferry: 
     await sign_in(page, ferry)
     await expect(page.get_by_text("Connected", exact=True)).to_be_visible()
     await page.context.clear_cookies()
-    ferry.svc.fanout.drop_all(ferry.account_id)  # type: ignore[attr-defined]
+    await ferry.drop_tabs()
     await expect(page.get_by_role("heading", name="Sign in")).to_be_visible(timeout=10_000)
     await expect(page.get_by_role("status").filter(has_text="session has ended")).to_be_visible()
