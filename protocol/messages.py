@@ -199,15 +199,27 @@ class SendStatus(_Msg, tag="send_status", frozen=True):
     outbox_id: int
     status: SendOutcome
     references: list[int] = []
+    #: A plain sentence for the user (what went wrong, what to do).
     error: str | None = None
+    #: The technical detail (the modem's words), shown one click away.
+    error_detail: str | None = None
+
+
+ModemState = Literal["ready", "not_responding", "starting"]
 
 
 class ModemInfo(_Msg, tag="modem", frozen=True):
-    """What the bridge knows about its modem (any field may be unknown)."""
+    """What the bridge knows about its modem (any field may be unknown).
+
+    ``state``: ``ready`` while the modem answers; ``not_responding`` as soon as the bridge
+    noticed it stopped answering (signal and operator are then unknown, not stale);
+    ``starting`` while it is being opened again.
+    """
 
     signal_dbm: int | None = None
     operator: str | None = None
     own_number: str | None = None
+    state: ModemState = "ready"
 
 
 class Ping(_Msg, tag="ping", frozen=True):
@@ -232,15 +244,43 @@ class Welcome(_Msg, tag="welcome", frozen=True):
     acked_upto: int = 0
 
 
+class Rejection(msgspec.Struct, frozen=True):
+    """The server's verdict on one upload item it could not store as a message.
+
+    ``reason`` is a stable code (:data:`REFUSAL_REASONS`); the server stored a placeholder
+    in its place, so the item counts as handled: the bridge moves it to its quarantine
+    and never sends it again.
+    """
+
+    n: int
+    reason: str
+
+
+#: Why an upload item was refused (``Rejection.reason``, ``MessageView.refused``).
+REFUSAL_REASONS: tuple[str, ...] = (
+    "body_too_long",
+    "field_too_long",
+    "bad_time",
+    "bad_sender",
+    "invalid_attachment",
+    "too_many_attachments",
+    "attachment_too_large",
+    "malformed",
+)
+
+
 class Ack(_Msg, tag="ack", frozen=True):
-    """Every upload item with ``n <= upto`` is committed on the server.
+    """Every upload item with ``n <= upto`` is handled on the server (committed).
 
     ``conflicts`` lists the ``n`` of items whose key was already stored with different
-    content: recorded on the server, not stored over the original.
+    content: recorded on the server, not stored over the original. ``rejected`` lists
+    items judged unacceptable one by one (each with its reason); everything else up to
+    ``upto`` is stored.
     """
 
     upto: int
     conflicts: list[int] = []
+    rejected: list[Rejection] = []
 
 
 class SendSms(_Msg, tag="send_sms", frozen=True):
@@ -337,6 +377,11 @@ class MessageView(msgspec.Struct, frozen=True):
     deleted: bool = False
     #: MMS parts, in order (metadata only).
     attachments: list[AttachmentView] = []
+    #: A placeholder: the bridge received a message from ``peer`` that the server could not
+    #: store; the reason code (``REFUSAL_REASONS``). The body is empty.
+    refused: str | None = None
+    #: The technical detail behind ``error`` (the modem's own words), for a "details" view.
+    error_detail: str | None = None
 
 
 class ThreadView(msgspec.Struct, frozen=True):
@@ -368,6 +413,8 @@ class DeviceView(msgspec.Struct, frozen=True):
     signal_dbm: int | None = None
     operator: str | None = None
     lines: list[str] = []
+    #: The modem's state as the bridge last reported it, while connected (``ModemInfo``).
+    modem_state: ModemState | None = None
 
 
 class Changes(_Msg, tag="changes", frozen=True):
