@@ -34,6 +34,13 @@ SUPPORTED_VERSIONS: tuple[int, ...] = (1,)
 
 #: Largest batch of items a bridge may upload in one frame.
 MAX_UPLOAD_BATCH = 500
+#: Longest text of one uploaded message, in characters. The network delivers up to 255
+#: parts of 153 GSM-7 characters (39,015) or 67 UCS-2 units (17,085): every SMS fits.
+MAX_BODY = 40_000
+#: Longest sender of an uploaded message (E.164 has 15 digits; alphanumeric senders 11).
+MAX_SENDER = 32
+#: Longest idempotency key of an uploaded message.
+MAX_KEY = 100
 
 MessageStatus = Literal["received", "queued", "sending", "sent", "delivered", "failed", "unknown"]
 Direction = Literal["in", "out"]
@@ -260,7 +267,6 @@ class Rejection(msgspec.Struct, frozen=True):
 REFUSAL_REASONS: tuple[str, ...] = (
     "body_too_long",
     "field_too_long",
-    "bad_time",
     "bad_sender",
     "invalid_attachment",
     "too_many_attachments",
