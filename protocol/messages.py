@@ -18,7 +18,7 @@ from __future__ import annotations
 import enum
 import re
 import unicodedata
-from typing import Literal
+from typing import Annotated, Literal
 
 import msgspec
 
@@ -41,6 +41,8 @@ MAX_BODY = 40_000
 MAX_SENDER = 32
 #: Longest idempotency key of an uploaded message.
 MAX_KEY = 100
+#: An upload position: the bridge journal's row number (1, 2, …; far below 2**53).
+Position = Annotated[int, msgspec.Meta(ge=1, le=2**53)]
 
 MessageStatus = Literal["received", "queued", "sending", "sent", "delivered", "failed", "unknown"]
 Direction = Literal["in", "out"]
@@ -177,7 +179,7 @@ class InboundSms(msgspec.Struct, frozen=True, omit_defaults=True):
     ``attachments`` key and servers that predate attachments read it unchanged.
     """
 
-    n: int
+    n: Position
     key: str
     sender: str
     body: str

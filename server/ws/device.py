@@ -306,8 +306,7 @@ async def _run(
             task.cancel()
         # Cleanup that touches the database runs aside: the socket closes now even when
         # the database is busy, and nothing this connection owns outlives it.
-        _closing.add(cleanup := asyncio.create_task(_cleanup(svc, conn, tasks)))
-        cleanup.add_done_callback(_closing.discard)
+        svc.background.spawn(_cleanup(svc, conn, tasks), name=f"cleanup-{device.id}")
 
 
 async def _cleanup(svc: Services, conn: DeviceConnection, tasks: list[asyncio.Task[None]]) -> None:

@@ -149,21 +149,8 @@ class _LooseUpload(msgspec.Struct, tag="upload", tag_field="t"):
     repair: bool = False
 
 
-class _Head(msgspec.Struct):
-    n: int
-
-
-class _Loose(msgspec.Struct):
-    n: int
-    key: str = ""
-    sender: str = ""
-    sent_at: str = ""
-
-
 _item_decoder = msgspec.json.Decoder(InboundSms)
 _loose_upload = msgspec.json.Decoder(_LooseUpload)
-_head_decoder = msgspec.json.Decoder(_Head)
-_loose_decoder = msgspec.json.Decoder(_Loose)
 
 
 class Salvaged(msgspec.Struct):
@@ -195,16 +182,20 @@ def salvage_upload(plaintext: bytes) -> Salvaged:
         except (msgspec.ValidationError, msgspec.DecodeError):
             pass
         try:
-            head = _loose_decoder.decode(raw)
-            broken.append((head.n, head.key, head.sender, head.sent_at))
-        except (msgspec.ValidationError, msgspec.DecodeError):
-            try:
-                n = _head_decoder.decode(raw).n
-            except (msgspec.ValidationError, msgspec.DecodeError):
-                raise MalformedMessage("upload item without a position") from None
-            digest = hashlib.sha256(bytes(raw)).hexdigest()[:32]
-            broken.append((n, f"malformed:{digest}", "", ""))
+            fields = msgspec.json.decode(raw)
+        except msgspec.DecodeError:
+            fields = None
+        n = fields.get("n") if isinstance(fields, dict) else None
+        if type(n) is not int or not 1 <= n <= 2**53:
+            raise MalformedMessage("upload item without a position") from None
+        key = _text(fields, "key") or "malformed:" + hashlib.sha256(bytes(raw)).hexdigest()[:32]
+        broken.append((n, key, _text(fields, "sender"), _text(fields, "sent_at")))
     return Salvaged(items, broken, loose.repair)
+
+
+def _text(fields: dict[str, object], name: str) -> str:
+    value = fields.get(name)
+    return value if isinstance(value, str) else ""
 
 
 def judge_salvaged(
