@@ -18,18 +18,37 @@ __all__ = ["build_parser", "main"]
 def build_parser(prog: str = "emulate") -> argparse.ArgumentParser:
     """The ``emulate`` command line."""
     parser = argparse.ArgumentParser(
-        prog=prog, description="Virtual GSM modems on ptys, with a control API.")
+        prog=prog, description="Virtual GSM modems on ptys, with a control API."
+    )
     parser.add_argument("--phones", type=int, default=2, help="how many phones (default 2)")
-    parser.add_argument("--numbers", nargs="+", metavar="E164",
-                        help="phone numbers (default +15550100001, +15550100002, …)")
-    parser.add_argument("--profile", action="append", default=[], metavar="[NUMBER=]NAME",
-                        help=f"quirk profile, for all phones or one ({', '.join(PROFILES)})")
+    parser.add_argument(
+        "--numbers",
+        nargs="+",
+        metavar="E164",
+        help="phone numbers (default +15550100001, +15550100002, …)",
+    )
+    parser.add_argument(
+        "--profile",
+        action="append",
+        default=[],
+        metavar="[NUMBER=]NAME",
+        help=f"quirk profile, for all phones or one ({', '.join(PROFILES)})",
+    )
     parser.add_argument("--control-host", default="127.0.0.1")
     parser.add_argument("--control-port", type=int, default=8091)
-    parser.add_argument("--contact-interval", type=float, default=None, metavar="SECONDS",
-                        help="a scripted contact texts phone 1 this often")
-    parser.add_argument("--state-file", type=Path, default=None,
-                        help="write the control URL and pty paths here (JSON)")
+    parser.add_argument(
+        "--contact-interval",
+        type=float,
+        default=None,
+        metavar="SECONDS",
+        help="a scripted contact texts phone 1 this often",
+    )
+    parser.add_argument(
+        "--state-file",
+        type=Path,
+        default=None,
+        help="write the control URL and pty paths here (JSON)",
+    )
     parser.add_argument("-v", "--verbose", action="store_true")
     return parser
 
@@ -38,8 +57,10 @@ def main(argv: list[str] | None = None) -> int:
     """Run until SIGINT/SIGTERM; returns the exit status."""
     parser = build_parser()
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
-                        format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(asctime)s %(name)s %(levelname)s %(message)s",
+    )
     numbers = args.numbers or default_numbers(args.phones)
     try:
         profiles = _profiles(args.profile, numbers)
@@ -64,12 +85,15 @@ def _profiles(options: list[str], numbers: list[str]) -> dict[str, str]:
     return chosen
 
 
-async def _serve(args: argparse.Namespace, numbers: list[str],
-                 profiles: dict[str, str]) -> None:
+async def _serve(args: argparse.Namespace, numbers: list[str], profiles: dict[str, str]) -> None:
     emulator = await run_emulator(
-        numbers, control_host=args.control_host, control_port=args.control_port,
-        contact_interval=args.contact_interval, state_file=args.state_file,
-        profiles=profiles)
+        numbers,
+        control_host=args.control_host,
+        control_port=args.control_port,
+        contact_interval=args.contact_interval,
+        state_file=args.state_file,
+        profiles=profiles,
+    )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):

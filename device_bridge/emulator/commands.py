@@ -19,9 +19,15 @@ __all__ = ["SIM_PIN", "Final", "GeneralCommands", "int_range", "ints", "unquote"
 #: The PIN a locked emulated SIM accepts.
 SIM_PIN = "1234"
 
-_CME_TEXT = {3: "operation not allowed", 4: "operation not supported",
-             11: "SIM PIN required", 16: "incorrect password", 21: "invalid index",
-             22: "not found", 30: "no network service"}
+_CME_TEXT = {
+    3: "operation not allowed",
+    4: "operation not supported",
+    11: "SIM PIN required",
+    16: "incorrect password",
+    21: "invalid index",
+    22: "not found",
+    30: "no network service",
+}
 
 
 class Final(Exception):
@@ -185,7 +191,7 @@ class GeneralCommands:
         chosen = [unquote(a).upper() for a in args.split(",") if a.strip()]
         if not chosen or any(m not in self.memories for m in chosen):
             raise Final("+CMS ERROR: 302")
-        self.storage = [*chosen, *self.storage[len(chosen):]][:3]
+        self.storage = [*chosen, *self.storage[len(chosen) :]][:3]
         return ["+CPMS: " + ",".join(self._usage(m) for m in self.storage)]
 
     def _usage(self, memory: str) -> str:
@@ -196,13 +202,26 @@ class GeneralCommands:
         if mode == "read":
             return ["+CNMI: " + ",".join(map(str, self.cnmi))]
         if mode == "test":
-            return ["+CNMI: " + ",".join(int_range(values) for values in (
-                self.profile.cnmi_modes, self.profile.cnmi_mt, {0}, self.profile.cnmi_ds,
-                {0}))]
+            return [
+                "+CNMI: "
+                + ",".join(
+                    int_range(values)
+                    for values in (
+                        self.profile.cnmi_modes,
+                        self.profile.cnmi_mt,
+                        {0},
+                        self.profile.cnmi_ds,
+                        {0},
+                    )
+                )
+            ]
         values = [*ints(args), 0, 0, 0, 0, 0][:5]
         p = self.profile
-        if values[0] not in p.cnmi_modes or values[1] not in p.cnmi_mt \
-                or values[3] not in p.cnmi_ds:
+        if (
+            values[0] not in p.cnmi_modes
+            or values[1] not in p.cnmi_mt
+            or values[3] not in p.cnmi_ds
+        ):
             raise Final("+CMS ERROR: 303")
         self.cnmi = tuple(values)  # type: ignore[assignment]
         return []

@@ -126,10 +126,12 @@ async def send(request: web.Request) -> web.Response:
 async def received(request: web.Request) -> web.Response:
     """What the phone received, oldest first."""
     phone = _phone(request)
-    return web.json_response([
-        {"from": m.sender, "text": m.text, "timestamp": m.timestamp.isoformat()}
-        for m in phone.modem.received
-    ])
+    return web.json_response(
+        [
+            {"from": m.sender, "text": m.text, "timestamp": m.timestamp.isoformat()}
+            for m in phone.modem.received
+        ]
+    )
 
 
 async def sent(request: web.Request) -> web.Response:
@@ -180,5 +182,10 @@ async def external(request: web.Request) -> web.Response:
 
 
 def _sent_json(message: SentSms) -> dict[str, object]:
-    return {"from": message.sender, "to": message.recipient, "text": message.text,
-            "timestamp": message.timestamp.isoformat(), "external": message.external}
+    return {
+        "from": message.sender,
+        "to": message.recipient,
+        "text": message.text,
+        "timestamp": message.timestamp.isoformat(),
+        "external": message.external,
+    }

@@ -68,9 +68,14 @@ class EmulatedModem(GeneralCommands, PhonebookCommands):
         schedule: ``schedule(delay, callback)`` runs ``callback`` later; by default at once.
     """
 
-    def __init__(self, number: str, network: Network, *,
-                 profile: Profile = PROFILES["generic"],
-                 schedule: Callable[[float, Callable[[], None]], object] | None = None) -> None:
+    def __init__(
+        self,
+        number: str,
+        network: Network,
+        *,
+        profile: Profile = PROFILES["generic"],
+        schedule: Callable[[float, Callable[[], None]], object] | None = None,
+    ) -> None:
         self.number = number
         self.network = network
         self.profile = profile
@@ -190,8 +195,7 @@ class EmulatedModem(GeneralCommands, PhonebookCommands):
 
     def _urc(self, lines: list[str]) -> None:
         """Say something unsolicited, or hold it while the link is in use."""
-        if self._entry is not None or self._busy or self._answering \
-                or self.faults.urc_mid_response:
+        if self._entry is not None or self._busy or self._answering or self.faults.urc_mid_response:
             self._held.extend(lines)
             return
         if not self.faults.hang:
@@ -199,8 +203,12 @@ class EmulatedModem(GeneralCommands, PhonebookCommands):
             self._flush()
 
     def _release_held(self) -> None:
-        if self._held and self._entry is None and not self._busy \
-                and not self.faults.urc_mid_response:
+        if (
+            self._held
+            and self._entry is None
+            and not self._busy
+            and not self.faults.urc_mid_response
+        ):
             held, self._held = self._held, []
             self._put(held)
 
@@ -236,11 +244,11 @@ class EmulatedModem(GeneralCommands, PhonebookCommands):
         match = _EXTENDED.match(rest)
         if match:
             name, suffix = match.group(1).upper(), match.group(2) or ""
-            return rest[match.end():], self._extended(name, suffix)
+            return rest[match.end() :], self._extended(name, suffix)
         match = _BASIC.match(rest)
         if match is None:
             raise Final("ERROR")
-        return rest[match.end():], self._basic(match.group(0).upper())
+        return rest[match.end() :], self._basic(match.group(0).upper())
 
     def _basic(self, command: str) -> list[str]:
         if command[0] == "E":
@@ -249,8 +257,11 @@ class EmulatedModem(GeneralCommands, PhonebookCommands):
             self._power_up()
             self._booted = True
         elif command in ("I", "I0"):
-            return [self.profile.manufacturer, self.profile.model,
-                    f"Revision: {self.profile.revision}"]
+            return [
+                self.profile.manufacturer,
+                self.profile.model,
+                f"Revision: {self.profile.revision}",
+            ]
         elif command[0] not in "VQX&S":
             raise Final(self.profile.unsupported)
         return []
@@ -333,8 +344,7 @@ class EmulatedModem(GeneralCommands, PhonebookCommands):
         values = ints(args)
         if mode != "set" or not values or not 7 <= values[0] <= 176:
             raise Final("+CMS ERROR: 304")
-        self._entry = _Entry(command, values[0], values[1] if len(values) > 1 else 2,
-                             bytearray())
+        self._entry = _Entry(command, values[0], values[1] if len(values) > 1 else 2, bytearray())
         return None
 
     def _finish_entry(self, entry: _Entry, pdu: str) -> None:
@@ -404,13 +414,16 @@ class EmulatedModem(GeneralCommands, PhonebookCommands):
             self._urc([f'+CMTI: "{self.storage[2]}",{index}'])
 
     def _retry_waiting(self) -> None:
-        while self._waiting and self.memories[self.storage[2]].used < \
-                self.memories[self.storage[2]].capacity:
+        while (
+            self._waiting
+            and self.memories[self.storage[2]].used < self.memories[self.storage[2]].capacity
+        ):
             self._deliver_part(self._waiting.popleft())
         self._flush()
 
-    def status_report(self, reference: int, recipient: str, submitted: datetime,
-                      discharged: datetime, status: int) -> None:
+    def status_report(
+        self, reference: int, recipient: str, submitted: datetime, discharged: datetime, status: int
+    ) -> None:
         """Receive the delivery report for our submit ``reference``.
 
         The ``report_*`` faults change what the network says and when: a "still trying"
@@ -423,13 +436,19 @@ class EmulatedModem(GeneralCommands, PhonebookCommands):
         if faults.report_delay <= 0:
             self._status_report(reference, recipient, submitted, discharged, final)
             return
-        self._schedule(faults.report_delay, lambda: self._status_report(
-            reference, recipient, submitted, self.network.clock(), final))
+        self._schedule(
+            faults.report_delay,
+            lambda: self._status_report(
+                reference, recipient, submitted, self.network.clock(), final
+            ),
+        )
 
-    def _status_report(self, reference: int, recipient: str, submitted: datetime,
-                       discharged: datetime, status: int) -> None:
-        report = encode_status_report(reference, recipient, submitted, discharged, status,
-                                      smsc=self.network.smsc)
+    def _status_report(
+        self, reference: int, recipient: str, submitted: datetime, discharged: datetime, status: int
+    ) -> None:
+        report = encode_status_report(
+            reference, recipient, submitted, discharged, status, smsc=self.network.smsc
+        )
         ds = self.cnmi[3]
         if ds == 1:
             self._urc([f"+CDS: {report.tpdu_length}", report.hex])

@@ -26,8 +26,14 @@ from .profiles import PROFILES
 from .pty import PtyPort
 from .scripted import ScriptedContact
 
-__all__ = ["DEFAULT_NUMBERS", "Emulator", "Phone", "default_numbers", "open_emulator",
-           "run_emulator"]
+__all__ = [
+    "DEFAULT_NUMBERS",
+    "Emulator",
+    "Phone",
+    "default_numbers",
+    "open_emulator",
+    "run_emulator",
+]
 
 logger = logging.getLogger("ferry.emulator")
 
@@ -75,8 +81,10 @@ class Emulator:
 
     def describe(self) -> dict[str, object]:
         """The state-file JSON: control URL and each phone's number and pty."""
-        return {"control": self.control_url,
-                "phones": [{"number": p.number, "pty": p.pty} for p in self.phones]}
+        return {
+            "control": self.control_url,
+            "phones": [{"number": p.number, "pty": p.pty} for p in self.phones],
+        }
 
     async def close(self) -> None:
         """Stop the contacts and the control API, release the ptys."""
@@ -95,8 +103,12 @@ class Emulator:
     async def __aenter__(self) -> Emulator:
         return self
 
-    async def __aexit__(self, exc_type: type[BaseException] | None,
-                        exc: BaseException | None, tb: TracebackType | None) -> None:
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
         await self.close()
 
 
@@ -160,8 +172,12 @@ def _start_phone(network: Network, number: str, profile: str) -> Phone:
     if profile not in PROFILES:
         raise ValueError(f"unknown profile {profile!r}; choose from {sorted(PROFILES)}")
     loop = asyncio.get_running_loop()
-    modem = EmulatedModem(number, network, profile=PROFILES[profile],
-                          schedule=lambda delay, callback: loop.call_later(delay, callback))
+    modem = EmulatedModem(
+        number,
+        network,
+        profile=PROFILES[profile],
+        schedule=lambda delay, callback: loop.call_later(delay, callback),
+    )
     port = PtyPort(modem.receive)
     modem.attach(port.write)
     port.start()

@@ -27,9 +27,25 @@ from protocol.sms import ESC, MAX_PARTS, MAX_USER_DATA, is_gsm7, split
 from .errors import EncodeError
 
 __all__ = [
-    "BASIC", "ESC", "EXTENSION", "MAX_PARTS", "MAX_USER_DATA", "TRANSLITERATE", "Encoding",
-    "char_septets", "fix_surrogates", "from_septets", "header_fill", "is_gsm7", "pack",
-    "part_limits", "segment_text", "split", "to_septets", "ucs2_units", "unpack",
+    "BASIC",
+    "ESC",
+    "EXTENSION",
+    "MAX_PARTS",
+    "MAX_USER_DATA",
+    "TRANSLITERATE",
+    "Encoding",
+    "char_septets",
+    "fix_surrogates",
+    "from_septets",
+    "header_fill",
+    "is_gsm7",
+    "pack",
+    "part_limits",
+    "segment_text",
+    "split",
+    "to_septets",
+    "ucs2_units",
+    "unpack",
 ]
 
 Encoding = Literal["gsm7", "ucs2", "8bit"]
