@@ -181,6 +181,8 @@ class Journal:
             self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=FULL")
+            # Deleted rows are overwritten with zeros, not left in free pages.
+            self._db.execute("PRAGMA secure_delete=ON")
             self._db.executescript(_SCHEMA)
             self._upgrade()
         except sqlite3.Error as exc:
@@ -198,6 +200,11 @@ class Journal:
                 else:
                     self._db.execute(sql)
                 self._db.execute(f"PRAGMA user_version = {number}")
+            if sql == "seal":
+                # The plaintext the rows held is still in the file's free space and the
+                # write-ahead log: rewrite the file and empty the log.
+                self._db.execute("VACUUM")
+                self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
 
     def _seal_existing(self) -> None:
         seal = self._sealer
