@@ -106,7 +106,8 @@ def test_send_prompt_pdu_and_reference() -> None:
     network = Network(clock=lambda: NOW)
     one, two = Wire(network=network), Wire(network=network, number=TWO)
     (part,) = encode_submit(TWO, "hello")
-    assert one.at(f"AT+CMGS={part.tpdu_length}").endswith(b"\r> ")
+    # TS 27.005 §3.5.1: the prompt is <CR><LF>> after the command line
+    assert one.at(f"AT+CMGS={part.tpdu_length}") == f"AT+CMGS={part.tpdu_length}\r\r\n> ".encode()
     assert one.type(part.hex.encode() + b"\x1a").endswith(b"\r\n+CMGS: 0\r\n\r\nOK\r\n")
     assert [(m.sender, m.text, m.timestamp) for m in two.modem.received] == [(ONE, "hello", NOW)]
     assert network.sent[ONE][0].text == "hello"
@@ -175,10 +176,10 @@ def test_escape_aborts_and_bad_pdus_are_refused() -> None:
     assert wire.at("AT+CMGS=2") == b"\r\n+CMS ERROR: 304\r\n"
 
 
-def test_wavecom_prompt_has_no_space() -> None:
+def test_wavecom_prompt_comes_without_a_line_break() -> None:
     wire = Wire("wavecom")
     wire.at("ATE0")
-    assert wire.at("AT+CMGS=20") == b">"
+    assert wire.at("AT+CMGS=20") == b"> "
 
 
 def test_incoming_message_is_stored_announced_and_read() -> None:
@@ -333,7 +334,11 @@ async def test_faults_endpoint(emulator: Emulator) -> None:
         ("GET", "/phones/+19999999999/messages", None, 404, "unknown_phone"),
         ("POST", f"/phones/{ONE}/inject", {"from": "x"}, 400, "bad_field"),
         ("POST", f"/phones/{ONE}/inject", [1], 400, "bad_json"),
-        ("POST", f"/phones/{ONE}/send", {"to": TWO, "text": "x" * 6000}, 400, "bad_field"),
+        ("POST", f"/phones/{ONE}/send", {"to": TWO, "text": "x" * 39_016}, 400, "bad_field"),
+        # UCS-2 past 255 parts
+        ("POST", f"/phones/{ONE}/send", {"to": TWO, "text": "ж" * 17_086}, 400, "cannot_encode"),
+        ("POST", f"/phones/{ONE}/inject", {"from": TWO, "text": "x", "ref_bits": 7}, 400,
+         "bad_field"),
     ],
 )
 async def test_control_errors(
