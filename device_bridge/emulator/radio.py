@@ -35,8 +35,13 @@ __all__ = ["OPERATOR", "RadioCommands", "iccid_of"]
 #: The virtual network's operator: long name, short name, MCC+MNC (the test network).
 OPERATOR = ("Ferry Mobile", "Ferry", "00101")
 _INDICATORS = (
-    ("battchg", "0-5"), ("signal", "0-5"), ("service", "0,1"), ("message", "0,1"),
-    ("call", "0,1"), ("roam", "0,1"), ("smsfull", "0,1"),
+    ("battchg", "0-5"),
+    ("signal", "0-5"),
+    ("service", "0,1"),
+    ("message", "0,1"),
+    ("call", "0,1"),
+    ("roam", "0,1"),
+    ("smsfull", "0,1"),
 )
 _EF_ICCID, _EF_AD, _EF_SPN = 12258, 28589, 28486
 _READ_BINARY = 176
@@ -91,8 +96,12 @@ class RadioCommands(GeneralCommands):
         digits = "".join(c for c in self.number if c.isdigit()).rjust(7, "0")
         lac = f"{0x1000 + int(digits[-3:]):04X}"
         cell = int(digits[-7:])
-        return lac, f"{cell & 0xFFFF:04X}" if self.profile.access_technology is None \
-            else f"{cell & 0xFFFFFFF:08X}"
+        return (
+            lac,
+            f"{cell & 0xFFFF:04X}"
+            if self.profile.access_technology is None
+            else f"{cell & 0xFFFFFFF:08X}",
+        )
 
     def _registration(self, name: str, n: int, *, solicited: bool) -> str:
         """``+CREG: [<n>,]<stat>[,"<lac>","<ci>"[,<AcT>]]``: <n> only when read."""
@@ -105,8 +114,7 @@ class RadioCommands(GeneralCommands):
                 fields.append(str(self.profile.access_technology))
         return f"{name}: " + ",".join(fields)
 
-    def _registration_command(self, name: str, attribute: str, mode: str,
-                              args: str) -> list[str]:
+    def _registration_command(self, name: str, attribute: str, mode: str, args: str) -> list[str]:
         if mode == "read":
             return [self._registration(name, getattr(self, attribute), solicited=True)]
         if mode == "test":
@@ -196,8 +204,15 @@ class RadioCommands(GeneralCommands):
         rssi = self.faults.signal
         bars = 0 if rssi == 99 else min(5, (rssi + 5) // 6)
         full = self.memories[self.storage[2]]
-        return [5, bars if self._stat == 1 else 0, self._stat, 0, 0, 0,
-                int(full.used >= full.capacity)]
+        return [
+            5,
+            bars if self._stat == 1 else 0,
+            self._stat,
+            0,
+            0,
+            0,
+            int(full.used >= full.capacity),
+        ]
 
     def _at_cind(self, mode: str, args: str) -> list[str]:
         if mode == "test":
@@ -231,8 +246,10 @@ class RadioCommands(GeneralCommands):
             kinds = ("IP", "IPV6", "IPV4V6") if self.profile.lte else ("IP",)
             return [f'+CGDCONT: {last},"{kind}",,,(0-2),(0-4)' for kind in kinds]
         if mode == "read":
-            return [f'+CGDCONT: {cid},"{kind}","{apn}","0.0.0.0",0,0'
-                    for cid, (kind, apn) in sorted(self.contexts.items())]
+            return [
+                f'+CGDCONT: {cid},"{kind}","{apn}","0.0.0.0",0,0'
+                for cid, (kind, apn) in sorted(self.contexts.items())
+            ]
         fields = [unquote(f.strip()) for f in args.split(",")]
         if not fields[0].isdigit() or int(fields[0]) not in _CONTEXTS:
             raise self._cme(3)

@@ -337,8 +337,13 @@ async def test_faults_endpoint(emulator: Emulator) -> None:
         ("POST", f"/phones/{ONE}/send", {"to": TWO, "text": "x" * 39_016}, 400, "bad_field"),
         # UCS-2 past 255 parts
         ("POST", f"/phones/{ONE}/send", {"to": TWO, "text": "ж" * 17_086}, 400, "cannot_encode"),
-        ("POST", f"/phones/{ONE}/inject", {"from": TWO, "text": "x", "ref_bits": 7}, 400,
-         "bad_field"),
+        (
+            "POST",
+            f"/phones/{ONE}/inject",
+            {"from": TWO, "text": "x", "ref_bits": 7},
+            400,
+            "bad_field",
+        ),
     ],
 )
 async def test_control_errors(
@@ -443,8 +448,7 @@ def test_registration_with_cell_and_packet_state() -> None:
     assert _answer(simcom, "AT+CEREG?") == ["ERROR"]
     assert _answer(huawei, "AT+CEREG?")[-1] == "COMMAND NOT SUPPORT"
     # the radio off: not registered, announced to whoever asked (n > 0)
-    assert _answer(wire, "AT+CFUN=4") == [
-        "OK", "+CREG: 0", "+CGREG: 0", "+CEREG: 0"]
+    assert _answer(wire, "AT+CFUN=4") == ["OK", "+CREG: 0", "+CGREG: 0", "+CEREG: 0"]
     assert _answer(wire, "AT+CGATT?") == ["+CGATT: 0", "OK"]
 
 
@@ -480,7 +484,9 @@ def test_start_up_probes_of_modem_managers() -> None:
     assert _answer(wire, "AT+GCAP") == ["+GCAP: +CGSM", "OK"]
     assert _answer(wire, "AT+WS46=?") == ["+WS46: (12,22,25,28,29,30,31)", "OK"]
     assert _answer(wire, "AT+CRSM=176,12258,0,0,10") == [
-        '+CRSM: 144,0,"980001115505010010F5"', "OK"]  # 8900101155501000015 as the SIM has it
+        '+CRSM: 144,0,"980001115505010010F5"',
+        "OK",
+    ]  # 8900101155501000015 as the SIM has it
     assert _answer(wire, "AT+CRSM=176,28486,0,0,17")[0].startswith('+CRSM: 144,0,"01466572')
     assert _answer(wire, "AT+CRSM=176,1234,0,0,10") == ["+CRSM: 106,130", "OK"]
     assert _answer(wire, "AT+CCID") == ["+CCID: 8900101155501000015", "OK"]
@@ -543,7 +549,8 @@ def _split_surrogate_parts(recipient: str) -> list[str]:
     units = "ab😀cd".encode("utf-16-be")  # a b D83D DE00 c d
     halves = (units[:6], units[6:])  # ..., D83D | DE00, ...
     address = bytes([len(recipient) - 1, 0x91]) + bytes.fromhex(
-        "".join(d[1] + d[0] for d in _pairs(recipient[1:] + "F" * (len(recipient) % 2 == 0))))
+        "".join(d[1] + d[0] for d in _pairs(recipient[1:] + "F" * (len(recipient) % 2 == 0)))
+    )
     pdus = []
     for seq, body in enumerate(halves, 1):
         user_data = bytes([5, 0, 3, 0x42, 2, seq]) + body
@@ -553,7 +560,7 @@ def _split_surrogate_parts(recipient: str) -> list[str]:
 
 
 def _pairs(digits: str) -> list[str]:
-    return [digits[i:i + 2] for i in range(0, len(digits), 2)]
+    return [digits[i : i + 2] for i in range(0, len(digits), 2)]
 
 
 def test_surrogate_pair_cut_between_parts_is_rejoined_and_answered() -> None:

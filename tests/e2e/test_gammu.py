@@ -61,30 +61,46 @@ class Run:
 
 def _control(url: str, path: str, body: object = None) -> object:
     data = None if body is None else json.dumps(body).encode()
-    request = urllib.request.Request(url + path, data=data,
-                                     headers={"Content-Type": "application/json"})
+    request = urllib.request.Request(
+        url + path, data=data, headers={"Content-Type": "application/json"}
+    )
     with urllib.request.urlopen(request, timeout=10) as response:
         return json.loads(response.read())
 
 
 def _gammu(config: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([GAMMU, "-c", str(config), *args], capture_output=True, text=True,
-                          timeout=120, stdin=subprocess.DEVNULL, check=False)
+    return subprocess.run(
+        [GAMMU, "-c", str(config), *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        stdin=subprocess.DEVNULL,
+        check=False,
+    )
 
 
 def _scenario(profile: str, pty: str, control: str, workdir: Path) -> Run:
     config = workdir / f"gammurc-{profile}"
     log = workdir / f"gammu-{profile}.log"
-    config.write_text(f"[gammu]\ndevice = {pty}\nconnection = at\n"
-                      f"logfile = {log}\nlogformat = textalldate\n")
+    config.write_text(
+        f"[gammu]\ndevice = {pty}\nconnection = at\nlogfile = {log}\nlogformat = textalldate\n"
+    )
     _control(control, f"/phones/{NUMBERS[profile]}/inject", {"from": SENDER, "text": PLAIN})
     run = Run(profile)
     commands = {
         "identify": ["identify"],
         "getallsms": ["getallsms"],
         "sendsms plain": ["sendsms", "TEXT", RECIPIENT, "-text", PLAIN],
-        "sendsms unicode": ["sendsms", "TEXT", RECIPIENT, "-len", str(len(UNICODE)),
-                            "-unicode", "-text", UNICODE],
+        "sendsms unicode": [
+            "sendsms",
+            "TEXT",
+            RECIPIENT,
+            "-len",
+            str(len(UNICODE)),
+            "-unicode",
+            "-text",
+            UNICODE,
+        ],
         "networkinfo": ["networkinfo"],
         "monitor 1": ["monitor", "1"],
     }
@@ -108,8 +124,19 @@ def _wait_for_state(path: Path, proc: subprocess.Popen[bytes]) -> dict:
 def gammu_runs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[dict[str, Run], str]]:
     workdir = tmp_path_factory.mktemp("gammu")
     state = workdir / "state.json"
-    argv = [sys.executable, "-m", "server", "emulate", "--control-port", str(free_port()),
-            "--state-file", str(state), "--numbers", *NUMBERS.values(), RECIPIENT]
+    argv = [
+        sys.executable,
+        "-m",
+        "server",
+        "emulate",
+        "--control-port",
+        str(free_port()),
+        "--state-file",
+        str(state),
+        "--numbers",
+        *NUMBERS.values(),
+        RECIPIENT,
+    ]
     for name, number in NUMBERS.items():
         argv += ["--profile", f"{number}={name}"]
     with (workdir / "emulator.log").open("wb") as out:
@@ -119,8 +146,10 @@ def gammu_runs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[dict[
         ptys = {p["number"]: p["pty"] for p in described["phones"]}
         control = described["control"]
         with ThreadPoolExecutor(len(NAMES)) as pool:
-            futures = {name: pool.submit(_scenario, name, ptys[NUMBERS[name]], control, workdir)
-                       for name in NAMES}
+            futures = {
+                name: pool.submit(_scenario, name, ptys[NUMBERS[name]], control, workdir)
+                for name in NAMES
+            }
             runs = {name: future.result() for name, future in futures.items()}
         yield runs, control
     finally:
@@ -133,8 +162,7 @@ def gammu_runs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[dict[
 
 
 @pytest.mark.parametrize("profile", NAMES)
-def test_gammu_works_with_the_profile(gammu_runs: tuple[dict[str, Run], str],
-                                      profile: str) -> None:
+def test_gammu_works_with_the_profile(gammu_runs: tuple[dict[str, Run], str], profile: str) -> None:
     runs, control = gammu_runs
     run = runs[profile]
     emulated = PROFILES[profile]
