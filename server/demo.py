@@ -4,7 +4,9 @@ This process runs the sync server; the virtual GSM network and the device bridge
 child processes (the bridge talks to phone 1 over a real pseudo-terminal with the real AT
 driver, exactly as it would to a USB modem). The bridge pairs the way a user's does: the
 demo creates a pairing code and runs ``device_bridge pair <uri>`` before ``run`` (again
-only when its saved pairing no longer fits this server). Ctrl-C reaches the whole group;
+only when its saved pairing no longer fits this server). A preferred port that another
+program holds (the server's, the emulator's control API) is replaced by a free one, and
+the banner says so and prints the URL to open. Ctrl-C reaches the whole group;
 everything stops cleanly.
 """
 

@@ -31,7 +31,7 @@ DEMO_STATE = Path("var/demo/emulator.json")
 _MAX_STATE = 64 * 1024  # bytes; a state file names a URL, a pid and a few phones
 
 
-class Unknown(Exception):
+class EmulatorUnknown(Exception):
     """Which emulator to talk to cannot be told; the message says what to do."""
 
 
@@ -70,7 +70,7 @@ def main(argv: list[str]) -> int:
     found: list[str] = []
     try:
         result = asyncio.run(_run(ns, found))
-    except Unknown as exc:
+    except EmulatorUnknown as exc:
         print(f"ferry emulate ctl: {exc}", file=sys.stderr)
         return 2
     except (aiohttp.ClientError, OSError, TimeoutError) as exc:
@@ -99,7 +99,7 @@ async def _demo_emulator(http: aiohttp.ClientSession, path: Path) -> str:
     """The control URL in the demo's state file, once the emulator there proves to be it.
 
     Raises:
-        Unknown: No state file, a stale one, or another program at its address.
+        EmulatorUnknown: No state file, a stale one, or another program at its address.
     """
     name_it = "name the emulator with --control URL or FERRY_EMULATOR_URL"
     try:
@@ -108,16 +108,16 @@ async def _demo_emulator(http: aiohttp.ClientSession, path: Path) -> str:
         control, pid = str(state["control"]), int(state["pid"])
         phones = [(str(p["number"]), str(p["pty"])) for p in state["phones"]]
     except FileNotFoundError:
-        raise Unknown(
+        raise EmulatorUnknown(
             f"cannot tell which emulator to use: no demo is running here ({path} does not "
             f"exist); start one with 'make run', or {name_it}"
         ) from None
     except (OSError, ValueError, KeyError, TypeError):
-        raise Unknown(
+        raise EmulatorUnknown(
             f"cannot tell which emulator to use: {path} is unreadable; {name_it}"
         ) from None
     if not _process_exists(pid):
-        raise Unknown(
+        raise EmulatorUnknown(
             f"{path} was left by an emulator that is no longer running (process {pid}); "
             f"start the demo again, or {name_it}"
         )
@@ -125,13 +125,13 @@ async def _demo_emulator(http: aiohttp.ClientSession, path: Path) -> str:
         listed = await _json(http.get(f"{control}/phones"))
         same = [(p["number"], p["pty"]) for p in listed] == phones
     except (aiohttp.ClientError, OSError, TimeoutError):
-        raise Unknown(
+        raise EmulatorUnknown(
             f"the demo's emulator ({path}) does not answer at {control}; {name_it}"
         ) from None
     except (ValueError, KeyError, TypeError):
         same = False
     if not same:
-        raise Unknown(
+        raise EmulatorUnknown(
             f"something else answers at {control}, not the emulator {path} describes; {name_it}"
         )
     return control
