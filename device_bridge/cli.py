@@ -78,7 +78,10 @@ def main(argv: list[str] | None = None) -> int:
     pair.set_defaults(func=_pair)
     status = sub.add_parser("status", help="what the local journal holds")
     status.add_argument(
-        "--data-dir", type=Path, default=DEFAULT_DIR, help="the bridge's data directory"
+        "--data-dir",
+        type=Path,
+        default=DEFAULT_DIR,
+        help="the bridge's data directory (default: var/bridge)",
     )
     status.add_argument("--journal", type=Path, default=None, help="default: DATA_DIR/journal.db")
     status.set_defaults(func=_status)
