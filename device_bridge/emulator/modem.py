@@ -27,10 +27,12 @@ from device_bridge.gsm.pdu import (
     encode_status_report,
 )
 
-from .commands import Final, GeneralCommands, ints
+from .commands import Final, ints
+from .huawei import HuaweiCommands
 from .network import Network, ReceivedSms
 from .phonebook import Phonebook, PhonebookCommands
 from .profiles import PROFILES, Faults, Profile
+from .radio import RadioCommands
 from .storage import CAPACITY, MessageStore, Slot
 
 __all__ = ["EmulatedModem"]
@@ -45,7 +47,7 @@ _SME_BUSY = 0x21  # TP-ST: temporary error, the service centre is still trying
 _EXTENDED = re.compile(r"([+^$*#%][A-Z0-9]+)(=\?|\?|=[^;]*)?;?", re.IGNORECASE)
 _BASIC = re.compile(r"S\d+(?:\?|=\d*)|&?[A-Z]\d*", re.IGNORECASE)
 _SMS_COMMANDS = frozenset({"+CMGL", "+CMGR", "+CMGD", "+CMGS", "+CMGW", "+CPMS", "+CNMI"})
-_SIM_COMMANDS = _SMS_COMMANDS | {"+CNUM", "+CIMI", "+CPBS", "+CPBR"}
+_SIM_COMMANDS = _SMS_COMMANDS | {"+CNUM", "+CIMI", "+CPBS", "+CPBR", "+CCID", "+CSMS"}
 
 
 @dataclass
@@ -58,7 +60,7 @@ class _Entry:
     hex: bytearray
 
 
-class EmulatedModem(GeneralCommands, PhonebookCommands):
+class EmulatedModem(RadioCommands, HuaweiCommands, PhonebookCommands):
     """One virtual phone's modem.
 
     Args:
@@ -68,20 +70,16 @@ class EmulatedModem(GeneralCommands, PhonebookCommands):
         schedule: ``schedule(delay, callback)`` runs ``callback`` later; by default at once.
     """
 
-    def __init__(
-        self,
-        number: str,
-        network: Network,
-        *,
-        profile: Profile = PROFILES["generic"],
-        schedule: Callable[[float, Callable[[], None]], object] | None = None,
-    ) -> None:
+    def __init__(self, number: str, network: Network, *,
+                 profile: Profile = PROFILES["generic"],
+                 schedule: Callable[[float, Callable[[], None]], object] | None = None) -> None:
         self.number = number
         self.network = network
         self.profile = profile
         self.faults = Faults()
         self.received: list[ReceivedSms] = []
-        self.memories = {name: MessageStore(CAPACITY.get(name, 30)) for name in profile.memories}
+        self.memories = {name: MessageStore(CAPACITY.get(name, 30), profile.index_base)
+                         for name in profile.memories}
         self.phonebook = Phonebook()
         self._schedule = schedule or (lambda _delay, callback: callback())
         self._write: Callable[[bytes], None] = lambda _data: None
@@ -93,6 +91,8 @@ class EmulatedModem(GeneralCommands, PhonebookCommands):
         self._held: list[str] = []  # URCs waiting for the link to be free
         self._waiting: deque[EncodedPdu] = deque()  # deliveries waiting for a free slot
         self._next_reference = 0
+        self._next_concat = 0  # concatenation reference of the next long delivery
+        self._unacknowledged = 0  # +CMT sent under AT+CSMS=1, awaiting AT+CNMA
         self._commands_seen = 0
         self._power_up()
 
@@ -107,6 +107,8 @@ class EmulatedModem(GeneralCommands, PhonebookCommands):
         self.sim_unlocked = False
         self.storage = [self.profile.memories[0]] * 3
         self._booted = False
+        self._power_up_radio()
+        self._power_up_huawei()
 
     # -- the host side -----------------------------------------------------
 
@@ -175,7 +177,8 @@ class EmulatedModem(GeneralCommands, PhonebookCommands):
             self._booted = True
             self._put_each(self.profile.boot_urcs)
         self._commands_seen += 1
-        if self.profile.noise and self._commands_seen % self.profile.noise_every == 0:
+        if self.profile.noise and self.curc and \
+                self._commands_seen % self.profile.noise_every == 0:
             self._put_each(self.profile.noise)
         if self.faults.urc_mid_response and self._held:
             lines = [*lines[:1], *self._held, *lines[1:]]
@@ -195,7 +198,8 @@ class EmulatedModem(GeneralCommands, PhonebookCommands):
 
     def _urc(self, lines: list[str]) -> None:
         """Say something unsolicited, or hold it while the link is in use."""
-        if self._entry is not None or self._busy or self._answering or self.faults.urc_mid_response:
+        if self._entry is not None or self._busy or self._answering \
+                or self.faults.urc_mid_response:
             self._held.extend(lines)
             return
         if not self.faults.hang:
@@ -203,12 +207,8 @@ class EmulatedModem(GeneralCommands, PhonebookCommands):
             self._flush()
 
     def _release_held(self) -> None:
-        if (
-            self._held
-            and self._entry is None
-            and not self._busy
-            and not self.faults.urc_mid_response
-        ):
+        if self._held and self._entry is None and not self._busy \
+                and not self.faults.urc_mid_response:
             held, self._held = self._held, []
             self._put(held)
 
@@ -244,11 +244,11 @@ class EmulatedModem(GeneralCommands, PhonebookCommands):
         match = _EXTENDED.match(rest)
         if match:
             name, suffix = match.group(1).upper(), match.group(2) or ""
-            return rest[match.end() :], self._extended(name, suffix)
+            return rest[match.end():], self._extended(name, suffix)
         match = _BASIC.match(rest)
         if match is None:
             raise Final("ERROR")
-        return rest[match.end() :], self._basic(match.group(0).upper())
+        return rest[match.end():], self._basic(match.group(0).upper())
 
     def _basic(self, command: str) -> list[str]:
         if command[0] == "E":
@@ -257,17 +257,16 @@ class EmulatedModem(GeneralCommands, PhonebookCommands):
             self._power_up()
             self._booted = True
         elif command in ("I", "I0"):
-            return [
-                self.profile.manufacturer,
-                self.profile.model,
-                f"Revision: {self.profile.revision}",
-            ]
+            return [self.profile.manufacturer, self.profile.model,
+                    f"Revision: {self.profile.revision}"]
         elif command[0] not in "VQX&S":
             raise Final(self.profile.unsupported)
         return []
 
     def _extended(self, name: str, suffix: str) -> list[str] | None:
-        handler = getattr(self, "_at_" + name[1:].lower(), None) if name[0] == "+" else None
+        prefix = {"+": "_at_", "^": "_hw_" if self.profile.huawei_commands else None}
+        kind = prefix.get(name[0])
+        handler = getattr(self, kind + name[1:].lower(), None) if kind else None
         if handler is None or (name == "+CNUM" and not self.profile.has_cnum):
             raise Final(self.profile.unsupported)
         if name in _SIM_COMMANDS and self.sim_locked:
@@ -296,9 +295,16 @@ class EmulatedModem(GeneralCommands, PhonebookCommands):
         lines: list[str] = []
         for index, slot in self._store(0).items():
             if wanted in (4, slot.status):
-                lines += [f"+CMGL: {index},{slot.status},,{slot.length}", slot.pdu]
+                lines += [f"+CMGL: {index},{self._stat_field(slot)},,{slot.length}",
+                          self._pdu_line(slot.pdu)]
                 slot.status = 1 if slot.status == 0 else slot.status
         return lines
+
+    def _stat_field(self, slot: Slot) -> str:
+        return "" if self.faults.blank_status else str(slot.status)
+
+    def _pdu_line(self, pdu: str) -> str:
+        return pdu + '"' if self.faults.pdu_quote else pdu
 
     def _at_cmgr(self, mode: str, args: str) -> list[str]:
         if mode == "test":
@@ -312,7 +318,7 @@ class EmulatedModem(GeneralCommands, PhonebookCommands):
             if self.profile.empty_read_error:
                 raise Final("+CMS ERROR: 321")
             return []
-        lines = [f"+CMGR: {slot.status},,{slot.length}", slot.pdu]
+        lines = [f"+CMGR: {self._stat_field(slot)},,{slot.length}", self._pdu_line(slot.pdu)]
         slot.status = 1 if slot.status == 0 else slot.status
         return lines
 
@@ -332,6 +338,14 @@ class EmulatedModem(GeneralCommands, PhonebookCommands):
         self._schedule(0.0, self._retry_waiting)
         return []
 
+    def _at_cnma(self, mode: str, args: str) -> list[str]:
+        if mode == "test":
+            return ["+CNMA: (0-2)"]
+        if not self._unacknowledged:
+            raise Final("+CMS ERROR: 340")  # no acknowledgement expected
+        self._unacknowledged -= 1
+        return []
+
     def _at_cmgs(self, mode: str, args: str) -> list[str] | None:
         return self._start_entry("+CMGS", mode, args)
 
@@ -344,7 +358,8 @@ class EmulatedModem(GeneralCommands, PhonebookCommands):
         values = ints(args)
         if mode != "set" or not values or not 7 <= values[0] <= 176:
             raise Final("+CMS ERROR: 304")
-        self._entry = _Entry(command, values[0], values[1] if len(values) > 1 else 2, bytearray())
+        self._entry = _Entry(command, values[0], values[1] if len(values) > 1 else 2,
+                             bytearray())
         return None
 
     def _finish_entry(self, entry: _Entry, pdu: str) -> None:
@@ -380,6 +395,7 @@ class EmulatedModem(GeneralCommands, PhonebookCommands):
         def confirm() -> None:
             self._busy = False
             self._respond([f"+CMGS: {reference}"], "OK")
+            self._flush()  # the answer is the sender's, whatever the network does next
             self.network.submit(self.number, submit, reference)
             self._flush()
 
@@ -391,11 +407,23 @@ class EmulatedModem(GeneralCommands, PhonebookCommands):
 
     # -- the network side ----------------------------------------------------
 
-    def deliver(self, sender: str, text: str, timestamp: datetime) -> None:
-        """Receive a message from the network: store its parts and announce them."""
+    def deliver(self, sender: str, text: str, timestamp: datetime, *,
+                ref_bits: int = 8) -> None:
+        """Receive a message from the network: store its parts and announce them.
+
+        A long message's parts share the next concatenation reference of this phone
+        (``ref_bits`` 8 or 16 wide), as a service centre numbers them.
+
+        Raises:
+            EncodeError: The text cannot be carried (more than 255 parts, a bad sender).
+        """
+        reference = self._next_concat % (1 << ref_bits)
+        parts = encode_deliver(sender, text, timestamp, smsc=self.network.smsc,
+                               concat_ref=reference, concat_ref_bits=ref_bits)
+        if len(parts) > 1:
+            self._next_concat += 1
         self.received.append(ReceivedSms(sender, text, timestamp))
         del self.received[:-10_000]
-        parts = encode_deliver(sender, text, timestamp, smsc=self.network.smsc)
         for part in parts:
             self._deliver_part(part)
         self._flush()
@@ -403,7 +431,8 @@ class EmulatedModem(GeneralCommands, PhonebookCommands):
     def _deliver_part(self, part: EncodedPdu) -> None:
         mt = self.cnmi[1]
         if mt == 2:
-            self._urc([f"+CMT: ,{part.tpdu_length}", part.hex])
+            self._unacknowledged += self.csms == 1
+            self._urc([f"+CMT: ,{part.tpdu_length}", self._pdu_line(part.hex)])
             return
         receive = self.memories[self.storage[2]]
         index = receive.add(Slot(0, part.hex, part.tpdu_length))
@@ -414,16 +443,13 @@ class EmulatedModem(GeneralCommands, PhonebookCommands):
             self._urc([f'+CMTI: "{self.storage[2]}",{index}'])
 
     def _retry_waiting(self) -> None:
-        while (
-            self._waiting
-            and self.memories[self.storage[2]].used < self.memories[self.storage[2]].capacity
-        ):
+        while self._waiting and self.memories[self.storage[2]].used < \
+                self.memories[self.storage[2]].capacity:
             self._deliver_part(self._waiting.popleft())
         self._flush()
 
-    def status_report(
-        self, reference: int, recipient: str, submitted: datetime, discharged: datetime, status: int
-    ) -> None:
+    def status_report(self, reference: int, recipient: str, submitted: datetime,
+                      discharged: datetime, status: int) -> None:
         """Receive the delivery report for our submit ``reference``.
 
         The ``report_*`` faults change what the network says and when: a "still trying"
@@ -436,19 +462,13 @@ class EmulatedModem(GeneralCommands, PhonebookCommands):
         if faults.report_delay <= 0:
             self._status_report(reference, recipient, submitted, discharged, final)
             return
-        self._schedule(
-            faults.report_delay,
-            lambda: self._status_report(
-                reference, recipient, submitted, self.network.clock(), final
-            ),
-        )
+        self._schedule(faults.report_delay, lambda: self._status_report(
+            reference, recipient, submitted, self.network.clock(), final))
 
-    def _status_report(
-        self, reference: int, recipient: str, submitted: datetime, discharged: datetime, status: int
-    ) -> None:
-        report = encode_status_report(
-            reference, recipient, submitted, discharged, status, smsc=self.network.smsc
-        )
+    def _status_report(self, reference: int, recipient: str, submitted: datetime,
+                       discharged: datetime, status: int) -> None:
+        report = encode_status_report(reference, recipient, submitted, discharged, status,
+                                      smsc=self.network.smsc)
         ds = self.cnmi[3]
         if ds == 1:
             self._urc([f"+CDS: {report.tpdu_length}", report.hex])

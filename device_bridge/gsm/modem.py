@@ -57,6 +57,7 @@ from .at import (
     PROMPT,
     FinalResult,
     LineReader,
+    clean_pdu,
     is_noise,
     parse_final,
     parse_urc,
@@ -201,11 +202,8 @@ _ON_TIMER = {
     State.WAIT_SEND: State.DRAINING,
     State.DRAINING: State.IDLE,
 }
-_TIMEOUT_STAGE = {
-    State.WAIT_FINAL: "response",
-    State.WAIT_PROMPT: "prompt",
-    State.WAIT_SEND: "send",
-}
+_TIMEOUT_STAGE = {State.WAIT_FINAL: "response", State.WAIT_PROMPT: "prompt",
+                  State.WAIT_SEND: "send"}
 
 
 @dataclass
@@ -329,7 +327,8 @@ class ModemSession:
         assert command is not None
         self._current = None
         self._events.append(
-            CommandDone(redact(command.text), tuple(command.lines), ok, error, command.dropped)
+            CommandDone(redact(command.text), tuple(command.lines), ok, error,
+                        command.dropped)
         )
 
     def _on_prompt(self) -> None:
@@ -374,12 +373,9 @@ class ModemSession:
         if not command.echo_seen and line.upper() == command.text.upper():
             command.echo_seen = True
             return True
-        if (
-            command.pdu is not None
-            and not command.pdu_echo_seen
-            and self._state is State.WAIT_SEND
-            and line.rstrip("\x1a").strip().upper() == command.pdu.upper()
-        ):
+        if (command.pdu is not None and not command.pdu_echo_seen
+                and self._state is State.WAIT_SEND
+                and line.rstrip("\x1a").strip().upper() == command.pdu.upper()):
             command.pdu_echo_seen = True
             return True
         return False
@@ -405,9 +401,10 @@ class ModemSession:
 
     def _take_urc_pdu(self, line: str) -> bool:
         kind, self._pdu_urc = self._pdu_urc, None
-        if not _HEX.match(line):
+        pdu = clean_pdu(line)
+        if not _HEX.match(pdu):
             return False  # the PDU never came; treat the line on its own
-        self._events.append(IncomingPdu(line) if kind == "CMT" else StatusReportPdu(line))
+        self._events.append(IncomingPdu(pdu) if kind == "CMT" else StatusReportPdu(pdu))
         return True
 
 
