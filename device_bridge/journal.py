@@ -268,6 +268,7 @@ class Journal:
         self, key: str, sender: str, body: str, sent_at: datetime, *, incomplete: bool = False
     ) -> bool:
         """Journal an inbound SMS; False if this key is already journaled."""
+        body = whole_text(body)
         cur = self._tx(
             "INSERT OR IGNORE INTO inbound (key, sender, body, sent_at, incomplete) "
             "VALUES (?, ?, ?, ?, ?)",
@@ -306,7 +307,12 @@ class Journal:
                 cur = self._db.execute(
                     "INSERT OR IGNORE INTO inbound (key, sender, body, sent_at, incomplete) "
                     "VALUES (?, ?, ?, ?, 0)",
-                    (key, sender, self._sealer.seal_text(body, f"body:{key}"), sent_at.isoformat()),
+                    (
+                        key,
+                        sender,
+                        self._sealer.seal_text(whole_text(body), f"body:{key}"),
+                        sent_at.isoformat(),
+                    ),
                 )
                 added = cur.rowcount == 1
                 if added:
@@ -524,7 +530,8 @@ class Journal:
 
     def _join(self, group: list[Part], now: datetime, *, incomplete: bool) -> None:
         first = group[0]
-        body = "".join(p.body for p in group)
+        # A character may be cut between two parts (half a surrogate pair in each).
+        body = whole_text("".join(p.body for p in group))
         key = "multi:" + ",".join(sorted(p.key for p in group))[:90]
         self._db.execute(
             "INSERT OR IGNORE INTO inbound (key, sender, body, sent_at, incomplete) "
@@ -702,6 +709,14 @@ class Journal:
             (now.isoformat(),),
         )
         self._tx("DELETE FROM outbound WHERE finished_at < ?", ((now - keep).isoformat(),))
+
+
+def whole_text(text: str) -> str:
+    """``text`` as valid Unicode: surrogate halves that belong together are joined, a
+    lone half (its other part never came, or a phone sent it so) becomes U+FFFD."""
+    if not any("\ud800" <= c <= "\udfff" for c in text):
+        return text
+    return text.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "replace")
 
 
 def _same_number(a: str, b: str) -> bool:

@@ -131,3 +131,20 @@ def test_refused_items_go_to_the_quarantine_and_never_upload_again(tmp_path: Pat
     assert len(j.quarantined()) == 1
     j.prune_history(T0 + QUARANTINE_AGE + timedelta(days=1), timedelta(days=30))
     assert j.quarantined() == []
+
+
+def test_a_character_cut_between_two_parts_is_whole_again(tmp_path: Path) -> None:
+    """A network may cut an emoji between two UCS-2 parts: each part holds half of it."""
+    j = Journal(tmp_path / "journal.db")
+    j.add_part(Part("p1", "+1555", 3, 2, 1, "ok \ud83d", T0.isoformat()), T0)
+    j.add_part(Part("p2", "+1555", 3, 2, 2, "\ude00 bye", T0.isoformat()), T0)
+    j.add_inbound("lone", "+1555", "half \ud83d only", T0)
+    joined, lone = j.pending_inbound()
+    assert joined.body == "ok 😀 bye" and lone.body == "half \ufffd only"
+    # …so it can travel: the upload frame is valid JSON.
+    import msgspec
+
+    assert msgspec.json.decode(msgspec.json.encode([joined.body, lone.body])) == [
+        "ok 😀 bye",
+        "half \ufffd only",
+    ]
