@@ -90,10 +90,11 @@ class OutboxStore:
         return await runner(self._engine).write(_renew, account_id, device_id, list(line_ids), now)
 
     async def let_go(
-        self, device_id: int, now: datetime, *, grace: timedelta = LEASE_GRACE
+        self, device_id: int, ended: datetime, *, grace: timedelta = LEASE_GRACE
     ) -> None:
-        """A device disconnected: its leases end after ``grace`` (at once with zero)."""
-        await runner(self._engine).write(_let_go, device_id, now + grace)
+        """A device's connection ended at ``ended``: its leases end ``grace`` later, unless
+        a newer connection of the device renewed them since."""
+        await runner(self._engine).write(_let_go, device_id, ended, grace)
 
     async def for_dispatch(
         self, account_id: int, device_id: int, line_ids: Collection[int], limit: int = 100
@@ -197,10 +198,16 @@ def _orphan(
     return [r.message_id for r in rows], seq + len(rows) - 1
 
 
-def _let_go(conn: Connection, device_id: int, until: datetime) -> None:
+def _let_go(conn: Connection, device_id: int, ended: datetime, grace: timedelta) -> None:
+    until = ended + grace
     conn.execute(
         update(line_leases)
-        .where(line_leases.c.device_id == device_id, line_leases.c.expires_at > until)
+        .where(
+            line_leases.c.device_id == device_id,
+            line_leases.c.expires_at > until,
+            # Renewed after the end: a newer connection of the device holds it now.
+            line_leases.c.expires_at <= ended + LEASE_TTL,
+        )
         .values(expires_at=until)
     )
 

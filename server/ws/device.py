@@ -34,6 +34,7 @@ import asyncio
 import contextlib
 import unicodedata
 from collections import Counter
+from datetime import datetime
 from typing import NoReturn
 
 import msgspec
@@ -306,17 +307,20 @@ async def _run(
             task.cancel()
         # Cleanup that touches the database runs aside: the socket closes now even when
         # the database is busy, and nothing this connection owns outlives it.
-        svc.background.spawn(_cleanup(svc, conn, tasks), name=f"cleanup-{device.id}")
+        ended = svc.clock.now()
+        svc.background.spawn(_cleanup(svc, conn, tasks, ended), name=f"cleanup-{device.id}")
 
 
-async def _cleanup(svc: Services, conn: DeviceConnection, tasks: list[asyncio.Task[None]]) -> None:
+async def _cleanup(
+    svc: Services, conn: DeviceConnection, tasks: list[asyncio.Task[None]], ended: datetime
+) -> None:
     device = conn.device
     _, stuck = await asyncio.wait(tasks, timeout=_CLEANUP)
     for task in stuck:
         conn.log.error("task %s did not end after the connection closed", task.get_name())
     if svc.registry.get(device.id) is None:  # not replaced by a newer connection
         try:
-            await svc.outbox.let_go(device.id, svc.clock.now(), grace=LEASE_GRACE)
+            await svc.outbox.let_go(device.id, ended, grace=LEASE_GRACE)
         except SQLAlchemyError as exc:
             conn.log.warning("could not shorten the line leases (%s)", type(exc).__name__)
         # Another bridge of the account may take the lines over once the grace is over.

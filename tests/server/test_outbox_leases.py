@@ -185,3 +185,25 @@ async def test_a_bad_frame_closes_the_link_at_once_even_when_the_database_is_bus
     await asyncio.sleep(1.0)
     (row,) = await outbox_rows(env)
     assert row.state == "pending" and row.device_id is None
+
+
+async def test_letting_go_never_shortens_a_lease_a_newer_connection_renewed(env: Env) -> None:
+    from datetime import timedelta
+
+    from server.storage.schema import line_leases
+
+    line_ids = [line.id for line in await env.svc.lines.for_account(env.account_id)]
+    now = env.clock.now()
+
+    async def expires() -> object:
+        async with env.svc.engine.connect() as conn:
+            return (await conn.execute(select(line_leases.c.expires_at))).scalar_one()
+
+    # The old connection ended before the new one renewed: the lease stays whole.
+    await env.svc.outbox.renew(env.account_id, env.device_id, line_ids, now)
+    await env.svc.outbox.let_go(env.device_id, now - timedelta(seconds=1))
+    assert await expires() == now + LEASE_TTL
+    # The last connection ended after its renewal: the line is free after the grace.
+    ended = now + timedelta(seconds=5)
+    await env.svc.outbox.let_go(env.device_id, ended)
+    assert await expires() == ended + LEASE_GRACE
