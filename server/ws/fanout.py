@@ -107,6 +107,7 @@ class Fanout:
         if not account.followers:
             self._hub.unlisten(account_id, account.hint)
             del self._accounts[account_id]
+            account.close()
 
     def drop_all(self, account_id: int) -> None:
         """Drop every follower of the account (they reconnect and resume)."""
@@ -166,6 +167,11 @@ class AccountFanout:
             group.discard(follower)
             if not group:
                 del self._at[key]
+
+    def close(self) -> None:
+        """Nobody follows any more: stop a round in progress or a pause after a failure."""
+        if self._task is not None:
+            self._task.cancel()
 
     def hint(self, hint: Hint) -> None:
         if isinstance(hint, ChangesHint):

@@ -37,6 +37,10 @@ _MAX_ENTRIES = 4096
 _ENTRY_OVERHEAD = 512
 
 
+class _Abandoned(Exception):
+    """The reader computing a shared page was cancelled."""
+
+
 class ChangeSource(Protocol):
     async def changes_since(self, account_id: int, since: int, limit: int = ...) -> ChangeSet: ...
 
@@ -94,9 +98,11 @@ class ChangeFeed:
         key = (account_id, since)
         fut = self._cache.get(key)
         if fut is not None and at_least is not None and not (fresh and fut.done()):
+            # A failed read fails its sharers too (each retries later, with backoff,
+            # instead of a thousand tabs reading a failing database at once).
             try:
                 found: Page | None = await asyncio.shield(fut)
-            except Exception:
+            except _Abandoned:
                 found = None
             if found is not None and (found.upto >= at_least or found.more):
                 return found
@@ -136,7 +142,9 @@ class ChangeFeed:
         except BaseException as exc:
             if self._cache.get(key) is fut:
                 del self._cache[key]
-            fut.set_exception(exc)
+            # A reader that was cancelled (its socket went away) must not cancel the
+            # others sharing its read: they read anew.
+            fut.set_exception(exc if isinstance(exc, Exception) else _Abandoned())
             fut.exception()  # retrieved here; waiters get it from their own await
             raise
         self._finish(key, fut, found)
