@@ -22,7 +22,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import bindparam, delete, exists, func, select, update
+from sqlalchemy import delete, exists, func, select, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -33,9 +33,7 @@ from server.storage.schema import accounts, contacts, messages, seq_marks, threa
 #: Tombstones purged per transaction.
 BATCH = 500
 
-_NEW_MARKS = select(
-    accounts.c.id, accounts.c.seq, bindparam("now", type_=seq_marks.c.at.type)
-).where(
+_NEW_MARKS = select(accounts.c.id, accounts.c.seq).where(
     accounts.c.seq
     > func.coalesce(
         select(func.max(seq_marks.c.seq))
@@ -77,9 +75,7 @@ def _accounts_with_marks_before(conn: Connection, cutoff: datetime) -> list[int]
 
 def _mark(conn: Connection, now: datetime) -> None:
     """A mark for every account whose seq moved since its last one."""
-    rows = [
-        {"account_id": a, "seq": s, "at": now} for a, s, _ in conn.execute(_NEW_MARKS, {"now": now})
-    ]
+    rows = [{"account_id": a, "seq": s, "at": now} for a, s in conn.execute(_NEW_MARKS)]
     if rows:
         conn.execute(seq_marks.insert(), rows)
 
@@ -95,10 +91,8 @@ def _purge_batch(
             seq_marks.c.account_id == account_id, seq_marks.c.at <= cutoff
         )
     ).scalar()
-    min_seq = conn.execute(
-        select(accounts.c.min_seq).where(accounts.c.id == account_id)
-    ).scalar_one()
-    if top is None:
+    min_seq = conn.execute(select(accounts.c.min_seq).where(accounts.c.id == account_id)).scalar()
+    if top is None or min_seq is None:  # nothing old enough, or the account is gone
         return 0, True
     doomed = conn.execute(
         select(messages.c.id, messages.c.seq)
