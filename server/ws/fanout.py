@@ -194,11 +194,11 @@ class AccountFanout:
                     devices = False
                 if changes:
                     await self._push_changes()
-            except Exception:
+            except Exception as exc:
                 # What failed is tried again; nothing moved that was not written.
                 self._devices |= devices
                 self._changes |= changes
-                await asyncio.sleep(self._failed())
+                await asyncio.sleep(self._failed(exc))
                 continue
             if self._failures:
                 browser_logger.info(
@@ -208,18 +208,21 @@ class AccountFanout:
                 )
                 self._failures = 0
 
-    def _failed(self) -> float:
-        """Log a failed round (the first of a streak in full) and return the pause."""
+    def _failed(self, exc: Exception) -> float:
+        """Log a failed round (one line for a streak; the trace at debug level) and
+        return the pause."""
         self._failures += 1
         delay = min(RETRY_MAX, RETRY_FIRST * 2 ** (self._failures - 1))
         if self._failures == 1:
-            browser_logger.exception(
-                "pushing changes of account %d failed; retrying in %.2f s",
+            browser_logger.warning(
+                "pushing changes of account %d failed (%s); retrying in %.2f s",
                 self.account_id,
+                type(exc).__name__,
                 delay,
             )
-        else:
-            browser_logger.debug("account %d: failed round %d", self.account_id, self._failures)
+        browser_logger.debug(
+            "account %d: failed round %d", self.account_id, self._failures, exc_info=exc
+        )
         return delay
 
     async def _push_changes(self) -> None:

@@ -183,3 +183,17 @@ async def test_a_failing_database_gets_one_read_per_pause_not_one_per_hint(
     assert all(tab.closed is None and not tab.bodies for tab in tabs)
     for tab in tabs:
         await tab.close()
+
+
+async def test_a_failed_read_while_subscribing_closes_with_try_again_later(env: Env) -> None:
+    # The browser retries with its backoff and resumes from its cursor; the server says
+    # why in the close code, not in a stack trace.
+    flaky = FlakyStore(env.svc.feed._store)
+    env.svc.feed._store = flaky  # type: ignore[assignment]
+    flaky.failing = 1.0
+    await env.login()
+    ws = await env.client.ws_connect("/api/v1/ws")
+    await ws.send_str(json.dumps({"t": "subscribe", "since": 0}))
+    msg = await asyncio.wait_for(ws.receive(), 10)
+    assert (msg.type, msg.data) == (aiohttp.WSMsgType.CLOSE, 1013)
+    assert not env.svc.fanout.following(env.account_id)
