@@ -60,6 +60,8 @@ class Ingester:
         self._queue: asyncio.Queue[Pending] = asyncio.Queue(MAX_QUEUED)
         # An upload taken from the queue that did not fit the previous group.
         self._carry: Pending | None = None
+        # The account's cursor epoch was rotated for this connection's repair.
+        self._rotated = False
 
     async def put(self, upload: Pending) -> None:
         """Queue a checked upload; waits while the queue is full."""
@@ -107,6 +109,15 @@ class Ingester:
             upto=upto,
             feed_page=FEED_PAGE if watched else None,
         )
+        if group[0].repair and (result.added or result.completed) and not self._rotated:
+            # A repair that had to add messages met a server that forgot what it had
+            # acknowledged (a restored backup): browser cursors from before must resync,
+            # not resume. (A repair that adds nothing, as after pairing again, changes
+            # nothing for browsers.)
+            self._rotated = True
+            svc.hub.publish(
+                account_id, ChangesHint(await svc.conversations.rotate_epoch(account_id))
+            )
         # A code SMS reaching this account's own SIM proves the number (see
         # server.auth.verification); done before the acknowledgement.
         await svc.verification.auto_verify(account_id, (i.body for i in batch))

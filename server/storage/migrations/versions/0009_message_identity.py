@@ -9,7 +9,7 @@
 * ``line_leases``: which device sends for a line (one at a time, until ``expires_at``).
 
 Revision ID: 0009_message_identity
-Revises: 0007_attachments
+Revises: 0008_cursor_epoch
 """
 
 from collections import defaultdict
@@ -18,7 +18,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0009_message_identity"
-down_revision = "0007_attachments"  # chained after 0008 when that lands
+down_revision = "0008_cursor_epoch"
 branch_labels = None
 depends_on = None
 
