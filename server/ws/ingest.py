@@ -109,7 +109,7 @@ class Ingester:
             upto=upto,
             feed_page=FEED_PAGE if watched else None,
         )
-        if group[0].repair and (result.added or result.completed) and not self._rotated:
+        if group[0].repair and result.seq is not None and not self._rotated:
             # A repair that had to add messages met a server that forgot what it had
             # acknowledged (a restored backup): browser cursors from before must resync,
             # not resume. (A repair that adds nothing, as after pairing again, changes
