@@ -1,24 +1,47 @@
-"""Encode and decode wire messages, with a size limit on every read.
+"""Encode and decode wire messages, with a size and a nesting limit on every read.
 
 One :class:`Codec` per channel direction, built for the union it accepts::
 
     device_in = Codec(DeviceToServer)   # what the server reads from a bridge
     frame = device_in.encode(Ack(upto=3))
     msg = device_in.decode(raw)         # raises a ProtocolError subclass
+
+The JSON decoder recurses once per ``[``/``{`` (also when it skips an unknown field), so
+a frame nested a thousand deep would exhaust Python's recursion limit. :func:`check_depth`
+refuses such input first, with a linear scan of the bytes that never recurses.
 """
 
 from __future__ import annotations
 
+import re
+from itertools import accumulate
 from typing import Any, Generic, TypeVar
 
 import msgspec
 
-from protocol.errors import MalformedMessage, MessageTooLarge
+from protocol.errors import MalformedMessage, MessageTooLarge, NestingTooDeep
 
 T = TypeVar("T")
 
 #: Default largest frame, in bytes. An upload batch of 500 long SMS fits comfortably.
 DEFAULT_MAX_SIZE = 1 << 20
+
+#: Deepest nesting of arrays and objects accepted. The deepest legitimate message is 6
+#: (``Changes`` > threads > ``ThreadView`` > last_message > attachments >
+#: ``AttachmentView``; ``Upload`` > items > ``InboundSms`` > attachments > ``Attachment``
+#: is 5); the rest is room for new optional fields.
+MAX_DEPTH = 10
+
+# A JSON string, escapes included. The closing quote is optional so that the pattern
+# matches wherever it starts: an unterminated string ends the scan instead of being
+# retried from every later quote (which would be quadratic).
+_STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"?', re.DOTALL)
+_NOT_BRACKET = bytes(b for b in range(256) if b not in b"[]{}")
+_STEP = [0] * 256
+for _b in b"[{":
+    _STEP[_b] = 1
+for _b in b"]}":
+    _STEP[_b] = -1
 
 _encoder = msgspec.json.Encoder()
 
@@ -35,11 +58,13 @@ class Codec(Generic[T]):
 
         Raises:
             MessageTooLarge: the frame is over ``max_size`` bytes.
+            NestingTooDeep: arrays and objects nested deeper than :data:`MAX_DEPTH`.
             MalformedMessage: invalid JSON, unknown ``t`` tag or wrong field types.
         """
         raw = data.encode() if isinstance(data, str) else data
         if len(raw) > self.max_size:
             raise MessageTooLarge(len(raw), self.max_size)
+        check_depth(raw)
         try:
             return self._decoder.decode(raw)
         except msgspec.ValidationError as exc:
@@ -51,6 +76,23 @@ class Codec(Generic[T]):
     def encode(message: msgspec.Struct) -> bytes:
         """Encode one message to JSON bytes."""
         return _encoder.encode(message)
+
+
+def check_depth(raw: bytes, max_depth: int = MAX_DEPTH) -> None:
+    """Refuse JSON whose arrays and objects nest deeper than ``max_depth``.
+
+    Brackets inside strings do not count. For valid JSON the result is its exact depth;
+    for invalid JSON it bounds the depth a parser reaches before it finds the error, so
+    no input that passes can make a parser recurse deeper. Linear in ``len(raw)``.
+
+    Raises:
+        NestingTooDeep: nested deeper than ``max_depth``.
+    """
+    if raw.count(b"[") + raw.count(b"{") <= max_depth:
+        return  # cannot be deeper: the common case for small frames costs two scans
+    brackets = _STRING.sub(b"", raw).translate(None, _NOT_BRACKET)
+    if max(accumulate(map(_STEP.__getitem__, brackets)), default=0) > max_depth:
+        raise NestingTooDeep(max_depth)
 
 
 def encode(message: msgspec.Struct) -> bytes:

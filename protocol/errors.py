@@ -5,6 +5,7 @@ Hierarchy::
     ProtocolError                 anything a peer sent that we cannot accept
     ├── MessageTooLarge           frame over the configured size limit
     ├── MalformedMessage          not valid JSON / not a known message / wrong field types
+    │   └── NestingTooDeep        arrays/objects nested deeper than the codec's limit
     ├── InvalidAttachment         an attachment's media type is not ``type/subtype``
     │   ├── TooManyAttachments    more than MAX_ATTACHMENTS on one message
     │   └── AttachmentTooLarge    one message's attachments over MAX_ATTACHMENT_BYTES
@@ -44,6 +45,16 @@ class MalformedMessage(ProtocolError):
     """A frame was not a valid message of the expected union."""
 
     code = "malformed_message"
+
+
+class NestingTooDeep(MalformedMessage):
+    """Arrays and objects nested deeper than allowed (refused before any parser runs)."""
+
+    code = "nesting_too_deep"
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(f"arrays and objects may nest at most {limit} deep")
+        self.limit = limit
 
 
 class InvalidAttachment(ProtocolError):

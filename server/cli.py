@@ -18,6 +18,7 @@ from aiohttp import web
 from server.app import create_app
 from server.config import Config, ConfigError
 from server.log import server_logger, setup_logging
+from server.net import RUNNER_ARGS, ConnectionGuard, GuardedSite
 from server.tls import pretty, server_tls
 
 DEVICE_COMMANDS = {"bridge", "emulate"}
@@ -118,10 +119,14 @@ async def run_server(config: Config, stop: asyncio.Event) -> None:
         print(f"TLS: {made} certificate, SHA-256 {pretty(tls.fingerprint)}", flush=True)
     pin = tls.fingerprint if tls is not None and tls.self_signed else None
     app = create_app(config, tls_pin=pin)
-    runner = web.AppRunner(app, access_log=None, handle_signals=False)
+    runner = web.AppRunner(app, access_log=None, handle_signals=False, **RUNNER_ARGS)
     await runner.setup()
-    site = web.TCPSite(
-        runner, config.host, config.port, ssl_context=tls.context if tls is not None else None
+    site = GuardedSite(
+        runner,
+        config.host,
+        config.port,
+        ConnectionGuard.from_config(config),
+        ssl_context=tls.context if tls is not None else None,
     )
     await site.start()
     # What start-up built (modules, compiled statements, caches) lives as long as the
