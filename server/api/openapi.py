@@ -211,7 +211,10 @@ PATHS: dict[str, dict[str, Schema]] = {
             ),
             **_PUBLIC,
         },
-        "delete": _op("Sign out; ends the session and its sockets"),
+        "delete": {
+            **_op("Sign out; ends the session and its sockets (204 also when signed out)"),
+            "security": [{"session": []}, {}],
+        },
     },
     "/api/v1/me": {
         "get": _op("The signed-in account", ok=_ACCOUNT, errors=_AUTH),
