@@ -1,4 +1,4 @@
-"""Encode and decode wire messages, with a size and a nesting limit on every read.
+"""Encode and decode wire messages, with a size, nesting and integer limit on every read.
 
 One :class:`Codec` per channel direction, built for the union it accepts::
 
@@ -7,8 +7,9 @@ One :class:`Codec` per channel direction, built for the union it accepts::
     msg = device_in.decode(raw)         # raises a ProtocolError subclass
 
 The JSON decoder recurses once per ``[``/``{`` (also when it skips an unknown field), so
-a frame nested a thousand deep would exhaust Python's recursion limit. :func:`check_depth`
-refuses such input first, with a linear scan of the bytes that never recurses.
+a frame nested a thousand deep would exhaust Python's recursion limit, and it gives
+integers of any size, which no database column holds. :func:`check_json` refuses both
+first, with linear scans of the bytes that never recurse.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from typing import Any, Generic, TypeVar
 
 import msgspec
 
-from protocol.errors import MalformedMessage, MessageTooLarge, NestingTooDeep
+from protocol.errors import MalformedMessage, MessageTooLarge, NestingTooDeep, NumberOutOfRange
 
 T = TypeVar("T")
 
@@ -36,6 +37,14 @@ MAX_DEPTH = 10
 # matches wherever it starts: an unterminated string ends the scan instead of being
 # retried from every later quote (which would be quadratic).
 _STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"?', re.DOTALL)
+#: Integers on the wire are signed 64-bit, like every integer the server stores.
+MIN_INT, MAX_INT = -(2**63), 2**63 - 1
+
+# Digits as "1", everything else as "0": a run of 19 digits is then a plain substring
+# search (shorter runs always fit), much faster than a regex over every byte.
+_DIGITS = bytes(0x31 if 0x30 <= b <= 0x39 else 0x30 for b in range(256))
+_LONG_RUN = b"1" * 19
+_NUMBER = re.compile(rb"-?[0-9]+(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?")
 _NOT_BRACKET = bytes(b for b in range(256) if b not in b"[]{}")
 _STEP = [0] * 256
 for _b in b"[{":
@@ -59,12 +68,13 @@ class Codec(Generic[T]):
         Raises:
             MessageTooLarge: the frame is over ``max_size`` bytes.
             NestingTooDeep: arrays and objects nested deeper than :data:`MAX_DEPTH`.
+            NumberOutOfRange: an integer outside :data:`MIN_INT`..:data:`MAX_INT`.
             MalformedMessage: invalid JSON, unknown ``t`` tag or wrong field types.
         """
         raw = data.encode() if isinstance(data, str) else data
         if len(raw) > self.max_size:
             raise MessageTooLarge(len(raw), self.max_size)
-        check_depth(raw)
+        check_json(raw)
         try:
             return self._decoder.decode(raw)
         except msgspec.ValidationError as exc:
@@ -76,6 +86,32 @@ class Codec(Generic[T]):
     def encode(message: msgspec.Struct) -> bytes:
         """Encode one message to JSON bytes."""
         return _encoder.encode(message)
+
+
+def check_json(raw: bytes, max_depth: int = MAX_DEPTH) -> None:
+    """The checks a JSON document passes before it is parsed: :func:`check_depth` and
+    :func:`check_integers`.
+
+    Raises:
+        NestingTooDeep, NumberOutOfRange.
+    """
+    check_depth(raw, max_depth)
+    check_integers(raw)
+
+
+def check_integers(raw: bytes) -> None:
+    """Refuse JSON with an integer outside :data:`MIN_INT`..:data:`MAX_INT` (digits inside
+    strings do not count). Linear in ``len(raw)``.
+
+    Raises:
+        NumberOutOfRange: such an integer.
+    """
+    if _LONG_RUN not in raw.translate(_DIGITS):
+        return  # no run of 19 digits anywhere: every integer fits
+    for number in _NUMBER.finditer(_STRING.sub(b"", raw)):
+        token = number.group()
+        if token.lstrip(b"-").isdigit() and not MIN_INT <= int(token) <= MAX_INT:
+            raise NumberOutOfRange(MIN_INT, MAX_INT)
 
 
 def check_depth(raw: bytes, max_depth: int = MAX_DEPTH) -> None:

@@ -7,8 +7,8 @@ from typing import Any, TypeVar
 import msgspec
 from aiohttp import web
 
-from protocol.codec import check_depth
-from protocol.errors import NestingTooDeep
+from protocol.codec import check_json
+from protocol.errors import NestingTooDeep, NumberOutOfRange
 from protocol.phone import InvalidNumber, to_e164
 from server.auth.passwords import MAX_LENGTH, password_problem
 from server.errors import BadRequest, NotFound, PayloadTooLarge
@@ -78,7 +78,8 @@ async def read_json(request: web.Request, limit: int | None = None) -> dict[str,
 
     Raises:
         PayloadTooLarge: over the limit.
-        BadRequest: not ``application/json``, not JSON, too deep, or not an object.
+        BadRequest: not ``application/json``, not JSON, too deep, an integer out of the
+            64-bit range, or not an object.
     """
     limit = limit or services(request).config.max_body_bytes
     if request.content_type != "application/json":
@@ -89,11 +90,13 @@ async def read_json(request: web.Request, limit: int | None = None) -> dict[str,
     if len(raw) > limit:
         raise PayloadTooLarge()
     try:
-        # Before the decoder, which recurses once per level.
-        check_depth(raw, _MAX_DEPTH)
+        # Before the decoder, which recurses once per level and takes integers of any size.
+        check_json(raw, _MAX_DEPTH)
         data = msgspec.json.decode(raw)
     except NestingTooDeep:
         raise BadRequest("The body is nested too deeply.", code="invalid_json") from None
+    except NumberOutOfRange:
+        raise BadRequest("A number in the body is out of range.", code="invalid_json") from None
     except msgspec.DecodeError:
         raise BadRequest("The body is not valid JSON.", code="invalid_json") from None
     if not isinstance(data, dict):

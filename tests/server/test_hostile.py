@@ -103,6 +103,32 @@ async def test_deep_json_inside_the_device_link_is_a_protocol_error(
     await again.close()
 
 
+async def test_an_upload_number_beyond_64_bits_is_a_protocol_error(
+    env: Env, caplog: pytest.LogCaptureFixture
+) -> None:
+    """It used to reach the database, fail there with a traceback and close with 1011."""
+    dev = await env.device()
+    item = b'{"n":99999999999999999999,"key":"k","sender":"+15550100002","body":"x",'
+    item += b'"sent_at":"2026-11-01T11:59:00+01:00"}'
+    await dev.ws.send_bytes(dev.noise.encrypt(b'{"t":"upload","items":[' + item + b"]}"))
+    assert await dev.recv() == Error(code="number_out_of_range")
+    assert await dev.closed() == 1002
+    no_tracebacks(caplog)
+    threads, _ = await env.svc.conversations.threads(env.account_id)
+    assert threads == []
+
+
+async def test_a_body_number_beyond_64_bits_is_400(env: Env) -> None:
+    await env.login()
+    body = b'{"to":"+15550100002","body":"hi","client_msg_id":"c1","line_id":1' + b"0" * 30 + b"}"
+    r = await post_raw(env, "/api/v1/messages", body)
+    assert r.status == 400
+    assert (await r.json())["error"] == {
+        "code": "invalid_json",
+        "message": "A number in the body is out of range.",
+    }
+
+
 @pytest.mark.parametrize(
     "query",
     [

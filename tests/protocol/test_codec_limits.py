@@ -1,4 +1,5 @@
-"""The codec's nesting limit: deep input is refused before any parser recurses."""
+"""The codec's nesting and integer limits: deep input is refused before any parser
+recurses, and integers must fit in 64 bits."""
 
 from __future__ import annotations
 
@@ -8,8 +9,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from protocol.codec import MAX_DEPTH, Codec, check_depth
-from protocol.errors import MalformedMessage, NestingTooDeep
+from protocol.codec import MAX_DEPTH, MAX_INT, MIN_INT, Codec, check_depth, check_integers
+from protocol.errors import MalformedMessage, NestingTooDeep, NumberOutOfRange
 from protocol.messages import (
     Attachment,
     AttachmentView,
@@ -138,3 +139,27 @@ def test_unterminated_strings_and_stray_escapes_scan_in_linear_time() -> None:
     check_depth(b'"a' * 500_000)
     with pytest.raises(NestingTooDeep):
         check_depth(b"[" * 500_000)
+
+
+@pytest.mark.parametrize(
+    "frame",
+    [
+        b'{"t":"subscribe","since":99999999999999999999}',
+        b'{"t":"subscribe","since":9223372036854775808}',
+        b'{"t":"subscribe","since":-9223372036854775809}',
+        b'{"t":"ping","unknown":[1,123456789012345678901234567890]}',
+    ],
+)
+def test_integers_beyond_64_bits_are_refused(frame: bytes) -> None:
+    with pytest.raises(NumberOutOfRange) as exc:
+        Codec(BrowserToServer).decode(frame)
+    assert isinstance(exc.value, MalformedMessage)
+    assert exc.value.code == "number_out_of_range"
+
+
+def test_integers_at_the_bounds_and_digits_elsewhere_pass() -> None:
+    codec = Codec(BrowserToServer)
+    assert codec.decode(f'{{"t":"subscribe","since":{MAX_INT}}}').since == MAX_INT  # type: ignore[union-attr]
+    assert codec.decode(f'{{"t":"subscribe","since":{MIN_INT}}}').since == MIN_INT  # type: ignore[union-attr]
+    check_integers(b'{"body":"99999999999999999999999","n":1}')  # digits in a string
+    check_integers(b'{"x":0.99999999999999999999999,"y":1e99999999999999999999}')  # not ints
