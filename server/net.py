@@ -28,6 +28,7 @@ from collections.abc import Callable
 from typing import Any
 
 from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
 
 from server.config import Config
 from server.log import http_logger, security_logger, server_logger
@@ -39,13 +40,17 @@ KEEPALIVE_TIMEOUT = 75.0
 
 
 class _OneLine(logging.Filter):
-    """aiohttp logs each malformed request with a traceback: keep one line without it."""
+    """aiohttp logs each malformed request as an error with a traceback: keep one line
+    without it, at INFO when the client sent something that is not HTTP."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         if record.exc_info and record.exc_info[1] is not None:
-            record.msg = f"{record.msg} ({type(record.exc_info[1]).__name__})"
+            exc = record.exc_info[1]
+            record.msg = f"{record.msg} ({type(exc).__name__})"
             record.exc_info = None
             record.exc_text = None
+            if isinstance(exc, HttpProcessingError):
+                record.levelno, record.levelname = logging.INFO, "INFO"
         return True
 
 

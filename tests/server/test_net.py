@@ -188,7 +188,7 @@ async def test_over_tls_the_cap_and_the_deadline_come_before_the_handshake(
             w.close()
 
 
-async def test_malformed_requests_log_one_line_without_a_traceback(
+async def test_malformed_requests_log_one_info_line_without_a_traceback(
     config: Config, caplog: pytest.LogCaptureFixture
 ) -> None:
     with caplog.at_level(logging.DEBUG, logger="ferry.server.http"):
@@ -198,4 +198,4 @@ async def test_malformed_requests_log_one_line_without_a_traceback(
             assert (await asyncio.wait_for(reader.readline(), WAIT)).startswith(b"HTTP/1.")
             writer.close()
     http = [r for r in caplog.records if r.name == "ferry.server.http"]
-    assert http and not [r for r in http if r.exc_info or r.exc_text]
+    assert [(r.levelname, bool(r.exc_info or r.exc_text)) for r in http] == [("INFO", False)]
