@@ -1,4 +1,4 @@
-"""Connections before HTTP, through ``ferry serve``'s own ``run_server`` over real loopback
+"""Connections before HTTP, through ``ferry serve``'s own ``start_server`` over real loopback
 sockets: requests whose head never completes are closed after the bound without holding
 up anyone else, and one address cannot hold more than its share of connections."""
 
@@ -8,7 +8,6 @@ import asyncio
 import contextlib
 import gc
 import logging
-import socket
 import ssl
 from collections.abc import AsyncIterator
 from dataclasses import replace
@@ -18,7 +17,7 @@ import aiohttp
 import argon2
 import pytest
 
-from server.cli import run_server
+from server.cli import start_server
 from server.config import Config
 from server.proxies import TrustedProxies
 from server.tls import create_self_signed
@@ -27,16 +26,10 @@ WAIT = 30.0  # generous upper bounds for a loaded machine; nothing here measures
 HALF_HEAD = b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: "
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture
 def config(tmp_path: Path) -> Config:
     return Config(
-        port=free_port(),
+        port=0,  # the system's choice
         data_dir=tmp_path / "var",
         password_params=argon2.profiles.CHEAPEST,
         header_timeout=1.0,
@@ -44,28 +37,14 @@ def config(tmp_path: Path) -> Config:
 
 
 @contextlib.asynccontextmanager
-async def serving(config: Config) -> AsyncIterator[None]:
-    """``run_server`` until the block ends; entered once it accepts connections."""
-    stop = asyncio.Event()
-    task = asyncio.create_task(run_server(config, stop))
+async def serving(config: Config) -> AsyncIterator[int]:
+    """``ferry serve``'s ``start_server`` until the block ends; its port."""
+    server = await start_server(config)
     try:
-        for _ in range(int(WAIT / 0.05)):
-            if task.done():
-                task.result()  # start-up failed: raise its error
-            try:
-                _, w = await asyncio.open_connection("127.0.0.1", config.port)
-            except OSError:
-                await asyncio.sleep(0.05)
-                continue
-            w.close()
-            break
-        else:
-            raise TimeoutError("the server did not start")
-        yield
+        yield server.port
     finally:
-        stop.set()
-        await asyncio.wait_for(task, WAIT)
-        gc.unfreeze()  # run_server freezes what start-up built; a test process goes on
+        await server.close()
+        gc.unfreeze()  # start_server freezes what start-up built; a test process goes on
 
 
 async def closed_by_server(reader: asyncio.StreamReader) -> bool:
@@ -76,27 +55,28 @@ async def closed_by_server(reader: asyncio.StreamReader) -> bool:
         return True
 
 
-async def healthz(config: Config, scheme: str = "http") -> int:
-    ctx = ssl.create_default_context(cafile=config.tls_cert) if config.tls_cert else None
+async def healthz(port: int, cafile: Path | None = None) -> int:
+    ctx = ssl.create_default_context(cafile=cafile) if cafile else None
+    scheme = "https" if cafile else "http"
     async with (
         aiohttp.ClientSession() as http,
-        http.get(f"{scheme}://127.0.0.1:{config.port}/healthz", ssl=ctx) as r,
+        http.get(f"{scheme}://127.0.0.1:{port}/healthz", ssl=ctx) as r,
     ):
         return r.status
 
 
 async def test_half_headers_are_closed_after_the_bound_and_block_no_one(config: Config) -> None:
     config = replace(config, max_connections_per_ip=0)  # the deadline alone
-    async with serving(config):
+    async with serving(config) as port:
         slow = []
         for _ in range(200):
-            reader, writer = await asyncio.open_connection("127.0.0.1", config.port)
+            reader, writer = await asyncio.open_connection("127.0.0.1", port)
             writer.write(HALF_HEAD)
             slow.append((reader, writer))
         # While they hang, a normal request on another connection is answered.
-        assert await healthz(config) == 200
+        assert await healthz(port) == 200
         # A head that arrives in pieces, the blank line split across reads, is fine.
-        reader, writer = await asyncio.open_connection("127.0.0.1", config.port)
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
         for piece in (b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r", b"\n\r", b"\n"):
             writer.write(piece)
             await writer.drain()
@@ -110,11 +90,11 @@ async def test_half_headers_are_closed_after_the_bound_and_block_no_one(config: 
 
 async def test_the_deadline_ends_with_the_head(config: Config) -> None:
     """A websocket opened in time lives on past the bound."""
-    async with serving(config), aiohttp.ClientSession() as http:
-        base = f"http://127.0.0.1:{config.port}"
+    async with serving(config) as port, aiohttp.ClientSession() as http:
+        base = f"http://127.0.0.1:{port}"
         ws = await http.ws_connect(f"{base}/api/v1/ws", headers={"Origin": base})
         # The bound has passed once a connection opened after the socket is cut off.
-        reader, writer = await asyncio.open_connection("127.0.0.1", config.port)
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
         writer.write(HALF_HEAD)
         assert await closed_by_server(reader)
         writer.close()
@@ -129,10 +109,10 @@ async def test_connections_over_the_per_address_cap_are_closed_at_once(
 ) -> None:
     config = replace(config, max_connections_per_ip=3, header_timeout=120.0)
     caplog.set_level(logging.INFO, logger="ferry.server.security")
-    async with serving(config):
-        held = [await asyncio.open_connection("127.0.0.1", config.port) for _ in range(3)]
+    async with serving(config) as port:
+        held = [await asyncio.open_connection("127.0.0.1", port) for _ in range(3)]
         for _ in range(5):
-            reader, writer = await asyncio.open_connection("127.0.0.1", config.port)
+            reader, writer = await asyncio.open_connection("127.0.0.1", port)
             writer.write(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
             assert await closed_by_server(reader)  # closed before any answer
             writer.close()
@@ -142,7 +122,7 @@ async def test_connections_over_the_per_address_cap_are_closed_at_once(
         held.pop()[1].close()
         for _ in range(int(WAIT / 0.05)):
             with contextlib.suppress(aiohttp.ClientError):
-                if await healthz(config) == 200:
+                if await healthz(port) == 200:
                     break
             await asyncio.sleep(0.05)
         else:
@@ -158,9 +138,9 @@ async def test_trusted_proxies_are_not_capped(config: Config) -> None:
         header_timeout=120.0,
         trusted_proxies=TrustedProxies.parse("127.0.0.1"),
     )
-    async with serving(config):
-        held = [await asyncio.open_connection("127.0.0.1", config.port) for _ in range(5)]
-        assert await healthz(config) == 200
+    async with serving(config) as port:
+        held = [await asyncio.open_connection("127.0.0.1", port) for _ in range(5)]
+        assert await healthz(port) == 200
         for _, writer in held:
             writer.close()
 
@@ -171,17 +151,17 @@ async def test_over_tls_the_cap_and_the_deadline_come_before_the_handshake(
     cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
     create_self_signed(cert, key, "127.0.0.1")
     config = replace(config, tls_cert=cert, tls_key=key, secure_cookies=True)
-    async with serving(config):
-        assert await healthz(config, "https") == 200
+    async with serving(config) as port:
+        assert await healthz(port, cert) == 200
         # A connection that never starts its handshake is closed after the bound...
-        reader, writer = await asyncio.open_connection("127.0.0.1", config.port)
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
         assert await closed_by_server(reader)
         writer.close()
     config = replace(config, max_connections_per_ip=2, header_timeout=120.0)
-    async with serving(config):
+    async with serving(config) as port:
         # ...and counts against its address while it waits.
-        held = [await asyncio.open_connection("127.0.0.1", config.port) for _ in range(2)]
-        reader, writer = await asyncio.open_connection("127.0.0.1", config.port)
+        held = [await asyncio.open_connection("127.0.0.1", port) for _ in range(2)]
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
         assert await closed_by_server(reader)
         writer.close()
         for _, w in held:
@@ -192,8 +172,8 @@ async def test_malformed_requests_log_one_info_line_without_a_traceback(
     config: Config, caplog: pytest.LogCaptureFixture
 ) -> None:
     with caplog.at_level(logging.DEBUG, logger="ferry.server.http"):
-        async with serving(config):
-            reader, writer = await asyncio.open_connection("127.0.0.1", config.port)
+        async with serving(config) as port:
+            reader, writer = await asyncio.open_connection("127.0.0.1", port)
             writer.write(b"GET / HTTP/1.1\nHost: x\n\n")  # bare LF: refused by the parser
             assert (await asyncio.wait_for(reader.readline(), WAIT)).startswith(b"HTTP/1.")
             writer.close()
