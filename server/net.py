@@ -15,7 +15,8 @@ stands between the listening socket and aiohttp's protocol::
 
 The cap counts connections from the moment they are accepted, TLS handshakes included,
 so it is applied before TLS (``loop.start_tls`` after the check). Trusted proxies are
-not capped: every client behind them shares their address.
+not capped: every client behind them shares their address. aiohttp's own lines about
+malformed requests go to ``ferry.server.http``, one line each, without a traceback.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ import logging
 import ssl
 from collections import Counter
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
 from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError
@@ -151,7 +152,7 @@ class _Guarded(asyncio.Protocol):
         self._early: list[bytes] = []
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
+        transport = cast(asyncio.Transport, transport)  # a stream socket's
         self._raw = transport
         address = _peer_address(transport)
         if not self._guard.admit(address):
