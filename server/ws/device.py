@@ -65,7 +65,8 @@ from protocol.messages import (
 )
 from protocol.noise import TAGLEN
 from protocol.pairing import InvalidPairingCode, normalize_code
-from server.api.common import services
+from server.api.common import require_websocket, services
+from server.auth.web import client_ip
 from server.errors import RateLimited
 from server.hub import ChangesHint
 from server.log import device_logger
@@ -146,7 +147,8 @@ class _Channel:
 @routes.get("/api/v1/device")
 async def device_socket(request: web.Request) -> web.WebSocketResponse:
     svc = services(request)
-    remote = request.remote or "?"
+    require_websocket(request)
+    remote = client_ip(request)
     if svc.unauthenticated[remote] >= svc.config.max_unauthenticated_per_ip:
         device_logger.info("too many unauthenticated device sockets from %s", remote)
         raise RateLimited(5, "Too many connections from this address.")
