@@ -186,7 +186,31 @@ _THREAD_ID = _path_param("thread_id", _ID)
 
 PATHS: dict[str, dict[str, Schema]] = {
     "/healthz": {
-        "get": {**_op("Liveness and database check", ok=("200", _obj(status=_S))), **_PUBLIC}
+        "get": {**_op("Liveness: the process answers", ok=("200", _obj(status=_S))), **_PUBLIC}
+    },
+    "/readyz": {
+        "get": {
+            **_op(
+                "Readiness: database reachable, migrations current, Redis (if configured)",
+                ok=("200", _obj(("status", "checks"), status=_S, checks={"type": "object"})),
+                errors={"503": _err("not ready; checks names what is wrong")},
+            ),
+            **_PUBLIC,
+        }
+    },
+    "/metrics": {
+        "get": {
+            "summary": "Prometheus metrics (bearer FERRY_METRICS_TOKEN, or loopback only)",
+            "responses": {
+                "200": {
+                    "description": "text exposition format",
+                    "content": {"text/plain": {"schema": {"type": "string"}}},
+                },
+                "401": _err("the metrics token is missing or wrong"),
+                "403": _err("no token configured and the request is not local"),
+            },
+            **_PUBLIC,
+        }
     },
     "/api/v1/openapi.json": {
         "get": {**_op("This document", ok=("200", {"type": "object"})), **_PUBLIC}
