@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -173,8 +172,8 @@ async def metrics(request: web.Request) -> web.Response:
     refused = refusal(request, svc.config.metrics_token)
     if refused is not None:
         return refused
-    await request.app[OUTBOX_COUNT].refresh(svc, time.monotonic())
-    return exposition(request.app[METRICS_REGISTRY])
+    await request.app[OUTBOX_COUNT].refresh(svc)
+    return exposition(request.app[METRICS_REGISTRY], request.headers.get("Accept", ""))
 
 
 async def index(request: web.Request) -> web.FileResponse:

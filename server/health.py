@@ -6,8 +6,8 @@
 
       serving     not stopping (a SIGTERM turns it off at once)
       database    answers a read within CHECK_TIMEOUT seconds
-      migrations  its Alembic revision is this code's head (a node of another
-                  version, or a database not migrated yet, is not ready)
+      migrations  its Alembic revision is this code's head ("mismatch": a database
+                  of another version; "missing": never migrated)
       redis       answers PING within CHECK_TIMEOUT (only when FERRY_REDIS_URL is set)
 
   ``200 {"status": "ready", "checks": {...}}`` or ``503 {"status": "not_ready", ...}``
@@ -27,11 +27,11 @@ from alembic.config import Config as AlembicConfig
 from alembic.script import ScriptDirectory
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import OperationalError, ProgrammingError, SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from server.api.common import services
 from server.log import server_logger
-from server.services import Services
 from server.storage.engine import MIGRATIONS
 from server.storage.runner import runner
 
@@ -47,8 +47,13 @@ def migration_heads() -> frozenset[str]:
     return frozenset(ScriptDirectory.from_config(cfg).get_heads())
 
 
-def _revisions(conn: Connection) -> frozenset[str]:
-    rows = conn.execute(text("SELECT version_num FROM alembic_version"))
+def _revisions(conn: Connection) -> frozenset[str] | None:
+    """The database's Alembic revision(s); None when it has none (never migrated)."""
+    conn.execute(text("SELECT 1"))  # fails when the database cannot be reached
+    try:
+        rows = conn.execute(text("SELECT version_num FROM alembic_version")).all()
+    except (OperationalError, ProgrammingError):  # no such table (SQLite, PostgreSQL)
+        return None
     return frozenset(str(r[0]) for r in rows)
 
 
@@ -62,15 +67,15 @@ class Readiness:
     _running: asyncio.Future[dict[str, str]] | None = field(default=None, repr=False)
     _failing: frozenset[str] = frozenset()
 
-    async def check(self, svc: Services) -> dict[str, str]:
+    async def check(self, engine: AsyncEngine) -> dict[str, str]:
         """Every check's state (``ok`` or a word saying what is wrong)."""
         if self._running is None or self._running.done():
-            self._running = asyncio.ensure_future(self._check(svc))
+            self._running = asyncio.ensure_future(self._check(engine))
         return await asyncio.shield(self._running)
 
-    async def _check(self, svc: Services) -> dict[str, str]:
+    async def _check(self, engine: AsyncEngine) -> dict[str, str]:
         checks = {"serving": "stopping" if self.stopping else "ok"}
-        checks.update(await self._database(svc))
+        checks.update(await self._database(engine))
         if self.redis_url is not None:
             checks["redis"] = await self._ping_redis()
         failing = frozenset(k for k, v in checks.items() if v != "ok")
@@ -81,13 +86,15 @@ class Readiness:
         self._failing = failing
         return checks
 
-    async def _database(self, svc: Services) -> dict[str, str]:
+    async def _database(self, engine: AsyncEngine) -> dict[str, str]:
         try:
             async with asyncio.timeout(CHECK_TIMEOUT):
-                found = await runner(svc.engine).read(_revisions)
+                found = await runner(engine).read(_revisions)
         except (SQLAlchemyError, OSError, TimeoutError):
             return {"database": "unreachable", "migrations": "unknown"}
-        return {"database": "ok", "migrations": "ok" if found == migration_heads() else "behind"}
+        if found is None:
+            return {"database": "ok", "migrations": "missing"}
+        return {"database": "ok", "migrations": "ok" if found == migration_heads() else "mismatch"}
 
     async def _ping_redis(self) -> str:
         try:
@@ -120,7 +127,7 @@ async def healthz(request: web.Request) -> web.Response:
 
 
 async def readyz(request: web.Request) -> web.Response:
-    checks = await request.app[READINESS].check(services(request))
+    checks = await request.app[READINESS].check(services(request).engine)
     ready = all(v == "ok" for v in checks.values())
     return web.json_response(
         {"status": "ready" if ready else "not_ready", "checks": checks},

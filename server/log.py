@@ -68,5 +68,13 @@ def setup_logging(level: str = "INFO", fmt: str = "text") -> None:
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(JsonFormatter() if fmt == "json" else logging.Formatter(TEXT_FORMAT))
     logging.basicConfig(level=level, handlers=[handler])
+    quiet_libraries()
+
+
+def quiet_libraries() -> None:
+    """Loggers of libraries that say too much, whatever the level asked for."""
     # Alembic announces every migration context at INFO; keep start-up quiet.
     logging.getLogger("alembic").setLevel(logging.WARNING)
+    # aiosqlite logs every statement with its bound values at DEBUG: password hashes,
+    # sealed bodies, addresses. FERRY_LOG_LEVEL=DEBUG must not write them.
+    logging.getLogger("aiosqlite").setLevel(logging.INFO)

@@ -31,13 +31,14 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
 from aiohttp import web
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+from prometheus_client import CollectorRegistry
 from prometheus_client.core import (
     CounterMetricFamily,
     GaugeMetricFamily,
     HistogramMetricFamily,
     Metric,
 )
+from prometheus_client.exposition import choose_encoder
 from prometheus_client.process_collector import ProcessCollector
 from prometheus_client.registry import Collector
 from sqlalchemy import func, select
@@ -144,7 +145,8 @@ class OutboxCount:
     states: dict[str, int] = field(default_factory=dict)
     at: float | None = None
 
-    async def refresh(self, svc: Services, now: float) -> None:
+    async def refresh(self, svc: Services) -> None:
+        now = svc.clock.monotonic()
         if self.at is not None and now - self.at < OUTBOX_EVERY:
             return
         self.at = now
@@ -267,9 +269,11 @@ def _loopback(address: str | None) -> bool:
         return False
 
 
-def exposition(registry: CollectorRegistry) -> web.Response:
-    """The registry in Prometheus's text format."""
-    resp = web.Response(body=generate_latest(registry))
-    resp.headers["Content-Type"] = CONTENT_TYPE_LATEST
+def exposition(registry: CollectorRegistry, accept: str) -> web.Response:
+    """The registry in the format the scraper asks for (``Accept``): Prometheus's text
+    format by default, OpenMetrics on request."""
+    encode, content_type = choose_encoder(accept)
+    resp = web.Response(body=encode(registry))
+    resp.headers["Content-Type"] = content_type
     resp.headers["Cache-Control"] = "no-store"
     return resp

@@ -360,9 +360,10 @@ async def _handle(
                 account_id, conn.device.id, oid, status, error, detail
             )
             conn.log.debug("< outbox %d %s%s", oid, status, "" if changed else " (no change)")
-            await conn.send(StatusAck(outbox_id=oid, status=status))
             if changed:
                 METRICS.send_status("sending" if status == "accepted" else status)
+            await conn.send(StatusAck(outbox_id=oid, status=status))
+            if changed:
                 seq = await svc.conversations.current_seq(account_id)
                 svc.hub.publish(account_id, ChangesHint(seq))
         case Contacts(entries=entries, line=line):
