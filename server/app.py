@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable
 from pathlib import Path
 
 from aiohttp import web
 from prometheus_client import CollectorRegistry
+from sqlalchemy.exc import SQLAlchemyError
 
 import web_client
 from server.api import (
@@ -89,9 +90,11 @@ def create_app(
         app[SERVICES] = svc
         await _check_continuity(svc)
         yield
-        await renew_mark(engine, config.data_dir, svc.clock.now())
+        # A stop during a database outage still closes everything else.
+        now = svc.clock.now()
+        await _last_write("renew the node's mark", renew_mark(engine, config.data_dir, now))
         await svc.background.close(grace=config.shutdown_timeout * BACKGROUND_SHARE)
-        await svc.access_log.flush()
+        await _last_write("write the last access-log rows", svc.access_log.flush())
         await svc.verification.gateway.close()
         await app[READINESS].close()
         await engine.dispose()
@@ -145,6 +148,13 @@ def create_app(
     app.router.add_get("/", index)
     app.router.add_static("/static/", STATIC_DIR, show_index=False, follow_symlinks=False)
     return app
+
+
+async def _last_write(what: str, write: Awaitable[object]) -> None:
+    try:
+        await write
+    except (SQLAlchemyError, OSError) as exc:
+        server_logger.warning("could not %s at shutdown (%s)", what, type(exc).__name__)
 
 
 async def compact_tombstones(svc: Services) -> Compacted:

@@ -20,7 +20,7 @@ from ssl import SSLContext
 
 from aiohttp import web
 
-from server import listening
+from server import listening, shutdown
 from server.app import create_app
 from server.config import Config, ConfigError
 from server.log import server_logger, setup_logging
@@ -222,7 +222,7 @@ class Serving:
     async def close(self) -> None:
         """Stop serving; the address record goes with it."""
         listening.forget(self.record, os.getpid())
-        await self.runner.cleanup()
+        await shutdown.stop(self.runner)
 
 
 async def start_server(config: Config, *, any_port_if_taken: bool = False) -> Serving:
@@ -349,9 +349,6 @@ async def stop_within(serving: Serving, bound: float) -> int:
     """Stop gracefully within ``bound`` seconds (see ``server/shutdown.py``); the exit
     status: 0 when everything finished in time, 1 when the stop was cut short."""
     server_logger.info("stopping: bridges and browsers reconnect elsewhere (at most %g s)", bound)
-    watchdog = threading.Timer(bound + EXIT_GRACE, _exit_now, ("the stop took too long",))
-    watchdog.daemon = True
-    watchdog.start()
     try:
         async with asyncio.timeout(bound):
             await serving.close()
@@ -374,6 +371,13 @@ def _serve(ns: argparse.Namespace) -> int:
         serving = await start_server(config)
         print(f"Ferry server on {serving.url}  (Ctrl-C stops)", flush=True)
         await stop.wait()
+        # Also covers the end of the process: a database thread stuck in a call would
+        # hold the interpreter's exit.
+        watchdog = threading.Timer(
+            config.shutdown_timeout + EXIT_GRACE, _exit_now, ("the stop took too long",)
+        )
+        watchdog.daemon = True
+        watchdog.start()
         return await stop_within(serving, config.shutdown_timeout)
 
     return asyncio.run(go())

@@ -21,7 +21,7 @@ requests in flight (aiohttp may take it twice: a wait, then a cancellation),
 from __future__ import annotations
 
 import asyncio
-import contextlib
+from typing import Any
 
 from aiohttp import WSCloseCode, web
 
@@ -34,25 +34,38 @@ REQUESTS_SHARE = 0.15
 BACKGROUND_SHARE = 0.1
 
 
+async def stop(runner: web.AppRunner) -> None:
+    """Stop serving ``runner``'s app gracefully (module docstring).
+
+    The sockets are closed before aiohttp's own shutdown begins: from then on it ignores
+    what connections send, the peers' answers to the close included, so a close would
+    wait out its timeout, and an upload's Ack would still go out but nothing else come in.
+    """
+    for site in list(runner.sites):
+        await site.stop()  # no new connections
+    await close_sockets(runner.app)
+    await runner.cleanup()
+
+
 async def close_sockets(app: web.Application) -> None:
-    """``on_shutdown``: finish the bridges' commits, then close every socket with 1012."""
+    """Finish the bridges' commits, then close every socket with 1012. Also an
+    ``on_shutdown`` hook, for runners stopped without :func:`stop` (a second call finds
+    nothing left to do)."""
     app[READINESS].stopping = True
     svc = app[SERVICES]
     budget = svc.config.shutdown_timeout * DRAIN_SHARE
     loop = asyncio.get_running_loop()
     deadline = loop.time() + budget
-    bridges = [c for c in svc.registry.all() if c.finish is not None]
-    if bridges:
-        finishing = [asyncio.ensure_future(c.finish()) for c in bridges if c.finish]
+    finishing = [asyncio.ensure_future(c.finish()) for c in svc.registry.all() if c.finish]
+    if finishing:
         _, late = await asyncio.wait(finishing, timeout=budget / 2)
-        for task in late:
-            task.cancel()
+        await _cancel(late)
         if late:
             server_logger.warning(
                 "%d bridge(s) still storing uploads at shutdown; they send them again",
                 len(late),
             )
-    sockets = list(svc.sockets)
+    sockets = [ws for ws in list(svc.sockets) if not ws.closed]
     if not sockets:
         return
     # Concurrently: each close waits for the peer's answer, which a dead peer never sends.
@@ -61,12 +74,13 @@ async def close_sockets(app: web.Application) -> None:
         for ws in sockets
     ]
     _, late = await asyncio.wait(closing, timeout=max(0.1, deadline - loop.time()))
-    for task in late:
-        task.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await asyncio.gather(*late, return_exceptions=True)
+    await _cancel(late)
     server_logger.info(
-        "told %d bridge(s) and %d other socket(s) to reconnect",
-        len(bridges),
-        len(sockets) - len(bridges),
+        "told %d socket(s) to reconnect (%d bridge(s))", len(sockets), len(finishing)
     )
+
+
+async def _cancel(tasks: set[asyncio.Future[Any]]) -> None:
+    for task in tasks:
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
