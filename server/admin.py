@@ -16,6 +16,7 @@ from server.auth.pairing import PairingOffer, make_offer, new_code
 from server.auth.passwords import Passwords, password_problem
 from server.clock import SystemClock
 from server.config import Config
+from server.continuity import renew_mark
 from server.keys import key_path, load_server_key
 from server.storage.accounts import AccountStore
 from server.storage.devices import DeviceStore
@@ -230,6 +231,9 @@ async def restore_database(config: Config, source: Path) -> Restored:
     try:
         await migrate(engine)
         rotated = await rotate_all_epochs(engine)
+        # This node's mark now matches the restored database: its next start finds the
+        # database it last saw (the epochs are new already) and need not rotate again.
+        await renew_mark(engine, config.data_dir, SystemClock().now())
     finally:
         await engine.dispose()
     new_key = config.server_key is None and not key_path(config).exists()
