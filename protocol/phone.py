@@ -132,15 +132,20 @@ def participants_key(numbers: Iterable[str]) -> str:
     return ",".join(sorted(set(numbers)))
 
 
-def national_example(line_number: str | None) -> str | None:
-    """A mobile number of the line's country as people there write it, for hints."""
+def example_spellings(line_number: str | None) -> tuple[str, str] | None:
+    """A mobile number of the line's country written nationally and internationally
+    (``("07400 123456", "+44 7400 123456")``), for hints; ``None`` when unknown."""
     region = line_region(line_number)
     if region is None:
         return None
     example = phonenumbers.example_number_for_type(region, phonenumbers.PhoneNumberType.MOBILE)
     if example is None:
         return None
-    return phonenumbers.format_number(example, phonenumbers.PhoneNumberFormat.NATIONAL)
+    fmt = phonenumbers.PhoneNumberFormat
+    return (
+        phonenumbers.format_number(example, fmt.NATIONAL),
+        phonenumbers.format_number(example, fmt.INTERNATIONAL),
+    )
 
 
 def _checked_name(name: str) -> str:

@@ -17,8 +17,8 @@ from protocol.phone import (
     InvalidNumber,
     Peer,
     classify_peer,
+    example_spellings,
     line_region,
-    national_example,
     participants_key,
     to_e164,
 )
@@ -117,9 +117,9 @@ def test_line_region() -> None:
         assert line_region(bad) is None
 
 
-def test_national_example() -> None:
-    assert national_example(UK) == "07400 123456"
-    assert national_example(None) is None
+def test_example_spellings() -> None:
+    assert example_spellings(UK) == ("07400 123456", "+44 7400 123456")
+    assert example_spellings(None) is None
 
 
 def test_to_e164_still_wants_a_full_number() -> None:
