@@ -124,6 +124,15 @@ def classify_peer(text: str, line_number: str | None = None) -> Peer:
     return _number_or_short_code(_ascii_digits(value), line_region(line_number))
 
 
+def canonical_peer(text: str, line_number: str | None) -> str:
+    """:func:`classify_peer`'s address, or ``text`` unchanged when it is not one (a
+    sender the network delivered is kept; the caller's own rules judge it)."""
+    try:
+        return classify_peer(text, line_number).address
+    except InvalidNumber:
+        return text
+
+
 def participants_key(numbers: Iterable[str]) -> str:
     """A conversation's identity on a line: its other participants, normalised and sorted.
 
@@ -189,7 +198,10 @@ def _full_number_here(digits: str, region: str | None) -> bool:
     """
     if region is None:
         return False
-    number = phonenumbers.parse(digits, region)
+    try:
+        number = phonenumbers.parse(digits, region)
+    except phonenumbers.NumberParseException:  # e.g. "001": an international prefix
+        return False
     if shortnumberinfo.is_valid_short_number_for_region(number, region):
         return False
     return phonenumbers.is_valid_number_for_region(number, region)

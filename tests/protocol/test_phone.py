@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 from protocol.phone import (
     InvalidNumber,
     Peer,
+    canonical_peer,
     classify_peer,
     example_spellings,
     line_region,
@@ -59,6 +60,12 @@ def test_national_number_needs_the_lines_country() -> None:
     # A short code or a name needs no country.
     assert classify_peer("12345", None) == Peer("12345", "short_code")
     assert classify_peer("BANK", None) == Peer("BANK", "name")
+
+
+def test_canonical_peer_keeps_what_it_cannot_classify() -> None:
+    assert canonical_peer("07700 900123", UK) == "+447700900123"
+    assert canonical_peer("Deutsche Bank", UK) == "Deutsche Bank"
+    assert canonical_peer("BA\nNK", UK) == "BA\nNK"
 
 
 def test_a_name_cannot_be_replied_to_a_short_code_can() -> None:
