@@ -8,11 +8,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from protocol.messages import SendSms
-from tests.server.conftest import Env
+from protocol.messages import Ack, InboundSms, SendSms, Upload
+from tests.server.conftest import PHONE, Env
 from tests.server.test_lines import _second_line
 
 UK_LINE = "+447700900001"
+SENT = "2026-11-01T11:59:00+01:00"
 
 
 async def _uk_line(env: Env) -> int:
@@ -96,3 +97,59 @@ async def test_not_a_number_says_how_to_write_one_for_the_line(env: Env) -> None
     for bad in ("+1", "12*34", "1" * 40, "123\x0045", "BA\x00NK"):
         status, refused = await _send(env, bad, "b", line_id=uk)
         assert status == 400 and refused["error"]["code"] == "invalid_number", bad
+
+
+def _sms(n: int, sender: str, line: str | None = None) -> InboundSms:
+    return InboundSms(
+        n=n, key=f"k{n}", sender=sender, body=f"from {sender}", sent_at=SENT, line=line
+    )
+
+
+async def _threads(env: Env) -> dict[tuple[str, str], list[str]]:
+    """(line, peer) -> bodies, as a browser reads them."""
+    threads = (await (await env.client.get("/api/v1/threads")).json())["threads"]
+    found = {}
+    for t in threads:
+        page = await (await env.client.get(f"/api/v1/threads/{t['id']}/messages")).json()
+        found[(t["line"], t["peer"])] = sorted(m["body"] for m in page["messages"])
+    return found
+
+
+async def test_uploaded_senders_are_one_thread_per_person_on_each_line(env: Env) -> None:
+    await _uk_line(env)
+    dev = await env.device()
+    items = [
+        _sms(1, "07700900123", UK_LINE),
+        _sms(2, "+447700900123", UK_LINE),
+        _sms(3, "0044 7700 900123", UK_LINE),
+        _sms(4, "5550100009", PHONE),  # national on the American line
+        _sms(5, "+15550100009"),  # no line named: the bridge's first line (PHONE)
+        _sms(6, "12345", UK_LINE),
+        _sms(7, "BANK", PHONE),
+    ]
+    await dev.send(Upload(items=items))
+    ack = await dev.recv()
+    assert isinstance(ack, Ack) and ack.upto == 7 and not ack.rejected
+    await env.login()
+    assert await _threads(env) == {
+        (UK_LINE, "+447700900123"): [
+            "from +447700900123",
+            "from 0044 7700 900123",
+            "from 07700900123",
+        ],
+        (PHONE, "+15550100009"): ["from +15550100009", "from 5550100009"],
+        (UK_LINE, "12345"): ["from 12345"],
+        (PHONE, "BANK"): ["from BANK"],
+    }
+
+
+async def test_senders_no_rule_can_spell_are_kept_or_refused_as_before(env: Env) -> None:
+    dev = await env.device()
+    items = [_sms(1, "Deutsche Bank"), _sms(2, "+1"), _sms(3, "BA\nNK")]
+    await dev.send(Upload(items=items))
+    ack = await dev.recv()
+    assert isinstance(ack, Ack) and ack.upto == 3
+    assert [(r.n, r.reason) for r in ack.rejected] == [(3, "bad_sender")]
+    await env.login()
+    peers = {peer for _, peer in await _threads(env)}
+    assert peers == {"Deutsche Bank", "+1", "unknown"}
