@@ -109,7 +109,9 @@ async def test_new_message_to_any_number(
     compose = page.get_by_role("textbox", name="Message")
     await compose.fill("Hi there")
     await compose.press("Enter")
-    await expect(page.get_by_role("alert").filter(has_text="country code")).to_be_visible()
+    await expect(
+        page.get_by_role("alert").filter(has_text="is a name, not a number")
+    ).to_be_visible()
     await expect(to).to_have_attribute("aria-invalid", "true")
 
     await to.fill("+1 555 010 0003")
