@@ -41,15 +41,19 @@ export async function test_sign_in_lockout_shows_the_real_wait_and_counts_down()
   equal(session.error, 'Too many sign-in attempts. Try again in 14 minutes.');
   equal(session.lockedFor(), 840);
   await session.signIn('+15550100001', 'pw');
-  equal(calls, 1, 'no request while the server says wait');
+  equal(calls, 1, 'no request for that number while the server says wait');
+  await session.signIn('+15550100002', 'pw');
+  equal(calls, 2, 'another number may be tried');
+  equal(session.lockedPhone, '+15550100002');
+  equal(session.lockedFor(), 840);
   clock.advance(13 * 60 * 1000 + 30_000);
   equal(session.lockedFor(), 30);
   equal(session.error, 'Too many sign-in attempts. Try again in less than a minute.');
   clock.advance(30_000);
   equal(session.lockedFor(), 0);
   equal(session.error, null, 'the lock lifted: nothing stale left on the form');
-  await session.signIn('+15550100001', 'pw');
-  equal(calls, 2);
+  await session.signIn('+15550100002', 'pw');
+  equal(calls, 3);
 }
 
 export function test_wait_words_never_promise_less_than_the_truth() {

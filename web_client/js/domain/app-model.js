@@ -265,7 +265,7 @@ export class AppModel extends Observable {
       now,
       signin: {
         busy: this.session.busy, error: this.session.error, notice: this.session.notice,
-        lockedFor: this.session.lockedFor(),
+        lockedFor: this.session.lockedFor(), lockedPhone: this.session.lockedPhone,
         lastPhone: /** @type {string} */ (this.storage.get('last-phone') ?? ''),
       },
       auth: this.auth.snapshot(),

@@ -6,8 +6,10 @@
  *   signed-out ──signIn() ok──▶ signed-in        (busy while the request runs)
  *   signed-in ──signOut() / expire()──▶ signed-out
  *
- * A 429 on sign-in locks the form for the server's real wait (Retry-After): the
- * error says how long in words, `lockedFor()` counts it down by the second.
+ * A 429 on sign-in locks that number for the server's real wait (Retry-After):
+ * the error says how long in words, `lockedFor()` counts it down by the second.
+ * Another number may be tried meanwhile (the server counts per account, and
+ * per address only past a limit sized for a whole office).
  */
 import { retryAfter, waitWords } from './messages-text.js';
 import { Observable } from './observable.js';
@@ -32,8 +34,9 @@ export class Session extends Observable {
   error = null;
   /** @type {string|null} why we are signed out, when the user did not ask for it */
   notice = null;
-  /** epoch ms until which the server refuses sign-ins from here (429) */
+  /** epoch ms until which the server refuses sign-ins for `lockedPhone` (429) */
   lockedUntil = 0;
+  lockedPhone = '';
   /** @type {unknown} */ #tick = null;
 
   /**
@@ -64,7 +67,7 @@ export class Session extends Observable {
 
   /** @param {string} phone @param {string} password */
   async signIn(phone, password) {
-    if (this.busy || this.lockedFor() > 0) return;
+    if (this.busy || (this.lockedFor() > 0 && phone.trim() === this.lockedPhone)) return;
     if (!phone.trim() || !password) {
       this.error = 'Enter your phone number and password.';
       this.emitChange();
@@ -80,14 +83,18 @@ export class Session extends Observable {
       const code = errorCode(err);
       this.error = SIGN_IN_ERRORS[/** @type {keyof SIGN_IN_ERRORS} */ (code)] ?? 'Sign-in failed. Please try again.';
       const wait = code === 'rate_limited' ? retryAfter(err) : null;
-      if (wait) this.#lock(wait);
+      if (wait) this.#lock(phone.trim(), wait);
       this.busy = false;
       this.emitChange();
     }
   }
 
-  /** Count the lock down; its sentence changes with the minute, not every second. @param {number} seconds */
-  #lock(seconds) {
+  /**
+   * Count the lock down; its sentence changes with the minute, not every second.
+   * @param {string} phone @param {number} seconds
+   */
+  #lock(phone, seconds) {
+    this.lockedPhone = phone;
     this.lockedUntil = this.clock.now() + seconds * 1000;
     this.error = LOCKED(seconds);
     this.clock.clearTimeout(this.#tick);
