@@ -226,8 +226,14 @@ async def test_a_paired_bridge_is_named_in_the_security_log(
     paired = await connect(
         http, private, svc.server_public, url=f"{ferry.url}api/v1/device", hello=hello
     )  # type: ignore[attr-defined]
+    # Notifications blocked in this browser: their row has no button (and says no "null").
+    await page.add_init_script(
+        "Object.defineProperty(Notification, 'permission', {get: () => 'denied'})"
+    )
     await sign_in(page, ferry)
     await page.get_by_role("button", name="Settings").click()
+    await expect(page.get_by_text("Notifications are blocked.")).to_be_visible()
+    await expect(page.get_by_text("null", exact=True)).to_have_count(0)
     events = page.get_by_role("list", name="Recent security activity")
     linked = events.get_by_role("listitem").filter(has_text="Phone linked")
     await expect(linked).to_contain_text("Ferry bridge · 127.0.0.1")

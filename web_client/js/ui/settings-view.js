@@ -156,7 +156,8 @@ export class SettingsView {
       ? h('button', { type: 'button', class: 'button button-primary button-small',
         onclick: () => this.intents.enableNotifications() }, 'Turn on')
       : null;
-    this.notify.replaceChildren(h('p', { class: 'settings-item-sub', text }), button);
+    // replaceChildren() would write a missing button as the text "null".
+    this.notify.replaceChildren(...[h('p', { class: 'settings-item-sub', text }), button].filter((n) => n !== null));
   }
 
   /** @param {SettingsState} s */
