@@ -77,7 +77,13 @@ def main(argv: list[str] | None = None) -> int:
     pair.add_argument("--force", action="store_true", help="replace an existing pairing")
     pair.set_defaults(func=_pair)
     status = sub.add_parser("status", help="what the local journal holds")
-    status.add_argument("--journal", type=Path, default=DEFAULT_DIR / "journal.db")
+    status.add_argument(
+        "--data-dir",
+        type=Path,
+        default=DEFAULT_DIR,
+        help="the bridge's data directory (default: var/bridge)",
+    )
+    status.add_argument("--journal", type=Path, default=None, help="default: DATA_DIR/journal.db")
     status.set_defaults(func=_status)
     sub.add_parser("emulate", help="run the virtual GSM network")
     ns = parser.parse_args(argv)
@@ -163,7 +169,12 @@ def _pair(ns: argparse.Namespace) -> int:
 def _status(ns: argparse.Namespace) -> int:
     from device_bridge.journal import Journal
 
-    journal = Journal(ns.journal)
+    path = ns.journal or ns.data_dir / "journal.db"
+    if not path.is_file():
+        # Opening it would create an empty journal and report "nothing waiting".
+        print(f"ferry bridge: no journal at {path} (is --data-dir right?)", file=sys.stderr)
+        return 1
+    journal = Journal(path)
     try:
         print(f"inbound waiting for the server: {journal.inbound_count()}")
         for source, position in sorted(journal.cursors().items()):

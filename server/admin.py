@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-import socket
+from dataclasses import dataclass
 
 from protocol.link import public_key
 from protocol.phone import to_e164
+from server import listening
 from server.auth.pairing import PairingOffer, make_offer, new_code
 from server.auth.passwords import Passwords, password_problem
 from server.clock import SystemClock
@@ -61,21 +62,31 @@ async def ensure_account(config: Config, phone: str, password: str) -> int:
         await engine.dispose()
 
 
-def default_server_url(config: Config) -> str:
-    """The URL bridges use: ``public_url``, else this host and port (https when TLS is on)."""
+@dataclass(frozen=True)
+class ServerUrl:
+    """The URL to put into pairing codes, and whether it is only a guess."""
+
+    url: str
+    #: No public URL is configured and no server runs from the data directory: the URL
+    #: comes from the configured host and port, where ``ferry serve`` would listen.
+    guessed: bool
+
+
+def server_url(config: Config) -> ServerUrl:
+    """Where bridges reach this server: ``public_url``, else the address the server running
+    from ``config.data_dir`` serves, else the configured host and port."""
     if config.public_url:
-        return config.public_url
-    host = config.host
-    if host in ("0.0.0.0", "::", ""):  # noqa: S104 - naming the wildcard, not binding it
-        host = socket.getfqdn()
-    if ":" in host:
-        host = f"[{host}]"
+        return ServerUrl(config.public_url, guessed=False)
+    live = listening.running(config.data_dir)
+    if live is not None:
+        return ServerUrl(live.url, guessed=False)
     scheme = "https" if config.tls_enabled else "http"
-    return f"{scheme}://{host}:{config.port}"
+    return ServerUrl(listening.url_for(scheme, config.host, config.port), guessed=True)
 
 
-async def create_pairing_code(config: Config, phone: str, server_url: str | None) -> PairingOffer:
-    """A pairing code for the account of ``phone`` (for headless set-ups and the demo).
+async def create_pairing_code(config: Config, phone: str, server_url: str) -> PairingOffer:
+    """A pairing code for the account of ``phone`` naming ``server_url`` (for headless
+    set-ups and the demo).
 
     Raises:
         AdminError: no such account, or it hit the device or hourly code limit.
@@ -105,8 +116,7 @@ async def create_pairing_code(config: Config, phone: str, server_url: str | None
         raise AdminError(f"too many pairing codes; try again in {result.retry_after} s")
     if isinstance(result, DeviceLimit):
         raise AdminError(f"the account already has {config.max_devices} devices")
-    url = server_url or default_server_url(config)
-    return make_offer(code, url, public_key(server_key), pin, result.expires_at)
+    return make_offer(code, server_url, public_key(server_key), pin, result.expires_at)
 
 
 async def device_active(config: Config, public_key: bytes) -> bool:

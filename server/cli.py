@@ -5,16 +5,20 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import errno
 import gc
 import getpass
 import os
 import secrets
 import signal
 import sys
+from dataclasses import dataclass
 from pathlib import Path
+from ssl import SSLContext
 
 from aiohttp import web
 
+from server import listening
 from server.app import create_app
 from server.config import Config, ConfigError
 from server.log import server_logger, setup_logging
@@ -54,11 +58,40 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--tls-key", type=Path, default=None, help="its private key (PEM)")
     serve.set_defaults(func=_serve)
 
-    demo = sub.add_parser("demo", help="server + virtual phones + bridge, ready to try")
-    demo.add_argument("--port", type=int, default=8080)
-    demo.add_argument("--data-dir", type=Path, default=Path("var/demo"))
-    demo.add_argument("--control-port", type=int, default=8091)
-    demo.add_argument("--contact-interval", type=float, default=20.0)
+    demo = sub.add_parser(
+        "demo",
+        help="server + virtual phones + bridge, ready to try",
+        description="The whole system on this machine: the sync server, a virtual GSM "
+        "network with two phones, and a device bridge on phone 1. A port that is taken "
+        "is replaced by a free one; the banner says which, and the URL to open.",
+    )
+    demo.add_argument(
+        "--port",
+        type=_port,
+        default=None,
+        help="the server's port (default: FERRY_PORT, else 8080)",
+    )
+    demo.add_argument(
+        "--control-port",
+        type=_port,
+        default=None,
+        help="the port of the emulator's control API, used by 'ferry emulate ctl' "
+        "(default: FERRY_EMULATOR_PORT, else 8091)",
+    )
+    demo.add_argument(
+        "--data-dir",
+        type=Path,
+        default=None,
+        help="where the demo keeps its database, keys, bridge and emulator.json "
+        "(default: var/demo)",
+    )
+    demo.add_argument(
+        "--contact-interval",
+        type=_seconds,
+        default=20.0,
+        metavar="SECONDS",
+        help="phone 2 texts phone 1 this often (default: 20)",
+    )
     demo.set_defaults(func=_demo)
 
     admin = sub.add_parser("admin", help="accounts and devices")
@@ -76,7 +109,12 @@ def _parser() -> argparse.ArgumentParser:
         "pairing-code", help="create a one-time pairing code for a bridge (headless set-ups)"
     )
     pc.add_argument("--phone", required=True)
-    pc.add_argument("--server-url", default=None, help="the URL bridges reach this server at")
+    pc.add_argument(
+        "--server-url",
+        default=None,
+        help="the URL bridges reach this server at (default: FERRY_PUBLIC_URL, else the "
+        "address the server running from DATA_DIR serves)",
+    )
     _server_args(pc)
     pc.set_defaults(func=_pairing_code)
     se = asub.add_parser("security-events", help="an account's security events, newest first")
@@ -90,10 +128,41 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _server_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--host", default=None)
-    p.add_argument("--port", type=int, default=None)
-    p.add_argument("--data-dir", type=Path, default=None)
-    p.add_argument("--database-url", default=None)
+    p.add_argument(
+        "--host", default=None, help="address to listen on (default: FERRY_HOST, else 127.0.0.1)"
+    )
+    p.add_argument("--port", type=_port, default=None, help="(default: FERRY_PORT, else 8080)")
+    p.add_argument(
+        "--data-dir",
+        type=Path,
+        default=None,
+        help="keys, database, TLS files (default: FERRY_DATA_DIR, else var)",
+    )
+    p.add_argument(
+        "--database-url",
+        default=None,
+        help="(default: FERRY_DATABASE_URL, else SQLite in the data directory)",
+    )
+
+
+def _port(text: str) -> int:
+    try:
+        port = int(text)
+    except ValueError:
+        port = -1
+    if not 0 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port number (0 to 65535)")
+    return port
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0 < value <= 86400:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds (up to 86400)")
+    return value
 
 
 def _config(ns: argparse.Namespace) -> Config:
@@ -110,8 +179,40 @@ def _config(ns: argparse.Namespace) -> Config:
 # ------------------------------------------------------------------- serve
 
 
-async def run_server(config: Config, stop: asyncio.Event) -> None:
-    """Serve until ``stop`` is set, then shut down cleanly (TLS whenever it is enabled)."""
+@dataclass
+class Serving:
+    """A started server: the URL it serves and how to stop it."""
+
+    runner: web.AppRunner
+    url: str
+    port: int
+    record: Path
+
+    async def close(self) -> None:
+        """Stop serving; the address record goes with it."""
+        listening.forget(self.record, os.getpid())
+        await self.runner.cleanup()
+
+
+async def start_server(config: Config, *, any_port_if_taken: bool = False) -> Serving:
+    """Start serving ``config`` (TLS whenever it is enabled) and record the address.
+
+    Args:
+        config: What to serve, and where.
+        any_port_if_taken: When ``config.port`` is taken, take a free port instead
+            (the demo); otherwise a taken port is an error.
+
+    Raises:
+        ListenError: The address cannot be bound (one sentence, fit to show as is).
+    """
+    port = config.port
+    try:
+        # Before anything is created or migrated: a taken port is the likeliest mistake.
+        await _probe(config.host, port)
+    except OSError as exc:
+        if not (any_port_if_taken and exc.errno == errno.EADDRINUSE):
+            raise listening.listen_error(config.host, port, exc) from None
+        port = 0
     tls = server_tls(config)
     if tls is not None:
         made = "created a self-signed" if tls.created else "using the"
@@ -120,21 +221,64 @@ async def run_server(config: Config, stop: asyncio.Event) -> None:
     app = create_app(config, tls_pin=pin)
     runner = web.AppRunner(app, access_log=None, handle_signals=False)
     await runner.setup()
-    site = web.TCPSite(
-        runner, config.host, config.port, ssl_context=tls.context if tls is not None else None
-    )
-    await site.start()
+    ssl_context = tls.context if tls is not None else None
+    try:
+        try:
+            await _bind(runner, config.host, port, ssl_context)
+        except OSError as exc:  # taken since the probe
+            if not (any_port_if_taken and exc.errno == errno.EADDRINUSE):
+                raise listening.listen_error(config.host, port, exc) from None
+            await _bind(runner, config.host, 0, ssl_context)
+    except BaseException:
+        await runner.cleanup()
+        raise
     # What start-up built (modules, compiled statements, caches) lives as long as the
     # server: keep it out of the collector's full passes, which otherwise stall the loop
     # for milliseconds while it walks objects that can never be garbage.
     gc.collect()
     gc.freeze()
     scheme = "https" if tls is not None else "http"
-    server_logger.info("listening on %s://%s:%d", scheme, config.host, config.port)
+    port = int(runner.addresses[0][1])
+    where = listening.Listening(scheme, config.host, port, os.getpid())
+    record = listening.record(config.data_dir, where)
+    server_logger.info("listening on %s://%s:%d", scheme, config.host, port)
+    return Serving(runner, f"{scheme}://{_url_host(config.host)}:{port}", port, record)
+
+
+async def _probe(host: str, port: int) -> None:
+    """Bind ``host``/``port`` the way the site will, and let go again."""
+    if port == 0:
+        return
+    loop = asyncio.get_running_loop()
+    server = await loop.create_server(asyncio.Protocol, host, port, start_serving=False)
+    server.close()
+    await server.wait_closed()
+
+
+async def _bind(runner: web.AppRunner, host: str, port: int, ssl: SSLContext | None) -> None:
+    site = web.TCPSite(runner, host, port, ssl_context=ssl)
+    try:
+        await site.start()
+    except OSError:
+        await site.stop()  # a failed start stays registered with the runner
+        raise
+
+
+def _url_host(host: str) -> str:
+    return f"[{host}]" if ":" in host else host
+
+
+async def run_server(config: Config, stop: asyncio.Event) -> None:
+    """Serve until ``stop`` is set, then shut down cleanly (TLS whenever it is enabled).
+
+    Raises:
+        ListenError: The address cannot be bound.
+    """
+    serving = await start_server(config)
     try:
         await stop.wait()
     finally:
-        await runner.cleanup()
+        await serving.close()
 
 
 def _stop_on_signals(stop: asyncio.Event) -> None:
@@ -150,9 +294,12 @@ def _serve(ns: argparse.Namespace) -> int:
     async def go() -> None:
         stop = asyncio.Event()
         _stop_on_signals(stop)
-        scheme = "https" if config.tls_enabled else "http"
-        print(f"Ferry server on {scheme}://{config.host}:{config.port}  (Ctrl-C stops)", flush=True)
-        await run_server(config, stop)
+        serving = await start_server(config)
+        try:
+            print(f"Ferry server on {serving.url}  (Ctrl-C stops)", flush=True)
+            await stop.wait()
+        finally:
+            await serving.close()
 
     asyncio.run(go())
     return 0
@@ -173,11 +320,23 @@ def _create_account(ns: argparse.Namespace) -> int:
 
 def _pairing_code(ns: argparse.Namespace) -> int:
     from protocol.pairing import parse_pairing_uri
-    from server.admin import AdminError, create_pairing_code
+    from server.admin import AdminError, create_pairing_code, server_url
     from server.auth.pairing import qr_text
 
+    config = _config(ns)
+    url = ns.server_url
+    if url is None:
+        found = server_url(config)
+        url = found.url
+        if found.guessed:
+            print(
+                f"ferry admin: no server is running from {config.data_dir}, so the code "
+                f"names {url}, where 'ferry serve' with these settings would listen; if "
+                "bridges reach the server elsewhere, pass --server-url or set FERRY_PUBLIC_URL",
+                file=sys.stderr,
+            )
     try:
-        offer = asyncio.run(create_pairing_code(_config(ns), ns.phone, ns.server_url))
+        offer = asyncio.run(create_pairing_code(config, ns.phone, url))
     except AdminError as exc:
         print(f"ferry admin: {exc}", file=sys.stderr)
         return 1
@@ -204,20 +363,30 @@ def _security_events(ns: argparse.Namespace) -> int:
 
 
 def _demo(ns: argparse.Namespace) -> int:
-    from server.demo import run_demo
+    from server.demo import DEFAULT_CONTROL_PORT, DEFAULT_DATA_DIR, run_demo
 
+    control_port = ns.control_port
+    if control_port is None:
+        control_port = _env_port("FERRY_EMULATOR_PORT", DEFAULT_CONTROL_PORT)
     # Codes travel through the virtual GSM network: a new sign-up in the demo gets its
-    # code on the virtual phone, and the bridged phone verifies itself.
-    config = Config.from_env(
-        port=ns.port,
-        data_dir=ns.data_dir,
-        sms_gateway="emulator",
-        emulator_url=f"http://127.0.0.1:{ns.control_port}",
-    )
+    # code on the virtual phone, and the bridged phone verifies itself. The demo points
+    # the gateway at the emulator once the emulator says where it listens.
+    data_dir = ns.data_dir or DEFAULT_DATA_DIR
+    config = Config.from_env(port=ns.port, data_dir=data_dir, sms_gateway="emulator")
     setup_logging(config.log_level)
     return asyncio.run(
-        run_demo(config, control_port=ns.control_port, contact_interval=ns.contact_interval)
+        run_demo(config, control_port=control_port, contact_interval=ns.contact_interval)
     )
+
+
+def _env_port(name: str, default: int) -> int:
+    text = os.environ.get(name)
+    if text is None:
+        return default
+    try:
+        return _port(text)
+    except argparse.ArgumentTypeError as exc:
+        raise ConfigError(f"{name}: {exc}") from None
 
 
 def random_password() -> str:

@@ -107,6 +107,8 @@ class Config:
         return self.tls_cert is not None or not _is_loopback(self.host)
 
     def validate(self) -> Config:
+        if not 0 <= self.port <= 65535:
+            raise ConfigError(f"port {self.port} is not a port number (FERRY_PORT: 0 to 65535)")
         if (self.tls_cert is None) != (self.tls_key is None):
             raise ConfigError("give both a TLS certificate and its key, or neither")
         if not self.secure_cookies and not _is_loopback(self.host):

@@ -13,6 +13,7 @@ import contextlib
 import logging
 import random
 from collections import deque
+from dataclasses import replace
 
 import serial
 import serial_asyncio_fast
@@ -27,7 +28,7 @@ from device_bridge.gsm.errors import (
     ModemUnavailable,
 )
 from device_bridge.gsm.modem import CommandDone, ModemEvent, ModemSession, PromptTimeout, Timer, Urc
-from device_bridge.gsm.pdu import encode_submit
+from device_bridge.gsm.pdu import Submit, encode_submit
 
 from .base import Contact, ModemStatus, StoredMessage, decode_stored
 
@@ -191,7 +192,7 @@ class SerialModem:
         done = await self._check("AT+CMGL=4")
         if done.dropped_lines:
             self._log.warning("AT+CMGL: %d over-long line(s) dropped", done.dropped_lines)
-        return [decode_stored(e.index, e.status, e.pdu) for e in at.parse_cmgl(done.lines)]
+        return [_stored(e.index, e.status, e.pdu) for e in at.parse_cmgl(done.lines)]
 
     async def read_message(self, index: int) -> StoredMessage | None:
         """The message in slot ``index`` (``AT+CMGR``), or None when the slot is empty."""
@@ -200,7 +201,7 @@ class SerialModem:
             return None  # invalid index: what many modems say for an empty slot
         _raise_for(done)
         entry = at.parse_cmgr(done.lines)
-        return None if entry is None else decode_stored(index, entry.status, entry.pdu)
+        return None if entry is None else _stored(index, entry.status, entry.pdu)
 
     async def delete_message(self, index: int) -> None:
         """Free slot ``index`` (``AT+CMGD``)."""
@@ -420,6 +421,16 @@ class SerialModem:
             if not future.done():
                 future.set_exception(error)
         self._events.put_nowait(error)
+
+
+def _stored(index: int, status: int | None, pdu: str) -> StoredMessage:
+    """Decode a listed or read slot. Firmware that leaves ``<stat>`` empty gets the
+    status the PDU implies: a SUBMIT is a stored draft (2), anything else received and
+    unread (0), so the bridge takes it in instead of skipping the slot."""
+    message = decode_stored(index, 0 if status is None else status, pdu)
+    if status is None and isinstance(message.sms, Submit):
+        return replace(message, status=2)
+    return message
 
 
 def _raise_for(done: CommandDone) -> None:

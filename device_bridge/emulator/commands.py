@@ -56,6 +56,9 @@ class GeneralCommands:
     def _urc(self, lines: list[str]) -> None:
         raise NotImplementedError
 
+    def _registration_changed(self) -> None:
+        raise NotImplementedError
+
     @property
     def sim_locked(self) -> bool:
         """Whether the SIM still wants its PIN."""
@@ -97,7 +100,9 @@ class GeneralCommands:
             raise self._cme(3)
         if len(values) > 1 and values[1] == 1:  # reset: boot URCs come again
             self._power_up()
-        self.cfun = values[0]
+        was, self.cfun = self.cfun, values[0]
+        if (was == 1) != (self.cfun == 1):
+            self._registration_changed()
         return []
 
     def _at_cmee(self, mode: str, args: str) -> list[str]:
@@ -126,16 +131,6 @@ class GeneralCommands:
 
     def _at_csq(self, mode: str, args: str) -> list[str]:
         return [] if mode == "test" else [f"+CSQ: {self.faults.signal},99"]
-
-    def _at_cops(self, mode: str, args: str) -> list[str]:
-        if mode == "read":
-            return ['+COPS: 0,0,"Ferry Mobile",7'] if self.cfun == 1 else ["+COPS: 0"]
-        if mode == "test":
-            return ['+COPS: (2,"Ferry Mobile","Ferry","00101",7),,(0-4),(0-2)']
-        return []
-
-    def _at_creg(self, mode: str, args: str) -> list[str]:
-        return ["+CREG: 0,1" if self.cfun == 1 else "+CREG: 0,0"] if mode == "read" else []
 
     def _at_cnum(self, mode: str, args: str) -> list[str]:
         return [] if mode == "test" else [f'+CNUM: "","{self.number}",145']
@@ -196,19 +191,16 @@ class GeneralCommands:
         if mode == "read":
             return ["+CNMI: " + ",".join(map(str, self.cnmi))]
         if mode == "test":
-            return ["+CNMI: " + ",".join(int_range(values) for values in (
-                self.profile.cnmi_modes, self.profile.cnmi_mt, {0}, self.profile.cnmi_ds,
-                {0}))]
-        values = [*ints(args), 0, 0, 0, 0, 0][:5]
-        p = self.profile
-        if values[0] not in p.cnmi_modes or values[1] not in p.cnmi_mt \
-                or values[3] not in p.cnmi_ds:
+            return ["+CNMI: " + ",".join(int_range(values) for values in self._cnmi_offered())]
+        values = [*ints(",".join(f.strip() or "0" for f in args.split(","))), 0, 0, 0, 0, 0][:5]
+        if any(v not in offered for v, offered in zip(values, self._cnmi_offered(), strict=True)):
             raise Final("+CMS ERROR: 303")
         self.cnmi = tuple(values)  # type: ignore[assignment]
         return []
 
-    def _at_cnma(self, mode: str, args: str) -> list[str]:
-        raise Final("+CMS ERROR: 340")
+    def _cnmi_offered(self) -> tuple[frozenset[int], ...]:
+        p = self.profile
+        return p.cnmi_modes, p.cnmi_mt, p.cnmi_bm, p.cnmi_ds, p.cnmi_bfr
 
 
 def ints(args: str) -> list[int]:

@@ -4,7 +4,9 @@
 method   path                             what
 =======  ===============================  =============================================
 GET      /phones                          ``[{"number", "pty", "profile"}]``
-POST     /phones/{number}/inject          ``{"from", "text"}``: an SMS arrives from anyone
+POST     /phones/{number}/inject          ``{"from", "text"[, "ref_bits"]}``: an SMS arrives
+                                          from anyone (long ones with an 8- or 16-bit
+                                          concatenation reference)
 POST     /phones/{number}/send            ``{"to", "text"}``: the phone's user sends one
 GET      /phones/{number}/messages        what the phone received ``[{"from", "text",
                                           "timestamp"}]`` (kept after SIM deletion)
@@ -36,8 +38,9 @@ if TYPE_CHECKING:
 __all__ = ["EMULATOR_KEY", "create_control_app"]
 
 EMULATOR_KEY: web.AppKey[Emulator] = web.AppKey("emulator")
-_MAX_BODY = 64 * 1024
-_MAX_TEXT = 5000  # characters; the codec refuses what cannot fit its part limit anyway
+_MAX_BODY = 512 * 1024  # the longest text, every character JSON-escaped
+#: Characters: the most 255 GSM-7 parts carry; the codec refuses what needs more parts.
+_MAX_TEXT = 255 * 153
 
 
 def create_control_app(emulator: Emulator) -> web.Application:
@@ -105,8 +108,12 @@ async def inject(request: web.Request) -> web.Response:
     """Deliver an SMS to the phone from any number or sender name."""
     phone = _phone(request)
     body = await _body(request, "from", "text")
+    ref_bits = body.get("ref_bits", 8)
+    if ref_bits not in (8, 16) or isinstance(ref_bits, bool):
+        raise _ApiError(400, "bad_field", "'ref_bits' must be 8 or 16")
     try:
-        phone.modem.deliver(body["from"], body["text"], phone.modem.network.clock())
+        phone.modem.deliver(body["from"], body["text"], phone.modem.network.clock(),
+                            ref_bits=ref_bits)
     except EncodeError as exc:
         raise _ApiError(400, "cannot_encode", str(exc)) from None
     return web.json_response({"delivered": True}, status=201)

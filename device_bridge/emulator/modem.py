@@ -27,10 +27,12 @@ from device_bridge.gsm.pdu import (
     encode_status_report,
 )
 
-from .commands import Final, GeneralCommands, ints
+from .commands import Final, ints
+from .huawei import HuaweiCommands
 from .network import Network, ReceivedSms
 from .phonebook import Phonebook, PhonebookCommands
 from .profiles import PROFILES, Faults, Profile
+from .radio import RadioCommands
 from .storage import CAPACITY, MessageStore, Slot
 
 __all__ = ["EmulatedModem"]
@@ -45,7 +47,7 @@ _SME_BUSY = 0x21  # TP-ST: temporary error, the service centre is still trying
 _EXTENDED = re.compile(r"([+^$*#%][A-Z0-9]+)(=\?|\?|=[^;]*)?;?", re.IGNORECASE)
 _BASIC = re.compile(r"S\d+(?:\?|=\d*)|&?[A-Z]\d*", re.IGNORECASE)
 _SMS_COMMANDS = frozenset({"+CMGL", "+CMGR", "+CMGD", "+CMGS", "+CMGW", "+CPMS", "+CNMI"})
-_SIM_COMMANDS = _SMS_COMMANDS | {"+CNUM", "+CIMI", "+CPBS", "+CPBR"}
+_SIM_COMMANDS = _SMS_COMMANDS | {"+CNUM", "+CIMI", "+CPBS", "+CPBR", "+CCID", "+CSMS"}
 
 
 @dataclass
@@ -58,7 +60,7 @@ class _Entry:
     hex: bytearray
 
 
-class EmulatedModem(GeneralCommands, PhonebookCommands):
+class EmulatedModem(RadioCommands, HuaweiCommands, PhonebookCommands):
     """One virtual phone's modem.
 
     Args:
@@ -76,7 +78,8 @@ class EmulatedModem(GeneralCommands, PhonebookCommands):
         self.profile = profile
         self.faults = Faults()
         self.received: list[ReceivedSms] = []
-        self.memories = {name: MessageStore(CAPACITY.get(name, 30)) for name in profile.memories}
+        self.memories = {name: MessageStore(CAPACITY.get(name, 30), profile.index_base)
+                         for name in profile.memories}
         self.phonebook = Phonebook()
         self._schedule = schedule or (lambda _delay, callback: callback())
         self._write: Callable[[bytes], None] = lambda _data: None
@@ -88,6 +91,8 @@ class EmulatedModem(GeneralCommands, PhonebookCommands):
         self._held: list[str] = []  # URCs waiting for the link to be free
         self._waiting: deque[EncodedPdu] = deque()  # deliveries waiting for a free slot
         self._next_reference = 0
+        self._next_concat = 0  # concatenation reference of the next long delivery
+        self._unacknowledged = 0  # +CMT sent under AT+CSMS=1, awaiting AT+CNMA
         self._commands_seen = 0
         self._power_up()
 
@@ -102,6 +107,8 @@ class EmulatedModem(GeneralCommands, PhonebookCommands):
         self.sim_unlocked = False
         self.storage = [self.profile.memories[0]] * 3
         self._booted = False
+        self._power_up_radio()
+        self._power_up_huawei()
 
     # -- the host side -----------------------------------------------------
 
@@ -170,7 +177,8 @@ class EmulatedModem(GeneralCommands, PhonebookCommands):
             self._booted = True
             self._put_each(self.profile.boot_urcs)
         self._commands_seen += 1
-        if self.profile.noise and self._commands_seen % self.profile.noise_every == 0:
+        if self.profile.noise and self.curc and \
+                self._commands_seen % self.profile.noise_every == 0:
             self._put_each(self.profile.noise)
         if self.faults.urc_mid_response and self._held:
             lines = [*lines[:1], *self._held, *lines[1:]]
@@ -256,7 +264,9 @@ class EmulatedModem(GeneralCommands, PhonebookCommands):
         return []
 
     def _extended(self, name: str, suffix: str) -> list[str] | None:
-        handler = getattr(self, "_at_" + name[1:].lower(), None) if name[0] == "+" else None
+        prefix = {"+": "_at_", "^": "_hw_" if self.profile.huawei_commands else None}
+        kind = prefix.get(name[0])
+        handler = getattr(self, kind + name[1:].lower(), None) if kind else None
         if handler is None or (name == "+CNUM" and not self.profile.has_cnum):
             raise Final(self.profile.unsupported)
         if name in _SIM_COMMANDS and self.sim_locked:
@@ -285,9 +295,16 @@ class EmulatedModem(GeneralCommands, PhonebookCommands):
         lines: list[str] = []
         for index, slot in self._store(0).items():
             if wanted in (4, slot.status):
-                lines += [f"+CMGL: {index},{slot.status},,{slot.length}", slot.pdu]
+                lines += [f"+CMGL: {index},{self._stat_field(slot)},,{slot.length}",
+                          self._pdu_line(slot.pdu)]
                 slot.status = 1 if slot.status == 0 else slot.status
         return lines
+
+    def _stat_field(self, slot: Slot) -> str:
+        return "" if self.faults.blank_status else str(slot.status)
+
+    def _pdu_line(self, pdu: str) -> str:
+        return pdu + '"' if self.faults.pdu_quote else pdu
 
     def _at_cmgr(self, mode: str, args: str) -> list[str]:
         if mode == "test":
@@ -301,7 +318,7 @@ class EmulatedModem(GeneralCommands, PhonebookCommands):
             if self.profile.empty_read_error:
                 raise Final("+CMS ERROR: 321")
             return []
-        lines = [f"+CMGR: {slot.status},,{slot.length}", slot.pdu]
+        lines = [f"+CMGR: {self._stat_field(slot)},,{slot.length}", self._pdu_line(slot.pdu)]
         slot.status = 1 if slot.status == 0 else slot.status
         return lines
 
@@ -319,6 +336,14 @@ class EmulatedModem(GeneralCommands, PhonebookCommands):
             if flag and _deleted_by_flag(slot.status, flag):
                 store.delete(other)
         self._schedule(0.0, self._retry_waiting)
+        return []
+
+    def _at_cnma(self, mode: str, args: str) -> list[str]:
+        if mode == "test":
+            return ["+CNMA: (0-2)"]
+        if not self._unacknowledged:
+            raise Final("+CMS ERROR: 340")  # no acknowledgement expected
+        self._unacknowledged -= 1
         return []
 
     def _at_cmgs(self, mode: str, args: str) -> list[str] | None:
@@ -370,6 +395,7 @@ class EmulatedModem(GeneralCommands, PhonebookCommands):
         def confirm() -> None:
             self._busy = False
             self._respond([f"+CMGS: {reference}"], "OK")
+            self._flush()  # the answer is the sender's, whatever the network does next
             self.network.submit(self.number, submit, reference)
             self._flush()
 
@@ -381,11 +407,23 @@ class EmulatedModem(GeneralCommands, PhonebookCommands):
 
     # -- the network side ----------------------------------------------------
 
-    def deliver(self, sender: str, text: str, timestamp: datetime) -> None:
-        """Receive a message from the network: store its parts and announce them."""
+    def deliver(self, sender: str, text: str, timestamp: datetime, *,
+                ref_bits: int = 8) -> None:
+        """Receive a message from the network: store its parts and announce them.
+
+        A long message's parts share the next concatenation reference of this phone
+        (``ref_bits`` 8 or 16 wide), as a service centre numbers them.
+
+        Raises:
+            EncodeError: The text cannot be carried (more than 255 parts, a bad sender).
+        """
+        reference = self._next_concat % (1 << ref_bits)
+        parts = encode_deliver(sender, text, timestamp, smsc=self.network.smsc,
+                               concat_ref=reference, concat_ref_bits=ref_bits)
+        if len(parts) > 1:
+            self._next_concat += 1
         self.received.append(ReceivedSms(sender, text, timestamp))
         del self.received[:-10_000]
-        parts = encode_deliver(sender, text, timestamp, smsc=self.network.smsc)
         for part in parts:
             self._deliver_part(part)
         self._flush()
@@ -393,7 +431,8 @@ class EmulatedModem(GeneralCommands, PhonebookCommands):
     def _deliver_part(self, part: EncodedPdu) -> None:
         mt = self.cnmi[1]
         if mt == 2:
-            self._urc([f"+CMT: ,{part.tpdu_length}", part.hex])
+            self._unacknowledged += self.csms == 1
+            self._urc([f"+CMT: ,{part.tpdu_length}", self._pdu_line(part.hex)])
             return
         receive = self.memories[self.storage[2]]
         index = receive.add(Slot(0, part.hex, part.tpdu_length))

@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Protocol
 
+from device_bridge.gsm.errors import EncodeError
+from device_bridge.gsm.gsm7 import fix_surrogates
 from device_bridge.gsm.pdu import Submit
 
 __all__ = ["Network", "ReceivedSms", "SentSms", "Subscriber", "normalise", "utc_now"]
@@ -100,7 +102,11 @@ class Network:
         received_at = self.clock()
         text = self._reassemble(sender, submit)
         if text is not None:
-            self.send_text(sender, submit.recipient, text)
+            try:
+                self.send_text(sender, submit.recipient, text)
+            except EncodeError as exc:  # one bad message must not stop the network
+                logger.warning("sms from %s to %s not delivered: %s", sender,
+                               submit.recipient, exc)
         if submit.request_status_report:
             origin = self.subscriber(sender)
             if origin is not None:
@@ -135,7 +141,8 @@ class Network:
         if len(parts) < concat.total:
             return None
         del self._partial[key]
-        return "".join(parts[seq] for seq in sorted(parts))
+        # Raw AT can cut a surrogate pair between two parts: join first, then pair up.
+        return fix_surrogates("".join(parts[seq] for seq in sorted(parts)))
 
 
 def _append(log: list, item: object) -> None:

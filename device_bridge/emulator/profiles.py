@@ -20,11 +20,12 @@ class Profile:
         name: Profile key (``generic``, ``simcom``, ``quectel``, ``huawei``, ``wavecom``).
         manufacturer / model / revision: What ``AT+CGMI``/``CGMM``/``CGMR`` answer.
         echo: Echo default after power-up (V.250 says on).
-        prompt: The SMS prompt bytes (``b"> "``; some firmware omits the space).
+        prompt: The SMS prompt after ``AT+CMGS=<n>``: ``<CR><LF>> `` as TS 27.005 §3.5.1
+            says; some firmware sends ``> `` straight after the echoed command line.
         boot_urcs: Lines volunteered once after power-up, before the first answer.
         noise: Lines volunteered every ``noise_every`` commands (``^RSSI`` …).
-        cnmi_modes / cnmi_mt / cnmi_ds: ``AT+CNMI`` values accepted; others are refused
-            with ``+CMS ERROR: 303``.
+        cnmi_modes / cnmi_mt / cnmi_bm / cnmi_ds / cnmi_bfr: ``AT+CNMI`` values offered by
+            ``AT+CNMI=?`` and accepted; others are refused with ``+CMS ERROR: 303``.
         unsupported: Final result for unknown commands (``ERROR``, ``COMMAND NOT SUPPORT``).
         has_cnum: Whether ``AT+CNUM`` exists.
         empty_read_error: ``AT+CMGR`` on an empty slot answers ``+CMS ERROR: 321`` rather
@@ -35,6 +36,14 @@ class Profile:
             (not found) rather than a bare ``OK``.
         phonebook_ucs2_only: ``+CPBR`` names are UCS2 hex and numbers plain digits,
             whatever ``AT+CSCS`` says.
+        index_base: The first message slot's index (Huawei counts from 0).
+        huawei_commands: Answers the ``AT^`` commands of Huawei firmware (``^CURC`` …).
+        access_technology: TS 27.007 <AcT> reported by ``+CREG``/``+COPS`` (0 GSM,
+            2 UTRAN, 7 E-UTRAN); None for 2G firmware that leaves the field out.
+        lte: Whether EPS commands (``+CEREG``) exist.
+        gcap: ``AT+GCAP`` capabilities.
+        ws46: Wireless networks ``AT+WS46=?`` offers, the first is the current one.
+        ccid: The ``AT+CCID`` answer with ``{}`` for the ICCID; empty when absent.
     """
 
     name: str
@@ -42,13 +51,15 @@ class Profile:
     model: str = "Virtual GSM Modem"
     revision: str = "1.0"
     echo: bool = True
-    prompt: bytes = b"> "
+    prompt: bytes = b"\r\n> "
     boot_urcs: tuple[str, ...] = ()
     noise: tuple[str, ...] = ()
     noise_every: int = 3
     cnmi_modes: frozenset[int] = frozenset({0, 1, 2})
     cnmi_mt: frozenset[int] = frozenset({0, 1, 2, 3})
+    cnmi_bm: frozenset[int] = frozenset({0, 2})
     cnmi_ds: frozenset[int] = frozenset({0, 1, 2})
+    cnmi_bfr: frozenset[int] = frozenset({0, 1})
     unsupported: str = "ERROR"
     has_cnum: bool = True
     empty_read_error: bool = False
@@ -56,6 +67,13 @@ class Profile:
     charsets: tuple[str, ...] = ("GSM", "IRA", "UCS2")
     phonebook_empty_error: bool = False
     phonebook_ucs2_only: bool = False
+    index_base: int = 1
+    huawei_commands: bool = False
+    access_technology: int | None = 7
+    lte: bool = True
+    gcap: str = "+CGSM"
+    ws46: tuple[int, ...] = (25, 12, 22, 28, 29, 30, 31)
+    ccid: str = "+CCID: {}"
 
 
 PROFILES: dict[str, Profile] = {
@@ -66,6 +84,7 @@ PROFILES: dict[str, Profile] = {
             "simcom", manufacturer="SIMCOM_Ltd", model="SIMCOM_SIM800L",
             revision="Revision:1418B04SIM800L24",
             boot_urcs=("RDY", "+CFUN: 1", "+CPIN: READY", "Call Ready", "SMS Ready"),
+            access_technology=None, lte=False, ws46=(12,), ccid="{}",
         ),
         Profile(
             "quectel", manufacturer="Quectel", model="EC25", revision="EC25EFAR06A06M4G",
@@ -78,12 +97,16 @@ PROFILES: dict[str, Profile] = {
             echo=False, boot_urcs=("^BOOT:20142538,0,0,0,75",),
             noise=("^RSSI:17", "^MODE:5,4"), unsupported="COMMAND NOT SUPPORT",
             has_cnum=False, cnmi_ds=frozenset({0, 2}), phonebook_ucs2_only=True,
+            index_base=0, huawei_commands=True, access_technology=2, lte=False,
+            gcap="+CGSM,+DS,+ES", ws46=(25, 12, 22), ccid="",
         ),
         Profile(
             "wavecom", manufacturer="WAVECOM MODEM", model="MULTIBAND  900E  1800",
-            revision="R7.46.0.201103281648", prompt=b">",
+            revision="R7.46.0.201103281648", prompt=b"> ",
             boot_urcs=("+WIND: 3", "+WIND: 4"), cnmi_modes=frozenset({0, 1}),
-            memories=("SM",), charsets=("GSM", "PCCP437", "HEX"),
+            cnmi_bm=frozenset({0, 2, 3}), memories=("SM",), charsets=("GSM", "PCCP437", "HEX"),
+            access_technology=None, lte=False, gcap="+CGSM,+FCLASS,+DS", ws46=(12,),
+            ccid='+CCID: "{}"',
         ),
     )
 }
@@ -108,6 +131,9 @@ class Faults:
         report_trying: Precede every final report with one saying 0x21 (temporary
             error, SME busy, the centre is still trying).
         report_delay: Seconds before the final report comes (after any "trying" one).
+        blank_status: Leave ``<stat>`` empty in ``+CMGR``/``+CMGL`` headers
+            (``+CMGR: ,,92``), as some firmware does.
+        pdu_quote: Put a stray ``"`` after the PDU hex of ``+CMGR``/``+CMGL``/``+CMT``.
     """
 
     hang: bool = False
@@ -122,6 +148,8 @@ class Faults:
     report_status: int | None = None
     report_trying: bool = False
     report_delay: float = 0.0
+    blank_status: bool = False
+    pdu_quote: bool = False
 
     def update(self, changes: dict[str, object]) -> None:
         """Apply ``changes`` (from JSON), checking names and types.

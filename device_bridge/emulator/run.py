@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import json
 import logging
 import os
@@ -26,8 +27,14 @@ from .profiles import PROFILES
 from .pty import PtyPort
 from .scripted import ScriptedContact
 
-__all__ = ["DEFAULT_NUMBERS", "Emulator", "Phone", "default_numbers", "open_emulator",
-           "run_emulator"]
+__all__ = [
+    "DEFAULT_NUMBERS",
+    "Emulator",
+    "Phone",
+    "default_numbers",
+    "open_emulator",
+    "run_emulator",
+]
 
 logger = logging.getLogger("ferry.emulator")
 
@@ -59,6 +66,7 @@ class Emulator:
         self.phones = phones
         self.control_url = ""
         self._runner: web.AppRunner | None = None
+        self._state_file: Path | None = None
         self._tasks: list[asyncio.Task[None]] = []
 
     def phone(self, number: str) -> Phone:
@@ -74,12 +82,18 @@ class Emulator:
         raise KeyError(number)
 
     def describe(self) -> dict[str, object]:
-        """The state-file JSON: control URL and each phone's number and pty."""
-        return {"control": self.control_url,
-                "phones": [{"number": p.number, "pty": p.pty} for p in self.phones]}
+        """The state-file JSON: control URL, this process, each phone's number and pty."""
+        return {
+            "control": self.control_url,
+            "pid": os.getpid(),
+            "phones": [{"number": p.number, "pty": p.pty} for p in self.phones],
+        }
 
     async def close(self) -> None:
-        """Stop the contacts and the control API, release the ptys."""
+        """Stop the contacts and the control API, release the ptys, remove the state file."""
+        if self._state_file is not None:
+            self._state_file.unlink(missing_ok=True)
+            self._state_file = None
         for task in self._tasks:
             task.cancel()
         for task in self._tasks:
@@ -95,8 +109,12 @@ class Emulator:
     async def __aenter__(self) -> Emulator:
         return self
 
-    async def __aexit__(self, exc_type: type[BaseException] | None,
-                        exc: BaseException | None, tb: TracebackType | None) -> None:
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
         await self.close()
 
 
@@ -105,6 +123,7 @@ async def run_emulator(
     *,
     control_host: str = "127.0.0.1",
     control_port: int = 8091,
+    free_port_if_taken: bool = False,
     contact_interval: float | None = None,
     state_file: Path | None = None,
     profiles: dict[str, str] | None = None,
@@ -116,14 +135,18 @@ async def run_emulator(
         numbers: One virtual phone per number (``+E164``).
         control_host: Where the control API listens (keep it on loopback).
         control_port: Its port; 0 picks a free one (see ``Emulator.control_url``).
+        free_port_if_taken: When ``control_port`` is taken, pick a free one instead of
+            failing.
         contact_interval: If set, the second phone (or an outside number when there is
             only one phone) texts the first every this many seconds.
-        state_file: Where to write ``{"control": url, "phones": [{number, pty}]}``.
+        state_file: Where to write ``{"control": url, "pid": pid, "phones": [{number,
+            pty}]}``; removed again by ``close``.
         profiles: Quirk profile per number (``generic`` when absent).
         clock: Aware-time source for every timestamp.
 
     Raises:
         ValueError: No numbers, a duplicate, or an unknown profile.
+        OSError: The control port cannot be bound (``errno.EADDRINUSE`` when taken).
     """
     if not numbers or len(set(numbers)) != len(numbers):
         raise ValueError("give at least one phone number, each once")
@@ -131,13 +154,14 @@ async def run_emulator(
     phones = [_start_phone(network, n, (profiles or {}).get(n, "generic")) for n in numbers]
     emulator = Emulator(network, phones)
     try:
-        await _start_control(emulator, control_host, control_port)
+        await _start_control(emulator, control_host, control_port, free_port_if_taken)
         if contact_interval is not None:
             sender = numbers[1] if len(numbers) > 1 else OUTSIDE_CONTACT
             contact = ScriptedContact(network, sender, numbers[0], interval=contact_interval)
             emulator._tasks.append(asyncio.create_task(contact.run()))
         if state_file is not None:
             _write_state(state_file, emulator.describe())
+            emulator._state_file = state_file
     except BaseException:
         await emulator.close()
         raise
@@ -160,8 +184,12 @@ def _start_phone(network: Network, number: str, profile: str) -> Phone:
     if profile not in PROFILES:
         raise ValueError(f"unknown profile {profile!r}; choose from {sorted(PROFILES)}")
     loop = asyncio.get_running_loop()
-    modem = EmulatedModem(number, network, profile=PROFILES[profile],
-                          schedule=lambda delay, callback: loop.call_later(delay, callback))
+    modem = EmulatedModem(
+        number,
+        network,
+        profile=PROFILES[profile],
+        schedule=lambda delay, callback: loop.call_later(delay, callback),
+    )
     port = PtyPort(modem.receive)
     modem.attach(port.write)
     port.start()
@@ -169,13 +197,28 @@ def _start_phone(network: Network, number: str, profile: str) -> Phone:
     return Phone(number, port.path, modem, port)
 
 
-async def _start_control(emulator: Emulator, host: str, port: int) -> None:
+async def _start_control(emulator: Emulator, host: str, port: int, any_if_taken: bool) -> None:
     runner = web.AppRunner(create_control_app(emulator), access_log=None)
     await runner.setup()
     emulator._runner = runner
-    await web.TCPSite(runner, host, port).start()
+    try:
+        await _bind(runner, host, port)
+    except OSError as exc:
+        if not (any_if_taken and exc.errno == errno.EADDRINUSE):
+            raise
+        logger.info("control port %d is taken; using a free one", port)
+        await _bind(runner, host, 0)
     bound_host, bound_port = runner.addresses[0][:2]
     emulator.control_url = f"http://{bound_host}:{bound_port}"
+
+
+async def _bind(runner: web.AppRunner, host: str, port: int) -> None:
+    site = web.TCPSite(runner, host, port)
+    try:
+        await site.start()
+    except OSError:
+        await site.stop()  # a failed start stays registered with the runner
+        raise
 
 
 def _write_state(path: Path, state: dict[str, object]) -> None:

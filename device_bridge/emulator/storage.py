@@ -20,10 +20,12 @@ class Slot:
 
 
 class MessageStore:
-    """Numbered slots, 1-based like most firmware; a full store refuses new messages."""
+    """Numbered slots from ``base`` (1 on most firmware, 0 on Huawei's); a full store
+    refuses new messages."""
 
-    def __init__(self, capacity: int) -> None:
+    def __init__(self, capacity: int, base: int = 1) -> None:
         self.capacity = capacity
+        self.base = base
         self._slots: dict[int, Slot] = {}
 
     @property
@@ -33,7 +35,7 @@ class MessageStore:
 
     def add(self, slot: Slot) -> int | None:
         """Store ``slot`` in the lowest free index; None when full."""
-        for index in range(1, self.capacity + 1):
+        for index in range(self.base, self.base + self.capacity):
             if index not in self._slots:
                 self._slots[index] = slot
                 return index
@@ -49,7 +51,7 @@ class MessageStore:
 
     def valid(self, index: int) -> bool:
         """Whether ``index`` names a slot of this memory at all."""
-        return 1 <= index <= self.capacity
+        return self.base <= index < self.base + self.capacity
 
     def items(self) -> list[tuple[int, Slot]]:
         """All used slots in index order."""

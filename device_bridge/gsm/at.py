@@ -31,6 +31,7 @@ __all__ = [
     "LineReader",
     "Marker",
     "UrcHeader",
+    "clean_pdu",
     "csq_to_dbm",
     "decode_string",
     "is_noise",
@@ -273,36 +274,44 @@ def _int(value: str) -> int | None:
 
 @dataclass(frozen=True)
 class CmglEntry:
-    """One ``+CMGL:`` entry in PDU mode: slot, status (0-3), TPDU length and PDU hex."""
+    """One ``+CMGL:`` entry in PDU mode: slot, status (0-3; None when the modem left it
+    empty), TPDU length and PDU hex."""
 
     index: int
-    status: int
+    status: int | None
     length: int
     pdu: str
 
 
 @dataclass(frozen=True)
 class CmgrEntry:
-    """A ``+CMGR:`` answer in PDU mode: status (0-3), TPDU length and PDU hex."""
+    """A ``+CMGR:`` answer in PDU mode: status (0-3, or None when left empty), TPDU length
+    and PDU hex."""
 
-    status: int
+    status: int | None
     length: int
     pdu: str
+
+
+def clean_pdu(line: str) -> str:
+    """A PDU line without the stray quotes some firmware puts around or after the hex."""
+    return line.strip().strip('"').strip()
 
 
 def parse_cmgl(lines: list[str] | tuple[str, ...]) -> list[CmglEntry]:
     """Parse ``+CMGL: <index>,<stat>,[<alpha>],<length>`` header + PDU line pairs.
 
     Entries with an unreadable header are skipped; a header without a PDU line
-    gets an empty PDU so the caller can still report the slot.
+    gets an empty PDU so the caller can still report the slot. An empty ``<stat>``
+    (``+CMGL: 3,,,92``, seen from real modems) is read as None, not as a bad header.
     """
     entries: list[CmglEntry] = []
-    pending: tuple[int, int, int] | None = None
+    pending: tuple[int, int | None, int] | None = None
     for line in lines:
         payload = _payload(line, "+CMGL:")
         if payload is None:
             if pending is not None:
-                entries.append(CmglEntry(*pending, pdu=line))
+                entries.append(CmglEntry(*pending, pdu=clean_pdu(line)))
                 pending = None
             continue
         if pending is not None:
@@ -313,12 +322,12 @@ def parse_cmgl(lines: list[str] | tuple[str, ...]) -> list[CmglEntry]:
     return entries
 
 
-def _cmgl_header(payload: str) -> tuple[int, int, int] | None:
+def _cmgl_header(payload: str) -> tuple[int, int | None, int] | None:
     fields = split_params(payload)
     if len(fields) < 3:
         return None
     index, status, length = _int(fields[0]), _int(fields[1]), _int(fields[-1])
-    if index is None or status is None or length is None:
+    if index is None or length is None or (status is None and fields[1].strip()):
         return None
     return index, status, length
 
@@ -327,7 +336,8 @@ def parse_cmgr(lines: list[str] | tuple[str, ...]) -> CmgrEntry | None:
     """Parse ``+CMGR: <stat>,[<alpha>],<length>`` and the PDU line; None if absent.
 
     An empty slot answers with just ``OK`` on most modems (or ``+CMGR: 0,,0``), so
-    both come back as None.
+    both come back as None. An empty ``<stat>`` (``+CMGR: ,,92``) is not an empty slot:
+    the entry comes back with status None.
     """
     for position, line in enumerate(lines):
         payload = _payload(line, "+CMGR:")
@@ -336,9 +346,9 @@ def parse_cmgr(lines: list[str] | tuple[str, ...]) -> CmgrEntry | None:
         fields = split_params(payload)
         status, length = _int(fields[0]), _int(fields[-1])
         has_pdu = position + 1 < len(lines)
-        if status is None or length is None or length == 0 or not has_pdu:
+        if (status is None and fields[0].strip()) or not length or not has_pdu:
             return None
-        return CmgrEntry(status=status, length=length, pdu=lines[position + 1])
+        return CmgrEntry(status=status, length=length, pdu=clean_pdu(lines[position + 1]))
     return None
 
 

@@ -19,6 +19,8 @@ this module adds the codec (septet values, packing) and the forced encodings.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
+from functools import cache
 from typing import Literal
 
 from protocol import sms
@@ -28,8 +30,9 @@ from .errors import EncodeError
 
 __all__ = [
     "BASIC", "ESC", "EXTENSION", "MAX_PARTS", "MAX_USER_DATA", "TRANSLITERATE", "Encoding",
-    "char_septets", "fix_surrogates", "from_septets", "header_fill", "is_gsm7", "pack",
-    "part_limits", "segment_text", "split", "to_septets", "ucs2_units", "unpack",
+    "TextPlan", "char_septets", "fix_surrogates", "from_septets", "header_fill", "is_gsm7",
+    "pack", "part_limits", "plan_text", "segment_text", "split", "to_septets", "ucs2_units",
+    "unpack",
 ]
 
 Encoding = Literal["gsm7", "ucs2", "8bit"]
@@ -59,8 +62,12 @@ TRANSLITERATE = {
     "ç": "Ç",
 }
 
-_ENCODE: dict[str, bytes] = {ch: bytes([i]) for i, ch in enumerate(BASIC) if i != ESC}
-_ENCODE.update({ch: bytes([ESC, code]) for code, ch in EXTENSION.items()})
+@cache
+def _encoder(locking: int, single: int) -> dict[str, bytes]:
+    """Character -> septets with these national tables (0, 0: the default alphabet)."""
+    table = {ch: bytes([ESC, code]) for code, ch in sms.single_shift_table(single).items()}
+    table.update({ch: bytes([code]) for code, ch in sms.locking_table(locking).items()})
+    return table
 
 
 def char_septets(ch: str) -> int:
@@ -98,21 +105,27 @@ def header_fill(header_octets: int) -> tuple[int, int]:
     return septets, septets * 7 - header_octets * 8
 
 
-def to_septets(text: str, *, transliterate: bool = False, discard_invalid: bool = False) -> bytes:
+def to_septets(
+    text: str, *, transliterate: bool = False, discard_invalid: bool = False, locking: int = 0,
+    single: int = 0,
+) -> bytes:
     """Encode *text* as unpacked septets, one per byte, ESC pairs for the extension table.
 
     Args:
         text: The text to encode.
         transliterate: Replace look-alike characters (:data:`TRANSLITERATE`) first.
         discard_invalid: Leave out characters that have no GSM-7 code instead of failing.
+        locking: National language whose locking shift table replaces the default alphabet.
+        single: National language whose single shift table replaces the extension table.
 
     Raises:
         EncodeError: A character has no GSM-7 code and *discard_invalid* is false.
     """
+    encode = _encoder(locking, single)
     out = bytearray()
     for original in text:
         ch = TRANSLITERATE.get(original, original) if transliterate else original
-        code = _ENCODE.get(ch)
+        code = encode.get(ch)
         if code is not None:
             out += code
         elif not discard_invalid:
@@ -120,24 +133,28 @@ def to_septets(text: str, *, transliterate: bool = False, discard_invalid: bool 
     return bytes(out)
 
 
-def from_septets(septets: bytes) -> str:
-    """Decode unpacked septets to text.
+def from_septets(septets: bytes, *, locking: int = 0, single: int = 0) -> str:
+    """Decode unpacked septets to text, with the national tables the header named.
 
     Follows TS 23.038 for odd input instead of failing, so no received text is lost: an
-    ESC before a value the extension table lacks yields the default-alphabet character,
-    and ESC ESC or a trailing lone ESC yields a space.
+    ESC before a value the shift table lacks yields the character of the alphabet in use,
+    a value the national locking table leaves undefined the default alphabet's, and ESC
+    ESC or a trailing lone ESC yields a space.
     """
+    basic = sms.locking_table(locking)
+    shifted = sms.single_shift_table(single)
     out: list[str] = []
     escaped = False
     for value in septets:
         value &= 0x7F
+        plain = basic.get(value) or BASIC[value]
         if escaped:
             escaped = False
-            out.append(" " if value == ESC else EXTENSION.get(value, BASIC[value]))
+            out.append(" " if value == ESC else shifted.get(value, plain))
         elif value == ESC:
             escaped = True
         else:
-            out.append(BASIC[value])
+            out.append(plain)
     if escaped:
         out.append(" ")
     return "".join(out)
@@ -202,6 +219,39 @@ def part_limits(encoding: str, ref_bits: int = 8) -> tuple[int, int]:
         return sms.part_limits(encoding, ref_bits)
     except ValueError as exc:
         raise EncodeError(str(exc)) from None
+
+
+@dataclass(frozen=True)
+class TextPlan:
+    """How a text is sent: encoding, the texts of its parts, and the national language
+    tables (0: none) every part's header names."""
+
+    encoding: Encoding
+    parts: list[str]
+    locking: int = 0
+    single: int = 0
+
+
+def plan_text(text: str, *, encoding: str | None = None, ref_bits: int = 8) -> TextPlan:
+    """Like :func:`segment_text`, but a text that is not plain GSM-7 goes as GSM-7 with
+    national language tables when they take fewer parts than UCS-2
+    (:func:`protocol.sms.count` chooses; the parts agree with its count).
+
+    Raises:
+        EncodeError: As :func:`segment_text`.
+    """
+    if encoding is not None or is_gsm7(text):
+        return TextPlan(*segment_text(text, encoding=encoding, ref_bits=ref_bits))
+    info = sms.count(text, ref_bits=ref_bits)
+    if info.encoding != "gsm7":
+        return TextPlan(*segment_text(text, encoding="ucs2", ref_bits=ref_bits))
+    if info.parts > MAX_PARTS:
+        raise EncodeError(f"text needs {info.parts} parts; at most {MAX_PARTS} are possible")
+    costs = sms.national_costs(info.locking, info.single)
+    tables = (info.locking > 0) + (info.single > 0)
+    _, multi = sms.part_limits("gsm7", ref_bits, tables)
+    parts = [text] if info.parts == 1 else split(text, costs.__getitem__, multi)
+    return TextPlan("gsm7", parts, info.locking, info.single)
 
 
 def segment_text(

@@ -57,6 +57,7 @@ from .at import (
     PROMPT,
     FinalResult,
     LineReader,
+    clean_pdu,
     is_noise,
     parse_final,
     parse_urc,
@@ -400,9 +401,10 @@ class ModemSession:
 
     def _take_urc_pdu(self, line: str) -> bool:
         kind, self._pdu_urc = self._pdu_urc, None
-        if not _HEX.match(line):
+        pdu = clean_pdu(line)
+        if not _HEX.match(pdu):
             return False  # the PDU never came; treat the line on its own
-        self._events.append(IncomingPdu(line) if kind == "CMT" else StatusReportPdu(line))
+        self._events.append(IncomingPdu(pdu) if kind == "CMT" else StatusReportPdu(pdu))
         return True
 
 

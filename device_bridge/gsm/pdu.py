@@ -46,7 +46,7 @@ from .fields import (
     sender_address,
     smsc_field,
 )
-from .gsm7 import MAX_USER_DATA, Encoding, part_limits, segment_text
+from .gsm7 import MAX_USER_DATA, Encoding, TextPlan, part_limits, plan_text, segment_text
 
 __all__ = [
     "MAX_ADDRESS_DIGITS",
@@ -83,6 +83,7 @@ MAX_PDU_HEX = 2 * (12 + 176)  # SMSC field + a generous TPDU bound (164 for SUBM
 _MTI_DELIVER, _MTI_SUBMIT, _MTI_STATUS_REPORT = 0, 1, 2
 _UDHI, _SRR, _RD, _MMS = 0x40, 0x20, 0x04, 0x04
 _IEI_CONCAT8, _IEI_CONCAT16, _IEI_PORT8, _IEI_PORT16 = 0x00, 0x08, 0x04, 0x05
+_IEI_SINGLE_SHIFT, _IEI_LOCKING_SHIFT = 0x24, 0x25  # national language tables
 _DCS_ALPHABET = {"gsm7": 0x00, "8bit": 0x04, "ucs2": 0x08}
 _HEX = re.compile(r"[0-9A-Fa-f]{2,}")
 
@@ -102,11 +103,17 @@ class Concat:
 
 @dataclass(frozen=True)
 class UserDataHeader:
-    """What we understand of a UDH; every element is also kept raw in *elements*."""
+    """What we understand of a UDH; every element is also kept raw in *elements*.
+
+    *locking* and *single* are the national languages (TS 23.038 §6.2.1.2.4) whose shift
+    tables the GSM-7 text uses; 0 when the header names none.
+    """
 
     concat: Concat | None = None
     ports: tuple[int, int] | None = None  # (destination, originator) application ports
     elements: tuple[tuple[int, bytes], ...] = ()
+    locking: int = 0
+    single: int = 0
 
 
 @dataclass(frozen=True)
@@ -223,6 +230,7 @@ def decode_udh(udh: bytes) -> UserDataHeader:
         ValueError: An element runs past the end of the header.
     """
     concat, ports, elements, pos = None, None, [], 0
+    shifts = {_IEI_LOCKING_SHIFT: 0, _IEI_SINGLE_SHIFT: 0}
     while pos < len(udh):
         if pos + 2 > len(udh) or pos + 2 + udh[pos + 1] > len(udh):
             raise ValueError("user data header element runs past the header")
@@ -237,7 +245,11 @@ def decode_udh(udh: bytes) -> UserDataHeader:
             ports = (body[0], body[1])
         elif (iei, len(body)) == (_IEI_PORT16, 4):
             ports = (int.from_bytes(body[:2], "big"), int.from_bytes(body[2:], "big"))
-    return UserDataHeader(concat, ports, tuple(elements))
+        elif iei in shifts and len(body) == 1:
+            shifts[iei] = body[0]
+    return UserDataHeader(
+        concat, ports, tuple(elements), shifts[_IEI_LOCKING_SHIFT], shifts[_IEI_SINGLE_SHIFT]
+    )
 
 
 def _concat_ie(ref: int, total: int, seq: int, bits: int) -> Concat | None:
@@ -285,20 +297,24 @@ def _read_user_data(r: Reader, first: int, dcs: int, lenient: bool) -> _UserData
             raise r.error(str(exc)) from None
     body = ud[hlen:]
     if encoding == "gsm7":
-        return _UserData(encoding, _gsm7_body(r, body, udl, hlen, lenient), None, header)
+        text = _gsm7_body(r, body, udl, hlen, lenient, header)
+        return _UserData(encoding, text, None, header)
     if encoding == "ucs2":
         return _UserData(encoding, _ucs2_body(r, body, header, lenient), None, header)
     return _UserData(encoding, body.decode("latin-1"), body, header)
 
 
-def _gsm7_body(r: Reader, body: bytes, udl: int, hlen: int, lenient: bool) -> str:
+def _gsm7_body(
+    r: Reader, body: bytes, udl: int, hlen: int, lenient: bool, header: UserDataHeader
+) -> str:
     header_septets, fill = gsm7.header_fill(hlen)
     count = udl - header_septets
     if count < 0:
         raise r.error("user data header is longer than TP-UDL")
     if lenient:  # a truncated PDU yields the septets that are really there
         count = min(count, (len(body) * 8 - fill) // 7)
-    return gsm7.from_septets(gsm7.unpack(body, count, fill))
+    septets = gsm7.unpack(body, count, fill)
+    return gsm7.from_septets(septets, locking=header.locking, single=header.single)
 
 
 def _ucs2_body(r: Reader, body: bytes, header: UserDataHeader, lenient: bool) -> str:
@@ -415,11 +431,12 @@ def _concat_udh(ref: int, total: int, seq: int, ref_bits: int) -> bytes:
     return bytes([_IEI_CONCAT16, 4, ref >> 8, ref & 0xFF, total, seq])
 
 
-def _user_data(text: str, encoding: Encoding, udh: bytes) -> bytes:
+def _user_data(text: str, plan: TextPlan, udh: bytes) -> bytes:
     """TP-UDL and TP-UD for one part (UDH given without its UDHL octet)."""
     header = bytes([len(udh)]) + udh if udh else b""
+    encoding = plan.encoding
     if encoding == "gsm7":
-        septets = gsm7.to_septets(text)
+        septets = gsm7.to_septets(text, locking=plan.locking, single=plan.single)
         header_septets, fill = gsm7.header_fill(len(header))
         udl = header_septets + len(septets)
         ud = (header + gsm7.pack(septets, fill)).ljust((udl * 7 + 7) // 8, b"\x00")
@@ -434,13 +451,20 @@ def _default_ref(key: str, ref_bits: int) -> int:
     return zlib.crc32(key.encode("utf-8", "surrogatepass")) & ((1 << ref_bits) - 1)
 
 
-def _concat_headers(parts: int, ref: int | None, ref_bits: int, key: str) -> list[bytes]:
+def _headers(plan: TextPlan, ref: int | None, ref_bits: int, key: str) -> list[bytes]:
+    """Each part's UDH (without UDHL): concatenation, then the national language tables."""
+    shift = b""
+    if plan.single:
+        shift += bytes([_IEI_SINGLE_SHIFT, 1, plan.single])
+    if plan.locking:
+        shift += bytes([_IEI_LOCKING_SHIFT, 1, plan.locking])
+    parts = len(plan.parts)
     if parts == 1:
-        return [b""]
+        return [shift]
     ref = _default_ref(key, ref_bits) if ref is None else ref
     if not 0 <= ref < 1 << ref_bits:
         raise EncodeError(f"concatenation reference must fit {ref_bits} bits")
-    return [_concat_udh(ref, parts, seq, ref_bits) for seq in range(1, parts + 1)]
+    return [_concat_udh(ref, parts, seq, ref_bits) + shift for seq in range(1, parts + 1)]
 
 
 def _dcs(encoding: Encoding, message_class: int | None) -> int:
@@ -484,7 +508,9 @@ def encode_submit(
 
     Args:
         number: Recipient, ``"+E164"`` or digits.
-        text: Message text; see :func:`segment_text` for encoding and splitting.
+        text: Message text; see :func:`segment_text` for encoding and splitting (a text
+            that is not plain GSM-7 goes with national language tables when that takes
+            fewer parts than UCS-2, see :func:`~device_bridge.gsm.gsm7.plan_text`).
         smsc: Service centre number, or ``None`` to let the modem use its own (``00``).
         message_reference: TP-MR for every part (most modems assign their own anyway).
         request_status_report: Set TP-SRR.
@@ -505,15 +531,15 @@ def encode_submit(
     recipient = encode_address(parse_number(number, national=national))
     smsc_octets = smsc_field(smsc, national)
     vpf, vp = encode_validity(validity_relative_minutes, validity_absolute)
-    chosen, parts = segment_text(text, encoding=encoding, ref_bits=concat_ref_bits)
-    headers = _concat_headers(len(parts), concat_ref, concat_ref_bits, number + text)
+    plan = plan_text(text, encoding=encoding, ref_bits=concat_ref_bits)
+    headers = _headers(plan, concat_ref, concat_ref_bits, number + text)
     fixed = bytes([_octet(message_reference, "message reference")]) + recipient
-    fixed += bytes([0, _dcs(chosen, message_class)]) + vp
+    fixed += bytes([0, _dcs(plan.encoding, message_class)]) + vp
     flags = 0x01 | vpf << 3 | (_RD if reject_duplicates else 0)
     flags |= _SRR if request_status_report else 0
     return [
-        _pdu(smsc_octets, bytes([flags | (_UDHI if h else 0)]) + fixed + _user_data(t, chosen, h))
-        for t, h in zip(parts, headers, strict=True)
+        _pdu(smsc_octets, bytes([flags | (_UDHI if h else 0)]) + fixed + _user_data(t, plan, h))
+        for t, h in zip(plan.parts, headers, strict=True)
     ]
 
 
@@ -543,12 +569,12 @@ def encode_deliver(
     """
     originator = encode_address(sender_address(sender))
     smsc_octets = smsc_field(smsc, national=False)
-    chosen, parts = segment_text(text, encoding=encoding, ref_bits=concat_ref_bits)
-    headers = _concat_headers(len(parts), concat_ref, concat_ref_bits, sender + text)
-    fixed = originator + bytes([0, _dcs(chosen, None)]) + encode_timestamp(timestamp)
+    plan = plan_text(text, encoding=encoding, ref_bits=concat_ref_bits)
+    headers = _headers(plan, concat_ref, concat_ref_bits, sender + text)
+    fixed = originator + bytes([0, _dcs(plan.encoding, None)]) + encode_timestamp(timestamp)
     return [
-        _pdu(smsc_octets, bytes([_MMS | (_UDHI if h else 0)]) + fixed + _user_data(t, chosen, h))
-        for t, h in zip(parts, headers, strict=True)
+        _pdu(smsc_octets, bytes([_MMS | (_UDHI if h else 0)]) + fixed + _user_data(t, plan, h))
+        for t, h in zip(plan.parts, headers, strict=True)
     ]
 
 

@@ -180,6 +180,21 @@ def test_cmgr() -> None:
     assert at.parse_cmgr(["+CMGR: 0,,0"]) is None
 
 
+def test_empty_stat_is_a_message_not_an_empty_slot() -> None:
+    # Seen from real modems: <stat> left empty. The message must still be read.
+    assert at.parse_cmgr(["+CMGR: ,,92", "0791AB"]) == at.CmgrEntry(None, 92, "0791AB")
+    assert at.parse_cmgl(["+CMGL: 3,,,92", "0791AB", "+CMGL: 4, ,,5", "0011"]) == [
+        at.CmglEntry(3, None, 92, "0791AB"),
+        at.CmglEntry(4, None, 5, "0011"),
+    ]
+    assert at.parse_cmgl(["+CMGL: 3,x,,92", "0791AB"]) == []  # garbage is still refused
+
+
+def test_stray_quote_after_the_pdu_is_dropped() -> None:
+    assert at.parse_cmgr(["+CMGR: 1,,5", '0011"']) == at.CmgrEntry(1, 5, "0011")
+    assert at.parse_cmgl(["+CMGL: 1,1,,5", '"0011"']) == [at.CmglEntry(1, 1, 5, "0011")]
+
+
 def test_cmgs_reference() -> None:
     assert at.parse_cmgs(["+CMGS: 17"]) == 17
     assert at.parse_cmgs(['+CMGS: 18,"0011"']) == 18

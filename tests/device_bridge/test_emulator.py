@@ -106,7 +106,8 @@ def test_send_prompt_pdu_and_reference() -> None:
     network = Network(clock=lambda: NOW)
     one, two = Wire(network=network), Wire(network=network, number=TWO)
     (part,) = encode_submit(TWO, "hello")
-    assert one.at(f"AT+CMGS={part.tpdu_length}").endswith(b"\r> ")
+    # TS 27.005 §3.5.1: the prompt is <CR><LF>> after the command line
+    assert one.at(f"AT+CMGS={part.tpdu_length}") == f"AT+CMGS={part.tpdu_length}\r\r\n> ".encode()
     assert one.type(part.hex.encode() + b"\x1a").endswith(b"\r\n+CMGS: 0\r\n\r\nOK\r\n")
     assert [(m.sender, m.text, m.timestamp) for m in two.modem.received] == [(ONE, "hello", NOW)]
     assert network.sent[ONE][0].text == "hello"
@@ -175,10 +176,10 @@ def test_escape_aborts_and_bad_pdus_are_refused() -> None:
     assert wire.at("AT+CMGS=2") == b"\r\n+CMS ERROR: 304\r\n"
 
 
-def test_wavecom_prompt_has_no_space() -> None:
+def test_wavecom_prompt_comes_without_a_line_break() -> None:
     wire = Wire("wavecom")
     wire.at("ATE0")
-    assert wire.at("AT+CMGS=20") == b">"
+    assert wire.at("AT+CMGS=20") == b"> "
 
 
 def test_incoming_message_is_stored_announced_and_read() -> None:
@@ -333,7 +334,16 @@ async def test_faults_endpoint(emulator: Emulator) -> None:
         ("GET", "/phones/+19999999999/messages", None, 404, "unknown_phone"),
         ("POST", f"/phones/{ONE}/inject", {"from": "x"}, 400, "bad_field"),
         ("POST", f"/phones/{ONE}/inject", [1], 400, "bad_json"),
-        ("POST", f"/phones/{ONE}/send", {"to": TWO, "text": "x" * 6000}, 400, "bad_field"),
+        ("POST", f"/phones/{ONE}/send", {"to": TWO, "text": "x" * 39_016}, 400, "bad_field"),
+        # UCS-2 past 255 parts
+        ("POST", f"/phones/{ONE}/send", {"to": TWO, "text": "ж" * 17_086}, 400, "cannot_encode"),
+        (
+            "POST",
+            f"/phones/{ONE}/inject",
+            {"from": TWO, "text": "x", "ref_bits": 7},
+            400,
+            "bad_field",
+        ),
     ],
 )
 async def test_control_errors(
@@ -411,3 +421,155 @@ def test_cli_runs_until_sigterm(tmp_path: Path) -> None:
     finally:
         process.kill()
         process.wait()
+
+
+# ---------------------------------------------------------------- what modem tools ask
+
+
+def _answer(wire: Wire, command: str) -> list[str]:
+    """The lines of one answer, without framing (echo off)."""
+    return [line for line in wire.at(command).decode().split("\r\n") if line]
+
+
+def test_registration_with_cell_and_packet_state() -> None:
+    wire, huawei, simcom = Wire(), Wire("huawei"), Wire("simcom")
+    for w in (wire, huawei, simcom):
+        w.at("ATE0")
+    assert _answer(wire, "AT+CREG?") == ["+CREG: 0,1", "OK"]
+    assert _answer(wire, "AT+CGREG?") == ["+CGREG: 0,1", "OK"]
+    wire.at("AT+CREG=2;+CGREG=2;+CEREG=2")
+    assert _answer(wire, "AT+CREG?") == ['+CREG: 2,1,"1001","000186A1",7', "OK"]
+    assert _answer(wire, "AT+CGREG?") == ['+CGREG: 2,1,"1001","000186A1",7', "OK"]
+    assert _answer(wire, "AT+CEREG?") == ['+CEREG: 2,1,"1001","000186A1",7', "OK"]
+    assert _answer(wire, "AT+CGATT?") == ["+CGATT: 1", "OK"]
+    # 2G firmware: 16-bit cell id, no access technology, no EPS
+    simcom.at("AT+CREG=2")
+    assert _answer(simcom, "AT+CREG?") == ['+CREG: 2,1,"1001","86A1"', "OK"]
+    assert _answer(simcom, "AT+CEREG?") == ["ERROR"]
+    assert _answer(huawei, "AT+CEREG?")[-1] == "COMMAND NOT SUPPORT"
+    # the radio off: not registered, announced to whoever asked (n > 0)
+    assert _answer(wire, "AT+CFUN=4") == ["OK", "+CREG: 0", "+CGREG: 0", "+CEREG: 0"]
+    assert _answer(wire, "AT+CGATT?") == ["+CGATT: 0", "OK"]
+
+
+def test_operator_formats_and_deregistration() -> None:
+    wire = Wire()
+    wire.at("ATE0")
+    assert _answer(wire, "AT+COPS?") == ['+COPS: 0,0,"Ferry Mobile",7', "OK"]
+    wire.at("AT+COPS=3,2")
+    assert _answer(wire, "AT+COPS?") == ['+COPS: 0,2,"00101",7', "OK"]
+    wire.at("AT+COPS=3,1")
+    assert _answer(wire, "AT+COPS?") == ['+COPS: 0,1,"Ferry",7', "OK"]
+    assert _answer(wire, 'AT+COPS=1,2,"99999"') == ["ERROR"]  # CMEE 0
+    wire.at("AT+COPS=2")
+    assert _answer(wire, "AT+COPS?") == ["+COPS: 2", "OK"]
+    assert _answer(wire, "AT+CREG?") == ["+CREG: 0,0", "OK"]
+    wire.at("AT+COPS=0")
+    assert _answer(wire, "AT+CREG?") == ["+CREG: 0,1", "OK"]
+
+
+def test_cnmi_offers_broadcasts_and_refuses_what_it_does_not_offer() -> None:
+    wire = Wire()
+    wire.at("ATE0")
+    assert _answer(wire, "AT+CNMI=?") == ["+CNMI: (0,1,2),(0,1,2,3),(0,2),(0,1,2),(0,1)", "OK"]
+    assert _answer(wire, "AT+CNMI=2,1,2,2,0") == ["OK"]  # what gammu asks for
+    assert _answer(wire, "AT+CNMI=2,1,1,1,0") == ["+CMS ERROR: 303"]  # bm 1 not offered
+    assert _answer(wire, "AT+CNMI=2,1,0,1,2") == ["+CMS ERROR: 303"]  # bfr 2 not offered
+    assert _answer(wire, "AT+CNMI?") == ["+CNMI: 2,1,2,2,0", "OK"]
+
+
+def test_start_up_probes_of_modem_managers() -> None:
+    wire = Wire()
+    wire.at("ATE0")
+    assert _answer(wire, "AT+GCAP") == ["+GCAP: +CGSM", "OK"]
+    assert _answer(wire, "AT+WS46=?") == ["+WS46: (12,22,25,28,29,30,31)", "OK"]
+    assert _answer(wire, "AT+CRSM=176,12258,0,0,10") == [
+        '+CRSM: 144,0,"980001115505010010F5"',
+        "OK",
+    ]  # 8900101155501000015 as the SIM has it
+    assert _answer(wire, "AT+CRSM=176,28486,0,0,17")[0].startswith('+CRSM: 144,0,"01466572')
+    assert _answer(wire, "AT+CRSM=176,1234,0,0,10") == ["+CRSM: 106,130", "OK"]
+    assert _answer(wire, "AT+CCID") == ["+CCID: 8900101155501000015", "OK"]
+    assert _answer(wire, 'AT+CLCK="SC",2') == ["+CLCK: 0", "OK"]
+    assert _answer(wire, "AT+CIND?") == ["+CIND: 5,4,1,0,0,0,0", "OK"]
+    assert _answer(wire, "AT+CMER=3,0,0,1") == ["OK"]
+    wire.modem.update_faults({"signal": 99})
+    assert _answer(wire, "AT+CFUN=4") == ["OK", "+CIEV: 3,0"]
+    assert _answer(wire, "AT+CGDCONT?") == ['+CGDCONT: 1,"IP","internet","0.0.0.0",0,0', "OK"]
+    wire.at('AT+CGDCONT=2,"IPV4V6","ims"')
+    wire.at("AT+CGDCONT=1")
+    assert _answer(wire, "AT+CGDCONT?") == ['+CGDCONT: 2,"IPV4V6","ims","0.0.0.0",0,0', "OK"]
+    assert _answer(wire, "AT+CSMS?") == ["+CSMS: 0,1,1,1", "OK"]
+
+
+def test_sim_lock_facility_follows_the_pin() -> None:
+    wire = Wire()
+    wire.at("ATE0")
+    wire.at("AT+CMEE=1")
+    assert _answer(wire, 'AT+CLCK="SC",1,"0000"') == ["+CME ERROR: 16"]
+    assert _answer(wire, 'AT+CLCK="SC",1,"1234"') == ["OK"]
+    assert _answer(wire, 'AT+CLCK="SC",2') == ["+CLCK: 1", "OK"]
+    assert wire.modem.faults.pin_locked  # asked for again after the next power-up
+
+
+def test_cmt_wants_an_acknowledgement_under_service_1() -> None:
+    wire = Wire()
+    wire.at("ATE0")
+    assert _answer(wire, "AT+CSMS=1") == ["+CSMS: 1,1,1", "OK"]
+    wire.at("AT+CNMI=2,2,0,0,0")
+    assert _answer(wire, "AT+CNMA") == ["+CMS ERROR: 340"]  # nothing to acknowledge
+    wire.modem.deliver("+447700900123", "hi", NOW)
+    assert _answer(wire, "AT+CNMA") == ["OK"]
+    assert _answer(wire, "AT+CNMA") == ["+CMS ERROR: 340"]
+
+
+def test_huawei_answers_its_own_commands_and_counts_slots_from_zero() -> None:
+    wire = Wire("huawei")
+    assert _answer(wire, "AT^CURC=0")[-1] == "OK"  # where gammu gave up before
+    assert _answer(wire, "AT^PORTSEL=1") == ["OK"]
+    assert _answer(wire, "AT^CURC?") == ["^CURC: 0", "OK"]
+    assert not any("^RSSI" in line for _ in range(6) for line in _answer(wire, "AT"))
+    assert _answer(wire, "AT^SYSINFO") == ["^SYSINFO:2,3,0,5,1,,4", "OK"]
+    assert _answer(wire, "AT^SYSCFG?") == ["^SYSCFG:2,0,3FFFFFFF,1,2", "OK"]
+    assert _answer(wire, "AT^CPIN?") == ["^CPIN: READY,,10,3,10,3", "OK"]
+    assert _answer(wire, "AT^GETPORTMODE")[0].startswith("^GETPORTMODE: TYPE: WCDMA: huawei")
+    assert _answer(wire, "AT^NOSUCH") == ["COMMAND NOT SUPPORT"]
+    other = Wire()
+    other.at("ATE0")
+    assert _answer(other, "AT^CURC=0") == ["ERROR"]  # not on other firmware
+    wire.at("AT+CNMI=2,1,0,2,0")
+    wire.output.clear()
+    wire.modem.deliver("+447700900123", "hi", NOW)
+    assert bytes(wire.output) == b'\r\n+CMTI: "SM",0\r\n'
+    assert _answer(wire, "AT+CMGR=0")[0] == "+CMGR: 0,,21"
+
+
+def _split_surrogate_parts(recipient: str) -> list[str]:
+    """Two SUBMIT parts whose UCS-2 text cuts 😀 between its two UTF-16 halves."""
+    units = "ab😀cd".encode("utf-16-be")  # a b D83D DE00 c d
+    halves = (units[:6], units[6:])  # ..., D83D | DE00, ...
+    address = bytes([len(recipient) - 1, 0x91]) + bytes.fromhex(
+        "".join(d[1] + d[0] for d in _pairs(recipient[1:] + "F" * (len(recipient) % 2 == 0)))
+    )
+    pdus = []
+    for seq, body in enumerate(halves, 1):
+        user_data = bytes([5, 0, 3, 0x42, 2, seq]) + body
+        tpdu = bytes([0x41, 0]) + address + bytes([0, 0x08, len(user_data)]) + user_data
+        pdus.append("00" + tpdu.hex().upper())
+    return pdus
+
+
+def _pairs(digits: str) -> list[str]:
+    return [digits[i : i + 2] for i in range(0, len(digits), 2)]
+
+
+def test_surrogate_pair_cut_between_parts_is_rejoined_and_answered() -> None:
+    network = Network(clock=lambda: NOW)
+    one, two = Wire(network=network), Wire(network=network, number=TWO)
+    one.at("ATE0")
+    answers = b""
+    for pdu in _split_surrogate_parts(TWO):
+        one.at(f"AT+CMGS={len(pdu) // 2 - 1}")
+        answers += one.type(pdu.encode() + b"\x1a")
+    assert answers == b"\r\n+CMGS: 0\r\n\r\nOK\r\n\r\n+CMGS: 1\r\n\r\nOK\r\n"
+    assert [m.text for m in two.modem.received] == ["ab😀cd"]

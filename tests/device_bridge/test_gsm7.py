@@ -87,3 +87,28 @@ def test_part_limits_refuse_unknown_values() -> None:
         gsm7.part_limits("utf8")
     with pytest.raises(EncodeError):
         gsm7.part_limits("gsm7", 12)
+
+
+# ---------------------------------------------------------------- national language tables
+
+
+def test_national_tables_decode_as_ts_23_038_annex_a_says() -> None:
+    # Turkish locking shift: 0x1C Ş, 0x1D ş, 0x07 dotless i, 0x60 ç; single 0x47 Ğ, 0x65 €
+    assert gsm7.from_septets(bytes([0x1C, 0x1D, 0x07, 0x60]), locking=1) == "Şşıç"
+    assert gsm7.from_septets(bytes([0x1B, 0x47, 0x1B, 0x65]), single=1) == "Ğ€"
+    # Spanish has no locking table: the default alphabet, with its own single shift
+    assert gsm7.from_septets(bytes([0x61, 0x1B, 0x61]), locking=2, single=2) == "aá"
+    # Hindi locking: 0x00 candrabindu, 0x15 ka; an ESC the table lacks keeps the letter
+    assert gsm7.from_septets(bytes([0x00, 0x15, 0x1B, 0x15]), locking=6, single=6) == (
+        "\u0901\u0915\u00a1"  # 0x15 in the Hindi single shift table is ¡
+    )
+    assert gsm7.from_septets(bytes([0x0C]), locking=4) == "ø"  # undefined in Bengali
+    assert gsm7.from_septets(bytes([0x1C]), locking=99) == "Æ"  # unknown language
+
+
+def test_national_septets_round_trip() -> None:
+    text = "Şişli'de çay içtik, ağabeyim €5 ödedi"
+    septets = gsm7.to_septets(text, locking=1, single=1)
+    assert gsm7.from_septets(septets, locking=1, single=1) == text
+    with pytest.raises(EncodeError):
+        gsm7.to_septets("ş")  # not in the default alphabet

@@ -81,6 +81,12 @@ def test_cmt_urc_takes_the_next_line_as_its_pdu_even_mid_command() -> None:
     assert events == [IncomingPdu("07915155"), CommandDone("AT+CSQ", ("+CSQ: 20,99",), True, None)]
 
 
+def test_cmt_pdu_with_a_stray_quote() -> None:
+    session = ModemSession()
+    session.receive_data(b'\r\n+CMT: ,24\r\n07915155"\r\n')
+    assert session.events() == [IncomingPdu("07915155")]
+
+
 def test_status_report_urcs() -> None:
     session = ModemSession()
     session.receive_data(b'\r\n+CDS: 25\r\n0006\r\n\r\n+CDSI: "SM",4\r\n')

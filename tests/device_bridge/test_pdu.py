@@ -27,6 +27,7 @@ from device_bridge.gsm.pdu import (
     relative_validity_octet,
     segment_text,
 )
+from protocol import sms
 
 CEST = timezone(timedelta(hours=2))
 WHEN = datetime(2024, 5, 17, 13, 45, 30, tzinfo=CEST)
@@ -503,3 +504,28 @@ def test_empty_text_encodes_to_empty_user_data() -> None:
     [pdu] = encode_submit("+441234567890", "")
     assert pdu.hex.endswith("000000")
     assert submit(pdu.hex).text == ""
+
+
+@pytest.mark.parametrize(
+    ("text", "locking", "single"),
+    [
+        ("Şişli'de çay içtik, ağabeyim ödedi. " * 8, 1, 0),  # Turkish: 3 parts, not 5
+        ("नमस्ते दुनिया, आप कैसे हैं? " * 6, 6, 0),  # Hindi
+        ("ş" * 50 + "á" * 50, 1, 2),  # both tables at once
+    ],
+)
+def test_national_language_tables_when_they_save_parts(
+    text: str, locking: int, single: int
+) -> None:
+    pdus = encode_submit("+15550100002", text, concat_ref=9)
+    assert len(pdus) == sms.count(text).parts < sms.count(text, national=False).parts
+    decoded = [decode_pdu(p.hex) for p in pdus]
+    assert {(d.encoding, d.dcs) for d in decoded} == {("gsm7", 0)}
+    assert "".join(d.text for d in decoded) == text
+    for pdu in pdus:  # every part names its tables: IEI 0x25 locking, 0x24 single
+        tpdu = bytes.fromhex(pdu.hex)[1:]  # after the empty SMSC field
+        user_data = tpdu[4 + (tpdu[2] + 1) // 2 + 3 :]  # after DA, PID, DCS and UDL
+        header = decode_udh(user_data[1 : 1 + user_data[0]])
+        assert (header.locking, header.single) == (locking, single)
+    deliver = encode_deliver("+15550100002", text, datetime(2024, 5, 17, tzinfo=UTC))
+    assert "".join(decode_pdu(p.hex).text for p in deliver) == text

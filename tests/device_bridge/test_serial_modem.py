@@ -14,7 +14,7 @@ from device_bridge.emulator.run import Emulator, open_emulator
 from device_bridge.emulator.storage import Slot
 from device_bridge.gsm.errors import AtTimeout, CmeError, CmsError, ModemUnavailable
 from device_bridge.gsm.modem import NewMessage, StatusReportIndex, StatusReportPdu
-from device_bridge.gsm.pdu import Deliver, StatusReport, decode_pdu
+from device_bridge.gsm.pdu import Deliver, StatusReport, decode_pdu, encode_submit
 
 ONE, TWO = "+15550100001", "+15550100002"
 pytestmark = pytest.mark.timeout(20)
@@ -134,6 +134,20 @@ async def test_undecodable_pdu_keeps_the_raw_hex(emulator: Emulator, modem: Seri
     assert stored.sms is None
     assert stored.error
     assert stored.pdu == "07915155000000F004"
+
+
+async def test_empty_stat_and_stray_quote_are_still_read(
+    emulator: Emulator, modem: SerialModem
+) -> None:
+    emulated = emulator.phones[0].modem
+    (draft,) = encode_submit(TWO, "a draft")
+    emulated.memories["SM"].add(Slot(2, draft.hex, draft.tpdu_length))
+    emulated.deliver("+447700900123", "first", emulator.network.clock())
+    emulated.update_faults({"blank_status": True, "pdu_quote": True})  # +CMGR: ,,92 / hex"
+    listed = await modem.list_messages()
+    assert [(m.index, m.status, m.sms.text) for m in listed] == [(1, 2, "a draft"), (2, 0, "first")]
+    stored = await modem.read_message(2)
+    assert (stored.status, stored.sms.text) == (0, "first")
 
 
 async def test_urc_in_the_middle_of_a_command(emulator: Emulator, modem: SerialModem) -> None:

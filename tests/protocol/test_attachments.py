@@ -53,9 +53,7 @@ def test_message_view_always_lists_attachments() -> None:
         id=1, thread_id=1, peer="+1", direction="in", body="", status="received",
         timestamp="t", seq=1, attachments=[AttachmentView(id=3, mime="image/png", size=4)],
     )  # fmt: skip
-    assert encode(view).endswith(
-        b'"attachments":[{"id":3,"mime":"image/png","size":4,"name":null}]}'
-    )
+    assert b'"attachments":[{"id":3,"mime":"image/png","size":4,"name":null}]' in encode(view)
 
 
 def test_largest_message_fits_the_device_frame() -> None:

@@ -28,7 +28,12 @@ def build(text: str | list[list[Any]]) -> str:
 def test_shared_table(case: dict[str, Any]) -> None:
     info = sms.count(build(case["text"]), ref_bits=case.get("ref_bits", 8))
     expected = sms.SegmentInfo(
-        case["encoding"], case["units"], case["parts"], case["remaining_in_part"]
+        case["encoding"],
+        case["units"],
+        case["parts"],
+        case["remaining_in_part"],
+        case.get("locking", 0),
+        case.get("single", 0),
     )
     assert info == expected
 
@@ -48,6 +53,8 @@ def test_the_table_covers_what_it_promises() -> None:
     assert any(set("€[]{}~^|\\") <= set(t) for t in texts)
     assert {c["encoding"] for c in CASES} == {"gsm7", "ucs2"}
     assert {c.get("ref_bits", 8) for c in CASES} == {8, 16}
+    assert {c.get("locking", 0) for c in CASES} >= {0, 1, 3, 6, 11, 13}
+    assert {c.get("single", 0) for c in CASES} >= {0, 2}
 
 
 def test_alphabet_tables() -> None:

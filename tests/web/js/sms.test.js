@@ -19,8 +19,8 @@ export async function test_shared_table() {
   for (const c of table) {
     const info = count(build(c.text), { refBits: c.ref_bits ?? 8 });
     equal(
-      [info.encoding, info.units, info.parts, info.remainingInPart],
-      [c.encoding, c.units, c.parts, c.remaining_in_part],
+      [info.encoding, info.units, info.parts, info.remainingInPart, info.locking, info.single],
+      [c.encoding, c.units, c.parts, c.remaining_in_part, c.locking ?? 0, c.single ?? 0],
       c.name,
     );
   }
@@ -39,12 +39,14 @@ export function test_alphabet_membership() {
 
 export function test_lone_surrogate_counts_one_unit() {
   // What a half-typed emoji looks like mid-edit; Python counts it the same way.
-  equal(count('a\ud83d'), { encoding: 'ucs2', units: 2, parts: 1, remainingInPart: 68 });
+  equal(count('a\ud83d'), { encoding: 'ucs2', units: 2, parts: 1, remainingInPart: 68, locking: 0, single: 0 });
 }
 
 export function test_limits() {
   equal(partLimits('gsm7'), [160, 153]);
   equal(partLimits('ucs2', 16), [70, 66]);
+  equal(partLimits('gsm7', 8, 1), [155, 149]); // one national language table in the header
+  equal(partLimits('gsm7', 16, 2), [152, 145]);
   throws(() => partLimits('gsm7', /** @type {any} */ (12)), (e) => e instanceof RangeError);
   throws(() => count('x', { refBits: /** @type {any} */ (7) }), (e) => e instanceof RangeError);
 }
