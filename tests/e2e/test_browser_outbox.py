@@ -77,7 +77,8 @@ async def goes_out_once(page: Page, rig: Rig, data: Path, text: str, client_id: 
 
 async def open_thread(page: Page) -> None:
     nav = page.get_by_role("navigation", name="Conversations")
-    await expect(nav.get_by_role("listitem")).to_have_count(1)  # the one with phone 2
+    # The one with phone 2 (its first SMS crosses emulator, bridge and server: be patient).
+    await expect(nav.get_by_role("listitem")).to_have_count(1, timeout=30_000)
     await nav.get_by_role("button").first.click()
 
 
