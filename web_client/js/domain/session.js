@@ -131,6 +131,9 @@ export class Session extends Observable {
 
   /** @param {Account} account */
   #signedIn(account) {
+    this.clock.clearTimeout(this.#tick);
+    this.lockedUntil = 0;
+    this.lockedPhone = '';
     this.account = account;
     this.state = 'signed-in';
     this.busy = false;
