@@ -18,7 +18,7 @@ from __future__ import annotations
 import enum
 import re
 import unicodedata
-from typing import Literal
+from typing import Annotated, Literal
 
 import msgspec
 
@@ -342,10 +342,20 @@ ServerToDevice = Welcome | Ack | SendSms | StatusAck | ContactsAck | Error | Pon
 # ------------------------------------------------------------- browser socket
 
 
+#: Longest cursor epoch a client may send back (the server makes 16 hex digits).
+MAX_EPOCH_LEN = 64
+
+
 class Subscribe(_Msg, tag="subscribe", frozen=True):
-    """Start (or resume) the change stream after ``since``."""
+    """Start (or resume) the change stream after ``since``.
+
+    ``epoch``: the epoch the cursor belongs to (from ``GET /threads``, or the last
+    ``Changes``). A cursor of another epoch (the server's history was restored or
+    repaired since) gets :class:`Resync`. Clients that send none are only range-checked.
+    """
 
     since: int = 0
+    epoch: Annotated[str, msgspec.Meta(max_length=MAX_EPOCH_LEN)] | None = None
 
 
 class AttachmentView(msgspec.Struct, frozen=True):
@@ -423,6 +433,8 @@ class Changes(_Msg, tag="changes", frozen=True):
     messages: list[MessageView]
     threads: list[ThreadView]
     upto: int
+    #: The epoch ``upto`` belongs to; a client keeps it with its cursor.
+    epoch: str | None = None
 
 
 class Devices(_Msg, tag="device", frozen=True):
@@ -432,7 +444,12 @@ class Devices(_Msg, tag="device", frozen=True):
 
 
 class Resync(_Msg, tag="resync", frozen=True):
-    """The cursor is older than what the server keeps; refetch, then resume."""
+    """The cursor cannot be resumed (older than what the server keeps, from the future,
+    or of another epoch): refetch the state, then send :class:`Subscribe` again. The
+    server pushes nothing more on this socket until then."""
+
+    #: The server's epoch now (informational: the refetched state names its own).
+    epoch: str | None = None
 
 
 BrowserToServer = Subscribe | Ping

@@ -15,6 +15,7 @@ from server.keys import load_server_key
 from server.storage.accounts import AccountStore
 from server.storage.devices import DeviceStore
 from server.storage.engine import create_engine, migrate
+from server.storage.epochs import rotate_all_epochs
 from server.storage.pairing import DeviceLimit, PairingStore, TooManyCodes
 from server.storage.security import SecurityEvent, SecurityEventStore
 from server.tls import server_tls
@@ -155,5 +156,16 @@ async def security_events(config: Config, phone: str, limit: int) -> list[Securi
         if account is None:
             raise AdminError(f"no account for {phone}")
         return await SecurityEventStore(engine).for_account(account.id, limit=limit)
+    finally:
+        await engine.dispose()
+
+
+async def new_epoch(config: Config) -> int:
+    """Give every account a new cursor epoch (after restoring a backup): every browser
+    refetches its conversations instead of resuming. Returns how many accounts."""
+    engine = create_engine(config.db_url)
+    try:
+        await migrate(engine)
+        return await rotate_all_epochs(engine)
     finally:
         await engine.dispose()

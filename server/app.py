@@ -24,6 +24,7 @@ from server.auth.codes import load_code_key
 from server.background import periodic
 from server.clock import Clock, SystemClock
 from server.config import Config
+from server.continuity import renew_mark
 from server.keys import load_server_key
 from server.log import server_logger
 from server.middleware import (
@@ -33,6 +34,7 @@ from server.middleware import (
     security_headers,
 )
 from server.services import Services
+from server.storage.compaction import Compacted, compact
 from server.storage.engine import create_engine, migrate
 from server.storage.sealed import load_master_key
 from server.ws import browser, device
@@ -74,7 +76,9 @@ def create_app(
         if sealed := await svc.keys.seal_legacy_bodies():
             server_logger.info("sealed %d message bodies stored before encryption at rest", sealed)
         app[SERVICES] = svc
+        await _check_continuity(svc)
         yield
+        await renew_mark(engine, config.data_dir, svc.clock.now())
         await svc.background.close()
         await svc.access_log.flush()
         await svc.verification.gateway.close()
@@ -96,6 +100,22 @@ def create_app(
     app.cleanup_ctx.append(
         periodic("access-log-prune", lambda a: 3600.0, lambda a: a[SERVICES].prune_access_log())
     )
+    # Tombstones older than the retention age go (cursors older than them resync); the
+    # database is checked for having been replaced by an older backup.
+    app.cleanup_ctx.append(
+        periodic(
+            "tombstone-compaction",
+            lambda a: a[SERVICES].config.compaction_interval,
+            lambda a: compact_tombstones(a[SERVICES]),
+        )
+    )
+    app.cleanup_ctx.append(
+        periodic(
+            "continuity",
+            lambda a: a[SERVICES].config.continuity_interval,
+            lambda a: _check_continuity(a[SERVICES]),
+        )
+    )
     app.on_shutdown.append(_close_sockets)
     app.router.add_routes(session.routes)
     app.router.add_routes(accounts.routes)
@@ -111,6 +131,25 @@ def create_app(
     app.router.add_get("/", index)
     app.router.add_static("/static/", STATIC_DIR, show_index=False, follow_symlinks=False)
     return app
+
+
+async def compact_tombstones(svc: Services) -> Compacted:
+    """Purge tombstones older than ``config.tombstone_age`` (see storage/compaction.py)."""
+    now = svc.clock.now()
+    done = await compact(svc.engine, now, now - svc.config.tombstone_age)
+    if done.purged:
+        server_logger.info("purged %d tombstones of %d accounts", done.purged, done.accounts)
+    return done
+
+
+async def _check_continuity(svc: Services) -> None:
+    if await renew_mark(svc.engine, svc.config.data_dir, svc.clock.now()):
+        server_logger.warning(
+            "the database is not the one this server last wrote to (restored from a "
+            "backup?): browsers refetch their conversations"
+        )
+        svc.feed.clear()
+        svc.fanout.drop_everyone()
 
 
 async def _close_sockets(app: web.Application) -> None:

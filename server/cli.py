@@ -122,6 +122,12 @@ def _parser() -> argparse.ArgumentParser:
     se.add_argument("--limit", type=int, default=50)
     _server_args(se)
     se.set_defaults(func=_security_events)
+    ne = asub.add_parser(
+        "new-epoch",
+        help="after restoring a backup: every browser refetches instead of resuming",
+    )
+    _server_args(ne)
+    ne.set_defaults(func=_new_epoch)
     sub.add_parser("bridge", help="run the device bridge (ferry bridge --help)")
     sub.add_parser("emulate", help="run the virtual GSM network (ferry emulate --help)")
     return p
@@ -356,6 +362,14 @@ def _security_events(ns: argparse.Namespace) -> int:
     for e in asyncio.run(security_events(_config(ns), ns.phone, ns.limit)):
         when = e.created_at.isoformat().replace("+00:00", "Z")
         print(f"{when}  {e.kind:<24} {e.ip or '-':<16} {e.user_agent or ''}")
+    return 0
+
+
+def _new_epoch(ns: argparse.Namespace) -> int:
+    from server.admin import new_epoch
+
+    count = asyncio.run(new_epoch(_config(ns)))
+    print(f"new cursor epoch for {count} account(s): browsers will refetch their conversations")
     return 0
 
 

@@ -81,6 +81,17 @@ class Config:
     access_log_retention: timedelta = timedelta(days=30)
     #: How often expired sessions are looked for and their sockets closed (seconds).
     sweep_interval: float = 5.0
+    #: Tombstones (deleted messages, conversations, contacts) older than this are purged,
+    #: and browser cursors older than them get a resync. At least 31 days: a bridge
+    #: re-sends acknowledged messages for 30, and a purged tombstone cannot refuse one.
+    tombstone_age: timedelta = timedelta(days=90)
+    #: How often tombstones are compacted (seconds).
+    compaction_interval: float = 3600.0
+    #: Bytes of encoded change frames kept for tabs at the same cursor (server/ws/feed.py).
+    feed_cache_bytes: int = 32 << 20
+    #: How often this node renews its mark in the database and data directory, which
+    #: tells a database restored from an older backup (server/continuity.py), in seconds.
+    continuity_interval: float = 60.0
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     @property
@@ -128,6 +139,11 @@ class Config:
                     raise ValueError
             except ValueError:
                 raise ConfigError("FERRY_CODE_KEY must be at least 64 hex digits") from None
+        if self.tombstone_age < timedelta(days=31):
+            raise ConfigError(
+                "FERRY_TOMBSTONE_DAYS must be at least 31: bridges re-send messages of the "
+                "last 30 days, and a deleted one whose tombstone is gone would come back"
+            )
         if self.sms_gateway == "device" and self.gateway_device_id is None:
             raise ConfigError("the 'device' SMS gateway needs FERRY_GATEWAY_DEVICE_ID")
         return self
@@ -172,6 +188,8 @@ class Config:
                 values["gateway_device_id"] = int(env["FERRY_GATEWAY_DEVICE_ID"])
             if "FERRY_CODE_KEY" in env:
                 values["code_key"] = env["FERRY_CODE_KEY"]
+            if "FERRY_TOMBSTONE_DAYS" in env:
+                values["tombstone_age"] = timedelta(days=int(env["FERRY_TOMBSTONE_DAYS"]))
             if "FERRY_ACCESS_LOG_DAYS" in env:
                 values["access_log_retention"] = timedelta(days=int(env["FERRY_ACCESS_LOG_DAYS"]))
         except ValueError as exc:

@@ -116,7 +116,7 @@ class Services:
             events=events,
             hub=Hub(),
             registry=registry,
-            feed=ChangeFeed(conversations),
+            feed=ChangeFeed(conversations, max_bytes=config.feed_cache_bytes),
             passwords=Passwords(config.password_params),
             throttles=throttles,
             verification=Verification(

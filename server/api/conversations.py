@@ -42,8 +42,8 @@ def _thread_id(request: web.Request) -> int:
 async def list_threads(request: web.Request) -> web.Response:
     svc = services(request)
     account = await verified_account(request, svc)
-    threads, seq = await svc.conversations.threads(account.id)
-    return json_response({"threads": threads, "seq": seq})
+    threads, seq, epoch = await svc.conversations.snapshot(account.id)
+    return json_response({"threads": threads, "seq": seq, "epoch": epoch})
 
 
 @routes.get(r"/api/v1/threads/{thread_id}/messages")

@@ -278,7 +278,7 @@ PATHS: dict[str, dict[str, Schema]] = {
     "/api/v1/threads": {
         "get": _op(
             "Conversations",
-            ok=("200", _obj(threads={"type": "array", "items": _ref("Thread")}, seq=_I)),
+            ok=("200", _obj(threads={"type": "array", "items": _ref("Thread")}, seq=_I, epoch=_S)),
             errors=_VERIFIED,
         )
     },

@@ -28,7 +28,7 @@ from typing import Any, Protocol
 
 from sqlalchemy import delete, insert, select
 from sqlalchemy.engine import Connection
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from protocol.messages import Attachment, AttachmentView
 from server.log import storage_logger
@@ -231,11 +231,12 @@ def _open_name(
         return None
 
 
-async def delete_for(conn: AsyncConnection, message_ids: Sequence[int]) -> None:
-    """Delete the attachments of messages being tombstoned (inside their transaction)."""
+def delete_for(conn: Connection, message_ids: Sequence[int]) -> None:
+    """Delete the attachments of messages being tombstoned (inside their transaction,
+    a :mod:`~server.storage.runner` one)."""
     for start in range(0, len(message_ids), _CHUNK):
         chunk = message_ids[start : start + _CHUNK]
-        await conn.execute(delete(attachments).where(attachments.c.message_id.in_(chunk)))
+        conn.execute(delete(attachments).where(attachments.c.message_id.in_(chunk)))
 
 
 class AttachmentStore:

@@ -32,6 +32,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from protocol.messages import Attachment, MessageView, ThreadView
 from protocol.phone import participants_key
 from server.storage import attachments as mms
+from server.storage.epochs import lock_account, rotate_epoch
 from server.storage.keys import KeyRing
 from server.storage.runner import runner
 from server.storage.schema import accounts, conflicts, devices, lines, messages, outbox, threads
@@ -105,41 +106,6 @@ def take_seqs_sync(conn: Connection, account_id: int, count: int) -> int:
     """:func:`take_seqs` inside a :mod:`~server.storage.runner` transaction."""
     found = execute_raw(conn, _TAKE_SEQS, ("account_id", "count"), (account_id, count)).scalar_one()
     return int(found) - count + 1
-
-
-async def _thread_id(
-    conn: AsyncConnection, account_id: int, line_id: int, peer: str, now: datetime, seq: int
-) -> int:
-    """The thread of ``peer`` on the line, created (or undeleted) as needed."""
-    key = participants_key([peer])
-    row = (
-        await conn.execute(
-            select(threads.c.id, threads.c.deleted).where(
-                threads.c.account_id == account_id,
-                threads.c.line_id == line_id,
-                threads.c.participants == key,
-            )
-        )
-    ).first()
-    if row is not None:
-        if row.deleted:
-            # A new message revives a deleted conversation (its old messages stay deleted).
-            await conn.execute(
-                update(threads).where(threads.c.id == row.id).values(deleted=False, unread=0)
-            )
-        return int(row.id)
-    res = await conn.execute(
-        insert(threads).values(
-            account_id=account_id,
-            line_id=line_id,
-            peer=peer,
-            participants=key,
-            last_activity=now,
-            unread=0,
-            seq=seq,
-        )
-    )
-    return new_id(res)
 
 
 def _thread_ids(
@@ -222,6 +188,12 @@ class ConversationStore:
             _ingest, account_id, device_id, items, now, cipher, repair, upto, feed_page
         )
 
+    async def rotate_epoch(self, account_id: int) -> int:
+        """A new cursor epoch for the account (its history may have been rewound: a
+        bridge sends a repair); returns the account's seq, to publish as a hint so that
+        open tabs are resynced at once. See ``storage/epochs.py``."""
+        return await runner(self._engine).write(rotate_epoch, account_id)
+
     async def acknowledged(self, device_id: int) -> int:
         async with self._engine.connect() as conn:
             value = (
@@ -248,49 +220,9 @@ class ConversationStore:
     ) -> MessageView:
         """Queue a message for sending (idempotent on ``client_msg_id``)."""
         cipher = await self._keys.cipher(account_id)
-        async with self._engine.begin() as conn:
-            existing = (
-                await conn.execute(
-                    select(messages).where(
-                        messages.c.account_id == account_id,
-                        messages.c.client_msg_id == client_msg_id,
-                    )
-                )
-            ).first()
-            if existing is not None:
-                return message_view(existing, cipher)
-            seq = await take_seqs(conn, account_id, 1)
-            thread_id = await _thread_id(conn, account_id, line_id, to, now, seq)
-            res = await conn.execute(
-                insert(messages).values(
-                    account_id=account_id,
-                    thread_id=thread_id,
-                    line_id=line_id,
-                    direction="out",
-                    peer=to,
-                    body_sealed=cipher.seal(body),
-                    status="queued",
-                    timestamp=now,
-                    created_at=now,
-                    incomplete=False,
-                    client_msg_id=client_msg_id,
-                    seq=seq,
-                )
-            )
-            message_id = new_id(res)
-            await conn.execute(
-                insert(outbox).values(
-                    account_id=account_id,
-                    message_id=message_id,
-                    line_id=line_id,
-                    recipient=to,
-                    state="pending",
-                    created_at=now,
-                )
-            )
-            await _refresh_threads(conn, {thread_id})
-            row = (await conn.execute(select(messages).where(messages.c.id == message_id))).one()
-            return message_view(row, cipher)
+        return await runner(self._engine).write(
+            _create_outgoing, account_id, line_id, to, body, client_msg_id, now, cipher
+        )
 
     async def outbox_for_dispatch(
         self, account_id: int, line_ids: Iterable[int], limit: int = 100
@@ -394,20 +326,9 @@ class ConversationStore:
         Raises:
             LookupError: no such (live) thread of this account.
         """
-        async with self._engine.begin() as conn:
-            row = await _own_thread(conn, account_id, thread_id)
-            values: dict[str, Any] = {}
-            if read is True and row.unread:
-                values["unread"] = 0
-            elif read is False and not row.unread:
-                values["unread"] = 1
-            if archived is not None and archived != row.archived:
-                values["archived"] = archived
-            if not values:
-                return False
-            values["seq"] = await take_seqs(conn, account_id, 1)
-            await conn.execute(update(threads).where(threads.c.id == thread_id).values(**values))
-            return True
+        return await runner(self._engine).write(
+            _update_thread, account_id, thread_id, read, archived
+        )
 
     async def mark_read(self, account_id: int, thread_id: int) -> bool:
         return await self.update_thread(account_id, thread_id, read=True)
@@ -418,31 +339,7 @@ class ConversationStore:
         Raises:
             LookupError: no such (live) thread of this account.
         """
-        async with self._engine.begin() as conn:
-            await _own_thread(conn, account_id, thread_id)
-            ids = list(
-                (
-                    await conn.execute(
-                        select(messages.c.id).where(
-                            messages.c.thread_id == thread_id, messages.c.deleted.is_(False)
-                        )
-                    )
-                ).scalars()
-            )
-            seq = await take_seqs(conn, account_id, len(ids) + 1)
-            for offset, message_id in enumerate(ids):
-                await conn.execute(
-                    update(messages)
-                    .where(messages.c.id == message_id)
-                    .values(deleted=True, body_sealed=None, body=None, seq=seq + offset)
-                )
-            await mms.delete_for(conn, ids)
-            await _cancel_outbox(conn, ids)
-            await conn.execute(
-                update(threads)
-                .where(threads.c.id == thread_id)
-                .values(deleted=True, unread=0, seq=seq + len(ids))
-            )
+        await runner(self._engine).write(_delete_thread, account_id, thread_id)
 
     async def delete_message(self, account_id: int, message_id: int) -> None:
         """Tombstone one message.
@@ -450,27 +347,7 @@ class ConversationStore:
         Raises:
             LookupError: no such (live) message of this account.
         """
-        async with self._engine.begin() as conn:
-            row = (
-                await conn.execute(
-                    select(messages.c.thread_id).where(
-                        messages.c.id == message_id,
-                        messages.c.account_id == account_id,
-                        messages.c.deleted.is_(False),
-                    )
-                )
-            ).first()
-            if row is None:
-                raise LookupError(message_id)
-            seq = await take_seqs(conn, account_id, 1)
-            await conn.execute(
-                update(messages)
-                .where(messages.c.id == message_id)
-                .values(deleted=True, body_sealed=None, body=None, seq=seq)
-            )
-            await mms.delete_for(conn, [message_id])
-            await _cancel_outbox(conn, [message_id])
-            await _refresh_threads(conn, {row.thread_id}, seq=seq)
+        await runner(self._engine).write(_delete_message, account_id, message_id)
 
     # ------------------------------------------------------------------ reads
 
@@ -484,6 +361,11 @@ class ConversationStore:
 
     async def threads(self, account_id: int) -> tuple[list[ThreadView], int]:
         """Live threads of verified lines, most recent first, with their cursor."""
+        views, seq, _ = await self.snapshot(account_id)
+        return views, seq
+
+    async def snapshot(self, account_id: int) -> tuple[list[ThreadView], int, str]:
+        """:meth:`threads`, with the epoch of the cursor (what ``GET /threads`` serves)."""
         async with self._engine.connect() as conn:
             return await self._views.threads(conn, account_id)
 
@@ -509,6 +391,142 @@ class ConversationStore:
     async def search(self, account_id: int, query: str, limit: int = 50) -> list[MessageView]:
         async with self._engine.connect() as conn:
             return await self._views.search(conn, account_id, query, limit)
+
+
+# ------------------------------------------- read-then-write transactions
+#
+# Each runs whole in one write transaction (runner: BEGIN IMMEDIATE on SQLite, after
+# lock_account elsewhere), so what it read is still true when it writes: a concurrent
+# ingest cannot slip a message into a thread being deleted, and two retries of one
+# send cannot both miss each other's row.
+
+
+def _create_outgoing(
+    conn: Connection,
+    account_id: int,
+    line_id: int,
+    to: str,
+    body: str,
+    client_msg_id: str,
+    now: datetime,
+    cipher: BodyCipher,
+) -> MessageView:
+    """The transaction of :meth:`ConversationStore.create_outgoing`."""
+    lock_account(conn, account_id)
+    existing = conn.execute(
+        select(messages).where(
+            messages.c.account_id == account_id, messages.c.client_msg_id == client_msg_id
+        )
+    ).first()
+    if existing is not None:
+        return message_view(existing, cipher)
+    seq = take_seqs_sync(conn, account_id, 1)
+    # The thread of ``to`` on the line, created (or revived) as an arriving SMS would.
+    thread_id = _thread_ids(conn, account_id, [Inbound("", line_id, to, "", now)], seq)[
+        (line_id, to)
+    ]
+    res = conn.execute(
+        insert(messages).values(
+            account_id=account_id,
+            thread_id=thread_id,
+            line_id=line_id,
+            direction="out",
+            peer=to,
+            body_sealed=cipher.seal(body),
+            status="queued",
+            timestamp=now,
+            created_at=now,
+            incomplete=False,
+            client_msg_id=client_msg_id,
+            seq=seq,
+        )
+    )
+    message_id = new_id(res)
+    conn.execute(
+        insert(outbox).values(
+            account_id=account_id,
+            message_id=message_id,
+            line_id=line_id,
+            recipient=to,
+            state="pending",
+            created_at=now,
+        )
+    )
+    _refresh_threads_sync(conn, {thread_id})
+    row = conn.execute(select(messages).where(messages.c.id == message_id)).one()
+    return message_view(row, cipher)
+
+
+def _update_thread(
+    conn: Connection, account_id: int, thread_id: int, read: bool | None, archived: bool | None
+) -> bool:
+    """The transaction of :meth:`ConversationStore.update_thread`."""
+    lock_account(conn, account_id)
+    row = _own_thread(conn, account_id, thread_id)
+    values: dict[str, Any] = {}
+    if read is True and row.unread:
+        values["unread"] = 0
+    elif read is False and not row.unread:
+        values["unread"] = 1
+    if archived is not None and archived != row.archived:
+        values["archived"] = archived
+    if not values:
+        return False
+    values["seq"] = take_seqs_sync(conn, account_id, 1)
+    conn.execute(update(threads).where(threads.c.id == thread_id).values(**values))
+    return True
+
+
+_TOMBSTONE = (
+    update(messages)
+    .where(messages.c.id == bindparam("message_id"))
+    .values(deleted=True, body_sealed=None, body=None, seq=bindparam("new_seq"))
+)
+
+
+def _delete_thread(conn: Connection, account_id: int, thread_id: int) -> None:
+    """The transaction of :meth:`ConversationStore.delete_thread`."""
+    lock_account(conn, account_id)
+    _own_thread(conn, account_id, thread_id)
+    ids = list(
+        conn.execute(
+            select(messages.c.id)
+            .where(messages.c.thread_id == thread_id, messages.c.deleted.is_(False))
+            .order_by(messages.c.id)
+        ).scalars()
+    )
+    seq = take_seqs_sync(conn, account_id, len(ids) + 1)
+    if ids:
+        conn.execute(
+            _TOMBSTONE,
+            [{"message_id": m, "new_seq": seq + offset} for offset, m in enumerate(ids)],
+        )
+    mms.delete_for(conn, ids)
+    _cancel_outbox(conn, ids)
+    conn.execute(
+        update(threads)
+        .where(threads.c.id == thread_id)
+        .values(deleted=True, unread=0, seq=seq + len(ids))
+    )
+
+
+def _delete_message(conn: Connection, account_id: int, message_id: int) -> None:
+    """The transaction of :meth:`ConversationStore.delete_message`."""
+    lock_account(conn, account_id)
+    row = conn.execute(
+        select(messages.c.thread_id).where(
+            messages.c.id == message_id,
+            messages.c.account_id == account_id,
+            messages.c.deleted.is_(False),
+        )
+    ).first()
+    if row is None:
+        raise LookupError(message_id)
+    seq = take_seqs_sync(conn, account_id, 1)
+    conn.execute(_TOMBSTONE, {"message_id": message_id, "new_seq": seq})
+    mms.delete_for(conn, [message_id])
+    _cancel_outbox(conn, [message_id])
+    _refresh_threads_sync(conn, {row.thread_id}, seq=seq)
 
 
 # -------------------------------------------------------------------- helpers
@@ -565,14 +583,12 @@ def _ingest_attachments(
     return outcome.conflicts, last_seq
 
 
-async def _own_thread(conn: AsyncConnection, account_id: int, thread_id: int) -> Any:
-    row = (
-        await conn.execute(
-            select(threads.c.unread, threads.c.archived).where(
-                threads.c.id == thread_id,
-                threads.c.account_id == account_id,
-                threads.c.deleted.is_(False),
-            )
+def _own_thread(conn: Connection, account_id: int, thread_id: int) -> Any:
+    row = conn.execute(
+        select(threads.c.unread, threads.c.archived).where(
+            threads.c.id == thread_id,
+            threads.c.account_id == account_id,
+            threads.c.deleted.is_(False),
         )
     ).first()
     if row is None:
@@ -580,10 +596,10 @@ async def _own_thread(conn: AsyncConnection, account_id: int, thread_id: int) ->
     return row
 
 
-async def _cancel_outbox(conn: AsyncConnection, message_ids: list[int]) -> None:
+def _cancel_outbox(conn: Connection, message_ids: list[int]) -> None:
     """A deleted message that was never handed to a bridge is not sent."""
     if message_ids:
-        await conn.execute(
+        conn.execute(
             update(outbox)
             .where(outbox.c.message_id.in_(message_ids), outbox.c.state == "pending")
             .values(state="done")
@@ -738,6 +754,7 @@ def _ingest(
     feed_page: int | None = None,
 ) -> IngestResult:
     """The transaction of :meth:`ConversationStore.ingest_inbound`."""
+    lock_account(conn, account_id)  # before reading threads another writer may change
     # The account's seq before this transaction: where its change set starts.
     before: int | None = None
     existing = _existing(conn, device_id, [i.key for i in items])

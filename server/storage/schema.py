@@ -7,6 +7,7 @@ source of truth for the database; this module must describe the same tables.
 
 from __future__ import annotations
 
+import secrets
 from datetime import UTC, datetime
 from typing import Any
 
@@ -76,6 +77,12 @@ class UtcDateTime(TypeDecorator[datetime]):
 # SQLite only gives AUTOINCREMENT-like rowids to INTEGER PRIMARY KEY; BigInteger elsewhere.
 Id = BigInteger().with_variant(Integer(), "sqlite")
 
+
+def new_epoch() -> str:
+    """A fresh cursor epoch: 64 random bits, as 16 hex digits."""
+    return secrets.token_hex(8)
+
+
 accounts = Table(
     "accounts",
     metadata,
@@ -93,6 +100,10 @@ accounts = Table(
     Column("min_seq", BigInteger, nullable=False, server_default="0"),
     Column("email", String(254)),
     Column("display_name", String(100)),
+    # The epoch of the account's change history: browsers keep it with their cursor, and
+    # a cursor of another epoch gets resync. A new, random one whenever the history may
+    # have been rewound (a restored backup, a bridge's repair): see storage/epochs.py.
+    Column("epoch", String(32), nullable=False, default=new_epoch, server_default=""),
 )
 
 sessions = Table(
@@ -231,6 +242,8 @@ outbox = Table(
     Column("created_at", UtcDateTime(), nullable=False),
     Column("dispatched_at", UtcDateTime()),
     Index("ix_outbox_account_state", "account_id", "state"),
+    # Deleting a message (tombstone compaction) cascades here: without it, a scan each.
+    Index("ix_outbox_message", "message_id"),
 )
 
 conflicts = Table(
@@ -243,6 +256,7 @@ conflicts = Table(
     Column("message_id", ForeignKey("messages.id", ondelete="CASCADE")),
     Column("created_at", UtcDateTime(), nullable=False),
     Index("ix_conflicts_account", "account_id"),
+    Index("ix_conflicts_message", "message_id"),
 )
 
 verification_codes = Table(
@@ -334,4 +348,25 @@ attachments = Table(
     Column("digest", LargeBinary(32), nullable=False),
     Column("data_sealed", LargeBinary, nullable=False),
     UniqueConstraint("message_id", "position", name="uq_attachments_message_position"),
+)
+
+# When an account's seq had which value (one mark per compaction run in which it moved),
+# so tombstones older than a retention age can be found by seq (storage/compaction.py).
+seq_marks = Table(
+    "seq_marks",
+    metadata,
+    Column("account_id", ForeignKey("accounts.id", ondelete="CASCADE"), primary_key=True),
+    Column("seq", BigInteger, primary_key=True),
+    Column("at", UtcDateTime(), nullable=False),
+)
+
+# Each server node's latest mark, which the node also keeps in its data directory: a
+# database older than the node's file (a restored backup) shows another mark at start-up
+# (server/continuity.py).
+node_marks = Table(
+    "node_marks",
+    metadata,
+    Column("node", String(32), primary_key=True),
+    Column("mark", String(32), nullable=False),
+    Column("updated_at", UtcDateTime(), nullable=False),
 )

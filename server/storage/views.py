@@ -26,17 +26,30 @@ from server.storage.sealed import BodyCipher
 
 @dataclass(frozen=True)
 class ChangeSet:
-    """Rows changed in ``(since, upto]``; ``resync`` when ``since`` is too old to resume."""
+    """Rows changed in ``(since, upto]``; ``resync`` when ``since`` cannot be resumed.
+
+    ``epoch``: the account's cursor epoch, read in the same transaction (see
+    ``schema.accounts.epoch``).
+    """
 
     since: int
     upto: int
     messages: list[MessageView]
     threads: list[ThreadView]
     resync: bool = False
+    epoch: str | None = None
+    #: A limit cut the set short: more changes follow ``upto``.
+    more: bool = False
 
     @property
     def empty(self) -> bool:
         return not self.messages and not self.threads
+
+
+#: Most body characters in one change set: a page of 500 long messages (40,000
+#: characters each) would otherwise make a frame of 20 million characters, more than a
+#: browser accepts; a client further behind gets more pages.
+PAGE_CHARS = 4_000_000
 
 
 _last = messages.alias("last")
@@ -142,10 +155,15 @@ class Views:
     def __init__(self, keys: KeyRing) -> None:
         self._keys = keys
 
-    async def threads(self, conn: AsyncConnection, account_id: int) -> tuple[list[ThreadView], int]:
-        seq = (
-            await conn.execute(select(accounts.c.seq).where(accounts.c.id == account_id))
-        ).scalar_one()
+    async def threads(
+        self, conn: AsyncConnection, account_id: int
+    ) -> tuple[list[ThreadView], int, str]:
+        """Live threads, and the cursor (seq and its epoch) they are at least as new as."""
+        seq, epoch = (
+            await conn.execute(
+                select(accounts.c.seq, accounts.c.epoch).where(accounts.c.id == account_id)
+            )
+        ).one()
         cipher = await self._keys.cipher(account_id)
         rows = await conn.execute(
             thread_query()
@@ -159,7 +177,7 @@ class Views:
         _, views = await conn.run_sync(
             with_attachments, cipher, [], [thread_view(r, cipher) for r in rows]
         )
-        return views, int(seq)
+        return views, int(seq), epoch
 
     async def thread_messages(
         self,
@@ -228,9 +246,10 @@ class Views:
 
 # The change feed's statements, built once (runs on every live change): building and
 # cache-keying these per call cost more than running them.
-_ACCOUNT_SEQS = select(accounts.c.seq, accounts.c.min_seq).where(
+_ACCOUNT_SEQS = select(accounts.c.seq, accounts.c.min_seq, accounts.c.epoch).where(
     accounts.c.id == bindparam("account_id")
 )
+_ACCOUNT_EPOCH = select(accounts.c.epoch).where(accounts.c.id == bindparam("account_id"))
 _VERIFIED = verified_lines(bindparam("account_id"))  # type: ignore[arg-type]
 _CHANGED_MESSAGES = (
     select(messages)
@@ -257,31 +276,48 @@ def changes_since(
     limit: int,
     *,
     upto: int | None = None,
+    page_chars: int = PAGE_CHARS,
 ) -> ChangeSet:
-    """Messages and threads changed after ``since`` (at most ``limit`` messages).
+    """Messages and threads changed after ``since``: at most ``limit`` messages, and no
+    more than ``page_chars`` characters of bodies (but always one message).
 
     ``upto``: the account's seq, when the caller knows it and knows ``since`` can be
-    resumed (the writer of the changes, inside its transaction): one read less.
+    resumed (the writer of the changes, inside its transaction): no range check.
+    A cursor below ``accounts.min_seq`` (tombstones after it were purged) or above the
+    seq (a restored database) gets ``resync``.
     """
+    params = {"account_id": account_id}
     if upto is None:
-        upto, min_seq = conn.execute(_ACCOUNT_SEQS, {"account_id": account_id}).one()
+        upto, min_seq, epoch = conn.execute(_ACCOUNT_SEQS, params).one()
         if 0 < since < min_seq or since > upto:
-            return ChangeSet(since, int(upto), [], [], resync=True)
+            return ChangeSet(since, int(upto), [], [], resync=True, epoch=epoch)
+    else:
+        epoch = conn.execute(_ACCOUNT_EPOCH, params).scalar_one()
     msg_rows = list(
         conn.execute(
             _CHANGED_MESSAGES, {"account_id": account_id, "since": since, "limit": limit + 1}
         )
     )
-    if len(msg_rows) > limit:
-        msg_rows = msg_rows[:limit]
-        upto = int(msg_rows[-1].seq)
+    msgs = [message_view(r, cipher) for r in msg_rows[:limit]]
+    cut = _page_end(msgs, page_chars)
+    more = len(msg_rows) > cut
+    if more:
+        msgs = msgs[:cut]
+        upto = msgs[-1].seq
     thread_rows = conn.execute(
         _CHANGED_THREADS, {"account_id": account_id, "since": since, "upto": upto}
     )
     msgs, thread_views = with_attachments(
-        conn,
-        cipher,
-        [message_view(r, cipher) for r in msg_rows],
-        [thread_view(r, cipher) for r in thread_rows],
+        conn, cipher, msgs, [thread_view(r, cipher) for r in thread_rows]
     )
-    return ChangeSet(since=since, upto=int(upto), messages=msgs, threads=thread_views)
+    return ChangeSet(since, int(upto), msgs, thread_views, epoch=epoch, more=more)
+
+
+def _page_end(msgs: list[MessageView], page_chars: int) -> int:
+    """How many of ``msgs`` fit ``page_chars`` characters of bodies (at least one)."""
+    total = 0
+    for n, m in enumerate(msgs):
+        total += len(m.body)
+        if total > page_chars and n > 0:
+            return n
+    return len(msgs)

@@ -3,11 +3,16 @@
 Per connection::
 
     upgrade (session cookie + Origin checked; unverified number: close 4403, no data)
-      ─▶ wait for Subscribe(since)
+      ─▶ wait for Subscribe(since, epoch)
       ─▶ send Changes pages until caught up ─▶ send Devices
       ─▶ followed by the account's fan-out (server.ws.fanout), which pushes what is newer
          than the cursor; a socket with too much unsent is closed (1013, try again
          later) and its browser resumes from its cursor, so nothing is lost.
+
+A cursor that cannot be resumed (another epoch, older than the kept tombstones, from the
+future) gets ``Resync`` instead, here or later from the fan-out; the socket is then not
+followed until the browser, having refetched, sends ``Subscribe`` again. A read that
+fails while catching up closes the socket with 1013: the browser retries with backoff.
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ import contextlib
 import functools
 
 from aiohttp import WSCloseCode, WSMsgType, web
+from sqlalchemy.exc import SQLAlchemyError
 
 from protocol.codec import Codec, encode_text
 from protocol.errors import ProtocolError
@@ -23,6 +29,7 @@ from protocol.messages import BrowserToServer, Devices, Error, Ping, Pong, Subsc
 from server.api.common import services
 from server.auth.web import authenticate, origin_allowed, require_verified
 from server.errors import ApiError
+from server.log import browser_logger
 from server.services import Services
 from server.ws.device_views import device_views
 from server.ws.fanout import Follower
@@ -82,15 +89,12 @@ async def _serve(
             incoming = codec.decode(msg.data)
             if isinstance(incoming, Ping):
                 await ws.send_str(encode_text(Pong()))
-            elif isinstance(incoming, Subscribe) and follower is None:
-                # Sockets subscribing together (a reconnect storm) share one read of the
-                # changes, as long as it covers everything announced so far.
-                cursor = await _catch_up(
-                    svc, ws, account_id, incoming.since, svc.hub.latest(account_id), True
-                )
-                follower = Follower(ws, request.transport, cursor)
-                svc.fanout.follow(account_id, follower)
-                await ws.send_str(encode_text(Devices(devices=await device_views(svc, account_id))))
+            elif isinstance(incoming, Subscribe) and (follower is None or not follower.following):
+                if follower is not None:
+                    svc.fanout.unfollow(account_id, follower)
+                follower = await _subscribe(svc, request, ws, account_id, incoming)
+                if follower is None:
+                    return
     finally:
         if follower is not None:
             svc.fanout.unfollow(account_id, follower)
@@ -102,17 +106,31 @@ def _codec(max_size: int) -> Codec[BrowserToServer]:
     return Codec(BrowserToServer, max_size=max_size)
 
 
-async def _catch_up(
+async def _subscribe(
     svc: Services,
+    request: web.Request,
     ws: web.WebSocketResponse,
     account_id: int,
-    since: int,
-    at_least: int | None,
-    fresh: bool = False,
-) -> int:
-    """Send change pages after ``since`` until caught up; returns the new cursor."""
-    cursor = max(0, since)
-    async for frame, upto in svc.feed.frames(account_id, since, at_least, fresh=fresh):
-        await ws.send_str(frame)
-        cursor = upto
-    return cursor
+    subscribe: Subscribe,
+) -> Follower | None:
+    """Catch the socket up from the browser's cursor, then have the fan-out follow it
+    (or not, after a ``Resync``). None: the socket was closed."""
+    # Sockets subscribing together (a reconnect storm) share one read of the changes, as
+    # long as it covers everything announced so far.
+    frames = svc.feed.catch_up(
+        account_id, subscribe.since, subscribe.epoch, svc.hub.latest(account_id), fresh=True
+    )
+    try:
+        async for frame in frames:
+            await ws.send_str(frame)
+    except SQLAlchemyError as exc:
+        browser_logger.warning("catching up account %d failed: %s", account_id, type(exc).__name__)
+        await ws.close(code=WSCloseCode.TRY_AGAIN_LATER, message=b"try again later")
+        return None
+    follower = Follower(ws, request.transport, frames.cursor, frames.epoch)
+    if frames.resync:
+        follower.following = False  # until it subscribes again
+        return follower
+    svc.fanout.follow(account_id, follower)
+    await ws.send_str(encode_text(Devices(devices=await device_views(svc, account_id))))
+    return follower

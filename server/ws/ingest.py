@@ -56,6 +56,8 @@ class Ingester:
         self._queue: asyncio.Queue[Pending] = asyncio.Queue(MAX_QUEUED)
         # An upload taken from the queue that did not fit the previous group.
         self._carry: Pending | None = None
+        # The account's cursor epoch was rotated for this connection's repair.
+        self._rotated = False
 
     async def put(self, upload: Pending) -> None:
         """Queue a checked upload; waits while the queue is full."""
@@ -91,6 +93,13 @@ class Ingester:
         account_id = conn.device.account_id
         upto = max(i.n for upload in group for i in upload.items)
         batch = [item for upload in group for item in upload.batch]
+        if group[0].repair and not self._rotated:
+            # A bridge repairs a server that forgot what it acknowledged (a restored
+            # backup): browser cursors from before the restore must resync, not resume.
+            self._rotated = True
+            svc.hub.publish(
+                account_id, ChangesHint(await svc.conversations.rotate_epoch(account_id))
+            )
         # Tabs are open: have the writer read what changed in the same transaction, so
         # they get it without another round trip (bulk uploads are left to the feed).
         watched = svc.fanout.following(account_id) and len(batch) <= SMALL_GROUP

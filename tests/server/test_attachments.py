@@ -3,6 +3,7 @@ socket and REST metadata, downloads with safe headers, limits, idempotency, dele
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 from datetime import UTC, datetime
@@ -225,6 +226,11 @@ async def test_repair_adds_attachments_to_a_message_stored_without(env: Env) -> 
     assert await rows(env) == []
     # ... a repair completes it, and the change reaches the browser.
     assert await upload(env, mms(3, photo_and_invoice(), key="k1"), repair=True) == Ack(upto=3)
+    # A repair means the server forgot what it acknowledged (a restored backup): the tab's
+    # cursor is of the old epoch and gets a resync; resumed in the new one, it gets the
+    # completed message.
+    resync = await browser_until(ws, lambda d: d["t"] == "resync")
+    await ws.send_str(json.dumps({"t": "subscribe", "since": cursor, "epoch": resync["epoch"]}))
     live = await browser_until(ws, lambda d: d["t"] == "changes" and d["messages"])
     await ws.close()
     assert live["upto"] > cursor

@@ -174,11 +174,12 @@ async def test_cursor_older_than_kept_history_gets_resync(env: Env) -> None:
     ws = await env.client.ws_connect("/api/v1/ws")
     await ws.send_str(json.dumps({"t": "subscribe", "since": 1}))
     msg = json.loads((await asyncio.wait_for(ws.receive(), 5)).data)
-    assert msg == {"t": "resync"}
+    _, _, epoch = await env.svc.conversations.snapshot(env.account_id)
+    assert msg == {"t": "resync", "epoch": epoch}
     # ...and a cursor from the future (a restored database) too.
     ws2 = await env.client.ws_connect("/api/v1/ws")
     await ws2.send_str(json.dumps({"t": "subscribe", "since": 999}))
-    assert json.loads((await asyncio.wait_for(ws2.receive(), 5)).data) == {"t": "resync"}
+    assert json.loads((await asyncio.wait_for(ws2.receive(), 5)).data)["t"] == "resync"
 
 
 async def test_slow_browser_is_dropped_then_catches_up(env: Env) -> None:

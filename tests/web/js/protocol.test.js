@@ -29,7 +29,12 @@ export function test_changes_frame_decodes_and_validates() {
   equal(frame.t, 'changes');
   equal(frame.upto, 42);
   equal(frame.messages[0].id, 7);
+  equal(frame.epoch, null, 'a server without epochs');
   assert(Object.isFrozen(frame.messages[0]), 'messages are immutable');
+  const withEpoch = decodeServerFrame(JSON.stringify({ t: 'changes', messages: [], threads: [], upto: 1, epoch: 'e1' }));
+  equal(withEpoch.epoch, 'e1');
+  throws(() => decodeServerFrame(JSON.stringify({ t: 'changes', messages: [], threads: [], upto: 1, epoch: 7 })),
+    (e) => e instanceof ProtocolError);
 }
 
 export function test_malformed_frames_raise_protocol_errors() {
@@ -60,11 +65,13 @@ export function test_only_known_fields_survive_parsing() {
     threads: [{ ...thread({ last_message: message() }), evil: '<script>' }], seq: 3,
   });
   equal(seq, 3);
+  equal(parseThreadsResponse({ threads: [], seq: 3, epoch: 'e1' }).epoch, 'e1');
   assert(!('evil' in threads[0]), 'unknown field dropped');
 }
 
 export function test_client_frames() {
   equal(JSON.parse(encodeSubscribe(12)), { t: 'subscribe', since: 12 });
+  equal(JSON.parse(encodeSubscribe(12, 'c0ffee')), { t: 'subscribe', since: 12, epoch: 'c0ffee' });
   equal(JSON.parse(encodePing()), { t: 'ping' });
 }
 

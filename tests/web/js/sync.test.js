@@ -3,9 +3,9 @@ import { SyncClient } from '/static/js/domain/sync-client.js';
 import { assert, equal, flush } from './assert.js';
 import { FakeApi, FakeClock, FakeSockets, apiError, message, thread } from './fakes.js';
 
-async function started({ seq = 5, threads = [thread({ seq: 5 })] } = {}) {
+async function started({ seq = 5, threads = [thread({ seq: 5 })], epoch = undefined } = {}) {
   const api = new FakeApi();
-  api.threadList = { threads, seq };
+  api.threadList = epoch === undefined ? { threads, seq } : { threads, seq, epoch };
   const clock = new FakeClock();
   const sockets = new FakeSockets();
   const store = new ConversationStore();
@@ -119,6 +119,40 @@ export async function test_resync_refetches_threads_and_resubscribes() {
   equal(sync.cursor, 90);
   equal([...store.threads.keys()], [3]);
   equal(sockets.last.sent.at(-1), { t: 'subscribe', since: 90 });
+}
+
+export async function test_the_cursor_travels_with_its_epoch_and_a_resync_brings_the_new_one() {
+  const { sockets, sync, api, clock } = await started({ seq: 5, epoch: 'aaaa' });
+  sockets.last.open();
+  equal(sockets.last.sent, [{ t: 'subscribe', since: 5, epoch: 'aaaa' }]);
+  sockets.last.receive({ t: 'changes', messages: [message({ id: 1, seq: 6 })], threads: [], upto: 6, epoch: 'aaaa' });
+  // The server was restored from a backup: a new history, whose seq 6 is not ours.
+  api.threadList = { threads: [thread({ id: 4, seq: 3 })], seq: 3, epoch: 'bbbb' };
+  sockets.last.receive({ t: 'resync', epoch: 'bbbb' });
+  await flush();
+  equal([sync.cursor, sync.epoch], [3, 'bbbb']);
+  equal(sockets.last.sent.at(-1), { t: 'subscribe', since: 3, epoch: 'bbbb' });
+  // A reconnect resumes in the new history.
+  sockets.last.drop();
+  clock.advance(clock.pending()[0]);
+  await flush();
+  sockets.last.open();
+  equal(sockets.last.sent[0], { t: 'subscribe', since: 3, epoch: 'bbbb' });
+}
+
+export async function test_changes_of_another_epoch_make_the_client_start_over() {
+  const { sockets, sync, api, store, clock } = await started({ epoch: 'aaaa' });
+  sockets.last.open();
+  sockets.last.receive({ t: 'changes', messages: [message({ id: 9, seq: 6 })], threads: [], upto: 6, epoch: 'zzzz' });
+  equal(store.messagesFor(1).length, 0, 'nothing of the other history applied');
+  equal(sync.cursor, 5);
+  equal(sockets.all.at(-1).closed, 4000);
+  api.threadList = { threads: [thread({ id: 2, seq: 8 })], seq: 8, epoch: 'zzzz' };
+  clock.advance(clock.pending()[0]);
+  await flush();
+  equal([...store.threads.keys()], [2], 'the thread list was fetched again');
+  sockets.last.open();
+  equal(sockets.last.sent[0], { t: 'subscribe', since: 8, epoch: 'zzzz' });
 }
 
 export async function test_malformed_frame_reconnects_without_moving_cursor() {

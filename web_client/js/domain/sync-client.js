@@ -6,8 +6,14 @@
  *   fresh `GET /threads`, and every (re)connect subscribes with `since=cursor`,
  *   so a dropped connection loses nothing and the store's upsert-by-id makes
  *   replayed changes harmless.
- * - `resync` (cursor too old) refetches the thread list and subscribes again
- *   from its `seq`.
+ * - The cursor's `epoch` (the history its seqs belong to, from the same
+ *   `GET /threads`) travels with it in every subscribe. After a restore the
+ *   server's epoch changes and it answers `resync`: a cursor is never resumed
+ *   in another history, where its seqs mean other changes.
+ * - `resync` (cursor too old, from the future or of another epoch) refetches
+ *   the thread list and subscribes again from its `seq` and epoch; the server
+ *   sends nothing more on that socket until then. A `changes` frame of another
+ *   epoch (which a server never sends) makes the client start over.
  * - Close code 4401 means the session is gone: stop and tell the app.
  * - Any other close, or a malformed frame, reconnects after `backoffDelay`.
  *   After a few failures in a row the status becomes `unreachable` (the
@@ -38,6 +44,8 @@ export class SyncClient extends Observable {
   /** @type {SyncStatus} */
   status = 'idle';
   cursor = 0;
+  /** @type {string|null} the epoch of `cursor`; null from servers without epochs */
+  epoch = null;
   /** @type {import('../protocol/schema.js').Device[]|null} */
   devices = null;
 
@@ -90,6 +98,7 @@ export class SyncClient extends Observable {
     this.#socket = null;
     socket?.close(1000, 'bye');
     this.cursor = 0;
+    this.epoch = null;
     this.devices = null;
     this.#setStatus('idle');
   }
@@ -125,10 +134,11 @@ export class SyncClient extends Observable {
   /** @param {number} generation @returns {Promise<boolean>} whether to go on connecting */
   async #bootstrap(generation) {
     try {
-      const { threads, seq } = await this.api.threads();
+      const { threads, seq, epoch } = await this.api.threads();
       if (generation !== this.#generation) return false;
       this.store.replaceThreads(threads);
       this.cursor = seq;
+      this.epoch = epoch ?? null;
       this.#needsBootstrap = false;
       return true;
     } catch (err) {
@@ -145,7 +155,7 @@ export class SyncClient extends Observable {
 
   /** @param {import('../platform/socket.js').SocketLike} socket */
   #opened(socket) {
-    socket.send(encodeSubscribe(this.cursor));
+    socket.send(encodeSubscribe(this.cursor, this.epoch));
     this.#attempt = 0;
     this.#heardSincePing = true;
     this.#schedulePing(socket);
@@ -181,8 +191,15 @@ export class SyncClient extends Observable {
     }
     switch (frame.t) {
       case 'changes': {
+        if (frame.epoch !== null && this.epoch !== null && frame.epoch !== this.epoch) {
+          // Another history: our state cannot be patched into it. Start over.
+          this.#needsBootstrap = true;
+          this.#drop(socket);
+          break;
+        }
         const added = this.store.applyChanges(frame.messages, frame.threads);
         this.cursor = Math.max(this.cursor, frame.upto);
+        if (frame.epoch !== null) this.epoch = frame.epoch;
         if (added.length) this.onLive(added);
         break;
       }
@@ -210,11 +227,12 @@ export class SyncClient extends Observable {
   async #resync(socket) {
     const generation = this.#generation;
     try {
-      const { threads, seq } = await this.api.threads();
+      const { threads, seq, epoch } = await this.api.threads();
       if (generation !== this.#generation) return;
       this.store.replaceThreads(threads);
       this.cursor = seq;
-      socket.send(encodeSubscribe(seq));
+      this.epoch = epoch ?? null;
+      socket.send(encodeSubscribe(seq, this.epoch));
     } catch (err) {
       if (generation !== this.#generation) return;
       if (errorCode(err) === 'unauthenticated') this.#sessionGone();

@@ -340,10 +340,20 @@ export function parseSearchResponse(value) {
   return list(object(value, 'response').messages, 'messages', parseMessage);
 }
 
-/** @param {unknown} value @returns {{threads: Thread[], seq: number}} */
+/**
+ * `epoch`: the history `seq` belongs to (null from servers without epochs).
+ * @param {unknown} value @returns {{threads: Thread[], seq: number, epoch: string|null}}
+ */
 export function parseThreadsResponse(value) {
   const r = object(value, 'response');
-  return { threads: list(r.threads, 'threads', parseThread), seq: int(r.seq, 'seq') };
+  return {
+    threads: list(r.threads, 'threads', parseThread), seq: int(r.seq, 'seq'), epoch: parseEpoch(r.epoch),
+  };
+}
+
+/** A cursor epoch, or null when the server sends none. @param {unknown} value @returns {string|null} */
+export function parseEpoch(value) {
+  return value == null ? null : str(value, 'epoch', 64);
 }
 
 /** @param {unknown} value @returns {{messages: Message[], has_more: boolean}} */
