@@ -9,7 +9,8 @@ offer that upload again forever. So a message is made to fit *before* it is jour
   :data:`MAX_ATTACHMENT_BYTES` together; each one that does not is dropped and a line
   ``[attachment too large: NAME, SIZE]`` (or ``[attachment not kept: …]`` past the count)
   is added to the text, so the user knows to look on the phone;
-* a body longer than the server takes is cut, and says so.
+* a body longer than the server takes is cut, and says so; beside attachments a body is
+  also cut to what leaves room for them in one upload frame (:data:`MMS_TEXT_BYTES`).
 """
 
 from __future__ import annotations
@@ -17,20 +18,23 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+import msgspec
+
 from protocol.errors import InvalidAttachment
 from protocol.messages import (
     MAX_ATTACHMENT_BYTES,
     MAX_ATTACHMENTS,
+    MAX_BODY,
     Attachment,
     clean_attachment_name,
     normalize_mime,
 )
 
-#: Longest body the server accepts in an upload item (``server/ws/device.py``).
-MAX_BODY = 10_000
-#: Longest sender the server accepts.
-MAX_SENDER = 32
 _CUT = "\n[message cut: too long]"
+#: Most bytes the text of a message with attachments may take in JSON (where a control
+#: character costs six): attachments at their limit (853 KiB in base64), their names and
+#: the item's other fields at theirs, and this, fit one 1 MiB upload frame.
+MMS_TEXT_BYTES = 150_000
 
 
 @dataclass(frozen=True)
@@ -73,7 +77,25 @@ def fit(
     text = "\n".join([body, *notes]) if body and notes else body or "\n".join(notes)
     if len(text) > MAX_BODY:
         text = text[: MAX_BODY - len(_CUT)] + _CUT
+    if kept and _json_size(text) > MMS_TEXT_BYTES:
+        text = _cut_to_bytes(text, MMS_TEXT_BYTES - _json_size(_CUT)) + _CUT
     return Fitted(text, kept, dropped)
+
+
+def _json_size(text: str) -> int:
+    return len(msgspec.json.encode(text))
+
+
+def _cut_to_bytes(text: str, budget: int) -> str:
+    """The longest prefix of ``text`` whose JSON form takes at most ``budget`` bytes."""
+    low, high = 0, len(text)
+    while low < high:
+        mid = (low + high + 1) // 2
+        if _json_size(text[:mid]) <= budget:
+            low = mid
+        else:
+            high = mid - 1
+    return text[:low]
 
 
 def _mime(mime: str) -> str:

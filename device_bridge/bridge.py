@@ -3,12 +3,15 @@
 Four tasks share one journal::
 
     modem loop   open ─▶ drain storage ─▶ events (+CMTI/+CMT) ─▶ journal ─▶ AT+CMGD
-                 (storage re-polled every ``poll_interval``; modem errors ─▶ reopen with backoff)
+                 (storage re-polled every ``poll_interval``; the modem's state asked every
+                 ``status_interval``; a modem that stops answering is reported "not
+                 responding" at once and reopened with backoff)
                  a phone that decodes its own inbox (``DecodedInbox``, Android) is polled
                  instead: new messages ─▶ fitted to the protocol limits ─▶ journal, with
                  the phone-store cursor in the same transaction; nothing is deleted
     uploader     journal ─▶ Upload batches, capped by count and by encoded size (a few in
-                 flight) ─▶ Ack ─▶ journal moves them to the history
+                 flight) ─▶ Ack ─▶ journal moves them to the history (items the server
+                 refused one by one to the quarantine)
     sender       SendSms ─▶ journal "accepted" ─▶ "sending" ─▶ AT+CMGS ─▶ "sent"/"failed"
                  status reports (+CDS/+CDSI) per part ─▶ "delivered"/"failed"
     link         websocket; on (re)connect: re-upload unacknowledged, re-report statuses;
@@ -30,7 +33,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import cast
 
-from device_bridge.attachments import MAX_SENDER, fit
+from device_bridge.attachments import fit
 from device_bridge.backoff import Backoff
 from device_bridge.credentials import Identity
 from device_bridge.drivers.base import (
@@ -44,13 +47,21 @@ from device_bridge.drivers.base import (
     StoredMessage,
     decode_stored,
 )
-from device_bridge.gsm.errors import AtError, AtTimeout, CommandRejected, EncodeError, GsmError
+from device_bridge.gsm.errors import (
+    AtError,
+    AtTimeout,
+    CommandRejected,
+    GsmError,
+    ModemUnavailable,
+)
 from device_bridge.gsm.pdu import Deliver, StatusReport
 from device_bridge.journal import InboundItem, Journal, Part
 from device_bridge.link import Link
+from device_bridge.outcomes import explain
 from protocol.codec import DEFAULT_MAX_SIZE, encode
 from protocol.messages import (
     MAX_ATTACHMENT_BYTES,
+    MAX_SENDER,
     Ack,
     ContactEntry,
     Contacts,
@@ -99,6 +110,7 @@ class Bridge:
         clock: Callable[[], datetime] = _utc_now,
         allow_insecure: bool = False,
         poll_interval: float = 60.0,
+        status_interval: float = 15.0,
         part_max_age: timedelta = timedelta(hours=24),
         modem_backoff: Backoff | None = None,
         link_backoff: Backoff | None = None,
@@ -116,6 +128,9 @@ class Bridge:
         )
         self._now = clock
         self._poll = poll_interval
+        self._status_every = status_interval
+        #: What the server was last told about the modem (told again on reconnect).
+        self._modem_info = ModemInfo(state="starting")
         self._part_max_age = part_max_age
         self._modem_backoff = modem_backoff or Backoff(base=1.0, cap=60.0)
         self._upload_wakeup = asyncio.Event()
@@ -145,6 +160,7 @@ class Bridge:
     # ------------------------------------------------------------------ modem
 
     async def _modem_loop(self) -> None:
+        loop = asyncio.get_running_loop()
         while True:
             try:
                 await self.modem.open()
@@ -154,17 +170,27 @@ class Bridge:
                 await self._drain_storage()
                 await self._report_modem()
                 await self._read_contacts()
+                drained = loop.time()
                 while True:
+                    due = min(self._status_every, drained + self._poll - loop.time())
                     try:
-                        event = await asyncio.wait_for(self.modem.next_event(), self._poll)
+                        # asyncio.timeout, not wait_for (which can swallow a cancellation
+                        # on Python 3.11).
+                        async with asyncio.timeout(max(due, 0)):
+                            event = await self.modem.next_event()
                     except TimeoutError:
-                        # A missed +CMTI must not strand a message on the SIM.
-                        await self._drain_storage()
+                        if loop.time() >= drained + self._poll:
+                            # A missed +CMTI must not strand a message on the SIM.
+                            await self._drain_storage()
+                            drained = loop.time()
+                        # Asking for the signal also proves the modem still answers.
                         await self._report_modem()
                         continue
                     await self._on_modem_event(event)
             except GsmError as exc:
                 log.warning("modem problem: %s", exc)
+                if isinstance(exc, AtTimeout | ModemUnavailable):
+                    await self._tell_modem(ModemInfo(state="not_responding"))
             finally:
                 self.modem_ready.clear()
                 with contextlib.suppress(Exception):
@@ -284,14 +310,24 @@ class Bridge:
             log.info("> phonebook snapshot of %d entries", len(self._contacts))
 
     async def _report_modem(self) -> None:
+        """Ask the modem for its state and tell the server.
+
+        Raises:
+            AtTimeout, ModemUnavailable: the modem stopped answering (the modem loop
+                reopens it); a refused query only leaves its field unknown.
+        """
         try:
             st = await self.modem.status()
-        except AtError as exc:
+        except CommandRejected as exc:
             log.info("modem status unavailable: %s", exc)
             return
-        await self.link.send(
+        await self._tell_modem(
             ModemInfo(signal_dbm=st.signal_dbm, operator=st.operator, own_number=st.own_number)
         )
+
+    async def _tell_modem(self, info: ModemInfo) -> None:
+        self._modem_info = info
+        await self.link.send(info)
 
     # ----------------------------------------------------------------- upload
 
@@ -343,26 +379,21 @@ class Bridge:
             refs = await self.modem.send_sms(
                 item.recipient, item.body, request_status_report=self.delivery_reports
             )
-        except AtTimeout as exc:
-            state = "unknown" if exc.may_have_sent or exc.parts_sent else "failed"
+        except GsmError as exc:
+            # A plain sentence for the user, the modem's words one click away.
+            outcome = explain(exc)
             self.journal.set_outbound(
-                outbox_id, state, refs=list(exc.parts_sent), error=exc.message
+                outbox_id,
+                outcome.state,
+                refs=list(getattr(exc, "parts_sent", ())),
+                error=outcome.error,
+                detail=outcome.detail,
             )
-            # A modem that stopped answering loses its +CMTI notices too: reopen it now
-            # (the modem loop sees the closed port) instead of at the next storage poll.
-            await self._reset_modem()
-        except CommandRejected as exc:
-            state = "unknown" if exc.parts_sent else "failed"
-            self.journal.set_outbound(
-                outbox_id, state, refs=list(exc.parts_sent), error=exc.message
-            )
-        except AtError as exc:
-            # The modem vanished mid-send: the SMS may or may not have left.
-            self.journal.set_outbound(outbox_id, "unknown", error=exc.message)
-            await self._reset_modem()
-        except EncodeError as exc:
-            # Nothing reached the modem: the number or text cannot be put in a PDU.
-            self.journal.set_outbound(outbox_id, "failed", error=str(exc)[:200])
+            if isinstance(exc, AtError) and not isinstance(exc, CommandRejected):
+                # A modem that stopped answering loses its +CMTI notices too: reopen it
+                # now (the modem loop sees the closed port), not at the next poll.
+                await self._tell_modem(ModemInfo(state="not_responding"))
+                await self._reset_modem()
         else:
             self.journal.mark_sent(outbox_id, refs, self._now())
         await self._report(outbox_id)
@@ -382,6 +413,7 @@ class Bridge:
                     status=cast(SendOutcome, item.state),
                     references=item.refs,
                     error=item.error,
+                    error_detail=item.detail,
                 )
             )
 
@@ -396,8 +428,7 @@ class Bridge:
         self._upload_wakeup.set()
         for item in self.journal.unreported():
             await self._report(item.outbox_id)
-        if self.modem_ready.is_set():
-            await self._report_modem()
+        await self.link.send(self._modem_info)
         await self._send_contacts()
 
     async def _repair(self, after: int) -> None:
@@ -415,11 +446,19 @@ class Bridge:
 
     async def _on_message(self, message: ServerToDevice) -> None:
         match message:
-            case Ack(upto=upto, conflicts=clashes):
+            case Ack(upto=upto, conflicts=clashes, rejected=rejected):
                 if clashes:
                     # The server kept its copy and recorded the clash; nothing to retry.
                     log.warning("server reports %d conflicting upload(s)", len(clashes))
-                self.journal.ack_inbound(upto, self._now())
+                if rejected:
+                    # Kept for the user (``ferry bridge status``), never uploaded again.
+                    log.warning(
+                        "server refused %d message(s) (%s); kept in the quarantine",
+                        len(rejected),
+                        ", ".join(sorted({r.reason for r in rejected})),
+                    )
+                refused = {r.n: r.reason for r in rejected}
+                self.journal.ack_inbound(upto, self._now(), refused)
                 self._prune_history()
                 async with self._acked:
                     self._acked_upto = max(self._acked_upto, upto)

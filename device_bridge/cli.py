@@ -166,6 +166,17 @@ def _pair(ns: argparse.Namespace) -> int:
     return 0
 
 
+_REFUSALS = {
+    "body_too_long": "the text is longer than the server takes",
+    "field_too_long": "a field is longer than the server takes",
+    "bad_sender": "the sender is not a number or name the server can show",
+    "invalid_attachment": "an attachment's type is not valid",
+    "too_many_attachments": "too many attachments",
+    "attachment_too_large": "the attachments are too large",
+    "malformed": "the message was malformed",
+}
+
+
 def _status(ns: argparse.Namespace) -> int:
     from device_bridge.journal import Journal
 
@@ -181,6 +192,13 @@ def _status(ns: argparse.Namespace) -> int:
             print(f"read from {source} up to _id {position}")
         for item in journal.unreported():
             print(f"outgoing {item.outbox_id}: {item.state} (server told: {item.reported or 'no'})")
+        refused = journal.quarantined()
+        if refused:
+            print(f"refused by the server, kept here and not sent again: {len(refused)}")
+        for q in refused:
+            why = _REFUSALS.get(q.reason, q.reason)
+            # repr: a hostile sender may contain line breaks or terminal escapes.
+            print(f"  #{q.n} from {q.sender!r}, sent {q.sent_at}: {why} (kept {q.quarantined_at})")
     finally:
         journal.close()
     return 0

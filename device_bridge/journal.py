@@ -13,6 +13,16 @@ Invariants:
   as long as the item's text does: pending, then in the history for repairs.
 * Multipart SMS parts wait in ``parts`` until complete (or too old: then delivered with
   ``incomplete`` set), so a crash between parts loses nothing.
+* An item the server refused (``Ack.rejected``) moves to ``quarantine`` with the reason:
+  kept for the user to see (``ferry bridge status``), never uploaded again.
+* Bodies, raw PDUs and attachments are sealed at rest (:mod:`device_bridge.sealing`).
+  An outgoing body is kept only until the SMS left the modem (or failed to).
+
+What is kept, and for how long: unacknowledged messages until the server has them;
+acknowledged ones for 30 days (``history``, to repair a server restored from a backup);
+refused ones for 90 days (``quarantine``); parts of a long SMS until it is complete or a
+day old; outgoing messages' states for 30 days after their last report (so a repeated
+order meets its outcome, never a second SMS), their bodies only until sent.
 
 Outbound states::
 
@@ -33,6 +43,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 from device_bridge.errors import JournalError
+from device_bridge.sealing import Sealer, load_key
 from protocol.messages import Attachment
 
 _SCHEMA = """
@@ -94,10 +105,22 @@ _UPGRADES = [
     # MMS parts of an inbound item (by its position n), kept while its text is kept.
     "CREATE TABLE attachments (n INTEGER NOT NULL, seq INTEGER NOT NULL, mime TEXT NOT NULL, "
     "name TEXT, data BLOB NOT NULL, PRIMARY KEY (n, seq))",
+    # Items the server refused one by one: kept with the reason, never uploaded again.
+    "CREATE TABLE quarantine (n INTEGER PRIMARY KEY, key TEXT NOT NULL, sender TEXT NOT NULL, "
+    "body BLOB NOT NULL, sent_at TEXT NOT NULL, reason TEXT NOT NULL, quarantined_at TEXT "
+    "NOT NULL)",
+    # The modem's own words behind an outgoing message's plain error.
+    "ALTER TABLE outbound ADD COLUMN detail TEXT",
+    # Bodies, PDUs and attachments of journals from before sealing: sealed now.
+    "seal",
 ]
 
 #: Delivery outcomes that end a message (anything else keeps it "sent").
 _FAILED = {"permanent_failure", "temporary_stopped"}
+#: Outgoing states in which the body is still needed (it has not reached the modem).
+_UNSENT = ("accepted", "sending")
+#: How long refused items are kept for the user to look at.
+QUARANTINE_AGE = timedelta(days=90)
 
 
 @dataclass(frozen=True)
@@ -120,6 +143,18 @@ class OutboundItem:
     refs: list[int]
     error: str | None
     reported: str | None
+    detail: str | None = None
+
+
+@dataclass(frozen=True)
+class Quarantined:
+    """An item the server refused (the body stays sealed in the journal)."""
+
+    n: int
+    sender: str
+    sent_at: str
+    reason: str
+    quarantined_at: str
 
 
 @dataclass(frozen=True)
@@ -134,14 +169,20 @@ class Part:
 
 
 class Journal:
-    """Synchronous on purpose: each call is one short, fsynced SQLite transaction."""
+    """Synchronous on purpose: each call is one short, fsynced SQLite transaction.
 
-    def __init__(self, path: Path) -> None:
+    ``key``: the sealing key; by default ``journal.key`` beside the journal (created 0600).
+    """
+
+    def __init__(self, path: Path, key: bytes | None = None) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
+        self._sealer = Sealer(key if key is not None else load_key(path.parent))
         try:
             self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=FULL")
+            # Deleted rows are overwritten with zeros, not left in free pages.
+            self._db.execute("PRAGMA secure_delete=ON")
             self._db.executescript(_SCHEMA)
             self._upgrade()
         except sqlite3.Error as exc:
@@ -154,8 +195,53 @@ class Journal:
         version = int(self._db.execute("PRAGMA user_version").fetchone()[0])
         for number, sql in enumerate(_UPGRADES[version:], start=version + 1):
             with self._atomic():
-                self._db.execute(sql)
+                if sql == "seal":
+                    self._seal_existing()
+                else:
+                    self._db.execute(sql)
                 self._db.execute(f"PRAGMA user_version = {number}")
+            if sql == "seal":
+                # The plaintext the rows held is still in the file's free space and the
+                # write-ahead log: rewrite the file and empty the log.
+                self._db.execute("VACUUM")
+                self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+
+    def _seal_existing(self) -> None:
+        seal = self._sealer
+        for table in ("inbound", "history"):
+            for n, key, body in self._db.execute(f"SELECT n, key, body FROM {table}").fetchall():  # noqa: S608
+                self._db.execute(
+                    f"UPDATE {table} SET body = ? WHERE n = ?",  # noqa: S608
+                    (seal.seal_text(body, f"body:{key}"), n),
+                )
+        for key, body in self._db.execute("SELECT key, body FROM parts").fetchall():
+            self._db.execute(
+                "UPDATE parts SET body = ? WHERE key = ?",
+                (seal.seal_text(body, f"part:{key}"), key),
+            )
+        for key, pdu in self._db.execute("SELECT key, pdu FROM undecodable").fetchall():
+            self._db.execute(
+                "UPDATE undecodable SET pdu = ? WHERE key = ?",
+                (seal.seal_text(pdu, f"pdu:{key}"), key),
+            )
+        for oid, state, body in self._db.execute(
+            "SELECT outbox_id, state, body FROM outbound"
+        ).fetchall():
+            kept = seal.seal_text(body, f"out:{oid}") if state in _UNSENT else b""
+            self._db.execute("UPDATE outbound SET body = ? WHERE outbox_id = ?", (kept, oid))
+        for n, seq, name, data in self._db.execute(
+            "SELECT n, seq, name, data FROM attachments"
+        ).fetchall():
+            self._db.execute(
+                "UPDATE attachments SET name = ?, data = ? WHERE n = ? AND seq = ?",
+                (self._seal_name(name, n, seq), seal.seal(bytes(data), f"att:{n}:{seq}"), n, seq),
+            )
+
+    def _seal_name(self, name: str | None, n: int, seq: int) -> bytes | None:
+        return None if name is None else self._sealer.seal_text(name, f"attname:{n}:{seq}")
+
+    def _open_body(self, sealed: bytes, key: str) -> str:
+        return self._sealer.open_text(sealed, f"body:{key}")
 
     @contextlib.contextmanager
     def _atomic(self) -> Iterator[None]:
@@ -182,10 +268,17 @@ class Journal:
         self, key: str, sender: str, body: str, sent_at: datetime, *, incomplete: bool = False
     ) -> bool:
         """Journal an inbound SMS; False if this key is already journaled."""
+        body = whole_text(body)
         cur = self._tx(
             "INSERT OR IGNORE INTO inbound (key, sender, body, sent_at, incomplete) "
             "VALUES (?, ?, ?, ?, ?)",
-            (key, sender, body, sent_at.isoformat(), int(incomplete)),
+            (
+                key,
+                sender,
+                self._sealer.seal_text(body, f"body:{key}"),
+                sent_at.isoformat(),
+                int(incomplete),
+            ),
         )
         return cur.rowcount == 1
 
@@ -193,7 +286,7 @@ class Journal:
         """Keep a PDU we could not decode, raw, so it can be decoded by a later version."""
         self._tx(
             "INSERT OR IGNORE INTO undecodable (key, pdu, error, seen_at) VALUES (?, ?, ?, ?)",
-            (key, pdu, error[:200], now.isoformat()),
+            (key, self._sealer.seal_text(pdu, f"pdu:{key}"), error[:200], now.isoformat()),
         )
 
     def add_received(
@@ -214,14 +307,28 @@ class Journal:
                 cur = self._db.execute(
                     "INSERT OR IGNORE INTO inbound (key, sender, body, sent_at, incomplete) "
                     "VALUES (?, ?, ?, ?, 0)",
-                    (key, sender, body, sent_at.isoformat()),
+                    (
+                        key,
+                        sender,
+                        self._sealer.seal_text(whole_text(body), f"body:{key}"),
+                        sent_at.isoformat(),
+                    ),
                 )
                 added = cur.rowcount == 1
                 if added:
-                    n = cur.lastrowid
+                    n = int(cur.lastrowid or 0)
                     self._db.executemany(
                         "INSERT INTO attachments VALUES (?, ?, ?, ?, ?)",
-                        [(n, i, a.mime, a.name, a.data) for i, a in enumerate(attachments)],
+                        [
+                            (
+                                n,
+                                i,
+                                a.mime,
+                                self._seal_name(a.name, n, i),
+                                self._sealer.seal(a.data, f"att:{n}:{i}"),
+                            )
+                            for i, a in enumerate(attachments)
+                        ],
                     )
                 self._db.execute(
                     "INSERT INTO meta VALUES (?, ?) ON CONFLICT(key) "
@@ -268,20 +375,45 @@ class Journal:
                     rows = rows[:i]
                     break
         parts: dict[int, list[Attachment]] = {}
-        for n, mime, name, data in self._db.execute(
-            "SELECT n, mime, name, data FROM attachments WHERE n > ? AND n <= ? ORDER BY n, seq",
+        opened = self._sealer
+        for n, seq, mime, name, data in self._db.execute(
+            "SELECT n, seq, mime, name, data FROM attachments WHERE n > ? AND n <= ? "
+            "ORDER BY n, seq",
             (after, rows[-1][0]),
         ):
-            parts.setdefault(n, []).append(Attachment(mime=mime, data=bytes(data), name=name))
+            parts.setdefault(n, []).append(
+                Attachment(
+                    mime=mime,
+                    data=opened.open(bytes(data), f"att:{n}:{seq}"),
+                    name=None if name is None else opened.open_text(name, f"attname:{n}:{seq}"),
+                )
+            )
         return [
-            InboundItem(r[0], r[1], r[2], r[3], r[4], bool(r[5]), tuple(parts.get(r[0], ())))
+            InboundItem(
+                r[0],
+                r[1],
+                r[2],
+                self._open_body(r[3], r[1]),
+                r[4],
+                bool(r[5]),
+                tuple(parts.get(r[0], ())),
+            )
             for r in rows
         ]
 
-    def ack_inbound(self, upto: int, now: datetime) -> None:
-        """The server committed everything up to ``upto``: move it to the history."""
+    def ack_inbound(self, upto: int, now: datetime, refused: dict[int, str] | None = None) -> None:
+        """The server handled everything up to ``upto``: items it refused (``n`` → reason)
+        go to the quarantine, the rest to the history."""
         try:
             with self._atomic():
+                self._db.executemany(
+                    "INSERT OR IGNORE INTO quarantine SELECT n, key, sender, body, sent_at, ?, ? "
+                    "FROM inbound WHERE n = ?",
+                    [(reason, now.isoformat(), n) for n, reason in (refused or {}).items()],
+                )
+                self._db.executemany(
+                    "DELETE FROM inbound WHERE n = ?", [(n,) for n in (refused or {})]
+                )
                 self._db.execute(
                     "INSERT OR IGNORE INTO history SELECT n, key, sender, body, sent_at, "
                     "incomplete, ? FROM inbound WHERE n <= ?",
@@ -308,18 +440,29 @@ class Journal:
         return self._items("history", after, limit, max_bytes)
 
     def prune_history(self, now: datetime, max_age: timedelta) -> int:
-        """Forget acknowledged messages (and their attachments) acked before ``max_age``."""
+        """Forget acknowledged messages (and their attachments) acked before ``max_age``,
+        and refused ones quarantined before :data:`QUARANTINE_AGE`."""
         horizon = (now - max_age).isoformat()
+        refused = (now - QUARANTINE_AGE).isoformat()
         try:
             with self._atomic():
                 self._db.execute(
-                    "DELETE FROM attachments WHERE n IN (SELECT n FROM history WHERE acked_at < ?)",
-                    (horizon,),
+                    "DELETE FROM attachments WHERE n IN (SELECT n FROM history WHERE acked_at < ?"
+                    " UNION ALL SELECT n FROM quarantine WHERE quarantined_at < ?)",
+                    (horizon, refused),
                 )
+                self._db.execute("DELETE FROM quarantine WHERE quarantined_at < ?", (refused,))
                 cur = self._db.execute("DELETE FROM history WHERE acked_at < ?", (horizon,))
             return cur.rowcount
         except sqlite3.Error as exc:
             raise JournalError(str(exc)) from None
+
+    def quarantined(self) -> list[Quarantined]:
+        """Items the server refused, oldest first."""
+        rows = self._db.execute(
+            "SELECT n, sender, sent_at, reason, quarantined_at FROM quarantine ORDER BY n"
+        ).fetchall()
+        return [Quarantined(*r) for r in rows]
 
     def inbound_count(self) -> int:
         return int(self._db.execute("SELECT count(*) FROM inbound").fetchone()[0])
@@ -346,7 +489,7 @@ class Journal:
                         part.ref,
                         part.total,
                         part.seq,
-                        part.body,
+                        self._sealer.seal_text(part.body, f"part:{part.key}"),
                         part.sent_at,
                         now.isoformat(),
                     ),
@@ -379,18 +522,27 @@ class Journal:
             (sender, ref, total),
         ).fetchall()
         unique: dict[int, Part] = {}
-        for r in rows:
-            unique.setdefault(r[4], Part(*r))
+        for key, sender_, ref_, total_, seq, body, sent_at in rows:
+            if seq not in unique:
+                text = self._sealer.open_text(body, f"part:{key}")
+                unique[seq] = Part(key, sender_, ref_, total_, seq, text, sent_at)
         return list(unique.values())
 
     def _join(self, group: list[Part], now: datetime, *, incomplete: bool) -> None:
         first = group[0]
-        body = "".join(p.body for p in group)
+        # A character may be cut between two parts (half a surrogate pair in each).
+        body = whole_text("".join(p.body for p in group))
         key = "multi:" + ",".join(sorted(p.key for p in group))[:90]
         self._db.execute(
             "INSERT OR IGNORE INTO inbound (key, sender, body, sent_at, incomplete) "
             "VALUES (?, ?, ?, ?, ?)",
-            (key, first.sender, body, first.sent_at, int(incomplete)),
+            (
+                key,
+                first.sender,
+                self._sealer.seal_text(body, f"body:{key}"),
+                first.sent_at,
+                int(incomplete),
+            ),
         )
         self._db.executemany("DELETE FROM parts WHERE key = ?", [(p.key,) for p in group])
         self._db.executemany(
@@ -405,19 +557,35 @@ class Journal:
         self._tx(
             "INSERT OR IGNORE INTO outbound (outbox_id, recipient, body, state) "
             "VALUES (?, ?, ?, 'accepted')",
-            (outbox_id, recipient, body),
+            (outbox_id, recipient, self._sealer.seal_text(body, f"out:{outbox_id}")),
         )
         item = self.outbound(outbox_id)
         assert item is not None
         return item
 
     def set_outbound(
-        self, outbox_id: int, state: str, *, refs: list[int] | None = None, error: str | None = None
+        self,
+        outbox_id: int,
+        state: str,
+        *,
+        refs: list[int] | None = None,
+        error: str | None = None,
+        detail: str | None = None,
     ) -> None:
+        """Move an outgoing message on; once it left ``accepted``/``sending`` its body is
+        erased (it reached the modem, or never will). ``detail``: the modem's own words
+        behind the plain ``error``."""
         self._tx(
-            "UPDATE outbound SET state = ?, refs = COALESCE(?, refs), error = ? "
-            "WHERE outbox_id = ?",
-            (state, json.dumps(refs) if refs is not None else None, error, outbox_id),
+            "UPDATE outbound SET state = ?, refs = COALESCE(?, refs), error = ?, detail = ?, "
+            "body = CASE WHEN ? THEN body ELSE x'' END WHERE outbox_id = ?",
+            (
+                state,
+                json.dumps(refs) if refs is not None else None,
+                error,
+                detail,
+                state in _UNSENT,
+                outbox_id,
+            ),
         )
 
     def mark_reported(self, outbox_id: int, state: str) -> None:
@@ -425,25 +593,39 @@ class Journal:
 
     def outbound(self, outbox_id: int) -> OutboundItem | None:
         row = self._db.execute(
-            "SELECT outbox_id, recipient, body, state, refs, error, reported FROM outbound "
+            "SELECT outbox_id, recipient, body, state, refs, error, reported, detail FROM outbound "
             "WHERE outbox_id = ?",
             (outbox_id,),
         ).fetchone()
-        return _outbound(row) if row else None
+        return self._outbound(row) if row else None
 
     def outbound_in(self, *states: str) -> list[OutboundItem]:
         rows = self._db.execute(
-            "SELECT outbox_id, recipient, body, state, refs, error, reported FROM outbound "
+            "SELECT outbox_id, recipient, body, state, refs, error, reported, detail FROM outbound "
             "ORDER BY outbox_id"
         ).fetchall()
-        return [_outbound(r) for r in rows if r[3] in states]
+        return [self._outbound(r) for r in rows if r[3] in states]
 
     def unreported(self) -> list[OutboundItem]:
         rows = self._db.execute(
-            "SELECT outbox_id, recipient, body, state, refs, error, reported FROM outbound "
+            "SELECT outbox_id, recipient, body, state, refs, error, reported, detail FROM outbound "
             "WHERE reported IS NULL OR reported != state ORDER BY outbox_id"
         ).fetchall()
-        return [_outbound(r) for r in rows]
+        return [self._outbound(r) for r in rows]
+
+    def _outbound(self, row: tuple[object, ...]) -> OutboundItem:
+        oid, recipient, body, state, refs, error, reported, detail = row
+        sealed = bytes(body) if isinstance(body, bytes | memoryview) else b""
+        return OutboundItem(
+            outbox_id=int(str(oid)),
+            recipient=str(recipient),
+            body=self._sealer.open_text(sealed, f"out:{oid}") if sealed else "",
+            state=str(state),
+            refs=json.loads(str(refs)),
+            error=None if error is None else str(error),
+            reported=None if reported is None else str(reported),
+            detail=None if detail is None else str(detail),
+        )
 
     def record_report(
         self, reference: int, recipient: str, outcome: str, now: datetime
@@ -514,18 +696,27 @@ class Journal:
         return ids
 
     def forget_finished(self, now: datetime, keep: timedelta = timedelta(days=30)) -> None:
-        """Age out rows whose final state the server confirmed ``keep`` ago.
+        """Age out rows whose last state the server confirmed ``keep`` ago.
 
-        ``sent`` rows are not final: a delivery report may still arrive for them. Confirmed
-        final rows stay for ``keep`` as tombstones: a repeated order for the same outbox id
-        (a server that re-offers after a crash) then meets its outcome, never a second SMS.
+        Confirmed rows stay for ``keep`` as tombstones (bodies are gone once sent): a
+        repeated order for the same outbox id (a server that re-offers after a crash) then
+        meets its outcome, never a second SMS, and a ``sent`` row still matches a late
+        delivery report. After ``keep`` none is coming (networks give up within days).
         """
         self._tx(
             "UPDATE outbound SET finished_at = ? WHERE finished_at IS NULL AND reported = state "
-            "AND state IN ('failed', 'unknown', 'delivered')",
+            "AND state IN ('sent', 'failed', 'unknown', 'delivered')",
             (now.isoformat(),),
         )
         self._tx("DELETE FROM outbound WHERE finished_at < ?", ((now - keep).isoformat(),))
+
+
+def whole_text(text: str) -> str:
+    """``text`` as valid Unicode: surrogate halves that belong together are joined, a
+    lone half (its other part never came, or a phone sent it so) becomes U+FFFD."""
+    if not any("\ud800" <= c <= "\udfff" for c in text):
+        return text
+    return text.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "replace")
 
 
 def _same_number(a: str, b: str) -> bool:
@@ -533,15 +724,3 @@ def _same_number(a: str, b: str) -> bool:
     da, db = "".join(c for c in a if c.isdigit()), "".join(c for c in b if c.isdigit())
     tail = min(len(da), len(db), 9)
     return tail > 0 and da[-tail:] == db[-tail:]
-
-
-def _outbound(row: tuple[object, ...]) -> OutboundItem:
-    return OutboundItem(
-        outbox_id=int(row[0]),  # type: ignore[call-overload]
-        recipient=str(row[1]),
-        body=str(row[2]),
-        state=str(row[3]),
-        refs=json.loads(str(row[4])),
-        error=row[5] if row[5] is None else str(row[5]),
-        reported=row[6] if row[6] is None else str(row[6]),
-    )

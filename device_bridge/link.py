@@ -166,7 +166,8 @@ async def handshake(
     noise = LinkInitiator(private_key, server_key)
     await ws.send(noise.start(Codec.encode(hello)))
     try:
-        frame = await asyncio.wait_for(ws.recv(), HANDSHAKE_TIMEOUT)
+        async with asyncio.timeout(HANDSHAKE_TIMEOUT):  # wait_for may swallow a cancel
+            frame = await ws.recv()
     except websockets.ConnectionClosed as exc:
         raise refusal(exc.rcvd.code if exc.rcvd else None) from None
     if isinstance(frame, str):

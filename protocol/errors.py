@@ -5,6 +5,8 @@ Hierarchy::
     ProtocolError                 anything a peer sent that we cannot accept
     ├── MessageTooLarge           frame over the configured size limit
     ├── MalformedMessage          not valid JSON / not a known message / wrong field types
+    │   ├── NestingTooDeep        arrays/objects nested deeper than the codec's limit
+    │   └── NumberOutOfRange      an integer that does not fit in 64 bits
     ├── InvalidAttachment         an attachment's media type is not ``type/subtype``
     │   ├── TooManyAttachments    more than MAX_ATTACHMENTS on one message
     │   └── AttachmentTooLarge    one message's attachments over MAX_ATTACHMENT_BYTES
@@ -44,6 +46,25 @@ class MalformedMessage(ProtocolError):
     """A frame was not a valid message of the expected union."""
 
     code = "malformed_message"
+
+
+class NestingTooDeep(MalformedMessage):
+    """Arrays and objects nested deeper than allowed (refused before any parser runs)."""
+
+    code = "nesting_too_deep"
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(f"arrays and objects may nest at most {limit} deep")
+        self.limit = limit
+
+
+class NumberOutOfRange(MalformedMessage):
+    """An integer outside the signed 64-bit range (refused before any parser runs)."""
+
+    code = "number_out_of_range"
+
+    def __init__(self, low: int, high: int) -> None:
+        super().__init__(f"integers must be from {low} to {high}")
 
 
 class InvalidAttachment(ProtocolError):

@@ -34,6 +34,15 @@ SUPPORTED_VERSIONS: tuple[int, ...] = (1,)
 
 #: Largest batch of items a bridge may upload in one frame.
 MAX_UPLOAD_BATCH = 500
+#: Longest text of one uploaded message, in characters. The network delivers up to 255
+#: parts of 153 GSM-7 characters (39,015) or 67 UCS-2 units (17,085): every SMS fits.
+MAX_BODY = 40_000
+#: Longest sender of an uploaded message (E.164 has 15 digits; alphanumeric senders 11).
+MAX_SENDER = 32
+#: Longest idempotency key of an uploaded message.
+MAX_KEY = 100
+#: An upload position: the bridge journal's row number (1, 2, …; far below 2**53).
+Position = Annotated[int, msgspec.Meta(ge=1, le=2**53)]
 
 MessageStatus = Literal["received", "queued", "sending", "sent", "delivered", "failed", "unknown"]
 Direction = Literal["in", "out"]
@@ -170,7 +179,7 @@ class InboundSms(msgspec.Struct, frozen=True, omit_defaults=True):
     ``attachments`` key and servers that predate attachments read it unchanged.
     """
 
-    n: int
+    n: Position
     key: str
     sender: str
     body: str
@@ -260,7 +269,6 @@ class Rejection(msgspec.Struct, frozen=True):
 REFUSAL_REASONS: tuple[str, ...] = (
     "body_too_long",
     "field_too_long",
-    "bad_time",
     "bad_sender",
     "invalid_attachment",
     "too_many_attachments",

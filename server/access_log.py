@@ -33,11 +33,12 @@ class AccessLog:
         self._clock = clock
         self._buffer: deque[AccessEntry] = deque(maxlen=_MAX_BUFFER)
 
-    def record(self, request: web.Request, status: int) -> None:
+    def record(self, request: web.Request, status: int, ip: str) -> None:
+        """Buffer one row; ``ip`` is the client's (``server.auth.web.client_ip``)."""
         self._buffer.append(
             AccessEntry(
                 at=self._clock.now(),
-                ip=(request.remote or "")[:64] or None,
+                ip=ip[:64] or None,
                 user_agent=request.headers.get("User-Agent", "")[:255] or None,
                 method=request.method[:8],
                 route=route_of(request),

@@ -22,6 +22,7 @@ from server import listening
 from server.app import create_app
 from server.config import Config, ConfigError
 from server.log import server_logger, setup_logging
+from server.net import RUNNER_ARGS, ConnectionGuard, GuardedSite
 from server.tls import pretty, server_tls
 
 DEVICE_COMMANDS = {"bridge", "emulate"}
@@ -225,16 +226,17 @@ async def start_server(config: Config, *, any_port_if_taken: bool = False) -> Se
         print(f"TLS: {made} certificate, SHA-256 {pretty(tls.fingerprint)}", flush=True)
     pin = tls.fingerprint if tls is not None and tls.self_signed else None
     app = create_app(config, tls_pin=pin)
-    runner = web.AppRunner(app, access_log=None, handle_signals=False)
+    runner = web.AppRunner(app, access_log=None, handle_signals=False, **RUNNER_ARGS)
     await runner.setup()
     ssl_context = tls.context if tls is not None else None
+    guard = ConnectionGuard.from_config(config)
     try:
         try:
-            await _bind(runner, config.host, port, ssl_context)
+            await _bind(runner, config.host, port, ssl_context, guard)
         except OSError as exc:  # taken since the probe
             if not (any_port_if_taken and exc.errno == errno.EADDRINUSE):
                 raise listening.listen_error(config.host, port, exc) from None
-            await _bind(runner, config.host, 0, ssl_context)
+            await _bind(runner, config.host, 0, ssl_context, guard)
     except BaseException:
         await runner.cleanup()
         raise
@@ -261,8 +263,10 @@ async def _probe(host: str, port: int) -> None:
     await server.wait_closed()
 
 
-async def _bind(runner: web.AppRunner, host: str, port: int, ssl: SSLContext | None) -> None:
-    site = web.TCPSite(runner, host, port, ssl_context=ssl)
+async def _bind(
+    runner: web.AppRunner, host: str, port: int, ssl: SSLContext | None, guard: ConnectionGuard
+) -> None:
+    site = GuardedSite(runner, host, port, guard, ssl_context=ssl)
     try:
         await site.start()
     except OSError:

@@ -13,6 +13,8 @@ from urllib.parse import urlsplit
 
 import argon2
 
+from server.proxies import TrustedProxies
+
 #: Where verification codes can be sent from (``server/sms_gateway``).
 SMS_GATEWAYS = ("log", "emulator", "device")
 
@@ -42,6 +44,15 @@ class Config:
     handshake_timeout: float = 10.0
     #: At most this many device sockets per address may be unauthenticated at once.
     max_unauthenticated_per_ip: int = 8
+    #: Reverse proxies whose forwarding header names the client (``FERRY_TRUSTED_PROXIES``,
+    #: addresses and CIDR networks; ``FERRY_FORWARDED_HEADER``: ``x-forwarded-for`` or
+    #: ``forwarded``). Default none: the socket's peer is the client.
+    trusted_proxies: TrustedProxies = field(default_factory=TrustedProxies)
+    #: Open connections one address may hold; more are closed at once (0: no cap).
+    #: Trusted proxies are not capped: they carry everyone's connections.
+    max_connections_per_ip: int = 64
+    #: Seconds a new connection has to finish its TLS handshake and request headers.
+    header_timeout: float = 15.0
     #: The server's device-link key (base64); default: ``<data_dir>/server.key``.
     server_key: str | None = field(default=None, repr=False)
     #: TLS certificate and key (PEM). Without them a non-loopback server makes a
@@ -139,6 +150,11 @@ class Config:
                     raise ValueError
             except ValueError:
                 raise ConfigError("FERRY_CODE_KEY must be at least 64 hex digits") from None
+        if self.max_connections_per_ip < 0 or not 0 < self.header_timeout <= 3600:
+            raise ConfigError(
+                "FERRY_MAX_CONNECTIONS_PER_IP must be 0 or more and FERRY_HEADER_TIMEOUT "
+                "more than 0 and at most 3600 seconds"
+            )
         if self.tombstone_age < timedelta(days=31):
             raise ConfigError(
                 "FERRY_TOMBSTONE_DAYS must be at least 31: bridges re-send messages of the "
@@ -188,6 +204,15 @@ class Config:
                 values["gateway_device_id"] = int(env["FERRY_GATEWAY_DEVICE_ID"])
             if "FERRY_CODE_KEY" in env:
                 values["code_key"] = env["FERRY_CODE_KEY"]
+            if "FERRY_TRUSTED_PROXIES" in env or "FERRY_FORWARDED_HEADER" in env:
+                values["trusted_proxies"] = TrustedProxies.parse(
+                    env.get("FERRY_TRUSTED_PROXIES", ""),
+                    env.get("FERRY_FORWARDED_HEADER", "x-forwarded-for"),
+                )
+            if "FERRY_MAX_CONNECTIONS_PER_IP" in env:
+                values["max_connections_per_ip"] = int(env["FERRY_MAX_CONNECTIONS_PER_IP"])
+            if "FERRY_HEADER_TIMEOUT" in env:
+                values["header_timeout"] = float(env["FERRY_HEADER_TIMEOUT"])
             if "FERRY_TOMBSTONE_DAYS" in env:
                 values["tombstone_age"] = timedelta(days=int(env["FERRY_TOMBSTONE_DAYS"]))
             if "FERRY_ACCESS_LOG_DAYS" in env:

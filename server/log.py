@@ -14,6 +14,8 @@ device_logger = logging.getLogger("ferry.server.device")
 browser_logger = logging.getLogger("ferry.server.browser")
 storage_logger = logging.getLogger("ferry.server.storage")
 security_logger = logging.getLogger("ferry.server.security")
+#: aiohttp's own messages about connections and malformed requests (``server.net``).
+http_logger = logging.getLogger("ferry.server.http")
 #: Outbound SMS. Only the development ``log`` gateway writes a code here.
 sms_logger = logging.getLogger("ferry.server.sms")
 

@@ -7,7 +7,7 @@ from collections.abc import Awaitable, Callable
 from aiohttp import web
 
 from server.api.common import services
-from server.auth.web import origin_allowed
+from server.auth.web import client_ip, origin_allowed
 from server.errors import ApiError, Forbidden, NotFound, PayloadTooLarge
 from server.log import server_logger
 
@@ -34,7 +34,7 @@ async def access_log_middleware(request: web.Request, handler: Handler) -> web.S
         status = exc.status
         raise
     finally:
-        services(request).access_log.record(request, status)
+        services(request).access_log.record(request, status, client_ip(request))
 
 
 @web.middleware

@@ -31,6 +31,7 @@ from server.storage.conversations import ConversationStore
 from server.storage.devices import DeviceStore
 from server.storage.keys import KeyRing
 from server.storage.lines import LineStore
+from server.storage.outbox import OutboxStore
 from server.storage.pairing import PairingStore
 from server.storage.security import SecurityEventStore
 from server.storage.sessions import SessionStore
@@ -51,6 +52,7 @@ class Services:
     devices: DeviceStore
     lines: LineStore
     conversations: ConversationStore
+    outbox: OutboxStore
     attachments: AttachmentStore
     contacts: ContactStore
     events: SecurityEventStore
@@ -111,6 +113,7 @@ class Services:
             devices=DeviceStore(engine),
             lines=LineStore(engine),
             conversations=conversations,
+            outbox=OutboxStore(engine, keys),
             attachments=AttachmentStore(engine, keys),
             contacts=ContactStore(engine),
             events=events,

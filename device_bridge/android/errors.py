@@ -27,6 +27,9 @@ from device_bridge.gsm.errors import AtError, CommandRejected, ModemUnavailable
 class SendNotSupported(CommandRejected):
     """This driver cannot send SMS; the message certainly did not leave the phone."""
 
+    #: The message is already a sentence for the user (``device_bridge.outcomes``).
+    plain = True
+
     def __init__(self, reason: str) -> None:
         AtError.__init__(self, reason, command="send")
         self.result = reason

@@ -15,6 +15,8 @@ from aiohttp import web
 
 from server.api.common import (
     AUTH_BODY_BYTES,
+    MAX_ID,
+    int_query,
     json_response,
     new_password_field,
     phone_field,
@@ -232,13 +234,8 @@ async def revoke_session(request: web.Request) -> web.Response:
 async def security_events(request: web.Request) -> web.Response:
     svc = services(request)
     account = await auth.current_account(request, svc)
-    try:
-        limit = min(200, max(1, int(request.query.get("limit", "50"))))
-        before = int(request.query["before"]) if "before" in request.query else None
-    except ValueError:
-        raise BadRequest(
-            "'limit' and 'before' must be integers.", code="invalid_parameter"
-        ) from None
+    limit = int_query(request, "limit", 50, 1, 200)
+    before = int_query(request, "before", None, 1, MAX_ID)
     events = await svc.events.for_account(account.id, limit=limit, before=before)
     return json_response(
         {

@@ -2,18 +2,26 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypeVar
 
 import msgspec
 from aiohttp import web
 
+from protocol.codec import check_json
+from protocol.errors import NestingTooDeep, NumberOutOfRange
 from protocol.phone import InvalidNumber, to_e164
 from server.auth.passwords import MAX_LENGTH, password_problem
 from server.errors import BadRequest, NotFound, PayloadTooLarge
 from server.services import Services
 
+D = TypeVar("D", int, None)
+
 SERVICES: web.AppKey[Services] = web.AppKey("services", Services)
 
+#: Largest row id or sequence number (ids are signed 64-bit database integers).
+MAX_ID = 2**63 - 1
+
+#: Deepest nesting of a REST body: every body is one flat object.
 _MAX_DEPTH = 8
 #: Body limit of the account and session routes: a few short fields.
 AUTH_BODY_BYTES = 4 * 1024
@@ -32,12 +40,46 @@ def id_param(request: web.Request, name: str) -> int:
     return int(raw)
 
 
+def int_query(request: web.Request, name: str, default: D, lo: int, hi: int) -> int | D:
+    """An integer query parameter within ``[lo, hi]``; ``default`` when it is absent.
+
+    Raises:
+        BadRequest(invalid_parameter): not a decimal integer, or out of range.
+    """
+    raw = request.query.get(name)
+    if raw is None:
+        return default
+    # Plain ASCII digits only (int() would also take "1_000", " 7" or Arabic-Indic
+    # digits), and no more of them than the range can need: int() of a huge string is
+    # itself slow.
+    digits = raw[1:] if raw.startswith("-") else raw
+    fits = digits.isascii() and digits.isdigit() and len(digits) <= len(str(max(-lo, hi)))
+    if not fits or not lo <= int(raw) <= hi:
+        raise BadRequest(
+            f"'{name}' must be an integer from {lo} to {hi}.", code="invalid_parameter"
+        )
+    return int(raw)
+
+
+def require_websocket(request: web.Request) -> None:
+    """Refuse a plain HTTP request to a websocket-only address before any state is taken.
+
+    Raises:
+        BadRequest(websocket_required): not a websocket upgrade aiohttp would accept.
+    """
+    if not web.WebSocketResponse().can_prepare(request).ok:
+        raise BadRequest(
+            "This address takes websocket connections only.", code="websocket_required"
+        )
+
+
 async def read_json(request: web.Request, limit: int | None = None) -> dict[str, Any]:
     """The request's JSON object body, bounded in size and nesting depth.
 
     Raises:
         PayloadTooLarge: over the limit.
-        BadRequest: not ``application/json``, not JSON, too deep, or not an object.
+        BadRequest: not ``application/json``, not JSON, too deep, an integer out of the
+            64-bit range, or not an object.
     """
     limit = limit or services(request).config.max_body_bytes
     if request.content_type != "application/json":
@@ -48,24 +90,18 @@ async def read_json(request: web.Request, limit: int | None = None) -> dict[str,
     if len(raw) > limit:
         raise PayloadTooLarge()
     try:
+        # Before the decoder, which recurses once per level and takes integers of any size.
+        check_json(raw, _MAX_DEPTH)
         data = msgspec.json.decode(raw)
+    except NestingTooDeep:
+        raise BadRequest("The body is nested too deeply.", code="invalid_json") from None
+    except NumberOutOfRange:
+        raise BadRequest("A number in the body is out of range.", code="invalid_json") from None
     except msgspec.DecodeError:
         raise BadRequest("The body is not valid JSON.", code="invalid_json") from None
     if not isinstance(data, dict):
         raise BadRequest("The body must be a JSON object.", code="invalid_json")
-    if _depth(data) > _MAX_DEPTH:
-        raise BadRequest("The body is nested too deeply.", code="invalid_json")
     return data
-
-
-def _depth(value: Any, level: int = 1) -> int:
-    if level > _MAX_DEPTH:
-        return level
-    if isinstance(value, dict):
-        return max((_depth(v, level + 1) for v in value.values()), default=level)
-    if isinstance(value, list):
-        return max((_depth(v, level + 1) for v in value), default=level)
-    return level
 
 
 def string_field(data: dict[str, Any], name: str, *, max_len: int, code: str) -> str:
@@ -111,11 +147,15 @@ def json_response(obj: Any, status: int = 200) -> web.Response:
 
 __all__ = [
     "AUTH_BODY_BYTES",
+    "MAX_ID",
     "SERVICES",
+    "id_param",
+    "int_query",
     "json_response",
     "new_password_field",
     "phone_field",
     "read_json",
+    "require_websocket",
     "services",
     "string_field",
 ]

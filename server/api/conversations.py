@@ -7,7 +7,15 @@ from collections.abc import Awaitable, Callable
 from aiohttp import web
 
 from protocol.phone import InvalidNumber, to_e164
-from server.api.common import id_param, json_response, read_json, services, string_field
+from server.api.common import (
+    MAX_ID,
+    id_param,
+    int_query,
+    json_response,
+    read_json,
+    services,
+    string_field,
+)
 from server.auth.web import verified_account
 from server.errors import BadRequest, Forbidden, NotFound
 from server.hub import ChangesHint
@@ -17,21 +25,6 @@ from server.ws.device_views import device_views
 routes = web.RouteTableDef()
 
 MAX_BODY_CHARS = 1600  # ten concatenated SMS; longer texts belong in MMS or chat apps
-
-
-def _int_param(
-    request: web.Request, name: str, default: int | None, lo: int, hi: int
-) -> int | None:
-    raw = request.query.get(name)
-    if raw is None:
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise BadRequest(f"'{name}' must be an integer.", code="invalid_parameter") from None
-    if not lo <= value <= hi:
-        raise BadRequest(f"'{name}' must be between {lo} and {hi}.", code="invalid_parameter")
-    return value
 
 
 def _thread_id(request: web.Request) -> int:
@@ -50,9 +43,8 @@ async def list_threads(request: web.Request) -> web.Response:
 async def thread_messages(request: web.Request) -> web.Response:
     svc = services(request)
     account = await verified_account(request, svc)
-    limit = _int_param(request, "limit", 50, 1, 200)
-    before = _int_param(request, "before", None, 1, 2**62)
-    assert limit is not None
+    limit = int_query(request, "limit", 50, 1, 200)
+    before = int_query(request, "before", None, 1, MAX_ID)
     try:
         msgs, has_more = await svc.conversations.thread_messages(
             account.id, _thread_id(request), before=before, limit=limit
@@ -123,8 +115,7 @@ async def search(request: web.Request) -> web.Response:
     query = request.query.get("q", "").strip()
     if not 2 <= len(query) <= 100:
         raise BadRequest("Search for 2 to 100 characters.", code="invalid_parameter")
-    limit = _int_param(request, "limit", 50, 1, 200)
-    assert limit is not None
+    limit = int_query(request, "limit", 50, 1, 200)
     return json_response({"messages": await svc.conversations.search(account.id, query, limit)})
 
 

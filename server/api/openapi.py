@@ -1,17 +1,22 @@
 """The OpenAPI 3.1 document of the REST API, served at ``/api/v1/openapi.json``.
 
-A test checks that every route the app serves is documented here and nothing else is.
-Errors always have the shape ``{"error": {"code", "message"}}``; ``429`` carries
-``Retry-After``. The two websockets are documented as ``GET`` upgrades.
+A test checks that every route the app serves is documented here and nothing else is, and
+schemathesis fuzzes every operation from it (``tests/server/test_fuzz.py``), so numbers
+carry the ranges the handlers enforce. Errors always have the shape
+``{"error": {"code", "message"}}``; ``429`` carries ``Retry-After``. The two websockets
+are documented as ``GET`` upgrades. The session cookie is named as this server sets it.
 """
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
+import msgspec
 from aiohttp import web
 
-from server.api.common import json_response
+from server.api.common import MAX_ID, services
+from server.auth.web import SECURE_COOKIE, cookie_name
 
 routes = web.RouteTableDef()
 
@@ -34,6 +39,12 @@ _PASSWORD: Schema = {
     "description": "any Unicode; not a common password",
 }
 _CODE: Schema = {"type": "string", "pattern": "^[0-9]{6}$"}
+#: A row id in a path (``id_param``: larger ones are 404 like any unknown id).
+_ID: Schema = {"type": "integer", "minimum": 1, "maximum": 10**18 - 1}
+_LIMIT: Schema = {"type": "integer", "minimum": 1, "maximum": 200, "default": 50}
+_BEFORE: Schema = {"type": "integer", "minimum": 1, "maximum": MAX_ID}
+#: Operations open to everyone (no session needed).
+_PUBLIC: Schema = {"security": []}
 
 SCHEMAS: dict[str, Schema] = {
     "Error": _obj(("error",), error=_obj(("code", "message"), code=_S, message=_S)),
@@ -165,32 +176,45 @@ def _path_param(name: str, schema: Schema) -> Schema:
     return {"name": name, "in": "path", "required": True, "schema": schema}
 
 
-def _query(name: str, schema: Schema) -> Schema:
-    return {"name": name, "in": "query", "required": False, "schema": schema}
+def _query(name: str, schema: Schema, *, required: bool = False) -> Schema:
+    return {"name": name, "in": "query", "required": required, "schema": schema}
 
 
 _ACCOUNT = ("200", _ref("AccountResponse"))
 _SENT = ("202", _ref("CodeSent"))
-_THREAD_ID = _path_param("thread_id", _I)
+_THREAD_ID = _path_param("thread_id", _ID)
 
 PATHS: dict[str, dict[str, Schema]] = {
-    "/healthz": {"get": _op("Liveness and database check", ok=("200", _obj(status=_S)))},
-    "/api/v1/openapi.json": {"get": _op("This document", ok=("200", {"type": "object"}))},
+    "/healthz": {
+        "get": {**_op("Liveness and database check", ok=("200", _obj(status=_S))), **_PUBLIC}
+    },
+    "/api/v1/openapi.json": {
+        "get": {**_op("This document", ok=("200", {"type": "object"})), **_PUBLIC}
+    },
     "/api/v1/accounts": {
-        "post": _op(
-            "Sign up (same answer whether or not the number has an account; code by SMS)",
-            body=_obj(("phone", "password"), phone=_PHONE, password=_PASSWORD, email=_S),
-            ok=_SENT,
-        )
+        "post": {
+            **_op(
+                "Sign up (same answer whether or not the number has an account; code by SMS)",
+                body=_obj(("phone", "password"), phone=_PHONE, password=_PASSWORD, email=_S),
+                ok=_SENT,
+            ),
+            **_PUBLIC,
+        }
     },
     "/api/v1/session": {
-        "post": _op(
-            "Sign in; sets the session cookie",
-            body=_obj(("phone", "password"), phone=_PHONE, password=_S),
-            ok=_ACCOUNT,
-            errors={"401": _err("invalid_credentials")},
-        ),
-        "delete": _op("Sign out; ends the session and its sockets"),
+        "post": {
+            **_op(
+                "Sign in; sets the session cookie",
+                body=_obj(("phone", "password"), phone=_PHONE, password=_S),
+                ok=_ACCOUNT,
+                errors={"401": _err("invalid_credentials")},
+            ),
+            **_PUBLIC,
+        },
+        "delete": {
+            **_op("Sign out; ends the session and its sockets (204 also when signed out)"),
+            "security": [{"session": []}, {}],
+        },
     },
     "/api/v1/me": {
         "get": _op("The signed-in account", ok=_ACCOUNT, errors=_AUTH),
@@ -225,7 +249,7 @@ PATHS: dict[str, dict[str, Schema]] = {
     "/api/v1/me/security-events": {
         "get": _op(
             "Security events, newest first",
-            params=[_query("limit", _I), _query("before", _I)],
+            params=[_query("limit", _LIMIT), _query("before", _BEFORE)],
             ok=("200", _obj(events={"type": "array", "items": _ref("SecurityEvent")})),
             errors=_AUTH,
         )
@@ -262,18 +286,26 @@ PATHS: dict[str, dict[str, Schema]] = {
         )
     },
     "/api/v1/password-reset": {
-        "post": _op(
-            "Ask for a reset code by SMS (same answer for every number)",
-            body=_obj(("phone",), phone=_PHONE),
-            ok=_SENT,
-        )
+        "post": {
+            **_op(
+                "Ask for a reset code by SMS (same answer for every number)",
+                body=_obj(("phone",), phone=_PHONE),
+                ok=_SENT,
+            ),
+            **_PUBLIC,
+        }
     },
     "/api/v1/password-reset/confirm": {
-        "post": _op(
-            "Set a new password with the reset code; ends every session, signs this one in",
-            body=_obj(("phone", "code", "password"), phone=_PHONE, code=_CODE, password=_PASSWORD),
-            ok=_ACCOUNT,
-        )
+        "post": {
+            **_op(
+                "Set a new password with the reset code; ends every session, signs this one in",
+                body=_obj(
+                    ("phone", "code", "password"), phone=_PHONE, code=_CODE, password=_PASSWORD
+                ),
+                ok=_ACCOUNT,
+            ),
+            **_PUBLIC,
+        }
     },
     "/api/v1/threads": {
         "get": _op(
@@ -285,7 +317,7 @@ PATHS: dict[str, dict[str, Schema]] = {
     "/api/v1/threads/{thread_id}/messages": {
         "get": _op(
             "Messages of a conversation, newest page first",
-            params=[_THREAD_ID, _query("limit", _I), _query("before", _I)],
+            params=[_THREAD_ID, _query("limit", _LIMIT), _query("before", _BEFORE)],
             ok=("200", _obj(messages={"type": "array", "items": _ref("Message")}, has_more=_B)),
             errors={**_VERIFIED, "404": _err("no such thread of yours")},
         )
@@ -306,7 +338,7 @@ PATHS: dict[str, dict[str, Schema]] = {
     "/api/v1/messages/{message_id}": {
         "delete": _op(
             "Delete one message (erased; a queued send is cancelled)",
-            params=[_path_param("message_id", _I)],
+            params=[_path_param("message_id", _ID)],
             errors={**_VERIFIED, "404": _err("no such message of yours")},
         )
     },
@@ -319,7 +351,7 @@ PATHS: dict[str, dict[str, Schema]] = {
                 "nosniff, a sandboxing CSP and private immutable caching"
             ),
             "parameters": [
-                _path_param("attachment_id", _I),
+                _path_param("attachment_id", _ID),
                 _query("download", {"enum": ["1"]}),
             ],
             "responses": {
@@ -340,7 +372,10 @@ PATHS: dict[str, dict[str, Schema]] = {
     "/api/v1/search": {
         "get": _op(
             "Messages containing q (2 to 100 characters), newest first",
-            params=[_query("q", _S), _query("limit", _I)],
+            params=[
+                _query("q", {"type": "string", "minLength": 2, "maxLength": 100}, required=True),
+                _query("limit", _LIMIT),
+            ],
             ok=("200", _obj(messages={"type": "array", "items": _ref("Message")})),
             errors=_VERIFIED,
         )
@@ -390,14 +425,14 @@ PATHS: dict[str, dict[str, Schema]] = {
     "/api/v1/devices/{device_id}": {
         "patch": _op(
             "Rename a bridge",
-            params=[_path_param("device_id", _I)],
+            params=[_path_param("device_id", _ID)],
             body=_obj(("name",), name=_S),
             ok=("200", _obj(("device",), device=_ref("Device"))),
             errors={**_VERIFIED, "404": _err("no such device of yours")},
         ),
         "delete": _op(
             "Revoke a bridge: disconnected at once; its key can never connect again",
-            params=[_path_param("device_id", _I)],
+            params=[_path_param("device_id", _ID)],
             errors={**_VERIFIED, "404": _err("no such device of yours")},
         ),
     },
@@ -418,10 +453,13 @@ PATHS: dict[str, dict[str, Schema]] = {
         )
     },
     "/api/v1/pairing/server-key": {
-        "get": _op(
-            "The server's static device-link public key (base64url), for typed pairing codes",
-            ok=("200", _obj(("key",), key=_S)),
-        )
+        "get": {
+            **_op(
+                "The server's static device-link public key (base64url), for typed pairing codes",
+                ok=("200", _obj(("key",), key=_S)),
+            ),
+            **_PUBLIC,
+        }
     },
     "/api/v1/ws": {
         "get": _op(
@@ -430,23 +468,42 @@ PATHS: dict[str, dict[str, Schema]] = {
             errors=_VERIFIED,
         )
     },
-    "/api/v1/device": {"get": _op("Device-bridge websocket", ok=("101", None))},
+    "/api/v1/device": {
+        "get": {
+            **_op(
+                "Device-bridge websocket (authenticated by the Noise handshake inside it)",
+                ok=("101", None),
+            ),
+            **_PUBLIC,
+        }
+    },
 }
 
-DOCUMENT: dict[str, Any] = {
-    "openapi": "3.1.0",
-    "info": {"title": "Ferry sync server", "version": "1"},
-    "paths": PATHS,
-    "components": {
-        "schemas": SCHEMAS,
-        "securitySchemes": {
-            "session": {"type": "apiKey", "in": "cookie", "name": "__Host-ferry_session"}
+
+def document(cookie: str) -> dict[str, Any]:
+    """The document for a server whose session cookie is named ``cookie``."""
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": "Ferry sync server", "version": "1"},
+        "paths": PATHS,
+        "components": {
+            "schemas": SCHEMAS,
+            "securitySchemes": {"session": {"type": "apiKey", "in": "cookie", "name": cookie}},
         },
-    },
-    "security": [{"session": []}],
-}
+        "security": [{"session": []}],
+    }
+
+
+#: The document of a production server (``__Host-`` cookie).
+DOCUMENT = document(SECURE_COOKIE)
+
+
+@functools.cache
+def _encoded(cookie: str) -> bytes:
+    return msgspec.json.encode(document(cookie))
 
 
 @routes.get("/api/v1/openapi.json")
 async def openapi_document(request: web.Request) -> web.Response:
-    return json_response(DOCUMENT)
+    body = _encoded(cookie_name(services(request)))
+    return web.Response(body=body, content_type="application/json")

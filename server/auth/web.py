@@ -8,7 +8,9 @@ from dataclasses import dataclass
 
 from aiohttp import hdrs, web
 
+from server.api.common import SERVICES
 from server.errors import Forbidden, Unauthenticated
+from server.proxies import client_address
 from server.services import Services
 from server.storage.accounts import Account
 from server.storage.sessions import session_handle
@@ -37,7 +39,12 @@ def new_session_id() -> str:
 
 
 def client_ip(request: web.Request) -> str:
-    return request.remote or "?"
+    """The client's address, for limits, throttles, sessions and logs: the socket's peer,
+    or behind a trusted proxy the address it forwarded (:mod:`server.proxies`)."""
+    trusted = request.app[SERVICES].config.trusted_proxies
+    if not trusted:
+        return request.remote or "?"
+    return client_address(request.remote, request.headers, trusted)
 
 
 def user_agent(request: web.Request) -> str:
@@ -130,10 +137,14 @@ async def verified_account(request: web.Request, services: Services) -> Account:
     return require_verified(await current_account(request, services))
 
 
-def origin_allowed(request: web.Request, services: Services) -> bool:
-    """Is the request's ``Origin`` one we serve (configured list, else the Host's origin)?"""
+def origin_allowed(request: web.Request, services: Services, *, required: bool = False) -> bool:
+    """Is the request's ``Origin`` one we serve (configured list, else the Host's origin)?
+
+    A request without one passes unless ``required``: browsers send it on every
+    websocket, so a socket upgrade without it does not come from a page of ours.
+    """
     origin = request.headers.get("Origin")
     if origin is None:
-        return True
+        return not required
     allowed = services.config.allowed_origins or (f"{request.scheme}://{request.host}",)
     return origin in allowed

@@ -50,6 +50,9 @@ class Uploaded(Protocol):
     def key(self) -> str: ...
 
     @property
+    def line_id(self) -> int: ...
+
+    @property
     def attachments(self) -> Sequence[Attachment]: ...
 
 
@@ -68,8 +71,9 @@ class Unreadable(LookupError):
 
 @dataclass
 class IngestOutcome:
-    #: Keys whose stored attachments differ from the upload (recorded in ``conflicts``).
-    conflicts: list[str] = field(default_factory=list)
+    #: (line id, key) of items whose stored attachments differ from the upload (recorded
+    #: in ``conflicts``).
+    conflicts: list[tuple[int, str]] = field(default_factory=list)
     #: Messages stored earlier that gained attachments now: ``{message_id: thread_id}``.
     completed: dict[int, int] = field(default_factory=dict)
 
@@ -94,29 +98,35 @@ def ingest(
     now: datetime,
     *,
     repair: bool,
-    fresh: Mapping[str, object],
-    skip: Collection[str],
+    fresh: Mapping[tuple[int, str], object],
+    skip: Collection[tuple[int, str]],
 ) -> IngestOutcome:
     """Store the attachments of an upload's items, inside the upload's transaction.
 
     Args:
         items: the batch's items that carry attachments (messages already stored).
-        fresh: the items inserted by this upload, by key; only the very item inserted
-            for a key gives it attachments (a repeat within the batch is ignored, like
-            its text).
-        skip: keys already recorded as conflicting (their text differs).
+        fresh: the items inserted by this upload, by (line id, key); only the very item
+            inserted for a key gives it attachments (a repeat within the batch is
+            ignored, like its text).
+        skip: (line id, key) of items already recorded as conflicting (their text differs).
     """
-    wanted = [i for i in items if i.key not in skip and fresh.get(i.key, i) is i]
+    wanted = [
+        i for i in items if (i.line_id, i.key) not in skip and fresh.get((i.line_id, i.key), i) is i
+    ]
     outcome = IngestOutcome()
     if not wanted:
         return outcome
     stored = {
-        r.device_key: r
+        (r.line_id, r.device_key): r
         for r in conn.execute(
             select(
-                messages.c.id, messages.c.thread_id, messages.c.device_key, messages.c.deleted
+                messages.c.id,
+                messages.c.thread_id,
+                messages.c.line_id,
+                messages.c.device_key,
+                messages.c.deleted,
             ).where(
-                messages.c.device_id == device_id,
+                messages.c.account_id == account_id,
                 messages.c.device_key.in_({i.key for i in wanted}),
             )
         )
@@ -131,20 +141,21 @@ def ingest(
     rows: list[dict[str, Any]] = []
     clashes: list[dict[str, Any]] = []
     for item in wanted:
-        message = stored.get(item.key)
+        ident = (item.line_id, item.key)
+        message = stored.get(ident)
         if message is None or message.deleted:
             continue  # a deleted message never gets anything back
         digests = [_digest(cipher, a) for a in item.attachments]
         have = known.get(message.id, [])
         if have == digests:
             continue
-        if not have and (item.key in fresh or repair):
+        if not have and (ident in fresh or repair):
             rows.extend(_rows(cipher, account_id, message.id, item.attachments, digests))
             known[message.id] = digests
-            if item.key not in fresh:
+            if ident not in fresh:
                 outcome.completed[message.id] = message.thread_id
             continue
-        outcome.conflicts.append(item.key)
+        outcome.conflicts.append(ident)
         clashes.append(
             {
                 "account_id": account_id,

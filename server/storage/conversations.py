@@ -35,12 +35,12 @@ from server.storage import attachments as mms
 from server.storage.epochs import lock_account, rotate_epoch
 from server.storage.keys import KeyRing
 from server.storage.runner import runner
-from server.storage.schema import accounts, conflicts, devices, lines, messages, outbox, threads
+from server.storage.schema import accounts, conflicts, devices, messages, outbox, threads
 from server.storage.sealed import BodyCipher
 from server.storage.util import execute_raw, insert_many, new_id, select_in
 from server.storage.views import ChangeSet, Views, changes_since, message_view
 
-__all__ = ["ChangeSet", "ConversationStore", "Inbound", "IngestResult", "OutboxItem"]
+__all__ = ["ChangeSet", "ConversationStore", "Inbound", "IngestResult"]
 
 
 class Inbound(NamedTuple):
@@ -57,33 +57,21 @@ class Inbound(NamedTuple):
     incomplete: bool = False
     #: MMS parts, already checked (``protocol.messages.check_attachments``).
     attachments: tuple[Attachment, ...] = ()
+    #: A placeholder for an item the server refused: the reason code (``server.ws.judge``).
+    refused: str | None = None
 
 
 @dataclass(frozen=True)
 class IngestResult:
     added: int
     completed: int
-    #: Keys already stored with different content (recorded, not applied).
-    conflicts: list[str]
+    #: (line id, key) of items already stored with different content (recorded, not
+    #: applied).
+    conflicts: list[tuple[int, str]]
     #: The account's seq after this commit, when anything changed.
     seq: int | None = None
     #: What changed, as the change feed shows it (when asked for, and anything did).
     changes: ChangeSet | None = None
-
-
-@dataclass(frozen=True)
-class OutboxItem:
-    id: int
-    message_id: int
-    line: str
-    recipient: str
-    body: str
-
-
-# Final states end the outbox row.
-_FINAL = {"delivered", "failed", "unknown"}
-# Order of progress; a late "sending" must not overwrite "sent".
-_RANK = {"queued": 0, "sending": 1, "sent": 2, "delivered": 3, "failed": 3, "unknown": 3}
 
 
 _ACCOUNT_SEQ = select(accounts.c.seq).where(accounts.c.id == bindparam("account_id"))
@@ -223,93 +211,6 @@ class ConversationStore:
         return await runner(self._engine).write(
             _create_outgoing, account_id, line_id, to, body, client_msg_id, now, cipher
         )
-
-    async def outbox_for_dispatch(
-        self, account_id: int, line_ids: Iterable[int], limit: int = 100
-    ) -> list[OutboxItem]:
-        """Outbox rows no bridge has confirmed yet, oldest first.
-
-        Re-offering a dispatched row is safe: the bridge journals by outbox id and answers
-        a repeat with the status it already has, never a second SMS.
-        """
-        cipher = await self._keys.cipher(account_id)
-        query = (
-            select(
-                outbox.c.id,
-                outbox.c.message_id,
-                lines.c.number,
-                outbox.c.recipient,
-                messages.c.body_sealed,
-            )
-            .join(messages, messages.c.id == outbox.c.message_id)
-            .join(lines, lines.c.id == outbox.c.line_id)
-            .where(
-                outbox.c.account_id == account_id,
-                outbox.c.line_id.in_(list(line_ids)),
-                outbox.c.state.in_(("pending", "dispatched")),
-                messages.c.deleted.is_(False),
-            )
-            .order_by(outbox.c.id)
-            .limit(limit)
-        )
-        async with self._engine.connect() as conn:
-            return [
-                OutboxItem(r[0], r[1], r[2], r[3], cipher.open(r[4]))
-                for r in await conn.execute(query)
-            ]
-
-    async def claim_for_dispatch(self, outbox_id: int, device_id: int, now: datetime) -> bool:
-        """Hand an outbox row to a bridge; False if a bridge has confirmed it meanwhile.
-
-        The caller sends the order only when this returns True. A row that became final
-        between the claim and the send may still reach the bridge once more; the bridge
-        answers it from its journal (finished orders are kept as tombstones).
-        """
-        async with self._engine.begin() as conn:
-            res = await conn.execute(
-                update(outbox)
-                .where(outbox.c.id == outbox_id, outbox.c.state.in_(("pending", "dispatched")))
-                .values(state="dispatched", device_id=device_id, dispatched_at=now)
-            )
-            return bool(res.rowcount)
-
-    async def apply_send_status(
-        self, account_id: int, outbox_id: int, status: str, error: str | None
-    ) -> bool:
-        """Record a bridge's report on an outgoing message; returns True if anything changed.
-
-        Statuses only move forward (``sent`` after ``delivered`` is ignored), so reports
-        replayed after a reconnect are harmless.
-        """
-        new_status = "sending" if status == "accepted" else status
-        async with self._engine.begin() as conn:
-            row = (
-                await conn.execute(
-                    select(outbox.c.message_id, messages.c.status, messages.c.thread_id)
-                    .join(messages, messages.c.id == outbox.c.message_id)
-                    .where(outbox.c.id == outbox_id, outbox.c.account_id == account_id)
-                )
-            ).first()
-            if row is None:
-                return False
-            message_id, old_status, thread_id = row
-            if _RANK.get(new_status, -1) <= _RANK.get(old_status, 0):
-                return False
-            seq = await take_seqs(conn, account_id, 1)
-            await conn.execute(
-                update(messages)
-                .where(messages.c.id == message_id)
-                .values(status=new_status, error=(error or None) and error[:200], seq=seq)
-            )
-            # The bridge journals what it accepted and reports on it by itself after a
-            # reconnect, so only rows it never confirmed are offered again.
-            await conn.execute(
-                update(outbox)
-                .where(outbox.c.id == outbox_id)
-                .values(state="done" if new_status in _FINAL else "accepted")
-            )
-            await _refresh_threads(conn, {thread_id}, seq=seq)
-            return True
 
     # ------------------------------------------------------- thread actions
 
@@ -539,6 +440,7 @@ def _same(old: Any, item: Inbound, cipher: BodyCipher) -> bool:
     return (
         old.peer == item.sender
         and old.incomplete == item.incomplete
+        and old.refused == item.refused
         and cipher.open(old.body_sealed) == item.body
     )
 
@@ -551,10 +453,10 @@ def _ingest_attachments(
     items: Sequence[Inbound],
     now: datetime,
     repair: bool,
-    fresh: dict[str, Inbound],
-    clashing: list[str],
+    fresh: dict[tuple[int, str], Inbound],
+    clashing: list[tuple[int, str]],
     last_seq: int | None,
-) -> tuple[list[str], int | None]:
+) -> tuple[list[tuple[int, str]], int | None]:
     """Store the MMS parts of an upload in its transaction (rules in ``attachments.py``).
 
     Returns the keys whose attachments conflict and the account's seq after this commit:
@@ -702,28 +604,31 @@ _THREAD_ARRIVALS = (
 _EXISTING_COLUMNS = (
     messages.c.id,
     messages.c.thread_id,
+    messages.c.line_id,
     messages.c.device_key,
     messages.c.peer,
     messages.c.body_sealed,
     messages.c.deleted,
     messages.c.incomplete,
+    messages.c.refused,
 )
 # IN lookups through util.select_in (statements of a fixed size, built once).
 _existing_by_size: dict[int, Any] = {}
 _EXISTING_QUERY = select(*_EXISTING_COLUMNS)
 
 
-def _existing(conn: Connection, device_id: int, keys: list[str]) -> dict[str, Any]:
-    """The stored messages of this device among ``keys`` (raw rows: 0/1 booleans)."""
+def _existing(conn: Connection, account_id: int, keys: list[str]) -> dict[tuple[int, str], Any]:
+    """The account's stored messages among ``keys``, by (line id, key), whichever device
+    uploaded them (raw rows: 0/1 booleans)."""
     rows = select_in(
         conn,
         _existing_by_size,
         _EXISTING_QUERY,
         messages.c.device_key,
         keys,
-        owner=(messages.c.device_id, device_id),
+        owner=(messages.c.account_id, account_id),
     )
-    return {r.device_key: r for r in rows}
+    return {(r.line_id, r.device_key): r for r in rows}
 
 
 _threads_by_size: dict[int, Any] = {}
@@ -757,14 +662,14 @@ def _ingest(
     lock_account(conn, account_id)  # before reading threads another writer may change
     # The account's seq before this transaction: where its change set starts.
     before: int | None = None
-    existing = _existing(conn, device_id, [i.key for i in items])
-    fresh: dict[str, Inbound] = {}
+    existing = _existing(conn, account_id, [i.key for i in items])
+    fresh: dict[tuple[int, str], Inbound] = {}
     completes: list[tuple[Any, Inbound]] = []
     clashes: list[tuple[Any, Inbound]] = []
     for item in items:
-        old = existing.get(item.key)
+        old = existing.get((item.line_id, item.key))
         if old is None:
-            fresh.setdefault(item.key, item)
+            fresh.setdefault((item.line_id, item.key), item)
         elif _same(old, item, cipher):
             continue
         elif repair and old.incomplete and not item.incomplete:
@@ -800,7 +705,7 @@ def _ingest(
                 created_at=now,
             )
         )
-    clashing = [i.key for _, i in clashes]
+    clashing = [(i.line_id, i.key) for _, i in clashes]
     if any(i.attachments for i in items):  # MMS only; see _ingest_attachments
         if before is None and feed_page is not None:
             before = execute_raw(conn, _ACCOUNT_SEQ, ("account_id",), (account_id,)).scalar_one()
@@ -828,6 +733,7 @@ _INBOUND_COLUMNS = (
     "device_id",
     "device_key",
     "seq",
+    "refused",
 )
 
 
@@ -866,6 +772,7 @@ def _insert_inbound(
                 device_id,
                 item.key,
                 seq + n,
+                item.refused,
             )
             for n, item in enumerate(items)
         ),

@@ -216,12 +216,18 @@ messages = Table(
     Column("timestamp", UtcDateTime(), nullable=False),
     Column("created_at", UtcDateTime(), nullable=False),
     Column("incomplete", Boolean, nullable=False, default=False),
-    # Idempotency: the bridge's key for inbound SMS, the browser's id for sends.
+    # Idempotency: the bridge's key for inbound SMS (unique per account and line, whichever
+    # device uploaded it: re-pairing or replacing a bridge never stores an SMS twice), the
+    # browser's id for sends.
     Column("device_id", ForeignKey("devices.id", ondelete="SET NULL")),
     Column("device_key", String(100)),
     Column("client_msg_id", String(64)),
     Column("seq", BigInteger, nullable=False),
-    UniqueConstraint("device_id", "device_key", name="uq_messages_device_key"),
+    # A placeholder for an uploaded item the server could not store: the reason code.
+    Column("refused", String(32)),
+    # The technical words behind ``error`` (a modem's answer), shown on request.
+    Column("error_detail", String(500)),
+    UniqueConstraint("account_id", "device_key", "line_id", name="uq_messages_line_key"),
     UniqueConstraint("account_id", "client_msg_id", name="uq_messages_client_msg_id"),
     Index("ix_messages_account_seq", "account_id", "seq"),
     Index("ix_messages_thread_id", "thread_id", "id"),
@@ -244,6 +250,17 @@ outbox = Table(
     Index("ix_outbox_account_state", "account_id", "state"),
     # Deleting a message (tombstone compaction) cascades here: without it, a scan each.
     Index("ix_outbox_message", "message_id"),
+)
+
+# One sender per line: the device holding a line's lease is the only one offered its
+# outgoing messages, until it lets go or the lease expires (its holder vanished).
+line_leases = Table(
+    "line_leases",
+    metadata,
+    Column("line_id", ForeignKey("lines.id", ondelete="CASCADE"), primary_key=True),
+    Column("device_id", ForeignKey("devices.id", ondelete="CASCADE"), nullable=False),
+    Column("acquired_at", UtcDateTime(), nullable=False),
+    Column("expires_at", UtcDateTime(), nullable=False),
 )
 
 conflicts = Table(

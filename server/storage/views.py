@@ -103,6 +103,8 @@ def message_view(row: Row[Any], cipher: BodyCipher, table: Any = messages) -> Me
         error=m[table.c.error],
         incomplete=bool(m[table.c.incomplete]),
         deleted=deleted,
+        refused=m[table.c.refused],
+        error_detail=m[table.c.error_detail],
     )
 
 

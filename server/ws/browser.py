@@ -43,7 +43,7 @@ CLOSE_FORBIDDEN = 4403
 @routes.get("/api/v1/ws")
 async def browser_socket(request: web.Request) -> web.WebSocketResponse:
     svc = services(request)
-    if not origin_allowed(request, svc):
+    if not origin_allowed(request, svc, required=True):
         raise web.HTTPForbidden(text="origin not allowed")
     ws = web.WebSocketResponse(
         max_msg_size=svc.config.browser_ws_max_bytes, heartbeat=55, compress=False

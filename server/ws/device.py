@@ -12,16 +12,20 @@ binary Noise message. Per connection::
         message 2 carries Welcome
         first transport frame from the bridge ─▶ only now is the connection live (a
             replayed message 1 proves nothing about freshness; see protocol.link)
-      ├─ reader: Upload ─▶ checked ─▶ ingester (server.ws.ingest): group commit ─▶
-      │            Ack(upto) ─▶ hub hint
-      │          SendStatus ─▶ commit ─▶ StatusAck ─▶ hub hint
+      ├─ reader: Upload ─▶ each item judged (server.ws.judge) ─▶ ingester
+      │            (server.ws.ingest): group commit ─▶ Ack(upto, rejected) ─▶ hub hint
+      │          SendStatus ─▶ commit (only from the row's sender) ─▶ StatusAck ─▶ hint
       │          ModemInfo ─▶ remembered in memory ─▶ devices hint
-      └─ outbox pump: woken by new sends; offers every unfinished outbox row once per
-         connection (the bridge journals by outbox id, so a repeat never sends twice)
+      └─ outbox pump: renews the leases of the bridge's lines (server.storage.outbox);
+         offers the rows of the lines it holds, woken by new sends and every _RESCAN
+         seconds (the bridge journals by outbox id, so a repeat never sends twice)
 
-Acknowledge only after commit. A tampered, replayed, reordered or truncated frame fails
-decryption and closes the socket (1002); a malformed message inside a good frame gets an
-encrypted Error first. Nothing internal reaches the bridge.
+Acknowledge only after commit. One bad upload item never stops the others: it is stored
+as a placeholder and refused in the Ack, and the bridge quarantines it. A tampered,
+replayed, reordered or truncated frame fails decryption and closes the socket (1002); a
+malformed message inside a good frame gets an encrypted Error first. The socket closes
+before anything that touches the database is cleaned up, so a busy database never holds
+a dead connection open. Nothing internal reaches the bridge.
 """
 
 from __future__ import annotations
@@ -48,7 +52,6 @@ from protocol.messages import (
     DeviceHello,
     DeviceToServer,
     Error,
-    InboundSms,
     LinkClose,
     ModemInfo,
     Ping,
@@ -58,26 +61,32 @@ from protocol.messages import (
     StatusAck,
     Upload,
     Welcome,
-    check_attachments,
     negotiate_version,
 )
 from protocol.noise import TAGLEN
 from protocol.pairing import InvalidPairingCode, normalize_code
-from server.api.common import services
+from server.api.common import require_websocket, services
+from server.auth.web import client_ip
 from server.errors import RateLimited
 from server.hub import ChangesHint
 from server.log import device_logger
 from server.services import Services
-from server.storage.conversations import Inbound
 from server.storage.devices import MAX_NAME, Device
+from server.storage.outbox import LEASE_GRACE
 from server.storage.pairing import Paired, Refusal
 from server.ws.ingest import Ingester, Pending
+from server.ws.judge import Salvaged, judge, judge_salvaged, salvage_upload
 from server.ws.registry import DeviceConnection
 
 routes = web.RouteTableDef()
 
-#: Seconds between outbox re-scans of a connected bridge (besides wake-ups on new sends).
+#: Seconds between outbox re-scans of a connected bridge (besides wake-ups on new sends);
+#: each round renews the bridge's line leases (``server.storage.outbox.LEASE_TTL``).
 _RESCAN = 30.0
+#: Seconds between attempts to take over a line another bridge holds.
+_LEASE_RETRY = 5.0
+#: Seconds the tasks of a closed connection get to end.
+_CLEANUP = 5.0
 
 # Replaced connections being closed in the background (referenced until done).
 _closing: set[asyncio.Task[None]] = set()
@@ -115,8 +124,19 @@ class _Channel:
         self._codec = codec
         self._lock = asyncio.Lock()
 
-    async def receive(self) -> DeviceToServer:
-        return self._codec.decode(self.session.decrypt(await _binary(self.ws)))
+    async def receive(self) -> DeviceToServer | Salvaged:
+        plaintext = self.session.decrypt(await _binary(self.ws))
+        try:
+            return self._codec.decode(plaintext)
+        except MalformedMessage as exc:
+            if type(exc) is not MalformedMessage:
+                raise  # a more specific refusal (too deep, …): nothing to salvage
+            # An upload whose items are not all of the protocol's types: judge the items
+            # one by one, so only the broken ones are refused.
+            try:
+                return salvage_upload(plaintext)
+            except MalformedMessage:
+                raise exc from None
 
     async def send(self, message: msgspec.Struct) -> None:
         # Encrypt under the lock: frames must leave in nonce order.
@@ -127,7 +147,8 @@ class _Channel:
 @routes.get("/api/v1/device")
 async def device_socket(request: web.Request) -> web.WebSocketResponse:
     svc = services(request)
-    remote = request.remote or "?"
+    require_websocket(request)
+    remote = client_ip(request)
     if svc.unauthenticated[remote] >= svc.config.max_unauthenticated_per_ip:
         device_logger.info("too many unauthenticated device sockets from %s", remote)
         raise RateLimited(5, "Too many connections from this address.")
@@ -251,7 +272,7 @@ async def _run(
     device: Device,
     version: int,
     remote: str,
-    first: DeviceToServer,
+    first: DeviceToServer | Salvaged,
 ) -> None:
     ws = channel.ws
     log = device_logger.getChild(str(device.id))
@@ -266,9 +287,9 @@ async def _run(
         # do it aside so the new connection is served at once.
         _closing.add(task := asyncio.create_task(replaced.close(LinkClose.REPLACED)))
         task.add_done_callback(_closing.discard)
-    pump: asyncio.Task[None] | None = None
+    tasks: list[asyncio.Task[None]] = []
     ingester = Ingester(svc, conn, ws)
-    storing = asyncio.create_task(ingester.run(), name=f"ingest-{device.id}")
+    tasks.append(asyncio.create_task(ingester.run(), name=f"ingest-{device.id}"))
     try:
         # Revoked between message 1 and now: the revocation found no live socket to close.
         if await svc.devices.is_revoked(device.id):
@@ -277,41 +298,65 @@ async def _run(
         await _touch(svc, device.id)
         svc.devices_changed(device.account_id)
         log.info("< connected from %s (protocol v%d)", remote, version)
-        pump = asyncio.create_task(_outbox_pump(svc, conn), name=f"outbox-{device.id}")
+        tasks.append(asyncio.create_task(_outbox_pump(svc, conn), name=f"outbox-{device.id}"))
         await _handle(svc, conn, ingester, first)
         while True:
             await _handle(svc, conn, ingester, await channel.receive())
     finally:
+        conn.live = False
         svc.registry.remove(conn)
-        tasks = [storing] if pump is None else [storing, pump]
         for task in tasks:
             task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
-        await _touch(svc, device.id)
-        svc.devices_changed(device.account_id)
-        log.info("> disconnected")
+        # Cleanup that touches the database runs aside: the socket closes now even when
+        # the database is busy, and nothing this connection owns outlives it.
+        ended = svc.clock.now()
+        svc.background.spawn(_cleanup(svc, conn, tasks, ended), name=f"cleanup-{device.id}")
+
+
+async def _cleanup(
+    svc: Services, conn: DeviceConnection, tasks: list[asyncio.Task[None]], ended: datetime
+) -> None:
+    device = conn.device
+    _, stuck = await asyncio.wait(tasks, timeout=_CLEANUP)
+    for task in stuck:
+        conn.log.error("task %s did not end after the connection closed", task.get_name())
+    if svc.registry.get(device.id) is None:  # not replaced by a newer connection
+        try:
+            await svc.outbox.let_go(device.id, ended, grace=LEASE_GRACE)
+        except SQLAlchemyError as exc:
+            conn.log.warning("could not shorten the line leases (%s)", type(exc).__name__)
+        # Another bridge of the account may take the lines over once the grace is over.
+        asyncio.get_running_loop().call_later(
+            LEASE_GRACE.total_seconds() + 0.5, svc.registry.wake_outbox, device.account_id
+        )
+    await _touch(svc, device.id)
+    svc.devices_changed(device.account_id)
+    conn.log.info("> disconnected")
 
 
 async def _handle(
-    svc: Services, conn: DeviceConnection, ingester: Ingester, message: DeviceToServer
+    svc: Services,
+    conn: DeviceConnection,
+    ingester: Ingester,
+    message: DeviceToServer | Salvaged,
 ) -> None:
     account_id = conn.device.account_id
     match message:
         case Upload(items=items, repair=repair):
             if not items:
                 return
-            if len(items) > MAX_UPLOAD_BATCH:
-                raise MalformedMessage("upload batch too large")
-            lines = conn.device.lines
-            if not lines:
-                raise MalformedMessage("this device serves no line")
-            # An unknown or absent line number lands on the bridge's first line: the SMS
-            # was received by this bridge, and keeping it beats refusing it forever.
-            first_line = next(iter(lines.values()))
-            batch = [_inbound(i, lines, first_line) for i in items]
-            await ingester.put(Pending(items, batch, repair))
-        case SendStatus(outbox_id=oid, status=status, error=error):
-            changed = await svc.conversations.apply_send_status(account_id, oid, status, error)
+            lines, first_line = _lines(conn, len(items))
+            verdicts = judge(items, lines, first_line, svc.clock.now())
+            await ingester.put(Pending([i.n for i in items], verdicts, repair))
+        case Salvaged(repair=repair):
+            lines, first_line = _lines(conn, len(message.items) + len(message.broken))
+            positions, verdicts = judge_salvaged(message, lines, first_line, svc.clock.now())
+            if positions:
+                await ingester.put(Pending(positions, verdicts, repair))
+        case SendStatus(outbox_id=oid, status=status, error=error, error_detail=detail):
+            changed = await svc.outbox.apply_status(
+                account_id, conn.device.id, oid, status, error, detail
+            )
             conn.log.debug("< outbox %d %s%s", oid, status, "" if changed else " (no change)")
             await conn.send(StatusAck(outbox_id=oid, status=status))
             if changed:
@@ -342,26 +387,15 @@ async def _handle(
             raise MalformedMessage("hello sent twice")
 
 
-def _inbound(item: InboundSms, lines: dict[str, int], first_line: int) -> Inbound:
-    if len(item.sender) > 32 or len(item.key) > 100 or len(item.body) > 10_000:
-        raise MalformedMessage("upload item field too long")
-    try:
-        sent_at = datetime.fromisoformat(item.sent_at)
-    except ValueError:
-        raise MalformedMessage("sent_at is not an ISO 8601 time") from None
-    if sent_at.tzinfo is None:
-        raise MalformedMessage("sent_at has no time zone")
-    return Inbound(
-        item.key,
-        lines.get(item.line, first_line) if item.line else first_line,
-        item.sender,
-        item.body,
-        sent_at,
-        item.incomplete,
-        # MMS: limits and media types checked, file names sanitised (a bad one refuses
-        # the whole upload, like any other bad item; earlier uploads stay committed).
-        tuple(check_attachments(item.attachments)) if item.attachments else (),
-    )
+def _lines(conn: DeviceConnection, count: int) -> tuple[dict[str, int], int]:
+    """The bridge's lines and the one an item without a (known) line lands on: the SMS
+    was received by this bridge, and keeping it beats refusing it forever."""
+    if count > MAX_UPLOAD_BATCH:
+        raise MalformedMessage("upload batch too large")
+    lines = conn.device.lines
+    if not lines:
+        raise MalformedMessage("this device serves no line")
+    return lines, next(iter(lines.values()))
 
 
 async def _touch(svc: Services, device_id: int) -> None:
@@ -374,26 +408,37 @@ async def _touch(svc: Services, device_id: int) -> None:
 
 
 async def _outbox_pump(svc: Services, conn: DeviceConnection) -> None:
-    """Offer the outbox to the bridge: on connect, on every new send, and every
-    ``_RESCAN`` seconds, so a failed round (a busy database) only delays, never strands."""
+    """Offer the bridge the outbox of the lines it holds: on connect, on every new send,
+    and every ``_RESCAN`` seconds (which renews its leases), so a failed round (a busy
+    database) only delays, never strands. Ends with its connection."""
     offered: set[int] = set()
-    conn.outbox_wakeup.set()
-    while True:
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(conn.outbox_wakeup.wait(), _RESCAN)
+    while conn.live:
         conn.outbox_wakeup.clear()
+        wait = _RESCAN
         try:
-            await _offer_pending(svc, conn, offered)
+            if not await _offer_pending(svc, conn, offered):
+                wait = _LEASE_RETRY  # another bridge holds a line: try again soon
         except SQLAlchemyError as exc:
             conn.log.warning("outbox round failed (%s); retrying", type(exc).__name__)
-            await asyncio.sleep(1.0)
-            conn.outbox_wakeup.set()
+            wait = 1.0
+        # asyncio.timeout, not wait_for: on Python 3.11 wait_for can swallow the
+        # cancellation that ends the connection, leaving the pump to claim rows for a
+        # bridge that is gone.
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(wait):
+                await conn.outbox_wakeup.wait()
 
 
-async def _offer_pending(svc: Services, conn: DeviceConnection, offered: set[int]) -> None:
-    pending = await svc.conversations.outbox_for_dispatch(
-        conn.device.account_id, conn.device.lines.values()
+async def _offer_pending(svc: Services, conn: DeviceConnection, offered: set[int]) -> bool:
+    """One round; False when some of the bridge's lines are held by another bridge."""
+    device = conn.device
+    leases = await svc.outbox.renew(
+        device.account_id, device.id, device.lines.values(), svc.clock.now()
     )
+    if leases.seq is not None:
+        conn.log.warning("took over a line: %d message(s) now unknown", len(leases.orphaned))
+        svc.hub.publish(device.account_id, ChangesHint(leases.seq))
+    pending = await svc.outbox.for_dispatch(device.account_id, device.id, leases.held)
     for item in pending:
         if item.id in offered:
             continue
@@ -401,10 +446,11 @@ async def _offer_pending(svc: Services, conn: DeviceConnection, offered: set[int
         # bridge busy sending its reports and a pump busy sending orders deadlock on full
         # socket buffers. An order re-offered after the bridge finished it is answered
         # from the bridge's journal tombstone, never sent again.
-        if not await svc.conversations.claim_for_dispatch(item.id, conn.device.id, svc.clock.now()):
-            continue  # confirmed by the bridge since the list was read
+        if not conn.live or not await svc.outbox.claim(item.id, device.id, svc.clock.now()):
+            continue
         await conn.send(
             SendSms(outbox_id=item.id, to=item.recipient, body=item.body, line=item.line)
         )
         conn.log.debug("> offer outbox %d", item.id)
         offered.add(item.id)
+    return len(leases.held) == len(device.lines)

@@ -6,10 +6,13 @@ transaction, then acknowledges the highest item (acks are cumulative) and hints 
 hub once. Under load, four uploads of 100 cost one commit instead of four; at light
 load a lone upload is committed as soon as it arrives::
 
-    reader ─ Upload ─▶ check, convert ─▶ queue (bounded: a full queue stops the reader,
-                                          so TCP pushes back on the bridge)
+    reader ─ Upload ─▶ judge each item ─▶ queue (bounded: a full queue stops the reader,
+                                           so TCP pushes back on the bridge)
     ingester ─▶ take all queued (same repair flag, ≤ MAX_GROUP items) ─▶ one commit
-             ─▶ hub hint ─▶ Ack(upto=highest n, conflicts)
+             ─▶ hub hint ─▶ Ack(upto=highest n, conflicts, rejected)
+
+Refused items are stored as placeholders in the same commit, so "handled" in the Ack
+means the same for every item: the bridge may forget it (or keep it in quarantine).
 
 Acknowledge only after commit: an upload still queued when the link drops is simply
 not acknowledged, and the bridge sends it again after reconnecting.
@@ -22,11 +25,11 @@ from dataclasses import dataclass
 
 from aiohttp import WSCloseCode, web
 
-from protocol.messages import Ack, InboundSms
+from protocol.messages import Ack
 from server.hub import ChangesHint
 from server.services import Services
-from server.storage.conversations import Inbound
 from server.ws.feed import FEED_PAGE
+from server.ws.judge import Verdicts
 from server.ws.registry import DeviceConnection
 
 #: Uploads waiting for the ingester before the reader stops reading.
@@ -39,10 +42,11 @@ SMALL_GROUP = 50
 
 @dataclass(frozen=True)
 class Pending:
-    """One checked upload: the wire items (for their positions) and what storage takes."""
+    """One judged upload: every item's position and what storage takes (placeholders
+    for refused items included, in the same order as ``positions``)."""
 
-    items: list[InboundSms]
-    batch: list[Inbound]
+    positions: list[int]
+    verdicts: Verdicts
     repair: bool
 
 
@@ -78,28 +82,21 @@ class Ingester:
     async def _group(self) -> list[Pending]:
         first = self._carry or await self._queue.get()
         self._carry = None
-        group, size = [first], len(first.items)
+        group, size = [first], len(first.positions)
         while not self._queue.empty():
             upload = self._queue.get_nowait()
-            if upload.repair != first.repair or size + len(upload.items) > MAX_GROUP:
+            if upload.repair != first.repair or size + len(upload.positions) > MAX_GROUP:
                 self._carry = upload
                 break
             group.append(upload)
-            size += len(upload.items)
+            size += len(upload.positions)
         return group
 
     async def _store(self, group: list[Pending]) -> None:
         svc, conn = self._svc, self._conn
         account_id = conn.device.account_id
-        upto = max(i.n for upload in group for i in upload.items)
-        batch = [item for upload in group for item in upload.batch]
-        if group[0].repair and not self._rotated:
-            # A bridge repairs a server that forgot what it acknowledged (a restored
-            # backup): browser cursors from before the restore must resync, not resume.
-            self._rotated = True
-            svc.hub.publish(
-                account_id, ChangesHint(await svc.conversations.rotate_epoch(account_id))
-            )
+        upto = max(n for upload in group for n in upload.positions)
+        batch = [item for upload in group for item in upload.verdicts.batch]
         # Tabs are open: have the writer read what changed in the same transaction, so
         # they get it without another round trip (bulk uploads are left to the feed).
         watched = svc.fanout.following(account_id) and len(batch) <= SMALL_GROUP
@@ -112,11 +109,18 @@ class Ingester:
             upto=upto,
             feed_page=FEED_PAGE if watched else None,
         )
+        if group[0].repair and result.seq is not None and not self._rotated:
+            # A repair that had to add messages met a server that forgot what it had
+            # acknowledged (a restored backup): browser cursors from before must resync,
+            # not resume. (A repair that adds nothing, as after pairing again, changes
+            # nothing for browsers.)
+            self._rotated = True
+            svc.hub.publish(
+                account_id, ChangesHint(await svc.conversations.rotate_epoch(account_id))
+            )
         # A code SMS reaching this account's own SIM proves the number (see
         # server.auth.verification); done before the acknowledgement.
-        await svc.verification.auto_verify(
-            account_id, (i.body for upload in group for i in upload.batch)
-        )
+        await svc.verification.auto_verify(account_id, (i.body for i in batch))
         # Committed: browsers may hear of it before the bridge does.
         if result.changes is not None and not result.changes.resync:
             svc.feed.prime(account_id, result.changes)
@@ -128,9 +132,22 @@ class Ingester:
         clashing = set(result.conflicts)
         if clashing:
             conn.log.warning("%d upload item(s) conflict with stored messages", len(clashing))
+        rejected = [r for upload in group for r in upload.verdicts.rejected]
+        if rejected:
+            conn.log.warning(
+                "refused %d upload item(s): %s",
+                len(rejected),
+                ", ".join(sorted({r.reason for r in rejected})),
+            )
         await conn.send(
             Ack(
                 upto=upto,
-                conflicts=[i.n for upload in group for i in upload.items if i.key in clashing],
+                conflicts=[
+                    n
+                    for upload in group
+                    for n, item in zip(upload.positions, upload.verdicts.batch, strict=True)
+                    if (item.line_id, item.key) in clashing
+                ],
+                rejected=rejected,
             )
         )

@@ -22,6 +22,8 @@ class DeviceConnection:
     log: logging.Logger
     modem: ModemInfo | None = None
     outbox_wakeup: asyncio.Event = field(default_factory=asyncio.Event)
+    #: False once the connection ended: nothing may be claimed for it any more.
+    live: bool = True
 
 
 class DeviceRegistry:

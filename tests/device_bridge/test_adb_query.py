@@ -9,8 +9,8 @@ from hypothesis import strategies as st
 
 from device_bridge.android.errors import AdbOutputError, AmbiguousOutput
 from device_bridge.android.query import ints_of, parse_rows
-from device_bridge.attachments import MAX_BODY, fit
-from protocol.messages import MAX_ATTACHMENT_BYTES, MAX_ATTACHMENTS, Attachment
+from device_bridge.attachments import fit
+from protocol.messages import MAX_ATTACHMENT_BYTES, MAX_ATTACHMENTS, MAX_BODY, Attachment
 
 SMS = ["_id", "date", "address", "body"]
 INTS = {"_id", "date"}

@@ -26,3 +26,23 @@ def test_status_of_a_directory_without_a_journal_says_so(
     assert cli.main(["status", "--data-dir", str(tmp_path / "nothing")]) == 1
     assert "no journal at" in capsys.readouterr().err
     assert not (tmp_path / "nothing").exists()  # looking did not create an empty journal
+
+
+def test_status_lists_what_the_server_refused_safely(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from datetime import UTC, datetime
+
+    bridge = tmp_path / "bridge"
+    journal = Journal(bridge / "journal.db")
+    now = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
+    journal.add_inbound("k", "BA\nNK\x1b[2J", "your code", now)
+    (item,) = journal.pending_inbound()
+    journal.ack_inbound(item.n, now, {item.n: "bad_sender"})
+    journal.close()
+    assert cli.main(["status", "--data-dir", str(bridge)]) == 0
+    out = capsys.readouterr().out
+    assert "refused by the server, kept here and not sent again: 1" in out
+    assert "the sender is not a number or name the server can show" in out
+    assert "\x1b" not in out and "'BA\\nNK\\x1b[2J'" in out  # no terminal escapes pass through
+    assert "your code" not in out  # the text stays in the (sealed) journal

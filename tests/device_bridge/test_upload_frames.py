@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from pathlib import Path
 
-from device_bridge.attachments import MAX_BODY, MAX_SENDER, fit
+from device_bridge.attachments import fit
 from device_bridge.bridge import UPLOAD_FRAME_BYTES, _frame
 from device_bridge.journal import Journal
 from protocol.codec import DEFAULT_MAX_SIZE, encode
@@ -14,7 +14,9 @@ from protocol.messages import (
     MAX_ATTACHMENT_BYTES,
     MAX_ATTACHMENT_NAME,
     MAX_ATTACHMENTS,
+    MAX_BODY,
     MAX_MIME_LEN,
+    MAX_SENDER,
     Attachment,
     Upload,
 )
@@ -44,6 +46,17 @@ def test_large_messages_go_one_per_frame_and_small_ones_together(tmp_path: Path)
     assert sent == [["big0"], ["big1"], ["big2", *(f"small{i}" for i in range(50))]]
 
 
+def test_the_longest_text_message_fits_a_frame_alone() -> None:
+    # An SMS of 255 parts at most: 40,000 characters even when each costs six in JSON.
+    fitted = fit("\u0001" * (2 * MAX_BODY), [])
+    assert len(fitted.body) == MAX_BODY
+    from device_bridge.journal import InboundItem
+
+    item = InboundItem(1, "k" * 100, "+1", fitted.body, T0.isoformat(), False)
+    wired = _frame([item] * 6)
+    assert 1 <= len(wired) < 6 and frame_size(wired) <= UPLOAD_FRAME_BYTES
+
+
 def test_the_worst_message_the_bridge_can_journal_fits_a_frame_alone() -> None:
     # Text that JSON escapes six-fold, names and media types at their limits, attachments
     # filling the byte budget exactly.
@@ -53,7 +66,9 @@ def test_the_worst_message_the_bridge_can_journal_fits_a_frame_alone() -> None:
         for size in [MAX_ATTACHMENT_BYTES // MAX_ATTACHMENTS] * MAX_ATTACHMENTS
     ]
     fitted = fit("\u0001" * (2 * MAX_BODY), parts)
-    assert len(fitted.attachments) == MAX_ATTACHMENTS and len(fitted.body) == MAX_BODY
+    # The text is cut to leave the attachments their room, and says so.
+    assert len(fitted.attachments) == MAX_ATTACHMENTS and len(fitted.body) < MAX_BODY
+    assert fitted.body.endswith("[message cut: too long]")
     from device_bridge.journal import InboundItem
 
     item = InboundItem(

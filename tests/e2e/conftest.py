@@ -100,6 +100,7 @@ async def open_system(
     poll_interval: float = 60.0,
     command_timeout: float = 5.0,
     send_timeout: float = 60.0,
+    status_interval: float = 15.0,
 ) -> AsyncIterator[tuple[System, asyncio.Event]]:
     """The whole system; phone 1's modem has ``profile`` and ``faults`` (set before the
     bridge opens it). The bridge starts when the returned event is set (at once with
@@ -128,6 +129,7 @@ async def open_system(
         journal,
         load_identity(tmp_path / "bridge"),
         poll_interval=poll_interval,
+        status_interval=status_interval,
         link_backoff=Backoff(base=0.05, cap=0.5),
         modem_backoff=Backoff(base=0.05, cap=0.5),
     )

@@ -27,6 +27,10 @@ class Proc:
         return self.proc is not None and self.proc.returncode is None
 
     async def start(self) -> None:
+        """Start the process, unless it runs already (two copies of one bridge would share
+        its serial port and identity, and the first would be left running untracked)."""
+        if self.running:
+            return
         with self.log.open("ab") as out:
             self.proc = await asyncio.create_subprocess_exec(
                 *self.argv,

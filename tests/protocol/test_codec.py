@@ -100,7 +100,7 @@ def test_server_to_device_union_decodes() -> None:
     assert codec.decode(b'{"t":"ack","upto":2}') == Ack(upto=2)
 
 
-@given(st.text(max_size=300), st.integers(min_value=0, max_value=2**53))
+@given(st.text(max_size=300), st.integers(min_value=1, max_value=2**53))
 def test_any_text_round_trips(body: str, n: int) -> None:
     msg = Upload(items=[InboundSms(n=n, key="k", sender="+1", body=body, sent_at="x")])
     assert Codec(DeviceToServer).decode(encode(msg)) == msg
@@ -115,3 +115,10 @@ def test_phone_spellings_normalise_to_e164(text: str) -> None:
 def test_invalid_numbers_raise(text: str) -> None:
     with pytest.raises(InvalidNumber):
         to_e164(text)
+
+
+@pytest.mark.parametrize("n", [0, -1, 2**53 + 1])
+def test_an_upload_position_out_of_range_is_refused(n: int) -> None:
+    raw = Codec.encode(Upload(items=[InboundSms(n=n, key="k", sender="+1", body="b", sent_at="x")]))
+    with pytest.raises(MalformedMessage):
+        Codec(DeviceToServer).decode(raw)

@@ -65,7 +65,9 @@ class Env:
     def browser(self) -> aiohttp.ClientSession:
         """Another browser (its own cookie jar) on the same server; relative URLs."""
         other = aiohttp.ClientSession(
-            base_url=str(self.client.make_url("/")), cookie_jar=aiohttp.CookieJar(unsafe=True)
+            base_url=str(self.client.make_url("/")),
+            cookie_jar=aiohttp.CookieJar(unsafe=True),
+            headers={"Origin": origin_of(self.client)},
         )
         self._others.append(other)
         return other
@@ -73,6 +75,11 @@ class Env:
     async def close(self) -> None:
         for other in self._others:
             await other.close()
+
+
+def origin_of(client: TestClient) -> str:
+    """The origin of the test server's pages (``http://127.0.0.1:<port>``)."""
+    return str(client.make_url("/")).rstrip("/")
 
 
 @pytest.fixture
@@ -91,6 +98,9 @@ def config(tmp_path: Path) -> Config:
 @pytest.fixture
 async def env(aiohttp_client, config: Config, clock: FakeClock) -> AsyncIterator[Env]:
     client = await aiohttp_client(create_app(config, clock=clock))
+    # Like a browser, which sends its page's origin on every websocket (the browser socket
+    # refuses an upgrade without one).
+    client.session.headers["Origin"] = origin_of(client)
     svc = client.app[SERVICES]
     sms = FakeSms()
     svc.verification.gateway = sms

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select, text, update
 
-from protocol.messages import Ack, Attachment, Error, InboundSms, Upload
+from protocol.messages import Ack, Attachment, InboundSms, Rejection, Upload
 from server.storage.conversations import Inbound
 from server.storage.engine import create_engine, migrate
 from server.storage.schema import attachments, conflicts
@@ -249,20 +249,23 @@ async def test_repair_adds_attachments_to_a_message_stored_without(env: Env) -> 
         ([Attachment(mime="image/png; x=1", data=b"x")], "invalid_attachment"),
     ],
 )
-async def test_over_limit_is_a_clear_error_and_earlier_uploads_stay(
+async def test_over_limit_is_refused_alone_and_the_rest_of_the_batch_is_stored(
     env: Env, parts: list[Attachment], code: str
 ) -> None:
     assert await upload(env, mms(1, photo_and_invoice())) == Ack(upto=1)
     dev = await env.device()
     await dev.send(Upload(items=[mms(2, [], body="same batch"), mms(3, parts)]))
-    err = await dev.recv()
-    assert isinstance(err, Error) and err.code == code
-    assert await dev.closed() == 1002
+    assert await dev.recv() == Ack(upto=3, rejected=[Rejection(n=3, reason=code)])
     await env.login()
     msgs = await page(env)
-    assert [m["body"] for m in msgs] == ["look"] and len(msgs[0]["attachments"]) == 2
+    assert [(m["body"], m["refused"]) for m in msgs] == [
+        ("look", None),
+        ("same batch", None),
+        ("", code),
+    ]
+    assert len(msgs[0]["attachments"]) == 2 and msgs[2]["attachments"] == []
     assert len(await rows(env)) == 2
-    assert (await env.device()).welcome.acked_upto == 1
+    assert (await env.device()).welcome.acked_upto == 3
 
 
 async def test_a_600_kib_picture_crosses_the_real_link(env: Env) -> None:

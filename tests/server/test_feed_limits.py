@@ -97,7 +97,8 @@ _RSS_SCRIPT = textwrap.dedent(
         raise RuntimeError("no VmRSS")
 
     async def tab(client, since: int) -> None:
-        ws = await client.ws_connect("/api/v1/ws", max_msg_size=64 << 20)
+        origin = str(client.make_url("/")).rstrip("/")  # browsers always send it
+        ws = await client.ws_connect("/api/v1/ws", max_msg_size=64 << 20, origin=origin)
         await ws.send_str(json.dumps({"t": "subscribe", "since": since}))
         while json.loads((await ws.receive()).data)["t"] != "device":
             pass

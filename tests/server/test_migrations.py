@@ -6,12 +6,14 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from pathlib import Path
 
+import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.config import Config as AlembicConfig
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import select, text
+from sqlalchemy.exc import IntegrityError
 
 from server.storage.engine import MIGRATIONS, create_engine, migrate
 from server.storage.schema import accounts, metadata
@@ -200,5 +202,75 @@ async def test_0003_devices_are_revoked_and_lose_their_secret_in_0004(tmp_path: 
             assert [tuple(r) for r in served] == [(1, 1)]
             codes = (await conn.execute(text("SELECT count(*) FROM pairing_codes"))).scalar()
             assert codes == 0
+    finally:
+        await engine.dispose()
+
+
+async def test_0009_turns_copies_stored_per_device_into_tombstones(tmp_path: Path) -> None:
+    """A re-paired bridge's repair stored history twice under the old per-device key: the
+    migration keeps the oldest copy and tombstones the others with new seqs."""
+    engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'old.db'}")
+    try:
+        await migrate(engine, "0007_attachments")
+        async with engine.begin() as conn:
+            for sql in (
+                "INSERT INTO accounts (id, phone, password_hash, created_at, seq, min_seq)"
+                " VALUES (1, '+15550100001', 'h', '2026-01-01', 4, 0)",
+                "INSERT INTO lines VALUES (1, 1, '+15550100001', '', '2026-01-01', '2026-01-01')",
+                "INSERT INTO devices (id, account_id, name, public_key, created_at, acked_n)"
+                " VALUES (1, 1, 'old', x'01', '2026-01-01', 2)",
+                "INSERT INTO devices (id, account_id, name, public_key, created_at, acked_n)"
+                " VALUES (2, 1, 'paired again', x'02', '2026-01-02', 2)",
+                "INSERT INTO threads (id, account_id, line_id, peer, participants, last_activity,"
+                " last_message_id, unread, seq) VALUES (1, 1, 1, '+1555', '+1555', '2026-01-01',"
+                " 4, 4, 4)",
+            ):
+                await conn.execute(text(sql))
+            for mid, device, key in ((1, 1, "a"), (2, 1, "b"), (3, 2, "a"), (4, 2, "b")):
+                await conn.execute(
+                    text(
+                        "INSERT INTO messages (id, account_id, thread_id, line_id, direction,"
+                        " peer, body_sealed, status, timestamp, created_at, incomplete,"
+                        " device_id, device_key, seq) VALUES (:id, 1, 1, 1, 'in', '+1555',"
+                        " x'00', 'received', '2026-01-01', '2026-01-01', 0, :d, :k, :id)"
+                    ),
+                    {"id": mid, "d": device, "k": key},
+                )
+            await conn.execute(
+                text(
+                    "INSERT INTO attachments (account_id, message_id, position, mime, size,"
+                    " digest, data_sealed) VALUES (1, 4, 0, 'image/png', 1, x'00', x'00')"
+                )
+            )
+        await migrate(engine)
+        async with engine.connect() as conn:
+            rows = (
+                await conn.execute(
+                    text(
+                        "SELECT id, deleted, device_key, body_sealed, seq FROM messages ORDER BY id"
+                    )
+                )
+            ).all()
+            assert [(r.id, bool(r.deleted), r.device_key) for r in rows] == [
+                (1, False, "a"),
+                (2, False, "b"),
+                (3, True, None),
+                (4, True, None),
+            ]
+            assert rows[2].body_sealed is None and {rows[2].seq, rows[3].seq} == {5, 6}
+            assert (await conn.execute(text("SELECT seq FROM accounts"))).scalar() == 6
+            thread = (await conn.execute(text("SELECT last_message_id, seq FROM threads"))).one()
+            assert thread.last_message_id == 2 and thread.seq == 6
+            assert (await conn.execute(text("SELECT count(*) FROM attachments"))).scalar() == 0
+            # From now on the key is unique per account and line, whichever device.
+            with pytest.raises(IntegrityError):
+                await conn.execute(
+                    text(
+                        "INSERT INTO messages (account_id, thread_id, line_id, direction, peer,"
+                        " status, timestamp, created_at, incomplete, device_id, device_key, seq)"
+                        " VALUES (1, 1, 1, 'in', '+1555', 'received', '2026-01-01', '2026-01-01',"
+                        " 0, 2, 'a', 7)"
+                    )
+                )
     finally:
         await engine.dispose()

@@ -218,7 +218,7 @@ class LiveFerry:
             )
             ids = [r[0] for r in rows]
         for outbox_id in ids:
-            await svc.conversations.apply_send_status(self.account_id, outbox_id, status, error)  # type: ignore[attr-defined]
+            await settle(svc, self.account_id, self.device_id, outbox_id, status, error)
         svc.hub.publish(
             self.account_id, ChangesHint(await svc.conversations.current_seq(self.account_id))
         )  # type: ignore[attr-defined]
@@ -257,3 +257,13 @@ async def ferry_unverified(tmp_path: Path) -> AsyncIterator[LiveFerry]:
     server, live = await _start_ferry(tmp_path, verified=False)
     yield live
     await server.close()
+
+
+async def settle(
+    svc: Any, account_id: int, device_id: int, outbox_id: int, status: str, error: str | None
+) -> None:
+    """What a bridge does with an outgoing message: hold the line, claim, report."""
+    line_ids = [line.id for line in await svc.lines.for_account(account_id)]
+    await svc.outbox.renew(account_id, device_id, line_ids, svc.clock.now())
+    await svc.outbox.claim(outbox_id, device_id, svc.clock.now())
+    await svc.outbox.apply_status(account_id, device_id, outbox_id, status, error)

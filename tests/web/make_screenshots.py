@@ -13,7 +13,15 @@ from pathlib import Path
 
 from playwright.async_api import Browser, Page
 
-from tests.web.conftest import PASSWORD, PHONE, ROOT, LiveFerry, _start_ferry, launch_browser
+from tests.web.conftest import (
+    PASSWORD,
+    PHONE,
+    ROOT,
+    LiveFerry,
+    _start_ferry,
+    launch_browser,
+    settle,
+)
 
 DOCS = ROOT / "docs"
 
@@ -48,7 +56,7 @@ async def seed(ferry: LiveFerry) -> None:
                 await conn.execute(select(outbox.c.id).where(outbox.c.message_id == msg.id))
             ).scalar_one()
         if status != "queued":
-            await convs.apply_send_status(ferry.account_id, oid, status, error)
+            await settle(svc, ferry.account_id, ferry.device_id, oid, status, error)
 
     ada = "+15550100002"
     await inbound(ada, "Are we still on for Saturday?", timedelta(days=1, hours=3))
