@@ -15,7 +15,16 @@ import pytest
 from playwright.async_api import Browser, Page, expect
 
 from protocol.link import generate_keypair
-from protocol.messages import DeviceHello, ModemInfo, SendSms, SendStatus
+from protocol.messages import (
+    MAX_BODY,
+    Ack,
+    DeviceHello,
+    InboundSms,
+    ModemInfo,
+    SendSms,
+    SendStatus,
+    Upload,
+)
 from protocol.pairing import parse_pairing_uri
 from server.sms_gateway import GatewayUnavailable
 from tests.device_link import DeviceClient, connect, new_pairing_code
@@ -188,7 +197,7 @@ async def test_a_hung_modem_and_a_failed_send_in_plain_words(
     await expect(status.get_by_text("Ferry Mobile")).to_have_count(0)
     await expect(status.get_by_text("Desk modem connected")).to_have_count(0)
 
-    # A send fails with the modem's raw words (an older bridge): a sentence, detail on demand.
+    # A send fails: the bridge's plain sentence, the modem's words one click away.
     nav = page.get_by_role("navigation", name="Conversations")
     await nav.get_by_role("button", name=re.compile("are you there")).click()
     await expect(
@@ -200,15 +209,47 @@ async def test_a_hung_modem_and_a_failed_send_in_plain_words(
     while not isinstance(order, SendSms):
         order = await desk.recv()
     raw = "AT+CMGS=42 timed out waiting for the prompt"
-    await desk.send(SendStatus(outbox_id=order.outbox_id, status="failed", error=raw))
-    bubble = page.get_by_role("log").locator(".msg-out").filter(has_text="yes, here")
-    await expect(bubble.locator(".msg-error")).to_have_text(
-        f"The phone couldn{APOS}t send this message."
+    sentence = "The modem did not answer, so the message was not sent."
+    await desk.send(
+        SendStatus(outbox_id=order.outbox_id, status="failed", error=sentence, error_detail=raw)
     )
+    bubble = page.get_by_role("log").locator(".msg-out").filter(has_text="yes, here")
+    await expect(bubble.locator(".msg-error")).to_have_text(sentence)
     detail = bubble.locator("details")
     await expect(detail.get_by_text(raw)).to_be_hidden()
     await detail.get_by_text("Details").click()
     await expect(detail.get_by_text(raw)).to_be_visible()
+    await desk.close()
+    assert problems.messages == []
+
+
+async def test_a_message_the_server_could_not_store_is_a_notice(
+    page: Page, ferry: LiveFerry, http: aiohttp.ClientSession, problems: PageProblems
+) -> None:
+    await ferry.incoming(PEER, "before the broken one")
+    desk = await bridge(ferry, http, "Desk modem")
+    await sign_in(page, ferry)
+    nav = page.get_by_role("navigation", name="Conversations")
+    await nav.get_by_role("button", name=re.compile("before the broken one")).click()
+    log = page.get_by_role("log")
+    await expect(log.get_by_text("before the broken one")).to_be_visible()
+    # The bridge uploads an SMS the server cannot keep: it stores a placeholder.
+    now = datetime.now(UTC).isoformat()
+    huge = InboundSms(n=1, key="huge-1", sender=PEER, body="x" * (MAX_BODY + 1), sent_at=now)
+    await desk.send(Upload(items=[huge]))
+    ack = await desk.recv()
+    while not isinstance(ack, Ack):
+        ack = await desk.recv()
+    assert [r.reason for r in ack.rejected] == ["body_too_long"]
+    notice = log.locator(".msg-refused")
+    await expect(notice).to_have_text(
+        re.compile(
+            rf"^A message from \{PEER} could not be stored: "
+            r"its text is longer than Ferry can keep\..*"
+        )
+    )
+    await expect(log.locator(".bubble:visible")).to_have_count(1)  # no empty bubble
+    await expect(nav.get_by_text("A message could not be stored")).to_be_visible()
     await desk.close()
     assert problems.messages == []
 

@@ -1,8 +1,8 @@
 /**
- * The thread's views in the page, fed the new wire fields as a server sends them (the
- * server's producers of `refused` and `error_detail` are not there yet; these render
- * exactly what `parseMessage` accepts): a refused message is a notice, not an empty
- * bubble; a failed send shows its sentence and keeps the modem's words one click away.
+ * The thread's views in the page, fed the new wire fields exactly as `parseMessage`
+ * accepts them (tests/web/test_truth_ui.py gets them from the real server): a refused
+ * message is a notice, not an empty bubble; a failed send shows its sentence and keeps
+ * the modem's words one click away, also for old rows with raw AT text and no detail.
  */
 import { ConversationStore } from '/static/js/domain/store.js';
 import { ThreadModel } from '/static/js/domain/thread-model.js';
