@@ -8,6 +8,7 @@
  * as a pending bubble until the server names its thread, then that thread opens.
  */
 import { checkRecipient, isName } from '../protocol/phone.js';
+import { MAX_MESSAGE_CHARS, messageLength } from './compose-counter.js';
 import { Observable } from './observable.js';
 import { bubble } from './thread-model.js';
 
@@ -91,7 +92,8 @@ export class ComposeModel extends Observable {
    */
   send(text) {
     const body = text.trim() ? text.replace(/\s+$/, '') : '';
-    if (!body) return false;
+    // Over the limit the text stays in the box (the counter says by how much).
+    if (!body || messageLength(body) > MAX_MESSAGE_CHARS) return false;
     const { pane } = this.selection;
     const thread = this.selection.selectedThread;
     if (pane === 'thread' && thread) {
