@@ -166,6 +166,7 @@ class AccountFanout:
 
     @property
     def busy(self) -> bool:
+        """A round runs (or waits out a pause after a failure)."""
         return self._task is not None and not self._task.done()
 
     def add(self, follower: Follower) -> None:

@@ -102,7 +102,11 @@ class Ingester:
             self._conn.log.exception("storing an upload failed")
             await self._ws.close(code=WSCloseCode.INTERNAL_ERROR, message=b"server error")
         finally:
-            self._idle.set()  # nothing more will be stored: finish() must not wait
+            # Nothing more will be stored: what is queued is the bridge's to send again.
+            self._taking, self._carry = False, None
+            while not self._queue.empty():
+                self._queue.get_nowait()
+            self._idle.set()
 
     async def _group(self) -> list[Pending]:
         if self._carry is None and self._queue.empty():
