@@ -106,7 +106,8 @@ class Config:
     #: tells a database restored from an older backup (server/continuity.py), in seconds.
     continuity_interval: float = 60.0
     #: Redis of a multi-node deployment (``FERRY_REDIS_URL``, ``redis://host:6379/0``):
-    #: the hub between nodes uses it; ``/readyz`` checks it answers. None: one node.
+    #: for the hub between nodes (server/hub.py; its Redis side is still to come); /readyz
+    #: checks that it answers. None: one node.
     redis_url: str | None = field(default=None, repr=False)
     #: Bearer token ``/metrics`` requires (``FERRY_METRICS_TOKEN``). Without one,
     #: ``/metrics`` answers only loopback clients that came through no proxy.

@@ -28,7 +28,7 @@ import weakref
 from bisect import bisect_left
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from aiohttp import web
 from prometheus_client import CollectorRegistry
@@ -111,7 +111,7 @@ class Metrics:
         default_factory=lambda: {k: Histogram(DB_BUCKETS) for k in ("read", "write")}
     )
     #: Live ingesters, for the queue depth at scrape time.
-    ingesters: weakref.WeakSet[Any] = field(default_factory=weakref.WeakSet)
+    ingesters: weakref.WeakSet[Queued] = field(default_factory=weakref.WeakSet)
 
     def acked(
         self, received: Iterable[float], now: float, items: int, refused: int, conflicts: int
@@ -173,7 +173,7 @@ class FerryCollector(Collector):
         m, svc = self._m, self._svc()
         uploaded = CounterMetricFamily(
             "ferry_uploaded_items",
-            "Items bridges uploaded, by what became of them",
+            "Items bridges uploaded, by what became of them (accepted: stored, now or before)",
             labels=["outcome"],
         )
         for outcome, n in m.uploaded.items():
