@@ -16,7 +16,8 @@ Four tasks share one journal::
                  status reports (+CDS/+CDSI) per part ─▶ "delivered"/"failed"
     link         websocket; on (re)connect: re-upload unacknowledged, re-report statuses;
                  if the server remembers fewer acks than we received (restored from a
-                 backup), re-send the acknowledged history as a repair
+                 backup), re-send the acknowledged history as a repair, whole, before
+                 any live upload
 
 Nothing is deleted from the SIM before the journal has it on disk; nothing leaves the
 journal before the server acknowledged it; a send interrupted by a crash is ``unknown``,
@@ -137,6 +138,9 @@ class Bridge:
         self._acked = asyncio.Condition()
         self._sent_upto = 0
         self._acked_upto = 0
+        #: Set on connect when the server remembers fewer acks than the journal: the
+        #: uploader re-sends the history after this position before anything else.
+        self._repair_after: int | None = None
         self._send_queue: asyncio.Queue[int] = asyncio.Queue()
         self._queued: set[int] = set()
         self.modem_ready = asyncio.Event()
@@ -336,12 +340,21 @@ class Bridge:
             await self._upload_wakeup.wait()
             self._upload_wakeup.clear()
             while self.link.connected.is_set():
+                if self._repair_after is not None:
+                    # The repair goes first, whole: a live upload between its frames would
+                    # raise the server's acknowledged mark past the rest of the repair,
+                    # and a reconnect then would not send it again.
+                    after, self._repair_after = self._repair_after, None
+                    await self._repair(after)
+                    continue
                 async with self._acked:
                     await self._acked.wait_for(
                         lambda: (
                             self._sent_upto - self._acked_upto < UPLOAD_BATCH * UPLOADS_IN_FLIGHT
                         )
                     )
+                if self._repair_after is not None:
+                    continue  # reconnected while waiting: the new connection's repair first
                 items = self.journal.pending_inbound(
                     after=self._sent_upto, limit=UPLOAD_BATCH, max_bytes=MAX_ATTACHMENT_BYTES
                 )
@@ -420,11 +433,12 @@ class Bridge:
     # ------------------------------------------------------------------ link
 
     async def _on_connect(self, welcome: Welcome) -> None:
+        # Decided before any await: the uploader sends the repair before any live upload.
+        behind = welcome.acked_upto < self.journal.acked_n()
+        self._repair_after = welcome.acked_upto if behind else None
         async with self._acked:
             self._sent_upto = self._acked_upto = 0
             self._acked.notify_all()
-        if welcome.acked_upto < self.journal.acked_n():
-            await self._repair(welcome.acked_upto)
         self._upload_wakeup.set()
         for item in self.journal.unreported():
             await self._report(item.outbox_id)

@@ -72,6 +72,8 @@ class IngestResult:
     seq: int | None = None
     #: What changed, as the change feed shows it (when asked for, and anything did).
     changes: ChangeSet | None = None
+    #: The account's cursor epoch changed with this commit.
+    rotated: bool = False
 
 
 _ACCOUNT_SEQ = select(accounts.c.seq).where(accounts.c.id == bindparam("account_id"))
@@ -162,10 +164,14 @@ class ConversationStore:
         repair: bool = False,
         upto: int | None = None,
         feed_page: int | None = None,
+        rotate: bool = False,
     ) -> IngestResult:
         """Store inbound SMS idempotently, in one transaction.
 
         ``repair``: an existing message stored incomplete is completed by a complete copy.
+        ``rotate``: if this changes anything, give the account a new cursor epoch in the
+        same transaction (a repair that had to add something met a server restored from
+        a backup; see ``storage/epochs.py``).
         ``upto``: the bridge's upload position acknowledged with this commit.
         ``feed_page``: also return the change set after the account's previous seq (at
         most this many messages), read in the same transaction: browsers following the
@@ -173,7 +179,7 @@ class ConversationStore:
         """
         cipher = await self._keys.cipher(account_id)
         return await runner(self._engine).write(
-            _ingest, account_id, device_id, items, now, cipher, repair, upto, feed_page
+            _ingest, account_id, device_id, items, now, cipher, repair, upto, feed_page, rotate
         )
 
     async def rotate_epoch(self, account_id: int) -> int:
@@ -657,6 +663,7 @@ def _ingest(
     repair: bool,
     upto: int | None,
     feed_page: int | None = None,
+    rotate: bool = False,
 ) -> IngestResult:
     """The transaction of :meth:`ConversationStore.ingest_inbound`."""
     lock_account(conn, account_id)  # before reading threads another writer may change
@@ -713,10 +720,14 @@ def _ingest(
             conn, cipher, account_id, device_id, items, now, repair, fresh, clashing, last_seq
         )
         clashing += more
+    rotated = rotate and last_seq is not None
+    if rotated:
+        # In this transaction: if it fails, the repair is sent again and rotates then.
+        last_seq = rotate_epoch(conn, account_id)
     changes = None
-    if feed_page is not None and last_seq is not None and before is not None:
+    if feed_page is not None and last_seq is not None and before is not None and not rotated:
         changes = changes_since(conn, cipher, account_id, int(before), feed_page, upto=last_seq)
-    return IngestResult(len(fresh), len(completes), clashing, last_seq, changes)
+    return IngestResult(len(fresh), len(completes), clashing, last_seq, changes, rotated)
 
 
 _INBOUND_COLUMNS = (
