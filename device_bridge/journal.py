@@ -176,7 +176,6 @@ class Journal:
 
     def __init__(self, path: Path, key: bytes | None = None) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
-        self._sealer = Sealer(key if key is not None else load_key(path.parent))
         try:
             self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
             self._db.execute("PRAGMA journal_mode=WAL")
@@ -184,9 +183,26 @@ class Journal:
             # Deleted rows are overwritten with zeros, not left in free pages.
             self._db.execute("PRAGMA secure_delete=ON")
             self._db.executescript(_SCHEMA)
+            # A new key only for a journal that holds nothing sealed: a lost key must be
+            # said, not silently replaced by one that opens nothing.
+            create = key is None and not self._holds_sealed()
+            self._sealer = Sealer(key if key is not None else load_key(path.parent, create=create))
             self._upgrade()
         except sqlite3.Error as exc:
             raise JournalError(f"cannot open journal {path}: {exc}") from None
+        except JournalError:
+            self._db.close()
+            raise
+
+    def _holds_sealed(self) -> bool:
+        version = int(self._db.execute("PRAGMA user_version").fetchone()[0])
+        if version < _UPGRADES.index("seal") + 1:
+            return False  # from before sealing: plaintext, sealed on upgrade
+        tables = ("inbound", "history", "quarantine", "parts", "undecodable", "attachments")
+        return any(
+            self._db.execute(f"SELECT 1 FROM {table} LIMIT 1").fetchone()  # noqa: S608
+            for table in tables
+        ) or bool(self._db.execute("SELECT 1 FROM outbound WHERE length(body) > 0").fetchone())
 
     def close(self) -> None:
         self._db.close()
