@@ -64,7 +64,9 @@ def judge(
     numbers = {line_id: number for number, line_id in lines.items()}
     for item in items:
         line_id = lines.get(item.line, first_line) if item.line else first_line
-        sender = canonical_peer(item.sender, numbers.get(line_id))
+        # Only a sender within the limits is spelled (and its spelling cached).
+        ok = _sender_ok(item.sender)
+        sender = canonical_peer(item.sender, numbers.get(line_id)) if ok else item.sender
         reason = _fault(item)
         if reason is None:
             try:
