@@ -163,6 +163,12 @@ async def device_socket(request: web.Request) -> web.WebSocketResponse:
         await _serve(svc, ws, remote, gate)
     except (_Closed, ConnectionError):
         pass  # the peer went away (a send on a closing socket raises ConnectionResetError)
+    except Exception:
+        # Once upgraded, nothing may reach the HTTP error middleware: its response would be
+        # written into the websocket stream. The bridge reconnects and sends again.
+        device_logger.exception("device socket from %s failed", remote)
+        with contextlib.suppress(Exception):
+            await ws.close(code=WSCloseCode.INTERNAL_ERROR, message=b"server error")
     finally:
         gate.release()
         if not ws.closed:
