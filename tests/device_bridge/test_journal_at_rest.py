@@ -159,7 +159,7 @@ def test_a_lost_key_is_said_never_silently_replaced(tmp_path: Path) -> None:
     j.add_inbound("k1", "+1555", SECRET, T0)
     j.close()
     (tmp_path / KEY_FILE).unlink()
-    with pytest.raises(JournalError, match="journal.key is missing"):
+    with pytest.raises(JournalError, match=r"journal\.key is missing"):
         Journal(path)
     assert not (tmp_path / KEY_FILE).exists()  # no new key that would open nothing
     # An empty journal may get a new key: nothing is lost.
