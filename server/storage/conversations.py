@@ -7,9 +7,10 @@ and is then exactly up to date: data and cursor commit together. Deletions are
 tombstones (the row stays, emptied, with a new seq), so they propagate the same way.
 
 Idempotency:
-* inbound SMS: ``(device_id, device_key)`` is unique; a re-upload of the same content is
-  skipped, different content under the same key is a recorded conflict (never stored over
-  the original), and a repair may complete a message that arrived incomplete;
+* inbound SMS: ``(account_id, device_key, line_id)`` is unique, whichever device uploaded
+  it (pairing again or a new bridge never stores an SMS twice); a re-upload of the same
+  content is skipped, different content under the same key is a recorded conflict (never
+  stored over the original), and a repair may complete a message that arrived incomplete;
 * browser sends: ``(account_id, client_msg_id)`` is unique; a retry returns the first row;
 * outbox dispatch: the outbox id travels to the bridge, which journals by it.
 
@@ -512,19 +513,6 @@ def _cancel_outbox(conn: Connection, message_ids: list[int]) -> None:
             .where(outbox.c.message_id.in_(message_ids), outbox.c.state == "pending")
             .values(state="done")
         )
-
-
-async def _refresh_threads(
-    conn: AsyncConnection,
-    thread_ids: Iterable[int],
-    *,
-    unread_from: Sequence[dict[str, Any]] = (),
-    seq: int | None = None,
-) -> None:
-    """Recompute each thread's last message, activity and seq after a change."""
-    await conn.run_sync(
-        lambda sync: _refresh_threads_sync(sync, thread_ids, unread_from=unread_from, seq=seq)
-    )
 
 
 def _refresh_threads_sync(

@@ -325,9 +325,15 @@ async def _cleanup(
     svc: Services, conn: DeviceConnection, tasks: list[asyncio.Task[None]], ended: datetime
 ) -> None:
     device = conn.device
-    _, stuck = await asyncio.wait(tasks, timeout=_CLEANUP)
+    done, stuck = await asyncio.wait(tasks, timeout=_CLEANUP)
     for task in stuck:
         conn.log.error("task %s did not end after the connection closed", task.get_name())
+    for task in done:
+        # A task that failed before the end says so once (its exception is never
+        # retrieved elsewhere); a cancelled one ended as it should.
+        failure = None if task.cancelled() else task.exception()
+        if failure is not None:
+            conn.log.error("task %s failed: %s", task.get_name(), type(failure).__name__)
     if svc.registry.get(device.id) is None:  # not replaced by a newer connection
         try:
             await svc.outbox.let_go(device.id, ended, grace=LEASE_GRACE)
@@ -457,7 +463,9 @@ async def _offer_pending(svc: Services, conn: DeviceConnection, offered: set[int
         # bridge busy sending its reports and a pump busy sending orders deadlock on full
         # socket buffers. An order re-offered after the bridge finished it is answered
         # from the bridge's journal tombstone, never sent again.
-        if not conn.live or not await svc.outbox.claim(item.id, device.id, svc.clock.now()):
+        if not conn.live:
+            return False
+        if not await svc.outbox.claim(device.account_id, item.id, device.id, svc.clock.now()):
             continue
         await conn.send(
             SendSms(outbox_id=item.id, to=item.recipient, body=item.body, line=item.line)
