@@ -143,7 +143,7 @@ async def test_the_rescan_window_is_bounded(phone: FakePhone, journal: Journal) 
     journal.take_rows(SMS, [(WINDOW + 100, 1)])  # as if many rows were taken since
     await take(driver, journal)
     # Only ids above top - WINDOW are listed again, never the whole store.
-    assert any(f"_id>100 " in " ".join(c) for c in phone.calls()[-3:])
+    assert any("_id>100 " in " ".join(c) for c in phone.calls()[-3:])
 
 
 async def test_a_journal_from_before_the_seen_set_reads_nothing_twice(
