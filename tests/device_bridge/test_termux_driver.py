@@ -106,7 +106,7 @@ async def test_send_uses_stdin_and_the_slot(phone: FakeTermux) -> None:
     await driver.open()
     text = "back\\slash and 'quotes' -n too"
     assert await driver.send_sms(ALICE, text) == []
-    name, args, stdin = next(c for c in phone.calls() if c[0] == "termux-sms-send")
+    _name, args, stdin = next(c for c in phone.calls() if c[0] == "termux-sms-send")
     assert args == ["-n", ALICE, "-s", "1"] and stdin == text
     assert phone.load()["sms"][-1]["body"] == text
 
