@@ -79,9 +79,14 @@ class FakeSmsGate:
         if message_id in self.messages:
             return web.json_response({"message": "already exists"}, status=409)
         number = body["phoneNumbers"][0]
-        message = {"id": message_id, "deviceId": "fake", "state": "Pending",
-                   "recipients": [{"phoneNumber": number, "state": "Pending"}],
-                   "simNumber": body.get("simNumber"), "text": body["textMessage"]["text"]}  # fmt: skip
+        message = {
+            "id": message_id,
+            "deviceId": "fake",
+            "state": "Pending",
+            "recipients": [{"phoneNumber": number, "state": "Pending"}],
+            "simNumber": body.get("simNumber"),
+            "text": body["textMessage"]["text"],
+        }
         self.messages[message_id] = message
         self._spawn(self._send(message))
         return web.json_response(message, status=202)
