@@ -176,11 +176,13 @@ class FakeSmsGate:
                     self.signing_key.encode(), (text + stamp).encode(), hashlib.sha256
                 ).hexdigest()
             try:
-                async with aiohttp.ClientSession() as session:
-                    async with session.post(url, data=text.encode(), headers=headers) as resp:
-                        self.posted.append((event, resp.status))
-                        if 200 <= resp.status < 300:
-                            return
+                async with (
+                    aiohttp.ClientSession() as session,
+                    session.post(url, data=text.encode(), headers=headers) as resp,
+                ):
+                    self.posted.append((event, resp.status))
+                    if 200 <= resp.status < 300:
+                        return
             except aiohttp.ClientError:
                 self.posted.append((event, None))
             await asyncio.sleep(delay)
