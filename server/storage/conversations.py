@@ -60,6 +60,10 @@ class Inbound(NamedTuple):
     attachments: tuple[Attachment, ...] = ()
     #: A placeholder for an item the server refused: the reason code (``server.ws.judge``).
     refused: str | None = None
+    #: ``out``: sent from the phone itself (its sent box); ``sender`` is then the
+    #: recipient, and ``status`` what the phone knows of it (no outbox row: it left).
+    direction: str = "in"
+    status: str = "received"
 
 
 @dataclass(frozen=True)
@@ -563,7 +567,10 @@ _arrived = (
         messages.c.thread_id,
         messages.c.id,
         messages.c.timestamp,
-        func.count().over(partition_by=messages.c.thread_id).label("n"),
+        # Only received messages are unread; one sent from the phone is not.
+        func.sum(case((messages.c.direction == "in", 1), else_=0))
+        .over(partition_by=messages.c.thread_id)
+        .label("n"),
         func.max(messages.c.seq).over(partition_by=messages.c.thread_id).label("top"),
         func.row_number()
         .over(
@@ -761,10 +768,10 @@ def _insert_inbound(
                 account_id,
                 thread_of[(item.line_id, item.sender)],
                 item.line_id,
-                "in",
+                item.direction,
                 item.sender,
                 bodies[n],
-                "received",
+                item.status,
                 item.sent_at,
                 now,
                 item.incomplete,

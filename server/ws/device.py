@@ -16,6 +16,7 @@ binary Noise message. Per connection::
       │            (server.ws.ingest): group commit ─▶ Ack(upto, rejected) ─▶ hub hint
       │          SendStatus ─▶ commit (only from the row's sender) ─▶ StatusAck ─▶ hint
       │          ModemInfo ─▶ remembered in memory ─▶ devices hint
+      │          ImportProgress ─▶ remembered while the import runs ─▶ devices hint
       └─ outbox pump: renews the leases of the bridge's lines (server.storage.outbox);
          offers the rows of the lines it holds, woken by new sends and every _RESCAN
          seconds (the bridge journals by outbox id, so a repeat never sends twice)
@@ -52,6 +53,7 @@ from protocol.messages import (
     DeviceHello,
     DeviceToServer,
     Error,
+    ImportProgress,
     LinkClose,
     ModemInfo,
     Ping,
@@ -396,6 +398,12 @@ async def _handle(
             # Bridges report on every poll; browsers hear only of a change.
             if message != conn.modem:
                 conn.modem = message
+                svc.devices_changed(account_id)
+        case ImportProgress(total=total, done=done):
+            # Shown while it runs; a finished import is no longer news.
+            shown = message if done < total else None
+            if shown != conn.importing:
+                conn.importing = shown
                 svc.devices_changed(account_id)
         case Ping():
             await conn.send(Pong())

@@ -83,12 +83,22 @@ def judge(
                         _sent_at(item.sent_at, now),
                         item.incomplete,
                         attachments,
+                        direction=item.direction,
+                        status=_status(item),
                     )
                 )
                 continue
         batch.append(placeholder(item.key, sender, item.sent_at, line_id, reason, now))
         rejected.append(Rejection(n=item.n, reason=reason))
     return Verdicts(batch, rejected)
+
+
+def _status(item: InboundSms) -> str:
+    """A received message is ``received``; one sent from the phone keeps what the phone
+    knows (``sent`` when it says nothing)."""
+    if item.direction == "in":
+        return "received"
+    return item.status or "sent"
 
 
 def placeholder(

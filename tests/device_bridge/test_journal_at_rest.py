@@ -74,9 +74,12 @@ def test_a_journal_from_before_sealing_is_sealed_on_open(tmp_path: Path) -> None
     model = sqlite3.connect(tmp_path / "model.db")
     for (sql,) in model.execute(
         "SELECT sql FROM sqlite_master WHERE type = 'table' AND name NOT IN "
-        "('quarantine', 'sqlite_sequence')"
+        "('quarantine', 'sqlite_sequence', 'seen')"
     ):
-        db.execute(sql.replace(", detail TEXT", ""))
+        for later in (", detail TEXT", ", direction TEXT NOT NULL DEFAULT 'in'", ", status TEXT",
+                      ", body_mac BLOB", ", left_at TEXT", ", phone_row TEXT"):  # fmt: skip
+            sql = sql.replace(later, "")
+        db.execute(sql)
     db.execute("INSERT INTO inbound (key, sender, body, sent_at) VALUES ('k', '+1', ?, 't')",
                (SECRET,))  # fmt: skip
     db.execute("INSERT INTO outbound (outbox_id, recipient, body, state) VALUES "
