@@ -9,8 +9,12 @@ import os
 import signal
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from device_bridge.errors import BridgeError
+
+if TYPE_CHECKING:
+    from device_bridge.drivers.smsgate import SmsGateway
 
 DEFAULT_DIR = Path("var/bridge")
 
@@ -122,10 +126,8 @@ def main(argv: list[str] | None = None) -> int:
         return 1
 
 
-from device_bridge.drivers.smsgate import SmsGateway  # noqa: E402
-
-
 def _sms_gateway(ns: argparse.Namespace) -> SmsGateway:
+    from device_bridge.drivers.smsgate import SmsGateway
     from device_bridge.drivers.webhooks import WebhookReceiver
 
     host, _, port = ns.webhook_listen.rpartition(":")

@@ -56,7 +56,7 @@ from .base import (
 )
 from .webhooks import WebhookReceiver
 
-__all__ = ["SOURCE", "SmsGateway", "reference_of"]
+__all__ = ["SOURCE", "SmsGateway", "basic_auth", "reference_of"]
 
 logger = logging.getLogger("ferry.bridge.smsgate")
 
@@ -66,6 +66,12 @@ EVENTS = ("sms:received", "sms:sent", "sms:delivered", "sms:failed", "mms:downlo
 CATCH_UP = timedelta(days=7)
 _OUTCOMES = {"sms:delivered": "delivered", "sms:failed": "permanent_failure"}
 _STATES = {"Delivered": "delivered", "Failed": "permanent_failure"}
+
+
+def basic_auth(username: str, password: str) -> str:
+    """The ``Authorization`` value of HTTP basic auth (RFC 7617, UTF-8)."""
+    pair = f"{username}:{password}".encode()
+    return "Basic " + base64.b64encode(pair).decode("ascii")
 
 
 def reference_of(message_id: str) -> int:
@@ -97,7 +103,7 @@ class SmsGateway:
         clock: Any = None,
     ) -> None:
         self._url = url.rstrip("/")
-        self._auth = aiohttp.BasicAuth(username, password)
+        self._auth = basic_auth(username, password)
         self._hooks = webhooks
         self._sim = sim_number
         self._timeout = aiohttp.ClientTimeout(total=timeout)
@@ -110,7 +116,9 @@ class SmsGateway:
     # ------------------------------------------------------------ Modem
 
     async def open(self) -> None:
-        self._session = aiohttp.ClientSession(auth=self._auth, timeout=self._timeout)
+        self._session = aiohttp.ClientSession(
+            headers={"Authorization": self._auth}, timeout=self._timeout
+        )
         self._hooks.on_event = self._on_webhook
         await self._hooks.start()
         for event in EVENTS:

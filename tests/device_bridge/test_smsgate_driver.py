@@ -17,6 +17,10 @@ from device_bridge.drivers.webhooks import WebhookReceiver
 from device_bridge.journal import Journal
 from tests.fakes.smsgate import FakeSmsGate
 
+# The driver and the fake use no deprecated aiohttp API (bare handler functions, the
+# BasicAuth helpers): a deprecation here fails the test.
+pytestmark = pytest.mark.filterwarnings("error::DeprecationWarning")
+
 ALICE = "+15550100002"
 KEY = "s1gn1ng"
 

@@ -46,7 +46,7 @@ class FakeSmsGate:
 
     async def start(self) -> None:
         app = web.Application(middlewares=[self._auth])
-        app.router.add_get("/health", lambda r: web.json_response({"status": "pass"}))
+        app.router.add_get("/health", self._health)
         app.router.add_post("/messages", self._post_message)
         app.router.add_get("/messages/{id}", self._get_message)
         app.router.add_post("/webhooks", self._post_webhook)
@@ -66,12 +66,16 @@ class FakeSmsGate:
     @web.middleware
     async def _auth(self, request: web.Request, handler: Any) -> web.StreamResponse:
         if request.path != "/health":
-            expected = aiohttp.BasicAuth(self.username, self.password).encode()
+            pair = f"{self.username}:{self.password}".encode()
+            expected = "Basic " + base64.b64encode(pair).decode()
             if request.headers.get("Authorization") != expected:
                 return web.json_response({"message": "Unauthorized"}, status=401)
         return await handler(request)
 
     # ------------------------------------------------------------ the API
+
+    async def _health(self, request: web.Request) -> web.Response:
+        return web.json_response({"status": "pass"})
 
     async def _post_message(self, request: web.Request) -> web.Response:
         body = await request.json()
