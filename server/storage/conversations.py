@@ -33,6 +33,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from protocol.messages import Attachment, MessageView, ThreadView
 from protocol.phone import participants_key
 from server.storage import attachments as mms
+from server.storage import legacy_keys
 from server.storage.epochs import lock_account, rotate_epoch
 from server.storage.keys import KeyRing
 from server.storage.runner import runner
@@ -665,6 +666,7 @@ def _ingest(
     # The account's seq before this transaction: where its change set starts.
     before: int | None = None
     existing = _existing(conn, account_id, [i.key for i in items])
+    existing.update(legacy_keys.adopt(conn, cipher, account_id, items, existing))
     fresh: dict[tuple[int, str], Inbound] = {}
     completes: list[tuple[Any, Inbound]] = []
     clashes: list[tuple[Any, Inbound]] = []

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import shutil
 from collections import Counter
 from pathlib import Path
@@ -14,14 +15,18 @@ from sqlalchemy import func, select
 from device_bridge.backoff import Backoff
 from device_bridge.bridge import Bridge
 from device_bridge.credentials import load_identity
+from device_bridge.drivers.android import AdbPhone
+from device_bridge.drivers.base import InboxView, Received
+from device_bridge.journal import Journal
 from device_bridge.pairing import pair
+from server.api.common import SERVICES
 from server.services import Services
-from server.storage.schema import attachments, devices
+from server.storage.schema import attachments, devices, messages
 from tests.device_link import new_pairing_code
 from tests.e2e.conftest import PHONE1, PHONE2, System, eventually, start_server
 from tests.e2e.test_android_to_server import AndroidSystem
 from tests.e2e.test_android_to_server import android as android  # the fixture
-from tests.fakes.android import JPEG
+from tests.fakes.android import JPEG, SERIAL
 
 
 async def inbound(svc: Services) -> Counter[str]:
@@ -165,3 +170,63 @@ async def test_a_replaced_android_bridge_reads_the_phone_again_without_doubles(
     assert parts == 1
     with contextlib.suppress(Exception):
         await android.stop_bridge()
+
+
+class _FirstKeysPhone(AdbPhone):
+    """The ADB driver as first released: a row keyed by its id alone (``android:sms:1``)."""
+
+    async def poll_new(self, view: InboxView, limit: int) -> list[Received]:
+        found = await super().poll_new(view, limit)
+        return [dataclasses.replace(r, key=r.key.rsplit(":", 1)[0]) for r in found]
+
+
+async def test_messages_stored_under_the_first_adb_keys_are_not_stored_again(
+    android: AndroidSystem, tmp_path: Path
+) -> None:
+    """A bridge of the first release stored the inbox under ``android:sms:<_id>``; its
+    replacement (an empty journal, today's keys ``…:<_id>:<date>``) reads the phone
+    again: nothing twice, and a reused id with another message is still stored."""
+    android.phone.add_sms("one")
+    android.phone.add_sms("two")
+    android.phone.add_mms("photo", [("image/jpeg", "a.jpg", JPEG)])
+    old = Bridge(
+        _FirstKeysPhone(SERIAL),
+        Journal(android.bridge_dir / "journal.db"),
+        load_identity(android.bridge_dir),
+        poll_interval=0.1,
+        link_backoff=Backoff(base=0.05, cap=0.5),
+        modem_backoff=Backoff(base=0.05, cap=0.5),
+    )
+    android.bridge, android.task = old, asyncio.create_task(old.run())
+    await eventually(lambda: old.journal.acked_n() >= 3)
+    await android.stop_bridge()
+    svc = android.runner.app[SERVICES]
+    async with svc.engine.connect() as conn:
+        keys = set((await conn.execute(select(messages.c.device_key))).scalars())
+    assert keys == {"android:sms:1", "android:sms:2", "android:mms:1"}
+    # On the phone: "two" deleted, and its id reused by a newer message.
+    android.phone.state["sms"] = [r for r in android.phone.state["sms"] if r["_id"] != 2]
+    android.phone.add_sms("three")
+    android.phone.state["sms"][-1]["date"] += 3_600_000
+    android.phone.save()
+    account = await svc.accounts.by_phone(PHONE1)
+    assert account is not None
+    offer = await new_pairing_code(svc, account.id, android.url)
+    android.bridge_dir = tmp_path / "new computer"
+    await pair(android.bridge_dir, offer.uri, name="replacement")
+    second = await android.start_bridge()
+    await eventually(lambda: second.journal.acked_n() >= 3)
+    assert await inbound(svc) == Counter(["one", "two", "photo", "three"])
+    async with svc.engine.connect() as conn:
+        parts = (await conn.execute(select(func.count()).select_from(attachments))).scalar_one()
+        keys = set((await conn.execute(select(messages.c.device_key))).scalars())
+    assert parts == 1
+    # Rewritten to today's form as they were recognised; "two" was not read again.
+    sms, mms = android.phone.state["sms"], android.phone.state["mms"]
+    assert keys == {
+        f"android:sms:1:{sms[0]['date']}",
+        "android:sms:2",
+        f"android:mms:1:{mms[0]['date']}",
+        f"android:sms:2:{sms[1]['date']}",
+    }
+    await android.stop_bridge()
