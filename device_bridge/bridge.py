@@ -38,6 +38,7 @@ from device_bridge.attachments import fit
 from device_bridge.backoff import Backoff
 from device_bridge.credentials import Identity
 from device_bridge.drivers.base import (
+    NO_REPORT,
     DecodedInbox,
     InboxChanged,
     IncomingPdu,
@@ -461,8 +462,15 @@ class Bridge:
                     references=item.refs,
                     error=item.error,
                     error_detail=item.detail,
+                    no_report=item.state == "sent" and not self._reports_delivery,
                 )
             )
+
+    @property
+    def _reports_delivery(self) -> bool:
+        """Will a delivery report follow a send? Not when none was asked for, nor from
+        a phone that is told nothing after the hand-over (Termux)."""
+        return self.delivery_reports and getattr(self.modem, "delivery_reports", True)
 
     # ------------------------------------------------------------------ link
 
@@ -553,10 +561,13 @@ def _wire(item: InboundItem) -> InboundSms:
         attachments=list(item.attachments),
         direction="out" if item.direction == "out" else "in",
         status=_phone_status(item.status),
+        no_report=item.status == NO_REPORT,
     )
 
 
 def _phone_status(status: str | None) -> PhoneSendStatus | None:
+    if status == NO_REPORT:
+        return "sent"
     return status if status in ("sent", "delivered", "failed") else None  # type: ignore[return-value]
 
 

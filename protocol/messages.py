@@ -44,7 +44,11 @@ MAX_KEY = 100
 #: An upload position: the bridge journal's row number (1, 2, …; far below 2**53).
 Position = Annotated[int, msgspec.Meta(ge=1, le=2**53)]
 
-MessageStatus = Literal["received", "queued", "sending", "sent", "delivered", "failed", "unknown"]
+#: ``sent_no_report``: the phone sent it and will say nothing more (Termux: Android tells
+#: it nothing after the hand-over), so "delivered" can never come.
+MessageStatus = Literal[
+    "received", "queued", "sending", "sent", "sent_no_report", "delivered", "failed", "unknown"
+]
 Direction = Literal["in", "out"]
 SendOutcome = Literal["accepted", "sending", "sent", "delivered", "failed", "unknown"]
 #: The state of a message sent from the phone itself, as the phone reports it.
@@ -197,6 +201,9 @@ class InboundSms(msgspec.Struct, frozen=True, omit_defaults=True):
     direction: Direction = "in"
     #: For ``out`` only: what the phone knows of its fate.
     status: PhoneSendStatus | None = None
+    #: For ``out`` with status ``sent``: the phone gives no delivery reports (Termux), so
+    #: that is all anyone will know (stored as ``sent_no_report``).
+    no_report: bool = False
 
 
 class Upload(_Msg, tag="upload", frozen=True):
@@ -220,6 +227,9 @@ class SendStatus(_Msg, tag="send_status", frozen=True):
     error: str | None = None
     #: The technical detail (the modem's words), shown one click away.
     error_detail: str | None = None
+    #: With ``sent``: the phone gives no delivery report (Termux), so nothing will follow
+    #: (stored as ``sent_no_report``). Servers that predate it show plain "sent".
+    no_report: bool = False
 
 
 ModemState = Literal["ready", "not_responding", "starting"]

@@ -29,6 +29,7 @@ from device_bridge.gsm.pdu import Deliver, StatusReport, Submit, decode_pdu
 from protocol.messages import Attachment
 
 __all__ = [
+    "NO_REPORT",
     "Contact",
     "DecodedInbox",
     "InboxChanged",
@@ -45,6 +46,11 @@ __all__ = [
     "StoredMessage",
     "decode_stored",
 ]
+
+#: ``Received.status`` of a message the phone sent and will say nothing more about (no
+#: delivery reports: Termux). A driver with that limit for its own sends says so with a
+#: ``delivery_reports = False`` attribute.
+NO_REPORT = "sent_no_report"
 
 #: TS 27.005 <stat> in PDU mode.
 STATUS_NAMES = {0: "received unread", 1: "received read", 2: "stored unsent", 3: "stored sent"}
@@ -138,7 +144,8 @@ class Received:
             identity in the journal's seen set (ids are reused).
         direction: ``out`` for a message the user sent from the phone (its sent box);
             ``sender`` is then the recipient.
-        status: For ``out``: ``sent``, ``delivered`` or ``failed``, as the phone knows.
+        status: For ``out``: ``sent``, ``delivered`` or ``failed``, as the phone knows;
+            :data:`NO_REPORT` when it sent it and will never know more.
     """
 
     key: str

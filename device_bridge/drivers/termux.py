@@ -35,7 +35,15 @@ from device_bridge.android.errors import PhoneAppError, SendMaybeSent, SendRefus
 from device_bridge.gsm.errors import ModemUnavailable
 from protocol.messages import MAX_CONTACTS
 
-from .base import Contact, InboxView, ModemEvent, ModemStatus, Received, StoredMessage
+from .base import (
+    NO_REPORT,
+    Contact,
+    InboxView,
+    ModemEvent,
+    ModemStatus,
+    Received,
+    StoredMessage,
+)
 
 __all__ = ["SOURCE", "TermuxPhone"]
 
@@ -61,6 +69,9 @@ class TermuxPhone:
             for the phone's default.
         timeout: Seconds each command may take (Termux:API starts an activity: slow).
     """
+
+    #: Android reports nothing back to Termux after a send (see the module docstring).
+    delivery_reports = False
 
     def __init__(self, *, sim_slot: int | None = None, timeout: float = 60.0) -> None:
         self._slot = sim_slot
@@ -250,7 +261,8 @@ def _received(row: object) -> Received | None:
     stamp = int(sent_at.timestamp())
     address = row.get("address") or row.get("number")
     body = row.get("body")
-    status = None if direction == "in" else "failed" if row.get("type") == "failed" else "sent"
+    # Android tells Termux nothing after a send: "sent" is all that will ever be known.
+    status = None if direction == "in" else "failed" if row.get("type") == "failed" else NO_REPORT
     return Received(
         key=f"termux:sms:{sms_id}:{stamp}",
         sender=address if isinstance(address, str) and address else "unknown",

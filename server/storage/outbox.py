@@ -55,7 +55,10 @@ TAKEN_OVER = (
 _FINAL = {"delivered", "failed", "unknown"}
 # Order of progress: a report only moves a message forward. ``unknown`` ranks below what
 # a sender can confirm, so the true outcome replaces it when it finally arrives.
-_RANK = {"queued": 0, "sending": 1, "unknown": 2, "sent": 3, "delivered": 4, "failed": 4}
+_RANK = {
+    "queued": 0, "sending": 1, "unknown": 2, "sent": 3, "sent_no_report": 3,
+    "delivered": 4, "failed": 4,
+}  # fmt: skip
 _HELD = ("dispatched", "accepted")
 
 

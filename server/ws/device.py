@@ -370,8 +370,10 @@ async def _handle(
             if positions:
                 await ingester.put(Pending(positions, verdicts, repair))
         case SendStatus(outbox_id=oid, status=status, error=error, error_detail=detail):
+            # A phone without delivery reports: "sent" is all there will ever be.
+            stored = "sent_no_report" if status == "sent" and message.no_report else status
             changed = await svc.outbox.apply_status(
-                account_id, conn.device.id, oid, status, error, detail
+                account_id, conn.device.id, oid, stored, error, detail
             )
             conn.log.debug("< outbox %d %s%s", oid, status, "" if changed else " (no change)")
             if changed:

@@ -95,10 +95,11 @@ def judge(
 
 def _status(item: InboundSms) -> str:
     """A received message is ``received``; one sent from the phone keeps what the phone
-    knows (``sent`` when it says nothing)."""
+    knows (``sent`` when it says nothing; ``sent_no_report`` when it never will)."""
     if item.direction == "in":
         return "received"
-    return item.status or "sent"
+    status = item.status or "sent"
+    return "sent_no_report" if status == "sent" and item.no_report else status
 
 
 def placeholder(

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import json
 import os
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -58,13 +61,23 @@ class FakeTermux:
     def add_sms(
         self, body: str, sender: str = ALICE, *, type_: int = 1, at: int | None = None
     ) -> int:
-        sms_id = max((r["_id"] for r in self.state["sms"]), default=0) + 1
-        date = at if at is not None else T0_MS + sms_id * 60_000
-        self.state["sms"].append(
-            {"_id": sms_id, "type": type_, "address": sender, "body": body, "date": date}
-        )
-        self.save()
+        """A message arrives (or is typed on the phone), under the lock the commands take:
+        a send running meanwhile writes its sent-box row too."""
+        with self.locked():
+            self.load()
+            sms_id = max((r["_id"] for r in self.state["sms"]), default=0) + 1
+            date = at if at is not None else T0_MS + sms_id * 60_000
+            self.state["sms"].append(
+                {"_id": sms_id, "type": type_, "address": sender, "body": body, "date": date}
+            )
+            self.save()
         return sms_id
+
+    @contextlib.contextmanager
+    def locked(self) -> Iterator[None]:
+        with open(self.path.with_suffix(".lock"), "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            yield
 
     def calls(self) -> list[list[Any]]:
         if not self.log.exists():

@@ -9,10 +9,11 @@ import asyncio
 
 from sqlalchemy import func, select
 
-from protocol.messages import Ack, ImportProgress, InboundSms, Upload
+from protocol.messages import Ack, ImportProgress, InboundSms, SendStatus, Upload
 from server.storage.schema import outbox
 from tests.server.conftest import Env
 from tests.server.test_device_status_views import devices, until_device
+from tests.server.test_outbox_leases import orders, send, settled
 from tests.server.test_upload_verdicts import all_messages
 
 ALICE = "+15550100002"
@@ -92,3 +93,22 @@ async def test_import_progress_is_shown_while_it_runs(env: Env) -> None:
             break
         await asyncio.sleep(0.01)
     assert view.get("import_total") is None
+
+
+async def test_a_phone_without_delivery_reports_is_shown_as_such(env: Env) -> None:
+    """Termux learns nothing after a send: the server keeps ``sent_no_report`` (never
+    plain "sent", which promises a report may follow, nor "delivered"), both for a reply
+    sent from the browser and for one typed on the phone."""
+    bridge = await env.device()
+    await bridge.send(Upload(items=[_sms(1, "typed on the phone", direction="out",
+                                         status="sent", no_report=True)]))  # fmt: skip
+    assert (await bridge.recv()).upto == 1
+    await env.login()
+    message = await send(env, "c1", "from the browser")
+    (order,) = await orders(bridge)
+    await bridge.send(SendStatus(outbox_id=order.outbox_id, status="sending"))
+    await bridge.send(SendStatus(outbox_id=order.outbox_id, status="sent", no_report=True))
+    assert await settled(env, message["id"], "sent_no_report") == ("sent_no_report", None)
+    found = {m["body"]: m["status"] for m in await all_messages(env)}
+    assert found == {"typed on the phone": "sent_no_report", "from the browser": "sent_no_report"}
+    await bridge.close()

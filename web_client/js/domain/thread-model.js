@@ -10,6 +10,9 @@ import { clockTime, groupByDay } from './time.js';
 
 const STATUS_LABELS = {
   queued: 'Queued', sending: 'Sending…', sent: 'Sent', delivered: 'Delivered',
+  // The phone (Termux) is told nothing after a send: never "Delivered", and not a bare
+  // "Sent" that would promise a report.
+  sent_no_report: 'Sent from phone (no delivery report)',
   failed: 'Not delivered', unknown: 'Status unknown',
 };
 

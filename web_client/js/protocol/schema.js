@@ -5,7 +5,7 @@
  */
 import { ProtocolError } from './errors.js';
 
-/** @typedef {'received'|'queued'|'sending'|'sent'|'delivered'|'failed'|'unknown'} MessageStatus */
+/** @typedef {'received'|'queued'|'sending'|'sent'|'sent_no_report'|'delivered'|'failed'|'unknown'} MessageStatus */
 
 /**
  * @typedef {object} Message
@@ -87,7 +87,8 @@ import { ProtocolError } from './errors.js';
  * @typedef {{id: number, name: string, number: string, line_id: number|null}} Contact
  */
 
-export const MESSAGE_STATUSES = Object.freeze(['received', 'queued', 'sending', 'sent', 'delivered', 'failed', 'unknown']);
+/** ``sent_no_report``: the phone sent it and will say nothing more (no delivery reports). */
+export const MESSAGE_STATUSES = Object.freeze(['received', 'queued', 'sending', 'sent', 'sent_no_report', 'delivered', 'failed', 'unknown']);
 /** Mirrors protocol.messages.REFUSAL_REASONS. */
 export const REFUSAL_REASONS = Object.freeze([
   'body_too_long', 'field_too_long', 'bad_time', 'bad_sender', 'invalid_attachment',
