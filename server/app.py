@@ -15,6 +15,7 @@ from server.api import (
     attachments,
     conversations,
     devices,
+    lines,
     openapi,
     pairing,
     phone,
@@ -140,6 +141,7 @@ def create_app(
     app.router.add_routes(attachments.routes)
     app.router.add_routes(devices.routes)
     app.router.add_routes(pairing.routes)
+    app.router.add_routes(lines.routes)
     app.router.add_routes(device.routes)
     app.router.add_routes(browser.routes)
     app.router.add_get("/healthz", healthz)

@@ -20,7 +20,7 @@ from server.auth.verification import Throttles, Verification
 from server.background import Background
 from server.clock import Clock
 from server.config import Config
-from server.hub import DevicesHint, Hub
+from server.hub import ChangesHint, DevicesHint, Hub
 from server.sms_gateway.factory import build_gateway
 from server.storage.access_log import AccessLogStore
 from server.storage.accounts import AccountStore
@@ -95,6 +95,7 @@ class Services:
         tls_pin: str | None = None,
     ) -> Services:
         keys = KeyRing(engine, master_key)
+        lines = LineStore(engine)
         conversations = ConversationStore(engine, keys)
         accounts = AccountStore(engine)
         events = SecurityEventStore(engine)
@@ -111,7 +112,7 @@ class Services:
                 engine, idle=config.session_idle, absolute=config.session_absolute
             ),
             devices=DeviceStore(engine),
-            lines=LineStore(engine),
+            lines=lines,
             conversations=conversations,
             outbox=OutboxStore(engine, keys),
             attachments=AttachmentStore(engine, keys),
@@ -132,6 +133,7 @@ class Services:
                 key=code_key,
                 host=config.webotp_host,
                 throttles=throttles,
+                lines=lines,
             ),
             access_log=AccessLog(AccessLogStore(engine), clock),
             background=background,
@@ -144,6 +146,7 @@ class Services:
         )
         from server.ws.device_views import device_views  # it reads these services
 
+        svc.verification.on_line_verified = svc.line_verified
         svc.fanout = Fanout(
             svc.hub,
             svc.feed,
@@ -151,6 +154,12 @@ class Services:
             send_buffer=config.browser_send_buffer,
         )
         return svc
+
+    def line_verified(self, account_id: int, seq: int) -> None:
+        """A line's conversations may be served now: tabs resync (its epoch changed) and
+        see its number as verified."""
+        self.hub.publish(account_id, ChangesHint(seq))
+        self.devices_changed(account_id)
 
     def devices_changed(self, account_id: int) -> None:
         self.device_views.pop(account_id, None)

@@ -215,6 +215,7 @@ _SENT = ("202", _ref("CodeSent"))
 #: The SMS gateway did not take the code (with Retry-After).
 _NOT_SENT = {"502": _err("sms_refused"), "503": _err("sms_unavailable")}
 _THREAD_ID = _path_param("thread_id", _ID)
+_LINE_ID = _path_param("line_id", _ID)
 
 PATHS: dict[str, dict[str, Schema]] = {
     "/healthz": {
@@ -499,19 +500,60 @@ PATHS: dict[str, dict[str, Schema]] = {
         ),
     },
     "/api/v1/pairing-codes": {
-        "post": _op(
-            "A one-time pairing code (10 minutes) as a URI, QR code (SVG) and typed form",
-            ok=(
-                "201",
-                _obj(
-                    ("code", "uri", "qr_svg", "expires_at"),
-                    code=_S,
-                    uri=_S,
-                    qr_svg=_S,
-                    expires_at=_S,
+        "post": {
+            **_op(
+                "A one-time pairing code (10 minutes) as a URI, QR code (SVG) and typed form, "
+                "for a bridge serving the account's own number or, with number (verified "
+                "accounts), another phone's number, added as an unverified line",
+                ok=(
+                    "201",
+                    _obj(
+                        ("code", "uri", "qr_svg", "expires_at"),
+                        code=_S,
+                        uri=_S,
+                        qr_svg=_S,
+                        expires_at=_S,
+                        line_id={"type": ["integer", "null"]},
+                    ),
                 ),
+                errors={
+                    **_VERIFIED,
+                    "400": _err("invalid_number"),
+                    "409": _err("device_limit, number_taken"),
+                },
             ),
-            errors={**_VERIFIED, "409": _err("device_limit")},
+            "requestBody": {"required": False, **_json(_obj(number=_PHONE))},
+        }
+    },
+    "/api/v1/lines/{line_id}": {
+        "patch": _op(
+            "Label a line (at most 50 characters on one line)",
+            params=[_LINE_ID],
+            body=_obj(("label",), label={"type": "string", "maxLength": 50}),
+            ok=("200", _obj(("line",), line=_ref("Line"))),
+            errors={**_VERIFIED, "400": _err("invalid_label"), "404": _err("no such line")},
+        )
+    },
+    "/api/v1/lines/{line_id}/code": {
+        "post": _op(
+            "Text a code to an unverified line's number (its bridge may submit it by itself)",
+            params=[_LINE_ID],
+            ok=_SENT,
+            errors={
+                **_VERIFIED,
+                **_NOT_SENT,
+                "404": _err("no such line"),
+                "409": _err("already_verified"),
+            },
+        )
+    },
+    "/api/v1/lines/{line_id}/verify": {
+        "post": _op(
+            "Verify a line with the code texted to its number",
+            params=[_LINE_ID],
+            body=_obj(("code",), code=_CODE),
+            ok=("200", _obj(("line",), line=_ref("Line"))),
+            errors={**_VERIFIED, "400": _err("invalid_code"), "404": _err("no such line")},
         )
     },
     "/api/v1/pairing/server-key": {

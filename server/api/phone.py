@@ -58,7 +58,7 @@ class CodeNotSent(ApiError):
         return resp
 
 
-def _sent(svc: Services, phone: str, report: SendReport) -> web.Response:
+def send_report(svc: Services, phone: str, report: SendReport) -> web.Response:
     """202 once the gateway accepted the code; CodeNotSent otherwise."""
     if report.error is not None:
         raise CodeNotSent(report.error, svc.throttles.send_gap.retry_after(f"phone:{phone}"))
@@ -77,7 +77,7 @@ async def send_code(request: web.Request) -> web.Response:
         raise Conflict("Your number is already verified.", code="already_verified")
     svc.verification.check_send(account.phone, auth.client_ip(request))
     report = await svc.verification.issue(account.id, "verify", account.phone)
-    return _sent(svc, account.phone, report)
+    return send_report(svc, account.phone, report)
 
 
 @routes.post("/api/v1/me/phone/verify")
@@ -117,7 +117,7 @@ async def change(request: web.Request) -> web.Response:
         ip=ip,
         user_agent=auth.user_agent(request),
     )
-    return _sent(svc, phone, report)
+    return send_report(svc, phone, report)
 
 
 @routes.post("/api/v1/me/phone/change/confirm")

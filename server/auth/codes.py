@@ -22,9 +22,10 @@ from pathlib import Path
 
 CODE_TTL = timedelta(minutes=10)
 MAX_ATTEMPTS = 5
-PURPOSES = ("verify", "change_phone", "reset")
+#: ``line``: proving another number (a second phone's SIM) belongs to the account.
+PURPOSES = ("verify", "change_phone", "reset", "line")
 #: Codes a bridge may submit by itself when the code SMS reaches the account's SIM.
-AUTO_PURPOSES = ("verify", "change_phone")
+AUTO_PURPOSES = ("verify", "change_phone", "line")
 
 _CODE = re.compile(r"\d{6}")
 _WEBOTP = re.compile(r"^@([^\s#]+) #(\d{6})\s*$", re.MULTILINE)
@@ -49,6 +50,8 @@ def code_matches(key: bytes, purpose: str, phone: str, code: str, stored: bytes)
 _TEXTS = {
     "verify": "Your Ferry verification code is {code}. It expires in 10 minutes.",
     "change_phone": "Your Ferry code to move your account to this number is {code}. "
+    "It expires in 10 minutes.",
+    "line": "Your Ferry code to add this number to your account is {code}. "
     "It expires in 10 minutes.",
     "reset": "Your Ferry password reset code is {code}. It expires in 10 minutes. "
     "If you did not ask for it, ignore this message.",

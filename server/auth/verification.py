@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import OrderedDict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
@@ -50,6 +50,7 @@ from server.log import security_logger, sms_logger
 from server.sms_gateway import GatewayError, GatewayRejected, SmsGateway
 from server.storage.accounts import AccountExists, AccountStore
 from server.storage.codes import CodeStore
+from server.storage.lines import LineStore
 from server.storage.security import SecurityEventStore
 
 
@@ -109,6 +110,7 @@ class Verification:
         key: bytes,
         host: str,
         throttles: Throttles,
+        lines: LineStore | None = None,
     ) -> None:
         self._codes = codes
         self._accounts = accounts
@@ -119,7 +121,10 @@ class Verification:
         self._key = key
         self.host = host
         self._throttles = throttles
+        self._lines = lines
         self._reports: OrderedDict[tuple[int, str], SendReport] = OrderedDict()
+        #: Told (account id, seq) when a line was verified: browsers must refetch.
+        self.on_line_verified: Callable[[int, int], None] = lambda account_id, seq: None
 
     # ----------------------------------------------------------------- sending
 
@@ -230,6 +235,11 @@ class Verification:
         elif purpose == "change_phone":
             await self._accounts.set_phone(account_id, phone, now)
             await self._events.record(account_id, "phone_changed", now)
+        elif purpose == "line" and self._lines is not None:
+            seq = await self._lines.verify(account_id, phone, now)
+            if seq is not None:
+                await self._events.record(account_id, "line_verified", now)
+                self.on_line_verified(account_id, seq)
 
     async def auto_verify(self, account_id: int, bodies: Iterable[str]) -> list[str]:
         """Inbound SMS bodies from the account's own bridge: submit codes found in them.

@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import bindparam, delete, insert, select, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from server.storage.lines import insert_line
 from server.storage.runner import runner
@@ -72,33 +72,14 @@ class AccountStore:
 
         Returns ``(new_id, replaced_id)``, or ``None`` when a verified account owns the
         number. An unverified account is only a claim nobody has proven; the newest claim
-        starts afresh (its devices and data go with the old one).
+        starts afresh (its devices and data go with the old one). A number another account
+        holds as a verified line (not its own number) counts as owned too.
         """
-        async with self._engine.begin() as conn:
-            row = (
-                await conn.execute(
-                    select(accounts.c.id, accounts.c.phone_verified_at).where(
-                        accounts.c.phone == phone
-                    )
-                )
-            ).first()
-            if row is not None and row.phone_verified_at is not None:
-                return None
-            if row is not None:
-                await conn.execute(delete(accounts).where(accounts.c.id == row.id))
-            res = await conn.execute(
-                insert(accounts).values(
-                    phone=phone,
-                    password_hash=password_hash,
-                    phone_verified_at=None,
-                    created_at=now,
-                    seq=0,
-                    email=email,
-                )
-            )
-            account_id = _new_id(res)
-            await insert_line(conn, account_id, phone, now, None)
-            return account_id, (row.id if row is not None else None)
+        try:
+            async with self._engine.begin() as conn:
+                return await _replace_unverified(conn, phone, password_hash, now, email)
+        except IntegrityError:
+            return None  # insert_line: a verified line of another account has the number
 
     async def by_phone(self, phone: str) -> Account | None:
         async with self._engine.connect() as conn:
@@ -159,17 +140,21 @@ class AccountStore:
                     .values(phone=phone, phone_verified_at=verified_at)
                 )
                 # The new number becomes a verified line of the account; the old line and
-                # its conversations stay (the user proved that number too, earlier).
+                # its conversations stay (the user proved that number too, earlier). A
+                # line of the number on another account is never moved here with its
+                # conversations: an unproven claim yields, a verified one refuses.
                 existing = (
-                    await conn.execute(select(lines.c.id).where(lines.c.number == phone))
+                    await conn.execute(
+                        select(lines.c.id).where(
+                            lines.c.number == phone, lines.c.account_id == account_id
+                        )
+                    )
                 ).scalar_one_or_none()
                 if existing is None:
                     await insert_line(conn, account_id, phone, verified_at, verified_at)
                 else:
                     await conn.execute(
-                        update(lines)
-                        .where(lines.c.id == existing)
-                        .values(account_id=account_id, verified_at=verified_at)
+                        update(lines).where(lines.c.id == existing).values(verified_at=verified_at)
                     )
         except IntegrityError:
             raise AccountExists(phone) from None
@@ -183,6 +168,33 @@ class AccountStore:
                 .where(accounts.c.id == account_id)
                 .values(email=email, display_name=display_name)
             )
+
+
+async def _replace_unverified(
+    conn: AsyncConnection, phone: str, password_hash: str, now: datetime, email: str | None
+) -> tuple[int, int | None] | None:
+    row = (
+        await conn.execute(
+            select(accounts.c.id, accounts.c.phone_verified_at).where(accounts.c.phone == phone)
+        )
+    ).first()
+    if row is not None and row.phone_verified_at is not None:
+        return None
+    if row is not None:
+        await conn.execute(delete(accounts).where(accounts.c.id == row.id))
+    res = await conn.execute(
+        insert(accounts).values(
+            phone=phone,
+            password_hash=password_hash,
+            phone_verified_at=None,
+            created_at=now,
+            seq=0,
+            email=email,
+        )
+    )
+    account_id = _new_id(res)
+    await insert_line(conn, account_id, phone, now, None)
+    return account_id, (row.id if row is not None else None)
 
 
 def _account(row: object) -> Account | None:

@@ -74,8 +74,10 @@ class PairingStore:
         ttl: timedelta,
         per_hour: int,
         max_devices: int,
+        line_id: int | None = None,
     ) -> CodeCreated | TooManyCodes | DeviceLimit:
-        """Store a fresh code for the account, unless it hit a limit."""
+        """Store a fresh code for the account, unless it hit a limit. The bridge paired
+        with it serves ``line_id`` (None: every line the account has then)."""
         hour_ago = now - timedelta(hours=1)
         async with self._engine.begin() as conn:
             # Codes are kept an hour past expiry for the hourly limit, then forgotten.
@@ -104,6 +106,7 @@ class PairingStore:
                     created_at=now,
                     expires_at=expires,
                     failures=0,
+                    line_id=line_id,
                 )
             )
             return CodeCreated(expires)
@@ -157,7 +160,8 @@ class PairingStore:
             )
             if claimed.rowcount != 1:
                 return Refusal.BAD_CODE
-            device_id = await insert_device(conn, row.account_id, name, public_key, now)
+            served = [row.line_id] if row.line_id is not None else None
+            device_id = await insert_device(conn, row.account_id, name, public_key, now, served)
             await conn.execute(
                 update(pairing_codes)
                 .where(pairing_codes.c.id == row.id)

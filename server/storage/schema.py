@@ -168,6 +168,9 @@ pairing_codes = Table(
     Column("used_at", UtcDateTime()),
     Column("failures", Integer, nullable=False, default=0),
     Column("device_id", ForeignKey("devices.id", ondelete="SET NULL")),
+    # The line (SIM number) the paired bridge will serve; NULL (codes from before
+    # migration 0010): every line the account has when it pairs.
+    Column("line_id", ForeignKey("lines.id", ondelete="CASCADE")),
     Index("ix_pairing_codes_selector", "selector"),
     Index("ix_pairing_codes_account_created", "account_id", "created_at"),
 )

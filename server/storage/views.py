@@ -63,11 +63,12 @@ def verified_lines(account_id: int) -> Any:
 
 
 def thread_query() -> Any:
-    # A conversation is titled with the contact's name when the phonebook knows the number.
+    # A conversation is titled with the contact's name when its line's phonebook (its own
+    # phone's) knows the number: one person may be "Alice" on one phone, "Mum" on another.
     name = (
         select(contacts.c.name)
         .where(
-            contacts.c.account_id == threads.c.account_id,
+            contacts.c.line_id == threads.c.line_id,
             contacts.c.number == threads.c.peer,
             contacts.c.deleted.is_(False),
         )
