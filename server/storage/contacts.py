@@ -96,14 +96,11 @@ def _replace(conn: Connection, account_id: int, line_id: int, wanted: dict[str, 
                 seq=seq + i,
             )
         )
-    # The line's conversations with these numbers show a new title: bump them together.
+    # Conversations with these numbers show a new title (those of other lines too, whose
+    # phonebook may not know the number): bump them together.
     conn.execute(
         update(threads)
-        .where(
-            threads.c.account_id == account_id,
-            threads.c.line_id == line_id,
-            threads.c.peer.in_(changed),
-        )
+        .where(threads.c.account_id == account_id, threads.c.peer.in_(changed))
         .values(seq=seq + len(changed))
     )
     return len(changed)

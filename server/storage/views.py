@@ -13,7 +13,7 @@ from datetime import datetime
 from typing import Any
 
 import msgspec
-from sqlalchemy import and_, bindparam, select
+from sqlalchemy import and_, bindparam, func, select
 from sqlalchemy.engine import Connection, Row
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -63,19 +63,32 @@ def verified_lines(account_id: int) -> Any:
 
 
 def thread_query() -> Any:
-    # A conversation is titled with the contact's name when its line's phonebook (its own
-    # phone's) knows the number: one person may be "Alice" on one phone, "Mum" on another.
-    name = (
-        select(contacts.c.name)
-        .where(
-            contacts.c.line_id == threads.c.line_id,
-            contacts.c.number == threads.c.peer,
-            contacts.c.deleted.is_(False),
+    # A conversation is titled with the contact's name: as its line's phonebook (its own
+    # phone's) has it, so one person may be "Alice" on one phone and "Mum" on another;
+    # else as another verified line's phonebook has it (a phone without contacts).
+    # (Two subqueries: SQLite cannot order a subquery by a column of the outer query.)
+    naming = lines.alias("naming")  # not the outer query's line
+    named_by = select(naming.c.id).where(
+        naming.c.id == contacts.c.line_id, naming.c.verified_at.is_not(None)
+    )
+
+    def contact_name(*where: Any) -> Any:
+        return (
+            select(contacts.c.name)
+            .where(
+                contacts.c.account_id == threads.c.account_id,
+                contacts.c.number == threads.c.peer,
+                contacts.c.deleted.is_(False),
+                *where,
+            )
+            .order_by(contacts.c.id)
+            .limit(1)
+            .correlate(threads)
+            .scalar_subquery()
         )
-        .order_by(contacts.c.id)
-        .limit(1)
-        .correlate(threads)
-        .scalar_subquery()
+
+    name = func.coalesce(
+        contact_name(contacts.c.line_id == threads.c.line_id), contact_name(named_by.exists())
     )
     return (
         select(threads, _last, lines.c.number.label("line_number"), name.label("contact_name"))

@@ -166,24 +166,34 @@ async def test_another_accounts_lines_and_numbers(env: Env) -> None:
 
 async def test_contacts_name_conversations_per_line(env: Env) -> None:
     """The same number can be "Alice" in one phone's contacts and "Mum" in the other's:
-    each line's conversation carries its own phone's name."""
+    each line's conversation carries its own phone's name (another's when its own phone
+    does not know the number)."""
     await env.login()
     first = await env.device()
     line_id, second = await second_phone(env)
     await env.svc.lines.verify(env.account_id, SECOND, env.clock.now())
-    await first.send(Contacts(entries=[ContactEntry(name="Alice", number=ALICE)]))
+    bob = "+15550100003"
+    await first.send(
+        Contacts(entries=[ContactEntry(name="Alice", number=ALICE), ContactEntry("Bob", bob)])
+    )
     assert isinstance(await first.recv(), ContactsAck)
     await second.send(Contacts(entries=[ContactEntry(name="Mum", number=ALICE)]))
     assert isinstance(await second.recv(), ContactsAck)
     await first.send(Upload(items=[sms(1, "on the first")]))
     assert isinstance(await first.recv(), Ack)
-    await second.send(Upload(items=[sms(2, "on the second")]))
+    await second.send(Upload(items=[sms(2, "on the second"), sms(3, "Bob", sender=bob)]))
     assert isinstance(await second.recv(), Ack)
     threads = (await (await env.client.get("/api/v1/threads")).json())["threads"]
-    assert sorted((t["line"], t["title"]) for t in threads) == [(PHONE, "Alice"), (SECOND, "Mum")]
+    # The second phone does not know Bob: the first phone's name for him stands in.
+    assert sorted((t["line"], t["title"]) for t in threads) == [
+        (PHONE, "Alice"),
+        (SECOND, "Bob"),
+        (SECOND, "Mum"),
+    ]
     contacts = (await (await env.client.get("/api/v1/contacts")).json())["contacts"]
     assert sorted((c["line_id"] == line_id, c["name"]) for c in contacts) == [
         (False, "Alice"),
+        (False, "Bob"),
         (True, "Mum"),
     ]
     await first.close()

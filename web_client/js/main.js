@@ -111,6 +111,11 @@ function intentsOf(model) {
     renameDevice: (id, name) => model.settings.renameDevice(id, name),
     revokeDevice: (id) => model.settings.revokeDevice(id),
     openPairing: () => model.pairing.open(model.sync.devices),
+    pairFor: (number) => model.pairing.open(model.sync.devices, number).then(() => model.compose.loadLines()),
+    labelLine: (id, label) => model.settings.labelLine(id, label),
+    startLabel: (id) => model.settings.startLabel(id),
+    sendLineCode: (id) => model.settings.sendLineCode(id),
+    verifyLine: (id, code) => model.settings.verifyLine(id, code),
     closePairing: () => model.pairing.close(),
     enableNotifications: () => model.enableNotifications(),
   };

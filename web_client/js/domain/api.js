@@ -166,7 +166,25 @@ export class FerryApi {
     return this.http.request('DELETE', `/api/v1/devices/${seg(id)}`);
   }
 
-  pairingCode() {
-    return this.http.request('POST', '/api/v1/pairing-codes', {}).then(parsePairingOffer);
+  /** @param {string|null} [number] the phone's own number, when not the account's */
+  pairingCode(number = null) {
+    return this.http.request('POST', '/api/v1/pairing-codes', number ? { number } : {}).then(parsePairingOffer);
+  }
+
+  // ---- lines (the account's numbers) -------------------------------------------
+
+  /** @param {number} id @param {string} label */
+  labelLine(id, label) {
+    return this.http.request('PATCH', `/api/v1/lines/${seg(id)}`, { label });
+  }
+
+  /** Texts a code to the line's number; resolves once the SMS gateway took it. @param {number} id */
+  sendLineCode(id) {
+    return this.http.request('POST', `/api/v1/lines/${seg(id)}/code`, {});
+  }
+
+  /** @param {number} id @param {string} code six digits */
+  verifyLine(id, code) {
+    return this.http.request('POST', `/api/v1/lines/${seg(id)}/verify`, { code });
   }
 }

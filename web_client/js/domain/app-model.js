@@ -63,7 +63,9 @@ export class AppModel extends Observable {
     this.outbox = new Outbox({ api, store: this.store, clock, uuid, db: outboxDb, random, onSessionGone });
     this.auth = new AuthModel({ api, session: this.session, clock, storage: tabStorage });
     this.verify = new VerifyModel({ api, clock, onVerified: (a) => this.session.adopt(a), onSessionGone });
-    this.settings = new SettingsModel({ api, session: this.session, sync: this.sync });
+    this.settings = new SettingsModel({
+      api, session: this.session, sync: this.sync, reloadLines: () => this.compose.loadLines(),
+    });
     this.pairing = new PairingModel({ api, clock });
     this.search = new SearchModel({ api, clock });
     this.selection = new Selection({ api, store: this.store });
@@ -80,8 +82,18 @@ export class AppModel extends Observable {
     this.session.subscribe(() => this.#sessionChanged());
     this.store.subscribe(() => this.#storeChanged());
     let connected = false;
+    let servedKey = '';
     this.sync.subscribe(() => {
       this.pairing.noticeDevices(this.sync.devices);
+      // A phone linked for another number, or a number proven meanwhile (perhaps by the
+      // code its own bridge received; the server then tells of the bridges anew): the
+      // account's lines changed.
+      const served = JSON.stringify((this.sync.devices ?? []).map((d) => d.lines));
+      const unproven = this.compose.lines.some((l) => !l.verified);
+      if ((served !== servedKey || unproven) && this.session.state === 'signed-in' && !this.unverified) {
+        if (servedKey) this.compose.loadLines();
+        servedKey = served;
+      }
       // The socket is back: messages waiting in this browser go out now.
       if (this.sync.status === 'connected' && !connected) this.outbox.flush();
       connected = this.sync.status === 'connected';
@@ -286,7 +298,10 @@ export class AppModel extends Observable {
       thread: this.#threadView(now),
       newMessage: selection.pane === 'new' ? this.compose.view() : null,
       settings: selection.pane === 'settings' ? this.#settingsView(now) : null,
-      pairing: this.pairing.snapshot(),
+      pairing: {
+        ...this.pairing.snapshot(), lines: this.compose.lines,
+        ownNumber: this.session.account?.phone ?? null, canChoose: !this.unverified,
+      },
       search: this.#searchView(),
       toast: this.notices.view(),
       cookieNotice: this.consent ? this.consent.needed : false,
@@ -325,10 +340,14 @@ export class AppModel extends Observable {
       account: this.session.account,
       devices: this.sync.devices,
       renaming: s.renaming,
+      labelling: s.labelling,
+      codeSentFor: s.codeSentFor,
       sessions: s.sessions,
       events: s.events,
       loadError: s.loadError,
-      forms: { profile: s.profile, password: s.password, sessions: s.sessionsForm, devices: s.devicesForm },
+      forms: {
+        profile: s.profile, password: s.password, sessions: s.sessionsForm, devices: s.devicesForm, lines: s.linesForm,
+      },
       notifications: this.notifier ? this.notifier.permission() : 'unsupported',
       lines: this.compose.lines,
       now,

@@ -146,7 +146,7 @@ export class ComposeModel extends Observable {
   view() {
     const query = this.recipient.trim().toLowerCase();
     const digits = query.replace(/[^0-9+]/g, '');
-    const contacts = this.contacts === null ? null : this.contacts
+    const contacts = this.contacts === null ? null : mergedContacts(this.contacts, this.lineId)
       .filter((c) => !query || c.name.toLowerCase().includes(query) || (digits.length > 1 && c.number.includes(digits)))
       .slice(0, 50);
     return {
@@ -198,4 +198,21 @@ export class ComposeModel extends Observable {
   #draftKey() {
     return this.selection.pane === 'thread' ? String(this.selection.selectedId) : 'new';
   }
+}
+
+/**
+ * The phonebooks of the account's phones as one list: a number in several is listed
+ * once, under the name the chosen line's phone gives it (else the first), so picking it
+ * keeps that line.
+ * @param {import('../protocol/schema.js').Contact[]} contacts
+ * @param {number|null} lineId the line a new message leaves from
+ */
+export function mergedContacts(contacts, lineId) {
+  /** @type {Map<string, import('../protocol/schema.js').Contact>} */
+  const byNumber = new Map();
+  for (const c of contacts) {
+    const held = byNumber.get(c.number);
+    if (!held || (c.line_id === lineId && held.line_id !== lineId)) byNumber.set(c.number, c);
+  }
+  return [...byNumber.values()].sort((a, b) => a.name.localeCompare(b.name) || a.number.localeCompare(b.number));
 }

@@ -5,6 +5,9 @@
  *
  *   closed ──open()──▶ loading ──201──▶ showing ──expires──▶ expired ──open()──▶ loading
  *                                        └──new device──▶ paired
+ *
+ * A bridge serves the SIM next to it: the code is for the account's own number unless
+ * another is given (a second phone or modem), which the server adds as a line to prove.
  */
 import { userMessage } from './messages-text.js';
 import { Observable } from './observable.js';
@@ -16,6 +19,7 @@ export class PairingModel extends Observable {
   /** @type {import('../protocol/schema.js').PairingOffer|null} */ offer = null;
   /** @type {string|null} */ error = null;
   /** @type {string|null} */ pairedName = null;
+  /** @type {string|null} the number asked for (null: the account's own) */ forNumber = null;
   /** @type {Set<string>|null} device ids when the code was made */
   #known = null;
   /** @type {unknown} */ #timer = null;
@@ -28,15 +32,19 @@ export class PairingModel extends Observable {
     Object.assign(this, { api, clock });
   }
 
-  /** @param {import('../protocol/schema.js').Device[]|null} devices held now */
-  async open(devices) {
+  /**
+   * @param {import('../protocol/schema.js').Device[]|null} devices held now
+   * @param {string|null} [number] the phone's number, when it is not the account's own
+   */
+  async open(devices, number = null) {
     this.#known = devices ? new Set(devices.map((d) => d.id)) : null;
     this.state = 'loading';
     this.error = null;
     this.pairedName = null;
+    this.forNumber = number;
     this.emitChange();
     try {
-      this.offer = await this.api.pairingCode();
+      this.offer = await this.api.pairingCode(number);
       if (this.state !== 'loading') return;
       this.state = 'showing';
       this.#tick();
@@ -45,6 +53,7 @@ export class PairingModel extends Observable {
       this.state = 'error';
       this.error = userMessage(err, 'Couldn’t make a pairing code.', {
         rate_limited: 'Too many pairing codes this hour. Try again later.',
+        number_taken: 'That number is already on another Ferry account.',
       });
     }
     this.emitChange();
@@ -93,7 +102,8 @@ export class PairingModel extends Observable {
   snapshot() {
     const offer = this.offer;
     return {
-      state: this.state, error: this.error, pairedName: this.pairedName,
+      state: this.state, error: this.error, pairedName: this.pairedName, forNumber: this.forNumber,
+      lineId: offer?.line_id ?? null,
       code: offer?.code ?? '', uri: offer?.uri ?? '', serverUrl: offer ? serverOf(offer.uri) : '',
       qrSrc: offer ? svgDataUrl(offer.qr_svg) : '',
       secondsLeft: this.secondsLeft(),

@@ -20,24 +20,73 @@ export class SettingsModel extends Observable {
   /** @type {FormState} */ sessionsForm = idle();
   /** @type {FormState} */ devicesForm = idle();
   /** @type {string|null} device id being renamed */ renaming = null;
+  /** @type {FormState} */ linesForm = idle();
+  /** @type {number|null} line id being labelled */ labelling = null;
+  /** @type {number|null} line whose code was texted (its code box shows) */ codeSentFor = null;
 
   /**
    * @param {object} deps
    * @param {import('./api.js').FerryApi} deps.api
    * @param {import('./session.js').Session} deps.session
    * @param {import('./sync-client.js').SyncClient} deps.sync
+   * @param {() => Promise<void>} [deps.reloadLines] the account's lines changed
    */
-  constructor({ api, session, sync }) {
+  constructor({ api, session, sync, reloadLines = async () => {} }) {
     super();
-    Object.assign(this, { api, session, sync });
+    Object.assign(this, { api, session, sync, reloadLines });
+  }
+
+  /** @param {number|null} id */
+  startLabel(id) {
+    this.labelling = id;
+    this.linesForm = idle();
+    this.emitChange();
+  }
+
+  /** @param {number} id @param {string} label */
+  async labelLine(id, label) {
+    const ok = await this.#run('linesForm', async () => {
+      await this.api.labelLine(id, label.trim());
+      return label.trim() ? 'Label saved.' : 'Label removed.';
+    });
+    if (ok) this.labelling = null;
+    await this.reloadLines();
+    this.emitChange();
+  }
+
+  /** Text a code to a number added with a phone; the phone's bridge may enter it by itself. @param {number} id */
+  async sendLineCode(id) {
+    const ok = await this.#run('linesForm', async () => {
+      await this.api.sendLineCode(id);
+      return 'Code sent. If that phone is linked, Ferry enters it by itself; or type it here.';
+    }, {
+      sms_unavailable: 'The code could not be sent: the text message service is not reachable. Try again in a minute.',
+      sms_refused: 'The text message service refused to send a code to this number.',
+      already_verified: 'This number is already verified.',
+    });
+    if (ok) this.codeSentFor = id;
+    await this.reloadLines();
+    this.emitChange();
+  }
+
+  /** @param {number} id @param {string} code */
+  async verifyLine(id, code) {
+    const ok = await this.#run('linesForm', async () => {
+      await this.api.verifyLine(id, code.trim());
+      return 'Number verified. Its conversations are showing.';
+    });
+    if (ok) this.codeSentFor = null;
+    await this.reloadLines();
+    this.emitChange();
   }
 
   async load() {
     this.loadError = null;
     this.profile = idle();
     this.password = idle();
+    this.linesForm = idle();
     this.sync.refreshDevices();
-    await Promise.all([this.#loadSessions(), this.#loadEvents()]);
+    await Promise.all([this.#loadSessions(), this.#loadEvents(), this.reloadLines()]);
   }
 
   /** @param {{display_name: string, email: string}} fields */
@@ -116,11 +165,12 @@ export class SettingsModel extends Observable {
   }
 
   /**
-   * @param {'profile'|'password'|'sessionsForm'|'devicesForm'} form
+   * @param {'profile'|'password'|'sessionsForm'|'devicesForm'|'linesForm'} form
    * @param {() => Promise<string>} action resolves to the success sentence
+   * @param {Record<string, string>} [words] wording for some error codes
    * @returns {Promise<boolean>}
    */
-  async #run(form, action) {
+  async #run(form, action, words = {}) {
     if (this[form].busy) return false;
     this[form] = { busy: true, error: null, done: null };
     this.emitChange();
@@ -130,7 +180,7 @@ export class SettingsModel extends Observable {
       return true;
     } catch (err) {
       if (errorCode(err) === 'unauthenticated') this.session.expire();
-      this[form] = { busy: false, error: userMessage(err), done: null };
+      this[form] = { busy: false, error: userMessage(err, undefined, words), done: null };
       this.emitChange();
       return false;
     }
@@ -162,7 +212,7 @@ const EVENT_WORDS = {
   password_changed: 'Password changed', password_reset: 'Password reset',
   password_reset_requested: 'Password reset requested', sessions_revoked: 'Signed out everywhere else',
   session_revoked: 'A session was signed out', device_paired: 'Phone linked', device_added: 'Phone linked',
-  device_revoked: 'Phone removed',
+  device_revoked: 'Phone removed', line_verified: 'Another number verified',
 };
 
 /** @param {string} kind e.g. "login_failed" */

@@ -82,7 +82,7 @@ import { ProtocolError } from './errors.js';
  * @typedef {{id: string, current: boolean, created_at: string|null, last_seen_at: string|null,
  *   user_agent: string, ip: string|null}} SessionInfo
  * @typedef {{id: number, kind: string, at: string, ip: string|null, user_agent: string|null}} SecurityEvent
- * @typedef {{code: string, uri: string, qr_svg: string, expires_at: string}} PairingOffer
+ * @typedef {{code: string, uri: string, qr_svg: string, expires_at: string, line_id: number|null}} PairingOffer
  * @typedef {{id: number, number: string, label: string, verified: boolean}} Line
  * @typedef {{id: number, name: string, number: string, line_id: number|null}} Contact
  */
@@ -319,6 +319,7 @@ export function parsePairingOffer(value) {
   return Object.freeze({
     code: str(p.code, 'code', 200), uri: str(p.uri, 'uri', 4000),
     qr_svg: str(p.qr_svg, 'qr_svg', 500_000), expires_at: isoTime(p.expires_at, 'expires_at'),
+    line_id: p.line_id == null ? null : int(p.line_id, 'line_id'),
   });
 }
 

@@ -4,10 +4,21 @@
  * alternatives, not as numbered steps: the link (also in the QR code,
  * server-made SVG shown through an <img> so its markup never enters the page),
  * or the server address with the typed code. A countdown to expiry below.
+ *
+ * Above them, which number the phone or modem has: a bridge serves its own SIM, so a
+ * second phone gets a code for its own number (a new one is added to the account, to
+ * be verified in Settings).
  */
 import { mmss } from '../domain/pairing-model.js';
 import { Modal } from './dialog.js';
-import { h, setAttr, setText } from './dom.js';
+import { h, setAttr, setText, uid } from './dom.js';
+
+const OTHER = 'other';
+
+/**
+ * @typedef {ReturnType<import('../domain/pairing-model.js').PairingModel['snapshot']> & {
+ *   lines: import('../protocol/schema.js').Line[], ownNumber: string|null, canChoose: boolean}} PairingSnapshot
+ */
 
 export class PairingDialog {
   /** @param {Record<string, Function>} intents */
@@ -23,6 +34,19 @@ export class PairingDialog {
     this.status = h('p', { class: 'pairing-status', role: 'status' });
     this.again = h('button', { type: 'button', class: 'button button-primary', onclick: () => intents.openPairing() }, 'Get a new code');
     this.done = h('button', { type: 'button', class: 'button button-primary', onclick: () => this.modal.dismiss() }, 'Done');
+    this.line = /** @type {HTMLSelectElement} */ (h('select', { id: uid('pair-line'), class: 'line-select',
+      onchange: () => this.#chooseLine() }));
+    this.otherNumber = /** @type {HTMLInputElement} */ (h('input', { id: uid('pair-number'), type: 'tel',
+      inputmode: 'tel', autocomplete: 'off', class: 'inline-input', placeholder: '+44 7700 900123' }));
+    this.otherForm = h('form', { class: 'pairing-other', hidden: true, onsubmit: (/** @type {Event} */ e) => {
+      e.preventDefault();
+      if (this.otherNumber.value.trim()) intents.pairFor(this.otherNumber.value.trim());
+    } },
+    h('label', { for: this.otherNumber.id, text: 'Its number' }), this.otherNumber,
+    h('button', { type: 'submit', class: 'button button-quiet button-small' }, 'Make a code for this number'));
+    this.lineNote = h('p', { class: 'pairing-line-note' });
+    this.chooser = h('div', { class: 'pairing-line' },
+      h('label', { for: this.line.id, text: 'Number of this phone or modem' }), this.line, this.otherForm, this.lineNote);
     this.offer = h('div', { class: 'pairing-offer' },
       h('div', { class: 'pairing-qr-frame' }, this.qr),
       h('div', { class: 'pairing-details' },
@@ -36,10 +60,40 @@ export class PairingDialog {
           h('p', { class: 'pairing-label', text: 'The server address and the code' }),
           this.server, this.code),
         this.countdown));
-    this.modal.body.append(this.offer, this.status, h('div', { class: 'dialog-actions' }, this.again, this.done));
+    this.modal.body.append(this.chooser, this.offer, this.status, h('div', { class: 'dialog-actions' }, this.again, this.done));
+    /** @type {{ownNumber: string|null}} */ this.shown = { ownNumber: null };
+    this.linesKey = '';
   }
 
-  /** @param {ReturnType<import('../domain/pairing-model.js').PairingModel['snapshot']>} p */
+  #chooseLine() {
+    const value = this.line.value;
+    this.otherForm.hidden = value !== OTHER;
+    if (value === OTHER) this.otherNumber.focus();
+    else this.intents.pairFor(value === this.shown.ownNumber ? null : value);
+  }
+
+  /** @param {PairingSnapshot} p */
+  #updateChooser(p) {
+    this.chooser.hidden = !p.canChoose || p.state === 'paired';
+    this.shown = { ownNumber: p.ownNumber };
+    const key = JSON.stringify([p.lines, p.ownNumber]);
+    if (key !== this.linesKey) {
+      this.linesKey = key;
+      const numbers = p.lines.length ? p.lines : (p.ownNumber ? [{ number: p.ownNumber, label: '', verified: true }] : []);
+      this.line.replaceChildren(
+        ...numbers.map((l) => h('option', { value: l.number, text: l.label ? `${l.label} (${l.number})` : l.number })),
+        h('option', { value: OTHER, text: 'Another number…' }));
+    }
+    const chosen = p.lines.find((l) => l.id === p.lineId)?.number ?? p.forNumber ?? p.ownNumber;
+    if (this.line.value !== OTHER || p.forNumber) this.line.value = chosen ?? OTHER;
+    if (this.line.value === chosen) this.otherForm.hidden = true;
+    const line = p.lines.find((l) => l.id === p.lineId);
+    setText(this.lineNote, line && !line.verified
+      ? `${line.number} is new on your account. Once the phone is linked, verify the number in Settings: its texts show up then.`
+      : '');
+  }
+
+  /** @param {PairingSnapshot} p */
   update(p) {
     if (p.state === 'closed') {
       this.modal.close();
@@ -47,6 +101,7 @@ export class PairingDialog {
     }
     const wasOpen = this.modal.isOpen;
     this.modal.open();
+    this.#updateChooser(p);
     const showing = p.state === 'showing';
     this.offer.hidden = !showing;
     if (showing && this.qr.getAttribute('src') !== p.qrSrc) this.qr.src = p.qrSrc;

@@ -23,6 +23,8 @@ export class SettingsView {
     this.heading = h('h2', { id: uid('settings-title'), class: 'pane-title', tabindex: -1, text: 'Settings' });
     this.devices = h('ul', { class: 'settings-list', 'aria-label': 'Linked phones' });
     this.devicesStatus = formStatus();
+    this.lines = h('ul', { class: 'settings-list', 'aria-label': 'Your numbers' });
+    this.linesStatus = formStatus();
     this.notify = h('div', { class: 'settings-row' });
     this.sessions = h('ul', { class: 'settings-list', 'aria-label': 'Signed-in sessions' });
     this.sessionsStatus = formStatus();
@@ -36,6 +38,9 @@ export class SettingsView {
         this.devices, this.devicesStatus,
         h('button', { type: 'button', class: 'button button-primary', onclick: () => intents.openPairing() },
           icon(ICONS.add), 'Link a phone')),
+      section('Numbers', ICONS.phone,
+        'The numbers of your phones and modems. A number added by linking a phone shows its texts once verified.',
+        this.lines, this.linesStatus),
       section('Notifications', ICONS.bell, 'Get a desktop notification when a text arrives.', this.notify),
       section('Profile', ICONS.account, '', this.profile.form),
       section('Password', ICONS.lock, 'Changing it signs out your other sessions.', this.password.form),
@@ -57,6 +62,8 @@ export class SettingsView {
   update(s) {
     setText(this.loadError, s.loadError ?? '');
     this.#whenChanged('devices', [s.devices, s.renaming, Math.floor(s.now / 30_000)], () => this.#drawDevices(s));
+    this.#whenChanged('lines', [s.lines, s.labelling, s.codeSentFor, s.devices?.map((d) => [d.name, d.lines])],
+      () => this.#drawLines(s));
     this.#whenChanged('sessions', [s.sessions, Math.floor(s.now / 30_000)], () => this.#drawSessions(s));
     this.#whenChanged('events', [s.events], () => this.#drawEvents(s));
     this.#whenChanged('notify', [s.notifications], () => this.#drawNotify(s.notifications));
@@ -65,6 +72,7 @@ export class SettingsView {
       this.profile.email.value = s.account?.email ?? '';
     });
     showForm(this.devicesStatus, s.forms.devices);
+    showForm(this.linesStatus, s.forms.lines);
     showForm(this.sessionsStatus, s.forms.sessions);
     showForm(this.profile.status, s.forms.profile, this.profile.submit);
     showForm(this.password.status, s.forms.password, this.password.submit);
@@ -132,6 +140,60 @@ export class SettingsView {
       h('label', { for: input.id, class: 'visually-hidden', text: `New name for ${d.name || 'Phone'}` }), input,
       h('button', { type: 'submit', class: 'button button-primary button-small' }, 'Save'),
       h('button', { type: 'button', class: 'button button-quiet button-small', onclick: () => this.intents.startRename(null) }, 'Cancel')));
+  }
+
+  /** @param {SettingsState} s */
+  #drawLines(s) {
+    const typing = document.activeElement instanceof HTMLInputElement && !this.lines.contains(document.activeElement);
+    this.lines.replaceChildren(...s.lines.map((l) => (s.labelling === l.id ? this.#labelRow(l) : this.#lineRow(l, s))));
+    if (!typing) this.lines.querySelector('input')?.focus();
+  }
+
+  /** @param {import('../protocol/schema.js').Line} l @param {SettingsState} s */
+  #lineRow(l, s) {
+    const phones = (s.devices ?? []).filter((d) => d.lines.includes(l.number)).map((d) => d.name || 'Phone');
+    const served = phones.length ? `Linked: ${phones.join(', ')}` : 'No phone linked for it';
+    const title = l.label ? `${l.label} · ${l.number}` : l.number;
+    const actions = [h('button', { type: 'button', class: 'button button-quiet button-small', 'aria-label': `Label ${l.number}`,
+      onclick: () => this.intents.startLabel(l.id) }, 'Label')];
+    let verify = null;
+    if (!l.verified) {
+      actions.push(h('button', { type: 'button', class: 'button button-quiet button-small', 'aria-label': `Text a code to ${l.number}`,
+        onclick: () => this.intents.sendLineCode(l.id) }, s.codeSentFor === l.id ? 'Text a new code' : 'Text a code'));
+      if (s.codeSentFor === l.id) verify = this.#codeForm(l);
+    }
+    return h('li', { class: 'settings-item', 'data-line': l.id },
+      h('span', { class: 'device-icon', 'aria-hidden': 'true' }, icon(ICONS.phone)),
+      h('div', { class: 'settings-item-text' },
+        h('span', { class: 'settings-item-title' }, title,
+          l.verified ? null : h('span', { class: 'pill pill-warn', text: 'Not verified' })),
+        h('span', { class: 'settings-item-sub', text: served }), verify),
+      h('div', { class: 'settings-item-actions' }, ...actions));
+  }
+
+  /** @param {import('../protocol/schema.js').Line} l */
+  #codeForm(l) {
+    const input = /** @type {HTMLInputElement} */ (h('input', { id: uid('line-code'), inputmode: 'numeric',
+      autocomplete: 'one-time-code', maxlength: 6, class: 'inline-input' }));
+    return h('form', { class: 'rename-form', onsubmit: (/** @type {Event} */ e) => {
+      e.preventDefault();
+      this.intents.verifyLine(l.id, input.value);
+    } },
+    h('label', { for: input.id, text: `Code texted to ${l.number}` }), input,
+    h('button', { type: 'submit', class: 'button button-primary button-small' }, 'Verify'));
+  }
+
+  /** @param {import('../protocol/schema.js').Line} l */
+  #labelRow(l) {
+    const input = /** @type {HTMLInputElement} */ (h('input', { id: uid('line-label'), value: l.label, maxlength: 50, class: 'inline-input' }));
+    return h('li', { class: 'settings-item' },
+      h('form', { class: 'rename-form', onsubmit: (/** @type {Event} */ e) => {
+        e.preventDefault();
+        this.intents.labelLine(l.id, input.value);
+      } },
+      h('label', { for: input.id, class: 'visually-hidden', text: `Label for ${l.number}` }), input,
+      h('button', { type: 'submit', class: 'button button-primary button-small' }, 'Save'),
+      h('button', { type: 'button', class: 'button button-quiet button-small', onclick: () => this.intents.startLabel(null) }, 'Cancel')));
   }
 
   /** @param {string} id @param {string} name */
