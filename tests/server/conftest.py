@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -17,6 +17,7 @@ from server.services import Services
 from tests.device_link import DeviceClient, connect
 from tests.fakes.clock import FakeClock
 from tests.fakes.sms import FakeSms
+from tests.server.postgres import ENV, Postgres, admin_url, reachable, run, shown
 
 PHONE = "+15550100001"
 PASSWORD = "correct horse battery"
@@ -82,16 +83,92 @@ def origin_of(client: TestClient) -> str:
     return str(client.make_url("/")).rstrip("/")
 
 
+# ------------------------------------------------------------------ backends
+#
+# Every test that uses ``config`` (so ``env``), ``database_url`` or ``backend`` runs twice:
+# on SQLite (a file in the test's data directory) and on PostgreSQL (the run's database,
+# emptied before the test; see tests/server/postgres.py). The PostgreSQL leg skips, saying
+# why, when no server answers; it fails when FERRY_TEST_POSTGRES_URL names one that does
+# not. These modules run on SQLite only: they test the network, TLS, the command line or
+# SQLite itself, and a second database would only double their time.
+SQLITE_ONLY_MODULES = frozenset(
+    {
+        "test_cli",
+        "test_fuzz",  # 30 s of schemathesis; the range checks it found are in test_hostile
+        "test_keys_tls",
+        "test_net",
+        "test_proxies",
+        "test_runner",  # SQLite's writer thread and raw sqlite3 statements
+        "test_sockets",
+        "test_web_security",
+    }
+)
+BACKENDS = ("sqlite", "postgresql")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "sqlite_only(reason): the test reaches into SQLite itself; no PostgreSQL leg"
+    )
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "backend" not in metafunc.fixturenames:
+        return
+    module = metafunc.module.__name__.rsplit(".", 1)[-1]
+    if module in SQLITE_ONLY_MODULES or metafunc.definition.get_closest_marker("sqlite_only"):
+        return
+    metafunc.parametrize("backend", BACKENDS, indirect=True)
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[Postgres]:
+    """The run's PostgreSQL databases (skips when no server answers)."""
+    url, explicit = admin_url()
+    why = run(lambda: reachable(url))
+    if why is not None:
+        message = f"PostgreSQL leg: no server at {shown(url)} ({why}); {ENV} names one"
+        if explicit:
+            pytest.fail(message)  # named on purpose: a broken setup must not pass as a skip
+        pytest.skip(message)
+    pg = Postgres(url)
+    pg.create()
+    try:
+        yield pg
+    finally:
+        pg.drop()
+
+
+@pytest.fixture
+def backend(request: pytest.FixtureRequest) -> str:
+    """``sqlite`` or ``postgresql`` (then the run's database is emptied first)."""
+    name = str(getattr(request, "param", "sqlite"))
+    if name == "postgresql":
+        request.getfixturevalue("postgres").reset()
+    return name
+
+
+@pytest.fixture
+def database_url(backend: str, request: pytest.FixtureRequest) -> str | None:
+    """The test's database; ``None`` for SQLite in the data directory (the default)."""
+    if backend == "postgresql":
+        return str(request.getfixturevalue("postgres").url)
+    return None
+
+
 @pytest.fixture
 def clock() -> FakeClock:
     return FakeClock()
 
 
 @pytest.fixture
-def config(tmp_path: Path) -> Config:
+def config(tmp_path: Path, database_url: str | None) -> Config:
     # The cheapest argon2 parameters keep the suite fast; production cost is in Config.
     return Config(
-        data_dir=tmp_path / "var", handshake_timeout=2.0, password_params=argon2.profiles.CHEAPEST
+        data_dir=tmp_path / "var",
+        database_url=database_url,
+        handshake_timeout=2.0,
+        password_params=argon2.profiles.CHEAPEST,
     )
 
 
