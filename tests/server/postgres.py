@@ -62,7 +62,7 @@ async def reachable(url: str) -> str | None:
     """None if a connection to ``url`` works, else why not (one line)."""
     try:
         conn = await asyncpg.connect(_dsn(url), timeout=5)
-    except (OSError, asyncpg.PostgresError, asyncio.TimeoutError) as exc:
+    except (TimeoutError, OSError, asyncpg.PostgresError) as exc:
         return f"{type(exc).__name__}: {exc}".splitlines()[0]
     await conn.close()
     return None
