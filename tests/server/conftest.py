@@ -1,11 +1,14 @@
 from __future__ import annotations
 
+import contextlib
+import sqlite3
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import aiohttp
 import argon2
+import asyncpg
 import pytest
 from aiohttp.test_utils import TestClient
 
@@ -14,10 +17,11 @@ from server.api.common import SERVICES
 from server.app import create_app
 from server.config import Config
 from server.services import Services
+from server.storage.schema import metadata
 from tests.device_link import DeviceClient, connect
 from tests.fakes.clock import FakeClock
 from tests.fakes.sms import FakeSms
-from tests.server.postgres import ENV, Postgres, admin_url, reachable, run, shown
+from tests.server.postgres import ENV, Postgres, admin_url, dsn, reachable, run, shown
 
 PHONE = "+15550100001"
 PASSWORD = "correct horse battery"
@@ -76,6 +80,49 @@ class Env:
     async def close(self) -> None:
         for other in self._others:
             await other.close()
+
+
+async def stored_bytes(config: Config) -> bytes:
+    """Everything the database holds, as bytes: SQLite's file and its WAL; on PostgreSQL
+    every value of every table (text encoded, binary as it is)."""
+    if config.database_url is None:
+        db = config.data_dir / "ferry.db"
+        wal = config.data_dir / "ferry.db-wal"
+        return db.read_bytes() + (wal.read_bytes() if wal.exists() else b"")
+    conn = await asyncpg.connect(dsn(config.database_url))
+    try:
+        found = bytearray()
+        for table in metadata.sorted_tables:
+            for row in await conn.fetch(f"SELECT * FROM {table.name}"):
+                for value in row.values():
+                    if isinstance(value, bytes | str):
+                        found += value if isinstance(value, bytes) else value.encode()
+        return bytes(found)
+    finally:
+        await conn.close()
+
+
+@contextlib.asynccontextmanager
+async def write_lock(config: Config) -> AsyncIterator[None]:
+    """Another process holds the database's write lock meanwhile (a long ingest, a
+    backup): on SQLite ``BEGIN IMMEDIATE``; on PostgreSQL every table in EXCLUSIVE mode
+    (every write waits, reads go on, as with SQLite's lock)."""
+    if config.database_url is None:
+        db = sqlite3.connect(config.data_dir / "ferry.db", isolation_level=None)
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        finally:
+            db.execute("ROLLBACK")
+            db.close()
+        return
+    conn = await asyncpg.connect(dsn(config.database_url))
+    try:
+        tables = ", ".join(t.name for t in metadata.sorted_tables)
+        await conn.execute(f"BEGIN; LOCK TABLE {tables} IN EXCLUSIVE MODE")
+        yield
+    finally:
+        await conn.close()  # ends the transaction (rolled back)
 
 
 def origin_of(client: TestClient) -> str:
@@ -154,6 +201,14 @@ def database_url(backend: str, request: pytest.FixtureRequest) -> str | None:
     if backend == "postgresql":
         return str(request.getfixturevalue("postgres").url)
     return None
+
+
+@pytest.fixture
+def empty_url(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> str:
+    """The URL of an empty database (no tables): for tests of migrations."""
+    if backend == "postgresql":
+        return str(request.getfixturevalue("postgres").empty())
+    return f"sqlite+aiosqlite:///{tmp_path / 'empty.db'}"
 
 
 @pytest.fixture

@@ -44,7 +44,7 @@ def shown(url: str) -> str:
     return make_url(url).render_as_string(hide_password=True)
 
 
-def _dsn(url: str, database: str | None = None) -> str:
+def dsn(url: str, database: str | None = None) -> str:
     """asyncpg's form of a SQLAlchemy URL (optionally of another database)."""
     parsed = make_url(url).set(drivername="postgresql")
     if database is not None:
@@ -61,7 +61,7 @@ def run(fn: Callable[[], Awaitable[T]]) -> T:
 async def reachable(url: str) -> str | None:
     """None if a connection to ``url`` works, else why not (one line)."""
     try:
-        conn = await asyncpg.connect(_dsn(url), timeout=5)
+        conn = await asyncpg.connect(dsn(url), timeout=5)
     except (TimeoutError, OSError, asyncpg.PostgresError) as exc:
         return f"{type(exc).__name__}: {exc}".splitlines()[0]
     await conn.close()
@@ -83,7 +83,7 @@ class Postgres:
 
     def create(self) -> None:
         async def go() -> None:
-            conn = await asyncpg.connect(_dsn(self._admin))
+            conn = await asyncpg.connect(dsn(self._admin))
             try:
                 await conn.execute(f'CREATE DATABASE "{self.name}"')
                 await conn.execute(f'CREATE DATABASE "{self._scratch}"')
@@ -99,7 +99,7 @@ class Postgres:
 
     def drop(self) -> None:
         async def go() -> None:
-            conn = await asyncpg.connect(_dsn(self._admin))
+            conn = await asyncpg.connect(dsn(self._admin))
             try:
                 for name in (self.name, self._scratch):
                     await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
@@ -123,7 +123,7 @@ class Postgres:
 
     async def _exclusive(self, database: str, sql: str) -> None:
         # A connection a test left open could hold a lock forever: end it, then retry.
-        conn = await asyncpg.connect(_dsn(self._admin, database))
+        conn = await asyncpg.connect(dsn(self._admin, database))
         try:
             await conn.execute("SET lock_timeout = '5s'")
             for attempt in range(3):
@@ -143,4 +143,4 @@ class Postgres:
 
     async def connect(self) -> Any:
         """A plain asyncpg connection to the run's database (for checks)."""
-        return await asyncpg.connect(_dsn(self._admin, self.name))
+        return await asyncpg.connect(dsn(self._admin, self.name))
