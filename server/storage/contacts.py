@@ -13,7 +13,7 @@ from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from server.storage.conversations import take_seqs
-from server.storage.schema import contacts, lines, threads
+from server.storage.schema import contacts, lines, nul_free, threads
 from server.storage.views import verified_lines
 
 
@@ -33,6 +33,9 @@ class ContactStore:
         self, account_id: int, line_id: int, entries: Sequence[tuple[str, str]]
     ) -> int:
         """Make the line's contacts equal ``entries`` (name, number); returns changes made."""
+        if self._engine.dialect.name == "postgresql":
+            # Compared with stored names and numbers below: as PostgreSQL stores them.
+            entries = [(nul_free(name), nul_free(number)) for name, number in entries]
         wanted: dict[str, str] = {}
         for name, number in entries:
             wanted.setdefault(number, name)

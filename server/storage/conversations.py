@@ -35,7 +35,15 @@ from server.storage import attachments as mms
 from server.storage.epochs import lock_account, rotate_epoch
 from server.storage.keys import KeyRing
 from server.storage.runner import runner
-from server.storage.schema import accounts, conflicts, devices, messages, outbox, threads
+from server.storage.schema import (
+    accounts,
+    conflicts,
+    devices,
+    messages,
+    nul_free,
+    outbox,
+    threads,
+)
 from server.storage.sealed import BodyCipher
 from server.storage.util import execute_raw, insert_many, new_id, select_in
 from server.storage.views import ChangeSet, Views, changes_since, message_view
@@ -660,6 +668,9 @@ def _ingest(
 ) -> IngestResult:
     """The transaction of :meth:`ConversationStore.ingest_inbound`."""
     lock_account(conn, account_id)  # before reading threads another writer may change
+    if conn.dialect.name == "postgresql":
+        # Keys are matched with stored ones below: as PostgreSQL stores them.
+        items = [i._replace(key=nul_free(i.key)) if "\0" in i.key else i for i in items]
     # The account's seq before this transaction: where its change set starts.
     before: int | None = None
     existing = _existing(conn, account_id, [i.key for i in items])

@@ -142,7 +142,8 @@ def select_in(
         built = cache.get(size)
         if built is None:
             names = [f"k{n}" for n in range(size)]
-            where = [column.in_([bindparam(name) for name in names])]
+            # Typed as the column: its conversion applies (an IN list does not pass it on).
+            where = [column.in_([bindparam(name, type_=column.type) for name in names])]
             if owner is not None:
                 where.insert(0, owner[0] == bindparam("owner"))
                 names.insert(0, "owner")
