@@ -27,7 +27,7 @@ from typing import Any, NamedTuple
 
 from sqlalchemy import bindparam, case, func, insert, select, update
 from sqlalchemy.engine import Connection
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from protocol.messages import Attachment, MessageView, ThreadView
 from protocol.phone import participants_key
@@ -92,14 +92,10 @@ _TAKE_SEQS = (
 )
 
 
-async def take_seqs(conn: AsyncConnection, account_id: int, count: int) -> int:
-    """Reserve ``count`` sequence numbers; returns the first."""
-    res = await conn.execute(_TAKE_SEQS, {"account_id": account_id, "count": count})
-    return int(res.scalar_one()) - count + 1
-
-
 def take_seqs_sync(conn: Connection, account_id: int, count: int) -> int:
-    """:func:`take_seqs` inside a :mod:`~server.storage.runner` transaction."""
+    """Reserve ``count`` sequence numbers inside a :mod:`~server.storage.runner`
+    transaction; returns the first. The account's row stays locked until commit, so
+    the account's writers commit in the order of their seqs (see ``runner``)."""
     found = execute_raw(conn, _TAKE_SEQS, ("account_id", "count"), (account_id, count)).scalar_one()
     return int(found) - count + 1
 
@@ -514,19 +510,6 @@ def _cancel_outbox(conn: Connection, message_ids: list[int]) -> None:
             .where(outbox.c.message_id.in_(message_ids), outbox.c.state == "pending")
             .values(state="done")
         )
-
-
-async def _refresh_threads(
-    conn: AsyncConnection,
-    thread_ids: Iterable[int],
-    *,
-    unread_from: Sequence[dict[str, Any]] = (),
-    seq: int | None = None,
-) -> None:
-    """Recompute each thread's last message, activity and seq after a change."""
-    await conn.run_sync(
-        lambda sync: _refresh_threads_sync(sync, thread_ids, unread_from=unread_from, seq=seq)
-    )
 
 
 def _refresh_threads_sync(

@@ -21,7 +21,9 @@ and the first other bridge of the account serving that line takes it over::
   ``unknown``.
 
 Every operation is one write transaction (``runner.write``: ``BEGIN IMMEDIATE`` on
-SQLite), so reading a row's state and changing it cannot interleave with another writer.
+SQLite; on PostgreSQL the account's row is taken first, ``lock_account``, or the one
+statement decides), so reading a row's state and changing it cannot interleave with
+another writer.
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from server.storage.conversations import _refresh_threads_sync, take_seqs_sync
+from server.storage.epochs import lock_account
 from server.storage.keys import KeyRing
 from server.storage.runner import runner
 from server.storage.schema import line_leases, lines, messages, outbox
@@ -140,6 +143,7 @@ def _renew(
 ) -> Leases:
     if not line_ids:
         return Leases(frozenset())
+    lock_account(conn, account_id)  # two bridges taking a free line: one after the other
     current = {
         r.line_id: r
         for r in conn.execute(
@@ -279,6 +283,7 @@ def _apply_status(
     error: str | None,
     error_detail: str | None,
 ) -> bool:
+    lock_account(conn, account_id)  # the status read below is still true when written
     row = conn.execute(
         select(outbox.c.message_id, outbox.c.device_id, messages.c.status, messages.c.thread_id)
         .join(messages, messages.c.id == outbox.c.message_id)
