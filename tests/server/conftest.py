@@ -157,6 +157,9 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers", "sqlite_only(reason): the test reaches into SQLite itself; no PostgreSQL leg"
     )
+    config.addinivalue_line(
+        "markers", "postgresql_only(reason): what it tests exists only with PostgreSQL"
+    )
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
@@ -164,6 +167,9 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         return
     module = metafunc.module.__name__.rsplit(".", 1)[-1]
     if module in SQLITE_ONLY_MODULES or metafunc.definition.get_closest_marker("sqlite_only"):
+        return
+    if metafunc.definition.get_closest_marker("postgresql_only"):
+        metafunc.parametrize("backend", BACKENDS[1:], indirect=True)
         return
     metafunc.parametrize("backend", BACKENDS, indirect=True)
 
