@@ -20,6 +20,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import aiohttp
+import websockets
 
 from device_bridge.credentials import (
     CREDENTIALS_FILE,
@@ -168,7 +169,9 @@ async def pair(
 async def _register(url: str, uri: PairingUri, private: bytes, hello: DeviceHello) -> Welcome:
     try:
         ws = await open_connection(url, uri.tls_fingerprint)
-    except OSError as exc:
+    except (OSError, TimeoutError, websockets.InvalidHandshake) as exc:
+        # A server that went away mid-handshake (a restart) is as unreachable as one
+        # that never answered: one error, not the websockets library's.
         raise LinkError(f"cannot reach {uri.server_url}: {exc}") from None
     async with ws:
         try:

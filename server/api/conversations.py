@@ -6,7 +6,7 @@ from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
-from protocol.phone import InvalidNumber, to_e164
+from protocol.phone import InvalidNumber, classify_peer, example_spellings
 from server.api.common import (
     MAX_ID,
     id_param,
@@ -20,6 +20,7 @@ from server.auth.web import verified_account
 from server.errors import BadRequest, Forbidden, NotFound
 from server.hub import ChangesHint
 from server.services import Services
+from server.storage.lines import Line
 from server.ws.device_views import device_views
 
 routes = web.RouteTableDef()
@@ -131,6 +132,9 @@ async def _changed(svc: Services, account_id: int, action: Callable[[], Awaitabl
 
 @routes.post("/api/v1/messages")
 async def send_message(request: web.Request) -> web.Response:
+    """Send an SMS. ``to`` is a number as people write it on the sending line (national
+    spellings for the line's country, or international) or a short code; a sender name
+    cannot receive texts and is refused with ``cannot_reply_to_name``."""
     svc = services(request)
     account = await verified_account(request, svc)
     data = await read_json(request)
@@ -141,20 +145,53 @@ async def send_message(request: web.Request) -> web.Response:
             f"The message must have 1 to {MAX_BODY_CHARS} characters.", code="invalid_body"
         )
     client_msg_id = string_field(data, "client_msg_id", max_len=64, code="invalid_client_msg_id")
-    try:
-        to = to_e164(to_text)
-    except InvalidNumber:
-        raise BadRequest("That is not a valid phone number.", code="invalid_number") from None
-    line_id = await _sending_line(svc, account.id, data.get("line_id"))
+    line = await _sending_line(svc, account.id, data.get("line_id"))
+    to = _recipient(to_text, line.number)
     message = await svc.conversations.create_outgoing(
-        account.id, line_id, to, body, client_msg_id, svc.clock.now()
+        account.id, line.id, to, body, client_msg_id, svc.clock.now()
     )
     svc.hub.publish(account.id, ChangesHint(message.seq))
     svc.registry.wake_outbox(account.id)
     return json_response({"message": message}, status=201)
 
 
-async def _sending_line(svc: Services, account_id: int, requested: object) -> int:
+def _recipient(text: str, line_number: str) -> str:
+    """Where a text to ``text`` goes from the line ``line_number``: E.164 or a short code.
+
+    Raises:
+        BadRequest: ``cannot_reply_to_name`` for a name, ``invalid_number`` otherwise.
+    """
+    try:
+        peer = classify_peer(text, line_number)
+    except InvalidNumber:
+        if text.isprintable() and any(c.isalpha() for c in text):
+            raise _name_refused("That") from None
+        raise BadRequest(_not_a_number(line_number), code="invalid_number") from None
+    if not peer.can_reply:
+        raise _name_refused(peer.address)
+    return peer.address
+
+
+def _not_a_number(line_number: str) -> str:
+    examples = example_spellings(line_number)
+    if examples is None:
+        return "That is not a phone number or short code. Include the country code."
+    national, international = examples
+    return (
+        "That is not a phone number or short code. Type the number as you would dial it "
+        f"on this line's phone, e.g. {national}, or with its country code, e.g. {international}."
+    )
+
+
+def _name_refused(name: str) -> BadRequest:
+    return BadRequest(
+        f"{name} is a name, not a number: it cannot receive texts. "
+        "To reach them, send to their phone number instead.",
+        code="cannot_reply_to_name",
+    )
+
+
+async def _sending_line(svc: Services, account_id: int, requested: object) -> Line:
     """The line to send from: the one asked for, else the account's first verified line."""
     lines = await svc.lines.for_account(account_id)
     if requested is not None:
@@ -169,7 +206,7 @@ async def _sending_line(svc: Services, account_id: int, requested: object) -> in
         line = verified[0]
     if not line.verified:
         raise Forbidden("Verify this line's number first.", code="phone_unverified")
-    return line.id
+    return line
 
 
 @routes.get("/api/v1/contacts")

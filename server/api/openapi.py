@@ -406,7 +406,13 @@ PATHS: dict[str, dict[str, Schema]] = {
             "Send an SMS through the account's bridge (idempotent on client_msg_id)",
             body=_obj(
                 ("to", "body", "client_msg_id"),
-                to=_PHONE,
+                to={
+                    "type": "string",
+                    "maxLength": 40,
+                    "description": "a number as written on the sending line (national spellings "
+                    "for its country) or internationally, stored as E.164; or a short code. "
+                    "A sender name is refused: 400 cannot_reply_to_name",
+                },
                 body=_S,
                 client_msg_id=_S,
                 line_id={"type": "integer", "description": "default: first verified line"},

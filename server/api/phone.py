@@ -4,13 +4,19 @@ Conversations reach a browser only once the account's number is verified. A chan
 number needs the current password (re-authentication) and a code sent to the new number
 (re-verification); until it is confirmed the account keeps its old, verified number.
 The account's paired bridge may submit a code by itself (see ``auth.verification``).
+
+Sending a code answers only after the SMS gateway did: ``202`` with ``"sent": true`` once
+it accepted the message, otherwise :class:`CodeNotSent` — ``503 sms_unavailable`` (the way
+out is down; try again later) or ``502 sms_refused`` (the gateway refused this number),
+with ``Retry-After`` saying when another send is allowed. Nothing here reveals anything
+about other accounts: these routes act on the signed-in account's own numbers.
 """
 
 from __future__ import annotations
 
 from aiohttp import web
 
-from server.api.accounts import CODE_SENT, reauthenticate
+from server.api.accounts import reauthenticate
 from server.api.common import (
     AUTH_BODY_BYTES,
     json_response,
@@ -21,12 +27,45 @@ from server.api.common import (
 )
 from server.api.session import account_json
 from server.auth import web as auth
-from server.errors import BadRequest, Conflict
+from server.auth.verification import SendReport
+from server.errors import ApiError, BadRequest, Conflict
+from server.services import Services
 from server.storage.accounts import AccountExists
 
 routes = web.RouteTableDef()
 
 _WRONG_CODE = "The code is wrong or has expired."
+
+
+class CodeNotSent(ApiError):
+    """The SMS gateway did not accept the code (``sms_unavailable``, ``sms_refused``)."""
+
+    _STATUS = {"sms_unavailable": 503, "sms_refused": 502}
+    _WORDS = {
+        "sms_unavailable": "The code could not be sent: the text message service is not "
+        "reachable right now. Try again in a minute.",
+        "sms_refused": "The text message service refused to send a code to this number.",
+    }
+
+    def __init__(self, reason: str, retry_after: int) -> None:
+        super().__init__(self._WORDS[reason], code=reason)
+        self.status = self._STATUS[reason]
+        self.retry_after = max(1, retry_after)
+
+    def response(self) -> web.Response:
+        resp = super().response()
+        resp.headers["Retry-After"] = str(self.retry_after)
+        return resp
+
+
+def _sent(svc: Services, phone: str, report: SendReport) -> web.Response:
+    """202 once the gateway accepted the code; CodeNotSent otherwise."""
+    if report.error is not None:
+        raise CodeNotSent(report.error, svc.throttles.send_gap.retry_after(f"phone:{phone}"))
+    return json_response(
+        {"status": "code_sent", "sent": True, "message": f"A code was sent to {phone}."},
+        status=202,
+    )
 
 
 @routes.post("/api/v1/me/phone/code")
@@ -37,8 +76,8 @@ async def send_code(request: web.Request) -> web.Response:
     if account.phone_verified:
         raise Conflict("Your number is already verified.", code="already_verified")
     svc.verification.check_send(account.phone, auth.client_ip(request))
-    await svc.verification.issue(account.id, "verify", account.phone)
-    return json_response(CODE_SENT, status=202)
+    report = await svc.verification.issue(account.id, "verify", account.phone)
+    return _sent(svc, account.phone, report)
 
 
 @routes.post("/api/v1/me/phone/verify")
@@ -70,7 +109,7 @@ async def change(request: web.Request) -> web.Response:
         raise BadRequest("That is already your number.", code="same_number")
     ip = auth.client_ip(request)
     svc.verification.check_send(phone, ip)
-    await svc.verification.issue(account.id, "change_phone", phone)
+    report = await svc.verification.issue(account.id, "change_phone", phone)
     await svc.events.record(
         account.id,
         "phone_change_requested",
@@ -78,7 +117,7 @@ async def change(request: web.Request) -> web.Response:
         ip=ip,
         user_agent=auth.user_agent(request),
     )
-    return json_response(CODE_SENT, status=202)
+    return _sent(svc, phone, report)
 
 
 @routes.post("/api/v1/me/phone/change/confirm")

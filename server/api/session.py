@@ -2,7 +2,10 @@
 
 Sign-in never tells whether a number has an account: an unknown number and a wrong
 password get the same answer, after the same argon2 work (a dummy hash), and count against
-the same throttles (per account key and per IP; ``429`` with ``Retry-After``).
+the same throttles: per account key, growing delays after a few free tries (a success
+resets them), and per address a limit high enough for an office behind one NAT
+(:class:`server.auth.throttle.LoginThrottle`). A try while either says wait is answered
+``429`` with the real wait in ``Retry-After``, without checking the password.
 """
 
 from __future__ import annotations
@@ -100,9 +103,20 @@ async def logout(request: web.Request) -> web.Response:
 
 @routes.get("/api/v1/me")
 async def me(request: web.Request) -> web.Response:
+    """The account; while its number is unverified, also how the last code send went
+    (``code_send``: ``sending``, ``sent`` or ``failed`` with its reason; null when unknown),
+    since the sign-up answer cannot say (it looks the same for every number)."""
     svc = services(request)
     account = await auth.current_account(request, svc)
-    return json_response({"account": account_json(account)})
+    body: dict[str, object] = {"account": account_json(account)}
+    if not account.phone_verified:
+        report = svc.verification.last_send(account.id, "verify")
+        body["code_send"] = (
+            {"state": report.state, "error": report.error, "at": _iso(report.at)}
+            if report is not None
+            else None
+        )
+    return json_response(body)
 
 
 def _optional_text(

@@ -1,12 +1,32 @@
-"""Throttling: at most ``limit`` events per key within a sliding ``window`` of seconds.
+"""Throttling of failures and sends.
 
-Used for failed sign-ins and code checks (per account or number and per IP) and for code
-sends (per number and per IP). Keys are strings such as ``"ip:203.0.113.9"``.
+Two shapes, both on the injected clock and both bounded in memory:
+
+* :class:`Throttle` — at most ``limit`` events per key within a sliding ``window`` of
+  seconds. Used for code checks and code sends (per number and per IP), pairing codes, and
+  as the per-address part of sign-in.
+* :class:`Backoff` — per key, growing delays: the first ``free`` failures cost nothing,
+  each further one locks the key for ``base · 2^k`` seconds (capped at ``cap``); a success
+  resets it, and a key quiet for ``forget`` seconds starts over. Used per account for
+  sign-in, so a typo costs nothing and a guesser gets ~100 tries a day.
+
+:class:`LoginThrottle` puts the two together for sign-in and password re-checks: keys
+starting with ``ip:`` count against the (high) per-address window, every other key (an
+account) against its own backoff. One person's wrong tries on one account therefore never
+lock out other accounts behind the same address, unless they pass the per-address limit
+sized for a whole office.
+
+Keys are strings such as ``"ip:203.0.113.9"`` or ``"acct:+15550100001"``. Every refusal
+is a :class:`~server.errors.RateLimited` carrying the real wait, in whole seconds, which
+the API sends as ``Retry-After``.
 """
 
 from __future__ import annotations
 
+import math
 from collections import deque
+from dataclasses import dataclass
+from typing import Any
 
 from server.clock import Clock
 from server.errors import RateLimited
@@ -14,7 +34,21 @@ from server.errors import RateLimited
 _MAX_KEYS = 100_000
 
 
+def _evict_if_full(table: dict[str, Any]) -> None:
+    """Bounded memory under a flood of distinct keys: forget the oldest entries."""
+    if len(table) >= _MAX_KEYS:
+        for old in list(table)[: _MAX_KEYS // 10]:
+            del table[old]
+
+
+def _wait(until: float, now: float) -> int:
+    """Whole seconds from ``now`` to ``until``, rounded up; 0 when already past."""
+    return max(0, math.ceil(until - now))
+
+
 class Throttle:
+    """At most ``limit`` events per key within a sliding ``window`` of seconds."""
+
     def __init__(self, clock: Clock, *, limit: int, window: float) -> None:
         self._clock = clock
         self.limit = limit
@@ -26,7 +60,8 @@ class Throttle:
         q = self._prune(key)
         if q is None or len(q) < self.limit:
             return 0
-        return int(q[0] + self.window - self._clock.monotonic()) + 1
+        # The oldest event in the window leaves it at q[0] + window; one more is allowed then.
+        return max(1, _wait(q[0] + self.window, self._clock.monotonic()))
 
     def check(self, *keys: str) -> None:
         """Raise :class:`RateLimited` (with the longest wait) if any key is over its limit."""
@@ -40,10 +75,7 @@ class Throttle:
             self.failure(key)
 
     def failure(self, key: str) -> None:
-        if len(self._failures) >= _MAX_KEYS:
-            # Bounded memory under a flood of distinct keys: forget the oldest entries.
-            for old in list(self._failures)[: _MAX_KEYS // 10]:
-                del self._failures[old]
+        _evict_if_full(self._failures)
         self._failures.setdefault(key, deque()).append(self._clock.monotonic())
 
     def reset(self, key: str) -> None:
@@ -60,3 +92,103 @@ class Throttle:
             del self._failures[key]
             return None
         return q
+
+
+@dataclass
+class _Strikes:
+    count: int
+    last: float  # monotonic time of the last failure
+    locked_until: float
+
+
+class Backoff:
+    """Per key: ``free`` failures cost nothing; the n-th after them locks the key for
+    ``min(cap, base · 2^(n-1))`` seconds. :meth:`reset` (a success) clears the key."""
+
+    def __init__(
+        self,
+        clock: Clock,
+        *,
+        free: int = 5,
+        base: float = 15,
+        cap: float = 15 * 60,
+        forget: float = 24 * 60 * 60,
+    ) -> None:
+        self._clock = clock
+        self.free = free
+        self.base = base
+        self.cap = cap
+        self.forget = forget
+        self._keys: dict[str, _Strikes] = {}
+
+    def delay(self, count: int) -> float:
+        """The lock that the ``count``-th failure in a row starts, in seconds."""
+        extra = count - self.free
+        if extra <= 0:
+            return 0.0
+        # 2**extra grows without bound; past the cap the exponent no longer matters.
+        return min(self.cap, self.base * 2 ** min(extra - 1, 32))
+
+    def retry_after(self, key: str) -> int:
+        """Seconds until ``key`` may try again; 0 when it may try now."""
+        strikes = self._current(key)
+        if strikes is None:
+            return 0
+        return _wait(strikes.locked_until, self._clock.monotonic())
+
+    def failure(self, key: str) -> None:
+        now = self._clock.monotonic()
+        strikes = self._current(key)
+        if strikes is None:
+            _evict_if_full(self._keys)
+            strikes = self._keys[key] = _Strikes(0, now, now)
+        strikes.count += 1
+        strikes.last = now
+        strikes.locked_until = now + self.delay(strikes.count)
+
+    def reset(self, key: str) -> None:
+        self._keys.pop(key, None)
+
+    def _current(self, key: str) -> _Strikes | None:
+        strikes = self._keys.get(key)
+        if strikes is not None and self._clock.monotonic() - strikes.last >= self.forget:
+            del self._keys[key]
+            return None
+        return strikes
+
+
+class LoginThrottle:
+    """Sign-in failures: ``ip:`` keys per address (sliding window), others per account
+    (growing delays). Same verbs as :class:`Throttle`, so callers pass all their keys."""
+
+    ADDRESS_PREFIX = "ip:"
+
+    def __init__(self, per_address: Throttle, per_account: Backoff) -> None:
+        self.per_address = per_address
+        self.per_account = per_account
+
+    @classmethod
+    def build(cls, clock: Clock) -> LoginThrottle:
+        # 100 failures in 15 minutes from one address: a household or an office behind one
+        # NAT is not locked out by one person's wrong tries.
+        return cls(Throttle(clock, limit=100, window=15 * 60), Backoff(clock))
+
+    def _of(self, key: str) -> Throttle | Backoff:
+        return self.per_address if key.startswith(self.ADDRESS_PREFIX) else self.per_account
+
+    def retry_after(self, key: str) -> int:
+        return self._of(key).retry_after(key)
+
+    def check(self, *keys: str) -> None:
+        """Raise :class:`RateLimited` with the longest wait if any key must wait."""
+        wait = max((self.retry_after(k) for k in keys), default=0)
+        if wait:
+            raise RateLimited(wait, "Too many sign-in attempts; try again later.")
+
+    def hit(self, *keys: str) -> None:
+        """Count one failure for every key."""
+        for key in keys:
+            self._of(key).failure(key)
+
+    def reset(self, key: str) -> None:
+        self._of(key).reset(key)

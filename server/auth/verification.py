@@ -4,6 +4,14 @@ Rules: a 6-digit code (:mod:`server.auth.codes`), 10 minutes, single use, bound 
 purpose and number it was issued for, five wrong tries kill it; sends are throttled per
 number (one a minute, five an hour) and per IP, and each send kills the previous code.
 
+Sends tell the truth. :meth:`Verification.issue` waits for the gateway (at most
+``SEND_TIMEOUT``) and returns a :class:`SendReport`: ``sent`` only once the gateway accepted
+the message (what "accepted" means per gateway is in :mod:`server.sms_gateway`), otherwise
+``failed`` with a stable reason (``sms_unavailable``: the way out is down or did not answer
+in time; ``sms_refused``: the gateway refused this number or text). The last report per
+account and purpose is kept in memory for the code's life, so a browser that signed up (whose
+answer could not say, see ``api.accounts``) can ask how the send went (``GET /me``).
+
 Auto-verification — why it proves ownership. A code for ``verify`` or ``change_phone``
 is sent by SMS to the number being claimed. The mobile network delivers an SMS to a number
 only to the SIM that holds that number. If the code then arrives at the server as an
@@ -18,11 +26,16 @@ SMS does not count as a try (so nobody can burn a user's tries by texting their 
 
 from __future__ import annotations
 
+import asyncio
+from collections import OrderedDict
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import datetime
+from typing import Literal
 
 from server.auth.codes import (
     AUTO_PURPOSES,
+    CODE_TTL,
     code_mac,
     code_matches,
     code_message,
@@ -30,11 +43,11 @@ from server.auth.codes import (
     new_code,
     webotp_codes,
 )
-from server.auth.throttle import Throttle
+from server.auth.throttle import LoginThrottle, Throttle
 from server.background import Background
 from server.clock import Clock
 from server.log import security_logger, sms_logger
-from server.sms_gateway import GatewayError, SmsGateway
+from server.sms_gateway import GatewayError, GatewayRejected, SmsGateway
 from server.storage.accounts import AccountExists, AccountStore
 from server.storage.codes import CodeStore
 from server.storage.security import SecurityEventStore
@@ -44,7 +57,7 @@ from server.storage.security import SecurityEventStore
 class Throttles:
     """All rate limits of account security, one place."""
 
-    login: Throttle  # failed sign-ins (and password re-checks): per account and per IP
+    login: LoginThrottle  # failed sign-ins (and password re-checks): per account and per IP
     codes: Throttle  # wrong codes: per IP and per number
     send_gap: Throttle  # code or notice sends: one a minute per number
     sends: Throttle  # code or notice sends: per number and per IP per hour
@@ -53,12 +66,34 @@ class Throttles:
     @classmethod
     def build(cls, clock: Clock) -> Throttles:
         return cls(
-            login=Throttle(clock, limit=10, window=15 * 60),
+            login=LoginThrottle.build(clock),
             codes=Throttle(clock, limit=20, window=15 * 60),
             send_gap=Throttle(clock, limit=1, window=60),
             sends=Throttle(clock, limit=5, window=60 * 60),
             signup=Throttle(clock, limit=20, window=60 * 60),
         )
+
+
+#: How long a request waits for the gateway before it calls the send failed.
+SEND_TIMEOUT = 15.0
+#: Send reports kept (one per account and purpose); the oldest go first.
+_MAX_REPORTS = 10_000
+
+SendState = Literal["sending", "sent", "failed"]
+SendFailure = Literal["sms_unavailable", "sms_refused"]
+
+
+@dataclass(frozen=True)
+class SendReport:
+    """How the last code send of an account (for one purpose) went."""
+
+    state: SendState
+    at: datetime
+    error: SendFailure | None = None
+
+    @property
+    def sent(self) -> bool:
+        return self.state == "sent"
 
 
 class Verification:
@@ -84,6 +119,7 @@ class Verification:
         self._key = key
         self.host = host
         self._throttles = throttles
+        self._reports: OrderedDict[tuple[int, str], SendReport] = OrderedDict()
 
     # ----------------------------------------------------------------- sending
 
@@ -99,22 +135,57 @@ class Verification:
         self._throttles.send_gap.hit(*keys_gap)
         self._throttles.sends.hit(*keys_hour)
 
-    async def issue(self, account_id: int, purpose: str, phone: str) -> None:
-        """Create a code (killing the previous one of this purpose) and send it."""
+    async def issue(self, account_id: int, purpose: str, phone: str) -> SendReport:
+        """Create a code (killing the previous one of this purpose) and send it; returns how
+        the send went once the gateway answered (or ``SEND_TIMEOUT`` passed)."""
         code = new_code()
         mac = code_mac(self._key, purpose, phone, code)
         await self._codes.issue(account_id, purpose, phone, mac, self._clock.now())
-        self.send(phone, code_message(purpose, code, self.host), "code")
+        self._remember(account_id, purpose, SendReport("sending", self._clock.now()))
+        error = await self._deliver(phone, code_message(purpose, code, self.host), "code")
+        state: SendState = "failed" if error else "sent"
+        report = SendReport(state, self._clock.now(), error)
+        self._remember(account_id, purpose, report)
+        return report
+
+    def last_send(self, account_id: int, purpose: str) -> SendReport | None:
+        """The report of the account's last code send for ``purpose``, while a code from
+        it could still be alive; None when unknown (none, too old, or a restart since)."""
+        report = self._reports.get((account_id, purpose))
+        if report is None or self._clock.now() - report.at >= CODE_TTL:
+            return None
+        return report
+
+    def _remember(self, account_id: int, purpose: str, report: SendReport) -> None:
+        key = (account_id, purpose)
+        self._reports.pop(key, None)
+        self._reports[key] = report
+        while len(self._reports) > _MAX_REPORTS:
+            self._reports.popitem(last=False)
 
     def send(self, to: str, text: str, kind: str) -> None:
         """Send in the background: the request's timing does not depend on the gateway."""
         self._background.spawn(self._send(to, text, kind), name=f"sms-{kind}")
 
     async def _send(self, to: str, text: str, kind: str) -> None:
+        await self._deliver(to, text, kind)
+
+    async def _deliver(self, to: str, text: str, kind: str) -> SendFailure | None:
+        """Hand one SMS to the gateway; None once it accepted it, else why it did not."""
+        name = self.gateway.name
         try:
-            await self.gateway.send(to, text, kind)
+            async with asyncio.timeout(SEND_TIMEOUT):
+                await self.gateway.send(to, text, kind)
+        except GatewayRejected as exc:
+            sms_logger.warning("%s SMS via %s refused: %s", kind, name, exc)
+            return "sms_refused"
         except GatewayError as exc:
-            sms_logger.warning("%s SMS via %s not sent: %s", kind, self.gateway.name, exc)
+            sms_logger.warning("%s SMS via %s not sent: %s", kind, name, exc)
+            return "sms_unavailable"
+        except TimeoutError:
+            sms_logger.warning("%s SMS via %s: no answer in %.0f s", kind, name, SEND_TIMEOUT)
+            return "sms_unavailable"
+        return None
 
     # ---------------------------------------------------------------- checking
 

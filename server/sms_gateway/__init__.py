@@ -14,6 +14,17 @@ One small interface, :class:`SmsGateway`, and one adapter per way out, chosen by
 
 An SMPP adapter for a commercial SMSC will be one more class with the same ``send``.
 
+``send`` returns once the gateway *accepted* the message, and only then does the user hear
+"code sent". What accepted means, per gateway:
+
+* ``log``: the line is in the server log;
+* ``emulator``: the virtual network answered 2xx: the SMS is in the virtual phone's inbox;
+* ``device``: the gateway bridge is connected, did not last report its modem as not
+  responding, and the ``SendSms`` order was written to its encrypted link. The bridge
+  journals an order before it touches the modem and never sends one id twice; its later
+  ``sent``/``failed`` report is acknowledged but not waited for (a modem send can take
+  a minute; the account screen asks again after that anyway).
+
 Errors::
 
     GatewayError                 base: the message did not leave

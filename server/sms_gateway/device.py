@@ -4,6 +4,10 @@ The bridge journals every send by outbox id and never sends one id twice. Conver
 sends use the (positive) ids of outbox rows; this gateway uses the negated id of a
 ``gateway_messages`` row, a separate space whose ids are never reused. The message is not
 stored as a conversation message of the operator, and its body (a code) is not kept.
+
+Accepted (``send`` returns) means the order was written to the connected bridge's link; a
+bridge that is not connected, or whose modem it last reported as not responding, is
+refused up front with :class:`GatewayUnavailable` (see :mod:`server.sms_gateway`).
 """
 
 from __future__ import annotations
@@ -46,8 +50,16 @@ class DeviceGateway:
         conn = self._registry.get(self._device_id)
         if conn is None:
             raise GatewayUnavailable("the gateway bridge is not connected")
+        if conn.modem is not None and conn.modem.state == "not_responding":
+            raise GatewayUnavailable("the gateway bridge's modem is not responding")
         message_id = await _record(self._engine, self._device_id, to, kind, self._clock.now())
-        await conn.send(SendSms(outbox_id=-message_id, to=to, body=text))
+        try:
+            await conn.send(SendSms(outbox_id=-message_id, to=to, body=text))
+        except (ConnectionError, RuntimeError) as exc:
+            # The socket closed under us (aiohttp raises these for a closing transport).
+            raise GatewayUnavailable(
+                f"the gateway bridge went away: {type(exc).__name__}"
+            ) from None
 
     async def close(self) -> None:
         pass

@@ -68,6 +68,14 @@ async def browser_socket(request: web.Request) -> web.WebSocketResponse:
         with contextlib.suppress(Exception):
             await ws.send_str(encode_text(Error(code=exc.code, message="bad message")))
         await ws.close(code=WSCloseCode.UNSUPPORTED_DATA)
+    except ConnectionError:
+        pass  # closed under us (sign-out, revocation, the peer left) while we wrote
+    except Exception:
+        # Once upgraded, nothing may escape to the HTTP error middleware: its response
+        # would be written into the websocket stream as garbage ("invalid frame header").
+        browser_logger.exception("browser socket of account %d failed", account.id)
+        with contextlib.suppress(Exception):
+            await ws.close(code=WSCloseCode.INTERNAL_ERROR, message=b"server error")
     finally:
         svc.browsers.discard(principal.session, ws)
         if not ws.closed:

@@ -1,4 +1,9 @@
-"""The account's bridges as browsers see them (stored rows + live connections)."""
+"""The account's bridges as browsers see them (stored rows + live connections).
+
+While a bridge is connected, its last ``ModemInfo`` fills in signal, operator and
+``modem_state``. With ``not_responding`` the view carries no signal or operator (they are
+unknown then, not stale), and the browser says "modem not responding".
+"""
 
 from __future__ import annotations
 
@@ -16,15 +21,19 @@ async def device_views(svc: Services, account_id: int) -> list[DeviceView]:
         last = device.last_seen_at
         live = svc.registry.get(device.id)
         modem = live.modem if live is not None else None
+        # A modem that stopped answering has no signal or network to show, whatever the
+        # bridge last said about them.
+        shown = modem if modem is not None and modem.state != "not_responding" else None
         views.append(
             DeviceView(
                 id=device.id,
                 name=device.name,
                 online=live is not None,
                 last_seen=last.isoformat().replace("+00:00", "Z") if last else None,
-                signal_dbm=modem.signal_dbm if modem else None,
-                operator=modem.operator if modem else None,
+                signal_dbm=shown.signal_dbm if shown else None,
+                operator=shown.operator if shown else None,
                 lines=list(device.lines),
+                modem_state=modem.state if modem else None,
             )
         )
     svc.device_views[account_id] = views

@@ -34,6 +34,7 @@ from protocol.messages import (
     Rejection,
     check_attachments,
 )
+from protocol.phone import canonical_peer
 from server.storage.conversations import Inbound
 
 #: Earliest and latest (from now) sending times taken as they are.
@@ -56,11 +57,14 @@ def judge(
 
     ``lines`` maps the bridge's numbers to line ids; an unknown or absent line lands on
     ``first_line`` (the SMS was received by this bridge: keeping it beats refusing it).
+    A sender is spelled for the receiving line's country (one thread per person).
     """
     batch: list[Inbound] = []
     rejected: list[Rejection] = []
+    numbers = {line_id: number for number, line_id in lines.items()}
     for item in items:
         line_id = lines.get(item.line, first_line) if item.line else first_line
+        sender = canonical_peer(item.sender, numbers.get(line_id))
         reason = _fault(item)
         if reason is None:
             try:
@@ -72,7 +76,7 @@ def judge(
                     Inbound(
                         item.key,
                         line_id,
-                        item.sender,
+                        sender,
                         item.body,
                         _sent_at(item.sent_at, now),
                         item.incomplete,
@@ -80,7 +84,7 @@ def judge(
                     )
                 )
                 continue
-        batch.append(placeholder(item.key, item.sender, item.sent_at, line_id, reason, now))
+        batch.append(placeholder(item.key, sender, item.sent_at, line_id, reason, now))
         rejected.append(Rejection(n=item.n, reason=reason))
     return Verdicts(batch, rejected)
 

@@ -243,3 +243,25 @@ async def _ignore(_message: object) -> None:
 
 def test_link_error_hierarchy() -> None:
     assert issubclass(PairingFailed, LinkError) and issubclass(ServerNotTrusted, LinkError)
+
+
+async def test_a_server_that_hangs_up_mid_handshake_is_unreachable_not_a_crash(
+    tmp_path: Path,
+) -> None:
+    """A server restarting while a bridge pairs closes the connection before answering
+    the upgrade: pairing says it cannot reach the server (LinkError), nothing else."""
+
+    async def hang_up(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.read(1)
+        writer.close()
+
+    server = await asyncio.start_server(hang_up, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    _, public = generate_keypair()
+    uri = pairing_uri(PairingUri(f"http://127.0.0.1:{port}", public, "ABCDEFGH"))
+    try:
+        with pytest.raises(LinkError, match="cannot reach"):
+            await pair(tmp_path / "bridge", uri)
+    finally:
+        server.close()
+        await server.wait_closed()

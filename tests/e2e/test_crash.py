@@ -194,26 +194,39 @@ async def test_kill_9_during_outgoing_sends(rig: Rig) -> None:
             stop.set()
             await chaos
         await rig.ensure_running()
-        await eventually(lambda: healthy(http, rig.url), timeout=30)
-        final = {"sent", "delivered", "failed", "unknown"}
-
-        async def settled() -> bool:
-            statuses = await _statuses(http, rig.url)
-            return len(statuses) == OUTBOUND and all(s in final for s in statuses.values())
-
-        await eventually(settled, timeout=180)
-        statuses = await _statuses(http, rig.url)
-    received = Counter(m.text for m in rig.emulator.phone(PHONE2).modem.received)
+        statuses = await settled_statuses(http, rig.url, OUTBOUND, timeout=180)
     assert rig.chaos_log, "the chaos loop never struck"
-    assert max(received.values(), default=0) <= 1, "an SMS was sent twice"
-    for body, status in statuses.items():
-        if status in ("sent", "delivered"):
-            assert received[body] == 1, (body, status)
-        if received[body] == 0:
-            assert status in ("failed", "unknown"), (body, status)
+    assert_truthful(statuses, Counter(m.text for m in rig.emulator.phone(PHONE2).modem.received))
     await rig.bridge.stop()
     await rig.server.stop()
     assert _integrity(rig.dir / "server" / "ferry.db") == "ok"
+
+
+async def settled_statuses(
+    http: ClientSession, url: str, count: int, *, timeout: float
+) -> dict[str, str]:
+    """Each outgoing message's status, once all ``count`` have a final one."""
+    await eventually(lambda: healthy(http, url), timeout=30)
+    final = {"sent", "delivered", "failed", "unknown"}
+
+    async def settled() -> bool:
+        statuses = await _statuses(http, url)
+        return len(statuses) == count and all(s in final for s in statuses.values())
+
+    await eventually(settled, timeout=timeout)
+    return await _statuses(http, url)
+
+
+def assert_truthful(statuses: dict[str, str], received: Counter[str]) -> None:
+    """No SMS left twice, and every status shown is what happened."""
+    assert max(received.values(), default=0) <= 1, "an SMS left the network twice"
+    for body, status in statuses.items():
+        if status in ("sent", "delivered"):
+            assert received[body] == 1, (body, status)
+        if status == "failed":
+            assert received[body] == 0, (body, status)  # "failed" must mean not sent
+        if received[body] == 0:
+            assert status in ("failed", "unknown"), (body, status)
 
 
 async def _post(http: ClientSession, url: str, payload: dict[str, str]) -> bool:

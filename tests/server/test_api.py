@@ -114,7 +114,7 @@ async def test_send_message_is_idempotent_on_client_msg_id(env: Env) -> None:
 async def test_invalid_number_and_body_are_400(env: Env) -> None:
     await env.login()
     r = await env.client.post(
-        "/api/v1/messages", json={"to": "banana", "body": "x", "client_msg_id": "1"}
+        "/api/v1/messages", json={"to": "+1", "body": "x", "client_msg_id": "1"}
     )
     assert r.status == 400 and (await r.json())["error"]["code"] == "invalid_number"
     r = await env.client.post(

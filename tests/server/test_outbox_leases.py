@@ -54,6 +54,15 @@ async def status_of(env: Env, message_id: int) -> tuple[str, str | None]:
     raise AssertionError("no such message")
 
 
+async def settled(env: Env, message_id: int, status: str) -> tuple[str, str | None]:
+    """The message's status and error once it is ``status`` (or after 5 s, as it is)."""
+    for _ in range(50):
+        if (await status_of(env, message_id))[0] == status:
+            break
+        await asyncio.sleep(0.1)
+    return await status_of(env, message_id)
+
+
 async def outbox_rows(env: Env) -> list[Any]:
     async with env.svc.engine.connect() as conn:
         return list(await conn.execute(select(outbox).order_by(outbox.c.id)))
@@ -87,11 +96,7 @@ async def test_only_the_claiming_bridges_reports_count(env: Env) -> None:
     assert (await status_of(env, message["id"]))[0] == "queued"
     await first.send(SendStatus(outbox_id=order.outbox_id, status="delivered"))
     await first.send(Ping())
-    for _ in range(50):
-        if (await status_of(env, message["id"]))[0] == "delivered":
-            break
-        await asyncio.sleep(0.1)
-    assert await status_of(env, message["id"]) == ("delivered", None)
+    assert await settled(env, message["id"], "delivered") == ("delivered", None)
 
 
 async def test_a_bridge_that_vanished_leaves_its_claim_unknown_never_sent_twice(
@@ -120,11 +125,7 @@ async def test_a_bridge_that_vanished_leaves_its_claim_unknown_never_sent_twice(
     back = await env.device()
     await back.send(SendStatus(outbox_id=order.outbox_id, status="delivered"))
     await back.send(Ping())
-    for _ in range(50):
-        if (await status_of(env, message["id"]))[0] == "delivered":
-            break
-        await asyncio.sleep(0.1)
-    assert await status_of(env, message["id"]) == ("delivered", None)
+    assert await settled(env, message["id"], "delivered") == ("delivered", None)
     assert (await status_of(env, later["id"]))[0] == "queued"
     assert await orders(back, wait=0.3) == []  # the line is the second bridge's now
 

@@ -239,13 +239,15 @@ async def test_security_events_are_visible_to_their_owner_only(env: Env) -> None
     assert [e["kind"] for e in theirs] == ["login"]
 
 
-async def test_login_throttle_per_ip_across_accounts(env: Env) -> None:
+async def test_login_failures_across_accounts_do_not_lock_the_address(env: Env) -> None:
+    # An office behind one address: ten wrong tries on other numbers lock no one else out
+    # (the per-address limit is 100 in 15 minutes; see test_signin_throttle).
     for i in range(10):
         await env.client.post(
             "/api/v1/session", json={"phone": f"+1555010{i:04d}", "password": "nope nope"}
         )
     r = await env.client.post("/api/v1/session", json={"phone": PHONE, "password": PASSWORD})
-    assert r.status == 429 and int(r.headers["Retry-After"]) > 0
+    assert r.status == 200
 
 
 async def test_openapi_documents_every_route(env: Env) -> None:

@@ -141,7 +141,7 @@ async def signed_out_screens(browser: Browser, ferry: LiveFerry, scheme: str, su
     await page.goto(ferry.url)
     await page.get_by_label("Phone number").fill(PHONE)
     await shot(page, "signin", suffix)
-    await page.get_by_role("button", name="Accept").click()
+    await page.get_by_role("button", name="OK").click()
     await page.get_by_role("button", name="Create an account").click()
     number = "+15550100091" if scheme == "light" else "+15550100092"
     await page.get_by_label("Phone number").fill(number)

@@ -48,7 +48,7 @@ async def test_no_serious_violations(
     await page.goto(ferry.url)
     await expect(page.get_by_role("region", name="Cookie notice")).to_be_visible()
     report: dict[str, list[str]] = {"sign-in": await violations(page)}
-    await page.get_by_role("button", name="Accept").click()
+    await page.get_by_role("button", name="OK").click()
 
     await page.get_by_role("button", name="Create an account").click()
     report["sign-up"] = await violations(page)

@@ -169,7 +169,7 @@ async def test_cookie_notice_on_first_visit(
     notice = page.get_by_role("region", name="Cookie notice")
     await expect(notice).to_be_visible()
     assert await page.context.cookies() == []  # nothing set before a choice
-    await notice.get_by_role("button", name="Accept").click()
+    await notice.get_by_role("button", name="OK").click()
     await expect(notice).to_be_hidden()
     [cookie] = await page.context.cookies()
     assert cookie["name"] == "accept_cookies" and cookie["value"] == "yes"

@@ -94,6 +94,12 @@ async def test_failed_send_shows_error_text(page: Page, ferry: LiveFerry) -> Non
     await expect(bubble.locator(".msg-status")).to_have_text("Queued")
     await ferry.report_status("failed", "Modem said +CMS ERROR: 38")
     await expect(bubble.locator(".msg-status")).to_have_text("Not delivered")
+    # The modem's words (an older bridge put them in `error`): a sentence, detail on demand.
+    await expect(bubble.locator(".msg-error")).to_have_text(
+        "The phone couldn\u2019t send this message."
+    )
+    await expect(bubble.get_by_text("+CMS ERROR: 38")).to_be_hidden()
+    await bubble.get_by_text("Details").click()
     await expect(bubble.get_by_text("+CMS ERROR: 38")).to_be_visible()
 
 
@@ -109,7 +115,9 @@ async def test_new_message_to_any_number(
     compose = page.get_by_role("textbox", name="Message")
     await compose.fill("Hi there")
     await compose.press("Enter")
-    await expect(page.get_by_role("alert").filter(has_text="country code")).to_be_visible()
+    await expect(
+        page.get_by_role("alert").filter(has_text="is a name, not a number")
+    ).to_be_visible()
     await expect(to).to_have_attribute("aria-invalid", "true")
 
     await to.fill("+1 555 010 0003")

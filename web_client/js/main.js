@@ -11,8 +11,9 @@ import { createClock } from './platform/clock.js';
 import { createCookieJar } from './platform/cookies.js';
 import { createHttp } from './platform/http.js';
 import { createNotifier } from './platform/notifier.js';
+import { openOutboxDb } from './platform/outbox-db.js';
 import { createSocketFactory } from './platform/socket.js';
-import { createStorage } from './platform/storage.js';
+import { createStorage, createTabStorage } from './platform/storage.js';
 import { AppView } from './ui/app-view.js';
 
 const RELATIVE_TIME_TICK_MS = 30_000;
@@ -21,8 +22,8 @@ function main() {
   const clock = createClock();
   const api = new FerryApi(createHttp());
   const model = new AppModel({
-    api, clock, socketFactory: createSocketFactory(), storage: createStorage(),
-    uuid: () => crypto.randomUUID(), notifier: createNotifier(), consent: new Consent(createCookieJar()),
+    api, clock, socketFactory: createSocketFactory(), storage: createStorage(), tabStorage: createTabStorage(),
+    uuid: () => crypto.randomUUID(), outboxDb: openOutboxDb(), notifier: createNotifier(), consent: new Consent(createCookieJar()),
   });
   const view = new AppView(intentsOf(model));
   view.mount(/** @type {HTMLElement} */ (document.getElementById('app')));
@@ -63,11 +64,13 @@ function intentsOf(model) {
   return {
     // account
     signIn: (phone, password) => model.signIn(phone, password),
-    signOut: () => model.session.signOut(),
+    signOut: () => model.signOut(),
+    unsentCount: () => model.outbox.unsentCount(),
     showAuth: (view) => model.auth.show(view),
     signUp: (phone, password) => model.auth.signUp(phone, password),
     requestReset: (phone) => model.auth.requestReset(phone),
     confirmReset: (code, password) => model.auth.confirmReset(code, password),
+    restartReset: () => model.auth.restartReset(),
     verifyCode: (code) => model.verify.submit(code),
     resendCode: () => model.verify.resend(),
     recordConsent: (accept) => model.recordConsent(accept),

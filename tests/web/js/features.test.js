@@ -23,9 +23,11 @@ function verifyModel(api) {
   return { model, clock, events };
 }
 
+const status = (verified, codeSend = null) => ({ account: account(verified), codeSend });
+
 export async function test_verify_polls_me_and_notices_the_bridge() {
   let verified = false;
-  const api = { me: async () => account(verified) };
+  const api = { verificationStatus: async () => status(verified) };
   const { model, clock, events } = verifyModel(api);
   model.start();
   clock.advance(4000);
@@ -42,7 +44,7 @@ export async function test_verify_polls_me_and_notices_the_bridge() {
 
 export async function test_verify_submit_wrong_then_right() {
   const api = {
-    me: async () => account(false),
+    verificationStatus: async () => status(false),
     verifyPhone: async (code) => {
       if (code !== '123456') throw apiError(400, 'invalid_code');
       return account(true);
@@ -63,11 +65,11 @@ export async function test_resend_cools_down_and_honours_retry_after() {
   const calls = [];
   let refuse = false;
   const api = {
-    me: async () => account(false),
+    verificationStatus: async () => status(false),
     resendCode: async () => {
       calls.push('resend');
       if (refuse) throw Object.assign(apiError(429, 'rate_limited'), { retryAfter: 42 });
-      return { status: 'code_sent' };
+      return { status: 'code_sent', sent: true };
     },
   };
   const { model, clock } = verifyModel(api);
@@ -78,12 +80,61 @@ export async function test_resend_cools_down_and_honours_retry_after() {
   clock.advance(50_000);
   await model.resend();
   equal(calls.length, 1);
-  equal(model.notice, 'A new code is on its way.');
+  equal(model.snapshot('+15550100001').notice, 'Code sent to +15550100001. It can take a minute to arrive.');
   equal(model.cooldownLeft(), 60);
   clock.advance(60_000);
   refuse = true;
   await model.resend();
   equal(model.cooldownLeft(), 42);
+  model.stop();
+}
+
+export async function test_a_send_the_gateway_did_not_take_is_never_called_sent() {
+  let reply;
+  const api = {
+    verificationStatus: async () => status(false),
+    resendCode: () => new Promise((resolve, reject) => { reply = { resolve, reject }; }),
+  };
+  const { model, clock } = verifyModel(api);
+  model.start();
+  await flush();
+  equal(model.snapshot('+1555').notice, null, 'nothing claimed before anything was sent');
+  const pending = model.resend();
+  equal(model.snapshot('+1555').notice, 'Sending a code to +1555…');
+  equal(model.snapshot('+1555').sending, true);
+  reply.reject(Object.assign(apiError(503, 'sms_unavailable'), { retryAfter: 60 }));
+  await pending;
+  const view = model.snapshot('+1555');
+  equal(view.notice, null);
+  assert(view.sendFailure.startsWith('Ferry couldn’t text a code to +1555:'), view.sendFailure);
+  assert(view.sendFailure.includes('Send a new code in a minute'), 'says what to do');
+  equal(view.cooldown, 60);
+  clock.advance(60_000);
+  const again = model.resend();
+  reply.reject(Object.assign(apiError(502, 'sms_refused'), { retryAfter: 60 }));
+  await again;
+  assert(model.snapshot('+1555').sendFailure.includes('refused to send a code to +1555'));
+  equal(model.snapshot('+1555').sendState, 'failed');
+  model.stop();
+}
+
+export async function test_the_sign_up_send_is_reported_by_the_server() {
+  let report = null;
+  const api = { verificationStatus: async () => status(false, report) };
+  const { model, clock } = verifyModel(api);
+  model.start(clock.now()); // signed up here a moment ago
+  equal(model.snapshot('+1555').notice, 'Sending a code to +1555…');
+  await flush();
+  equal(model.snapshot('+1555').sendState, 'sending', 'unknown to the server yet: still sending');
+  report = { state: 'failed', error: 'sms_unavailable', at: '2026-11-01T12:00:01Z' };
+  clock.advance(1000); // asks sooner while a send's fate is open
+  await flush();
+  assert(model.snapshot('+1555').sendFailure.includes('couldn’t text a code'));
+  equal(model.snapshot('+1555').notice, null);
+  report = { state: 'sent', error: null, at: '2026-11-01T12:00:05Z' };
+  clock.advance(4000);
+  await flush();
+  equal(model.snapshot('+1555').notice, 'Code sent to +1555. It can take a minute to arrive.');
   model.stop();
 }
 
@@ -233,8 +284,8 @@ export async function test_pairing_counts_down_and_notices_the_new_device() {
 }
 
 export function test_counter_and_labels() {
-  equal(smsCounter(''), { label: '', long: false });
-  equal(smsCounter('Hello'), { label: 'GSM-7 · 155 left · 1 SMS', long: false });
+  equal(smsCounter(''), { label: '', long: false, over: 0 });
+  equal(smsCounter('Hello'), { label: 'GSM-7 · 155 left · 1 SMS', long: false, over: 0 });
   equal(smsCounter('€'.repeat(81)).label, 'GSM-7 · 143 left · 2 SMS');
   equal(smsCounter('👋').label, 'Unicode · 68 left · 1 SMS');
   equal(eventLabel('login_failed'), 'Failed sign-in attempt');

@@ -5,7 +5,7 @@
  * answer has the wrong shape.
  */
 import {
-  parseAccount, parseContactsResponse, parseDevice, parseDevicesResponse, parseLinesResponse,
+  parseAccount, parseCodeSend, parseContactsResponse, parseDevice, parseDevicesResponse, parseLinesResponse,
   parseMessagesResponse, parsePairingOffer, parseSearchResponse, parseSecurityEventsResponse,
   parseSendResponse, parseSessionsResponse, parseThreadsResponse, object,
 } from '../protocol/schema.js';
@@ -27,6 +27,11 @@ export class FerryApi {
     return this.http.request('GET', '/api/v1/me').then(parseAccount);
   }
 
+  /** The account, and (while unverified) how the last code send went. */
+  verificationStatus() {
+    return this.http.request('GET', '/api/v1/me').then((r) => ({ account: parseAccount(r), codeSend: parseCodeSend(r) }));
+  }
+
   /** @param {string} phone @param {string} password */
   signIn(phone, password) {
     return this.http.request('POST', '/api/v1/session', { phone, password }).then(parseAccount);
@@ -46,6 +51,7 @@ export class FerryApi {
     return this.http.request('POST', '/api/v1/me/phone/verify', { code }).then(parseAccount);
   }
 
+  /** Resolves once the SMS gateway accepted the code; rejects with sms_unavailable / sms_refused otherwise. */
   resendCode() {
     return this.http.request('POST', '/api/v1/me/phone/code', {});
   }

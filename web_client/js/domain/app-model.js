@@ -39,24 +39,29 @@ export class AppModel extends Observable {
    * @param {import('../platform/clock.js').Clock} deps.clock
    * @param {import('../platform/socket.js').SocketFactory} deps.socketFactory
    * @param {import('../platform/storage.js').KeyValueStore} deps.storage
+   * @param {import('../platform/storage.js').KeyValueStore} [deps.tabStorage] kept across reloads of this tab only
    * @param {() => string} deps.uuid
+   * @param {import('../platform/outbox-db.js').OutboxDb} [deps.outboxDb] unsent messages kept in the browser
    * @param {import('../platform/notifier.js').Notifier} [deps.notifier]
    * @param {import('./consent.js').Consent} [deps.consent]
    * @param {() => number} [deps.random]
    * @param {import('./time.js').TimeOptions} [deps.timeOptions]
    */
-  constructor({ api, clock, socketFactory, storage, uuid, notifier, consent, random = Math.random, timeOptions = {} }) {
+  constructor({
+    api, clock, socketFactory, storage, tabStorage = storage, uuid, outboxDb, notifier, consent, random = Math.random,
+    timeOptions = {},
+  }) {
     super();
     Object.assign(this, { api, clock, storage, timeOptions, notifier, consent });
-    this.session = new Session(api);
+    this.session = new Session(api, clock);
     this.store = new ConversationStore();
     const onSessionGone = () => this.session.expire();
     this.sync = new SyncClient({
       api, store: this.store, socketFactory, clock, random, onSessionGone,
       onFatal: (code) => this.#fatal(code), onLive: (added) => this.#notify(added),
     });
-    this.outbox = new Outbox({ api, store: this.store, clock, uuid, random, onSessionGone });
-    this.auth = new AuthModel({ api, session: this.session, clock });
+    this.outbox = new Outbox({ api, store: this.store, clock, uuid, db: outboxDb, random, onSessionGone });
+    this.auth = new AuthModel({ api, session: this.session, clock, storage: tabStorage });
     this.verify = new VerifyModel({ api, clock, onVerified: (a) => this.session.adopt(a), onSessionGone });
     this.settings = new SettingsModel({ api, session: this.session, sync: this.sync });
     this.pairing = new PairingModel({ api, clock });
@@ -74,8 +79,12 @@ export class AppModel extends Observable {
     });
     this.session.subscribe(() => this.#sessionChanged());
     this.store.subscribe(() => this.#storeChanged());
+    let connected = false;
     this.sync.subscribe(() => {
       this.pairing.noticeDevices(this.sync.devices);
+      // The socket is back: messages waiting in this browser go out now.
+      if (this.sync.status === 'connected' && !connected) this.outbox.flush();
+      connected = this.sync.status === 'connected';
       this.emitChange();
     });
     const children = [this.auth, this.verify, this.settings, this.pairing, this.search, this.deletes,
@@ -100,6 +109,12 @@ export class AppModel extends Observable {
   async signIn(phone, password) {
     this.storage.set('last-phone', phone.trim());
     await this.session.signIn(phone, password);
+  }
+
+  /** Signing out on purpose also drops this account's unsent messages from the browser. */
+  async signOut() {
+    await this.outbox.forget();
+    await this.session.signOut();
   }
 
   /** @param {boolean} accept */
@@ -177,6 +192,10 @@ export class AppModel extends Observable {
       } else {
         this.verify.stop();
         if (this.sync.status === 'idle') {
+          const accountId = /** @type {import('../protocol/schema.js').Account} */ (this.session.account).id;
+          this.outbox.restore(accountId).then((n) => {
+            if (n && this.sync.status === 'connected') this.outbox.flush();
+          });
           this.sync.start();
           this.compose.loadLines();
         }
@@ -246,10 +265,11 @@ export class AppModel extends Observable {
       now,
       signin: {
         busy: this.session.busy, error: this.session.error, notice: this.session.notice,
+        lockedFor: this.session.lockedFor(), lockedPhone: this.session.lockedPhone,
         lastPhone: /** @type {string} */ (this.storage.get('last-phone') ?? ''),
       },
       auth: this.auth.snapshot(),
-      verify: this.verify.snapshot(),
+      verify: this.verify.snapshot(this.session.account?.phone),
       account: this.session.account,
       connection: this.sync.status,
       bridge,

@@ -4,6 +4,10 @@
  *
  *   signin ──"Create account"──▶ signup ──202, then sign in──▶ (verify screen)
  *   signin ──"Forgot password"──▶ reset/request ──202──▶ reset/confirm ──ok──▶ signed in
+ *
+ * The confirm step survives a reload (the code is in a text message the user is
+ * reading, maybe on the same phone): the number and when the code was asked for
+ * are kept in tab storage for the code's life (10 minutes), never the code.
  */
 import { normalizePhone } from '../protocol/phone.js';
 import { userMessage } from './messages-text.js';
@@ -12,6 +16,9 @@ import { Observable } from './observable.js';
 /** @typedef {'signin'|'signup'|'reset'} AuthView */
 
 export const MIN_PASSWORD = 8;
+/** A reset code lives 10 minutes on the server (server/auth/codes.py CODE_TTL). */
+export const RESET_CODE_MS = 10 * 60 * 1000;
+const RESET_KEY = 'reset';
 const BAD_PHONE = 'Enter your phone number with its country code, e.g. +1 555 010 0001.';
 
 export class AuthModel extends Observable {
@@ -26,11 +33,12 @@ export class AuthModel extends Observable {
 
   /**
    * @param {{api: import('./api.js').FerryApi, session: import('./session.js').Session,
-   *   clock: import('../platform/clock.js').Clock}} deps
+   *   clock: import('../platform/clock.js').Clock, storage?: import('../platform/storage.js').KeyValueStore}} deps
    */
-  constructor({ api, session, clock }) {
+  constructor({ api, session, clock, storage = undefined }) {
     super();
-    Object.assign(this, { api, session, clock });
+    Object.assign(this, { api, session, clock, storage });
+    if (this.#pendingReset()) this.#showConfirm();
   }
 
   /** @param {AuthView} view */
@@ -40,7 +48,37 @@ export class AuthModel extends Observable {
     this.error = null;
     this.notice = null;
     this.session.error = null;
+    if (view === 'reset' && this.#pendingReset()) this.#showConfirm();
     this.emitChange();
+  }
+
+  /** "Send a new code" / "Use another number" on the confirm step: back to asking. */
+  restartReset() {
+    this.storage?.remove(RESET_KEY);
+    this.resetStep = 'request';
+    this.error = null;
+    this.notice = null;
+    this.emitChange();
+  }
+
+  /** @returns {{phone: string, at: number}|null} a reset asked for here, while its code may live */
+  #pendingReset() {
+    const saved = this.storage?.get(RESET_KEY);
+    if (!saved || typeof saved.phone !== 'string' || typeof saved.at !== 'number') return null;
+    const age = this.clock.now() - saved.at;
+    if (age < 0 || age >= RESET_CODE_MS) {
+      this.storage?.remove(RESET_KEY);
+      return null;
+    }
+    return saved;
+  }
+
+  #showConfirm() {
+    const saved = /** @type {{phone: string, at: number}} */ (this.#pendingReset());
+    this.view = 'reset';
+    this.resetStep = 'confirm';
+    this.resetPhone = saved.phone;
+    this.notice = `If ${saved.phone} has a Ferry account, a text with a 6-digit code is on its way.`;
   }
 
   /** @param {string} phone @param {string} password */
@@ -74,9 +112,8 @@ export class AuthModel extends Observable {
     } catch (err) {
       return this.#fail(userMessage(err));
     }
-    this.resetPhone = number;
-    this.resetStep = 'confirm';
-    this.notice = `If ${number} has a Ferry account, a text with a 6-digit code is on its way.`;
+    this.storage?.set(RESET_KEY, { phone: number, at: this.clock.now() });
+    this.#showConfirm();
     this.busy = false;
     this.emitChange();
   }
@@ -88,6 +125,7 @@ export class AuthModel extends Observable {
     if (!this.#begin()) return;
     try {
       const account = await this.api.confirmReset(this.resetPhone, code, password);
+      this.storage?.remove(RESET_KEY);
       this.busy = false;
       this.view = 'signin';
       this.notice = null;

@@ -7,13 +7,12 @@
  * A first message to a number without a conversation stays in the "new" pane
  * as a pending bubble until the server names its thread, then that thread opens.
  */
-import { checkRecipient, normalizePhone } from '../protocol/phone.js';
+import { checkRecipient, isName } from '../protocol/phone.js';
+import { MAX_MESSAGE_CHARS, messageLength } from './compose-counter.js';
 import { Observable } from './observable.js';
 import { bubble } from './thread-model.js';
 
 /** @typedef {import('../protocol/schema.js').Line} Line */
-
-const BAD_NUMBER = 'Enter a phone number, including the country code (for example +1 555 010 0002).';
 
 export class ComposeModel extends Observable {
   recipient = '';
@@ -93,11 +92,14 @@ export class ComposeModel extends Observable {
    */
   send(text) {
     const body = text.trim() ? text.replace(/\s+$/, '') : '';
-    if (!body) return false;
+    // Over the limit the text stays in the box (the counter says by how much).
+    if (!body || messageLength(body) > MAX_MESSAGE_CHARS) return false;
     const { pane } = this.selection;
     const thread = this.selection.selectedThread;
-    if (pane === 'thread' && thread) this.outbox.send(thread.peer, body, thread.id, thread.line_id);
-    else if (pane === 'new') {
+    if (pane === 'thread' && thread) {
+      if (isName(thread.peer)) return false; // a name cannot receive texts: the view says so
+      this.outbox.send(thread.peer, body, thread.id, thread.line_id);
+    } else if (pane === 'new') {
       if (!this.#sendToNewRecipient(body)) return false;
     } else return false;
     this.#drafts.delete(this.#draftKey());
@@ -148,7 +150,7 @@ export class ComposeModel extends Observable {
       .filter((c) => !query || c.name.toLowerCase().includes(query) || (digits.length > 1 && c.number.includes(digits)))
       .slice(0, 50);
     return {
-      recipient: this.recipient, error: this.recipientError, check: checkRecipient(this.recipient),
+      recipient: this.recipient, error: this.recipientError, check: checkRecipient(this.recipient, this.#lineNumber()),
       pending: this.newPeer
         ? this.store.pendingForPeer(this.newPeer).map((m) => bubble(m, this.timeOptions)) : [],
       lines: this.lines.length > 1
@@ -167,9 +169,9 @@ export class ComposeModel extends Observable {
 
   /** @param {string} body */
   #sendToNewRecipient(body) {
-    const to = normalizePhone(this.recipient);
+    const { to, refusal } = checkRecipient(this.recipient, this.#lineNumber());
     if (!to) {
-      this.recipientError = BAD_NUMBER;
+      this.recipientError = refusal;
       this.emitChange();
       return false;
     }
@@ -186,6 +188,11 @@ export class ComposeModel extends Observable {
     });
     this.emitChange();
     return true;
+  }
+
+  /** The number of the line a new message leaves from (the server's default: the first verified). */
+  #lineNumber() {
+    return (this.lines.find((l) => l.id === this.lineId) ?? this.lines.find((l) => l.verified))?.number ?? null;
   }
 
   #draftKey() {

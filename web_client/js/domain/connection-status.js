@@ -5,7 +5,8 @@
  *
  * A bridge's state is only known through the server, so while our own
  * connection is down every bridge reads "unknown" rather than a stale
- * "connected".
+ * "connected". A connected bridge whose modem stopped answering reads "modem
+ * not responding", with no bars and no network (they are unknown then).
  */
 import { timeAgo } from './time.js';
 
@@ -20,14 +21,14 @@ import { timeAgo } from './time.js';
  *
  * @typedef {object} BridgeView
  * @property {string} id
- * @property {'online'|'offline'|'unknown'} state
- * @property {string} label e.g. "Pixel 8 connected", "Pixel 8 offline"
+ * @property {'online'|'trouble'|'offline'|'unknown'} state trouble: connected, modem not answering
+ * @property {string} label e.g. "Pixel 8 connected", "Pixel 8 offline", "Pixel 8: modem not responding"
  * @property {string} detail e.g. "last seen 5 min ago"; empty when online
  * @property {SignalView|null} signal
  * @property {string|null} operator
  *
  * @typedef {object} BridgeSummary
- * @property {'unknown'|'none'|'online'|'offline'|'partial'} state
+ * @property {'unknown'|'none'|'online'|'trouble'|'offline'|'partial'} state
  * @property {string} label one line for all bridges
  * @property {BridgeView[]} devices each bridge, or [] when there are too many to list
  */
@@ -68,8 +69,15 @@ export function signalView(dbm) {
 export function bridgeView(d, known, now, opts = {}) {
   const name = d.name || 'Phone';
   if (!known) return { id: d.id, state: 'unknown', label: `${name}: status unknown`, detail: '', signal: null, operator: null };
+  if (d.online && d.modem_state === 'not_responding') {
+    return { id: d.id, state: 'trouble', label: `${name}: modem not responding`, detail: '', signal: null, operator: null };
+  }
   if (d.online) {
-    return { id: d.id, state: 'online', label: `${name} connected`, detail: '', signal: signalView(d.signal_dbm), operator: d.operator };
+    const starting = d.modem_state === 'starting';
+    return {
+      id: d.id, state: 'online', label: `${name} connected`, detail: starting ? 'modem starting' : '',
+      signal: starting ? null : signalView(d.signal_dbm), operator: starting ? null : d.operator,
+    };
   }
   const detail = d.last_seen ? `last seen ${timeAgo(d.last_seen, now, opts)}` : 'never connected';
   return { id: d.id, state: 'offline', label: `${name} offline`, detail, signal: null, operator: null };
@@ -81,6 +89,9 @@ export function bridgeView(d, known, now, opts = {}) {
  * @param {BridgeSummary} bridge @returns {string}
  */
 export function composeNotice(bridge) {
+  if (bridge.state === 'trouble') {
+    return 'Your phone’s modem is not responding. Messages you send wait in the queue and go out when it answers again.';
+  }
   if (bridge.state === 'offline') return 'Your phone is offline. Messages you send wait in the queue and go out when it reconnects.';
   if (bridge.state === 'none') return 'No phone is linked yet. Messages you send wait in the queue until you link one in Settings.';
   return '';
@@ -100,12 +111,14 @@ export function bridgeSummary(devices, connection, now, opts = {}) {
   const listed = views.length <= MAX_LISTED ? views : [];
   if (!known) return { state: 'unknown', label: 'Phone status unknown', devices: listed };
   const online = views.filter((v) => v.state === 'online').length;
+  const trouble = views.filter((v) => v.state === 'trouble').length;
   if (views.length === 1) {
     const [only] = views;
     return { state: only.state, label: [only.label, only.detail].filter(Boolean).join(' · '), devices: listed };
   }
-  const state = online === views.length ? 'online' : online === 0 ? 'offline' : 'partial';
+  const state = online === views.length ? 'online' : online === 0 ? (trouble ? 'trouble' : 'offline') : 'partial';
   const label = online === views.length ? `${online} phones connected`
-    : online === 0 ? `${views.length} phones offline` : `${online} of ${views.length} phones connected`;
-  return { state, label, devices: listed };
+    : online === 0 && !trouble ? `${views.length} phones offline` : `${online} of ${views.length} phones connected`;
+  const modems = trouble === 0 ? '' : trouble === 1 ? ' · 1 modem not responding' : ` · ${trouble} modems not responding`;
+  return { state, label: label + modems, devices: listed };
 }

@@ -33,7 +33,8 @@ export function conversationItems(threads, now, timeOptions = {}, lineLabels = n
       id: t.id,
       title: t.title || t.peer,
       peer: t.peer,
-      preview: previewText(t.last_message?.body || attachmentsPreview(t.last_message)),
+      preview: t.last_message?.refused ? 'A message could not be stored'
+        : previewText(t.last_message?.body || attachmentsPreview(t.last_message)),
       previewFromMe: t.last_message?.direction === 'out',
       time: relativeTime(t.last_activity, now, timeOptions),
       timestamp: t.last_activity,

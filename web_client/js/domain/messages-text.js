@@ -25,7 +25,22 @@ export function userMessage(err, fallback = 'Something went wrong. Please try ag
   const code = errorCode(err);
   if (code in overrides) return overrides[code];
   if (SERVER_WORDED.has(code) && err instanceof Error && err.message) return err.message;
+  const wait = retryAfter(err);
+  if (code === 'rate_limited' && wait) return `Too many attempts. Try again in ${waitWords(wait)}.`;
   return WORDS[/** @type {keyof WORDS} */ (code)] ?? fallback;
+}
+
+/**
+ * A wait in words, never promising less than the truth: "14 minutes", "1 minute",
+ * "less than a minute" (a countdown beside it gives the seconds).
+ * @param {number} seconds
+ */
+export function waitWords(seconds) {
+  if (seconds < 60) return 'less than a minute';
+  const minutes = Math.ceil(seconds / 60);
+  if (minutes < 120) return minutes === 1 ? '1 minute' : `${minutes} minutes`;
+  const hours = Math.ceil(minutes / 60);
+  return `${hours} hours`;
 }
 
 /** @param {unknown} err @returns {number|null} seconds from Retry-After */

@@ -86,7 +86,7 @@ export class Notices extends Observable {
       if (m.direction !== 'in' || m.deleted) continue;
       if (this.focused && onScreen(m.thread_id)) continue;
       this.notifier.show({
-        title: titleOf(m.thread_id) || m.peer, body: m.body, tag: `ferry-thread-${m.thread_id}`,
+        title: titleOf(m.thread_id) || m.peer, body: m.refused ? 'A message could not be stored.' : m.body, tag: `ferry-thread-${m.thread_id}`,
         onClick: () => open(m.thread_id),
       });
     }

@@ -94,11 +94,21 @@ export class PairingModel extends Observable {
     const offer = this.offer;
     return {
       state: this.state, error: this.error, pairedName: this.pairedName,
-      code: offer?.code ?? '', uri: offer?.uri ?? '',
+      code: offer?.code ?? '', uri: offer?.uri ?? '', serverUrl: offer ? serverOf(offer.uri) : '',
       qrSrc: offer ? svgDataUrl(offer.qr_svg) : '',
       secondsLeft: this.secondsLeft(),
     };
   }
+}
+
+/**
+ * The server address a pairing link carries (`ferry-pair:v1?url=…`), for
+ * the typed-code way; empty when the link has none.
+ * @param {string} uri
+ */
+export function serverOf(uri) {
+  const query = uri.indexOf('?');
+  return query < 0 ? '' : new URLSearchParams(uri.slice(query + 1)).get('url') ?? '';
 }
 
 /** @type {Map<string, string>} one QR per offer; re-encoding every second would be waste */

@@ -5,7 +5,13 @@
  *   unknown ──restore()──▶ signed-in | signed-out
  *   signed-out ──signIn() ok──▶ signed-in        (busy while the request runs)
  *   signed-in ──signOut() / expire()──▶ signed-out
+ *
+ * A 429 on sign-in locks that number for the server's real wait (Retry-After):
+ * the error says how long in words, `lockedFor()` counts it down by the second.
+ * Another number may be tried meanwhile (the server counts per account, and
+ * per address only past a limit sized for a whole office).
  */
+import { retryAfter, waitWords } from './messages-text.js';
 import { Observable } from './observable.js';
 
 /** @typedef {import('../protocol/schema.js').Account} Account */
@@ -13,9 +19,10 @@ import { Observable } from './observable.js';
 
 const SIGN_IN_ERRORS = {
   invalid_credentials: 'That phone number and password don’t match.',
-  rate_limited: 'Too many attempts. Wait a minute, then try again.',
+  rate_limited: 'Too many sign-in attempts. Wait a minute, then try again.',
   network_error: 'Can’t reach the server. Check your connection.',
 };
+const LOCKED = (/** @type {number} */ seconds) => `Too many sign-in attempts. Try again in ${waitWords(seconds)}.`;
 
 export class Session extends Observable {
   /** @type {SessionState} */
@@ -27,11 +34,24 @@ export class Session extends Observable {
   error = null;
   /** @type {string|null} why we are signed out, when the user did not ask for it */
   notice = null;
+  /** epoch ms until which the server refuses sign-ins for `lockedPhone` (429) */
+  lockedUntil = 0;
+  lockedPhone = '';
+  /** @type {unknown} */ #tick = null;
 
-  /** @param {import('./api.js').FerryApi} api */
-  constructor(api) {
+  /**
+   * @param {import('./api.js').FerryApi} api
+   * @param {import('../platform/clock.js').Clock} clock
+   */
+  constructor(api, clock) {
     super();
     this.api = api;
+    this.clock = clock;
+  }
+
+  /** Seconds until the server takes a sign-in again; 0 when it does now. */
+  lockedFor() {
+    return Math.max(0, Math.ceil((this.lockedUntil - this.clock.now()) / 1000));
   }
 
   async restore() {
@@ -47,7 +67,7 @@ export class Session extends Observable {
 
   /** @param {string} phone @param {string} password */
   async signIn(phone, password) {
-    if (this.busy) return;
+    if (this.busy || (this.lockedFor() > 0 && phone.trim() === this.lockedPhone)) return;
     if (!phone.trim() || !password) {
       this.error = 'Enter your phone number and password.';
       this.emitChange();
@@ -62,9 +82,31 @@ export class Session extends Observable {
     } catch (err) {
       const code = errorCode(err);
       this.error = SIGN_IN_ERRORS[/** @type {keyof SIGN_IN_ERRORS} */ (code)] ?? 'Sign-in failed. Please try again.';
+      const wait = code === 'rate_limited' ? retryAfter(err) : null;
+      if (wait) this.#lock(phone.trim(), wait);
       this.busy = false;
       this.emitChange();
     }
+  }
+
+  /**
+   * Count the lock down; its sentence changes with the minute, not every second.
+   * @param {string} phone @param {number} seconds
+   */
+  #lock(phone, seconds) {
+    this.lockedPhone = phone;
+    this.lockedUntil = this.clock.now() + seconds * 1000;
+    this.error = LOCKED(seconds);
+    this.clock.clearTimeout(this.#tick);
+    const tick = () => {
+      const left = this.lockedFor();
+      if (left > 0) {
+        this.error = LOCKED(left);
+        this.#tick = this.clock.setTimeout(tick, 1000);
+      } else if (this.error?.startsWith('Too many sign-in attempts')) this.error = null;
+      this.emitChange();
+    };
+    this.#tick = this.clock.setTimeout(tick, 1000);
   }
 
   async signOut() {
@@ -89,6 +131,9 @@ export class Session extends Observable {
 
   /** @param {Account} account */
   #signedIn(account) {
+    this.clock.clearTimeout(this.#tick);
+    this.lockedUntil = 0;
+    this.lockedPhone = '';
     this.account = account;
     this.state = 'signed-in';
     this.busy = false;

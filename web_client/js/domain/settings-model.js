@@ -161,7 +161,8 @@ const EVENT_WORDS = {
   phone_changed: 'Phone number changed', phone_change_requested: 'Change of number requested',
   password_changed: 'Password changed', password_reset: 'Password reset',
   password_reset_requested: 'Password reset requested', sessions_revoked: 'Signed out everywhere else',
-  session_revoked: 'A session was signed out', device_paired: 'Phone linked', device_revoked: 'Phone removed',
+  session_revoked: 'A session was signed out', device_paired: 'Phone linked', device_added: 'Phone linked',
+  device_revoked: 'Phone removed',
 };
 
 /** @param {string} kind e.g. "login_failed" */
@@ -170,6 +171,16 @@ export function eventLabel(kind) {
   if (known) return known;
   const words = kind.replace(/_/g, ' ');
   return words.charAt(0).toUpperCase() + words.slice(1);
+}
+
+/**
+ * Who acted in a security event: "Chrome on Linux", "Ferry bridge" (the server
+ * names bridges, which send no user agent), or nothing when nobody is known
+ * (the server itself, e.g. a number verified by the bridge's SMS).
+ * @param {string|null} ua
+ */
+export function eventAgent(ua) {
+  return ua ? describeAgent(ua) : '';
 }
 
 /**

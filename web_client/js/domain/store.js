@@ -21,7 +21,8 @@ import { Observable } from './observable.js';
 
 /**
  * A message the server has not confirmed yet. `status` is local:
- * 'sending' while a request is in flight, 'failed' when we gave up.
+ * 'sending' while a request is in flight, 'waiting' until the server can be
+ * reached again, 'failed' when the server refused it.
  * @typedef {object} PendingMessage
  * @property {null} id
  * @property {number|null} thread_id null until the server names the thread
@@ -29,7 +30,7 @@ import { Observable } from './observable.js';
  * @property {number|null} [line_id] the line chosen to send from, if any
  * @property {'out'} direction
  * @property {string} body
- * @property {'sending'|'failed'} status
+ * @property {'sending'|'waiting'|'failed'} status
  * @property {string} timestamp
  * @property {string} client_msg_id
  * @property {string|null} error
@@ -155,6 +156,16 @@ export class ConversationStore extends Observable {
   /** @param {string} clientMsgId */
   pending(clientMsgId) {
     return this.#pending.get(clientMsgId);
+  }
+
+  /** @returns {PendingMessage[]} */
+  allPending() {
+    return [...this.#pending.values()];
+  }
+
+  /** Whether the server's copy of this send has arrived. @param {string} clientMsgId */
+  isConfirmed(clientMsgId) {
+    return this.#confirmed.has(clientMsgId);
   }
 
   /** @param {PendingMessage} message */

@@ -22,7 +22,9 @@ const STATUS_LABELS = {
  * @property {string} timestamp
  * @property {string} status
  * @property {string} statusLabel empty for incoming
- * @property {string|null} error
+ * @property {string|null} error a plain sentence
+ * @property {string|null} errorDetail the technical detail behind it (the modem's words), shown on demand
+ * @property {string|null} refused a placeholder for an SMS the server could not store: the whole notice
  * @property {boolean} retryable
  * @property {string|null} clientMsgId
  * @property {number|null} id the server's id, null while pending
@@ -110,7 +112,8 @@ export class ThreadModel extends Observable {
    * @param {number} now @param {import('./time.js').TimeOptions} [timeOptions]
    */
   view(now, timeOptions = {}) {
-    const bubbles = this.store.messagesFor(this.threadId).map((m) => bubble(m, timeOptions));
+    const peerName = this.store.threads.get(this.threadId)?.title;
+    const bubbles = this.store.messagesFor(this.threadId).map((m) => bubble(m, timeOptions, peerName));
     return {
       groups: groupByDay(bubbles, now, timeOptions),
       revealKey: this.revealId === null ? null : `m:${this.revealId}`,
@@ -122,20 +125,68 @@ export class ThreadModel extends Observable {
   }
 }
 
+/** Why the server could not store a message, in words (protocol REFUSAL_REASONS). */
+const REFUSAL_WORDS = {
+  body_too_long: 'its text is longer than Ferry can keep',
+  field_too_long: 'its sender or details are longer than Ferry can keep',
+  bad_time: 'its date and time could not be read',
+  bad_sender: 'its sender’s number could not be read',
+  invalid_attachment: 'an attachment in it is damaged or unreadable',
+  too_many_attachments: 'it has more attachments than Ferry can keep',
+  attachment_too_large: 'its attachments are larger than Ferry can keep',
+  malformed: 'it arrived damaged',
+};
+const GENERIC_SEND_FAILURE = 'The phone couldn’t send this message.';
+
+/**
+ * The modem's own words, as older servers and bridges put them in `error`
+ * ("AT+CMGS=42 timed out waiting for the prompt", "+CMS ERROR: 38").
+ * @param {string} text
+ */
+export function looksTechnical(text) {
+  return /\bAT[+^&]?[A-Z]|\+CM[SE] ERROR|\bERROR\b|timed out|\bprompt\b|\bCMGS\b|\bPDU\b/i.test(text);
+}
+
+/**
+ * A send error as a sentence plus its detail. Old rows carry raw AT text in
+ * `error` and no detail: then a plain sentence stands in, and the raw text
+ * becomes the detail.
+ * @param {string|null} error @param {string|null} detail
+ * @returns {{error: string|null, errorDetail: string|null}}
+ */
+export function sendError(error, detail) {
+  if (!error) return { error: null, errorDetail: detail || null };
+  if (!detail && looksTechnical(error)) return { error: GENERIC_SEND_FAILURE, errorDetail: error };
+  return { error, errorDetail: detail || null };
+}
+
+/**
+ * @param {string} peer who sent it (a contact's name, or the number)
+ * @param {string} reason a REFUSAL_REASONS code, or 'unknown'
+ */
+export function refusalNotice(peer, reason) {
+  const why = REFUSAL_WORDS[/** @type {keyof REFUSAL_WORDS} */ (reason)] ?? 'Ferry could not read it';
+  return `A message from ${peer} could not be stored: ${why}.`;
+}
+
 /**
  * @param {import('./store.js').AnyMessage} m @param {import('./time.js').TimeOptions} timeOptions
+ * @param {string} [peerName] how the thread names the peer (for refusal notices)
  * @returns {BubbleView}
  */
-export function bubble(m, timeOptions) {
+export function bubble(m, timeOptions, peerName = m.peer) {
+  const refused = 'refused' in m && m.refused ? refusalNotice(peerName || m.peer, m.refused) : null;
+  const failure = 'pending' in m ? { error: m.error, errorDetail: null } : sendError(m.error, m.error_detail);
   return {
-    key: m.client_msg_id ? `c:${m.client_msg_id}` : `m:${m.id}`,
+    key: m.client_msg_id ? `c:${m.client_msg_id}` : refused ? `r:${m.id}` : `m:${m.id}`,
     direction: m.direction,
     body: m.body,
     time: clockTime(m.timestamp, timeOptions),
     timestamp: m.timestamp,
     status: m.status,
-    statusLabel: m.direction === 'out' ? statusLabel(m) : '',
-    error: m.error,
+    statusLabel: m.direction === 'out' && !refused ? statusLabel(m) : '',
+    ...failure,
+    refused,
     retryable: 'pending' in m && m.retryable,
     clientMsgId: 'pending' in m ? m.client_msg_id : null,
     id: m.id,
@@ -148,6 +199,6 @@ export function bubble(m, timeOptions) {
 
 /** @param {import('./store.js').AnyMessage} m */
 function statusLabel(m) {
-  if ('pending' in m) return m.status === 'failed' ? 'Not sent' : 'Sending…';
+  if ('pending' in m) return m.status === 'failed' ? 'Not sent' : m.status === 'waiting' ? 'Waiting for the server' : 'Sending…';
   return STATUS_LABELS[/** @type {keyof STATUS_LABELS} */ (m.status)] ?? '';
 }

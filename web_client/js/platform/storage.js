@@ -42,6 +42,17 @@ export function createStorage(backend = safeLocalStorage()) {
   };
 }
 
+/** Per tab, kept across reloads (what a half-done form needs). @returns {KeyValueStore} */
+export function createTabStorage() {
+  let backend = null;
+  try {
+    backend = globalThis.sessionStorage ?? null;
+  } catch {
+    backend = null;
+  }
+  return createStorage(backend);
+}
+
 /** @returns {KeyValueStore} */
 export function createMemoryStorage() {
   const map = new Map();

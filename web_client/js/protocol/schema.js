@@ -18,7 +18,10 @@ import { ProtocolError } from './errors.js';
  * @property {string} timestamp ISO 8601 UTC
  * @property {number} seq
  * @property {string|null} client_msg_id
- * @property {string|null} error
+ * @property {string|null} error a failed send: a plain sentence for the user (older servers: the modem's words)
+ * @property {string|null} error_detail the technical detail behind `error` (the modem's own words)
+ * @property {RefusalReason|null} refused a placeholder: the bridge received an SMS from `peer` that
+ *   the server could not store, for this reason; the body is empty
  * @property {boolean} incomplete some parts of a long SMS never arrived; the body has what did
  * @property {boolean} deleted a tombstone: remove it from view
  * @property {readonly Attachment[]} attachments MMS parts, in order (metadata only)
@@ -58,6 +61,18 @@ import { ProtocolError } from './errors.js';
  * @property {number|null} signal_dbm what the bridge last reported about its modem, while connected
  * @property {string|null} operator network name, while connected
  * @property {string[]} lines numbers (SIMs) the bridge serves
+ * @property {ModemState|null} modem_state the modem as the bridge last reported it, while connected
+ */
+
+/** @typedef {'ready'|'not_responding'|'starting'} ModemState */
+/**
+ * @typedef {'body_too_long'|'field_too_long'|'bad_time'|'bad_sender'|'invalid_attachment'
+ *   |'too_many_attachments'|'attachment_too_large'|'malformed'|'unknown'} RefusalReason
+ */
+
+/**
+ * How the last verification code send went (GET /me, while the number is unverified).
+ * @typedef {{state: 'sending'|'sent'|'failed', error: string|null, at: string}} CodeSend
  */
 
 /**
@@ -72,6 +87,14 @@ import { ProtocolError } from './errors.js';
  */
 
 export const MESSAGE_STATUSES = Object.freeze(['received', 'queued', 'sending', 'sent', 'delivered', 'failed', 'unknown']);
+/** Mirrors protocol.messages.REFUSAL_REASONS. */
+export const REFUSAL_REASONS = Object.freeze([
+  'body_too_long', 'field_too_long', 'bad_time', 'bad_sender', 'invalid_attachment',
+  'too_many_attachments', 'attachment_too_large', 'malformed',
+]);
+export const MODEM_STATES = Object.freeze(['ready', 'not_responding', 'starting']);
+/** The modem's words behind a failed send; far beyond any AT response line. */
+const MAX_ERROR_DETAIL = 2000;
 /** Guards against a runaway server payload; far beyond any real SMS thread. */
 const MAX_BODY_CHARS = 100_000;
 const MAX_LIST = 10_000;
@@ -102,9 +125,9 @@ export function str(value, what, max = 1000) {
   return value;
 }
 
-/** @param {unknown} value @param {string} what @returns {string|null} */
-function optStr(value, what) {
-  return value == null ? null : str(value, what);
+/** @param {unknown} value @param {string} what @param {number} [max] @returns {string|null} */
+function optStr(value, what, max = 1000) {
+  return value == null ? null : str(value, what, max);
 }
 
 /** @param {unknown} value @param {string} what @returns {string} */
@@ -141,10 +164,23 @@ export function parseMessage(value, what = 'message') {
     seq: int(m.seq, `${what}.seq`),
     client_msg_id: optStr(m.client_msg_id, `${what}.client_msg_id`),
     error: optStr(m.error, `${what}.error`),
+    error_detail: optStr(m.error_detail, `${what}.error_detail`, MAX_ERROR_DETAIL),
+    refused: parseRefused(m.refused, `${what}.refused`),
     incomplete: m.incomplete === true,
     deleted: m.deleted === true,
     attachments: m.attachments == null ? Object.freeze([]) : parseAttachments(m.attachments, `${what}.attachments`),
   });
+}
+
+/**
+ * A reason from a newer server is still a refusal (shown in general words), never a
+ * normal message with an empty body.
+ * @param {unknown} value @param {string} what @returns {RefusalReason|null}
+ */
+function parseRefused(value, what) {
+  if (value == null) return null;
+  const reason = str(value, what, 64);
+  return /** @type {RefusalReason} */ (REFUSAL_REASONS.includes(reason) ? reason : 'unknown');
 }
 
 /** @param {unknown} value @param {string} what @returns {readonly Attachment[]} */
@@ -211,6 +247,20 @@ export function parseDevice(value, what = 'device') {
       ? Math.round(d.signal_dbm) : null,
     operator: d.operator == null ? null : str(d.operator, `${what}.operator`, 100),
     lines: Object.freeze(list(d.lines ?? [], `${what}.lines`, (n, w) => str(n, w, 64))),
+    // An unknown state from a newer bridge says nothing we can show: as if unreported.
+    modem_state: MODEM_STATES.includes(d.modem_state) ? d.modem_state : null,
+  });
+}
+
+/** @param {unknown} value @returns {CodeSend|null} */
+export function parseCodeSend(value) {
+  const r = object(value, 'response');
+  if (r.code_send == null) return null;
+  const c = object(r.code_send, 'code_send');
+  if (!['sending', 'sent', 'failed'].includes(c.state)) throw new ProtocolError('code_send.state: unknown');
+  return Object.freeze({
+    state: c.state, error: c.error == null ? null : str(c.error, 'code_send.error', 64),
+    at: isoTime(c.at, 'code_send.at'),
   });
 }
 

@@ -127,7 +127,9 @@ export class ResetView extends AuthForm {
     } },
     h('div', { class: 'field' }, h('span', { class: 'field-label', 'aria-hidden': 'true', text: 'Code from the text message' }), this.code.root),
     field('New password', this.password, `At least ${MIN_PASSWORD} characters.`),
-    this.confirmButton);
+    this.confirmButton,
+    h('p', { class: 'auth-links' }, 'No code after a few minutes? ',
+      h('button', { type: 'button', class: 'link-button', onclick: () => intents.restartReset() }, 'Ask for a new one')));
     this.root = authCard('reset-title', 'Reset your password',
       'We’ll text a code to your number. Your conversations stay as they are.',
       this.notice, this.requestForm, this.confirmForm, this.error,
@@ -145,6 +147,7 @@ export class ResetView extends AuthForm {
   update({ auth }) {
     const confirm = auth.resetStep === 'confirm';
     this.requestForm.hidden = confirm;
+    if (confirm && !this.phone.value) this.phone.value = auth.resetPhone;
     this.confirmForm.hidden = !confirm;
     setText(this.notice, auth.notice ?? '');
     this.notice.hidden = !auth.notice;
@@ -162,7 +165,8 @@ export class ResetView extends AuthForm {
   }
 
   focus() {
-    this.phone.focus();
+    if (this.confirmForm.hidden) this.phone.focus();
+    else this.code.focus();
   }
 
   unmount() {

@@ -1,13 +1,12 @@
 /**
  * Compose box. Enter sends, Shift+Enter inserts a newline; Enter while an IME
- * is composing belongs to the IME.
+ * is composing belongs to the IME. A text over the server's limit is kept
+ * whole (no maxlength: a paste is never cut short without a word); the line
+ * below says how far over it is and Send waits until it fits.
  */
 import { smsCounter } from '../domain/compose-counter.js';
-import { h, icon, setText, uid } from './dom.js';
+import { h, icon, setAttr, setText, uid } from './dom.js';
 import { ICONS } from './icons.js';
-
-/** The server's limit: ten concatenated SMS. */
-const MAX_CHARS = 1600;
 
 export class ComposeView {
   /**
@@ -19,7 +18,7 @@ export class ComposeView {
     const inputId = uid('compose');
     this.label = h('label', { for: inputId, class: 'visually-hidden', text: label });
     this.input = /** @type {HTMLTextAreaElement} */ (h('textarea', {
-      id: inputId, rows: 1, placeholder: 'Text message', class: 'compose-input', maxlength: MAX_CHARS,
+      id: inputId, rows: 1, placeholder: 'Text message', class: 'compose-input',
       onkeydown: (/** @type {KeyboardEvent} */ e) => this.#keydown(e),
       oninput: () => this.#changed(),
     }));
@@ -72,6 +71,7 @@ export class ComposeView {
   }
 
   #sendNow() {
+    if (smsCounter(this.input.value).over > 0) return; // the line below says why
     if (this.intents.send(this.input.value)) {
       this.input.value = '';
       this.#syncButton();
@@ -84,9 +84,11 @@ export class ComposeView {
   }
 
   #syncButton() {
-    /** @type {HTMLButtonElement} */ (this.button).disabled = !this.input.value.trim();
-    const { label, long } = smsCounter(this.input.value);
+    const { label, long, over } = smsCounter(this.input.value);
+    /** @type {HTMLButtonElement} */ (this.button).disabled = !this.input.value.trim() || over > 0;
     setText(this.counter, label);
     this.counter.classList.toggle('is-long', long);
+    this.counter.classList.toggle('is-over', over > 0);
+    setAttr(this.input, 'aria-invalid', over > 0 ? 'true' : null);
   }
 }

@@ -8,6 +8,7 @@
  * back returns to the row that was open.
  */
 import { ConversationListView } from './conversation-list-view.js';
+import { confirmDialog } from './dialog.js';
 import { h, icon, setText } from './dom.js';
 import { ICONS } from './icons.js';
 import { NewMessageView } from './new-message-view.js';
@@ -46,12 +47,12 @@ export class MainView {
       h('div', { class: 'sidebar-title-row' },
         h('h1', { class: 'app-title' }, icon(ICONS.chat, 'icon brand-icon'), h('span', { text: 'Ferry' })),
         h('div', { class: 'sidebar-tools' },
-          h('button', { type: 'button', class: 'icon-button', 'aria-label': 'Keyboard shortcuts', title: 'Keyboard shortcuts (?)',
+          h('button', { type: 'button', class: 'icon-button keyboard-only', 'aria-label': 'Keyboard shortcuts', title: 'Keyboard shortcuts (?)',
             'aria-keyshortcuts': 'Shift+?', onclick: () => intents.showHelp() }, icon(ICONS.keyboard)),
           h('button', { type: 'button', class: 'icon-button', 'aria-label': 'Settings', title: 'Settings',
             onclick: () => intents.openSettings() }, icon(ICONS.settings)),
           h('button', { type: 'button', class: 'icon-button', 'aria-label': 'Sign out', title: 'Sign out',
-            onclick: () => intents.signOut() }, icon(ICONS.signOut)))),
+            onclick: () => this.#signOut() }, icon(ICONS.signOut)))),
       this.account);
     this.sidebar = h('aside', { class: 'sidebar', 'aria-label': 'Conversations and status' }, sidebarHeader);
     this.chips.mount(sidebarHeader);
@@ -63,7 +64,7 @@ export class MainView {
     this.emptyPane = h('div', { class: 'pane-empty' },
       icon(ICONS.chat, 'icon pane-empty-icon'),
       h('p', { text: 'Pick a conversation, or start a new one.' }),
-      h('p', { class: 'pane-empty-hint', text: 'Press ? for keyboard shortcuts.' }));
+      h('p', { class: 'pane-empty-hint keyboard-only', text: 'Press ? for keyboard shortcuts.' }));
     this.root = h('div', { class: 'shell', 'data-pane': 'empty' }, this.sidebar, this.paneHost);
     this.banner.mount(this.root);
   }
@@ -114,6 +115,21 @@ export class MainView {
   unmount() {
     this.#pane?.unmount();
     this.root.remove();
+  }
+
+  /** Unsent messages are kept in this browser for this account; signing out drops them: ask. */
+  async #signOut() {
+    const unsent = this.intents.unsentCount?.() ?? 0;
+    if (unsent > 0) {
+      const ok = await confirmDialog({
+        title: 'Sign out?',
+        text: `${unsent === 1 ? '1 message hasn’t' : `${unsent} messages haven’t`} gone out yet. `
+          + 'Signing out deletes them from this browser.',
+        confirm: 'Sign out',
+      });
+      if (!ok) return;
+    }
+    this.intents.signOut();
   }
 
   /** @param {AppState} state */

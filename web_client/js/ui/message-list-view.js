@@ -144,6 +144,7 @@ export class MessageListView {
 
   /** @param {BubbleView} m */
   #createBubble(m) {
+    if (m.refused) return createRefusal();
     const retry = h('button', { type: 'button', class: 'link-button msg-retry', text: 'Retry',
       onclick: () => this.#act(li, this.intents.retry) });
     const discard = h('button', { type: 'button', class: 'link-button msg-discard', text: 'Delete',
@@ -159,6 +160,9 @@ export class MessageListView {
         h('time', { class: 'msg-time' }),
         h('span', { class: 'msg-status' })),
       h('p', { class: 'msg-error' }),
+      h('details', { class: 'msg-error-detail' },
+        h('summary', { text: 'Details' }),
+        h('code', { class: 'msg-error-detail-text' })),
       h('div', { class: 'msg-actions' }, retry, discard, resend));
     return li;
   }
@@ -185,8 +189,26 @@ export class MessageListView {
   }
 }
 
+/**
+ * A message the server could not store: a notice in the flow of the
+ * conversation, not a bubble (it has no text to show).
+ */
+function createRefusal() {
+  return h('li', { class: 'msg msg-refused' },
+    h('p', { class: 'msg-refused-text' }, icon(ICONS.warning, 'icon msg-refused-icon'), h('span')),
+    h('time', { class: 'msg-time' }));
+}
+
 /** @param {Element} li @param {BubbleView} m */
 function refreshBubble(li, m) {
+  if (m.refused) {
+    setAttr(li, 'data-key', m.key);
+    setText(/** @type {Element} */ (li.querySelector('.msg-refused-text span')), m.refused);
+    const time = /** @type {Element} */ (li.querySelector('.msg-time'));
+    setText(time, m.time);
+    setAttr(time, 'datetime', m.timestamp);
+    return;
+  }
   li.className = `msg msg-${m.direction} status-${m.status}`;
   setAttr(li, 'data-client-id', m.clientMsgId);
   setAttr(li, 'data-message-id', m.id);
@@ -203,9 +225,13 @@ function refreshBubble(li, m) {
   const error = /** @type {HTMLElement} */ (li.querySelector('.msg-error'));
   setText(error, m.error ?? '');
   error.hidden = !m.error;
+  const detail = /** @type {HTMLDetailsElement} */ (li.querySelector('.msg-error-detail'));
+  setText(/** @type {Element} */ (detail.querySelector('code')), m.errorDetail ?? '');
+  detail.hidden = !m.error || !m.errorDetail;
   /** @type {HTMLElement} */ (li.querySelector('.msg-incomplete')).hidden = !m.incomplete;
   const actions = /** @type {HTMLElement} */ (li.querySelector('.msg-actions'));
-  const pendingFailed = Boolean(m.clientMsgId) && m.status === 'failed';
+  // Unsent here (refused, or waiting for the server): the user may retry now or delete it.
+  const pendingFailed = Boolean(m.clientMsgId) && (m.status === 'failed' || m.status === 'waiting');
   actions.hidden = !pendingFailed && !m.resend;
   /** @type {HTMLElement} */ (actions.querySelector('.msg-retry')).hidden = !pendingFailed || !m.retryable;
   /** @type {HTMLElement} */ (actions.querySelector('.msg-discard')).hidden = !pendingFailed;

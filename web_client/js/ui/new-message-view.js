@@ -117,7 +117,7 @@ export class NewMessageView {
     if (key === this.#contactsKey) return;
     this.#contactsKey = key;
     if (state.contacts.length === 0) {
-      this.contacts.replaceChildren(h('li', { class: 'conv-empty', text: 'No contact matches. Type the full number to text it.' }));
+      this.contacts.replaceChildren(h('li', { class: 'conv-empty', text: 'No contact matches. Type their number or short code to text it.' }));
       return;
     }
     this.contacts.replaceChildren(...state.contacts.map((c) => h('li', {},

@@ -29,15 +29,16 @@ export class ToastView {
   }
 }
 
+/** Nothing in it is optional, so there is nothing to choose: one button acknowledges it. */
 export class CookieNoticeView {
   /** @param {Record<string, Function>} intents */
   constructor(intents) {
     this.root = h('section', { class: 'cookie-notice', 'aria-label': 'Cookie notice', hidden: true },
-      h('p', { class: 'cookie-text', text: 'Ferry uses one essential cookie to keep you signed in. '
-        + 'It sets no tracking or advertising cookies; your choice here is remembered for 3 months.' }),
+      h('p', { class: 'cookie-text', text: 'Ferry uses two cookies, both essential: one keeps you signed in, '
+        + 'the other remembers for 3 months that you saw this notice. There is nothing to turn off: '
+        + 'Ferry sets no tracking or advertising cookies.' }),
       h('div', { class: 'cookie-actions' },
-        h('button', { type: 'button', class: 'button button-quiet', onclick: () => intents.recordConsent(false) }, 'Essential only'),
-        h('button', { type: 'button', class: 'button button-primary', onclick: () => intents.recordConsent(true) }, 'Accept')));
+        h('button', { type: 'button', class: 'button button-primary', onclick: () => intents.recordConsent(true) }, 'OK')));
   }
 
   /** @param {HTMLElement} parent */

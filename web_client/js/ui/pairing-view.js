@@ -1,7 +1,9 @@
 /**
- * The "link a phone" dialog: the QR code (server-made SVG, shown through an
- * <img> so its markup never enters the page), the typed code, the link, and
- * a countdown to expiry.
+ * The "link a phone" dialog: one step (run `ferry bridge pair` on the computer
+ * next to the phone or modem) with two ways to give it the code, shown as
+ * alternatives, not as numbered steps: the link (also in the QR code,
+ * server-made SVG shown through an <img> so its markup never enters the page),
+ * or the server address with the typed code. A countdown to expiry below.
  */
 import { mmss } from '../domain/pairing-model.js';
 import { Modal } from './dialog.js';
@@ -14,6 +16,7 @@ export class PairingDialog {
     this.modal = new Modal({ title: 'Link a phone', className: 'dialog-pairing', onClose: () => intents.closePairing() });
     this.qr = /** @type {HTMLImageElement} */ (h('img', { class: 'pairing-qr', alt: 'Pairing QR code', width: 240, height: 240 }));
     this.code = h('code', { class: 'pairing-code' });
+    this.server = h('code', { class: 'pairing-server' });
     this.uri = /** @type {HTMLInputElement} */ (h('input', { class: 'pairing-uri', readonly: true, id: 'pairing-uri', 'aria-label': 'Pairing link' }));
     this.copy = h('button', { type: 'button', class: 'button button-quiet', onclick: () => this.#copy() }, 'Copy link');
     this.countdown = h('p', { class: 'pairing-countdown', 'aria-live': 'off' });
@@ -23,11 +26,15 @@ export class PairingDialog {
     this.offer = h('div', { class: 'pairing-offer' },
       h('div', { class: 'pairing-qr-frame' }, this.qr),
       h('div', { class: 'pairing-details' },
-        h('ol', { class: 'pairing-steps' },
-          h('li', { text: 'On the computer next to your phone or modem, run: ferry bridge pair, with the link below.' }),
-          h('li', { text: 'Or scan this QR code, or type the code with the server address.' })),
-        h('p', { class: 'pairing-label', text: 'Code' }), this.code,
-        h('div', { class: 'pairing-uri-row' }, this.uri, this.copy),
+        h('p', { class: 'pairing-intro' }, 'On the computer next to your phone or modem, run ',
+          h('code', { text: 'ferry bridge pair' }), ' with either of these:'),
+        h('section', { class: 'pairing-choice', 'aria-label': 'The pairing link' },
+          h('p', { class: 'pairing-label', text: 'The link (the QR code holds it too)' }),
+          h('div', { class: 'pairing-uri-row' }, this.uri, this.copy)),
+        h('p', { class: 'pairing-or', text: 'or' }),
+        h('section', { class: 'pairing-choice', 'aria-label': 'The server address and code' },
+          h('p', { class: 'pairing-label', text: 'The server address and the code' }),
+          this.server, this.code),
         this.countdown));
     this.modal.body.append(this.offer, this.status, h('div', { class: 'dialog-actions' }, this.again, this.done));
   }
@@ -44,6 +51,7 @@ export class PairingDialog {
     this.offer.hidden = !showing;
     if (showing && this.qr.getAttribute('src') !== p.qrSrc) this.qr.src = p.qrSrc;
     setText(this.code, p.code);
+    setText(this.server, p.serverUrl);
     if (this.uri.value !== p.uri) this.uri.value = p.uri;
     setText(this.countdown, `Expires in ${mmss(p.secondsLeft)}`);
     setAttr(this.countdown, 'data-urgent', p.secondsLeft < 60 ? 'true' : null);

@@ -3,7 +3,7 @@
  * profile, password, sessions and security activity. Lists are rebuilt only
  * when their data changes, so typing in a field is never disturbed.
  */
-import { describeAgent, eventLabel } from '../domain/settings-model.js';
+import { describeAgent, eventAgent, eventLabel } from '../domain/settings-model.js';
 import { relativeTime } from '../domain/time.js';
 import { field } from './auth-views.js';
 import { confirmDialog } from './dialog.js';
@@ -107,7 +107,8 @@ export class SettingsView {
   /** @param {import('../protocol/schema.js').Device} d @param {number} now */
   #deviceRow(d, now) {
     const name = d.name || 'Phone';
-    const status = d.online ? 'Online' : d.last_seen ? `Last seen ${relativeTime(d.last_seen, now).toLowerCase()}` : 'Never connected';
+    const modem = d.modem_state === 'not_responding' ? ' · modem not responding' : d.modem_state === 'starting' ? ' · modem starting' : '';
+    const status = d.online ? `Online${modem}` : d.last_seen ? `Last seen ${relativeTime(d.last_seen, now).toLowerCase()}` : 'Never connected';
     return h('li', { class: 'settings-item', 'data-id': d.id },
       h('span', { class: `device-icon ${d.online ? 'is-online' : ''}`.trim(), 'aria-hidden': 'true' }, icon(ICONS.phone)),
       h('div', { class: 'settings-item-text' },
@@ -155,7 +156,8 @@ export class SettingsView {
       ? h('button', { type: 'button', class: 'button button-primary button-small',
         onclick: () => this.intents.enableNotifications() }, 'Turn on')
       : null;
-    this.notify.replaceChildren(h('p', { class: 'settings-item-sub', text }), button);
+    // replaceChildren() would write a missing button as the text "null".
+    this.notify.replaceChildren(...[h('p', { class: 'settings-item-sub', text }), button].filter((n) => n !== null));
   }
 
   /** @param {SettingsState} s */
@@ -201,7 +203,7 @@ export class SettingsView {
     this.events.replaceChildren(...s.events.map((e) => h('li', { class: 'settings-item event' },
       h('div', { class: 'settings-item-text' },
         h('span', { class: 'settings-item-title', text: eventLabel(e.kind) }),
-        h('span', { class: 'settings-item-sub', text: [describeAgent(e.user_agent), e.ip].filter(Boolean).join(' · ') })),
+        h('span', { class: 'settings-item-sub', text: [eventAgent(e.user_agent), e.ip].filter(Boolean).join(' · ') })),
       h('time', { class: 'event-time', datetime: e.at, text: when.format(new Date(e.at)) }))));
   }
 

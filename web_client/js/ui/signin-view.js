@@ -1,4 +1,5 @@
 /** Sign-in screen: phone number + password, errors inline next to the form. */
+import { mmss } from '../domain/pairing-model.js';
 import { authCard, field } from './auth-views.js';
 import { h, setAttr, setText, uid } from './dom.js';
 
@@ -12,6 +13,10 @@ export class SignInView {
     this.phone = h('input', {
       id: uid('phone'), name: 'phone', type: 'tel', autocomplete: 'username', inputmode: 'tel',
       placeholder: '+1 555 010 0001', 'aria-describedby': errorId, spellcheck: 'false',
+      oninput: () => {
+        this.touched = true;
+        if (this.state) this.update(this.state);
+      },
     });
     this.password = h('input', {
       id: uid('password'), name: 'password', type: 'password', autocomplete: 'current-password',
@@ -39,8 +44,12 @@ export class SignInView {
     parent.append(this.root);
   }
 
-  /** @param {{busy: boolean, error: string|null, notice: string|null, lastPhone: string}} state */
+  /**
+   * @param {{busy: boolean, error: string|null, notice: string|null, lastPhone: string,
+   *   lockedFor?: number, lockedPhone?: string}} state
+   */
   update(state) {
+    this.state = state;
     if (!this.phone.value && state.lastPhone && !this.touched) this.phone.value = state.lastPhone;
     setText(this.error, state.error ?? '');
     setText(this.notice, state.notice ?? '');
@@ -48,10 +57,13 @@ export class SignInView {
     const invalid = Boolean(state.error);
     setAttr(this.phone, 'aria-invalid', invalid ? 'true' : null);
     setAttr(this.password, 'aria-invalid', invalid ? 'true' : null);
-    this.submit.disabled = state.busy;
+    // The wait is for the number that was refused; another number may be tried.
+    const locked = this.phone.value.trim() === state.lockedPhone ? state.lockedFor ?? 0 : 0;
+    this.submit.disabled = state.busy || locked > 0;
     setAttr(this.form, 'aria-busy', state.busy ? 'true' : null);
-    setText(this.submit, state.busy ? 'Signing in…' : 'Sign in');
-    if (state.error && state.error !== this.shownError) this.#focusAfterError();
+    // The countdown lives on the button (not a live region), so it is not read out every second.
+    setText(this.submit, state.busy ? 'Signing in…' : locked > 0 ? `Try again in ${mmss(locked)}` : 'Sign in');
+    if (state.error && state.error !== this.shownError && !this.shownError?.startsWith('Too many')) this.#focusAfterError();
     this.shownError = state.error;
   }
 

@@ -1,4 +1,8 @@
-/** An open conversation: header (with archive, unread, delete), message log, compose box. */
+/**
+ * An open conversation: header (with archive, unread, delete), message log, compose box;
+ * a conversation with a sender name (BANK) says that replies are not possible instead.
+ */
+import { replyRefusal } from '../protocol/phone.js';
 import { avatar, fillAvatar } from './avatar.js';
 import { ComposeView } from './compose-view.js';
 import { h, icon, setAttr, setText, uid } from './dom.js';
@@ -30,6 +34,9 @@ export class ThreadView {
         h('div', { class: 'pane-actions', role: 'toolbar', 'aria-label': 'Conversation actions' }, this.archive, this.unread, this.remove)));
     this.log.mount(this.root);
     this.compose.mount(this.root);
+    this.noReplyText = h('p', { class: 'compose-notice', tabindex: -1 });
+    this.noReply = h('div', { class: 'compose', hidden: true }, this.noReplyText);
+    this.root.append(this.noReply);
     /** @type {number|null} */ this.threadId = null;
     this.archived = false;
     /** @type {string|null} */ this.revealed = null;
@@ -58,6 +65,10 @@ export class ThreadView {
     this.archive.replaceChildren(icon(thread.archived ? ICONS.unarchive : ICONS.archive));
     this.log.update({ ...thread, label: `Messages with ${thread.title}` });
     this.compose.update({ ...compose, label: `Message to ${thread.title}` });
+    const refusal = replyRefusal(thread.peer);
+    this.compose.root.hidden = refusal !== null;
+    this.noReply.hidden = refusal === null;
+    setText(this.noReplyText, refusal ?? '');
     if (this.threadId !== thread.id) {
       this.threadId = thread.id;
       this.log.scrollToBottom();
@@ -68,7 +79,8 @@ export class ThreadView {
   }
 
   focus() {
-    this.compose.focus();
+    if (this.noReply.hidden) this.compose.focus();
+    else this.noReplyText.focus();
   }
 
   unmount() {

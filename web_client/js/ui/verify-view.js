@@ -16,6 +16,7 @@ export class VerifyView {
     this.phone = h('strong');
     this.error = h('p', { id: errorId, class: 'form-error', role: 'alert' });
     this.notice = h('p', { class: 'form-info', role: 'status' });
+    this.failure = h('p', { class: 'form-error verify-send-failed', role: 'alert' });
     this.code = new CodeInput({ label: 'Verification code', describedBy: errorId, onComplete: (c) => intents.verifyCode(c) });
     this.submit = /** @type {HTMLButtonElement} */ (h('button', { type: 'submit', class: 'button button-primary button-wide' }, 'Verify'));
     this.resend = /** @type {HTMLButtonElement} */ (h('button', { type: 'button', class: 'link-button', onclick: () => intents.resendCode() }, 'Send a new code'));
@@ -30,8 +31,9 @@ export class VerifyView {
       h('div', { class: 'signin-card' },
         h('div', { class: 'brand' }, icon(ICONS.chat, 'icon brand-icon'), h('span', { text: 'Ferry' })),
         h('div', { id: 'verify-title', class: 'verify-heading' }, this.heading),
-        h('p', { class: 'signin-lede' }, 'Enter the 6-digit code we texted to ', this.phone, '.'),
-        this.notice, form,
+        h('p', { class: 'signin-lede' }, 'Ferry texts a 6-digit code to ', this.phone,
+          ' to make sure the number is yours. Enter it here.'),
+        this.notice, this.failure, form,
         h('div', { class: 'verify-resend' }, this.resend),
         this.waiting,
         h('div', { class: 'verify-alt' },
@@ -52,11 +54,14 @@ export class VerifyView {
     setText(this.error, verify.error ?? '');
     setText(this.notice, verify.notice ?? '');
     this.notice.hidden = !verify.notice;
+    setText(this.failure, verify.sendFailure ?? '');
+    this.failure.hidden = !verify.sendFailure;
     this.code.setInvalid(Boolean(verify.error));
     this.submit.disabled = verify.busy;
     setText(this.submit, verify.busy ? 'Verifying…' : 'Verify');
-    this.resend.disabled = verify.cooldown > 0;
-    setText(this.resend, verify.cooldown > 0 ? `Send a new code in ${mmss(verify.cooldown)}` : 'Send a new code');
+    this.resend.disabled = verify.cooldown > 0 || verify.sending;
+    setText(this.resend, verify.cooldown > 0 ? `Send a new code in ${mmss(verify.cooldown)}`
+      : verify.sending ? 'Sending…' : 'Send a new code');
     if (verify.error && verify.error !== this.shownError) this.code.clear();
     this.shownError = verify.error;
   }
