@@ -217,10 +217,13 @@ _plans: dict[tuple[Any, ...], tuple[str, list[_Slot]] | None] = {}
 def _plan(
     dialect: Dialect, statement: Executable, names: tuple[str, ...], insert_columns: bool
 ) -> tuple[str, list[_Slot]] | None:
-    key = (dialect.name, dialect.driver, dialect.paramstyle, id(statement), names)
+    key = (dialect.name, dialect.driver, dialect.paramstyle, id(statement), names, insert_columns)
     if key not in _plans:
         compiled: Any = statement.compile(
-            dialect=dialect, column_keys=list(names) if insert_columns else None
+            dialect=dialect,
+            column_keys=list(names) if insert_columns else None,
+            # An INSERT run as executemany: no RETURNING of keys nobody reads (PostgreSQL).
+            for_executemany=insert_columns,
         )
         if (
             not compiled.positional
