@@ -136,16 +136,22 @@ def origin_of(client: TestClient) -> str:
 # on SQLite (a file in the test's data directory) and on PostgreSQL (the run's database,
 # emptied before the test; see tests/server/postgres.py). The PostgreSQL leg skips, saying
 # why, when no server answers; it fails when FERRY_TEST_POSTGRES_URL names one that does
-# not. These modules run on SQLite only: they test the network, TLS, the command line or
-# SQLite itself, and a second database would only double their time.
+# not. These modules run on SQLite only: they test the network, TLS, the device link's
+# encryption, throttles, number formats, the command line or SQLite itself, and a second
+# database would only double their time.
 SQLITE_ONLY_MODULES = frozenset(
     {
         "test_cli",
-        "test_fuzz",  # 30 s of schemathesis; the range checks it found are in test_hostile
+        "test_code_sends",
+        "test_device_link",
+        "test_fuzz",  # 30 s of schemathesis (run on PostgreSQL once: no 5xx there either)
         "test_keys_tls",
         "test_net",
+        "test_peer_numbers",
         "test_proxies",
         "test_runner",  # SQLite's writer thread and raw sqlite3 statements
+        "test_signin_throttle",
+        "test_socket_closed_under_us",
         "test_sockets",
         "test_web_security",
     }
@@ -180,7 +186,7 @@ def postgres() -> Iterator[Postgres]:
     url, explicit = admin_url()
     why = run(lambda: reachable(url))
     if why is not None:
-        message = f"PostgreSQL leg: no server at {shown(url)} ({why}); {ENV} names one"
+        message = f"PostgreSQL leg: no server at {shown(url)} ({why}); set {ENV} to run it"
         if explicit:
             pytest.fail(message)  # named on purpose: a broken setup must not pass as a skip
         pytest.skip(message)

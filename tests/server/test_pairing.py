@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argon2
 import pytest
 
 from protocol.link import generate_keypair
@@ -87,6 +88,7 @@ def config(tmp_path, database_url) -> Config:  # type: ignore[no-untyped-def]
         database_url=database_url,
         handshake_timeout=2.0,
         max_devices=2,
+        password_params=argon2.profiles.CHEAPEST,
     )
 
 
