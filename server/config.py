@@ -17,6 +17,8 @@ from server.proxies import TrustedProxies
 
 #: Where verification codes can be sent from (``server/sms_gateway``).
 SMS_GATEWAYS = ("log", "emulator", "device")
+LOG_FORMATS = ("text", "json")
+REDIS_SCHEMES = ("redis", "rediss", "unix")
 
 
 class ConfigError(Exception):
@@ -103,6 +105,18 @@ class Config:
     #: How often this node renews its mark in the database and data directory, which
     #: tells a database restored from an older backup (server/continuity.py), in seconds.
     continuity_interval: float = 60.0
+    #: Redis of a multi-node deployment (``FERRY_REDIS_URL``, ``redis://host:6379/0``):
+    #: for the hub between nodes (server/hub.py; its Redis side is still to come); /readyz
+    #: checks that it answers. None: one node.
+    redis_url: str | None = field(default=None, repr=False)
+    #: Bearer token ``/metrics`` requires (``FERRY_METRICS_TOKEN``). Without one,
+    #: ``/metrics`` answers only loopback clients that came through no proxy.
+    metrics_token: str | None = field(default=None, repr=False)
+    #: Seconds a stop (SIGTERM) may take: bridges finish their commits and are told to
+    #: reconnect, in-flight requests end, then the process exits, whatever is left.
+    shutdown_timeout: float = 10.0
+    #: ``text`` (one readable line per event) or ``json`` (one JSON object per line).
+    log_format: str = "text"
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     @property
@@ -160,6 +174,14 @@ class Config:
                 "FERRY_TOMBSTONE_DAYS must be at least 31: bridges re-send messages of the "
                 "last 30 days, and a deleted one whose tombstone is gone would come back"
             )
+        if not 1 <= self.shutdown_timeout <= 600:
+            raise ConfigError("FERRY_SHUTDOWN_TIMEOUT must be 1 to 600 seconds")
+        if self.log_format not in LOG_FORMATS:
+            raise ConfigError(f"FERRY_LOG_FORMAT must be one of {', '.join(LOG_FORMATS)}")
+        if self.metrics_token is not None and len(self.metrics_token) < 16:
+            raise ConfigError("FERRY_METRICS_TOKEN must be at least 16 characters")
+        if self.redis_url is not None and urlsplit(self.redis_url).scheme not in REDIS_SCHEMES:
+            raise ConfigError("FERRY_REDIS_URL must start with redis://, rediss:// or unix://")
         if self.sms_gateway == "device" and self.gateway_device_id is None:
             raise ConfigError("the 'device' SMS gateway needs FERRY_GATEWAY_DEVICE_ID")
         return self
@@ -215,6 +237,14 @@ class Config:
                 values["header_timeout"] = float(env["FERRY_HEADER_TIMEOUT"])
             if "FERRY_TOMBSTONE_DAYS" in env:
                 values["tombstone_age"] = timedelta(days=int(env["FERRY_TOMBSTONE_DAYS"]))
+            if env.get("FERRY_REDIS_URL"):
+                values["redis_url"] = env["FERRY_REDIS_URL"]
+            if env.get("FERRY_METRICS_TOKEN"):
+                values["metrics_token"] = env["FERRY_METRICS_TOKEN"]
+            if "FERRY_SHUTDOWN_TIMEOUT" in env:
+                values["shutdown_timeout"] = float(env["FERRY_SHUTDOWN_TIMEOUT"])
+            if "FERRY_LOG_FORMAT" in env:
+                values["log_format"] = env["FERRY_LOG_FORMAT"].strip().lower()
             if "FERRY_ACCESS_LOG_DAYS" in env:
                 values["access_log_retention"] = timedelta(days=int(env["FERRY_ACCESS_LOG_DAYS"]))
         except ValueError as exc:

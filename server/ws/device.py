@@ -70,6 +70,7 @@ from server.auth.web import client_ip
 from server.errors import RateLimited
 from server.hub import ChangesHint
 from server.log import device_logger
+from server.metrics import METRICS
 from server.services import Services
 from server.storage.devices import MAX_NAME, Device
 from server.storage.outbox import LEASE_GRACE
@@ -289,6 +290,7 @@ async def _run(
         task.add_done_callback(_closing.discard)
     tasks: list[asyncio.Task[None]] = []
     ingester = Ingester(svc, conn, ws)
+    conn.finish = ingester.finish
     tasks.append(asyncio.create_task(ingester.run(), name=f"ingest-{device.id}"))
     try:
         # Revoked between message 1 and now: the revocation found no live socket to close.
@@ -358,6 +360,8 @@ async def _handle(
                 account_id, conn.device.id, oid, status, error, detail
             )
             conn.log.debug("< outbox %d %s%s", oid, status, "" if changed else " (no change)")
+            if changed:
+                METRICS.send_status("sending" if status == "accepted" else status)
             await conn.send(StatusAck(outbox_id=oid, status=status))
             if changed:
                 seq = await svc.conversations.current_seq(account_id)
@@ -437,6 +441,7 @@ async def _offer_pending(svc: Services, conn: DeviceConnection, offered: set[int
     )
     if leases.seq is not None:
         conn.log.warning("took over a line: %d message(s) now unknown", len(leases.orphaned))
+        METRICS.send_status("unknown", len(leases.orphaned))
         svc.hub.publish(device.account_id, ChangesHint(leases.seq))
     pending = await svc.outbox.for_dispatch(device.account_id, device.id, leases.held)
     for item in pending:

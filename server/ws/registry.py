@@ -24,6 +24,9 @@ class DeviceConnection:
     outbox_wakeup: asyncio.Event = field(default_factory=asyncio.Event)
     #: False once the connection ended: nothing may be claimed for it any more.
     live: bool = True
+    #: Stop taking uploads and wait until those taken are stored and acknowledged
+    #: (shutdown; ``Ingester.finish``).
+    finish: Callable[[], Awaitable[None]] | None = None
 
 
 class DeviceRegistry:
