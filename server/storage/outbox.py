@@ -21,9 +21,8 @@ and the first other bridge of the account serving that line takes it over::
   ``unknown``.
 
 Every operation is one write transaction (``runner.write``: ``BEGIN IMMEDIATE`` on
-SQLite; on PostgreSQL the account's row is taken first, ``lock_account``, or the one
-statement decides), so reading a row's state and changing it cannot interleave with
-another writer.
+SQLite; on PostgreSQL the account's row is taken first, ``lock_account``), so reading a
+row's state and changing it cannot interleave with another writer.
 """
 
 from __future__ import annotations
@@ -49,8 +48,8 @@ LEASE_TTL = timedelta(seconds=90)
 LEASE_GRACE = timedelta(seconds=10)
 
 TAKEN_OVER = (
-    "The phone that was sending this went offline before confirming it; "
-    "it may or may not have been sent."
+    "Another phone took over this line before the one sending this message confirmed "
+    "it; it may or may not have been sent."
 )
 
 # Final states end the outbox row.
@@ -111,10 +110,10 @@ class OutboxStore:
             _for_dispatch, cipher, account_id, device_id, list(line_ids), limit
         )
 
-    async def claim(self, outbox_id: int, device_id: int, now: datetime) -> bool:
+    async def claim(self, account_id: int, outbox_id: int, device_id: int, now: datetime) -> bool:
         """Hand a row to a device; False unless the device holds the row's line and the
         row is pending or already its own."""
-        return await runner(self._engine).write(_claim, outbox_id, device_id, now)
+        return await runner(self._engine).write(_claim, account_id, outbox_id, device_id, now)
 
     async def apply_status(
         self,
@@ -143,7 +142,11 @@ def _renew(
 ) -> Leases:
     if not line_ids:
         return Leases(frozenset())
-    lock_account(conn, account_id)  # two bridges taking a free line: one after the other
+    # Serialised with other renewals and claims of the account (a no-op on SQLite, whose
+    # writes are one at a time): two bridges taking a free line take it one after the
+    # other, and a claim committing after a takeover read the held rows would be left
+    # dispatched to a device that no longer holds the line.
+    lock_account(conn, account_id)
     current = {
         r.line_id: r
         for r in conn.execute(
@@ -249,7 +252,10 @@ def _for_dispatch(
     return [OutboxItem(r[0], r[1], r[2], r[3], cipher.open(r[4])) for r in conn.execute(query)]
 
 
-def _claim(conn: Connection, outbox_id: int, device_id: int, now: datetime) -> bool:
+def _claim(
+    conn: Connection, account_id: int, outbox_id: int, device_id: int, now: datetime
+) -> bool:
+    lock_account(conn, account_id)  # see _renew
     leased = (
         select(line_leases.c.line_id)
         .where(

@@ -21,6 +21,7 @@ async def device_views(svc: Services, account_id: int) -> list[DeviceView]:
         last = device.last_seen_at
         live = svc.registry.get(device.id)
         modem = live.modem if live is not None else None
+        importing = live.importing if live is not None else None
         # A modem that stopped answering has no signal or network to show, whatever the
         # bridge last said about them.
         shown = modem if modem is not None and modem.state != "not_responding" else None
@@ -34,6 +35,8 @@ async def device_views(svc: Services, account_id: int) -> list[DeviceView]:
                 operator=shown.operator if shown else None,
                 lines=list(device.lines),
                 modem_state=modem.state if modem else None,
+                import_done=importing.done if importing else None,
+                import_total=importing.total if importing else None,
             )
         )
     svc.device_views[account_id] = views

@@ -139,16 +139,13 @@ class Ingester:
             repair=group[0].repair,
             upto=upto,
             feed_page=FEED_PAGE if watched else None,
+            # A repair that has to add or complete something met a server that forgot
+            # what it had acknowledged (a restored backup): browser cursors from before
+            # must resync, not resume. Once per connection; a repair that changes
+            # nothing (as after pairing again) changes nothing for browsers.
+            rotate=group[0].repair and not self._rotated,
         )
-        if group[0].repair and result.seq is not None and not self._rotated:
-            # A repair that had to add messages met a server that forgot what it had
-            # acknowledged (a restored backup): browser cursors from before must resync,
-            # not resume. (A repair that adds nothing, as after pairing again, changes
-            # nothing for browsers.)
-            self._rotated = True
-            svc.hub.publish(
-                account_id, ChangesHint(await svc.conversations.rotate_epoch(account_id))
-            )
+        self._rotated = self._rotated or result.rotated
         # A code SMS reaching this account's own SIM proves the number (see
         # server.auth.verification); done before the acknowledgement.
         await svc.verification.auto_verify(account_id, (i.body for i in batch))

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 
 import msgspec
 
-from protocol.messages import LinkClose, ModemInfo
+from protocol.messages import ImportProgress, LinkClose, ModemInfo
 from server.storage.devices import Device
 
 
@@ -21,6 +21,8 @@ class DeviceConnection:
     close: Callable[[LinkClose], Awaitable[None]]
     log: logging.Logger
     modem: ModemInfo | None = None
+    #: The bridge's last report on importing its phone's history, while it imports.
+    importing: ImportProgress | None = None
     outbox_wakeup: asyncio.Event = field(default_factory=asyncio.Event)
     #: False once the connection ended: nothing may be claimed for it any more.
     live: bool = True
