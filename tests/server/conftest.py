@@ -137,8 +137,8 @@ def origin_of(client: TestClient) -> str:
 # emptied before the test; see tests/server/postgres.py). The PostgreSQL leg skips, saying
 # why, when no server answers; it fails when FERRY_TEST_POSTGRES_URL names one that does
 # not. These modules run on SQLite only: they test the network, TLS, the device link's
-# encryption, throttles, number formats, the command line or SQLite itself, and a second
-# database would only double their time.
+# encryption, throttles, number formats, the command line or SQLite itself (its backups),
+# and a second database would only double their time.
 SQLITE_ONLY_MODULES = frozenset(
     {
         "test_cli",
@@ -147,6 +147,7 @@ SQLITE_ONLY_MODULES = frozenset(
         "test_fuzz",  # 30 s of schemathesis (run on PostgreSQL once: no 5xx there either)
         "test_keys_tls",
         "test_net",
+        "test_ops_backup",  # SQLite's online backup (PostgreSQL's is pg_dump)
         "test_peer_numbers",
         "test_proxies",
         "test_runner",  # SQLite's writer thread and raw sqlite3 statements
