@@ -187,10 +187,10 @@ def postgres() -> Iterator[Postgres]:
     url, explicit = admin_url()
     why = run(lambda: reachable(url))
     if why is not None:
-        message = f"PostgreSQL leg: no server at {shown(url)} ({why}); set {ENV} to run it"
-        if explicit:
-            pytest.fail(message)  # named on purpose: a broken setup must not pass as a skip
-        pytest.skip(message)
+        message = f"PostgreSQL leg: no server at {shown(url)} ({why})"
+        if explicit:  # named on purpose: a broken setup must not pass as a skip
+            pytest.fail(f"{message}, which {ENV} names")
+        pytest.skip(f"{message}; set {ENV} to name one")
     pg = Postgres(url)
     pg.create()
     try:
