@@ -381,7 +381,9 @@ def _seed(conn: Connection) -> dict[str, int]:
         if table.name == "alembic_version":
             continue
         keys = list(table.primary_key.columns)
-        generated = keys[0] if len(keys) == 1 and isinstance(keys[0].type, Integer) else None
+        # A single integer key is generated, unless it points at a parent (line_leases).
+        single = keys[0] if len(keys) == 1 and not keys[0].foreign_keys else None
+        generated = single if single is not None and isinstance(single.type, Integer) else None
         values: dict[str, Any] = {}
         for column in table.columns:
             parent = next(iter(column.foreign_keys), None)
