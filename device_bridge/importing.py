@@ -3,11 +3,13 @@
 ``done`` counts the phone's rows the journal took (its seen set) less those the server
 has not acknowledged yet, so "41,200 of 100,000" means 41,200 are on the server. A
 report goes out at most every :data:`REPORT_EVERY`, and a last one (``done == total``)
-when the phone has nothing more to give and the server has everything.
+when the phone has nothing more to give and the server has everything. The bridge's own
+log shows the same as a bar (``ferry bridge run``), at most every :data:`LOG_EVERY`.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
@@ -19,6 +21,17 @@ if TYPE_CHECKING:
     from device_bridge.journal import Journal
 
 REPORT_EVERY = timedelta(seconds=1)
+LOG_EVERY = timedelta(seconds=5)
+_BAR = 30
+
+log = logging.getLogger("ferry.bridge.import")
+
+
+def progress_bar(done: int, total: int) -> str:
+    """``[#########.....................]  41,200 of 100,000 (41%)``"""
+    share = done / total if total else 1.0
+    filled = round(share * _BAR)
+    return f"[{'#' * filled}{'.' * (_BAR - filled)}] {done:,} of {total:,} ({share:.0%})"
 
 
 class ImportTracker:
@@ -35,6 +48,7 @@ class ImportTracker:
         self._caught_up = False
         self._last: ImportProgress | None = None
         self._sent_at: datetime | None = None
+        self._logged_at: datetime | None = None
 
     @property
     def active(self) -> bool:
@@ -60,6 +74,7 @@ class ImportTracker:
         if self._caught_up and self._journal.inbound_count() == 0:
             total = max(self._total, self._done())
             await self._send(ImportProgress(total=total, done=total))
+            log.info("imported the phone's history: %s", progress_bar(total, total))
             self._total = None
             self._last = None
             return
@@ -80,3 +95,7 @@ class ImportTracker:
         due = self._sent_at is None or now - self._sent_at >= REPORT_EVERY
         if (force or (progress != self._last and due)) and await self._send(progress):
             self._last, self._sent_at = progress, now
+        if force or self._logged_at is None or now - self._logged_at >= LOG_EVERY:
+            self._logged_at = now
+            bar = progress_bar(progress.done, progress.total)
+            log.info("importing the phone's history: %s", bar)

@@ -21,6 +21,8 @@ class Proc:
     proc: asyncio.subprocess.Process | None = None
     #: How many times :meth:`kill` ended it.
     kills: int = 0
+    #: Added to (or replacing) this process's environment.
+    env: dict[str, str] | None = None
 
     @property
     def running(self) -> bool:
@@ -36,7 +38,7 @@ class Proc:
                 *self.argv,
                 stdout=out,
                 stderr=out,
-                env={**os.environ, "FERRY_LOG_LEVEL": self.log_level},
+                env={**os.environ, **(self.env or {}), "FERRY_LOG_LEVEL": self.log_level},
             )
 
     async def kill(self) -> None:

@@ -99,6 +99,36 @@ class FakePhone:
         self.save()
         return mms_id
 
+    def add_history(self, sms: int, mms: int, *, sent_every: int = 5) -> None:
+        """A phone with years of history, written once: ``sms`` texts (every
+        ``sent_every``-th in the sent box) and ``mms`` picture messages, bodies
+        ``history 000001`` … and ``picture 0001`` …"""
+        first = max((r["_id"] for r in self.state["sms"]), default=0) + 1
+        for n in range(first, first + sms):
+            out = n % sent_every == 0
+            self.state["sms"].append({
+                "_id": n, "address": f"+1555020{n % 50:04d}", "body": f"history {n:06d}",
+                "date": T0_MS - (first + sms - n) * 60_000, "date_sent": 0,
+                "type": 2 if out else 1, "status": -1,
+            })  # fmt: skip
+        part = max((p["_id"] for p in self.state["part"]), default=0)
+        for m in range(1, mms + 1):
+            mms_id = max((r["_id"] for r in self.state["mms"]), default=0) + 1
+            self.state["mms"].append({"_id": mms_id, "date": T0_MS // 1000 - m * 3600,
+                                      "date_sent": 0, "m_type": 132, "msg_box": 1})  # fmt: skip
+            self.state["addr"].append(
+                {"_id": mms_id * 10 + 1, "msg_id": mms_id, "address": ALICE, "type": 137}
+            )
+            for ct, text, data in (("text/plain", f"picture {m:04d}", None),
+                                   ("image/jpeg", None, JPEG)):  # fmt: skip
+                part += 1
+                self.state["part"].append({
+                    "_id": part, "mid": mms_id, "ct": ct, "name": None if text else f"p{m}.jpg",
+                    "cl": None, "text": text,
+                    "data_b64": base64.b64encode(data).decode() if data else None,
+                })  # fmt: skip
+        self.save()
+
     def calls(self) -> list[list[str]]:
         if not self.log.exists():
             return []
