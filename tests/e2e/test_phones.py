@@ -3,7 +3,8 @@ process; only the phone's published interface is faked (``termux-*`` commands on
 
 A reply sent from the browser through the phone comes back in the phone's sent box: it
 must not reach the server a second time. Termux hears nothing after a send, so the
-message says so ("sent_no_report"), as does one the user typed on the phone.
+message says so ("sent_no_report"), as does one the user typed on the phone. A modem and
+a phone on one account each serve their own number.
 """
 
 from __future__ import annotations
@@ -28,7 +29,16 @@ from device_bridge.pairing import pair
 from server.api.common import SERVICES
 from server.config import Config
 from tests.device_link import new_pairing_code
-from tests.e2e.conftest import PASSWORD, PHONE1, eventually, free_port, start_server
+from tests.e2e.conftest import (
+    PASSWORD,
+    PHONE1,
+    PHONE2,
+    eventually,
+    free_port,
+    open_system,
+    start_server,
+)
+from tests.fakes.sms import FakeSms
 from tests.fakes.termux_phone import ALICE, FakeTermux
 
 pytestmark = pytest.mark.e2e
@@ -141,3 +151,68 @@ async def test_termux_reply_is_sent_once_and_not_read_back_from_the_sent_box(
         "Typed on the phone",
     ]
     assert bridge.journal.cursors()[SOURCE] == 3
+
+
+async def test_a_modem_and_a_phone_on_one_account_each_serve_their_own_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The account's modem (emulator, real AT driver) and a second phone (Termux) for
+    another number: the phone is paired for its own number, which its own bridge proves
+    with the code texted to it; each line's messages arrive on it, and each reply leaves
+    through the line the user chose, exactly once."""
+    second = "+15550100009"
+    async with open_system(tmp_path) as (system, _):
+        svc = system.svc
+        svc.verification.gateway = network = FakeSms()
+        await asyncio.wait_for(system.bridge.link.connected.wait(), 10)
+        async with ClientSession(cookie_jar=CookieJar(unsafe=True)) as http:
+            phones = PhoneSystem(system.url, system.runner, tmp_path / "phone bridge", http)
+            login = {"phone": PHONE1, "password": PASSWORD}
+            async with http.post(f"{system.url}/api/v1/session", json=login) as resp:
+                assert resp.status == 200
+            body = {"number": second}
+            async with http.post(f"{system.url}/api/v1/pairing-codes", json=body) as resp:
+                assert resp.status == 201, await resp.text()
+                offer = await resp.json()
+            await pair(phones.bridge_dir, offer["uri"], name="Second phone")
+            phone = FakeTermux(tmp_path / "phone", monkeypatch)
+            phone.add_sms("kept until the number is proven", sender=ALICE)
+            await phones.start_bridge(TermuxPhone())
+            line_id = offer["line_id"]
+            async with http.post(f"{system.url}/api/v1/lines/{line_id}/code") as resp:
+                assert resp.status == 202, await resp.text()
+            await svc.background.drain()
+            # The network delivers the code to the second phone; its bridge uploads it.
+            phone.add_sms(network.to(second)[-1].text, sender="FERRY")
+
+            async def proven() -> bool:
+                found = (await phones.get("/api/v1/lines"))["lines"]
+                return [(x["number"], x["verified"]) for x in found] == [
+                    (PHONE1, True),
+                    (second, True),
+                ]
+
+            await eventually(proven, timeout=20)
+            system.emulator.network.send_text(PHONE2, PHONE1, "to the modem")
+            found = await phones.until(lambda ms: len(ms) == 3)
+            threads = (await phones.get("/api/v1/threads"))["threads"]
+            lines_of = {t["id"]: t["line"] for t in threads}
+            assert sorted((lines_of[m["thread_id"]], m["body"]) for m in found) == sorted([
+                (PHONE1, "to the modem"),
+                (second, "kept until the number is proven"),
+                (second, network.to(second)[-1].text),
+            ])  # fmt: skip
+            lines = {x["number"]: x["id"] for x in (await phones.get("/api/v1/lines"))["lines"]}
+            for to, text, line in ((ALICE, "from the phone", second),
+                                   (PHONE2, "from the modem", PHONE1)):  # fmt: skip
+                payload = {"to": to, "body": text, "client_msg_id": text, "line_id": lines[line]}
+                async with http.post(f"{system.url}/api/v1/messages", json=payload) as resp:
+                    assert resp.status == 201, await resp.text()
+            done = {"from the phone": "sent_no_report", "from the modem": "delivered"}
+            await phones.until(lambda ms: {m["body"]: m["status"] for m in ms
+                                           if m["direction"] == "out"} == done)  # fmt: skip
+            await asyncio.sleep(0.5)
+            assert system.received_by(PHONE2) == ["from the modem"]
+            sends = [c[2] for c in phone.calls() if c[0] == "termux-sms-send"]
+            assert sends == ["from the phone"]
+            await phones.stop_bridge()
