@@ -1,4 +1,4 @@
-"""``python -m bench [--quick] [ingest fanout latency memory storm]``: run, report, save.
+"""``python -m bench [--quick] [ingest fanout latency memory storm android]``: run, report.
 
 Prints one JSON object on stdout (also written to ``bench/last-report.json``) and a
 one-line summary per figure on stderr. A missed target is a measurement, not a failure:
@@ -19,12 +19,12 @@ import traceback
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
-from bench import connections, fanout, ingest, latency, report
+from bench import android, connections, fanout, ingest, latency, report
 from bench.procs import raise_nofile
 from bench.report import Figure
 from bench.target import FULL, QUICK, Context
 
-NAMES = ("ingest", "fanout", "latency", "memory", "storm")
+NAMES = ("ingest", "fanout", "latency", "memory", "storm", "android")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -57,6 +57,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--connections", type=int, dest="idle_connections", help="tabs in the memory/storm wave"
     )
+    p.add_argument("--android-messages", type=int, help="the phone's history (android)")
     return p
 
 
@@ -84,6 +85,8 @@ def _plan(
     # One wave of connections serves both figures.
     if wanted := selected & {"memory", "storm"}:
         plan.append(("+".join(sorted(wanted)), lambda: connections.run(ctx, wanted)))
+    if "android" in selected:
+        plan.append(("android", lambda: android.run(ctx)))
     return plan
 
 

@@ -44,11 +44,13 @@ class Sizes:
     idle_connections: int = 5_000
     connect_concurrency: int = 256
     history: int = 200
+    android_messages: int = 100_000
 
 
 FULL = Sizes()
 QUICK = Sizes(
     ingest_messages=3_000,
+    android_messages=5_000,
     fanout_rounds=3,
     latency_rounds=100,
     idle_connections=1_000,

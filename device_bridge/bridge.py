@@ -60,7 +60,7 @@ from device_bridge.gsm.errors import (
 )
 from device_bridge.gsm.pdu import Deliver, StatusReport
 from device_bridge.importing import ImportTracker
-from device_bridge.journal import InboundItem, Journal, Part
+from device_bridge.journal import Decoded, InboundItem, Journal, Part
 from device_bridge.link import Link
 from device_bridge.outcomes import explain
 from protocol.codec import DEFAULT_MAX_SIZE, encode
@@ -251,20 +251,24 @@ class Bridge:
             async with self._acked:
                 await self._acked.wait_for(lambda: self.journal.inbound_count() < IMPORT_AHEAD)
             batch = await inbox.poll_new(self.journal, POLL_BATCH)
-            for received in batch:
-                self._journal_received(received)
+            # The whole round in one journal transaction: one fsync, not one a message.
+            decoded = [d for r in batch if (d := self._decoded(r)) is not None]
+            if decoded and self.journal.add_received_many(decoded):
+                self._upload_wakeup.set()
             await self._import.batch(len(batch))
             if not batch:
                 return
 
-    def _journal_received(self, r: Received) -> None:
+    def _decoded(self, r: Received) -> Decoded | None:
+        """What to journal of a message the phone decoded, fitted to the protocol's
+        limits; None for the phone's copy of a send of this bridge (taken as read)."""
         if r.direction == "out" and r.stamp is not None:
             own = self.journal.own_send(r.key, r.sender, r.body, r.sent_at)
             if own is not None:
                 # The phone's copy of a message this bridge sent: the server has it.
                 log.info("%s is the phone's copy of outbox %d", r.source, own)
                 self.journal.take_rows(r.source, [(r.position, r.stamp)])
-                return
+                return None
         fitted = fit(r.body, r.attachments, too_large=r.unread)
         if fitted.dropped:
             log.warning(
@@ -274,12 +278,10 @@ class Bridge:
                 ", ".join(f"{mime} {size} B" for mime, size in fitted.dropped),
             )
         sender = r.sender.strip()[:MAX_SENDER] or "unknown"
-        if self.journal.add_received(
-            r.key, sender, fitted.body, r.sent_at, fitted.attachments,
-            source=r.source, position=r.position, stamp=r.stamp,
-            direction=r.direction, status=r.status,
-        ):  # fmt: skip
-            self._upload_wakeup.set()
+        return Decoded(
+            r.key, sender, fitted.body, r.sent_at, tuple(fitted.attachments), r.source,
+            r.position, r.stamp, r.direction, r.status,
+        )  # fmt: skip
 
     async def _keep(self, stored: StoredMessage) -> None:
         """Journal durably, then free the SIM slot."""

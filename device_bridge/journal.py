@@ -38,7 +38,7 @@ import contextlib
 import hashlib
 import hmac
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -150,6 +150,23 @@ class InboundItem:
     incomplete: bool
     attachments: tuple[Attachment, ...] = ()
     #: ``out``: sent from the phone itself; ``sender`` is then the recipient.
+    direction: str = "in"
+    status: str | None = None
+
+
+@dataclass(frozen=True)
+class Decoded:
+    """A message the phone decoded itself, ready to journal (``add_received_many``):
+    ``source``/``position``/``stamp`` name the phone row it came from."""
+
+    key: str
+    sender: str
+    body: str
+    sent_at: datetime
+    attachments: tuple[Attachment, ...]
+    source: str
+    position: int
+    stamp: int | None = None
     direction: str = "in"
     status: str | None = None
 
@@ -329,43 +346,60 @@ class Journal(OutboundRows, PhoneRows):
         direction: str = "in",
         status: str | None = None,
     ) -> bool:
-        """Journal a message the phone decoded, its attachments, the cursor of ``source``
-        past ``position`` and (with ``stamp``) the row in the seen set, in one
-        transaction; False if the key was known."""
+        """Journal one message the phone decoded (see :meth:`add_received_many`); False if
+        the key was known."""
+        item = Decoded(
+            key, sender, body, sent_at, tuple(attachments), source, position, stamp, direction,
+            status,
+        )  # fmt: skip
+        return self.add_received_many([item]) == 1
+
+    def add_received_many(self, items: Sequence[Decoded]) -> int:
+        """Journal messages the phone decoded, with their attachments, the cursor of each
+        ``source`` past its ``position`` and (with ``stamp``) each row in the seen set, in
+        one transaction (one fsync for a whole poll round); returns how many keys were
+        new."""
+        added = 0
         try:
             with self._atomic():
-                cur = self._db.execute(
-                    "INSERT OR IGNORE INTO inbound (key, sender, body, sent_at, incomplete, "
-                    "direction, status) VALUES (?, ?, ?, ?, 0, ?, ?)",
-                    (
-                        key,
-                        sender,
-                        self._sealer.seal_text(whole_text(body), f"body:{key}"),
-                        sent_at.isoformat(),
-                        direction,
-                        status,
-                    ),
-                )
-                added = cur.rowcount == 1
-                if added:
-                    n = int(cur.lastrowid or 0)
-                    self._db.executemany(
-                        "INSERT INTO attachments VALUES (?, ?, ?, ?, ?)",
-                        [
-                            (
-                                n,
-                                i,
-                                a.mime,
-                                self._seal_name(a.name, n, i),
-                                self._sealer.seal(a.data, f"att:{n}:{i}"),
-                            )
-                            for i, a in enumerate(attachments)
-                        ],
-                    )
-                self._take_row(source, position, stamp)
+                for item in items:
+                    added += self._add_decoded(item)
             return added
         except sqlite3.Error as exc:
             raise JournalError(str(exc)) from None
+
+    def _add_decoded(self, item: Decoded) -> bool:
+        key = item.key
+        cur = self._db.execute(
+            "INSERT OR IGNORE INTO inbound (key, sender, body, sent_at, incomplete, "
+            "direction, status) VALUES (?, ?, ?, ?, 0, ?, ?)",
+            (
+                key,
+                item.sender,
+                self._sealer.seal_text(whole_text(item.body), f"body:{key}"),
+                item.sent_at.isoformat(),
+                item.direction,
+                item.status,
+            ),
+        )
+        added = cur.rowcount == 1
+        if added:
+            n = int(cur.lastrowid or 0)
+            self._db.executemany(
+                "INSERT INTO attachments VALUES (?, ?, ?, ?, ?)",
+                [
+                    (
+                        n,
+                        i,
+                        a.mime,
+                        self._seal_name(a.name, n, i),
+                        self._sealer.seal(a.data, f"att:{n}:{i}"),
+                    )
+                    for i, a in enumerate(item.attachments)
+                ],
+            )
+        self._take_row(item.source, item.position, item.stamp)
+        return added
 
     def cursors(self) -> dict[str, int]:
         """The highest position taken from each phone store, by source."""

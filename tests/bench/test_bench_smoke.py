@@ -46,3 +46,20 @@ def test_quick_ingest_reports_a_figure_beside_its_baseline(tmp_path: Path) -> No
     assert figure["ferry"] > 0 and figure["baseline"] > 0
     assert isinstance(figure["pass"], bool)
     assert "ingest" in done.stderr  # the one-line summary
+
+
+def test_quick_android_import_reports_speed_and_memory(tmp_path: Path) -> None:
+    """The phone-import benchmark runs end to end at a small size (the suite's own import
+    tests run in tests/e2e; the 100,000 belong to ``python -m bench android``)."""
+    done = subprocess.run(
+        [sys.executable, "-m", "bench", "--quick", "android", "--android-messages", "300",
+         "--work-dir", str(tmp_path / "work"), "--report", str(tmp_path / "report.json")],
+        cwd=ROOT, capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-2000:]
+    figures = json.loads(done.stdout)["figures"]
+    speed, memory = figures["android"], figures["android_memory"]
+    assert speed["messages"] == 300 and speed["pictures"] == 9 and speed["texts"] == 291
+    assert speed["ferry"] > 0 and speed["baseline"] > 0 and speed["bridge_peak_rss_mb"] > 0
+    assert memory["ferry"] >= memory["baseline"] > 0
+    assert isinstance(speed["pass"], bool) and isinstance(memory["pass"], bool)

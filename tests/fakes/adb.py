@@ -23,15 +23,22 @@ Every invocation's arguments are appended, one JSON list a line, to ``FERRY_FAKE
 from __future__ import annotations
 
 import base64
+import contextlib
+import io
 import json
 import os
 import re
 import shlex
 import sqlite3
 import sys
+from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-_TABLES = {
+if TYPE_CHECKING:
+    from device_bridge.drivers.adb import AdbResult, AdbRunner
+
+TABLES = {
     "sms": ["_id", "address", "body", "date", "date_sent", "type", "status"],
     "mms": ["_id", "date", "date_sent", "m_type", "msg_box"],
     "addr": ["_id", "msg_id", "address", "type"],
@@ -40,32 +47,77 @@ _TABLES = {
 }
 
 
+class FakeAdbPhone:
+    """The phone's providers as SQLite tables, answering ``adb`` argument lists.
+
+    ``phone``: the JSON description (see the module docstring); with ``db``, the tables
+    are that database's (a large phone built once, as the benchmark does), and ``phone``
+    only gives the serial, state, props and refusals.
+    """
+
+    def __init__(self, phone: dict, db: sqlite3.Connection | None = None) -> None:
+        self.phone = phone
+        self.db = db if db is not None else _db(phone)
+
+    def run(self, argv: list[str]) -> tuple[int, bytes, bytes]:
+        """(exit status, stdout, stderr) of ``adb *argv``."""
+        out, err = io.StringIO(), io.StringIO()
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            self.raw = b""
+            code = self._run(argv)
+        return code, out.getvalue().encode() + self.raw, err.getvalue().encode()
+
+    def _run(self, argv: list[str]) -> int:
+        phone = self.phone
+        if argv[:1] == ["-s"]:
+            if argv[1] != phone["serial"]:
+                return _fail(f"error: device '{argv[1]}' not found")
+            argv = argv[2:]
+        state = phone.get("state", "device")
+        if argv == ["get-state"]:
+            if state != "device":
+                return _fail(f"error: device {state}")
+            print("device")
+            return 0
+        if state != "device":
+            return _fail(f"error: device {state}")
+        verb, words = argv[0], shlex.split(" ".join(argv[1:]))
+        if verb == "shell" and words[:1] == ["getprop"]:
+            print(phone.get("props", {}).get(words[1], ""))
+            return 0
+        if verb == "shell" and words[:2] == ["content", "query"]:
+            return _query(phone, self.db, _options(words[2:]))
+        if verb == "exec-out" and words[:2] == ["content", "read"]:
+            code, self.raw = _read(phone, self.db, _options(words[2:])["--uri"])
+            return code
+        return _fail(f"fake adb: unsupported {argv!r}")
+
+
+def in_process_runner(phone: FakeAdbPhone) -> AdbRunner:
+    """An :class:`~device_bridge.drivers.adb.AdbRunner` answering from ``phone`` without a
+    process per call (the benchmark's 100,000 messages would spend minutes starting them)."""
+    # Imported here: the script run as ``adb`` starts faster without them.
+    from device_bridge.android.errors import AdbOutputTooLarge
+    from device_bridge.drivers.adb import AdbResult
+
+    async def run(args: Sequence[str], *, limit: int) -> AdbResult:
+        code, out, err = phone.run(list(args))
+        if len(out) > limit:
+            raise AdbOutputTooLarge(f"adb printed more than {limit} bytes", command=args[0])
+        return AdbResult(out, err, code)
+
+    return run
+
+
 def main(argv: list[str]) -> int:
     phone = json.loads(Path(os.environ["FERRY_FAKE_PHONE"]).read_text(encoding="utf-8"))
     if log := os.environ.get("FERRY_FAKE_ADB_LOG"):
         with open(log, "a", encoding="utf-8") as f:
             f.write(json.dumps(argv) + "\n")
-    if argv[:1] == ["-s"]:
-        if argv[1] != phone["serial"]:
-            return _fail(f"error: device '{argv[1]}' not found")
-        argv = argv[2:]
-    state = phone.get("state", "device")
-    if argv == ["get-state"]:
-        if state != "device":
-            return _fail(f"error: device {state}")
-        print("device")
-        return 0
-    if state != "device":
-        return _fail(f"error: device {state}")
-    verb, words = argv[0], shlex.split(" ".join(argv[1:]))
-    if verb == "shell" and words[:1] == ["getprop"]:
-        print(phone.get("props", {}).get(words[1], ""))
-        return 0
-    if verb == "shell" and words[:2] == ["content", "query"]:
-        return _query(phone, _options(words[2:]))
-    if verb == "exec-out" and words[:2] == ["content", "read"]:
-        return _read(phone, _options(words[2:])["--uri"])
-    return _fail(f"fake adb: unsupported {argv!r}")
+    code, out, err = FakeAdbPhone(phone).run(argv)
+    sys.stdout.buffer.write(out)
+    sys.stderr.buffer.write(err)
+    return code
 
 
 def _fail(message: str) -> int:
@@ -77,10 +129,15 @@ def _options(words: list[str]) -> dict[str, str]:
     return dict(zip(words[::2], words[1::2], strict=True))
 
 
+def create_tables(db: sqlite3.Connection) -> None:
+    for table, columns in TABLES.items():
+        db.execute(f"CREATE TABLE IF NOT EXISTS {table} ({', '.join(columns)})")
+
+
 def _db(phone: dict) -> sqlite3.Connection:
     db = sqlite3.connect(":memory:")
-    for table, columns in _TABLES.items():
-        db.execute(f"CREATE TABLE {table} ({', '.join(columns)})")
+    create_tables(db)
+    for table, columns in TABLES.items():
         for row in phone.get(table, []):
             db.execute(
                 f"INSERT INTO {table} VALUES ({', '.join('?' * len(columns))})",
@@ -108,7 +165,7 @@ def _source(uri: str) -> tuple[str, str]:
     raise LookupError(uri)
 
 
-def _query(phone: dict, opts: dict[str, str]) -> int:
+def _query(phone: dict, db: sqlite3.Connection, opts: dict[str, str]) -> int:
     uri = opts["--uri"]
     if uri in phone.get("refuse", []):
         return _provider_error(uri)
@@ -122,7 +179,7 @@ def _query(phone: dict, opts: dict[str, str]) -> int:
         sql += f" AND ({opts['--where']})"
     if "--sort" in opts:
         sql += f" ORDER BY {opts['--sort']}"
-    cur = _db(phone).execute(sql)
+    cur = db.execute(sql)
     names = [d[0] for d in cur.description]
     rows = cur.fetchall()
     if not rows:
@@ -148,15 +205,14 @@ def _provider_error(uri: str) -> int:
     return 0  # as Android's content command does
 
 
-def _read(phone: dict, uri: str) -> int:
+def _read(phone: dict, db: sqlite3.Connection, uri: str) -> tuple[int, bytes]:
     m = re.fullmatch(r"content://mms/part/(\d+)", uri)
-    part = next((p for p in phone.get("part", []) if m and p["_id"] == int(m.group(1))), None)
-    if part is None or uri in phone.get("refuse", []) or part.get("data_b64") is None:
+    found = db.execute("SELECT data_b64 FROM part WHERE _id = ?", (int(m.group(1)),)) if m else None
+    row = found.fetchone() if found is not None else None
+    if row is None or uri in phone.get("refuse", []) or row[0] is None:
         # exec-out has no separate error stream: the phone's complaint is the output.
-        sys.stdout.write("Error while accessing provider:mms\njava.io.FileNotFoundException\n")
-        return 0
-    sys.stdout.buffer.write(base64.b64decode(part["data_b64"]))
-    return 0
+        return 0, b"Error while accessing provider:mms\njava.io.FileNotFoundException\n"
+    return 0, base64.b64decode(row[0])
 
 
 if __name__ == "__main__":
