@@ -22,6 +22,7 @@ from server.storage.accounts import AccountStore
 from server.storage.devices import DeviceStore
 from server.storage.engine import create_engine, migrate
 from server.storage.epochs import rotate_all_epochs
+from server.storage.lines import LineStore
 from server.storage.pairing import DeviceLimit, PairingStore, TooManyCodes
 from server.storage.security import SecurityEvent, SecurityEventStore
 from server.tls import server_tls
@@ -93,7 +94,7 @@ def server_url(config: Config) -> ServerUrl:
 
 async def create_pairing_code(config: Config, phone: str, server_url: str) -> PairingOffer:
     """A pairing code for the account of ``phone`` naming ``server_url`` (for headless
-    set-ups and the demo).
+    set-ups and the demo); its bridge serves the account's own number.
 
     Raises:
         AdminError: no such account, or it hit the device or hourly code limit.
@@ -108,6 +109,11 @@ async def create_pairing_code(config: Config, phone: str, server_url: str) -> Pa
         account = await AccountStore(engine).by_phone(to_e164(phone))
         if account is None:
             raise AdminError(f"no account for {phone}")
+        own = [
+            x.id
+            for x in await LineStore(engine).for_account(account.id)
+            if x.number == account.phone
+        ]
         code = new_code()
         result = await PairingStore(engine).create(
             account.id,
@@ -116,6 +122,7 @@ async def create_pairing_code(config: Config, phone: str, server_url: str) -> Pa
             ttl=config.pairing_code_ttl,
             per_hour=config.pairing_codes_per_hour,
             max_devices=config.max_devices,
+            line_id=own[0] if own else None,
         )
     finally:
         await engine.dispose()

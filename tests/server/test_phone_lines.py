@@ -13,7 +13,9 @@ import json
 
 from protocol.messages import Ack, ContactEntry, Contacts, ContactsAck, InboundSms, SendSms, Upload
 from protocol.pairing import parse_pairing_uri
+from server.admin import create_pairing_code
 from server.auth.codes import code_message
+from server.config import Config
 from tests.server.conftest import PASSWORD, PHONE, Env
 from tests.server.test_outbox_leases import orders
 from tests.server.test_pairing import pair
@@ -198,3 +200,13 @@ async def test_contacts_name_conversations_per_line(env: Env) -> None:
     ]
     await first.close()
     await second.close()
+
+
+async def test_a_code_from_the_command_line_is_for_the_accounts_own_number(
+    env: Env, config: Config
+) -> None:
+    await env.svc.lines.claim(env.account_id, SECOND, env.clock.now())
+    offer = await create_pairing_code(config, PHONE, "http://127.0.0.1:1")
+    _, dev = await pair(env, parse_pairing_uri(offer.uri).code, name="Headless modem")
+    assert dev.welcome.lines == [PHONE]
+    await dev.close()
