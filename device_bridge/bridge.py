@@ -60,7 +60,8 @@ from device_bridge.gsm.errors import (
 )
 from device_bridge.gsm.pdu import Deliver, StatusReport
 from device_bridge.importing import ImportTracker
-from device_bridge.journal import Decoded, InboundItem, Journal, Part
+from device_bridge.journal import InboundItem, Journal, Part
+from device_bridge.journal_phone import Decoded
 from device_bridge.link import Link
 from device_bridge.outcomes import explain
 from protocol.codec import DEFAULT_MAX_SIZE, encode

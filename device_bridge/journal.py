@@ -38,14 +38,14 @@ import contextlib
 import hashlib
 import hmac
 import sqlite3
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 
 from device_bridge.errors import JournalError
 from device_bridge.journal_outbound import UNSENT, OutboundRows
-from device_bridge.journal_phone import PhoneRows
+from device_bridge.journal_phone import PhoneRows, whole_text
 from device_bridge.sealing import Sealer, load_key
 from protocol.messages import Attachment
 
@@ -150,23 +150,6 @@ class InboundItem:
     incomplete: bool
     attachments: tuple[Attachment, ...] = ()
     #: ``out``: sent from the phone itself; ``sender`` is then the recipient.
-    direction: str = "in"
-    status: str | None = None
-
-
-@dataclass(frozen=True)
-class Decoded:
-    """A message the phone decoded itself, ready to journal (``add_received_many``):
-    ``source``/``position``/``stamp`` name the phone row it came from."""
-
-    key: str
-    sender: str
-    body: str
-    sent_at: datetime
-    attachments: tuple[Attachment, ...]
-    source: str
-    position: int
-    stamp: int | None = None
     direction: str = "in"
     status: str | None = None
 
@@ -331,80 +314,6 @@ class Journal(OutboundRows, PhoneRows):
             "INSERT OR IGNORE INTO undecodable (key, pdu, error, seen_at) VALUES (?, ?, ?, ?)",
             (key, self._sealer.seal_text(pdu, f"pdu:{key}"), error[:200], now.isoformat()),
         )
-
-    def add_received(
-        self,
-        key: str,
-        sender: str,
-        body: str,
-        sent_at: datetime,
-        attachments: list[Attachment],
-        *,
-        source: str,
-        position: int,
-        stamp: int | None = None,
-        direction: str = "in",
-        status: str | None = None,
-    ) -> bool:
-        """Journal one message the phone decoded (see :meth:`add_received_many`); False if
-        the key was known."""
-        item = Decoded(
-            key, sender, body, sent_at, tuple(attachments), source, position, stamp, direction,
-            status,
-        )  # fmt: skip
-        return self.add_received_many([item]) == 1
-
-    def add_received_many(self, items: Sequence[Decoded]) -> int:
-        """Journal messages the phone decoded, with their attachments, the cursor of each
-        ``source`` past its ``position`` and (with ``stamp``) each row in the seen set, in
-        one transaction (one fsync for a whole poll round); returns how many keys were
-        new."""
-        added = 0
-        try:
-            with self._atomic():
-                for item in items:
-                    added += self._add_decoded(item)
-            return added
-        except sqlite3.Error as exc:
-            raise JournalError(str(exc)) from None
-
-    def _add_decoded(self, item: Decoded) -> bool:
-        key = item.key
-        cur = self._db.execute(
-            "INSERT OR IGNORE INTO inbound (key, sender, body, sent_at, incomplete, "
-            "direction, status) VALUES (?, ?, ?, ?, 0, ?, ?)",
-            (
-                key,
-                item.sender,
-                self._sealer.seal_text(whole_text(item.body), f"body:{key}"),
-                item.sent_at.isoformat(),
-                item.direction,
-                item.status,
-            ),
-        )
-        added = cur.rowcount == 1
-        if added:
-            n = int(cur.lastrowid or 0)
-            self._db.executemany(
-                "INSERT INTO attachments VALUES (?, ?, ?, ?, ?)",
-                [
-                    (
-                        n,
-                        i,
-                        a.mime,
-                        self._seal_name(a.name, n, i),
-                        self._sealer.seal(a.data, f"att:{n}:{i}"),
-                    )
-                    for i, a in enumerate(item.attachments)
-                ],
-            )
-        self._take_row(item.source, item.position, item.stamp)
-        return added
-
-    def cursors(self) -> dict[str, int]:
-        """The highest position taken from each phone store, by source."""
-        rows = self._db.execute("SELECT key, value FROM meta WHERE key LIKE 'cursor:%'").fetchall()
-        return {key.removeprefix("cursor:"): int(value) for key, value in rows}
 
     def pending_inbound(
         self, after: int = 0, limit: int = 100, max_bytes: int | None = None
@@ -615,11 +524,3 @@ class Journal(OutboundRows, PhoneRows):
             "INSERT OR IGNORE INTO joined_parts VALUES (?, ?)",
             [(p.key, now.isoformat()) for p in group],
         )
-
-
-def whole_text(text: str) -> str:
-    """``text`` as valid Unicode: surrogate halves that belong together are joined, a
-    lone half (its other part never came, or a phone sent it so) becomes U+FFFD."""
-    if not any("\ud800" <= c <= "\udfff" for c in text):
-        return text
-    return text.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "replace")

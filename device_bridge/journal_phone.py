@@ -13,6 +13,8 @@ Such a phone is read, never drained, so the journal must know which of its rows 
   sent) and when it went to the phone; the first sent-box row to the same number with
   the same text within :data:`OWN_SEND_WINDOW` is claimed by it and not uploaded, since
   the server has that message already (from the browser).
+* **Messages** it decoded itself (:class:`Decoded`), journaled a poll round at a time
+  together with the rows they came from: neither lost nor read again.
 * **Flags** (``meta`` rows with value 1), e.g. that a store's first import finished.
 
 Mixed into :class:`device_bridge.journal.Journal`, whose connection and transactions it
@@ -24,19 +26,117 @@ from __future__ import annotations
 import contextlib
 import hmac
 import sqlite3
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from device_bridge.errors import JournalError
+from device_bridge.sealing import Sealer
+from protocol.messages import Attachment
 
 #: How far apart the bridge's send and the phone's sent-box row may be, either way.
 OWN_SEND_WINDOW = timedelta(minutes=15)
+
+
+@dataclass(frozen=True)
+class Decoded:
+    """A message the phone decoded itself, ready to journal (``add_received_many``):
+    ``source``/``position``/``stamp`` name the phone row it came from."""
+
+    key: str
+    sender: str
+    body: str
+    sent_at: datetime
+    attachments: tuple[Attachment, ...]
+    source: str
+    position: int
+    stamp: int | None = None
+    direction: str = "in"
+    status: str | None = None
 
 
 class PhoneRows:
     _db: sqlite3.Connection
     _mac_key: bytes
     _atomic: Callable[[], contextlib.AbstractContextManager[None]]
+    _sealer: Sealer
+    _seal_name: Callable[[str | None, int, int], bytes | None]
+
+    # ------------------------------------------------------------ messages
+
+    def add_received(
+        self,
+        key: str,
+        sender: str,
+        body: str,
+        sent_at: datetime,
+        attachments: list[Attachment],
+        *,
+        source: str,
+        position: int,
+        stamp: int | None = None,
+        direction: str = "in",
+        status: str | None = None,
+    ) -> bool:
+        """Journal one message the phone decoded (see :meth:`add_received_many`); False if
+        the key was known."""
+        item = Decoded(
+            key, sender, body, sent_at, tuple(attachments), source, position, stamp, direction,
+            status,
+        )  # fmt: skip
+        return self.add_received_many([item]) == 1
+
+    def add_received_many(self, items: Sequence[Decoded]) -> int:
+        """Journal messages the phone decoded, with their attachments, the cursor of each
+        ``source`` past its ``position`` and (with ``stamp``) each row in the seen set, in
+        one transaction (one fsync for a whole poll round); returns how many keys were
+        new."""
+        added = 0
+        try:
+            with self._atomic():
+                for item in items:
+                    added += self._add_decoded(item)
+            return added
+        except sqlite3.Error as exc:
+            raise JournalError(str(exc)) from None
+
+    def _add_decoded(self, item: Decoded) -> bool:
+        key = item.key
+        cur = self._db.execute(
+            "INSERT OR IGNORE INTO inbound (key, sender, body, sent_at, incomplete, "
+            "direction, status) VALUES (?, ?, ?, ?, 0, ?, ?)",
+            (
+                key,
+                item.sender,
+                self._sealer.seal_text(whole_text(item.body), f"body:{key}"),
+                item.sent_at.isoformat(),
+                item.direction,
+                item.status,
+            ),
+        )
+        added = cur.rowcount == 1
+        if added:
+            n = int(cur.lastrowid or 0)
+            self._db.executemany(
+                "INSERT INTO attachments VALUES (?, ?, ?, ?, ?)",
+                [
+                    (
+                        n,
+                        i,
+                        a.mime,
+                        self._seal_name(a.name, n, i),
+                        self._sealer.seal(a.data, f"att:{n}:{i}"),
+                    )
+                    for i, a in enumerate(item.attachments)
+                ],
+            )
+        self._take_row(item.source, item.position, item.stamp)
+        return added
+
+    def cursors(self) -> dict[str, int]:
+        """The highest position taken from each phone store, by source."""
+        rows = self._db.execute("SELECT key, value FROM meta WHERE key LIKE 'cursor:%'").fetchall()
+        return {key.removeprefix("cursor:"): int(value) for key, value in rows}
 
     # ------------------------------------------------------------ seen rows
 
@@ -181,3 +281,11 @@ def same_number(a: str, b: str) -> bool:
     da, db = "".join(c for c in a if c.isdigit()), "".join(c for c in b if c.isdigit())
     tail = min(len(da), len(db), 9)
     return tail > 0 and da[-tail:] == db[-tail:]
+
+
+def whole_text(text: str) -> str:
+    """``text`` as valid Unicode: surrogate halves that belong together are joined, a
+    lone half (its other part never came, or a phone sent it so) becomes U+FFFD."""
+    if not any("\ud800" <= c <= "\udfff" for c in text):
+        return text
+    return text.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "replace")

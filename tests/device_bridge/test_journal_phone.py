@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from device_bridge.errors import JournalError
-from device_bridge.journal import Decoded, Journal
-from device_bridge.journal_phone import OWN_SEND_WINDOW
+from device_bridge.journal import Journal
+from device_bridge.journal_phone import OWN_SEND_WINDOW, Decoded
 from protocol.messages import Attachment
 
 T = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
