@@ -18,6 +18,7 @@ from datetime import datetime
 
 from sqlalchemy import delete, insert, select, update
 from sqlalchemy.engine import Connection
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from server.storage.epochs import rotate_epoch
@@ -118,9 +119,18 @@ class LineStore:
         return _line(row) if row is not None else None
 
     async def claim(self, account_id: int, number: str, now: datetime) -> int:
-        """:func:`claim_number` in a transaction of its own."""
-        async with self._engine.begin() as conn:
-            return await claim_number(conn, account_id, number, now)
+        """:func:`claim_number` in a transaction of its own.
+
+        Raises:
+            NumberTaken: as :func:`claim_number`.
+        """
+        for _ in range(2):
+            try:
+                async with self._engine.begin() as conn:
+                    return await claim_number(conn, account_id, number, now)
+            except IntegrityError:
+                continue  # claimed at the same moment: look again, it is settled now
+        raise NumberTaken(number)
 
     async def set_label(self, account_id: int, line_id: int, label: str) -> Line | None:
         """Label the account's line; None when it has no such line."""
