@@ -77,11 +77,13 @@ def create_app(
             server_logger.info("sealed %d message bodies stored before encryption at rest", sealed)
         app[SERVICES] = svc
         await _check_continuity(svc)
+        await svc.start()
         yield
         await renew_mark(engine, config.data_dir, svc.clock.now())
         await svc.background.close()
         await svc.access_log.flush()
         await svc.verification.gateway.close()
+        await svc.close()
         await engine.dispose()
 
     app.cleanup_ctx.append(storage_ctx)

@@ -17,6 +17,7 @@ from server.proxies import TrustedProxies
 
 #: Where verification codes can be sent from (``server/sms_gateway``).
 SMS_GATEWAYS = ("log", "emulator", "device")
+REDIS_SCHEMES = ("redis", "rediss", "unix")
 
 
 class ConfigError(Exception):
@@ -103,6 +104,12 @@ class Config:
     #: How often this node renews its mark in the database and data directory, which
     #: tells a database restored from an older backup (server/continuity.py), in seconds.
     continuity_interval: float = 60.0
+    #: Redis of a multi-node deployment (``FERRY_REDIS_URL``, ``redis://host:6379/0``):
+    #: the hub between nodes uses it; ``/readyz`` checks it answers. None: one node.
+    redis_url: str | None = field(default=None, repr=False)
+    #: Prefix of every Redis key and channel of this deployment (``FERRY_REDIS_PREFIX``),
+    #: so several deployments can share one Redis; the same on every node.
+    redis_prefix: str = "ferry:"
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     @property
@@ -160,6 +167,10 @@ class Config:
                 "FERRY_TOMBSTONE_DAYS must be at least 31: bridges re-send messages of the "
                 "last 30 days, and a deleted one whose tombstone is gone would come back"
             )
+        if self.redis_url is not None and urlsplit(self.redis_url).scheme not in REDIS_SCHEMES:
+            raise ConfigError("FERRY_REDIS_URL must start with redis://, rediss:// or unix://")
+        if not 1 <= len(self.redis_prefix) <= 64 or not self.redis_prefix.isprintable():
+            raise ConfigError("FERRY_REDIS_PREFIX must be 1 to 64 printable characters")
         if self.sms_gateway == "device" and self.gateway_device_id is None:
             raise ConfigError("the 'device' SMS gateway needs FERRY_GATEWAY_DEVICE_ID")
         return self
@@ -215,6 +226,10 @@ class Config:
                 values["header_timeout"] = float(env["FERRY_HEADER_TIMEOUT"])
             if "FERRY_TOMBSTONE_DAYS" in env:
                 values["tombstone_age"] = timedelta(days=int(env["FERRY_TOMBSTONE_DAYS"]))
+            if env.get("FERRY_REDIS_URL"):
+                values["redis_url"] = env["FERRY_REDIS_URL"]
+            if env.get("FERRY_REDIS_PREFIX"):
+                values["redis_prefix"] = env["FERRY_REDIS_PREFIX"]
             if "FERRY_ACCESS_LOG_DAYS" in env:
                 values["access_log_retention"] = timedelta(days=int(env["FERRY_ACCESS_LOG_DAYS"]))
         except ValueError as exc:

@@ -53,10 +53,10 @@ async def login(request: web.Request) -> web.Response:
         phone = phone_text  # same path and timing as an unknown account
     ip = auth.client_ip(request)
     keys = (f"ip:{ip}", f"acct:{phone}")
-    svc.throttles.login.check(*keys)
+    await svc.throttles.login.check(*keys)
     account = await svc.accounts.by_phone(phone)
     if not svc.passwords.verify(account.password_hash if account else None, password):
-        svc.throttles.login.hit(*keys)
+        await svc.throttles.login.hit(*keys)
         security_logger.info("failed sign-in from %s", ip)
         if account is not None:
             # Recorded off the request path: the answer's timing must not differ.
@@ -72,7 +72,7 @@ async def login(request: web.Request) -> web.Response:
             )
         raise Unauthenticated("Wrong phone number or password.", code="invalid_credentials")
     assert account is not None
-    svc.throttles.login.reset(keys[1])
+    await svc.throttles.login.reset(keys[1])
     if svc.passwords.needs_rehash(account.password_hash):
         await svc.accounts.set_password_hash(account.id, svc.passwords.hash(password))
     resp = json_response({"account": account_json(account)})
