@@ -110,6 +110,11 @@ class Config:
     #: Prefix of every Redis key and channel of this deployment (``FERRY_REDIS_PREFIX``),
     #: so several deployments can share one Redis; the same on every node.
     redis_prefix: str = "ferry:"
+    #: Seconds between a node's database polls for changes while Redis is lost
+    #: (``FERRY_NODES_POLL``), and while it is not (``FERRY_NODES_SAFETY_POLL``: a node
+    #: killed between a commit and its hint leaves no tab waiting longer).
+    nodes_poll: float = 2.0
+    nodes_safety_poll: float = 30.0
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     @property
@@ -171,6 +176,13 @@ class Config:
             raise ConfigError("FERRY_REDIS_URL must start with redis://, rediss:// or unix://")
         if not 1 <= len(self.redis_prefix) <= 64 or not self.redis_prefix.isprintable():
             raise ConfigError("FERRY_REDIS_PREFIX must be 1 to 64 printable characters")
+        if not 0.1 <= self.nodes_poll <= 60 or not 1 <= self.nodes_safety_poll <= 3600:
+            raise ConfigError(
+                "FERRY_NODES_POLL must be 0.1 to 60 seconds and FERRY_NODES_SAFETY_POLL "
+                "1 to 3600 seconds"
+            )
+        if not 0.1 <= self.sweep_interval <= 3600:
+            raise ConfigError("FERRY_SWEEP_INTERVAL must be 0.1 to 3600 seconds")
         if self.sms_gateway == "device" and self.gateway_device_id is None:
             raise ConfigError("the 'device' SMS gateway needs FERRY_GATEWAY_DEVICE_ID")
         return self
@@ -230,6 +242,12 @@ class Config:
                 values["redis_url"] = env["FERRY_REDIS_URL"]
             if env.get("FERRY_REDIS_PREFIX"):
                 values["redis_prefix"] = env["FERRY_REDIS_PREFIX"]
+            if "FERRY_NODES_POLL" in env:
+                values["nodes_poll"] = float(env["FERRY_NODES_POLL"])
+            if "FERRY_NODES_SAFETY_POLL" in env:
+                values["nodes_safety_poll"] = float(env["FERRY_NODES_SAFETY_POLL"])
+            if "FERRY_SWEEP_INTERVAL" in env:
+                values["sweep_interval"] = float(env["FERRY_SWEEP_INTERVAL"])
             if "FERRY_ACCESS_LOG_DAYS" in env:
                 values["access_log_retention"] = timedelta(days=int(env["FERRY_ACCESS_LOG_DAYS"]))
         except ValueError as exc:

@@ -255,4 +255,9 @@ def _hub(config: Config) -> Hub:
         return Hub()
     from server.nodes.redis_hub import RedisHub  # only nodes of a multi-node deployment
 
-    return RedisHub(config.redis_url, prefix=config.redis_prefix)
+    return RedisHub(
+        config.redis_url,
+        prefix=config.redis_prefix,
+        poll=config.nodes_poll,
+        safety_poll=config.nodes_safety_poll,
+    )

@@ -10,8 +10,8 @@ Three tasks per node, started by :meth:`RedisHub.start`::
                 away, up to MAX_QUEUE entries)
     ticker      every REFRESH s re-announces this node's bridges (their entries expire
                 after PRESENCE_TTL, so a dead node's vanish); polls the database every
-                POLL_DOWN s while not live, every POLL_UP s while live (a node killed
-                between its commit and its hint leaves no follower waiting for long)
+                ``poll`` s while not live, every ``safety_poll`` s while live (a node
+                killed between its commit and its hint leaves no follower waiting long)
 
 Nothing on the request path waits for Redis for more than ``QUICK`` seconds, and nothing
 waits at all while the hub knows it is not live.
@@ -58,9 +58,6 @@ HEALTH_CHECK = 2
 #: A bridge's entry in the registry lives this long unless its node renews it (s).
 PRESENCE_TTL = 15.0
 REFRESH = 5.0
-#: Database polls while Redis is lost, and as a safety net while it is not (s).
-POLL_DOWN = 2.0
-POLL_UP = 30.0
 #: Seconds a request to another node waits for its answer.
 ASK_TIMEOUT = 5.0
 BACKOFF_FIRST = 0.1
@@ -96,10 +93,14 @@ class RedisHub(Hub):
     """:class:`~server.hub.Hub` for several nodes; ``prefix`` names every key and the
     channel, so deployments (or test runs) can share one Redis."""
 
-    def __init__(self, url: str, *, prefix: str = "ferry:") -> None:
+    def __init__(
+        self, url: str, *, prefix: str = "ferry:", poll: float = 2.0, safety_poll: float = 30.0
+    ) -> None:
         super().__init__()
         self.live = False
         self.prefix = prefix
+        self._poll_every = poll
+        self._safety_poll = safety_poll
         self._redis: Redis = Redis.from_url(
             url,
             socket_timeout=OP_TIMEOUT,
@@ -320,11 +321,11 @@ class RedisHub(Hub):
         if was_live or self._lost_at is None:
             self._lost_at = time.monotonic()
             server_logger.warning(
-                "node %s: Redis unreachable (%s): polling the database every %.0f s "
+                "node %s: Redis unreachable (%s): polling the database every %.1f s "
                 "until it is back",
                 self.node,
                 type(exc).__name__,
-                POLL_DOWN,
+                self._poll_every,
             )
         for answer in self._asks.values():
             if not answer.done():
@@ -388,13 +389,14 @@ class RedisHub(Hub):
     async def _ticker(self) -> None:
         last_poll = last_refresh = time.monotonic()
         while True:
-            await asyncio.sleep(POLL_DOWN)
+            await asyncio.sleep(min(self._poll_every, REFRESH))
             now = time.monotonic()
             if self.live and now - last_refresh >= REFRESH:
                 last_refresh = now
                 for device_id in self._held:
                     self._enqueue(("presence", device_id), self._announcing(device_id))
-            if self._poll is not None and (not self.live or now - last_poll >= POLL_UP):
+            due = self._poll_every if not self.live else self._safety_poll
+            if self._poll is not None and now - last_poll >= due:
                 last_poll = now
                 try:
                     await self._poll()

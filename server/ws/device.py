@@ -161,9 +161,7 @@ async def _binary(ws: web.WebSocketResponse) -> bytes:
     raise _Closed()
 
 
-async def _serve(
-    svc: Services, ws: web.WebSocketResponse, remote: str, gate: Slot
-) -> None:
+async def _serve(svc: Services, ws: web.WebSocketResponse, remote: str, gate: Slot) -> None:
     codec: Codec[DeviceToServer] = Codec(DeviceToServer, max_size=svc.config.device_ws_max_bytes)
     session = LinkResponder(
         svc.server_key,
