@@ -106,6 +106,7 @@ class RedisHub(Hub):
             socket_timeout=OP_TIMEOUT,
             socket_connect_timeout=OP_TIMEOUT,
             health_check_interval=HEALTH_CHECK,
+            # Never retried here: the hub decides (a hint waits, a request goes local).
             retry=Retry(NoBackoff(), 0),
         )
         self._channel = f"{prefix}bus"
@@ -127,6 +128,7 @@ class RedisHub(Hub):
         self._resync: Callable[[], Awaitable[None]] | None = None
         self._poll: Callable[[], Awaitable[None]] | None = None
         self._lost_at: float | None = None
+        self._started = False  # subscribed once already
         self._dropped = 0
 
     # ------------------------------------------------------------ hub interface
@@ -169,8 +171,7 @@ class RedisHub(Hub):
             return {}
         if self.live:
             try:
-                async with asyncio.timeout(QUICK):
-                    pipe = self._redis.pipeline(transaction=False)
+                async with asyncio.timeout(QUICK), self._redis.pipeline(False) as pipe:
                     for device_id in ids:
                         pipe.hget(self._key(device_id), "presence")
                     found = await pipe.execute()
@@ -213,7 +214,6 @@ class RedisHub(Hub):
         self, *, resync: Callable[[], Awaitable[None]], poll: Callable[[], Awaitable[None]]
     ) -> None:
         self._resync, self._poll = resync, poll
-        self._lost_at = time.monotonic()  # not live until subscribed
         for name, run in (
             ("subscriber", self._subscriber),
             ("writer", self._writer),
@@ -228,8 +228,7 @@ class RedisHub(Hub):
         if self.live and self._held:
             # Gone at once rather than when their entries lapse.
             with contextlib.suppress(*_ERRORS):
-                async with asyncio.timeout(QUICK):
-                    pipe = self._redis.pipeline(transaction=False)
+                async with asyncio.timeout(QUICK), self._redis.pipeline(False) as pipe:
                     for device_id, held in list(self._held.items()):
                         args = [self.node, repr(held.since)]
                         _eval(pipe, self._withdraw, self._key(device_id), args)
@@ -284,6 +283,9 @@ class RedisHub(Hub):
             pubsub = self._redis.pubsub(ignore_subscribe_messages=True)
             try:
                 await pubsub.subscribe(self._channel)
+                if self._started:
+                    # Pooled connections to the Redis that went away fail on first use.
+                    await self._redis.connection_pool.disconnect(inuse_connections=False)
                 self._went_live()
                 pause = BACKOFF_FIRST
                 while True:
@@ -301,12 +303,15 @@ class RedisHub(Hub):
     def _went_live(self) -> None:
         self.live = True
         lost, self._lost_at = self._lost_at, None
-        if lost is not None:
+        if self._started:
             server_logger.info(
-                "node %s: Redis reached after %.1f s; live push between nodes",
+                "node %s: Redis is back after %.1f s; live push between nodes resumes",
                 self.node,
-                time.monotonic() - lost,
+                time.monotonic() - lost if lost is not None else 0.0,
             )
+        else:
+            self._started = True
+            server_logger.info("node %s: Redis reached; live push between nodes", self.node)
         self._dropped = 0
         # Whatever happened while away: this node's bridges again, views and cursors
         # checked against the database.
@@ -317,12 +322,12 @@ class RedisHub(Hub):
             self._spawn(self._resync(), "redis-hub-resync")
 
     def _went_down(self, exc: BaseException) -> None:
-        was_live, self.live = self.live, False
-        if was_live or self._lost_at is None:
+        self.live = False
+        if self._lost_at is None:  # once per outage
             self._lost_at = time.monotonic()
             server_logger.warning(
-                "node %s: Redis unreachable (%s): polling the database every %.1f s "
-                "until it is back",
+                "node %s: Redis unreachable (%s): until it is back, this node polls the "
+                "database every %.1f s and its throttles count on their own",
                 self.node,
                 type(exc).__name__,
                 self._poll_every,
@@ -369,8 +374,7 @@ class RedisHub(Hub):
                 count = min(BATCH, len(self._queue))
                 batch = [self._queue.popitem(last=False) for _ in range(count)]
                 try:
-                    async with asyncio.timeout(OP_TIMEOUT):
-                        pipe = self._redis.pipeline(transaction=False)
+                    async with asyncio.timeout(OP_TIMEOUT), self._redis.pipeline(False) as pipe:
                         for _, write in batch:
                             write(pipe)
                         await pipe.execute()
