@@ -351,7 +351,11 @@ class Tab:
             self.devices = frame.devices
             self.subscribed.set()  # sent once the socket is caught up and followed
         elif isinstance(frame, Resync):
+            # Another history: the page drops what it holds and refetches (a database
+            # rewound, or a node killed while renewing its mark: server/continuity.py).
             self.resyncs += 1
             self.cursor, self.epoch = 0, None
+            self.received.clear()
+            self.messages.clear()
             return True
         return False
