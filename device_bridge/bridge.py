@@ -16,7 +16,8 @@ Four tasks share one journal::
                  status reports (+CDS/+CDSI) per part ─▶ "delivered"/"failed"
     link         websocket; on (re)connect: re-upload unacknowledged, re-report statuses;
                  if the server remembers fewer acks than we received (restored from a
-                 backup), re-send the acknowledged history as a repair
+                 backup), re-send the acknowledged history as a repair, whole, before
+                 any live upload
 
 Nothing is deleted from the SIM before the journal has it on disk; nothing leaves the
 journal before the server acknowledged it; a send interrupted by a crash is ``unknown``,
@@ -38,10 +39,12 @@ from device_bridge.backoff import Backoff
 from device_bridge.credentials import Identity
 from device_bridge.drivers.base import (
     DecodedInbox,
+    InboxChanged,
     IncomingPdu,
     Modem,
     NewMessage,
     Received,
+    SendUpdate,
     StatusReportIndex,
     StatusReportPdu,
     StoredMessage,
@@ -55,6 +58,7 @@ from device_bridge.gsm.errors import (
     ModemUnavailable,
 )
 from device_bridge.gsm.pdu import Deliver, StatusReport
+from device_bridge.importing import ImportTracker
 from device_bridge.journal import InboundItem, Journal, Part
 from device_bridge.link import Link
 from device_bridge.outcomes import explain
@@ -67,6 +71,7 @@ from protocol.messages import (
     Contacts,
     InboundSms,
     ModemInfo,
+    PhoneSendStatus,
     SendOutcome,
     SendSms,
     SendStatus,
@@ -87,7 +92,9 @@ UPLOADS_IN_FLIGHT = 8
 #: Largest encoded upload frame (the server's device frame limit, less a margin).
 UPLOAD_FRAME_BYTES = DEFAULT_MAX_SIZE - 1024
 #: Messages taken from a polled phone per journal round.
-POLL_BATCH = 50
+POLL_BATCH = 200
+#: Most messages the journal holds unacknowledged while a phone's history is imported.
+IMPORT_AHEAD = 2 * UPLOAD_BATCH * UPLOADS_IN_FLIGHT
 _PRUNE_EVERY = timedelta(hours=1)
 
 
@@ -137,6 +144,9 @@ class Bridge:
         self._acked = asyncio.Condition()
         self._sent_upto = 0
         self._acked_upto = 0
+        #: Set on connect when the server remembers fewer acks than the journal: the
+        #: uploader re-sends the history after this position before anything else.
+        self._repair_after: int | None = None
         self._send_queue: asyncio.Queue[int] = asyncio.Queue()
         self._queued: set[int] = set()
         self.modem_ready = asyncio.Event()
@@ -144,6 +154,7 @@ class Bridge:
         self.delivery_reports = delivery_reports
         self._history_age = history_age
         self._pruned_at: datetime | None = None
+        self._import = ImportTracker(journal, self.link.send, clock)
 
     async def run(self) -> None:
         """Run until cancelled."""
@@ -167,6 +178,8 @@ class Bridge:
                 self._modem_backoff.reset()
                 self.modem_ready.set()
                 log.info("modem ready")
+                if isinstance(self.modem, DecodedInbox):
+                    await self._import.start(self.modem)
                 await self._drain_storage()
                 await self._report_modem()
                 await self._read_contacts()
@@ -204,6 +217,14 @@ class Bridge:
                 await self._keep(stored)
         elif isinstance(event, IncomingPdu | StatusReportPdu):
             await self._consume(decode_stored(-1, 0, event.pdu))
+        elif isinstance(event, InboxChanged) and isinstance(self.modem, DecodedInbox):
+            await self._take_decoded(self.modem)
+        elif isinstance(event, SendUpdate):
+            item = self.journal.record_report(
+                event.reference, event.recipient, event.outcome, self._now()
+            )
+            if item is not None:
+                await self._report(item.outbox_id)
         else:
             log.debug("ignoring modem event %s", type(event).__name__)
 
@@ -218,16 +239,31 @@ class Bridge:
             self._upload_wakeup.set()
 
     async def _take_decoded(self, inbox: DecodedInbox) -> None:
-        """Journal what the phone has past the cursors, a batch at a time."""
+        """Journal what the phone has that the journal has not, a batch at a time.
+
+        A first import of a long history is paced by the uploads: the journal runs at
+        most :data:`IMPORT_AHEAD` messages ahead of the server's acknowledgements, so a
+        message arriving meanwhile (read first in every round) waits behind that much at
+        most, never behind the whole history.
+        """
         while True:
-            cursors = self.journal.cursors()
-            batch = await inbox.poll_new(cursors, POLL_BATCH)
+            async with self._acked:
+                await self._acked.wait_for(lambda: self.journal.inbound_count() < IMPORT_AHEAD)
+            batch = await inbox.poll_new(self.journal, POLL_BATCH)
             for received in batch:
                 self._journal_received(received)
-            if not batch or self.journal.cursors() == cursors:
+            await self._import.batch(len(batch))
+            if not batch:
                 return
 
     def _journal_received(self, r: Received) -> None:
+        if r.direction == "out" and r.stamp is not None:
+            own = self.journal.own_send(r.key, r.sender, r.body, r.sent_at)
+            if own is not None:
+                # The phone's copy of a message this bridge sent: the server has it.
+                log.info("%s is the phone's copy of outbox %d", r.source, own)
+                self.journal.take_rows(r.source, [(r.position, r.stamp)])
+                return
         fitted = fit(r.body, r.attachments, too_large=r.unread)
         if fitted.dropped:
             log.warning(
@@ -239,7 +275,8 @@ class Bridge:
         sender = r.sender.strip()[:MAX_SENDER] or "unknown"
         if self.journal.add_received(
             r.key, sender, fitted.body, r.sent_at, fitted.attachments,
-            source=r.source, position=r.position,
+            source=r.source, position=r.position, stamp=r.stamp,
+            direction=r.direction, status=r.status,
         ):  # fmt: skip
             self._upload_wakeup.set()
 
@@ -336,12 +373,21 @@ class Bridge:
             await self._upload_wakeup.wait()
             self._upload_wakeup.clear()
             while self.link.connected.is_set():
+                if self._repair_after is not None:
+                    # The repair goes first, whole: a live upload between its frames would
+                    # raise the server's acknowledged mark past the rest of the repair,
+                    # and a reconnect then would not send it again.
+                    after, self._repair_after = self._repair_after, None
+                    await self._repair(after)
+                    continue
                 async with self._acked:
                     await self._acked.wait_for(
                         lambda: (
                             self._sent_upto - self._acked_upto < UPLOAD_BATCH * UPLOADS_IN_FLIGHT
                         )
                     )
+                if self._repair_after is not None:
+                    continue  # reconnected while waiting: the new connection's repair first
                 items = self.journal.pending_inbound(
                     after=self._sent_upto, limit=UPLOAD_BATCH, max_bytes=MAX_ATTACHMENT_BYTES
                 )
@@ -373,6 +419,7 @@ class Bridge:
             return
         await self.modem_ready.wait()
         log.info("> sending outbox %d", outbox_id)
+        self.journal.mark_left(outbox_id, self._now())
         self.journal.set_outbound(outbox_id, "sending")
         await self._report(outbox_id)
         try:
@@ -420,15 +467,17 @@ class Bridge:
     # ------------------------------------------------------------------ link
 
     async def _on_connect(self, welcome: Welcome) -> None:
+        # Decided before any await: the uploader sends the repair before any live upload.
+        behind = welcome.acked_upto < self.journal.acked_n()
+        self._repair_after = welcome.acked_upto if behind else None
         async with self._acked:
             self._sent_upto = self._acked_upto = 0
             self._acked.notify_all()
-        if welcome.acked_upto < self.journal.acked_n():
-            await self._repair(welcome.acked_upto)
         self._upload_wakeup.set()
         for item in self.journal.unreported():
             await self._report(item.outbox_id)
         await self.link.send(self._modem_info)
+        await self._import.resend()
         await self._send_contacts()
 
     async def _repair(self, after: int) -> None:
@@ -464,6 +513,7 @@ class Bridge:
                     self._acked_upto = max(self._acked_upto, upto)
                     self._acked.notify_all()
                 self._upload_wakeup.set()
+                await self._import.acked()
             case SendSms(outbox_id=oid, to=to, body=body):
                 item = self.journal.accept_outbound(oid, to, body)
                 log.info("< outbox %d offered; journal has it as %s", oid, item.state)
@@ -501,7 +551,13 @@ def _wire(item: InboundItem) -> InboundSms:
         sent_at=item.sent_at,
         incomplete=item.incomplete,
         attachments=list(item.attachments),
+        direction="out" if item.direction == "out" else "in",
+        status=_phone_status(item.status),
     )
+
+
+def _phone_status(status: str | None) -> PhoneSendStatus | None:
+    return status if status in ("sent", "delivered", "failed") else None  # type: ignore[return-value]
 
 
 def _frame(items: list[InboundItem], budget: int = UPLOAD_FRAME_BYTES) -> list[InboundSms]:

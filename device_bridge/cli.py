@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
 import signal
 import sys
 from pathlib import Path
@@ -37,6 +38,29 @@ def main(argv: list[str] | None = None) -> int:
         help="an Android phone over ADB (USB debugging on); SERIAL from 'adb devices', "
         "needed only when several are connected. Reads SMS and MMS; cannot send",
     )
+    device.add_argument(
+        "--termux",
+        action="store_true",
+        help="run on the phone itself, in Termux with Termux:API (reads SMS, sends)",
+    )
+    device.add_argument(
+        "--sms-gateway",
+        metavar="URL",
+        help="the SMS Gateway for Android app's local server, e.g. http://192.168.1.20:8080 "
+        "(user and password from FERRY_SMSGATE_USER / FERRY_SMSGATE_PASSWORD)",
+    )
+    run.add_argument(
+        "--sim", type=int, default=None,
+        help="the SIM to send from: slot 0/1 with --termux, 1/2 with --sms-gateway",
+    )  # fmt: skip
+    run.add_argument(
+        "--webhook-listen", default="127.0.0.1:8765", metavar="HOST:PORT",
+        help="where the bridge listens for the SMS Gateway app's webhooks",
+    )  # fmt: skip
+    run.add_argument(
+        "--webhook-url", default=None,
+        help="the URL the phone posts webhooks to (default: http://HOST:PORT/ferry-webhook)",
+    )  # fmt: skip
     run.add_argument(
         "--poll-interval",
         type=float,
@@ -98,6 +122,23 @@ def main(argv: list[str] | None = None) -> int:
         return 1
 
 
+from device_bridge.drivers.smsgate import SmsGateway  # noqa: E402
+
+
+def _sms_gateway(ns: argparse.Namespace) -> SmsGateway:
+    from device_bridge.drivers.webhooks import WebhookReceiver
+
+    host, _, port = ns.webhook_listen.rpartition(":")
+    hooks = WebhookReceiver(
+        host or "127.0.0.1", int(port), public_url=ns.webhook_url,
+        signing_key=os.environ.get("FERRY_SMSGATE_SIGNING_KEY"),
+    )  # fmt: skip
+    return SmsGateway(
+        ns.sms_gateway, os.environ.get("FERRY_SMSGATE_USER", "sms"),
+        os.environ.get("FERRY_SMSGATE_PASSWORD", ""), hooks, sim_number=ns.sim,
+    )  # fmt: skip
+
+
 def _run(ns: argparse.Namespace) -> int:
     from device_bridge.bridge import Bridge
     from device_bridge.credentials import load_identity
@@ -111,6 +152,12 @@ def _run(ns: argparse.Namespace) -> int:
         from device_bridge.drivers.android import AdbPhone
 
         modem, poll = AdbPhone(ns.adb or None), 5.0
+    elif ns.termux:
+        from device_bridge.drivers.termux import TermuxPhone
+
+        modem, poll = TermuxPhone(sim_slot=ns.sim), 30.0
+    elif ns.sms_gateway:
+        modem, poll = _sms_gateway(ns), 300.0
     else:
         from device_bridge.drivers.serial import SerialModem
 

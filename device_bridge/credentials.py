@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import binascii
 import os
+import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -39,17 +40,36 @@ class Identity:
         return public_key(self.private_key)
 
 
-def write_private(path: Path, data: bytes) -> None:
-    """Write a secret file created 0600 from the start (no world-readable window)."""
+def write_private(path: Path, data: bytes, *, exclusive: bool = False) -> bool:
+    """Write a secret file created 0600 from the start (no world-readable window), durably
+    (the file and its directory entry reach the disk).
+
+    ``exclusive``: never replace an existing file; False when one exists (two processes
+    creating the same key must agree on one).
+    """
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    tmp = path.with_name(path.name + ".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "wb") as f:
-        f.write(data)
-        f.flush()
-        os.fsync(f.fileno())
-    os.chmod(tmp, 0o600)
-    os.replace(tmp, path)
+    tmp = path.with_name(f"{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        if exclusive:
+            try:
+                os.link(tmp, path)  # atomic, and fails if the file exists
+            except FileExistsError:
+                return False
+        else:
+            os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    directory = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(directory)
+    finally:
+        os.close(directory)
+    return True
 
 
 def save_identity(data_dir: Path, identity: Identity) -> None:

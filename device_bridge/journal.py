@@ -35,6 +35,8 @@ Outbound states::
 from __future__ import annotations
 
 import contextlib
+import hashlib
+import hmac
 import json
 import sqlite3
 from collections.abc import Iterator
@@ -43,6 +45,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 from device_bridge.errors import JournalError
+from device_bridge.journal_phone import PhoneRows, same_number
 from device_bridge.sealing import Sealer, load_key
 from protocol.messages import Attachment
 
@@ -113,6 +116,24 @@ _UPGRADES = [
     "ALTER TABLE outbound ADD COLUMN detail TEXT",
     # Bodies, PDUs and attachments of journals from before sealing: sealed now.
     "seal",
+    # Messages the user sent from the phone itself (its sent box): direction and the
+    # phone's status travel with them (issue #16).
+    "ALTER TABLE inbound ADD COLUMN direction TEXT NOT NULL DEFAULT 'in'",
+    "ALTER TABLE inbound ADD COLUMN status TEXT",
+    "ALTER TABLE history ADD COLUMN direction TEXT NOT NULL DEFAULT 'in'",
+    "ALTER TABLE history ADD COLUMN status TEXT",
+    # Phone rows taken, by store, row id and time: a row id the phone reuses, or a row
+    # that appears below the highest id taken (an MMS downloaded late), is still new.
+    "CREATE TABLE seen (source TEXT NOT NULL, position INTEGER NOT NULL, stamp INTEGER "
+    "NOT NULL, PRIMARY KEY (source, position, stamp)) WITHOUT ROWID",
+    # Journals from before the seen set took every row up to their cursor: the re-scan
+    # window starts above it, so nothing they took comes again under a new key.
+    "INSERT INTO meta SELECT 'floor:' || substr(key, 8), value FROM meta WHERE key LIKE 'cursor:%'",
+    # A keyed digest of each outgoing text and when it went to the phone, to recognise
+    # the phone's sent-box copy of a message this bridge sent (never uploaded twice).
+    "ALTER TABLE outbound ADD COLUMN body_mac BLOB",
+    "ALTER TABLE outbound ADD COLUMN left_at TEXT",
+    "ALTER TABLE outbound ADD COLUMN phone_row TEXT",
 ]
 
 #: Delivery outcomes that end a message (anything else keeps it "sent").
@@ -132,6 +153,9 @@ class InboundItem:
     sent_at: str
     incomplete: bool
     attachments: tuple[Attachment, ...] = ()
+    #: ``out``: sent from the phone itself; ``sender`` is then the recipient.
+    direction: str = "in"
+    status: str | None = None
 
 
 @dataclass(frozen=True)
@@ -168,7 +192,7 @@ class Part:
     sent_at: str
 
 
-class Journal:
+class Journal(PhoneRows):
     """Synchronous on purpose: each call is one short, fsynced SQLite transaction.
 
     ``key``: the sealing key; by default ``journal.key`` beside the journal (created 0600).
@@ -176,7 +200,6 @@ class Journal:
 
     def __init__(self, path: Path, key: bytes | None = None) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
-        self._sealer = Sealer(key if key is not None else load_key(path.parent))
         try:
             self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
             self._db.execute("PRAGMA journal_mode=WAL")
@@ -184,9 +207,28 @@ class Journal:
             # Deleted rows are overwritten with zeros, not left in free pages.
             self._db.execute("PRAGMA secure_delete=ON")
             self._db.executescript(_SCHEMA)
+            # A new key only for a journal that holds nothing sealed: a lost key must be
+            # said, not silently replaced by one that opens nothing.
+            create = key is None and not self._holds_sealed()
+            raw = key if key is not None else load_key(path.parent, create=create)
+            self._sealer = Sealer(raw)
+            self._mac_key = hmac.new(raw, b"ferry: outgoing body digest", hashlib.sha256).digest()
             self._upgrade()
         except sqlite3.Error as exc:
             raise JournalError(f"cannot open journal {path}: {exc}") from None
+        except JournalError:
+            self._db.close()
+            raise
+
+    def _holds_sealed(self) -> bool:
+        version = int(self._db.execute("PRAGMA user_version").fetchone()[0])
+        if version < _UPGRADES.index("seal") + 1:
+            return False  # from before sealing: plaintext, sealed on upgrade
+        tables = ("inbound", "history", "quarantine", "parts", "undecodable", "attachments")
+        return any(
+            self._db.execute(f"SELECT 1 FROM {table} LIMIT 1").fetchone()  # noqa: S608
+            for table in tables
+        ) or bool(self._db.execute("SELECT 1 FROM outbound WHERE length(body) > 0").fetchone())
 
     def close(self) -> None:
         self._db.close()
@@ -299,19 +341,25 @@ class Journal:
         *,
         source: str,
         position: int,
+        stamp: int | None = None,
+        direction: str = "in",
+        status: str | None = None,
     ) -> bool:
-        """Journal a message the phone decoded, its attachments and the cursor of
-        ``source`` past ``position``, in one transaction; False if the key was known."""
+        """Journal a message the phone decoded, its attachments, the cursor of ``source``
+        past ``position`` and (with ``stamp``) the row in the seen set, in one
+        transaction; False if the key was known."""
         try:
             with self._atomic():
                 cur = self._db.execute(
-                    "INSERT OR IGNORE INTO inbound (key, sender, body, sent_at, incomplete) "
-                    "VALUES (?, ?, ?, ?, 0)",
+                    "INSERT OR IGNORE INTO inbound (key, sender, body, sent_at, incomplete, "
+                    "direction, status) VALUES (?, ?, ?, ?, 0, ?, ?)",
                     (
                         key,
                         sender,
                         self._sealer.seal_text(whole_text(body), f"body:{key}"),
                         sent_at.isoformat(),
+                        direction,
+                        status,
                     ),
                 )
                 added = cur.rowcount == 1
@@ -330,11 +378,7 @@ class Journal:
                             for i, a in enumerate(attachments)
                         ],
                     )
-                self._db.execute(
-                    "INSERT INTO meta VALUES (?, ?) ON CONFLICT(key) "
-                    "DO UPDATE SET value = max(value, excluded.value)",
-                    (f"cursor:{source}", position),
-                )
+                self._take_row(source, position, stamp)
             return added
         except sqlite3.Error as exc:
             raise JournalError(str(exc)) from None
@@ -355,7 +399,8 @@ class Journal:
         self, table: str, after: int, limit: int, max_bytes: int | None
     ) -> list[InboundItem]:
         rows = self._db.execute(
-            f"SELECT n, key, sender, body, sent_at, incomplete FROM {table} WHERE n > ? "  # noqa: S608
+            f"SELECT n, key, sender, body, sent_at, incomplete, direction, status FROM {table} "  # noqa: S608
+            "WHERE n > ? "
             "ORDER BY n LIMIT ?",
             (after, limit),
         ).fetchall()
@@ -397,6 +442,8 @@ class Journal:
                 r[4],
                 bool(r[5]),
                 tuple(parts.get(r[0], ())),
+                r[6],
+                r[7],
             )
             for r in rows
         ]
@@ -415,8 +462,9 @@ class Journal:
                     "DELETE FROM inbound WHERE n = ?", [(n,) for n in (refused or {})]
                 )
                 self._db.execute(
-                    "INSERT OR IGNORE INTO history SELECT n, key, sender, body, sent_at, "
-                    "incomplete, ? FROM inbound WHERE n <= ?",
+                    "INSERT OR IGNORE INTO history (n, key, sender, body, sent_at, incomplete, "
+                    "acked_at, direction, status) SELECT n, key, sender, body, sent_at, "
+                    "incomplete, ?, direction, status FROM inbound WHERE n <= ?",
                     (now.isoformat(), upto),
                 )
                 self._db.execute("DELETE FROM inbound WHERE n <= ?", (upto,))
@@ -555,9 +603,14 @@ class Journal:
     def accept_outbound(self, outbox_id: int, recipient: str, body: str) -> OutboundItem:
         """Journal a send request (idempotent on ``outbox_id``); returns the row as stored."""
         self._tx(
-            "INSERT OR IGNORE INTO outbound (outbox_id, recipient, body, state) "
-            "VALUES (?, ?, ?, 'accepted')",
-            (outbox_id, recipient, self._sealer.seal_text(body, f"out:{outbox_id}")),
+            "INSERT OR IGNORE INTO outbound (outbox_id, recipient, body, state, body_mac) "
+            "VALUES (?, ?, ?, 'accepted', ?)",
+            (
+                outbox_id,
+                recipient,
+                self._sealer.seal_text(body, f"out:{outbox_id}"),
+                self._body_mac(body),
+            ),
         )
         item = self.outbound(outbox_id)
         assert item is not None
@@ -719,8 +772,4 @@ def whole_text(text: str) -> str:
     return text.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "replace")
 
 
-def _same_number(a: str, b: str) -> bool:
-    """Same subscriber, whatever the number's spelling (+CC vs national)."""
-    da, db = "".join(c for c in a if c.isdigit()), "".join(c for c in b if c.isdigit())
-    tail = min(len(da), len(db), 9)
-    return tail > 0 and da[-tail:] == db[-tail:]
+_same_number = same_number

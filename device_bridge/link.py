@@ -56,6 +56,13 @@ log = logging.getLogger("ferry.bridge.link")
 
 MAX_FRAME = DEFAULT_MAX_SIZE + TAGLEN
 HANDSHAKE_TIMEOUT = 15.0
+#: Close codes of a server stopping on purpose (1001 going away, 1012 service restart):
+#: it is back soon, or another node behind the same address takes the bridge now.
+RESTART_CODES = frozenset({1001, 1012})
+#: After such a close, reconnect delays stay under this many seconds (jitter included)…
+RESTART_CAP = 2.0
+#: … for this many attempts (about a minute); then the usual backoff goes on.
+RESTART_TRIES = 30
 
 
 def is_loopback(host: str) -> bool:
@@ -223,6 +230,8 @@ class Link:
         self._session: Session | None = None
         self._version = bridge_version
         self.connected = asyncio.Event()
+        # Attempts left with short delays after the server said it restarts.
+        self._restart_tries = 0
 
     async def send(self, message: msgspec.Struct) -> bool:
         """Send if connected; False otherwise (the caller keeps the data journaled)."""
@@ -247,6 +256,9 @@ class Link:
             except (OSError, websockets.WebSocketException, LinkError, ProtocolError) as exc:
                 log.warning("link down: %s", _describe(exc))
             delay = self._backoff.next_delay()
+            if self._restart_tries > 0:
+                self._restart_tries -= 1
+                delay = min(delay, RESTART_CAP)
             log.info("reconnecting in %.1fs", delay)
             await asyncio.sleep(delay)
 
@@ -259,6 +271,7 @@ class Link:
             self._session = session
             self.connected.set()
             self._backoff.reset()
+            self._restart_tries = 0
             log.info("connected to %s as device %d", self.url, session.welcome.device_id)
             try:
                 await self._on_connect(session.welcome)
@@ -270,10 +283,15 @@ class Link:
             except websockets.ConnectionClosed as exc:
                 if exc.rcvd is not None and exc.rcvd.code == LinkClose.REVOKED:
                     raise Unauthorized("this device was revoked; pair it again") from None
-                raise
+                if exc.rcvd is None or exc.rcvd.code not in RESTART_CODES:
+                    raise
             finally:
                 self._session = None
                 self.connected.clear()
+            rcvd = ws.protocol.close_rcvd
+            if rcvd is not None and rcvd.code in RESTART_CODES:
+                log.info("the server is restarting (close code %d); reconnecting", rcvd.code)
+                self._restart_tries = RESTART_TRIES
 
 
 def _describe(exc: BaseException) -> str:

@@ -74,7 +74,7 @@ def explain(exc: GsmError) -> Outcome:
     detail = _detail(exc)
     partial = bool(getattr(exc, "parts_sent", ()))
     if getattr(exc, "plain", False):  # the driver already said it in plain words
-        return Outcome("failed", str(exc), detail)
+        return Outcome(getattr(exc, "state", "failed"), str(exc), detail)
     if isinstance(exc, EncodeError):
         return Outcome("failed", "This number or text cannot be sent as an SMS.", detail)
     if isinstance(exc, AtTimeout):

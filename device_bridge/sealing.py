@@ -11,13 +11,13 @@ delivery reports and groups multipart SMS by them.
 
 from __future__ import annotations
 
-import os
 import secrets
 from pathlib import Path
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+from device_bridge.credentials import write_private
 from device_bridge.errors import JournalError
 
 KEY_FILE = "journal.key"
@@ -25,27 +25,24 @@ _NONCE = 12
 _MAGIC = b"F1"  # version of the sealed format
 
 
-def load_key(directory: Path) -> bytes:
-    """The journal key in ``directory``, created (0600) on first use.
+def load_key(directory: Path, *, create: bool = True) -> bytes:
+    """The journal key in ``directory``, created (0600) on first use when ``create``.
 
     Raises:
-        JournalError: the key file exists but is not a key.
+        JournalError: the key file is missing (and may not be created) or is not a key.
     """
     path = directory / KEY_FILE
     try:
         key = path.read_bytes()
     except FileNotFoundError:
-        directory.mkdir(parents=True, exist_ok=True)
-        key = secrets.token_bytes(32)
-        # O_EXCL: two bridges starting at once must not each write a different key.
-        try:
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        except FileExistsError:
-            return load_key(directory)
-        with os.fdopen(fd, "wb") as f:
-            f.write(key)
-            f.flush()
-            os.fsync(f.fileno())
+        if not create:
+            raise JournalError(
+                f"{path} is missing: the journal's messages cannot be read without it. "
+                "Restore it from the backup you made with the journal, or move the "
+                "journal away to start an empty one (what it held is then lost)."
+            ) from None
+        write_private(path, secrets.token_bytes(32), exclusive=True)
+        key = path.read_bytes()  # ours, or the one another process made first
     if len(key) != 32:
         raise JournalError(f"{path} is not a journal key (expected 32 bytes)")
     return key

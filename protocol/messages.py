@@ -47,6 +47,8 @@ Position = Annotated[int, msgspec.Meta(ge=1, le=2**53)]
 MessageStatus = Literal["received", "queued", "sending", "sent", "delivered", "failed", "unknown"]
 Direction = Literal["in", "out"]
 SendOutcome = Literal["accepted", "sending", "sent", "delivered", "failed", "unknown"]
+#: The state of a message sent from the phone itself, as the phone reports it.
+PhoneSendStatus = Literal["sent", "delivered", "failed"]
 
 
 class _Msg(msgspec.Struct, frozen=True, tag_field="t", omit_defaults=True):
@@ -189,6 +191,12 @@ class InboundSms(msgspec.Struct, frozen=True, omit_defaults=True):
     line: str | None = None
     #: The parts of an MMS besides its text (see :func:`check_attachments` for limits).
     attachments: list[Attachment] = []
+    #: ``out``: a message the user sent from the phone itself (its sent box); ``sender``
+    #: then holds the recipient, the conversation's peer. Servers that predate it read
+    #: every item as received (the field is left out of the frame at its default).
+    direction: Direction = "in"
+    #: For ``out`` only: what the phone knows of its fate.
+    status: PhoneSendStatus | None = None
 
 
 class Upload(_Msg, tag="upload", frozen=True):
@@ -229,6 +237,18 @@ class ModemInfo(_Msg, tag="modem", frozen=True):
     operator: str | None = None
     own_number: str | None = None
     state: ModemState = "ready"
+
+
+class ImportProgress(_Msg, tag="import", frozen=True):
+    """How far the first import of a phone's history has come.
+
+    ``done`` of ``total`` messages are on the server; the bridge reports while it imports
+    and once more with ``done == total`` at the end. Not acknowledged: the server only
+    shows the latest report of a connected bridge.
+    """
+
+    total: Annotated[int, msgspec.Meta(ge=0, le=10_000_000)]
+    done: Annotated[int, msgspec.Meta(ge=0, le=10_000_000)]
 
 
 class Ping(_Msg, tag="ping", frozen=True):
@@ -343,7 +363,7 @@ class ContactsAck(_Msg, tag="contacts_ack", frozen=True):
     count: int
 
 
-DeviceToServer = DeviceHello | Upload | SendStatus | ModemInfo | Contacts | Ping
+DeviceToServer = DeviceHello | Upload | SendStatus | ModemInfo | Contacts | ImportProgress | Ping
 ServerToDevice = Welcome | Ack | SendSms | StatusAck | ContactsAck | Error | Pong
 
 
@@ -433,6 +453,9 @@ class DeviceView(msgspec.Struct, frozen=True):
     lines: list[str] = []
     #: The modem's state as the bridge last reported it, while connected (``ModemInfo``).
     modem_state: ModemState | None = None
+    #: While a connected bridge imports a phone's history: messages on the server, of all.
+    import_done: int | None = None
+    import_total: int | None = None
 
 
 class Changes(_Msg, tag="changes", frozen=True):

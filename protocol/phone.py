@@ -104,9 +104,6 @@ def line_region(line_number: str | None) -> str | None:
     return None if region in (None, phonenumbers.UNKNOWN_REGION, "001") else region
 
 
-# The same few senders write again and again: judging an upload of hundreds of texts
-# should not parse each spelling anew (a parse costs some 50 µs). Bounded, pure.
-@functools.lru_cache(maxsize=4096)
 def classify_peer(text: str, line_number: str | None = None) -> Peer:
     """The canonical address of a peer written as ``text``, judged for the line whose
     own number is ``line_number`` (E.164; national spellings need it).
@@ -117,6 +114,17 @@ def classify_peer(text: str, line_number: str | None = None) -> Peer:
         InvalidNumber: not a number, a short code or a sender name; the message says
             why in words fit for a person.
     """
+    # Bounded before the cache: it keeps its keys, and a text of a megabyte of spaces
+    # around a number would otherwise be kept too.
+    if len(text) > 2 * MAX_ADDRESS_TEXT:
+        raise InvalidNumber(f"An address has at most {MAX_ADDRESS_TEXT} characters.")
+    return _classify(text, line_number)
+
+
+# The same few senders write again and again: judging an upload of hundreds of texts
+# should not parse each spelling anew (a parse costs some 50 µs). Bounded, pure.
+@functools.lru_cache(maxsize=4096)
+def _classify(text: str, line_number: str | None) -> Peer:
     value = text.strip()
     if not value:
         raise InvalidNumber("The address is empty.")

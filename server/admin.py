@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
+from pathlib import Path
+
+from sqlalchemy.engine import make_url
 
 from protocol.link import public_key
 from protocol.phone import to_e164
+from server import backup as backups
 from server import listening
 from server.auth.pairing import PairingOffer, make_offer, new_code
 from server.auth.passwords import Passwords, password_problem
 from server.clock import SystemClock
 from server.config import Config
-from server.keys import load_server_key
+from server.continuity import renew_mark
+from server.keys import key_path, load_server_key
 from server.storage.accounts import AccountStore
 from server.storage.devices import DeviceStore
 from server.storage.engine import create_engine, migrate
@@ -169,3 +175,66 @@ async def new_epoch(config: Config) -> int:
         return await rotate_all_epochs(engine)
     finally:
         await engine.dispose()
+
+
+def sqlite_file(config: Config) -> Path:
+    """The SQLite database file of ``config``.
+
+    Raises:
+        AdminError: the database is not SQLite (PostgreSQL has its own tools).
+    """
+    url = make_url(config.db_url)
+    if url.get_backend_name() != "sqlite" or url.database in (None, "", ":memory:"):
+        raise AdminError(
+            "the database is not a SQLite file: back PostgreSQL up with pg_dump and restore "
+            "it with pg_restore, then run 'ferry admin new-epoch' (README, 'Running in "
+            "production')"
+        )
+    return Path(url.database)
+
+
+async def backup_database(config: Config, out: Path) -> backups.Snapshot:
+    """A consistent copy of the live SQLite database in the new file ``out``.
+
+    Raises:
+        AdminError: not SQLite; BackupError: see :func:`server.backup.backup`.
+    """
+    return await asyncio.to_thread(backups.backup, sqlite_file(config), out)
+
+
+@dataclass(frozen=True)
+class Restored:
+    snapshot: backups.Snapshot
+    #: Where the database it replaced went (None: there was none).
+    kept: Path | None
+    #: Accounts given a new cursor epoch.
+    rotated: int
+    #: No server key in the data directory: the server will make one, and every bridge
+    #: must pair again.
+    new_server_key: bool
+
+
+async def restore_database(config: Config, source: Path) -> Restored:
+    """Restore a backup made by :func:`backup_database` (server stopped): see
+    :mod:`server.backup`.
+
+    Raises:
+        AdminError: not SQLite; BackupError: a server runs, the backup is unsound or of
+            an unknown version, or the master key does not open it.
+    """
+    db = sqlite_file(config)
+    backups.check_stopped(config.data_dir)
+    snapshot = await asyncio.to_thread(backups.inspect, source)
+    backups.check_master_key(source, config.data_dir)
+    kept = await asyncio.to_thread(backups.install, source, db, SystemClock().now())
+    engine = create_engine(config.db_url)
+    try:
+        await migrate(engine)
+        rotated = await rotate_all_epochs(engine)
+        # This node's mark now matches the restored database: its next start finds the
+        # database it last saw (the epochs are new already) and need not rotate again.
+        await renew_mark(engine, config.data_dir, SystemClock().now())
+    finally:
+        await engine.dispose()
+    new_key = config.server_key is None and not key_path(config).exists()
+    return Restored(snapshot, kept, rotated, new_key)

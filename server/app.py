@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable
 from pathlib import Path
 
-from aiohttp import WSCloseCode, web
-from sqlalchemy import text
+from aiohttp import web
+from prometheus_client import CollectorRegistry
+from sqlalchemy.exc import SQLAlchemyError
 
 import web_client
 from server.api import (
@@ -19,14 +20,16 @@ from server.api import (
     phone,
     session,
 )
-from server.api.common import SERVICES, json_response
+from server.api.common import SERVICES
 from server.auth.codes import load_code_key
 from server.background import periodic
 from server.clock import Clock, SystemClock
 from server.config import Config
 from server.continuity import renew_mark
+from server.health import READINESS, Readiness, healthz, readyz
 from server.keys import load_server_key
 from server.log import server_logger
+from server.metrics import METRICS, OutboxCount, exposition, refusal, registry_for
 from server.middleware import (
     access_log_middleware,
     csrf_middleware,
@@ -34,12 +37,17 @@ from server.middleware import (
     security_headers,
 )
 from server.services import Services
+from server.shutdown import BACKGROUND_SHARE, close_sockets
 from server.storage.compaction import Compacted, compact
 from server.storage.engine import create_engine, migrate
+from server.storage.runner import set_transaction_hook
 from server.storage.sealed import load_master_key
 from server.ws import browser, device
 
 STATIC_DIR = Path(web_client.__file__).parent
+
+METRICS_REGISTRY: web.AppKey[CollectorRegistry] = web.AppKey("metrics", CollectorRegistry)
+OUTBOX_COUNT: web.AppKey[OutboxCount] = web.AppKey("outbox_count", OutboxCount)
 
 
 def create_app(
@@ -55,6 +63,10 @@ def create_app(
         client_max_size=config.max_body_bytes,
     )
     app.on_response_prepare.append(security_headers)
+    app[READINESS] = Readiness(config.redis_url)
+    app[OUTBOX_COUNT] = OutboxCount()
+    app[METRICS_REGISTRY] = registry_for(lambda: app[SERVICES], app[OUTBOX_COUNT])
+    set_transaction_hook(METRICS.transaction)
 
     async def storage_ctx(app: web.Application) -> AsyncIterator[None]:
         # Owner-only: it holds the master key, and with SQLite the database.
@@ -79,11 +91,14 @@ def create_app(
         await _check_continuity(svc)
         await svc.start()
         yield
-        await renew_mark(engine, config.data_dir, svc.clock.now())
-        await svc.background.close()
-        await svc.access_log.flush()
+        # A stop during a database outage still closes everything else.
+        now = svc.clock.now()
+        await _last_write("renew the node's mark", renew_mark(engine, config.data_dir, now))
+        await svc.background.close(grace=config.shutdown_timeout * BACKGROUND_SHARE)
+        await _last_write("write the last access-log rows", svc.access_log.flush())
         await svc.verification.gateway.close()
         await svc.close()
+        await app[READINESS].close()
         await engine.dispose()
 
     app.cleanup_ctx.append(storage_ctx)
@@ -118,7 +133,7 @@ def create_app(
             lambda a: _check_continuity(a[SERVICES]),
         )
     )
-    app.on_shutdown.append(_close_sockets)
+    app.on_shutdown.append(close_sockets)
     app.router.add_routes(session.routes)
     app.router.add_routes(accounts.routes)
     app.router.add_routes(phone.routes)
@@ -130,9 +145,18 @@ def create_app(
     app.router.add_routes(device.routes)
     app.router.add_routes(browser.routes)
     app.router.add_get("/healthz", healthz)
+    app.router.add_get("/readyz", readyz)
+    app.router.add_get("/metrics", metrics)
     app.router.add_get("/", index)
     app.router.add_static("/static/", STATIC_DIR, show_index=False, follow_symlinks=False)
     return app
+
+
+async def _last_write(what: str, write: Awaitable[object]) -> None:
+    try:
+        await write
+    except (SQLAlchemyError, OSError) as exc:
+        server_logger.warning("could not %s at shutdown (%s)", what, type(exc).__name__)
 
 
 async def compact_tombstones(svc: Services) -> Compacted:
@@ -154,17 +178,14 @@ async def _check_continuity(svc: Services) -> None:
         svc.fanout.drop_everyone()
 
 
-async def _close_sockets(app: web.Application) -> None:
-    # Handlers wait on their sockets; closing them lets shutdown finish at once.
-    for ws in list(app[SERVICES].sockets):
-        await ws.close(code=WSCloseCode.GOING_AWAY, message=b"server shutdown")
-
-
-async def healthz(request: web.Request) -> web.Response:
+async def metrics(request: web.Request) -> web.Response:
+    """Prometheus metrics (``server/metrics.py``), to whoever may read them."""
     svc = request.app[SERVICES]
-    async with svc.engine.connect() as conn:
-        await conn.execute(text("SELECT 1"))
-    return json_response({"status": "ok"})
+    refused = refusal(request, svc.config.metrics_token)
+    if refused is not None:
+        return refused
+    await request.app[OUTBOX_COUNT].refresh(svc)
+    return exposition(request.app[METRICS_REGISTRY], request.headers.get("Accept", ""))
 
 
 async def index(request: web.Request) -> web.FileResponse:

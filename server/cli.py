@@ -8,21 +8,24 @@ import asyncio
 import errno
 import gc
 import getpass
+import logging
 import os
 import secrets
 import signal
 import sys
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from ssl import SSLContext
 
 from aiohttp import web
 
-from server import listening
+from server import listening, shutdown
 from server.app import create_app
 from server.config import Config, ConfigError
 from server.log import server_logger, setup_logging
 from server.net import RUNNER_ARGS, ConnectionGuard, GuardedSite
+from server.shutdown import REQUESTS_SHARE
 from server.tls import pretty, server_tls
 
 DEVICE_COMMANDS = {"bridge", "emulate"}
@@ -129,6 +132,27 @@ def _parser() -> argparse.ArgumentParser:
     )
     _server_args(ne)
     ne.set_defaults(func=_new_epoch)
+    bk = asub.add_parser(
+        "backup",
+        help="copy the SQLite database while the server runs (keys not included)",
+        description="A consistent copy of the live SQLite database in a new file. The "
+        "master key is NOT in it: keep master.key (and server.key) apart, as safe as the "
+        "keys themselves. PostgreSQL: use pg_dump.",
+    )
+    bk.add_argument("out", type=Path, metavar="OUT", help="the backup file to create")
+    _server_args(bk)
+    bk.set_defaults(func=_backup)
+    rs = asub.add_parser(
+        "restore",
+        help="put a backup in place of the database (server stopped)",
+        description="Replace the SQLite database by a backup made with 'ferry admin "
+        "backup' (the one replaced is kept beside it), migrate it, and give every "
+        "account a new cursor epoch so browsers refetch. The server must be stopped, and "
+        "the data directory must hold the master key the backup was made with.",
+    )
+    rs.add_argument("backup", type=Path, metavar="BACKUP", help="a file from 'ferry admin backup'")
+    _server_args(rs)
+    rs.set_defaults(func=_restore)
     sub.add_parser("bridge", help="run the device bridge (ferry bridge --help)")
     sub.add_parser("emulate", help="run the virtual GSM network (ferry emulate --help)")
     return p
@@ -198,7 +222,7 @@ class Serving:
     async def close(self) -> None:
         """Stop serving; the address record goes with it."""
         listening.forget(self.record, os.getpid())
-        await self.runner.cleanup()
+        await shutdown.stop(self.runner)
 
 
 async def start_server(config: Config, *, any_port_if_taken: bool = False) -> Serving:
@@ -226,7 +250,13 @@ async def start_server(config: Config, *, any_port_if_taken: bool = False) -> Se
         print(f"TLS: {made} certificate, SHA-256 {pretty(tls.fingerprint)}", flush=True)
     pin = tls.fingerprint if tls is not None and tls.self_signed else None
     app = create_app(config, tls_pin=pin)
-    runner = web.AppRunner(app, access_log=None, handle_signals=False, **RUNNER_ARGS)
+    runner = web.AppRunner(
+        app,
+        access_log=None,
+        handle_signals=False,
+        shutdown_timeout=config.shutdown_timeout * REQUESTS_SHARE,
+        **RUNNER_ARGS,
+    )
     await runner.setup()
     ssl_context = tls.context if tls is not None else None
     guard = ConnectionGuard.from_config(config)
@@ -292,27 +322,65 @@ async def run_server(config: Config, stop: asyncio.Event) -> None:
 
 
 def _stop_on_signals(stop: asyncio.Event) -> None:
+    """The first SIGINT or SIGTERM sets ``stop``; a second one ends the process at once."""
     loop = asyncio.get_running_loop()
+
+    def first() -> None:
+        stop.set()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, _exit_now, "a second signal")
+
     for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
+        loop.add_signal_handler(sig, first)
+
+
+#: Seconds past the stop's bound before a process that still has not ended (a database
+#: thread stuck in a call, say) is ended without further ado.
+EXIT_GRACE = 5.0
+
+
+def _exit_now(why: str) -> None:
+    server_logger.error("stopping at once (%s)", why)
+    logging.shutdown()
+    os._exit(1)
+
+
+async def stop_within(serving: Serving, bound: float) -> int:
+    """Stop gracefully within ``bound`` seconds (see ``server/shutdown.py``); the exit
+    status: 0 when everything finished in time, 1 when the stop was cut short."""
+    server_logger.info("stopping: bridges and browsers reconnect elsewhere (at most %g s)", bound)
+    try:
+        async with asyncio.timeout(bound):
+            await serving.close()
+    except TimeoutError:
+        server_logger.error(
+            "the stop took longer than %g s (FERRY_SHUTDOWN_TIMEOUT); cut short", bound
+        )
+        return 1
+    server_logger.info("stopped")
+    return 0
 
 
 def _serve(ns: argparse.Namespace) -> int:
     config = _config(ns)
-    setup_logging(config.log_level)
+    setup_logging(config.log_level, config.log_format)
 
-    async def go() -> None:
+    async def go() -> int:
         stop = asyncio.Event()
         _stop_on_signals(stop)
         serving = await start_server(config)
-        try:
-            print(f"Ferry server on {serving.url}  (Ctrl-C stops)", flush=True)
-            await stop.wait()
-        finally:
-            await serving.close()
+        print(f"Ferry server on {serving.url}  (Ctrl-C stops)", flush=True)
+        await stop.wait()
+        # Also covers the end of the process: a database thread stuck in a call would
+        # hold the interpreter's exit.
+        watchdog = threading.Timer(
+            config.shutdown_timeout + EXIT_GRACE, _exit_now, ("the stop took too long",)
+        )
+        watchdog.daemon = True
+        watchdog.start()
+        return await stop_within(serving, config.shutdown_timeout)
 
-    asyncio.run(go())
-    return 0
+    return asyncio.run(go())
 
 
 # ------------------------------------------------------------------- admin
@@ -369,6 +437,55 @@ def _security_events(ns: argparse.Namespace) -> int:
     return 0
 
 
+_KEYS_WARNING = """\
+!! This backup holds no keys. Without the server's master key ({master}, or
+!! FERRY_MASTER_KEY) the messages in it can never be read, and without server.key every
+!! bridge must be paired again. Keep one copy of both, apart from your backups and as
+!! safe as the keys themselves (never beside the backup files)."""
+
+
+def _backup(ns: argparse.Namespace) -> int:
+    from server.admin import AdminError, backup_database
+    from server.backup import BackupError
+
+    config = _config(ns)
+    try:
+        done = asyncio.run(backup_database(config, ns.out))
+    except (AdminError, BackupError) as exc:
+        print(f"ferry admin: {exc}", file=sys.stderr)
+        return 1
+    print(
+        f"backed up {done.accounts} account(s) (migration {done.revision}) to {done.path} "
+        f"({done.size:,} bytes)"
+    )
+    print(_KEYS_WARNING.format(master=config.data_dir / "master.key"), file=sys.stderr)
+    return 0
+
+
+def _restore(ns: argparse.Namespace) -> int:
+    from server.admin import AdminError, restore_database
+    from server.backup import BackupError
+
+    config = _config(ns)
+    try:
+        done = asyncio.run(restore_database(config, ns.backup))
+    except (AdminError, BackupError) as exc:
+        print(f"ferry admin: {exc}", file=sys.stderr)
+        return 1
+    print(f"restored {done.snapshot.accounts} account(s) from {ns.backup}")
+    if done.kept is not None:
+        print(f"the database it replaced is kept as {done.kept}")
+    print(f"new cursor epoch for {done.rotated} account(s): browsers will refetch")
+    if done.new_server_key:
+        print(
+            f"ferry admin: there is no server.key in {config.data_dir}: the server will make "
+            "a new one, and every bridge will have to be paired again. Copy the old "
+            "server.key there first if you still have it.",
+            file=sys.stderr,
+        )
+    return 0
+
+
 def _new_epoch(ns: argparse.Namespace) -> int:
     from server.admin import new_epoch
 
@@ -391,7 +508,7 @@ def _demo(ns: argparse.Namespace) -> int:
     # the gateway at the emulator once the emulator says where it listens.
     data_dir = ns.data_dir or DEFAULT_DATA_DIR
     config = Config.from_env(port=ns.port, data_dir=data_dir, sms_gateway="emulator")
-    setup_logging(config.log_level)
+    setup_logging(config.log_level, config.log_format)
     return asyncio.run(
         run_demo(config, control_port=control_port, contact_interval=ns.contact_interval)
     )

@@ -17,6 +17,7 @@ from server.proxies import TrustedProxies
 
 #: Where verification codes can be sent from (``server/sms_gateway``).
 SMS_GATEWAYS = ("log", "emulator", "device")
+LOG_FORMATS = ("text", "json")
 REDIS_SCHEMES = ("redis", "rediss", "unix")
 
 
@@ -105,7 +106,8 @@ class Config:
     #: tells a database restored from an older backup (server/continuity.py), in seconds.
     continuity_interval: float = 60.0
     #: Redis of a multi-node deployment (``FERRY_REDIS_URL``, ``redis://host:6379/0``):
-    #: the hub between nodes uses it; ``/readyz`` checks it answers. None: one node.
+    #: the hub between nodes uses it (server/nodes); ``/readyz`` checks it answers.
+    #: None: one node.
     redis_url: str | None = field(default=None, repr=False)
     #: Prefix of every Redis key and channel of this deployment (``FERRY_REDIS_PREFIX``),
     #: so several deployments can share one Redis; the same on every node.
@@ -115,6 +117,14 @@ class Config:
     #: killed between a commit and its hint leaves no tab waiting longer).
     nodes_poll: float = 2.0
     nodes_safety_poll: float = 30.0
+    #: Bearer token ``/metrics`` requires (``FERRY_METRICS_TOKEN``). Without one,
+    #: ``/metrics`` answers only loopback clients that came through no proxy.
+    metrics_token: str | None = field(default=None, repr=False)
+    #: Seconds a stop (SIGTERM) may take: bridges finish their commits and are told to
+    #: reconnect, in-flight requests end, then the process exits, whatever is left.
+    shutdown_timeout: float = 10.0
+    #: ``text`` (one readable line per event) or ``json`` (one JSON object per line).
+    log_format: str = "text"
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     @property
@@ -172,6 +182,12 @@ class Config:
                 "FERRY_TOMBSTONE_DAYS must be at least 31: bridges re-send messages of the "
                 "last 30 days, and a deleted one whose tombstone is gone would come back"
             )
+        if not 1 <= self.shutdown_timeout <= 600:
+            raise ConfigError("FERRY_SHUTDOWN_TIMEOUT must be 1 to 600 seconds")
+        if self.log_format not in LOG_FORMATS:
+            raise ConfigError(f"FERRY_LOG_FORMAT must be one of {', '.join(LOG_FORMATS)}")
+        if self.metrics_token is not None and len(self.metrics_token) < 16:
+            raise ConfigError("FERRY_METRICS_TOKEN must be at least 16 characters")
         if self.redis_url is not None and urlsplit(self.redis_url).scheme not in REDIS_SCHEMES:
             raise ConfigError("FERRY_REDIS_URL must start with redis://, rediss:// or unix://")
         if not 1 <= len(self.redis_prefix) <= 64 or not self.redis_prefix.isprintable():
@@ -248,6 +264,12 @@ class Config:
                 values["nodes_safety_poll"] = float(env["FERRY_NODES_SAFETY_POLL"])
             if "FERRY_SWEEP_INTERVAL" in env:
                 values["sweep_interval"] = float(env["FERRY_SWEEP_INTERVAL"])
+            if env.get("FERRY_METRICS_TOKEN"):
+                values["metrics_token"] = env["FERRY_METRICS_TOKEN"]
+            if "FERRY_SHUTDOWN_TIMEOUT" in env:
+                values["shutdown_timeout"] = float(env["FERRY_SHUTDOWN_TIMEOUT"])
+            if "FERRY_LOG_FORMAT" in env:
+                values["log_format"] = env["FERRY_LOG_FORMAT"].strip().lower()
             if "FERRY_ACCESS_LOG_DAYS" in env:
                 values["access_log_retention"] = timedelta(days=int(env["FERRY_ACCESS_LOG_DAYS"]))
         except ValueError as exc:

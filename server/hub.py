@@ -38,7 +38,7 @@ from collections.abc import Awaitable, Callable, Iterable
 
 import msgspec
 
-from protocol.messages import ModemInfo
+from protocol.messages import ImportProgress, ModemInfo
 
 
 class ChangesHint(msgspec.Struct, frozen=True, tag="changes"):
@@ -108,11 +108,13 @@ RequestHandler = Callable[[Request], Awaitable[str | None]]
 
 
 class Presence(msgspec.Struct, frozen=True):
-    """A bridge's socket on some node: which node, since when, its last modem report."""
+    """A bridge's socket on some node: which node, since when, its last modem report and
+    how far its import has come (while one runs)."""
 
     node: str
     since: float
     modem: ModemInfo | None = None
+    importing: ImportProgress | None = None
 
 
 class Unreachable(Exception):
@@ -177,9 +179,15 @@ class Hub:
     def broadcast(self, order: Order) -> None:
         """Send ``order`` to the other nodes (the caller applied it on this one)."""
 
-    def announce(self, device_id: int, since: float, modem: ModemInfo | None) -> None:
+    def announce(
+        self,
+        device_id: int,
+        since: float,
+        modem: ModemInfo | None,
+        importing: ImportProgress | None = None,
+    ) -> None:
         """This node holds the bridge's socket (connected at ``since``), whose modem last
-        reported ``modem``."""
+        reported ``modem`` and whose import (if one runs) reached ``importing``."""
 
     def withdraw(self, device_id: int, since: float) -> None:
         """The socket connected at ``since`` closed (a newer one may hold the bridge)."""

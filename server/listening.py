@@ -112,12 +112,13 @@ def running(data_dir: Path) -> Listening | None:
     a file left by a process that was killed names neither.
     """
     found = read(data_dir)
-    if found is None or not _process_exists(found.pid):
+    if found is None or not process_exists(found.pid):
         return None
     return found if _accepts(found.host, found.port) else None
 
 
-def _process_exists(pid: int) -> bool:
+def process_exists(pid: int) -> bool:
+    """Does process ``pid`` exist (under any user)?"""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:

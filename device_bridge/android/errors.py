@@ -7,6 +7,10 @@ Hierarchy::
     ├── CommandRejected
     │   └── SendNotSupported      ADB cannot send an SMS without the phone's screen; nothing
     │                             left the phone (the bridge records the send as failed)
+    ├── ModemUnavailable
+    │   ├── PhoneAppError         Termux:API or SMS Gateway cannot be reached or read
+    │   │   └── SendMaybeSent     the app stopped answering during a send: the SMS may
+    │   │                         or may not have left (reported unknown, never retried)
     └── ModemUnavailable
         └── AdbError              adb missing, device offline / unauthorized / not found,
             │                     a call timed out or printed more than its limit, or the
@@ -33,6 +37,27 @@ class SendNotSupported(CommandRejected):
     def __init__(self, reason: str) -> None:
         AtError.__init__(self, reason, command="send")
         self.result = reason
+
+
+class PhoneAppError(ModemUnavailable):
+    """The phone app (Termux:API, SMS Gateway) cannot be reached, or answered nonsense."""
+
+
+class SendRefused(CommandRejected):
+    """The phone app refused a send; nothing left the phone."""
+
+    plain = True
+
+    def __init__(self, reason: str) -> None:
+        AtError.__init__(self, reason, command="send")
+        self.result = reason
+
+
+class SendMaybeSent(PhoneAppError):
+    """The phone app stopped answering during a send: the SMS may have left."""
+
+    plain = True
+    state = "unknown"
 
 
 class AdbError(ModemUnavailable):

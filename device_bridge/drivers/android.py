@@ -2,9 +2,11 @@
 
 Edge adapter: every call is ``adb [-s SERIAL] shell content …`` (or ``exec-out content
 read`` for an MMS part's bytes) through an injected :class:`~.adb.AdbRunner`; the output is
-read by the pure :mod:`device_bridge.android.query`. The phone keeps its inbox: nothing is
-deleted; the bridge's journal remembers the highest ``_id`` taken per store
-(:class:`~.base.DecodedInbox`) and only rows above it are read.
+read by the pure :mod:`device_bridge.android.query`. The phone keeps its messages: nothing
+is deleted. Both boxes are read: received SMS and MMS, and the user's own from the sent
+box (so replies typed on the phone appear as outgoing). Which rows are new is decided by
+:func:`.phone_rows.new_rows` against the journal's seen set (ids are reused and an MMS
+may arrive below newer ids); keys carry the row's time, so a reused id is a new key.
 
 ADB cannot send an SMS without the phone's screen: :meth:`AdbPhone.send_sms` raises
 :class:`~device_bridge.android.errors.SendNotSupported` before touching the phone.
@@ -15,7 +17,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import shlex
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from device_bridge.android.errors import (
@@ -31,7 +34,8 @@ from device_bridge.gsm.errors import ModemUnavailable
 from protocol.messages import MAX_ATTACHMENT_BYTES, MAX_CONTACTS, Attachment
 
 from .adb import AdbRunner, subprocess_runner
-from .base import Contact, ModemEvent, ModemStatus, Received, StoredMessage
+from .base import Contact, InboxView, ModemEvent, ModemStatus, Received, StoredMessage
+from .phone_rows import Stamp, new_rows
 
 __all__ = ["MMS", "SMS", "AdbPhone"]
 
@@ -46,7 +50,57 @@ SEND_UNSUPPORTED = (
 _QUERY_LIMIT = 16 * 1024 * 1024
 _SMALL_LIMIT = 64 * 1024
 _MMS_RETRIEVED = 132  # m_type of a downloaded MMS (a notification is 130)
+_MMS_SEND_REQ = 128  # m_type of an MMS the user sent
 _FROM = 137  # addr type of the sender
+_TO = 151  # addr type of a recipient
+_SENT_BOX = 2  # msg_box / sms type of the sent box
+# Telephony.Sms: type 1 inbox, 2 sent, 5 failed to send; status 0 complete (delivered),
+# 32 pending, 64 failed, -1 none requested.
+_SMS_FAILED_TYPE = 5
+_SMS_DELIVERED, _SMS_STATUS_FAILED = 0, 64
+
+
+@dataclass(frozen=True)
+class _Store:
+    source: str
+    uri: str
+    where: str
+
+
+_SMS_STORE = _Store(SMS, "content://sms", "type IN (1,2,5)")
+_MMS_STORE = _Store(
+    MMS,
+    "content://mms",
+    f"(m_type={_MMS_RETRIEVED} AND msg_box=1) OR (m_type={_MMS_SEND_REQ} AND msg_box=2)",
+)
+_STORES = (_SMS_STORE, _MMS_STORE)
+
+
+def _imported(store: _Store) -> str:
+    return f"imported:{store.source}"
+
+
+def _sms_received(r: Row) -> Received:
+    kind, status = int(r["type"] or 1), int(r["status"] or -1)
+    out = kind != 1
+    state = None
+    if out:
+        failed = kind == _SMS_FAILED_TYPE or status >= _SMS_STATUS_FAILED
+        state = "failed" if failed else "delivered" if status == _SMS_DELIVERED else "sent"
+    date = int(r["date"] or 0)
+    return Received(
+        key=f"android:sms:{r['_id']}:{date}",
+        sender=r["address"] or "unknown",
+        body=r["body"] or "",
+        sent_at=_when(None if out else r["date_sent"], r["date"], scale=1000),
+        source=SMS,
+        position=int(r["_id"] or 0),
+        stamp=date,
+        direction="out" if out else "in",
+        status=state,
+    )
+
+
 _SKIPPED_PARTS = ("application/smil",)
 _PROVIDER_ERROR = "Error while accessing provider"
 
@@ -119,42 +173,68 @@ class AdbPhone:
 
     # ----------------------------------------------------- DecodedInbox
 
-    async def poll_new(self, after: Mapping[str, int], limit: int) -> list[Received]:
-        found = await self._new_sms(after.get(SMS, 0), limit)
-        if len(found) < limit:
-            found += await self._new_mms(after.get(MMS, 0), limit - len(found))
+    async def history_size(self, view: InboxView) -> int | None:
+        if all(view.flag(_imported(store)) for store in _STORES):
+            return None
+        counts = [len(await self._ids(store)) for store in _STORES]
+        return sum(counts)
+
+    async def poll_new(self, view: InboxView, limit: int) -> list[Received]:
+        found: list[Received] = []
+        for store in _STORES:
+            if len(found) >= limit:
+                break
+            rows = await new_rows(self, store.source, view, limit - len(found))
+            found += await (self._sms(rows) if store is _SMS_STORE else self._mmses(rows))
         return found
 
-    async def _new_sms(self, after: int, limit: int) -> list[Received]:
-        columns = ["_id", "date", "date_sent", "address", "body"]
-        rows = await self._rows(
-            "content://sms/inbox", columns, f"_id>{after}", ints={"_id", "date", "date_sent"},
-            limit=limit,
-        )  # fmt: skip
+    async def stamps(self, source: str, above: int, below: int | None = None) -> list[Stamp]:
+        """(id, time) of the store's rows with ``above < _id < below``, by id."""
+        store = _SMS_STORE if source == SMS else _MMS_STORE
+        where = f"_id>{above}" + (f" AND _id<{below}" if below is not None else "")
+        text = await self._query(store.uri, ["_id", "date"], f"{where} AND ({store.where})")
         return [
-            Received(
-                key=f"android:sms:{r['_id']}",
-                sender=r["address"] or "unknown",
-                body=r["body"] or "",
-                sent_at=_when(r["date_sent"], r["date"], scale=1000),
-                source=SMS,
-                position=int(r["_id"] or 0),
-            )
-            for r in rows
+            (int(r["_id"] or 0), int(r["date"] or 0))
+            for r in parse_rows(text, ["_id", "date"], ints={"_id", "date"})
         ]
 
-    async def _new_mms(self, after: int, limit: int) -> list[Received]:
-        rows = await self._rows(
-            "content://mms/inbox", ["_id", "date", "date_sent"],
-            f"_id>{after} AND m_type={_MMS_RETRIEVED}", ints={"_id", "date", "date_sent"},
-            limit=limit,
+    async def highest(self, source: str) -> int:
+        store = _SMS_STORE if source == SMS else _MMS_STORE
+        return max(await self._ids(store), default=0)
+
+    async def _ids(self, store: _Store) -> list[int]:
+        return ints_of(await self._query(store.uri, ["_id"], store.where))
+
+    async def _sms(self, rows: list[Stamp]) -> list[Received]:
+        if not rows:
+            return []
+        columns = ["_id", "date", "date_sent", "type", "status", "address", "body"]
+        ids = ",".join(str(i) for i, _ in rows)
+        found = await self._rows(
+            "content://sms", columns, f"_id IN ({ids})",
+            ints={"_id", "date", "date_sent", "type", "status"},
         )  # fmt: skip
-        return [await self._mms(r) for r in rows]
+        by_id = {int(r["_id"] or 0): r for r in found}
+        # In the order asked for (newest first), rows gone meanwhile left out.
+        return [_sms_received(by_id[i]) for i, _ in rows if i in by_id]
+
+    async def _mmses(self, rows: list[Stamp]) -> list[Received]:
+        if not rows:
+            return []
+        ids = ",".join(str(i) for i, _ in rows)
+        found = await self._rows(
+            "content://mms", ["_id", "date", "date_sent", "msg_box"], f"_id IN ({ids})",
+            ints={"_id", "date", "date_sent", "msg_box"},
+        )  # fmt: skip
+        by_id = {int(r["_id"] or 0): r for r in found}
+        return [await self._mms(by_id[i]) for i, _ in rows if i in by_id]
 
     async def _mms(self, row: Row) -> Received:
         mid = int(row["_id"] or 0)
-        senders = await self._rows(
-            f"content://mms/{mid}/addr", ["_id", "type", "address"], f"type={_FROM}",
+        out = row["msg_box"] == str(_SENT_BOX)
+        kind = _TO if out else _FROM
+        peers = await self._rows(
+            f"content://mms/{mid}/addr", ["_id", "type", "address"], f"type={kind}",
             ints={"_id", "type"},
         )  # fmt: skip
         parts = await self._rows(
@@ -179,15 +259,19 @@ class AdbPhone:
                 texts.append(f"[attachment could not be read: {name or mime}]")
                 continue
             attachments.append(Attachment(mime=mime, data=data, name=name))
+        date = int(row["date"] or 0)
         return Received(
-            key=f"android:mms:{mid}",
-            sender=(senders[0]["address"] if senders else None) or "unknown",
+            key=f"android:mms:{mid}:{date}",
+            sender=(peers[0]["address"] if peers else None) or "unknown",
             body="\n".join(texts),
             sent_at=_when(row["date_sent"], row["date"], scale=1),
             source=MMS,
             position=mid,
             attachments=tuple(attachments),
             unread=tuple(unread),
+            stamp=date,
+            direction="out" if out else "in",
+            status="sent" if out else None,
         )
 
     async def _read_part(self, part_id: int) -> bytes:

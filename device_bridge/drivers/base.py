@@ -12,7 +12,7 @@ there (serial, Termux, ADB failures) into ``device_bridge.gsm.errors``:
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol, runtime_checkable
@@ -31,12 +31,15 @@ from protocol.messages import Attachment
 __all__ = [
     "Contact",
     "DecodedInbox",
+    "InboxChanged",
+    "InboxView",
     "IncomingPdu",
     "Modem",
     "ModemEvent",
     "ModemStatus",
     "NewMessage",
     "Received",
+    "SendUpdate",
     "StatusReportIndex",
     "StatusReportPdu",
     "StoredMessage",
@@ -107,7 +110,7 @@ class Modem(Protocol):
     ) -> list[int]:
         """Send ``text``, one submit per part; return each part's TP-MR."""
 
-    async def next_event(self) -> ModemEvent:
+    async def next_event(self) -> ModemEvent | InboxChanged | SendUpdate:
         """Wait for the next unsolicited event (new message, status report)."""
 
     async def status(self) -> ModemStatus:
@@ -131,6 +134,11 @@ class Received:
         position: The row's ``_id`` in that store.
         attachments: The MMS parts besides text and layout, as read.
         unread: (name, media type) of parts too large to read at all.
+        stamp: The row's time as the phone stores it; (position, stamp) is the row's
+            identity in the journal's seen set (ids are reused).
+        direction: ``out`` for a message the user sent from the phone (its sent box);
+            ``sender`` is then the recipient.
+        status: For ``out``: ``sent``, ``delivered`` or ``failed``, as the phone knows.
     """
 
     key: str
@@ -141,20 +149,63 @@ class Received:
     position: int
     attachments: tuple[Attachment, ...] = ()
     unread: tuple[tuple[str | None, str], ...] = ()
+    stamp: int | None = None
+    direction: str = "in"
+    status: str | None = None
+
+
+@dataclass(frozen=True)
+class InboxChanged:
+    """A pushed event: the phone has new messages to poll (``DecodedInbox.poll_new``)."""
+
+
+@dataclass(frozen=True)
+class SendUpdate:
+    """A pushed event: what became of a message sent earlier (``send_sms`` returned
+    ``reference``): ``delivered`` or ``permanent_failure``."""
+
+    reference: int
+    recipient: str
+    outcome: str
+
+
+class InboxView(Protocol):
+    """What a polled phone driver may ask the journal (``device_bridge.journal``)."""
+
+    def cursors(self) -> dict[str, int]:
+        """The highest row id taken per store."""
+
+    def unseen(self, source: str, rows: Iterable[tuple[int, int]]) -> list[tuple[int, int]]:
+        """Those of ``rows`` ((id, stamp)) not taken yet."""
+
+    def low(self, source: str) -> int | None:
+        """The lowest row id taken from a store (None: none yet)."""
+
+    def floor(self, source: str) -> int:
+        """Rows at or below this id count as taken."""
+
+    def flag(self, name: str) -> bool: ...
+
+    def set_flag(self, name: str) -> None: ...
 
 
 @runtime_checkable
 class DecodedInbox(Protocol):
     """Optional capability of a driver whose phone keeps and decodes its own inbox.
 
-    Such a phone is polled instead of drained: nothing is deleted from it; the bridge
-    remembers how far it read each source (in the journal, with the messages, in one
-    transaction) and asks only for what lies beyond.
+    Such a phone is polled instead of drained: nothing is deleted from it; the journal
+    records each row taken with the message, in one transaction, and the driver asks it
+    which rows are new (``InboxView``). A driver may also push ``InboxChanged`` (poll
+    now) and ``SendUpdate`` (a send's fate) from ``next_event``.
     """
 
-    async def poll_new(self, after: Mapping[str, int], limit: int) -> list[Received]:
-        """Up to ``limit`` messages past ``after[source]`` (0 when absent), oldest first
-        within each source."""
+    async def poll_new(self, view: InboxView, limit: int) -> list[Received]:
+        """Up to ``limit`` messages not taken yet (``view`` says which were): new ones
+        first, then the next part of the history, newest first."""
+
+    async def history_size(self, view: InboxView) -> int | None:
+        """How many messages the phone holds in all while its history is still being
+        imported (for the progress shown); None once imported, or when unknown."""
 
 
 def decode_stored(index: int, status: int, pdu: str) -> StoredMessage:

@@ -41,7 +41,12 @@ logger = logging.getLogger("ferry.bridge.modem")
 # mode, so both report styles are tried with mode 1 (old firmware) before giving up on
 # reports altogether.
 CNMI_CHOICES = (
-    "2,1,0,1,0", "2,1,0,2,0", "1,1,0,1,0", "1,1,0,2,0", "2,1,0,0,0", "1,1,0,0,0",
+    "2,1,0,1,0",
+    "2,1,0,2,0",
+    "1,1,0,1,0",
+    "1,1,0,2,0",
+    "2,1,0,0,0",
+    "1,1,0,0,0",
 )
 _SERIAL_ERRORS = (serial.SerialException, OSError, ConnectionError)
 _PROBE_TRIES = 3
@@ -60,8 +65,15 @@ class SerialModem:
         send_timeout: Seconds to wait for ``+CMGS`` after the PDU was sent.
     """
 
-    def __init__(self, port: str, *, baudrate: int = 115200, pin: str | None = None,
-                 command_timeout: float = 10.0, send_timeout: float = 60.0) -> None:
+    def __init__(
+        self,
+        port: str,
+        *,
+        baudrate: int = 115200,
+        pin: str | None = None,
+        command_timeout: float = 10.0,
+        send_timeout: float = 60.0,
+    ) -> None:
         self.port = port
         self.baudrate = baudrate
         self.command_timeout = command_timeout
@@ -97,7 +109,8 @@ class SerialModem:
             await self.close()
         try:
             reader, self._writer = await serial_asyncio_fast.open_serial_connection(
-                url=self.port, baudrate=self.baudrate)
+                url=self.port, baudrate=self.baudrate
+            )
         except _SERIAL_ERRORS as exc:
             raise ModemUnavailable(f"cannot open {self.port}: {exc}") from exc
         self._session, self._failure = ModemSession(), None
@@ -157,8 +170,11 @@ class SerialModem:
                     break
                 await asyncio.sleep(0.2)
         if state != "READY":
-            raise CmeError(12 if state == "SIM PUK" else None, command="AT+CPIN?",
-                           text=f"SIM not ready: {state}")
+            raise CmeError(
+                12 if state == "SIM PUK" else None,
+                command="AT+CPIN?",
+                text=f"SIM not ready: {state}",
+            )
 
     async def _sim_state(self) -> str:
         done = await self._check("AT+CPIN?")
@@ -174,8 +190,9 @@ class SerialModem:
         if memory is None:
             return  # keep the modem's default
         # the one-memory form when e.g. ME is readable but not a receive memory
-        if await self._attempt(f'AT+CPMS="{memory}","{memory}","{memory}"') \
-                or await self._attempt(f'AT+CPMS="{memory}"'):
+        if await self._attempt(f'AT+CPMS="{memory}","{memory}","{memory}"') or await self._attempt(
+            f'AT+CPMS="{memory}"'
+        ):
             self.storage = memory
 
     async def _enable_notifications(self) -> None:
@@ -207,8 +224,9 @@ class SerialModem:
         """Free slot ``index`` (``AT+CMGD``)."""
         await self._check(f"AT+CMGD={int(index)}")
 
-    async def send_sms(self, number: str, text: str, *,
-                       request_status_report: bool = False) -> list[int]:
+    async def send_sms(
+        self, number: str, text: str, *, request_status_report: bool = False
+    ) -> list[int]:
         """Send ``text`` to ``number``, one ``AT+CMGS`` per part.
 
         Returns:
@@ -221,8 +239,9 @@ class SerialModem:
             EncodeError: The number or text cannot be encoded.
         """
         self._concat_ref = (self._concat_ref + 1) % 256
-        parts = encode_submit(number, text, request_status_report=request_status_report,
-                              concat_ref=self._concat_ref)
+        parts = encode_submit(
+            number, text, request_status_report=request_status_report, concat_ref=self._concat_ref
+        )
         references: list[int] = []
         for part in parts:
             try:
@@ -277,8 +296,7 @@ class SerialModem:
         await self._check('AT+CPBS="SM"')
         slots = at.parse_cpbr_support((await self._check("AT+CPBR=?")).lines)
         if slots is None:
-            raise AtError("the modem did not say which phonebook slots exist",
-                          command="AT+CPBR=?")
+            raise AtError("the modem did not say which phonebook slots exist", command="AT+CPBR=?")
         previous = at.parse_cscs(await self._optional("AT+CSCS?")) or "GSM"
         offered = at.parse_cscs_support(await self._optional("AT+CSCS=?"))
         charset = previous
@@ -325,8 +343,9 @@ class SerialModem:
         _raise_for(done)
         return done
 
-    async def _command(self, command: str, *, pdu: str | None = None,
-                       limit: float | None = None) -> CommandDone:
+    async def _command(
+        self, command: str, *, pdu: str | None = None, limit: float | None = None
+    ) -> CommandDone:
         if self._failure is not None:
             raise self._failure
         future: asyncio.Future[CommandDone] = asyncio.get_running_loop().create_future()
@@ -370,8 +389,12 @@ class SerialModem:
             if not self._waiters:
                 return  # the caller went away with the port (close during a command)
             future, _ = self._waiters.popleft()
-            self._log.debug("< %s: %s (%d lines)", event.command,
-                            "OK" if event.ok else event.error, len(event.lines))
+            self._log.debug(
+                "< %s: %s (%d lines)",
+                event.command,
+                "OK" if event.ok else event.error,
+                len(event.lines),
+            )
             if not future.done():
                 future.set_result(event)
         elif isinstance(event, Urc):

@@ -19,9 +19,15 @@ __all__ = ["SIM_PIN", "Final", "GeneralCommands", "int_range", "ints", "unquote"
 #: The PIN a locked emulated SIM accepts.
 SIM_PIN = "1234"
 
-_CME_TEXT = {3: "operation not allowed", 4: "operation not supported",
-             11: "SIM PIN required", 16: "incorrect password", 21: "invalid index",
-             22: "not found", 30: "no network service"}
+_CME_TEXT = {
+    3: "operation not allowed",
+    4: "operation not supported",
+    11: "SIM PIN required",
+    16: "incorrect password",
+    21: "invalid index",
+    22: "not found",
+    30: "no network service",
+}
 
 
 class Final(Exception):
@@ -180,7 +186,7 @@ class GeneralCommands:
         chosen = [unquote(a).upper() for a in args.split(",") if a.strip()]
         if not chosen or any(m not in self.memories for m in chosen):
             raise Final("+CMS ERROR: 302")
-        self.storage = [*chosen, *self.storage[len(chosen):]][:3]
+        self.storage = [*chosen, *self.storage[len(chosen) :]][:3]
         return ["+CPMS: " + ",".join(self._usage(m) for m in self.storage)]
 
     def _usage(self, memory: str) -> str:

@@ -112,8 +112,9 @@ async def inject(request: web.Request) -> web.Response:
     if ref_bits not in (8, 16) or isinstance(ref_bits, bool):
         raise _ApiError(400, "bad_field", "'ref_bits' must be 8 or 16")
     try:
-        phone.modem.deliver(body["from"], body["text"], phone.modem.network.clock(),
-                            ref_bits=ref_bits)
+        phone.modem.deliver(
+            body["from"], body["text"], phone.modem.network.clock(), ref_bits=ref_bits
+        )
     except EncodeError as exc:
         raise _ApiError(400, "cannot_encode", str(exc)) from None
     return web.json_response({"delivered": True}, status=201)
@@ -133,10 +134,12 @@ async def send(request: web.Request) -> web.Response:
 async def received(request: web.Request) -> web.Response:
     """What the phone received, oldest first."""
     phone = _phone(request)
-    return web.json_response([
-        {"from": m.sender, "text": m.text, "timestamp": m.timestamp.isoformat()}
-        for m in phone.modem.received
-    ])
+    return web.json_response(
+        [
+            {"from": m.sender, "text": m.text, "timestamp": m.timestamp.isoformat()}
+            for m in phone.modem.received
+        ]
+    )
 
 
 async def sent(request: web.Request) -> web.Response:
@@ -187,5 +190,10 @@ async def external(request: web.Request) -> web.Response:
 
 
 def _sent_json(message: SentSms) -> dict[str, object]:
-    return {"from": message.sender, "to": message.recipient, "text": message.text,
-            "timestamp": message.timestamp.isoformat(), "external": message.external}
+    return {
+        "from": message.sender,
+        "to": message.recipient,
+        "text": message.text,
+        "timestamp": message.timestamp.isoformat(),
+        "external": message.external,
+    }

@@ -70,16 +70,23 @@ class EmulatedModem(RadioCommands, HuaweiCommands, PhonebookCommands):
         schedule: ``schedule(delay, callback)`` runs ``callback`` later; by default at once.
     """
 
-    def __init__(self, number: str, network: Network, *,
-                 profile: Profile = PROFILES["generic"],
-                 schedule: Callable[[float, Callable[[], None]], object] | None = None) -> None:
+    def __init__(
+        self,
+        number: str,
+        network: Network,
+        *,
+        profile: Profile = PROFILES["generic"],
+        schedule: Callable[[float, Callable[[], None]], object] | None = None,
+    ) -> None:
         self.number = number
         self.network = network
         self.profile = profile
         self.faults = Faults()
         self.received: list[ReceivedSms] = []
-        self.memories = {name: MessageStore(CAPACITY.get(name, 30), profile.index_base)
-                         for name in profile.memories}
+        self.memories = {
+            name: MessageStore(CAPACITY.get(name, 30), profile.index_base)
+            for name in profile.memories
+        }
         self.phonebook = Phonebook()
         self._schedule = schedule or (lambda _delay, callback: callback())
         self._write: Callable[[bytes], None] = lambda _data: None
@@ -177,8 +184,7 @@ class EmulatedModem(RadioCommands, HuaweiCommands, PhonebookCommands):
             self._booted = True
             self._put_each(self.profile.boot_urcs)
         self._commands_seen += 1
-        if self.profile.noise and self.curc and \
-                self._commands_seen % self.profile.noise_every == 0:
+        if self.profile.noise and self.curc and self._commands_seen % self.profile.noise_every == 0:
             self._put_each(self.profile.noise)
         if self.faults.urc_mid_response and self._held:
             lines = [*lines[:1], *self._held, *lines[1:]]
@@ -198,8 +204,7 @@ class EmulatedModem(RadioCommands, HuaweiCommands, PhonebookCommands):
 
     def _urc(self, lines: list[str]) -> None:
         """Say something unsolicited, or hold it while the link is in use."""
-        if self._entry is not None or self._busy or self._answering \
-                or self.faults.urc_mid_response:
+        if self._entry is not None or self._busy or self._answering or self.faults.urc_mid_response:
             self._held.extend(lines)
             return
         if not self.faults.hang:
@@ -207,8 +212,12 @@ class EmulatedModem(RadioCommands, HuaweiCommands, PhonebookCommands):
             self._flush()
 
     def _release_held(self) -> None:
-        if self._held and self._entry is None and not self._busy \
-                and not self.faults.urc_mid_response:
+        if (
+            self._held
+            and self._entry is None
+            and not self._busy
+            and not self.faults.urc_mid_response
+        ):
             held, self._held = self._held, []
             self._put(held)
 
@@ -244,11 +253,11 @@ class EmulatedModem(RadioCommands, HuaweiCommands, PhonebookCommands):
         match = _EXTENDED.match(rest)
         if match:
             name, suffix = match.group(1).upper(), match.group(2) or ""
-            return rest[match.end():], self._extended(name, suffix)
+            return rest[match.end() :], self._extended(name, suffix)
         match = _BASIC.match(rest)
         if match is None:
             raise Final("ERROR")
-        return rest[match.end():], self._basic(match.group(0).upper())
+        return rest[match.end() :], self._basic(match.group(0).upper())
 
     def _basic(self, command: str) -> list[str]:
         if command[0] == "E":
@@ -257,8 +266,11 @@ class EmulatedModem(RadioCommands, HuaweiCommands, PhonebookCommands):
             self._power_up()
             self._booted = True
         elif command in ("I", "I0"):
-            return [self.profile.manufacturer, self.profile.model,
-                    f"Revision: {self.profile.revision}"]
+            return [
+                self.profile.manufacturer,
+                self.profile.model,
+                f"Revision: {self.profile.revision}",
+            ]
         elif command[0] not in "VQX&S":
             raise Final(self.profile.unsupported)
         return []
@@ -295,8 +307,10 @@ class EmulatedModem(RadioCommands, HuaweiCommands, PhonebookCommands):
         lines: list[str] = []
         for index, slot in self._store(0).items():
             if wanted in (4, slot.status):
-                lines += [f"+CMGL: {index},{self._stat_field(slot)},,{slot.length}",
-                          self._pdu_line(slot.pdu)]
+                lines += [
+                    f"+CMGL: {index},{self._stat_field(slot)},,{slot.length}",
+                    self._pdu_line(slot.pdu),
+                ]
                 slot.status = 1 if slot.status == 0 else slot.status
         return lines
 
@@ -358,8 +372,7 @@ class EmulatedModem(RadioCommands, HuaweiCommands, PhonebookCommands):
         values = ints(args)
         if mode != "set" or not values or not 7 <= values[0] <= 176:
             raise Final("+CMS ERROR: 304")
-        self._entry = _Entry(command, values[0], values[1] if len(values) > 1 else 2,
-                             bytearray())
+        self._entry = _Entry(command, values[0], values[1] if len(values) > 1 else 2, bytearray())
         return None
 
     def _finish_entry(self, entry: _Entry, pdu: str) -> None:
@@ -407,8 +420,7 @@ class EmulatedModem(RadioCommands, HuaweiCommands, PhonebookCommands):
 
     # -- the network side ----------------------------------------------------
 
-    def deliver(self, sender: str, text: str, timestamp: datetime, *,
-                ref_bits: int = 8) -> None:
+    def deliver(self, sender: str, text: str, timestamp: datetime, *, ref_bits: int = 8) -> None:
         """Receive a message from the network: store its parts and announce them.
 
         A long message's parts share the next concatenation reference of this phone
@@ -418,8 +430,14 @@ class EmulatedModem(RadioCommands, HuaweiCommands, PhonebookCommands):
             EncodeError: The text cannot be carried (more than 255 parts, a bad sender).
         """
         reference = self._next_concat % (1 << ref_bits)
-        parts = encode_deliver(sender, text, timestamp, smsc=self.network.smsc,
-                               concat_ref=reference, concat_ref_bits=ref_bits)
+        parts = encode_deliver(
+            sender,
+            text,
+            timestamp,
+            smsc=self.network.smsc,
+            concat_ref=reference,
+            concat_ref_bits=ref_bits,
+        )
         if len(parts) > 1:
             self._next_concat += 1
         self.received.append(ReceivedSms(sender, text, timestamp))
@@ -443,13 +461,16 @@ class EmulatedModem(RadioCommands, HuaweiCommands, PhonebookCommands):
             self._urc([f'+CMTI: "{self.storage[2]}",{index}'])
 
     def _retry_waiting(self) -> None:
-        while self._waiting and self.memories[self.storage[2]].used < \
-                self.memories[self.storage[2]].capacity:
+        while (
+            self._waiting
+            and self.memories[self.storage[2]].used < self.memories[self.storage[2]].capacity
+        ):
             self._deliver_part(self._waiting.popleft())
         self._flush()
 
-    def status_report(self, reference: int, recipient: str, submitted: datetime,
-                      discharged: datetime, status: int) -> None:
+    def status_report(
+        self, reference: int, recipient: str, submitted: datetime, discharged: datetime, status: int
+    ) -> None:
         """Receive the delivery report for our submit ``reference``.
 
         The ``report_*`` faults change what the network says and when: a "still trying"
@@ -462,13 +483,19 @@ class EmulatedModem(RadioCommands, HuaweiCommands, PhonebookCommands):
         if faults.report_delay <= 0:
             self._status_report(reference, recipient, submitted, discharged, final)
             return
-        self._schedule(faults.report_delay, lambda: self._status_report(
-            reference, recipient, submitted, self.network.clock(), final))
+        self._schedule(
+            faults.report_delay,
+            lambda: self._status_report(
+                reference, recipient, submitted, self.network.clock(), final
+            ),
+        )
 
-    def _status_report(self, reference: int, recipient: str, submitted: datetime,
-                       discharged: datetime, status: int) -> None:
-        report = encode_status_report(reference, recipient, submitted, discharged, status,
-                                      smsc=self.network.smsc)
+    def _status_report(
+        self, reference: int, recipient: str, submitted: datetime, discharged: datetime, status: int
+    ) -> None:
+        report = encode_status_report(
+            reference, recipient, submitted, discharged, status, smsc=self.network.smsc
+        )
         ds = self.cnmi[3]
         if ds == 1:
             self._urc([f"+CDS: {report.tpdu_length}", report.hex])

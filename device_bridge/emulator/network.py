@@ -68,8 +68,9 @@ class Subscriber(Protocol):
     def deliver(self, sender: str, text: str, timestamp: datetime) -> None:
         """Receive a message (store it, raise a URC)."""
 
-    def status_report(self, reference: int, recipient: str, submitted: datetime,
-                      discharged: datetime, status: int) -> None:
+    def status_report(
+        self, reference: int, recipient: str, submitted: datetime, discharged: datetime, status: int
+    ) -> None:
         """Receive a delivery report for the submit with TP-MR ``reference``."""
 
 
@@ -105,13 +106,11 @@ class Network:
             try:
                 self.send_text(sender, submit.recipient, text)
             except EncodeError as exc:  # one bad message must not stop the network
-                logger.warning("sms from %s to %s not delivered: %s", sender,
-                               submit.recipient, exc)
+                logger.warning("sms from %s to %s not delivered: %s", sender, submit.recipient, exc)
         if submit.request_status_report:
             origin = self.subscriber(sender)
             if origin is not None:
-                origin.status_report(reference, submit.recipient, received_at,
-                                     self.clock(), 0)
+                origin.status_report(reference, submit.recipient, received_at, self.clock(), 0)
 
     def send_text(self, sender: str, recipient: str, text: str) -> SentSms:
         """Route a whole message from ``sender`` (a phone, or anyone outside)."""

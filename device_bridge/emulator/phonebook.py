@@ -68,8 +68,9 @@ class Phonebook:
             or the phonebook is full.
     """
 
-    def __init__(self, size: int = PHONEBOOK_SIZE, *,
-                 seed: tuple[tuple[str, str], ...] = SEED_CONTACTS) -> None:
+    def __init__(
+        self, size: int = PHONEBOOK_SIZE, *, seed: tuple[tuple[str, str], ...] = SEED_CONTACTS
+    ) -> None:
         self.size = size
         self._entries: dict[int, PhonebookEntry] = {}
         for name, number in seed:

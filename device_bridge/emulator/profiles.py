@@ -81,31 +81,61 @@ PROFILES: dict[str, Profile] = {
     for profile in (
         Profile("generic"),
         Profile(
-            "simcom", manufacturer="SIMCOM_Ltd", model="SIMCOM_SIM800L",
+            "simcom",
+            manufacturer="SIMCOM_Ltd",
+            model="SIMCOM_SIM800L",
             revision="Revision:1418B04SIM800L24",
             boot_urcs=("RDY", "+CFUN: 1", "+CPIN: READY", "Call Ready", "SMS Ready"),
-            access_technology=None, lte=False, ws46=(12,), ccid="{}",
+            access_technology=None,
+            lte=False,
+            ws46=(12,),
+            ccid="{}",
         ),
         Profile(
-            "quectel", manufacturer="Quectel", model="EC25", revision="EC25EFAR06A06M4G",
-            boot_urcs=("RDY", "+CFUN: 1", "+CPIN: READY", "+QIND: SMS DONE",
-                       "+QIND: PB DONE"),
-            empty_read_error=True, memories=("SM", "ME", "MT"), phonebook_empty_error=True,
+            "quectel",
+            manufacturer="Quectel",
+            model="EC25",
+            revision="EC25EFAR06A06M4G",
+            boot_urcs=("RDY", "+CFUN: 1", "+CPIN: READY", "+QIND: SMS DONE", "+QIND: PB DONE"),
+            empty_read_error=True,
+            memories=("SM", "ME", "MT"),
+            phonebook_empty_error=True,
         ),
         Profile(
-            "huawei", manufacturer="huawei", model="E173", revision="11.126.85.00.209",
-            echo=False, boot_urcs=("^BOOT:20142538,0,0,0,75",),
-            noise=("^RSSI:17", "^MODE:5,4"), unsupported="COMMAND NOT SUPPORT",
-            has_cnum=False, cnmi_ds=frozenset({0, 2}), phonebook_ucs2_only=True,
-            index_base=0, huawei_commands=True, access_technology=2, lte=False,
-            gcap="+CGSM,+DS,+ES", ws46=(25, 12, 22), ccid="",
+            "huawei",
+            manufacturer="huawei",
+            model="E173",
+            revision="11.126.85.00.209",
+            echo=False,
+            boot_urcs=("^BOOT:20142538,0,0,0,75",),
+            noise=("^RSSI:17", "^MODE:5,4"),
+            unsupported="COMMAND NOT SUPPORT",
+            has_cnum=False,
+            cnmi_ds=frozenset({0, 2}),
+            phonebook_ucs2_only=True,
+            index_base=0,
+            huawei_commands=True,
+            access_technology=2,
+            lte=False,
+            gcap="+CGSM,+DS,+ES",
+            ws46=(25, 12, 22),
+            ccid="",
         ),
         Profile(
-            "wavecom", manufacturer="WAVECOM MODEM", model="MULTIBAND  900E  1800",
-            revision="R7.46.0.201103281648", prompt=b"> ",
-            boot_urcs=("+WIND: 3", "+WIND: 4"), cnmi_modes=frozenset({0, 1}),
-            cnmi_bm=frozenset({0, 2, 3}), memories=("SM",), charsets=("GSM", "PCCP437", "HEX"),
-            access_technology=None, lte=False, gcap="+CGSM,+FCLASS,+DS", ws46=(12,),
+            "wavecom",
+            manufacturer="WAVECOM MODEM",
+            model="MULTIBAND  900E  1800",
+            revision="R7.46.0.201103281648",
+            prompt=b"> ",
+            boot_urcs=("+WIND: 3", "+WIND: 4"),
+            cnmi_modes=frozenset({0, 1}),
+            cnmi_bm=frozenset({0, 2, 3}),
+            memories=("SM",),
+            charsets=("GSM", "PCCP437", "HEX"),
+            access_technology=None,
+            lte=False,
+            gcap="+CGSM,+FCLASS,+DS",
+            ws46=(12,),
             ccid='+CCID: "{}"',
         ),
     )
@@ -173,8 +203,9 @@ _OPTIONAL_INTS = {"send_error": range(0, 1000), "report_status": range(0, 256)}
 
 def _coerce(name: str, current: object, value: object) -> object:
     if name in _OPTIONAL_INTS:
-        if value is None or (isinstance(value, int) and not isinstance(value, bool)
-                             and value in _OPTIONAL_INTS[name]):
+        if value is None or (
+            isinstance(value, int) and not isinstance(value, bool) and value in _OPTIONAL_INTS[name]
+        ):
             return value
     elif isinstance(current, bool):
         if isinstance(value, bool):
@@ -182,8 +213,11 @@ def _coerce(name: str, current: object, value: object) -> object:
     elif isinstance(current, int):
         if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
             return value
-    elif isinstance(current, float) and isinstance(value, int | float) \
-            and not isinstance(value, bool) and value >= 0:
+    elif (
+        isinstance(current, float)
+        and isinstance(value, int | float)
+        and not isinstance(value, bool)
+        and value >= 0
+    ):
         return float(value)
     raise ValueError(f"bad value for fault {name!r}")
-

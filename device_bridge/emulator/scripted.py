@@ -37,9 +37,16 @@ class ScriptedContact:
         sleep: Waits between messages; tests pass a fake.
     """
 
-    def __init__(self, network: Network, sender: str, recipient: str, *, interval: float,
-                 lines: Sequence[str] = FRIENDLY_LINES,
-                 sleep: Callable[[float], Awaitable[object]] = asyncio.sleep) -> None:
+    def __init__(
+        self,
+        network: Network,
+        sender: str,
+        recipient: str,
+        *,
+        interval: float,
+        lines: Sequence[str] = FRIENDLY_LINES,
+        sleep: Callable[[float], Awaitable[object]] = asyncio.sleep,
+    ) -> None:
         if interval <= 0:
             raise ValueError("interval must be positive")
         self.network = network
@@ -56,5 +63,4 @@ class ScriptedContact:
             await self._sleep(self.interval)
             self.network.send_text(self.sender, self.recipient, line)
             self.sent += 1
-            logger.debug("scripted contact %s -> %s (#%d)", self.sender, self.recipient,
-                         self.sent)
+            logger.debug("scripted contact %s -> %s (#%d)", self.sender, self.recipient, self.sent)

@@ -191,13 +191,44 @@ class UrcHeader:
 
 # Lines modems volunteer at boot or on radio changes; nothing to do with SMS.
 _NOISE_EXACT = frozenset(
-    {"RDY", "SMS DONE", "PB DONE", "CALL READY", "SMS READY", "RING", "+CPIN: READY",
-     "+CFUN: 1", "^BOOT", "^SYSSTART", "NORMAL POWER DOWN"}
+    {
+        "RDY",
+        "SMS DONE",
+        "PB DONE",
+        "CALL READY",
+        "SMS READY",
+        "RING",
+        "+CPIN: READY",
+        "+CFUN: 1",
+        "^BOOT",
+        "^SYSSTART",
+        "NORMAL POWER DOWN",
+    }
 )
 _NOISE_PREFIXES = (
-    "^RSSI:", "^MODE:", "^BOOT:", "^SRVST:", "^SIMST:", "^HCSQ:", "^DSFLOWRPT:", "^CEND:",
-    "^ORIG:", "^CONF:", "^CONN:", "^STIN:", "^NDISSTAT:", "+QIND:", "+WIND:", "+STIN:",
-    "+CIEV:", "+CRING:", "+PACSP", "+CGEV:", "*PSUTTZ:", "DST:", "+CTZV:",
+    "^RSSI:",
+    "^MODE:",
+    "^BOOT:",
+    "^SRVST:",
+    "^SIMST:",
+    "^HCSQ:",
+    "^DSFLOWRPT:",
+    "^CEND:",
+    "^ORIG:",
+    "^CONF:",
+    "^CONN:",
+    "^STIN:",
+    "^NDISSTAT:",
+    "+QIND:",
+    "+WIND:",
+    "+STIN:",
+    "+CIEV:",
+    "+CRING:",
+    "+PACSP",
+    "+CGEV:",
+    "*PSUTTZ:",
+    "DST:",
+    "+CTZV:",
 )
 _URC_STORED = re.compile(r'^\+(CMTI|CDSI):\s*"?([A-Z0-9]+)"?\s*,\s*(\d+)\s*$', re.IGNORECASE)
 _URC_DIRECT = re.compile(r"^\+(CMT|CDS):", re.IGNORECASE)
@@ -261,7 +292,7 @@ def _payload(line: str, prefix: str) -> str | None:
     """The text after ``prefix`` (e.g. ``"+CSQ:"``), or None if the line lacks it."""
     if not line.upper().startswith(prefix):
         return None
-    return line[len(prefix):].strip()
+    return line[len(prefix) :].strip()
 
 
 def _int(value: str) -> int | None:

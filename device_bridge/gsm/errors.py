@@ -52,42 +52,84 @@ class EncodeError(GsmError):
 # message text, so they are safe to log.
 
 _CMS_MEANINGS = {
-    1: "unassigned (unallocated) number", 8: "operator determined barring",
-    10: "call barred", 21: "short message transfer rejected",
-    27: "destination out of service", 28: "unidentified subscriber",
-    29: "facility rejected", 30: "unknown subscriber", 38: "network out of order",
-    41: "temporary failure", 42: "congestion", 47: "resources unavailable",
-    50: "requested facility not subscribed", 69: "requested facility not implemented",
-    81: "invalid short message transfer reference value", 95: "invalid message",
-    96: "invalid mandatory information", 97: "message type non-existent",
+    1: "unassigned (unallocated) number",
+    8: "operator determined barring",
+    10: "call barred",
+    21: "short message transfer rejected",
+    27: "destination out of service",
+    28: "unidentified subscriber",
+    29: "facility rejected",
+    30: "unknown subscriber",
+    38: "network out of order",
+    41: "temporary failure",
+    42: "congestion",
+    47: "resources unavailable",
+    50: "requested facility not subscribed",
+    69: "requested facility not implemented",
+    81: "invalid short message transfer reference value",
+    95: "invalid message",
+    96: "invalid mandatory information",
+    97: "message type non-existent",
     98: "message not compatible with short message protocol state",
-    99: "information element non-existent", 111: "protocol error",
-    127: "interworking, unspecified", 300: "ME failure",
-    301: "SMS service of ME reserved", 302: "operation not allowed",
-    303: "operation not supported", 304: "invalid PDU mode parameter",
-    305: "invalid text mode parameter", 310: "SIM not inserted",
-    311: "SIM PIN required", 312: "PH-SIM PIN required", 313: "SIM failure",
-    314: "SIM busy", 315: "SIM wrong", 316: "SIM PUK required",
-    317: "SIM PIN2 required", 318: "SIM PUK2 required", 320: "memory failure",
-    321: "invalid memory index", 322: "memory full", 330: "SMSC address unknown",
-    331: "no network service", 332: "network timeout",
-    340: "no +CNMA acknowledgement expected", 500: "unknown error",
+    99: "information element non-existent",
+    111: "protocol error",
+    127: "interworking, unspecified",
+    300: "ME failure",
+    301: "SMS service of ME reserved",
+    302: "operation not allowed",
+    303: "operation not supported",
+    304: "invalid PDU mode parameter",
+    305: "invalid text mode parameter",
+    310: "SIM not inserted",
+    311: "SIM PIN required",
+    312: "PH-SIM PIN required",
+    313: "SIM failure",
+    314: "SIM busy",
+    315: "SIM wrong",
+    316: "SIM PUK required",
+    317: "SIM PIN2 required",
+    318: "SIM PUK2 required",
+    320: "memory failure",
+    321: "invalid memory index",
+    322: "memory full",
+    330: "SMSC address unknown",
+    331: "no network service",
+    332: "network timeout",
+    340: "no +CNMA acknowledgement expected",
+    500: "unknown error",
 }
 # Failures worth trying again later (the network or SIM was busy), as opposed to a
 # message or number the network will never accept.
 _CMS_TRANSIENT = frozenset({38, 41, 42, 47, 314, 331, 332})
 
 _CME_MEANINGS = {
-    0: "phone failure", 1: "no connection to phone", 2: "phone-adaptor link reserved",
-    3: "operation not allowed", 4: "operation not supported", 5: "PH-SIM PIN required",
-    10: "SIM not inserted", 11: "SIM PIN required", 12: "SIM PUK required",
-    13: "SIM failure", 14: "SIM busy", 15: "SIM wrong", 16: "incorrect password",
-    17: "SIM PIN2 required", 18: "SIM PUK2 required", 20: "memory full",
-    21: "invalid index", 22: "not found", 23: "memory failure",
-    24: "text string too long", 25: "invalid characters in text string",
-    26: "dial string too long", 27: "invalid characters in dial string",
-    30: "no network service", 31: "network timeout",
-    32: "network not allowed - emergency calls only", 100: "unknown",
+    0: "phone failure",
+    1: "no connection to phone",
+    2: "phone-adaptor link reserved",
+    3: "operation not allowed",
+    4: "operation not supported",
+    5: "PH-SIM PIN required",
+    10: "SIM not inserted",
+    11: "SIM PIN required",
+    12: "SIM PUK required",
+    13: "SIM failure",
+    14: "SIM busy",
+    15: "SIM wrong",
+    16: "incorrect password",
+    17: "SIM PIN2 required",
+    18: "SIM PUK2 required",
+    20: "memory full",
+    21: "invalid index",
+    22: "not found",
+    23: "memory failure",
+    24: "text string too long",
+    25: "invalid characters in text string",
+    26: "dial string too long",
+    27: "invalid characters in dial string",
+    30: "no network service",
+    31: "network timeout",
+    32: "network not allowed - emergency calls only",
+    100: "unknown",
 }
 
 
@@ -139,8 +181,9 @@ class CmsError(CommandRejected):
         transient: True when trying again later may succeed (busy, congestion …).
     """
 
-    def __init__(self, code: int | None, *, command: str | None = None,
-                 text: str | None = None) -> None:
+    def __init__(
+        self, code: int | None, *, command: str | None = None, text: str | None = None
+    ) -> None:
         self.code = code
         self.meaning = _meaning(_CMS_MEANINGS, code, text)
         self.transient = code in _CMS_TRANSIENT
@@ -156,8 +199,9 @@ class CmeError(CommandRejected):
         meaning: The standard meaning of ``code`` (or the modem's words).
     """
 
-    def __init__(self, code: int | None, *, command: str | None = None,
-                 text: str | None = None) -> None:
+    def __init__(
+        self, code: int | None, *, command: str | None = None, text: str | None = None
+    ) -> None:
         self.code = code
         self.meaning = _meaning(_CME_MEANINGS, code, text)
         detail = self.meaning if code is None else f"{code} ({self.meaning})"
@@ -174,8 +218,9 @@ class AtTimeout(AtError):
     """
 
     def __init__(self, command: str | None, *, stage: str = "response") -> None:
-        super().__init__(f"{command or 'command'} timed out waiting for the {stage}",
-                         command=command)
+        super().__init__(
+            f"{command or 'command'} timed out waiting for the {stage}", command=command
+        )
         self.stage = stage
 
     @property

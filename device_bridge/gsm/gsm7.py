@@ -29,9 +29,26 @@ from protocol.sms import ESC, MAX_PARTS, MAX_USER_DATA, is_gsm7, split
 from .errors import EncodeError
 
 __all__ = [
-    "BASIC", "ESC", "EXTENSION", "MAX_PARTS", "MAX_USER_DATA", "TRANSLITERATE", "Encoding",
-    "TextPlan", "char_septets", "fix_surrogates", "from_septets", "header_fill", "is_gsm7",
-    "pack", "part_limits", "plan_text", "segment_text", "split", "to_septets", "ucs2_units",
+    "BASIC",
+    "ESC",
+    "EXTENSION",
+    "MAX_PARTS",
+    "MAX_USER_DATA",
+    "TRANSLITERATE",
+    "Encoding",
+    "TextPlan",
+    "char_septets",
+    "fix_surrogates",
+    "from_septets",
+    "header_fill",
+    "is_gsm7",
+    "pack",
+    "part_limits",
+    "plan_text",
+    "segment_text",
+    "split",
+    "to_septets",
+    "ucs2_units",
     "unpack",
 ]
 
@@ -61,6 +78,7 @@ TRANSLITERATE = {
     "\N{GREEK CAPITAL LETTER ZETA}": "Z",
     "ç": "Ç",
 }
+
 
 @cache
 def _encoder(locking: int, single: int) -> dict[str, bytes]:
@@ -106,7 +124,11 @@ def header_fill(header_octets: int) -> tuple[int, int]:
 
 
 def to_septets(
-    text: str, *, transliterate: bool = False, discard_invalid: bool = False, locking: int = 0,
+    text: str,
+    *,
+    transliterate: bool = False,
+    discard_invalid: bool = False,
+    locking: int = 0,
     single: int = 0,
 ) -> bytes:
     """Encode *text* as unpacked septets, one per byte, ESC pairs for the extension table.

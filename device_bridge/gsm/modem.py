@@ -202,8 +202,11 @@ _ON_TIMER = {
     State.WAIT_SEND: State.DRAINING,
     State.DRAINING: State.IDLE,
 }
-_TIMEOUT_STAGE = {State.WAIT_FINAL: "response", State.WAIT_PROMPT: "prompt",
-                  State.WAIT_SEND: "send"}
+_TIMEOUT_STAGE = {
+    State.WAIT_FINAL: "response",
+    State.WAIT_PROMPT: "prompt",
+    State.WAIT_SEND: "send",
+}
 
 
 @dataclass
@@ -327,8 +330,7 @@ class ModemSession:
         assert command is not None
         self._current = None
         self._events.append(
-            CommandDone(redact(command.text), tuple(command.lines), ok, error,
-                        command.dropped)
+            CommandDone(redact(command.text), tuple(command.lines), ok, error, command.dropped)
         )
 
     def _on_prompt(self) -> None:
@@ -373,9 +375,12 @@ class ModemSession:
         if not command.echo_seen and line.upper() == command.text.upper():
             command.echo_seen = True
             return True
-        if (command.pdu is not None and not command.pdu_echo_seen
-                and self._state is State.WAIT_SEND
-                and line.rstrip("\x1a").strip().upper() == command.pdu.upper()):
+        if (
+            command.pdu is not None
+            and not command.pdu_echo_seen
+            and self._state is State.WAIT_SEND
+            and line.rstrip("\x1a").strip().upper() == command.pdu.upper()
+        ):
             command.pdu_echo_seen = True
             return True
         return False

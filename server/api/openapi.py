@@ -58,7 +58,28 @@ SCHEMAS: dict[str, Schema] = {
         created_at=_NS,
     ),
     "AccountResponse": _obj(("account",), account={"$ref": "#/components/schemas/Account"}),
-    "CodeSent": _obj(("status", "message"), status={"const": "code_sent"}, message=_S),
+    "Me": _obj(
+        ("account",),
+        account={"$ref": "#/components/schemas/Account"},
+        code_send={
+            "description": "while the number is unverified: how the last code send went",
+            "oneOf": [
+                _obj(
+                    ("state",),
+                    state={"enum": ["sending", "sent", "failed"]},
+                    error=_NS,
+                    at=_NS,
+                ),
+                {"type": "null"},
+            ],
+        },
+    ),
+    "CodeSent": _obj(
+        ("status", "message"),
+        status={"const": "code_sent"},
+        message=_S,
+        sent={"type": "boolean", "description": "true: the SMS gateway accepted the code"},
+    ),
     "Session": _obj(
         ("id", "current"),
         id=_S,
@@ -84,6 +105,14 @@ SCHEMAS: dict[str, Schema] = {
         error=_NS,
         incomplete=_B,
         deleted=_B,
+        refused={
+            "type": ["string", "null"],
+            "description": "a placeholder for an SMS the server could not store: the reason",
+        },
+        error_detail={
+            "type": ["string", "null"],
+            "description": "the technical words behind error (the modem's answer)",
+        },
         attachments={
             "type": "array",
             "items": {"$ref": "#/components/schemas/Attachment"},
@@ -122,6 +151,7 @@ SCHEMAS: dict[str, Schema] = {
         signal_dbm={"type": ["integer", "null"]},
         operator=_NS,
         lines={"type": "array", "items": _S},
+        modem_state={"enum": ["ready", "not_responding", "starting", None]},
     ),
 }
 
@@ -182,11 +212,37 @@ def _query(name: str, schema: Schema, *, required: bool = False) -> Schema:
 
 _ACCOUNT = ("200", _ref("AccountResponse"))
 _SENT = ("202", _ref("CodeSent"))
+#: The SMS gateway did not take the code (with Retry-After).
+_NOT_SENT = {"502": _err("sms_refused"), "503": _err("sms_unavailable")}
 _THREAD_ID = _path_param("thread_id", _ID)
 
 PATHS: dict[str, dict[str, Schema]] = {
     "/healthz": {
-        "get": {**_op("Liveness and database check", ok=("200", _obj(status=_S))), **_PUBLIC}
+        "get": {**_op("Liveness: the process answers", ok=("200", _obj(status=_S))), **_PUBLIC}
+    },
+    "/readyz": {
+        "get": {
+            **_op(
+                "Readiness: database reachable, migrations current, Redis (if configured)",
+                ok=("200", _obj(("status", "checks"), status=_S, checks={"type": "object"})),
+                errors={"503": _err("not ready; checks names what is wrong")},
+            ),
+            **_PUBLIC,
+        }
+    },
+    "/metrics": {
+        "get": {
+            "summary": "Prometheus metrics (bearer FERRY_METRICS_TOKEN, or loopback only)",
+            "responses": {
+                "200": {
+                    "description": "text exposition format",
+                    "content": {"text/plain": {"schema": {"type": "string"}}},
+                },
+                "401": _err("the metrics token is missing or wrong"),
+                "403": _err("no token configured and the request is not local"),
+            },
+            **_PUBLIC,
+        }
     },
     "/api/v1/openapi.json": {
         "get": {**_op("This document", ok=("200", {"type": "object"})), **_PUBLIC}
@@ -217,7 +273,7 @@ PATHS: dict[str, dict[str, Schema]] = {
         },
     },
     "/api/v1/me": {
-        "get": _op("The signed-in account", ok=_ACCOUNT, errors=_AUTH),
+        "get": _op("The signed-in account", ok=("200", _ref("Me")), errors=_AUTH),
         "patch": _op(
             "Edit profile", body=_obj(email=_NS, display_name=_NS), ok=_ACCOUNT, errors=_AUTH
         ),
@@ -258,7 +314,7 @@ PATHS: dict[str, dict[str, Schema]] = {
         "post": _op(
             "Send (again) the code verifying the account's number",
             ok=_SENT,
-            errors={**_AUTH, "409": _err("already_verified")},
+            errors={**_AUTH, **_NOT_SENT, "409": _err("already_verified")},
         )
     },
     "/api/v1/me/phone/verify": {
@@ -274,7 +330,7 @@ PATHS: dict[str, dict[str, Schema]] = {
             "Start a change of number (password again; code to the new number)",
             body=_obj(("phone", "password"), phone=_PHONE, password=_S),
             ok=_SENT,
-            errors={**_AUTH, "403": _err("wrong_password")},
+            errors={**_AUTH, **_NOT_SENT, "403": _err("wrong_password")},
         )
     },
     "/api/v1/me/phone/change/confirm": {

@@ -10,6 +10,8 @@ resets them), and per address a limit high enough for an office behind one NAT
 
 from __future__ import annotations
 
+import asyncio
+import weakref
 from typing import Any
 
 from aiohttp import web
@@ -19,6 +21,7 @@ from server.api.common import AUTH_BODY_BYTES, json_response, read_json, service
 from server.auth import web as auth
 from server.errors import BadRequest, Unauthenticated
 from server.log import security_logger
+from server.services import Services
 from server.storage.accounts import Account
 from server.storage.sessions import session_handle
 
@@ -53,6 +56,30 @@ async def login(request: web.Request) -> web.Response:
         phone = phone_text  # same path and timing as an unknown account
     ip = auth.client_ip(request)
     keys = (f"ip:{ip}", f"acct:{phone}")
+    # One check per number at a time: parallel guesses would all pass the throttle before
+    # the first failure was counted.
+    async with _one_at_a_time(phone):
+        return await _sign_in(request, svc, phone, password, ip, keys)
+
+
+_checking: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
+
+
+def _one_at_a_time(phone: str) -> asyncio.Lock:
+    lock = _checking.get(phone)
+    if lock is None:
+        lock = _checking[phone] = asyncio.Lock()
+    return lock
+
+
+async def _sign_in(
+    request: web.Request,
+    svc: Services,
+    phone: str,
+    password: str,
+    ip: str,
+    keys: tuple[str, str],
+) -> web.Response:
     await svc.throttles.login.check(*keys)
     account = await svc.accounts.by_phone(phone)
     if not svc.passwords.verify(account.password_hash if account else None, password):

@@ -35,7 +35,7 @@ from redis.commands.core import AsyncScript
 from redis.exceptions import RedisError
 from redis.retry import Retry
 
-from protocol.messages import ModemInfo
+from protocol.messages import ImportProgress, ModemInfo
 from server.hub import (
     ChangesHint,
     Hint,
@@ -151,10 +151,16 @@ class RedisHub(Hub):
         envelope = self._envelope(order)
         self._enqueue(("order", next(self._serial)), _Publish(self._channel, envelope))
 
-    def announce(self, device_id: int, since: float, modem: ModemInfo | None) -> None:
+    def announce(
+        self,
+        device_id: int,
+        since: float,
+        modem: ModemInfo | None,
+        importing: ImportProgress | None = None,
+    ) -> None:
         # The modem's own number stays on the node; views need state, signal, operator.
         shown = msgspec.structs.replace(modem, own_number=None) if modem is not None else None
-        self._held[device_id] = Presence(self.node, since, shown)
+        self._held[device_id] = Presence(self.node, since, shown, importing)
         self._enqueue(("presence", device_id), self._announcing(device_id))
 
     def withdraw(self, device_id: int, since: float) -> None:

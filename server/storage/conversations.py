@@ -7,9 +7,10 @@ and is then exactly up to date: data and cursor commit together. Deletions are
 tombstones (the row stays, emptied, with a new seq), so they propagate the same way.
 
 Idempotency:
-* inbound SMS: ``(device_id, device_key)`` is unique; a re-upload of the same content is
-  skipped, different content under the same key is a recorded conflict (never stored over
-  the original), and a repair may complete a message that arrived incomplete;
+* inbound SMS: ``(account_id, device_key, line_id)`` is unique, whichever device uploaded
+  it (pairing again or a new bridge never stores an SMS twice); a re-upload of the same
+  content is skipped, different content under the same key is a recorded conflict (never
+  stored over the original), and a repair may complete a message that arrived incomplete;
 * browser sends: ``(account_id, client_msg_id)`` is unique; a retry returns the first row;
 * outbox dispatch: the outbox id travels to the bridge, which journals by it.
 
@@ -59,6 +60,10 @@ class Inbound(NamedTuple):
     attachments: tuple[Attachment, ...] = ()
     #: A placeholder for an item the server refused: the reason code (``server.ws.judge``).
     refused: str | None = None
+    #: ``out``: sent from the phone itself (its sent box); ``sender`` is then the
+    #: recipient, and ``status`` what the phone knows of it (no outbox row: it left).
+    direction: str = "in"
+    status: str = "received"
 
 
 @dataclass(frozen=True)
@@ -72,6 +77,8 @@ class IngestResult:
     seq: int | None = None
     #: What changed, as the change feed shows it (when asked for, and anything did).
     changes: ChangeSet | None = None
+    #: The account's cursor epoch changed with this commit.
+    rotated: bool = False
 
 
 _ACCOUNT_SEQ = select(accounts.c.seq).where(accounts.c.id == bindparam("account_id"))
@@ -162,10 +169,14 @@ class ConversationStore:
         repair: bool = False,
         upto: int | None = None,
         feed_page: int | None = None,
+        rotate: bool = False,
     ) -> IngestResult:
         """Store inbound SMS idempotently, in one transaction.
 
         ``repair``: an existing message stored incomplete is completed by a complete copy.
+        ``rotate``: if this changes anything, give the account a new cursor epoch in the
+        same transaction (a repair that had to add something met a server restored from
+        a backup; see ``storage/epochs.py``).
         ``upto``: the bridge's upload position acknowledged with this commit.
         ``feed_page``: also return the change set after the account's previous seq (at
         most this many messages), read in the same transaction: browsers following the
@@ -173,7 +184,7 @@ class ConversationStore:
         """
         cipher = await self._keys.cipher(account_id)
         return await runner(self._engine).write(
-            _ingest, account_id, device_id, items, now, cipher, repair, upto, feed_page
+            _ingest, account_id, device_id, items, now, cipher, repair, upto, feed_page, rotate
         )
 
     async def rotate_epoch(self, account_id: int) -> int:
@@ -508,19 +519,6 @@ def _cancel_outbox(conn: Connection, message_ids: list[int]) -> None:
         )
 
 
-async def _refresh_threads(
-    conn: AsyncConnection,
-    thread_ids: Iterable[int],
-    *,
-    unread_from: Sequence[dict[str, Any]] = (),
-    seq: int | None = None,
-) -> None:
-    """Recompute each thread's last message, activity and seq after a change."""
-    await conn.run_sync(
-        lambda sync: _refresh_threads_sync(sync, thread_ids, unread_from=unread_from, seq=seq)
-    )
-
-
 def _refresh_threads_sync(
     conn: Connection,
     thread_ids: Iterable[int],
@@ -569,7 +567,10 @@ _arrived = (
         messages.c.thread_id,
         messages.c.id,
         messages.c.timestamp,
-        func.count().over(partition_by=messages.c.thread_id).label("n"),
+        # Only received messages are unread; one sent from the phone is not.
+        func.sum(case((messages.c.direction == "in", 1), else_=0))
+        .over(partition_by=messages.c.thread_id)
+        .label("n"),
         func.max(messages.c.seq).over(partition_by=messages.c.thread_id).label("top"),
         func.row_number()
         .over(
@@ -657,6 +658,7 @@ def _ingest(
     repair: bool,
     upto: int | None,
     feed_page: int | None = None,
+    rotate: bool = False,
 ) -> IngestResult:
     """The transaction of :meth:`ConversationStore.ingest_inbound`."""
     lock_account(conn, account_id)  # before reading threads another writer may change
@@ -713,10 +715,14 @@ def _ingest(
             conn, cipher, account_id, device_id, items, now, repair, fresh, clashing, last_seq
         )
         clashing += more
+    rotated = rotate and last_seq is not None
+    if rotated:
+        # In this transaction: if it fails, the repair is sent again and rotates then.
+        last_seq = rotate_epoch(conn, account_id)
     changes = None
-    if feed_page is not None and last_seq is not None and before is not None:
+    if feed_page is not None and last_seq is not None and before is not None and not rotated:
         changes = changes_since(conn, cipher, account_id, int(before), feed_page, upto=last_seq)
-    return IngestResult(len(fresh), len(completes), clashing, last_seq, changes)
+    return IngestResult(len(fresh), len(completes), clashing, last_seq, changes, rotated)
 
 
 _INBOUND_COLUMNS = (
@@ -762,10 +768,10 @@ def _insert_inbound(
                 account_id,
                 thread_of[(item.line_id, item.sender)],
                 item.line_id,
-                "in",
+                item.direction,
                 item.sender,
                 bodies[n],
-                "received",
+                item.status,
                 item.sent_at,
                 now,
                 item.incomplete,

@@ -35,6 +35,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from server.storage.conversations import _refresh_threads_sync, take_seqs_sync
+from server.storage.epochs import lock_account
 from server.storage.keys import KeyRing
 from server.storage.runner import runner
 from server.storage.schema import line_leases, lines, messages, outbox
@@ -46,8 +47,8 @@ LEASE_TTL = timedelta(seconds=90)
 LEASE_GRACE = timedelta(seconds=10)
 
 TAKEN_OVER = (
-    "The phone that was sending this went offline before confirming it; "
-    "it may or may not have been sent."
+    "Another phone took over this line before the one sending this message confirmed "
+    "it; it may or may not have been sent."
 )
 
 # Final states end the outbox row.
@@ -108,10 +109,10 @@ class OutboxStore:
             _for_dispatch, cipher, account_id, device_id, list(line_ids), limit
         )
 
-    async def claim(self, outbox_id: int, device_id: int, now: datetime) -> bool:
+    async def claim(self, account_id: int, outbox_id: int, device_id: int, now: datetime) -> bool:
         """Hand a row to a device; False unless the device holds the row's line and the
         row is pending or already its own."""
-        return await runner(self._engine).write(_claim, outbox_id, device_id, now)
+        return await runner(self._engine).write(_claim, account_id, outbox_id, device_id, now)
 
     async def apply_status(
         self,
@@ -140,6 +141,10 @@ def _renew(
 ) -> Leases:
     if not line_ids:
         return Leases(frozenset())
+    # Serialised with claims of the account (a no-op on SQLite, whose writes are one at a
+    # time): a claim committing after a takeover read the held rows would be left
+    # dispatched to a device that no longer holds the line.
+    lock_account(conn, account_id)
     current = {
         r.line_id: r
         for r in conn.execute(
@@ -245,7 +250,10 @@ def _for_dispatch(
     return [OutboxItem(r[0], r[1], r[2], r[3], cipher.open(r[4])) for r in conn.execute(query)]
 
 
-def _claim(conn: Connection, outbox_id: int, device_id: int, now: datetime) -> bool:
+def _claim(
+    conn: Connection, account_id: int, outbox_id: int, device_id: int, now: datetime
+) -> bool:
+    lock_account(conn, account_id)  # see _renew
     leased = (
         select(line_leases.c.line_id)
         .where(

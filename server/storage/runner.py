@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import time
 import weakref
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -40,6 +41,32 @@ __all__ = ["Runner", "runner"]
 
 #: Reader threads (and connections) per SQLite database.
 READERS = 2
+
+# ---- metrics hook (server/metrics.py): kept apart from the transaction logic below.
+#: Called on the event loop after each transaction with its kind ("read" or "write")
+#: and the seconds it took (inside the database thread, or the whole async round trip).
+TransactionHook = Callable[[str, float], None]
+_hook: TransactionHook | None = None
+_KINDS = ("write", "read")
+
+
+def set_transaction_hook(hook: TransactionHook | None) -> None:
+    """Have ``hook(kind, seconds)`` called after every transaction (None: stop)."""
+    global _hook
+    _hook = hook
+
+
+def _timed(fn: Callable[[], T]) -> tuple[T, float]:
+    started = time.perf_counter()
+    return fn(), time.perf_counter() - started
+
+
+def _report(which: int, seconds: float) -> None:
+    if _hook is not None:
+        _hook(_KINDS[which], seconds)
+
+
+# ---- end of the metrics hook
 
 
 class Runner:
@@ -102,9 +129,12 @@ class Runner:
         **kwargs: P.kwargs,
     ) -> T:
         if not self._threads:
+            started = time.perf_counter()
             begin = self._async.begin() if which == 0 else self._async.connect()
             async with begin as conn:
-                return await conn.run_sync(fn, *args, **kwargs)
+                result = await conn.run_sync(fn, *args, **kwargs)
+            _report(which, time.perf_counter() - started)
+            return result
         sync, executor = self._threads[which]
 
         def transaction() -> T:
@@ -117,7 +147,10 @@ class Runner:
             with conn.begin():
                 return fn(conn, *args, **kwargs)
 
-        return await asyncio.get_running_loop().run_in_executor(executor, transaction)
+        loop = asyncio.get_running_loop()
+        result, seconds = await loop.run_in_executor(executor, _timed, transaction)
+        _report(which, seconds)
+        return result
 
     def close(self) -> None:
         """Finish queued transactions and close the connections."""

@@ -16,6 +16,7 @@ binary Noise message. Per connection::
       │            (server.ws.ingest): group commit ─▶ Ack(upto, rejected) ─▶ hub hint
       │          SendStatus ─▶ commit (only from the row's sender) ─▶ StatusAck ─▶ hint
       │          ModemInfo ─▶ remembered in memory ─▶ devices hint
+      │          ImportProgress ─▶ remembered while the import runs ─▶ devices hint
       └─ outbox pump: renews the leases of the bridge's lines (server.storage.outbox);
          offers the rows of the lines it holds, woken by new sends and every _RESCAN
          seconds (the bridge journals by outbox id, so a repeat never sends twice)
@@ -51,6 +52,7 @@ from protocol.messages import (
     DeviceHello,
     DeviceToServer,
     Error,
+    ImportProgress,
     LinkClose,
     ModemInfo,
     Ping,
@@ -70,6 +72,7 @@ from server.auth.web import client_ip
 from server.errors import RateLimited
 from server.hub import ChangesHint
 from server.log import device_logger
+from server.metrics import METRICS
 from server.services import Services
 from server.storage.devices import MAX_NAME, Device
 from server.storage.outbox import LEASE_GRACE
@@ -145,6 +148,12 @@ async def device_socket(request: web.Request) -> web.WebSocketResponse:
         await _serve(svc, ws, remote, gate)
     except (_Closed, ConnectionError):
         pass  # the peer went away (a send on a closing socket raises ConnectionResetError)
+    except Exception:
+        # Once upgraded, nothing may reach the HTTP error middleware: its response would be
+        # written into the websocket stream. The bridge reconnects and sends again.
+        device_logger.exception("device socket from %s failed", remote)
+        with contextlib.suppress(Exception):
+            await ws.close(code=WSCloseCode.INTERNAL_ERROR, message=b"server error")
     finally:
         gate.release()
         if not ws.closed:
@@ -270,6 +279,7 @@ async def _run(
         task.add_done_callback(_closing.discard)
     tasks: list[asyncio.Task[None]] = []
     ingester = Ingester(svc, conn, ws)
+    conn.finish = ingester.finish
     tasks.append(asyncio.create_task(ingester.run(), name=f"ingest-{device.id}"))
     try:
         # Revoked between message 1 and now: the revocation found no live socket to close.
@@ -298,9 +308,15 @@ async def _cleanup(
     svc: Services, conn: DeviceConnection, tasks: list[asyncio.Task[None]], ended: datetime
 ) -> None:
     device = conn.device
-    _, stuck = await asyncio.wait(tasks, timeout=_CLEANUP)
+    done, stuck = await asyncio.wait(tasks, timeout=_CLEANUP)
     for task in stuck:
         conn.log.error("task %s did not end after the connection closed", task.get_name())
+    for task in done:
+        # A task that failed before the end says so once (its exception is never
+        # retrieved elsewhere); a cancelled one ended as it should.
+        failure = None if task.cancelled() else task.exception()
+        if failure is not None:
+            conn.log.error("task %s failed: %s", task.get_name(), type(failure).__name__)
     # Not replaced by a newer connection (here, or on another node).
     if svc.registry.get(device.id) is None and not conn.replaced:
         try:
@@ -340,6 +356,8 @@ async def _handle(
                 account_id, conn.device.id, oid, status, error, detail
             )
             conn.log.debug("< outbox %d %s%s", oid, status, "" if changed else " (no change)")
+            if changed:
+                METRICS.send_status("sending" if status == "accepted" else status)
             await conn.send(StatusAck(outbox_id=oid, status=status))
             if changed:
                 seq = await svc.conversations.current_seq(account_id)
@@ -361,6 +379,11 @@ async def _handle(
         case ModemInfo():
             # Bridges report on every poll; browsers hear only of a change.
             if svc.registry.report_modem(conn, message):
+                svc.devices_changed(account_id)
+        case ImportProgress(total=total, done=done):
+            # Shown while it runs; a finished import is no longer news.
+            shown = message if done < total else None
+            if svc.registry.report_import(conn, shown):
                 svc.devices_changed(account_id)
         case Ping():
             await conn.send(Pong())
@@ -418,6 +441,7 @@ async def _offer_pending(svc: Services, conn: DeviceConnection, offered: set[int
     )
     if leases.seq is not None:
         conn.log.warning("took over a line: %d message(s) now unknown", len(leases.orphaned))
+        METRICS.send_status("unknown", len(leases.orphaned))
         svc.hub.publish(device.account_id, ChangesHint(leases.seq))
     pending = await svc.outbox.for_dispatch(device.account_id, device.id, leases.held)
     for item in pending:
@@ -427,7 +451,9 @@ async def _offer_pending(svc: Services, conn: DeviceConnection, offered: set[int
         # bridge busy sending its reports and a pump busy sending orders deadlock on full
         # socket buffers. An order re-offered after the bridge finished it is answered
         # from the bridge's journal tombstone, never sent again.
-        if not conn.live or not await svc.outbox.claim(item.id, device.id, svc.clock.now()):
+        if not conn.live:
+            return False
+        if not await svc.outbox.claim(device.account_id, item.id, device.id, svc.clock.now()):
             continue
         await conn.send(
             SendSms(outbox_id=item.id, to=item.recipient, body=item.body, line=item.line)

@@ -1,10 +1,11 @@
 """The account's bridges as browsers see them (stored rows + live connections).
 
 While a bridge is connected, to this node or (several nodes) to another, its last
-``ModemInfo`` fills in signal, operator and ``modem_state``; the bridge registry in
-Redis says which bridges other nodes hold and what their modems last reported. With
-``not_responding`` the view carries no signal or operator (they are unknown then, not
-stale), and the browser says "modem not responding".
+``ModemInfo`` fills in signal, operator and ``modem_state``, and its last
+``ImportProgress`` the import's progress; the bridge registry in Redis says which bridges
+other nodes hold and what they last reported. With ``not_responding`` the view carries
+no signal or operator (they are unknown then, not stale), and the browser says "modem
+not responding".
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ async def device_views(svc: Services, account_id: int) -> list[DeviceView]:
         last = device.last_seen_at
         live = svc.registry.get(device.id) or elsewhere.get(device.id)
         modem = live.modem if live is not None else None
+        importing = live.importing if live is not None else None
         # A modem that stopped answering has no signal or network to show, whatever the
         # bridge last said about them.
         shown = modem if modem is not None and modem.state != "not_responding" else None
@@ -39,6 +41,8 @@ async def device_views(svc: Services, account_id: int) -> list[DeviceView]:
                 operator=shown.operator if shown else None,
                 lines=list(device.lines),
                 modem_state=modem.state if modem else None,
+                import_done=importing.done if importing else None,
+                import_total=importing.total if importing else None,
             )
         )
     if generation == svc.device_views_generation:  # no hint came meanwhile: still true

@@ -27,6 +27,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import struct
+import time
 from collections.abc import Awaitable, Callable, Iterable
 
 from aiohttp import WSCloseCode, web
@@ -35,6 +36,7 @@ from protocol.codec import encode_text
 from protocol.messages import Devices, DeviceView
 from server.hub import ChangesHint, DevicesHint, Hint, Hub
 from server.log import browser_logger
+from server.metrics import METRICS
 from server.ws.feed import ChangeFeed
 
 DeviceViews = Callable[[int], Awaitable[list[DeviceView]]]
@@ -103,6 +105,10 @@ class Fanout:
         """The accounts some tab of this process follows."""
         return list(self._accounts)
 
+    def pending(self) -> int:
+        """Accounts with a push round running or due (metrics)."""
+        return sum(1 for a in self._accounts.values() if a.busy)
+
     def unfollow(self, account_id: int, follower: Follower) -> None:
         account = self._accounts.get(account_id)
         if account is None:
@@ -159,6 +165,13 @@ class AccountFanout:
         self._devices = False
         self._failures = 0
         self._task: asyncio.Task[None] | None = None
+        # When the oldest hint not pushed yet came (perf_counter), for the latency.
+        self._hinted: float | None = None
+
+    @property
+    def busy(self) -> bool:
+        """A round runs (or waits out a pause after a failure)."""
+        return self._task is not None and not self._task.done()
 
     def add(self, follower: Follower) -> None:
         self.followers.add(follower)
@@ -180,6 +193,7 @@ class AccountFanout:
     def hint(self, hint: Hint) -> None:
         if isinstance(hint, ChangesHint):
             self._changes = True
+            self._hinted = self._hinted or time.perf_counter()
         elif isinstance(hint, DevicesHint):
             self._devices = True
         else:
@@ -193,6 +207,7 @@ class AccountFanout:
         while (self._changes or self._devices) and self.followers:
             devices, self._devices = self._devices, False
             changes, self._changes = self._changes, False
+            hinted, self._hinted = self._hinted, None
             try:
                 if devices:
                     views = await self._fanout._devices(self.account_id)
@@ -200,10 +215,13 @@ class AccountFanout:
                     devices = False
                 if changes:
                     await self._push_changes()
+                    if hinted is not None:
+                        METRICS.fanout_latency.observe(time.perf_counter() - hinted)
             except Exception as exc:
                 # What failed is tried again; nothing moved that was not written.
                 self._devices |= devices
                 self._changes |= changes
+                self._hinted = hinted or self._hinted
                 await asyncio.sleep(self._failed(exc))
                 continue
             if self._failures:

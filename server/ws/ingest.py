@@ -15,18 +15,22 @@ Refused items are stored as placeholders in the same commit, so "handled" in the
 means the same for every item: the bridge may forget it (or keep it in quarantine).
 
 Acknowledge only after commit: an upload still queued when the link drops is simply
-not acknowledged, and the bridge sends it again after reconnecting.
+not acknowledged, and the bridge sends it again after reconnecting. At shutdown
+:meth:`Ingester.finish` stops taking uploads and waits until what it took is stored and
+acknowledged; later uploads are left to the bridge, which sends them again.
 """
 
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, field
 
 from aiohttp import WSCloseCode, web
 
 from protocol.messages import Ack
 from server.hub import ChangesHint
+from server.metrics import METRICS
 from server.services import Services
 from server.ws.feed import FEED_PAGE
 from server.ws.judge import Verdicts
@@ -48,6 +52,8 @@ class Pending:
     positions: list[int]
     verdicts: Verdicts
     repair: bool
+    #: When it arrived (``time.perf_counter``), for the ack latency.
+    received: float = field(default_factory=time.perf_counter)
 
 
 class Ingester:
@@ -62,10 +68,27 @@ class Ingester:
         self._carry: Pending | None = None
         # The account's cursor epoch was rotated for this connection's repair.
         self._rotated = False
+        # Set while nothing taken is waiting to be stored or acknowledged.
+        self._idle = asyncio.Event()
+        self._taking = True
+        METRICS.ingesters.add(self)
 
     async def put(self, upload: Pending) -> None:
-        """Queue a checked upload; waits while the queue is full."""
-        await self._queue.put(upload)
+        """Queue a checked upload; waits while the queue is full. After :meth:`finish`
+        it is dropped: not acknowledged, so the bridge sends it again."""
+        if self._taking:
+            self._idle.clear()
+            await self._queue.put(upload)
+
+    def queued(self) -> int:
+        """Uploads taken and not stored yet (metrics)."""
+        return self._queue.qsize() + (self._carry is not None)
+
+    async def finish(self) -> None:
+        """Stop taking uploads; return once everything taken is stored and acknowledged
+        (or storing ended)."""
+        self._taking = False
+        await self._idle.wait()
 
     async def run(self) -> None:
         try:
@@ -78,8 +101,16 @@ class Ingester:
             # bridge but a close code. Unacknowledged uploads come again on reconnect.
             self._conn.log.exception("storing an upload failed")
             await self._ws.close(code=WSCloseCode.INTERNAL_ERROR, message=b"server error")
+        finally:
+            # Nothing more will be stored: what is queued is the bridge's to send again.
+            self._taking, self._carry = False, None
+            while not self._queue.empty():
+                self._queue.get_nowait()
+            self._idle.set()
 
     async def _group(self) -> list[Pending]:
+        if self._carry is None and self._queue.empty():
+            self._idle.set()
         first = self._carry or await self._queue.get()
         self._carry = None
         group, size = [first], len(first.positions)
@@ -108,16 +139,13 @@ class Ingester:
             repair=group[0].repair,
             upto=upto,
             feed_page=FEED_PAGE if watched else None,
+            # A repair that has to add or complete something met a server that forgot
+            # what it had acknowledged (a restored backup): browser cursors from before
+            # must resync, not resume. Once per connection; a repair that changes
+            # nothing (as after pairing again) changes nothing for browsers.
+            rotate=group[0].repair and not self._rotated,
         )
-        if group[0].repair and result.seq is not None and not self._rotated:
-            # A repair that had to add messages met a server that forgot what it had
-            # acknowledged (a restored backup): browser cursors from before must resync,
-            # not resume. (A repair that adds nothing, as after pairing again, changes
-            # nothing for browsers.)
-            self._rotated = True
-            svc.hub.publish(
-                account_id, ChangesHint(await svc.conversations.rotate_epoch(account_id))
-            )
+        self._rotated = self._rotated or result.rotated
         # A code SMS reaching this account's own SIM proves the number (see
         # server.auth.verification); done before the acknowledgement.
         await svc.verification.auto_verify(account_id, (i.body for i in batch))
@@ -150,4 +178,11 @@ class Ingester:
                 ],
                 rejected=rejected,
             )
+        )
+        METRICS.acked(
+            (u.received for u in group),
+            time.perf_counter(),
+            len(batch),
+            len(rejected),
+            len(clashing),
         )

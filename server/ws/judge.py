@@ -64,7 +64,9 @@ def judge(
     numbers = {line_id: number for number, line_id in lines.items()}
     for item in items:
         line_id = lines.get(item.line, first_line) if item.line else first_line
-        sender = canonical_peer(item.sender, numbers.get(line_id))
+        # Only a sender within the limits is spelled (and its spelling cached).
+        ok = _sender_ok(item.sender)
+        sender = canonical_peer(item.sender, numbers.get(line_id)) if ok else item.sender
         reason = _fault(item)
         if reason is None:
             try:
@@ -81,12 +83,22 @@ def judge(
                         _sent_at(item.sent_at, now),
                         item.incomplete,
                         attachments,
+                        direction=item.direction,
+                        status=_status(item),
                     )
                 )
                 continue
         batch.append(placeholder(item.key, sender, item.sent_at, line_id, reason, now))
         rejected.append(Rejection(n=item.n, reason=reason))
     return Verdicts(batch, rejected)
+
+
+def _status(item: InboundSms) -> str:
+    """A received message is ``received``; one sent from the phone keeps what the phone
+    knows (``sent`` when it says nothing)."""
+    if item.direction == "in":
+        return "received"
+    return item.status or "sent"
 
 
 def placeholder(

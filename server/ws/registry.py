@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 import msgspec
 
-from protocol.messages import LinkClose, ModemInfo
+from protocol.messages import ImportProgress, LinkClose, ModemInfo
 from server.hub import CloseDevice, DeviceConnected, Hub, OutboxHint
 from server.storage.devices import Device
 
@@ -29,9 +29,14 @@ class DeviceConnection:
     close: Callable[[LinkClose], Awaitable[None]]
     log: logging.Logger
     modem: ModemInfo | None = None
+    #: The bridge's last report on importing its phone's history, while it imports.
+    importing: ImportProgress | None = None
     outbox_wakeup: asyncio.Event = field(default_factory=asyncio.Event)
     #: False once the connection ended: nothing may be claimed for it any more.
     live: bool = True
+    #: Stop taking uploads and wait until those taken are stored and acknowledged
+    #: (shutdown; ``Ingester.finish``).
+    finish: Callable[[], Awaitable[None]] | None = None
     #: When it connected (wall clock: compared across nodes, newest wins).
     since: float = field(default_factory=time.time)
     #: A newer connection of the bridge on another node replaced it.
@@ -56,7 +61,7 @@ class DeviceRegistry:
 
     def announce(self, conn: DeviceConnection) -> None:
         """Tell the other nodes (again) that this node holds the bridge's socket."""
-        self._hub.announce(conn.device.id, conn.since, conn.modem)
+        self._hub.announce(conn.device.id, conn.since, conn.modem, conn.importing)
         self._hub.broadcast(DeviceConnected(conn.device.id, conn.since))
 
     def remove(self, conn: DeviceConnection) -> None:
@@ -69,9 +74,21 @@ class DeviceRegistry:
         if modem == conn.modem:
             return False
         conn.modem = modem
-        if self._by_id.get(conn.device.id) is conn:
-            self._hub.announce(conn.device.id, conn.since, modem)
+        self._reannounce(conn)
         return True
+
+    def report_import(self, conn: DeviceConnection, progress: ImportProgress | None) -> bool:
+        """Remember how far the bridge's import has come (None: none runs); True if it
+        changed."""
+        if progress == conn.importing:
+            return False
+        conn.importing = progress
+        self._reannounce(conn)
+        return True
+
+    def _reannounce(self, conn: DeviceConnection) -> None:
+        if self._by_id.get(conn.device.id) is conn:
+            self._hub.announce(conn.device.id, conn.since, conn.modem, conn.importing)
 
     def get(self, device_id: int) -> DeviceConnection | None:
         return self._by_id.get(device_id)

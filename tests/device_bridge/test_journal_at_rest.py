@@ -58,7 +58,10 @@ def test_a_journal_copied_without_its_key_does_not_open(tmp_path: Path) -> None:
     elsewhere = tmp_path / "b"
     elsewhere.mkdir()
     (elsewhere / "journal.db").write_bytes((tmp_path / "a" / "journal.db").read_bytes())
-    stolen = Journal(elsewhere / "journal.db")  # a new, different key is made here
+    with pytest.raises(JournalError, match="is missing"):
+        Journal(elsewhere / "journal.db")
+    # …nor with another key.
+    stolen = Journal(elsewhere / "journal.db", key=b"\x01" * 32)
     with pytest.raises(JournalError):
         stolen.pending_inbound()
 
@@ -71,9 +74,12 @@ def test_a_journal_from_before_sealing_is_sealed_on_open(tmp_path: Path) -> None
     model = sqlite3.connect(tmp_path / "model.db")
     for (sql,) in model.execute(
         "SELECT sql FROM sqlite_master WHERE type = 'table' AND name NOT IN "
-        "('quarantine', 'sqlite_sequence')"
+        "('quarantine', 'sqlite_sequence', 'seen')"
     ):
-        db.execute(sql.replace(", detail TEXT", ""))
+        for later in (", detail TEXT", ", direction TEXT NOT NULL DEFAULT 'in'", ", status TEXT",
+                      ", body_mac BLOB", ", left_at TEXT", ", phone_row TEXT"):  # fmt: skip
+            sql = sql.replace(later, "")
+        db.execute(sql)
     db.execute("INSERT INTO inbound (key, sender, body, sent_at) VALUES ('k', '+1', ?, 't')",
                (SECRET,))  # fmt: skip
     db.execute("INSERT INTO outbound (outbox_id, recipient, body, state) VALUES "
@@ -148,3 +154,20 @@ def test_a_character_cut_between_two_parts_is_whole_again(tmp_path: Path) -> Non
         "ok 😀 bye",
         "half \ufffd only",
     ]
+
+
+def test_a_lost_key_is_said_never_silently_replaced(tmp_path: Path) -> None:
+    path = tmp_path / "journal.db"
+    j = Journal(path)
+    j.add_inbound("k1", "+1555", SECRET, T0)
+    j.close()
+    (tmp_path / KEY_FILE).unlink()
+    with pytest.raises(JournalError, match=r"journal\.key is missing"):
+        Journal(path)
+    assert not (tmp_path / KEY_FILE).exists()  # no new key that would open nothing
+    # An empty journal may get a new key: nothing is lost.
+    empty = tmp_path / "fresh"
+    Journal(empty / "journal.db").close()
+    (empty / KEY_FILE).unlink()
+    Journal(empty / "journal.db").close()
+    assert (empty / KEY_FILE).stat().st_size == 32

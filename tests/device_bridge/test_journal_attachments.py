@@ -74,7 +74,7 @@ def test_attachments_stay_with_the_history_and_go_with_it(tmp_path: Path) -> Non
 
 def test_upgrade_from_the_journal_before_attachments(tmp_path: Path) -> None:
     path = tmp_path / "j.db"
-    before = len(journal_module._UPGRADES) - 1
+    before = next(i for i, sql in enumerate(journal_module._UPGRADES) if "TABLE attachments" in sql)
     db = sqlite3.connect(path)
     db.executescript(journal_module._SCHEMA)
     for sql in journal_module._UPGRADES[:before]:

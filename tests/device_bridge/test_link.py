@@ -15,6 +15,7 @@ from device_bridge.errors import InsecureUrl
 from device_bridge.link import Link, check_url
 from device_bridge.pairing import pair
 from protocol.messages import Welcome
+from server import shutdown
 from server.api.common import SERVICES
 from server.app import create_app
 from server.config import Config
@@ -102,6 +103,38 @@ async def test_link_reconnects_after_server_restart(tmp_path: Path) -> None:
         runner = await _start(config)
         await asyncio.wait_for(link.connected.wait(), 5)
         assert len(welcomes) == 2 and welcomes[1].device_id == device_id
+    finally:
+        task.cancel()
+        await runner.cleanup()
+
+
+async def test_a_server_restarting_is_reconnected_to_at_once_whatever_the_backoff(
+    tmp_path: Path,
+) -> None:
+    """A graceful stop closes the link with 1012 (service restart): the next attempts
+    come within RESTART_CAP seconds, not after the long backoff of a link in trouble."""
+    config = Config(port=_free_port(), data_dir=tmp_path)
+    runner = await _start(config)
+    svc = runner.app[SERVICES]
+    now = svc.clock.now()
+    account = await svc.accounts.create(
+        "+15550100001", svc.passwords.hash("pw-pw-pw-pw"), now, verified_at=now
+    )
+    url = f"http://127.0.0.1:{config.port}"
+    await pair(tmp_path / "bridge", (await new_pairing_code(svc, account, url)).uri, name="b")
+
+    async def ignore(_m: object) -> None:
+        return None
+
+    # A backoff whose first delay is 15 to 30 s.
+    link = Link(load_identity(tmp_path / "bridge"), ignore, ignore, backoff=Backoff(base=30))
+    task = asyncio.create_task(link.run())
+    try:
+        await asyncio.wait_for(link.connected.wait(), 10)
+        await shutdown.stop(runner)
+        assert not link.connected.is_set()
+        runner = await _start(config)
+        await asyncio.wait_for(link.connected.wait(), 10)
     finally:
         task.cancel()
         await runner.cleanup()

@@ -8,7 +8,8 @@ raw, ``NULL`` for null, ``No result found.``, errors on stderr with exit status 
 The JSON file::
 
     {"serial": "R58M", "state": "device", "props": {"gsm.operator.alpha": "Ferry Mobile"},
-     "sms": [{"_id": 1, "address": "+1555…", "body": "…", "date": ms, "date_sent": ms}],
+     "sms": [{"_id": 1, "address": "+1555…", "body": "…", "date": ms, "date_sent": ms,
+             "type": 1, "status": -1}],
      "mms": [{"_id": 1, "date": s, "date_sent": s, "m_type": 132}],
      "addr": [{"msg_id": 1, "address": "+1555…", "type": 137}],
      "part": [{"_id": 1, "mid": 1, "ct": "image/jpeg", "name": "a.jpg", "cl": null,
@@ -31,7 +32,7 @@ import sys
 from pathlib import Path
 
 _TABLES = {
-    "sms": ["_id", "address", "body", "date", "date_sent", "type"],
+    "sms": ["_id", "address", "body", "date", "date_sent", "type", "status"],
     "mms": ["_id", "date", "date_sent", "m_type", "msg_box"],
     "addr": ["_id", "msg_id", "address", "type"],
     "part": ["_id", "mid", "ct", "name", "cl", "text", "data_b64"],
@@ -92,8 +93,12 @@ def _source(uri: str) -> tuple[str, str]:
     """The table and the provider's own condition for ``uri``."""
     if uri == "content://sms/inbox":
         return "sms", "type = 1"
+    if uri == "content://sms":
+        return "sms", "1"
     if uri == "content://mms/inbox":
         return "mms", "msg_box = 1"
+    if uri == "content://mms":
+        return "mms", "1"
     if m := re.fullmatch(r"content://mms/(\d+)/addr", uri):
         return "addr", f"msg_id = {int(m.group(1))}"
     if uri == "content://mms/part":

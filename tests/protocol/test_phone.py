@@ -199,3 +199,15 @@ def test_names_are_kept_as_sent(name: str, line: str | None) -> None:
     else:
         with pytest.raises(InvalidNumber):
             classify_peer(name, line)
+
+
+def test_a_huge_address_is_refused_before_it_is_cached() -> None:
+    """A paired bridge must not make the server keep megabytes: the spelling cache only
+    ever sees texts of an address's size."""
+    from protocol.phone import _classify
+
+    _classify.cache_clear()
+    huge = " " * 1_000_000 + "+15550100002"
+    with pytest.raises(InvalidNumber):
+        classify_peer(huge, "+15550100001")
+    assert _classify.cache_info().currsize == 0

@@ -208,14 +208,15 @@ async def test_0003_devices_are_revoked_and_lose_their_secret_in_0004(tmp_path: 
 
 async def test_0009_turns_copies_stored_per_device_into_tombstones(tmp_path: Path) -> None:
     """A re-paired bridge's repair stored history twice under the old per-device key: the
-    migration keeps the oldest copy and tombstones the others with new seqs."""
+    migration keeps the oldest copy the user did not delete and tombstones the others
+    with new seqs."""
     engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'old.db'}")
     try:
         await migrate(engine, "0007_attachments")
         async with engine.begin() as conn:
             for sql in (
                 "INSERT INTO accounts (id, phone, password_hash, created_at, seq, min_seq)"
-                " VALUES (1, '+15550100001', 'h', '2026-01-01', 4, 0)",
+                " VALUES (1, '+15550100001', 'h', '2026-01-01', 6, 0)",
                 "INSERT INTO lines VALUES (1, 1, '+15550100001', '', '2026-01-01', '2026-01-01')",
                 "INSERT INTO devices (id, account_id, name, public_key, created_at, acked_n)"
                 " VALUES (1, 1, 'old', x'01', '2026-01-01', 2)",
@@ -226,15 +227,19 @@ async def test_0009_turns_copies_stored_per_device_into_tombstones(tmp_path: Pat
                 " 4, 4, 4)",
             ):
                 await conn.execute(text(sql))
-            for mid, device, key in ((1, 1, "a"), (2, 1, "b"), (3, 2, "a"), (4, 2, "b")):
+            # "c": the user deleted the older copy; the newer one is the one they see.
+            rows = [(1, 1, "a", 0), (2, 1, "b", 0), (3, 2, "a", 0), (4, 2, "b", 0)]
+            rows += [(5, 1, "c", 1), (6, 2, "c", 0)]
+            for mid, device, key, deleted in rows:
                 await conn.execute(
                     text(
                         "INSERT INTO messages (id, account_id, thread_id, line_id, direction,"
                         " peer, body_sealed, status, timestamp, created_at, incomplete,"
-                        " device_id, device_key, seq) VALUES (:id, 1, 1, 1, 'in', '+1555',"
-                        " x'00', 'received', '2026-01-01', '2026-01-01', 0, :d, :k, :id)"
+                        " device_id, device_key, seq, deleted) VALUES (:id, 1, 1, 1, 'in',"
+                        " '+1555', x'00', 'received', '2026-01-01', '2026-01-01', 0, :d, :k,"
+                        " :id, :del)"
                     ),
-                    {"id": mid, "d": device, "k": key},
+                    {"id": mid, "d": device, "k": key, "del": deleted},
                 )
             await conn.execute(
                 text(
@@ -256,11 +261,14 @@ async def test_0009_turns_copies_stored_per_device_into_tombstones(tmp_path: Pat
                 (2, False, "b"),
                 (3, True, None),
                 (4, True, None),
+                (5, True, None),  # it was deleted already: it only gave up its key
+                (6, False, "c"),  # the copy the user sees stays
             ]
-            assert rows[2].body_sealed is None and {rows[2].seq, rows[3].seq} == {5, 6}
-            assert (await conn.execute(text("SELECT seq FROM accounts"))).scalar() == 6
+            assert rows[2].body_sealed is None and {rows[2].seq, rows[3].seq} == {7, 8}
+            assert (rows[4].seq, rows[5].seq) == (5, 6)
+            assert (await conn.execute(text("SELECT seq FROM accounts"))).scalar() == 8
             thread = (await conn.execute(text("SELECT last_message_id, seq FROM threads"))).one()
-            assert thread.last_message_id == 2 and thread.seq == 6
+            assert thread.last_message_id == 2 and thread.seq == 8
             assert (await conn.execute(text("SELECT count(*) FROM attachments"))).scalar() == 0
             # From now on the key is unique per account and line, whichever device.
             with pytest.raises(IntegrityError):
@@ -269,7 +277,7 @@ async def test_0009_turns_copies_stored_per_device_into_tombstones(tmp_path: Pat
                         "INSERT INTO messages (account_id, thread_id, line_id, direction, peer,"
                         " status, timestamp, created_at, incomplete, device_id, device_key, seq)"
                         " VALUES (1, 1, 1, 'in', '+1555', 'received', '2026-01-01', '2026-01-01',"
-                        " 0, 2, 'a', 7)"
+                        " 0, 2, 'a', 9)"
                     )
                 )
     finally:

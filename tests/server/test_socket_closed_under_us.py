@@ -55,3 +55,24 @@ async def test_a_failure_after_the_upgrade_never_writes_http_into_the_socket(
     assert unhandled == []
     logged = [r for r in caplog.records if r.levelno >= logging.ERROR]
     assert len(logged) == (0 if code is None else 1)
+
+
+async def test_a_failure_on_the_device_link_closes_it_with_1011_and_logs_once(
+    env: Env, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    from sqlalchemy.exc import OperationalError
+
+    from protocol.messages import ContactEntry, Contacts
+
+    async def busy(*args: object) -> int:
+        raise OperationalError("replace", {}, Exception("database is locked"))
+
+    monkeypatch.setattr(env.svc.contacts, "replace", busy)
+    dev = await env.device()
+    await dev.send(Contacts(entries=[ContactEntry(name="Alice", number="+15550100002")]))
+    assert await dev.closed() == 1011
+    unhandled = [r for r in caplog.records if "unhandled error" in r.getMessage()]
+    assert unhandled == []
+    assert len([r for r in caplog.records if r.levelno >= logging.ERROR]) == 1
+    monkeypatch.undo()
+    await env.device()  # it reconnects as usual

@@ -265,5 +265,5 @@ async def settle(
     """What a bridge does with an outgoing message: hold the line, claim, report."""
     line_ids = [line.id for line in await svc.lines.for_account(account_id)]
     await svc.outbox.renew(account_id, device_id, line_ids, svc.clock.now())
-    await svc.outbox.claim(outbox_id, device_id, svc.clock.now())
+    await svc.outbox.claim(account_id, outbox_id, device_id, svc.clock.now())
     await svc.outbox.apply_status(account_id, device_id, outbox_id, status, error)

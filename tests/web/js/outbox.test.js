@@ -160,3 +160,32 @@ export async function test_indexeddb_keeps_records_per_account() {
   assert((await db.all('test-b')).length === 1);
   await db.clear('test-b');
 }
+
+export async function test_a_copy_kept_over_a_week_waits_for_the_user_instead_of_going_out_by_itself() {
+  // The server forgets a deleted message's client id after a month: an old copy whose
+  // first send did reach it must not be sent again without the user's say.
+  const db = createMemoryOutboxDb();
+  const first = setup(db);
+  await first.outbox.restore(7);
+  await failThrice(first.api, first.clock, () => first.outbox.send('+15550100002', 'old news', 1));
+  const later = setup(db);
+  later.clock.advance(8 * 24 * 3600 * 1000);
+  equal(await later.outbox.restore(7), 1);
+  const [shown] = later.store.messagesFor(1);
+  equal([shown.status, shown.retryable], ['failed', true]);
+  assert(shown.error.includes('over a week ago'), shown.error);
+  await later.outbox.flush();
+  equal(sends(later.api), [], 'not sent by itself');
+  await later.outbox.retry('uuid-1');
+  equal(sends(later.api), ['uuid-1'], 'sent when the user says so, under its own id');
+}
+
+export async function test_a_refusal_shows_the_servers_own_sentence() {
+  const { api, store, outbox } = setup();
+  const refusal = Object.assign(new Error('BANK is a name, not a number: it cannot receive texts.'), {
+    status: 400, code: 'cannot_reply_to_name',
+  });
+  api.sendResults = [refusal];
+  await outbox.send('BANK', 'hello', 1);
+  equal(store.messagesFor(1)[0].error, 'Not sent: BANK is a name, not a number: it cannot receive texts.');
+}

@@ -2,7 +2,7 @@
 import { attachmentView, humanSize } from '/static/js/domain/attachments.js';
 import { bridgeSummary, signalBars, signalView } from '/static/js/domain/connection-status.js';
 import { timeAgo } from '/static/js/domain/time.js';
-import { parseMessage } from '/static/js/protocol/schema.js';
+import { parseDevice, parseMessage } from '/static/js/protocol/schema.js';
 import { equal } from './assert.js';
 
 const NOW = Date.parse('2026-11-01T12:00:00Z');
@@ -71,4 +71,14 @@ export function test_attachment_views_and_sizes() {
     timestamp: '2026-11-01T11:00:00Z', seq: 1, attachments: [{ id: 3, mime: 'image/jpeg', size: 5 }] });
   equal(m.attachments, [{ id: 3, mime: 'image/jpeg', size: 5, name: null }]);
   equal(parseMessage({ ...m, attachments: undefined }).attachments, []);
+}
+
+export function test_a_phone_importing_its_history_says_how_far_it_is() {
+  const parsed = parseDevice(device({ import_done: 41200, import_total: 100000 }));
+  const s = bridgeSummary([parsed], 'connected', NOW);
+  equal(s.label, 'Pixel 8 connected · Importing 41,200 of 100,000');
+  // Nonsense from the server is not shown as progress.
+  equal(parseDevice(device({ import_done: 5, import_total: 2 })).importing, null);
+  equal(parseDevice(device({ import_done: -1, import_total: 2 })).importing, null);
+  equal(parseDevice(device()).importing, null);
 }

@@ -74,8 +74,11 @@ export function bridgeView(d, known, now, opts = {}) {
   }
   if (d.online) {
     const starting = d.modem_state === 'starting';
+    const importing = d.importing
+      ? `Importing ${d.importing.done.toLocaleString('en-US')} of ${d.importing.total.toLocaleString('en-US')}`
+      : '';
     return {
-      id: d.id, state: 'online', label: `${name} connected`, detail: starting ? 'modem starting' : '',
+      id: d.id, state: 'online', label: `${name} connected`, detail: starting ? 'modem starting' : importing,
       signal: starting ? null : signalView(d.signal_dbm), operator: starting ? null : d.operator,
     };
   }

@@ -10,7 +10,10 @@
  *   times, then the message waits ("Waiting for the server") and goes out when
  *   the app's socket to the server is back (`flush()`), in the order written;
  * - a refusal (bad number, bad body) is shown as is and not retried; it stays
- *   until the user deletes it.
+ *   until the user deletes it;
+ * - a kept message older than a week does not go out by itself: the server
+ *   forgets deleted messages' ids after a month, so an old copy whose first
+ *   send did reach it could be sent twice. It waits for the user's "Send".
  *
  *   sending ─201─▶ (the server's copy replaces it)
  *      ├─transient × 3─▶ waiting ─flush() / retry()─▶ sending
@@ -21,6 +24,8 @@ import { backoffDelay } from '../protocol/backoff.js';
 import { errorCode } from './session.js';
 
 const AUTO_ATTEMPTS = 3;
+/** Kept messages older than this wait for the user instead of going out by themselves. */
+const STALE_MS = 7 * 24 * 3600 * 1000;
 const REFUSALS = {
   invalid_number: 'Not sent: that phone number is not valid.',
   invalid_body: 'Not sent: the message is empty or too long.',
@@ -67,12 +72,15 @@ export class Outbox {
     for (const r of records) {
       if (this.store.isConfirmed(r.client_msg_id) || this.store.pending(r.client_msg_id)) continue;
       this.#kept.add(r.client_msg_id);
+      const stale = r.status !== 'failed' && this.clock.now() - Date.parse(r.timestamp) > STALE_MS;
       this.store.putPending({
         id: null, thread_id: r.thread_id, peer: r.peer, line_id: r.line_id, direction: 'out', body: r.body,
         // A send cut off by the reload may or may not have reached the server: same id again.
-        status: r.status === 'failed' ? 'failed' : 'waiting',
-        timestamp: r.timestamp, client_msg_id: r.client_msg_id, error: r.status === 'failed' ? r.error : null,
-        retryable: r.retryable, pending: true,
+        status: r.status === 'failed' || stale ? 'failed' : 'waiting',
+        timestamp: r.timestamp, client_msg_id: r.client_msg_id,
+        error: stale ? 'Not sent: written over a week ago. Send it now if you still want to.'
+          : r.status === 'failed' ? r.error : null,
+        retryable: stale || r.retryable, pending: true,
       });
       restored++;
     }
@@ -162,18 +170,22 @@ export class Outbox {
           this.onSessionGone();
           return null;
         }
-        if (!isTransient(err)) return this.#fail(clientMsgId, code);
+        if (!isTransient(err)) return this.#fail(clientMsgId, code, err);
         if (attempt + 1 >= AUTO_ATTEMPTS) return this.#wait(clientMsgId);
         await this.#sleep(backoffDelay(attempt, this.random()));
       }
     }
   }
 
-  /** @param {string} clientMsgId @param {string} code */
-  #fail(clientMsgId, code) {
+  /** @param {string} clientMsgId @param {string} code @param {unknown} err */
+  #fail(clientMsgId, code, err) {
     const held = this.store.pending(clientMsgId);
     if (!held) return null;
-    const error = REFUSALS[/** @type {keyof REFUSALS} */ (code)] ?? 'Not sent.';
+    // The server's own sentence says most (an example of the number's spelling, why a
+    // name cannot be texted); ours when it has none.
+    const said = err instanceof Error && err.message && err.message !== code ? err.message : null;
+    const error = said ? `Not sent: ${said}`
+      : REFUSALS[/** @type {keyof REFUSALS} */ (code)] ?? 'Not sent.';
     this.#hold({ ...held, status: 'failed', error, retryable: false });
     return null;
   }

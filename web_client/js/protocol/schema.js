@@ -62,6 +62,7 @@ import { ProtocolError } from './errors.js';
  * @property {string|null} operator network name, while connected
  * @property {string[]} lines numbers (SIMs) the bridge serves
  * @property {ModemState|null} modem_state the modem as the bridge last reported it, while connected
+ * @property {{done: number, total: number}|null} importing a phone's history being imported
  */
 
 /** @typedef {'ready'|'not_responding'|'starting'} ModemState */
@@ -249,7 +250,15 @@ export function parseDevice(value, what = 'device') {
     lines: Object.freeze(list(d.lines ?? [], `${what}.lines`, (n, w) => str(n, w, 64))),
     // An unknown state from a newer bridge says nothing we can show: as if unreported.
     modem_state: MODEM_STATES.includes(d.modem_state) ? d.modem_state : null,
+    importing: importCount(d.import_done) !== null && importCount(d.import_total) !== null
+      && d.import_done <= d.import_total
+      ? Object.freeze({ done: d.import_done, total: d.import_total }) : null,
   });
+}
+
+/** @param {unknown} n @returns {number|null} a count the server may send (else null) */
+function importCount(n) {
+  return Number.isSafeInteger(n) && n >= 0 && n <= 10_000_000 ? n : null;
 }
 
 /** @param {unknown} value @returns {CodeSend|null} */

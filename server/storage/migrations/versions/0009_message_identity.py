@@ -3,7 +3,7 @@
 * ``messages``: the bridge's key is unique per (account, key, line) instead of per
   device, so pairing again, replacing a bridge or restoring a backup never stores an SMS
   twice. Copies stored twice before (a re-paired bridge's repair) become tombstones with
-  a new seq, so browsers drop them too; the oldest copy stays.
+  a new seq, so browsers drop them too; the oldest copy the user did not delete stays.
 * ``messages.refused``: a placeholder for an uploaded item the server could not store
   (the reason code); ``messages.error_detail``: the technical words behind ``error``.
 * ``line_leases``: which device sends for a line (one at a time, until ``expires_at``).
@@ -46,27 +46,35 @@ def upgrade() -> None:
 
 def _tombstone_copies(bind: sa.engine.Connection) -> None:
     """Every second copy of an inbound SMS (same account, line and key) becomes a
-    tombstone, with the account's next seqs so the deletion reaches browsers."""
+    tombstone, with the account's next seqs so the deletion reaches browsers. The copy
+    kept is the oldest one the user has not deleted (the oldest, if all are deleted)."""
     copies = bind.execute(
         sa.text(
-            "SELECT m.id, m.account_id, m.thread_id, keep.first_id FROM messages m JOIN ("
-            " SELECT account_id, line_id, device_key, min(id) AS first_id FROM messages"
+            "SELECT m.id, m.account_id, m.thread_id, m.deleted, keep.keep_id FROM messages m"
+            " JOIN (SELECT account_id, line_id, device_key, coalesce(min(CASE WHEN deleted"
+            " THEN NULL ELSE id END), min(id)) AS keep_id FROM messages"
             " WHERE device_key IS NOT NULL GROUP BY account_id, line_id, device_key"
             " HAVING count(*) > 1) keep ON keep.account_id = m.account_id"
             " AND keep.line_id = m.line_id AND keep.device_key = m.device_key"
-            " WHERE m.id != keep.first_id ORDER BY m.id"
+            " WHERE m.id != keep.keep_id ORDER BY m.id"
         )
     ).all()
     by_account: dict[int, list[tuple[int, int, int]]] = defaultdict(list)
-    for message_id, account_id, thread_id, first_id in copies:
-        by_account[account_id].append((message_id, thread_id, first_id))
+    for message_id, account_id, thread_id, deleted, keep_id in copies:
+        if deleted:
+            # Already a tombstone: it only gives up the key.
+            bind.execute(
+                sa.text("UPDATE messages SET device_key = NULL WHERE id = :m"), {"m": message_id}
+            )
+        else:
+            by_account[account_id].append((message_id, thread_id, keep_id))
     for account_id, rows in by_account.items():
         top = bind.execute(
             sa.text("UPDATE accounts SET seq = seq + :n WHERE id = :a RETURNING seq"),
             {"n": len(rows), "a": account_id},
         ).scalar_one()
         seq = int(top) - len(rows)
-        for message_id, thread_id, first_id in rows:
+        for message_id, thread_id, keep_id in rows:
             seq += 1
             bind.execute(
                 sa.text(
@@ -83,7 +91,7 @@ def _tombstone_copies(bind: sa.engine.Connection) -> None:
                     "UPDATE threads SET last_message_id = :f, seq = :s"
                     " WHERE id = :t AND last_message_id = :m"
                 ),
-                {"f": first_id, "s": seq, "t": thread_id, "m": message_id},
+                {"f": keep_id, "s": seq, "t": thread_id, "m": message_id},
             )
 
 
