@@ -34,29 +34,34 @@ async def poll(svc: Services) -> None:
         for account_id, seq in (await runner(svc.engine).read(_seqs, followed)).items():
             if seq > svc.hub.latest(account_id):
                 svc.hub.deliver(account_id, ChangesHint(seq))
-    if svc.hub.live:
-        return
-    held = svc.registry.all()
-    for conn in held:
-        conn.outbox_wakeup.set()
-    if held:
-        gone = await runner(svc.engine).read(_revoked, [c.device.id for c in held])
-        for conn in held:
-            if conn.device.id in gone:
-                server_logger.info("device %d was revoked meanwhile: closing", conn.device.id)
-                await conn.close(LinkClose.REVOKED)
+    if not svc.hub.live:
+        for conn in svc.registry.all():
+            conn.outbox_wakeup.set()
+        await _close_revoked(svc)
 
 
 async def resync(svc: Services) -> None:
-    """After (re)subscribing: views of bridges on other nodes may be stale, sends and
-    changes may have been missed."""
+    """After (re)subscribing: views of bridges on other nodes may be stale; sends,
+    changes and revocations may have been missed."""
     svc.device_views.clear()
     for account_id in svc.fanout.accounts():
         svc.hub.deliver(account_id, DevicesHint())
     for conn in svc.registry.all():
         svc.registry.announce(conn)
         conn.outbox_wakeup.set()
+    await _close_revoked(svc)
     await poll(svc)
+
+
+async def _close_revoked(svc: Services) -> None:
+    held = svc.registry.all()
+    if not held:
+        return
+    gone = await runner(svc.engine).read(_revoked, [c.device.id for c in held])
+    for conn in held:
+        if conn.device.id in gone:
+            server_logger.info("device %d was revoked meanwhile: closing", conn.device.id)
+            await conn.close(LinkClose.REVOKED)
 
 
 def _seqs(conn: Connection, ids: list[int]) -> dict[int, int]:

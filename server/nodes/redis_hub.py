@@ -60,6 +60,8 @@ PRESENCE_TTL = 15.0
 REFRESH = 5.0
 #: Seconds a request to another node waits for its answer.
 ASK_TIMEOUT = 5.0
+#: Seconds an order may wait for Redis before it is dropped (see ``broadcast``).
+ORDER_TTL = 10.0
 BACKOFF_FIRST = 0.1
 BACKOFF_MAX = 5.0
 #: Outgoing entries kept while Redis is away; beyond, the oldest are dropped.
@@ -115,6 +117,9 @@ class RedisHub(Hub):
         self.limits = RedisLimits(self._redis, prefix, lambda: self.live)
         self._queue: OrderedDict[object, Write] = OrderedDict()
         self._queued = asyncio.Event()
+        #: Set while nothing waits to be written.
+        self._drained = asyncio.Event()
+        self._drained.set()
         self._serial = itertools.count()
         #: The bridges whose socket this node holds.
         self._held: dict[int, Presence] = {}
@@ -148,8 +153,15 @@ class RedisHub(Hub):
         self._orders = handler
 
     def broadcast(self, order: Order) -> None:
+        if not self.live:
+            # Dropped, not kept for later: an order applied after Redis returns could hit
+            # sockets opened since (a new sign-in). Meanwhile each node's own checks do
+            # the work: the session sweep, and the revocation check of the poll and of
+            # the resync; the resync announces every bridge again.
+            return
         envelope = self._envelope(order)
-        self._enqueue(("order", next(self._serial)), _Publish(self._channel, envelope))
+        expires = time.monotonic() + ORDER_TTL
+        self._enqueue(("order", next(self._serial)), _Publish(self._channel, envelope, 0, expires))
 
     def announce(
         self,
@@ -228,6 +240,12 @@ class RedisHub(Hub):
             self._tasks.append(asyncio.create_task(run(), name=f"redis-hub-{name}"))
 
     async def close(self) -> None:
+        # What the node's last moments queued (its bridges withdrawn, their hints) goes
+        # out first, if Redis lets it.
+        if self.live:
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(1.0):
+                    await self._drained.wait()
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, *self._aside, return_exceptions=True)
@@ -271,6 +289,7 @@ class RedisHub(Hub):
                 server_logger.warning(
                     "too much waits for Redis: the oldest hints are dropped (nodes poll)"
                 )
+        self._drained.clear()
         self._queued.set()
 
     def _spawn(self, coro: Coroutine[Any, Any, Any], name: str) -> None:
@@ -388,6 +407,8 @@ class RedisHub(Hub):
                     self._requeue(batch)
                     server_logger.info("writing to Redis failed (%s)", type(exc).__name__)
                     await asyncio.sleep(1.0)
+            if not self._queue:
+                self._drained.set()
 
     def _requeue(self, batch: list[tuple[object, Write]]) -> None:
         # Back in front, unless something newer of the same key was queued meanwhile.
@@ -415,16 +436,20 @@ class RedisHub(Hub):
 
 
 class _Publish:
-    __slots__ = ("_channel", "_data", "upto")
+    __slots__ = ("_channel", "_data", "_expires", "upto")
 
-    def __init__(self, channel: str, data: bytes, upto: int = 0) -> None:
+    def __init__(
+        self, channel: str, data: bytes, upto: int = 0, expires: float | None = None
+    ) -> None:
         self._channel = channel
         self._data = data
         #: The seq a changes hint carries (coalescing keeps the highest).
         self.upto = upto
+        self._expires = expires
 
     def __call__(self, pipe: Pipeline) -> None:
-        pipe.publish(self._channel, self._data)
+        if self._expires is None or time.monotonic() < self._expires:
+            pipe.publish(self._channel, self._data)
 
 
 def _eval(pipe: Pipeline, script: AsyncScript, key: str, args: list[Any]) -> None:

@@ -50,25 +50,13 @@ from server.storage.devices import DeviceStore
 from server.storage.engine import create_engine
 from tests.e2e.conftest import eventually, free_port
 from tests.e2e.procs import Proc, healthy
+from tests.shared_redis import REDIS_URL, forget, redis_answers
 
-REDIS_URL = os.environ.get("FERRY_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 POSTGRES_URL = os.environ.get(
     "FERRY_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"
 )
 #: The database the nodes share: ``sqlite`` (one file, on one machine) or ``postgresql``.
 DATABASE = os.environ.get("FERRY_NODES_DATABASE", "sqlite")
-
-
-async def redis_answers(url: str) -> bool:
-    from redis.asyncio import Redis
-
-    client = Redis.from_url(url, socket_connect_timeout=2, socket_timeout=2)
-    try:
-        return bool(await client.ping())
-    except Exception:
-        return False
-    finally:
-        await client.aclose()
 
 
 def haproxy() -> str:
@@ -247,19 +235,7 @@ async def open_cluster(
             for node in nodes:
                 await node.proc.stop()
             await balancer.stop()
-            await _forget(redis_url, prefix)
-
-
-async def _forget(redis_url: str, prefix: str) -> None:
-    """Remove the cluster's keys from the shared Redis."""
-    from redis.asyncio import Redis
-
-    client = Redis.from_url(redis_url, socket_connect_timeout=2, socket_timeout=2)
-    with contextlib.suppress(Exception):
-        keys = [k async for k in client.scan_iter(match=f"{prefix}*", count=500)]
-        if keys:
-            await client.delete(*keys)
-    await client.aclose()
+            await forget(redis_url, prefix)
 
 
 async def sign_in(http: ClientSession, url: str, phone: str, password: str) -> None:

@@ -20,9 +20,10 @@ from aiohttp import ClientSession, CookieJar
 
 from protocol.messages import Ack, InboundSms, SendSms, Upload
 from tests.device_link import DeviceClient, connect
-from tests.e2e.cluster import Cluster, Tab, open_cluster, redis_answers, sign_in
+from tests.e2e.cluster import Cluster, Tab, open_cluster, sign_in
 from tests.e2e.conftest import PHONE1, PHONE2, eventually, free_port
 from tests.e2e.procs import Proc
+from tests.shared_redis import redis_answers
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(300)]
 
