@@ -29,9 +29,10 @@ from typing import Any
 
 import msgspec
 from redis.asyncio import Redis
-from redis.asyncio.client import Pipeline
+from redis.asyncio.client import Pipeline, PubSub
 from redis.backoff import NoBackoff
 from redis.commands.core import AsyncScript
+from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
 from redis.retry import Retry
 
@@ -53,8 +54,11 @@ from server.nodes.limits import QUICK, RedisLimits
 
 #: Seconds a Redis command (or connecting) may take before the link counts as broken.
 OP_TIMEOUT = 2.0
-#: Seconds between pings on the subscription while nothing arrives.
-HEALTH_CHECK = 2
+#: Seconds of silence on the subscription before it is pinged, and after which (no
+#: answer either) Redis counts as lost: a Redis that hangs, or a network that drops
+#: packets without a reset, is noticed as surely as one that closes the connection.
+HEALTH_CHECK = 2.0
+SILENCE_LIMIT = HEALTH_CHECK + OP_TIMEOUT
 #: A bridge's entry in the registry lives this long unless its node renews it (s).
 PRESENCE_TTL = 15.0
 REFRESH = 5.0
@@ -107,7 +111,6 @@ class RedisHub(Hub):
             url,
             socket_timeout=OP_TIMEOUT,
             socket_connect_timeout=OP_TIMEOUT,
-            health_check_interval=HEALTH_CHECK,
             # Never retried here: the hub decides (a hint waits, a request goes local).
             retry=Retry(NoBackoff(), 0),
         )
@@ -313,10 +316,7 @@ class RedisHub(Hub):
                     await self._redis.connection_pool.disconnect(inuse_connections=False)
                 self._went_live()
                 pause = BACKOFF_FIRST
-                while True:
-                    message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=1.0)
-                    if message is not None and message.get("type") == "message":
-                        self._receive(message["data"])
+                await self._listen(pubsub)
             except _ERRORS as exc:
                 self._went_down(exc)
             finally:
@@ -324,6 +324,21 @@ class RedisHub(Hub):
                     await pubsub.aclose()
             await asyncio.sleep(pause)
             pause = min(BACKOFF_MAX, pause * 2)
+
+    async def _listen(self, pubsub: PubSub) -> None:
+        heard, pinged = time.monotonic(), False
+        while True:
+            message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=0.5)
+            now = time.monotonic()
+            if message is not None:
+                heard, pinged = now, False
+                if message.get("type") == "message":
+                    self._receive(message["data"])
+            elif now - heard > SILENCE_LIMIT:
+                raise RedisConnectionError(f"no answer for {SILENCE_LIMIT:.0f} s")
+            elif now - heard > HEALTH_CHECK and not pinged:
+                pinged = True
+                await pubsub.ping()  # answered on the subscription ("pong")
 
     def _went_live(self) -> None:
         self.live = True

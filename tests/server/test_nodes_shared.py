@@ -8,6 +8,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import shutil
+import signal
+import subprocess
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -293,3 +296,46 @@ def test_envelopes_round_trip_and_bad_ones_are_refused() -> None:
         wire.decode(b"{" * (wire.MAX_BYTES + 1))
     with pytest.raises(wire.WireError):
         wire.encode("node-a", CloseSessions(["h" * 100] * 1000))
+
+
+# ---- losing Redis ---------------------------------------------------------------------
+
+
+async def test_a_redis_that_hangs_is_noticed_and_its_return_too(tmp_path: Path) -> None:
+    """No reset, no answer (a stopped process, a network dropping packets): the node
+    pings its quiet subscription and counts Redis as lost, so it polls instead of
+    waiting for hints that cannot come."""
+    binary = shutil.which("redis-server")
+    if binary is None:
+        pytest.skip("redis-server is not installed")
+    port = free_port()
+    server = subprocess.Popen(
+        [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+        stdout=subprocess.DEVNULL,
+    )
+    hub = RedisHub(f"redis://127.0.0.1:{port}/0", prefix="hang:")
+    polls = 0
+
+    async def poll() -> None:
+        nonlocal polls
+        polls += 1
+
+    async def nothing() -> None:
+        pass
+
+    try:
+        await hub.start(resync=nothing, poll=poll)
+        await eventually(lambda: hub.live, timeout=20)
+        await asyncio.sleep(3)  # quiet, yet answering its pings: still live
+        assert hub.live
+        server.send_signal(signal.SIGSTOP)
+        await eventually(lambda: not hub.live, timeout=15)
+        before = polls
+        await eventually(lambda: polls > before, timeout=10)  # polling meanwhile
+        server.send_signal(signal.SIGCONT)
+        await eventually(lambda: hub.live, timeout=20)
+    finally:
+        server.send_signal(signal.SIGCONT)
+        await hub.close()
+        server.kill()
+        server.wait()
