@@ -51,11 +51,14 @@ class DeviceRegistry:
     def __init__(self, hub: Hub | None = None) -> None:
         self._hub = hub or Hub()
         self._by_id: dict[int, DeviceConnection] = {}
+        # The same, by account: every node hears every account's outbox hints.
+        self._by_account: dict[int, dict[int, DeviceConnection]] = {}
 
     def add(self, conn: DeviceConnection) -> DeviceConnection | None:
         """Register a connection; returns the one it replaces on this node, if any."""
         old = self._by_id.get(conn.device.id)
         self._by_id[conn.device.id] = conn
+        self._by_account.setdefault(conn.device.account_id, {})[conn.device.id] = conn
         self.announce(conn)
         return old
 
@@ -67,6 +70,10 @@ class DeviceRegistry:
     def remove(self, conn: DeviceConnection) -> None:
         if self._by_id.get(conn.device.id) is conn:
             del self._by_id[conn.device.id]
+            account = self._by_account[conn.device.account_id]
+            del account[conn.device.id]
+            if not account:
+                del self._by_account[conn.device.account_id]
             self._hub.withdraw(conn.device.id, conn.since)
 
     def report_modem(self, conn: DeviceConnection, modem: ModemInfo) -> bool:
@@ -94,7 +101,7 @@ class DeviceRegistry:
         return self._by_id.get(device_id)
 
     def for_account(self, account_id: int) -> list[DeviceConnection]:
-        return [c for c in self._by_id.values() if c.device.account_id == account_id]
+        return list(self._by_account.get(account_id, {}).values())
 
     def wake_outbox(self, account_id: int) -> None:
         """Wake the outbox pumps of the account's bridges, on whichever node."""
