@@ -33,7 +33,10 @@ from __future__ import annotations
 import asyncio
 import math
 import secrets
+import weakref
 from collections import Counter, deque
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -44,6 +47,9 @@ if TYPE_CHECKING:
     from server.nodes.limits import RedisLimits
 
 _MAX_KEYS = 100_000
+#: Seconds one check may hold its key across the nodes (a dead node's hold lapses), and
+#: the longest another waits for it.
+HOLD = 10.0
 
 
 def _evict_if_full(table: dict[str, Any]) -> None:
@@ -228,6 +234,7 @@ class Limiter:
         self._clock = clock
         self._shared = shared
         self._message = message
+        self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
 
     def _rule(self, key: str) -> Throttle | Backoff:
         return self.local.rule(key) if isinstance(self.local, LoginThrottle) else self.local
@@ -261,6 +268,26 @@ class Limiter:
         self._rule(key).reset(key)
         if self._shared is not None:
             await self._shared.forget(self.name, key)
+
+    @asynccontextmanager
+    async def one_at_a_time(self, key: str) -> AsyncIterator[None]:
+        """Checks of ``key`` one after another, on this node and across the nodes:
+        parallel guesses would all pass the throttle before the first failure counted."""
+        lock = self._locks.get(key)
+        if lock is None:
+            lock = self._locks[key] = asyncio.Lock()
+        async with lock:
+            shared, holder = self._shared, secrets.token_hex(8)
+            # Not held (Redis away, or a node died holding it): go on, this node's lock
+            # and the throttle still stand.
+            held = shared is not None and await shared.hold(
+                self.name, key, holder, ttl=HOLD, wait=HOLD
+            )
+            try:
+                yield
+            finally:
+                if shared is not None and held:
+                    await shared.let_go(self.name, key, holder)
 
     async def _ask(self, rule: Throttle | Backoff, key: str, *, count: bool) -> float | None:
         assert self._shared is not None

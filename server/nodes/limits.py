@@ -8,7 +8,9 @@ calling node (the injected clock; nodes keep their clocks in sync anyway):
 * growing delays (``Backoff``): a hash ``count``, ``last``, ``until`` per key, forgotten
   ``forget`` seconds after the last failure;
 * slots (unauthenticated device sockets per address): a sorted set of holders scored by
-  when their claim lapses, so a node that dies never leaves its slots taken.
+  when their claim lapses, so a node that dies never leaves its slots taken;
+* holds (one sign-in check per number at a time): a key set only if absent, with a
+  lifetime, given back by its holder alone.
 
 Keys are ``<prefix>t:<name>:<hash>``: a throttle key (a phone number, an address) is
 hashed, so none is stored in Redis in clear. Every key expires with its rule's window.
@@ -61,6 +63,11 @@ redis.call('PEXPIRE', KEYS[1], math.ceil(forget * 1000))
 return 0
 """
 
+_RELEASE = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+"""
+
 _TAKE_SLOT = """
 local now, ttl = tonumber(ARGV[1]), tonumber(ARGV[2])
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
@@ -81,6 +88,7 @@ class RedisLimits:
         self._window = redis.register_script(_WINDOW)
         self._backoff = redis.register_script(_BACKOFF)
         self._take = redis.register_script(_TAKE_SLOT)
+        self._release = redis.register_script(_RELEASE)
         self._failing = False
 
     def _key(self, name: str, key: str) -> str:
@@ -114,6 +122,26 @@ class RedisLimits:
 
     async def forget(self, name: str, key: str) -> bool:
         return await self._run(self._redis.delete(self._key(name, key))) is not None
+
+    async def hold(self, name: str, key: str, holder: str, *, ttl: float, wait: float) -> bool:
+        """Hold ``key`` alone (for at most ``ttl`` seconds), waiting up to ``wait`` seconds
+        for another holder to let go; False if not held (Redis away, or waited enough)."""
+        lock = self._key(f"{name}-held", key)
+        deadline = asyncio.get_running_loop().time() + wait
+        while True:
+            taken = await self._run(self._set_absent(lock, holder, ttl))
+            if taken is None or taken:  # None: Redis cannot answer
+                return bool(taken)
+            if asyncio.get_running_loop().time() >= deadline:
+                return False
+            await asyncio.sleep(0.02)
+
+    async def _set_absent(self, key: str, value: str, ttl: float) -> bool:
+        # SET NX answers None when the key exists: not to be taken for "no answer".
+        return bool(await self._redis.set(key, value, nx=True, px=int(ttl * 1000)))
+
+    async def let_go(self, name: str, key: str, holder: str) -> None:
+        await self._call(self._release, self._key(f"{name}-held", key), [holder])
 
     async def take_slot(
         self, name: str, key: str, holder: str, now: float, *, limit: int, ttl: float

@@ -148,6 +148,25 @@ async def test_the_sign_in_throttle_holds_across_nodes(rig: Rig) -> None:
                 assert 1 <= int(resp.headers["Retry-After"]) <= 15
 
 
+async def test_parallel_guesses_on_both_nodes_are_checked_one_at_a_time(rig: Rig) -> None:
+    """Twelve wrong passwords at once, six to each node: each is checked only after the
+    one before was counted, so exactly six are answered (the five free ones and the one
+    that starts the lock) and the others wait out the lock."""
+    phone = "+15550100088"
+    await rig.cluster.account(phone, PASSWORD)
+
+    async def guess(http: ClientSession, node: str, i: int) -> int:
+        body = {"phone": phone, "password": f"parallel guess {i}"}
+        async with http.post(f"{node}/api/v1/session", json=body) as resp:
+            return resp.status
+
+    async with ClientSession() as anon:
+        statuses = await asyncio.gather(
+            *(guess(anon, rig.a if i % 2 else rig.b, i) for i in range(12))
+        )
+    assert sorted(statuses) == [401] * 6 + [429] * 6, statuses
+
+
 async def test_revoking_a_session_on_one_node_closes_its_socket_on_another(
     rig: Rig, http: ClientSession
 ) -> None:

@@ -149,6 +149,38 @@ async def test_throttles_count_on_each_node_when_redis_cannot_answer(
         await dead.aclose()
 
 
+async def test_sign_in_checks_of_one_number_wait_for_each_other_across_nodes(
+    prefix: str,
+) -> None:
+    from redis.asyncio import Redis
+
+    clock = FakeClock()
+    client = Redis.from_url(REDIS_URL)
+    try:
+        shared = RedisLimits(client, prefix, lambda: True)
+        node_a, node_b = (
+            Limiter(_rules("backoff", clock), name="login", clock=clock, shared=shared)
+            for _ in range(2)
+        )
+        order: list[str] = []
+
+        async def check(node: Limiter, name: str, entered: asyncio.Event) -> None:
+            async with node.one_at_a_time("acct:+15550100001"):
+                entered.set()
+                order.append(f"{name} in")
+                await asyncio.sleep(0.3)
+                order.append(f"{name} out")
+
+        first, second = asyncio.Event(), asyncio.Event()
+        a = asyncio.create_task(check(node_a, "a", first))
+        await first.wait()
+        b = asyncio.create_task(check(node_b, "b", second))
+        await asyncio.gather(a, b)
+        assert order == ["a in", "a out", "b in", "b out"]
+    finally:
+        await client.aclose()
+
+
 async def test_handshake_slots_are_counted_across_nodes(
     nodes: tuple[TestClient, TestClient],
 ) -> None:
