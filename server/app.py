@@ -161,8 +161,8 @@ async def _last_write(what: str, write: Awaitable[object]) -> None:
 
 async def compact_tombstones(svc: Services) -> Compacted:
     """Purge tombstones older than ``config.tombstone_age`` (see storage/compaction.py)."""
-    now = svc.clock.now()
-    done = await compact(svc.engine, now, now - svc.config.tombstone_age)
+    cutoff = svc.clock.now() - svc.config.tombstone_age
+    done = await compact(svc.engine, cutoff, svc.clock.now)
     if done.purged:
         server_logger.info("purged %d tombstones of %d accounts", done.purged, done.accounts)
     return done

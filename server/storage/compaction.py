@@ -19,6 +19,7 @@ one write transaction, so an ingest never waits long)::
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -53,8 +54,10 @@ class Compacted:
     accounts: int = 0
 
 
-async def compact(engine: AsyncEngine, now: datetime, cutoff: datetime) -> Compacted:
-    """Purge tombstones made before ``cutoff``, then mark every account's seq at ``now``."""
+async def compact(engine: AsyncEngine, cutoff: datetime, now: Callable[[], datetime]) -> Compacted:
+    """Purge tombstones made before ``cutoff``, then mark every account's seq with the
+    time ``now()`` tells once the seqs are read: a mark stamped earlier (at the run's
+    start) would date a change made during the run too early, and purge it too soon."""
     run = runner(engine)
     purged = moved = 0
     for account_id in await run.read(_accounts_with_marks_before, cutoff):
@@ -73,9 +76,11 @@ def _accounts_with_marks_before(conn: Connection, cutoff: datetime) -> list[int]
     return list(conn.execute(query).scalars())
 
 
-def _mark(conn: Connection, now: datetime) -> None:
+def _mark(conn: Connection, now: Callable[[], datetime]) -> None:
     """A mark for every account whose seq moved since its last one."""
-    rows = [{"account_id": a, "seq": s, "at": now} for a, s in conn.execute(_NEW_MARKS)]
+    found = conn.execute(_NEW_MARKS).all()
+    at = now()  # after the read: every seq marked was reached by then
+    rows = [{"account_id": a, "seq": s, "at": at} for a, s in found]
     if rows:
         conn.execute(seq_marks.insert(), rows)
 

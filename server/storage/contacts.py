@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from server.storage.conversations import take_seqs_sync
 from server.storage.epochs import lock_account
 from server.storage.runner import runner
-from server.storage.schema import contacts, lines, threads
+from server.storage.schema import contacts, lines, nul_free, threads
 from server.storage.views import verified_lines
 
 
@@ -37,8 +37,12 @@ class ContactStore:
     ) -> int:
         """Make the line's contacts equal ``entries`` (name, number); returns changes made.
 
-        One write transaction (``BEGIN IMMEDIATE`` on SQLite): read and write cannot
-        interleave with another writer of the account."""
+        One write transaction that reads the line's contacts after taking the account
+        (``lock_account``): two bridges sending the same phonebook at once store it once.
+        """
+        if self._engine.dialect.name == "postgresql":
+            # Compared with stored names and numbers below: as PostgreSQL stores them.
+            entries = [(nul_free(name), nul_free(number)) for name, number in entries]
         wanted: dict[str, str] = {}
         for name, number in entries:
             wanted.setdefault(number, name)
@@ -61,6 +65,7 @@ class ContactStore:
 
 
 def _replace(conn: Connection, account_id: int, line_id: int, wanted: dict[str, str]) -> int:
+    """The transaction of :meth:`ContactStore.replace`."""
     lock_account(conn, account_id)
     rows = {
         r.number: r for r in conn.execute(select(contacts).where(contacts.c.line_id == line_id))

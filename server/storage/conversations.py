@@ -28,7 +28,7 @@ from typing import Any, NamedTuple
 
 from sqlalchemy import bindparam, case, func, insert, select, update
 from sqlalchemy.engine import Connection
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from protocol.messages import Attachment, MessageView, ThreadView
 from protocol.phone import participants_key
@@ -36,7 +36,15 @@ from server.storage import attachments as mms
 from server.storage.epochs import lock_account, rotate_epoch
 from server.storage.keys import KeyRing
 from server.storage.runner import runner
-from server.storage.schema import accounts, conflicts, devices, messages, outbox, threads
+from server.storage.schema import (
+    accounts,
+    conflicts,
+    devices,
+    messages,
+    nul_free,
+    outbox,
+    threads,
+)
 from server.storage.sealed import BodyCipher
 from server.storage.util import execute_raw, insert_many, new_id, select_in
 from server.storage.views import ChangeSet, Views, changes_since, message_view
@@ -91,14 +99,10 @@ _TAKE_SEQS = (
 )
 
 
-async def take_seqs(conn: AsyncConnection, account_id: int, count: int) -> int:
-    """Reserve ``count`` sequence numbers; returns the first."""
-    res = await conn.execute(_TAKE_SEQS, {"account_id": account_id, "count": count})
-    return int(res.scalar_one()) - count + 1
-
-
 def take_seqs_sync(conn: Connection, account_id: int, count: int) -> int:
-    """:func:`take_seqs` inside a :mod:`~server.storage.runner` transaction."""
+    """Reserve ``count`` sequence numbers inside a :mod:`~server.storage.runner`
+    transaction; returns the first. The account's row stays locked until commit, so
+    the account's writers commit in the order of their seqs (see ``runner``)."""
     found = execute_raw(conn, _TAKE_SEQS, ("account_id", "count"), (account_id, count)).scalar_one()
     return int(found) - count + 1
 
@@ -662,6 +666,9 @@ def _ingest(
 ) -> IngestResult:
     """The transaction of :meth:`ConversationStore.ingest_inbound`."""
     lock_account(conn, account_id)  # before reading threads another writer may change
+    if conn.dialect.name == "postgresql":
+        # Keys are matched with stored ones below: as PostgreSQL stores them.
+        items = [i._replace(key=nul_free(i.key)) if "\0" in i.key else i for i in items]
     # The account's seq before this transaction: where its change set starts.
     before: int | None = None
     existing = _existing(conn, account_id, [i.key for i in items])

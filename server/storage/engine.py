@@ -1,7 +1,10 @@
 """Database engine: creation, SQLite pragmas, migrations on start.
 
 SQLite runs in WAL mode with ``synchronous=FULL``: the server acknowledges a bridge's
-upload only after commit, so a commit must survive power loss.
+upload only after commit, so a commit must survive power loss. PostgreSQL
+(``postgresql+asyncpg://user:password@host/db``) is shared by every node of a
+deployment: each migrates on start, one at a time (an advisory lock), and the whole
+upgrade is one transaction there (PostgreSQL's DDL is transactional).
 """
 
 from __future__ import annotations
@@ -11,11 +14,14 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config as AlembicConfig
-from sqlalchemy import event
+from sqlalchemy import event, text
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+
+#: The advisory lock key nodes take to migrate one at a time (any constant; "ferry-mg").
+MIGRATION_LOCK = 0x666572727900_6D67
 
 
 def create_engine(url: str) -> AsyncEngine:
@@ -34,6 +40,9 @@ def sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cur.execute("PRAGMA foreign_keys=ON")
     cur.execute("PRAGMA busy_timeout=30000")
     cur.close()
+
+
+_LOCK = text("SELECT pg_advisory_xact_lock(:key)")
 
 
 def _upgrade(connection: Connection, revision: str) -> None:
@@ -58,6 +67,10 @@ async def migrate(engine: AsyncEngine, revision: str = "head") -> None:
             await conn.commit()
         try:
             async with conn.begin():
+                if engine.dialect.name == "postgresql":
+                    # Held until commit: a node starting meanwhile waits, then finds
+                    # the database at head.
+                    await conn.execute(_LOCK, {"key": MIGRATION_LOCK})
                 await conn.run_sync(_upgrade, revision)
             if sqlite:
                 broken = (await conn.exec_driver_sql("PRAGMA foreign_key_check")).all()

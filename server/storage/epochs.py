@@ -28,6 +28,7 @@ from server.storage.schema import accounts, new_epoch, node_marks
 _LOCK_ACCOUNT = (
     select(accounts.c.id).where(accounts.c.id == bindparam("account_id")).with_for_update()
 )
+_LOCK_ALL = select(accounts.c.id).order_by(accounts.c.id).with_for_update()
 _ROTATE = (
     update(accounts)
     .where(accounts.c.id == bindparam("account_id"))
@@ -58,6 +59,9 @@ def rotate_epoch(conn: Connection, account_id: int) -> int:
 def rotate_all(conn: Connection) -> int:
     """Give every account a new epoch; returns how many. One new value for all: an epoch
     only has to differ from the account's previous one."""
+    if conn.dialect.name != "sqlite":
+        # In id order: two nodes rotating at once must not take the rows crosswise.
+        conn.execute(_LOCK_ALL)
     return int(conn.execute(update(accounts).values(epoch=new_epoch())).rowcount)
 
 

@@ -21,7 +21,8 @@ and the first other bridge of the account serving that line takes it over::
   ``unknown``.
 
 Every operation is one write transaction (``runner.write``: ``BEGIN IMMEDIATE`` on
-SQLite), so reading a row's state and changing it cannot interleave with another writer.
+SQLite; on PostgreSQL the account's row is taken first, ``lock_account``), so reading a
+row's state and changing it cannot interleave with another writer.
 """
 
 from __future__ import annotations
@@ -141,8 +142,9 @@ def _renew(
 ) -> Leases:
     if not line_ids:
         return Leases(frozenset())
-    # Serialised with claims of the account (a no-op on SQLite, whose writes are one at a
-    # time): a claim committing after a takeover read the held rows would be left
+    # Serialised with other renewals and claims of the account (a no-op on SQLite, whose
+    # writes are one at a time): two bridges taking a free line take it one after the
+    # other, and a claim committing after a takeover read the held rows would be left
     # dispatched to a device that no longer holds the line.
     lock_account(conn, account_id)
     current = {
@@ -287,6 +289,7 @@ def _apply_status(
     error: str | None,
     error_detail: str | None,
 ) -> bool:
+    lock_account(conn, account_id)  # the status read below is still true when written
     row = conn.execute(
         select(outbox.c.message_id, outbox.c.device_id, messages.c.status, messages.c.thread_id)
         .join(messages, messages.c.id == outbox.c.message_id)

@@ -16,6 +16,12 @@ is locked" when a read transaction tries to become a write. Reads run on two rea
 threads with connections of their own (WAL: readers never wait for the writer). On any
 other backend both run in a greenlet on an async connection
 (``AsyncConnection.run_sync``), where every statement is a network round trip anyway.
+
+On PostgreSQL, writes run in READ COMMITTED: every writer of an account's data takes
+the account's row first (``epochs.lock_account``) and holds it until commit, so an
+account's writers commit one after another, in the order of the seqs they take. Reads
+run in REPEATABLE READ, READ ONLY: like a SQLite read transaction, all their statements
+see one snapshot, so a change set's seq and its rows agree.
 """
 
 from __future__ import annotations
@@ -74,6 +80,12 @@ class Runner:
 
     def __init__(self, engine: AsyncEngine) -> None:
         self._async = engine
+        # One snapshot per read transaction (see the module docstring); the same pool.
+        self._reading = (
+            engine.execution_options(isolation_level="REPEATABLE READ", postgresql_readonly=True)
+            if engine.dialect.name == "postgresql"
+            else engine
+        )
         self._threads: list[tuple[Engine, ThreadPoolExecutor]] = []
         self._in_flight: dict[Any, asyncio.Future[Any]] = {}
         # The connection each database thread holds (see _run), and all of them.
@@ -130,7 +142,7 @@ class Runner:
     ) -> T:
         if not self._threads:
             started = time.perf_counter()
-            begin = self._async.begin() if which == 0 else self._async.connect()
+            begin = self._async.begin() if which == 0 else self._reading.connect()
             async with begin as conn:
                 result = await conn.run_sync(fn, *args, **kwargs)
             _report(which, time.perf_counter() - started)

@@ -74,6 +74,33 @@ class UtcDateTime(TypeDecorator[datetime]):
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
+class NulFree(TypeDecorator[str]):
+    """Text as given; on PostgreSQL, which cannot store a NUL character in text, each NUL
+    becomes U+FFFD (as the bridge journal does with a lone surrogate). A bridge's key or
+    phonebook name, a user agent or a typed code with one is stored, or looked up, with
+    the same replacement every time, instead of failing its whole transaction (code that
+    compares stored text with input in Python applies :func:`nul_free` to the input).
+    SQLite keeps the text exactly, at no cost per value."""
+
+    impl = String
+    cache_ok = True
+
+    def bind_processor(self, dialect: Any) -> Any:
+        if dialect.name != "postgresql":
+            return self.impl_instance.bind_processor(dialect)
+
+        def process(value: str | None) -> str | None:
+            return None if value is None else nul_free(value)
+
+        return process
+
+
+def nul_free(text: str) -> str:
+    """``text`` as PostgreSQL stores it (see :class:`NulFree`): for code that matches
+    stored text with what it was given, in Python."""
+    return text.replace("\0", "\ufffd") if "\0" in text else text
+
+
 # SQLite only gives AUTOINCREMENT-like rowids to INTEGER PRIMARY KEY; BigInteger elsewhere.
 Id = BigInteger().with_variant(Integer(), "sqlite")
 
@@ -87,8 +114,8 @@ accounts = Table(
     "accounts",
     metadata,
     Column("id", Id, primary_key=True),
-    Column("phone", String(32), nullable=False, unique=True),
-    Column("password_hash", String(255), nullable=False),
+    Column("phone", NulFree(32), nullable=False, unique=True),
+    Column("password_hash", NulFree(255), nullable=False),
     Column("phone_verified_at", UtcDateTime()),
     Column("created_at", UtcDateTime(), nullable=False),
     # Last per-account change sequence number handed out; bumped in the same transaction
@@ -98,12 +125,12 @@ accounts = Table(
     Column("data_key", LargeBinary),
     # Cursors below this cannot be resumed (tombstones before it were pruned): resync.
     Column("min_seq", BigInteger, nullable=False, server_default="0"),
-    Column("email", String(254)),
-    Column("display_name", String(100)),
+    Column("email", NulFree(254)),
+    Column("display_name", NulFree(100)),
     # The epoch of the account's change history: browsers keep it with their cursor, and
     # a cursor of another epoch gets resync. A new, random one whenever the history may
     # have been rewound (a restored backup, a bridge's repair): see storage/epochs.py.
-    Column("epoch", String(32), nullable=False, default=new_epoch, server_default=""),
+    Column("epoch", NulFree(32), nullable=False, default=new_epoch, server_default=""),
 )
 
 sessions = Table(
@@ -115,8 +142,8 @@ sessions = Table(
     Column("created_at", UtcDateTime(), nullable=False),
     Column("last_seen_at", UtcDateTime(), nullable=False),
     Column("expires_at", UtcDateTime(), nullable=False),
-    Column("user_agent", String(255), nullable=False, default=""),
-    Column("ip", String(64)),
+    Column("user_agent", NulFree(255), nullable=False, default=""),
+    Column("ip", NulFree(64)),
     Index("ix_sessions_account", "account_id"),
 )
 
@@ -126,8 +153,8 @@ lines = Table(
     Column("id", Id, primary_key=True),
     Column("account_id", ForeignKey("accounts.id", ondelete="CASCADE"), nullable=False),
     # E.164; a number belongs to one account at most.
-    Column("number", String(32), nullable=False, unique=True),
-    Column("label", String(50), nullable=False, server_default=""),
+    Column("number", NulFree(32), nullable=False, unique=True),
+    Column("label", NulFree(50), nullable=False, server_default=""),
     # Conversations of a line are served only once its number is verified.
     Column("verified_at", UtcDateTime()),
     Column("created_at", UtcDateTime(), nullable=False),
@@ -139,7 +166,7 @@ devices = Table(
     metadata,
     Column("id", Id, primary_key=True),
     Column("account_id", ForeignKey("accounts.id", ondelete="CASCADE"), nullable=False),
-    Column("name", String(100), nullable=False),
+    Column("name", NulFree(100), nullable=False),
     # The bridge's static X25519 key, learnt in the Noise handshake when it paired. Unique
     # and kept after revocation, so a revoked key can never be registered again. NULL only
     # for bridges paired before keys existed (migration 0004 revoked them).
@@ -160,7 +187,7 @@ pairing_codes = Table(
     Column("account_id", ForeignKey("accounts.id", ondelete="CASCADE"), nullable=False),
     # The code's first two characters, in clear: a wrong attempt counts against the live
     # codes that share them, so a code dies after a few wrong tries.
-    Column("selector", String(2), nullable=False),
+    Column("selector", NulFree(2), nullable=False),
     # SHA-256 of the whole one-time code.
     Column("code_hash", LargeBinary(32), nullable=False, unique=True),
     Column("created_at", UtcDateTime(), nullable=False),
@@ -185,9 +212,9 @@ threads = Table(
     Column("id", Id, primary_key=True),
     Column("account_id", ForeignKey("accounts.id", ondelete="CASCADE"), nullable=False),
     Column("line_id", ForeignKey("lines.id", ondelete="CASCADE"), nullable=False),
-    Column("peer", String(32), nullable=False),
+    Column("peer", NulFree(32), nullable=False),
     # The normalised, sorted set of other participants: the thread's identity on a line.
-    Column("participants", String(200), nullable=False),
+    Column("participants", NulFree(200), nullable=False),
     Column("last_activity", UtcDateTime(), nullable=False),
     Column("last_message_id", BigInteger),
     Column("unread", Integer, nullable=False, default=0),
@@ -205,14 +232,14 @@ messages = Table(
     Column("account_id", ForeignKey("accounts.id", ondelete="CASCADE"), nullable=False),
     Column("thread_id", ForeignKey("threads.id", ondelete="CASCADE"), nullable=False),
     Column("line_id", ForeignKey("lines.id", ondelete="CASCADE"), nullable=False),
-    Column("direction", String(3), nullable=False),
-    Column("peer", String(32), nullable=False),
+    Column("direction", NulFree(3), nullable=False),
+    Column("peer", NulFree(32), nullable=False),
     # Plaintext only in databases from before encryption at rest; sealed at start-up.
     Column("body", Text),
     Column("body_sealed", LargeBinary),
     Column("deleted", Boolean, nullable=False, server_default=false()),
-    Column("status", String(16), nullable=False),
-    Column("error", String(200)),
+    Column("status", NulFree(16), nullable=False),
+    Column("error", NulFree(200)),
     Column("timestamp", UtcDateTime(), nullable=False),
     Column("created_at", UtcDateTime(), nullable=False),
     Column("incomplete", Boolean, nullable=False, default=False),
@@ -220,13 +247,13 @@ messages = Table(
     # device uploaded it: re-pairing or replacing a bridge never stores an SMS twice), the
     # browser's id for sends.
     Column("device_id", ForeignKey("devices.id", ondelete="SET NULL")),
-    Column("device_key", String(100)),
-    Column("client_msg_id", String(64)),
+    Column("device_key", NulFree(100)),
+    Column("client_msg_id", NulFree(64)),
     Column("seq", BigInteger, nullable=False),
     # A placeholder for an uploaded item the server could not store: the reason code.
-    Column("refused", String(32)),
+    Column("refused", NulFree(32)),
     # The technical words behind ``error`` (a modem's answer), shown on request.
-    Column("error_detail", String(500)),
+    Column("error_detail", NulFree(500)),
     UniqueConstraint("account_id", "device_key", "line_id", name="uq_messages_line_key"),
     UniqueConstraint("account_id", "client_msg_id", name="uq_messages_client_msg_id"),
     Index("ix_messages_account_seq", "account_id", "seq"),
@@ -240,10 +267,10 @@ outbox = Table(
     Column("account_id", ForeignKey("accounts.id", ondelete="CASCADE"), nullable=False),
     Column("message_id", ForeignKey("messages.id", ondelete="CASCADE"), nullable=False),
     Column("line_id", ForeignKey("lines.id", ondelete="CASCADE"), nullable=False),
-    Column("recipient", String(32), nullable=False),
+    Column("recipient", NulFree(32), nullable=False),
     # pending: not yet taken by a bridge; dispatched: handed to a bridge (it journals by
     # outbox id, so re-dispatch after a reconnect cannot send twice); done: final status.
-    Column("state", String(16), nullable=False),
+    Column("state", NulFree(16), nullable=False),
     Column("device_id", ForeignKey("devices.id", ondelete="SET NULL")),
     Column("created_at", UtcDateTime(), nullable=False),
     Column("dispatched_at", UtcDateTime()),
@@ -269,7 +296,7 @@ conflicts = Table(
     Column("id", Id, primary_key=True),
     Column("account_id", ForeignKey("accounts.id", ondelete="CASCADE"), nullable=False),
     Column("device_id", ForeignKey("devices.id", ondelete="CASCADE"), nullable=False),
-    Column("device_key", String(100), nullable=False),
+    Column("device_key", NulFree(100), nullable=False),
     Column("message_id", ForeignKey("messages.id", ondelete="CASCADE")),
     Column("created_at", UtcDateTime(), nullable=False),
     Index("ix_conflicts_account", "account_id"),
@@ -282,9 +309,9 @@ verification_codes = Table(
     Column("id", Id, primary_key=True),
     Column("account_id", ForeignKey("accounts.id", ondelete="CASCADE"), nullable=False),
     # verify (the account's number), change_phone (a new number), reset (password reset)
-    Column("purpose", String(16), nullable=False),
+    Column("purpose", NulFree(16), nullable=False),
     # The number the code was sent to; only that number's owner can know the code.
-    Column("phone", String(32), nullable=False),
+    Column("phone", NulFree(32), nullable=False),
     # HMAC-SHA256 under the server's code key over purpose, number and code.
     Column("code_hash", LargeBinary(32), nullable=False),
     Column("created_at", UtcDateTime(), nullable=False),
@@ -299,10 +326,10 @@ security_events = Table(
     metadata,
     Column("id", Id, primary_key=True),
     Column("account_id", ForeignKey("accounts.id", ondelete="CASCADE"), nullable=False),
-    Column("kind", String(32), nullable=False),
+    Column("kind", NulFree(32), nullable=False),
     Column("created_at", UtcDateTime(), nullable=False),
-    Column("ip", String(64)),
-    Column("user_agent", String(255)),
+    Column("ip", NulFree(64)),
+    Column("user_agent", NulFree(255)),
     Index("ix_security_events_account", "account_id", "id"),
 )
 
@@ -312,10 +339,10 @@ access_log = Table(
     metadata,
     Column("id", Id, primary_key=True),
     Column("at", UtcDateTime(), nullable=False),
-    Column("ip", String(64)),
-    Column("user_agent", String(255)),
-    Column("method", String(8), nullable=False),
-    Column("route", String(200), nullable=False),
+    Column("ip", NulFree(64)),
+    Column("user_agent", NulFree(255)),
+    Column("method", NulFree(8), nullable=False),
+    Column("route", NulFree(200), nullable=False),
     Column("status", Integer, nullable=False),
     Index("ix_access_log_at", "at"),
 )
@@ -329,8 +356,8 @@ gateway_messages = Table(
     Column("id", Id, primary_key=True),
     Column("created_at", UtcDateTime(), nullable=False),
     Column("device_id", ForeignKey("devices.id", ondelete="SET NULL")),
-    Column("recipient", String(32), nullable=False),
-    Column("kind", String(16), nullable=False),
+    Column("recipient", NulFree(32), nullable=False),
+    Column("kind", NulFree(16), nullable=False),
     sqlite_autoincrement=True,
 )
 
@@ -340,8 +367,8 @@ contacts = Table(
     Column("id", Id, primary_key=True),
     Column("account_id", ForeignKey("accounts.id", ondelete="CASCADE"), nullable=False),
     Column("line_id", ForeignKey("lines.id", ondelete="CASCADE"), nullable=False),
-    Column("number", String(32), nullable=False),
-    Column("name", String(100), nullable=False),
+    Column("number", NulFree(32), nullable=False),
+    Column("name", NulFree(100), nullable=False),
     Column("seq", BigInteger, nullable=False),
     # Tombstone: the number left the phonebook (kept so the change propagates).
     Column("deleted", Boolean, nullable=False, server_default=false()),
@@ -359,7 +386,7 @@ attachments = Table(
     Column("account_id", ForeignKey("accounts.id", ondelete="CASCADE"), nullable=False),
     Column("message_id", ForeignKey("messages.id", ondelete="CASCADE"), nullable=False),
     Column("position", Integer, nullable=False),
-    Column("mime", String(100), nullable=False),
+    Column("mime", NulFree(100), nullable=False),
     Column("name_sealed", LargeBinary),
     Column("size", Integer, nullable=False),
     Column("digest", LargeBinary(32), nullable=False),
@@ -383,7 +410,7 @@ seq_marks = Table(
 node_marks = Table(
     "node_marks",
     metadata,
-    Column("node", String(32), primary_key=True),
-    Column("mark", String(32), nullable=False),
+    Column("node", NulFree(32), primary_key=True),
+    Column("mark", NulFree(32), nullable=False),
     Column("updated_at", UtcDateTime(), nullable=False),
 )

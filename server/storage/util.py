@@ -142,7 +142,8 @@ def select_in(
         built = cache.get(size)
         if built is None:
             names = [f"k{n}" for n in range(size)]
-            where = [column.in_([bindparam(name) for name in names])]
+            # Typed as the column: its conversion applies (an IN list does not pass it on).
+            where = [column.in_([bindparam(name, type_=column.type) for name in names])]
             if owner is not None:
                 where.insert(0, owner[0] == bindparam("owner"))
                 names.insert(0, "owner")
@@ -216,10 +217,13 @@ _plans: dict[tuple[Any, ...], tuple[str, list[_Slot]] | None] = {}
 def _plan(
     dialect: Dialect, statement: Executable, names: tuple[str, ...], insert_columns: bool
 ) -> tuple[str, list[_Slot]] | None:
-    key = (dialect.name, dialect.driver, dialect.paramstyle, id(statement), names)
+    key = (dialect.name, dialect.driver, dialect.paramstyle, id(statement), names, insert_columns)
     if key not in _plans:
         compiled: Any = statement.compile(
-            dialect=dialect, column_keys=list(names) if insert_columns else None
+            dialect=dialect,
+            column_keys=list(names) if insert_columns else None,
+            # An INSERT run as executemany: no RETURNING of keys nobody reads (PostgreSQL).
+            for_executemany=insert_columns,
         )
         if (
             not compiled.positional

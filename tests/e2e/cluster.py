@@ -1,7 +1,8 @@
 """Several real ``ferry serve`` nodes behind HAProxy, on one database and one Redis.
 
 For the multi-node tests (``tests/e2e/test_nodes*.py``). Each cluster gets its own
-database (a SQLite file, or a PostgreSQL database created and dropped around it), its own
+database (a PostgreSQL database created and dropped around it; or, with
+``FERRY_NODES_DATABASE=sqlite``, one SQLite file the nodes share), its own
 key prefix in Redis (so parallel runs never meet), its own keys (the nodes share them
 through ``FERRY_SERVER_KEY``, ``FERRY_MASTER_KEY`` and ``FERRY_CODE_KEY``, as a deployment
 must) and an HAProxy in front (round robin, health checks on ``/healthz``, websocket
@@ -52,11 +53,9 @@ from tests.e2e.conftest import eventually, free_port
 from tests.e2e.procs import Proc, healthy
 from tests.shared_redis import REDIS_URL, forget, redis_answers
 
-POSTGRES_URL = os.environ.get(
-    "FERRY_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"
-)
-#: The database the nodes share: ``sqlite`` (one file, on one machine) or ``postgresql``.
-DATABASE = os.environ.get("FERRY_NODES_DATABASE", "sqlite")
+#: The database the nodes share: ``postgresql`` (a database of the cluster's own on the
+#: server ``FERRY_TEST_POSTGRES_URL`` names) or ``sqlite`` (one file, one machine).
+DATABASE = os.environ.get("FERRY_NODES_DATABASE", "postgresql")
 
 
 def haproxy() -> str:
@@ -69,27 +68,34 @@ def haproxy() -> str:
 
 @asynccontextmanager
 async def shared_database(directory: Path) -> AsyncIterator[str]:
-    """A database of its own for one cluster; its SQLAlchemy URL."""
+    """A database of its own for one cluster; its SQLAlchemy URL. Without a PostgreSQL
+    server the test skips, saying why; it fails if ``FERRY_TEST_POSTGRES_URL`` names one
+    that does not answer (as the storage tests do, ``tests/server/postgres.py``)."""
     if DATABASE == "sqlite":
         yield f"sqlite+aiosqlite:///{directory / 'shared.db'}"
         return
-    try:
-        import asyncpg
-    except ImportError:
-        pytest.skip("asyncpg is not installed: no PostgreSQL support")
+    import asyncpg
     from sqlalchemy.engine import make_url
 
-    try:
-        admin = await asyncpg.connect(POSTGRES_URL, timeout=5)
-    except (OSError, asyncpg.PostgresError) as exc:
-        pytest.skip(f"PostgreSQL at {POSTGRES_URL} is not reachable: {exc}")
+    from tests.server.postgres import ENV, admin_url, dsn, reachable, shown
+
+    url, explicit = admin_url()
+    why = await reachable(url)
+    if why is not None:
+        message = f"PostgreSQL for the nodes: no server at {shown(url)} ({why})"
+        if explicit:
+            pytest.fail(f"{message}, which {ENV} names")
+        pytest.skip(f"{message}; set {ENV} to name one")
     name = f"ferry_nodes_{secrets.token_hex(6)}"
-    await admin.execute(f'CREATE DATABASE "{name}"')
+    admin = await asyncpg.connect(dsn(url))
     try:
-        url = make_url(POSTGRES_URL).set(drivername="postgresql+asyncpg", database=name)
-        yield url.render_as_string(hide_password=False)
+        await admin.execute(f'CREATE DATABASE "{name}"')
+        try:
+            ours = make_url(url).set(drivername="postgresql+asyncpg", database=name)
+            yield ours.render_as_string(hide_password=False)
+        finally:
+            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     finally:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         await admin.close()
 
 

@@ -24,10 +24,11 @@ DAY = 24 * 3600
 
 
 @pytest.fixture
-def config(tmp_path: Path) -> Config:
+def config(tmp_path: Path, database_url: str | None) -> Config:
     # The compaction job runs every 50 ms here; it reads time from the fake clock.
     return Config(
         data_dir=tmp_path / "var",
+        database_url=database_url,
         password_params=argon2.profiles.CHEAPEST,
         compaction_interval=0.05,
     )

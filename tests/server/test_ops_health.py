@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import secrets
-from collections.abc import AsyncIterator
 from dataclasses import replace
 from typing import Any
 from urllib.parse import urlsplit
@@ -22,7 +20,6 @@ from tests.server.conftest import Env
 from tests.server.test_ops_metrics import delta, scrape
 
 REDIS_URL = os.environ.get("FERRY_TEST_REDIS_URL")
-POSTGRES_URL = os.environ.get("FERRY_TEST_POSTGRES_URL")
 
 
 async def _status(client: Any, path: str) -> tuple[int, dict[str, Any]]:
@@ -96,22 +93,14 @@ async def test_redis_going_away_and_back_is_seen_by_readiness(
 
 
 @pytest.fixture
-async def scratch_postgres() -> AsyncIterator[URL]:
-    """A database of its own on the test PostgreSQL server, dropped afterwards."""
-    if not POSTGRES_URL:
-        pytest.skip("FERRY_TEST_POSTGRES_URL is not set")
-    asyncpg = pytest.importorskip("asyncpg")
-    url = make_url(POSTGRES_URL).set(drivername="postgresql+asyncpg")
-    name = f"ferry_ops_{secrets.token_hex(6)}"
-    admin = await asyncpg.connect(url.set(drivername="postgresql").render_as_string(False))
-    try:
-        await admin.execute(f'CREATE DATABASE "{name}"')
-        yield url.set(database=name)
-    finally:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await admin.close()
+def scratch_postgres(config: Config) -> URL:
+    """The test's PostgreSQL database (the conftest's PostgreSQL leg: it skips, saying
+    why, when no server answers)."""
+    assert config.database_url is not None
+    return make_url(config.database_url)
 
 
+@pytest.mark.postgresql_only("a database outage seen through a relay to PostgreSQL")
 async def test_a_database_outage_makes_the_node_not_ready_but_alive(
     aiohttp_client: Any, config: Config, scratch_postgres: URL
 ) -> None:

@@ -4,7 +4,6 @@ count, over the real device link with two bridges of one account."""
 from __future__ import annotations
 
 import asyncio
-import sqlite3
 from typing import Any
 
 from sqlalchemy import select
@@ -14,7 +13,7 @@ from protocol.messages import Ping, SendSms, SendStatus
 from server.storage.outbox import LEASE_GRACE, LEASE_TTL, TAKEN_OVER
 from server.storage.schema import outbox
 from tests.device_link import DeviceClient
-from tests.server.conftest import Env
+from tests.server.conftest import Env, write_lock
 
 
 async def second_bridge(env: Env) -> bytes:
@@ -170,14 +169,9 @@ async def test_a_bad_frame_closes_the_link_at_once_even_when_the_database_is_bus
     await dev.send(Ping())
     await asyncio.sleep(0.3)
     # Another process holds the write lock (a long ingest, a backup).
-    db = sqlite3.connect(env.svc.config.data_dir / "ferry.db", isolation_level=None)
-    db.execute("BEGIN IMMEDIATE")
-    try:
+    async with write_lock(env.svc.config):
         await dev.ws.send_bytes(dev.noise.encrypt(b'{"t":"upload","items":5}'))
         assert await dev.closed(timeout=5) == 1002
-    finally:
-        db.execute("ROLLBACK")
-        db.close()
     assert env.svc.registry.get(env.device_id) is None
     # Nothing is ever claimed for the bridge that is gone.
     await env.login()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argon2
 import pytest
 
 from protocol.link import generate_keypair
@@ -81,8 +82,14 @@ async def test_pairing_codes_are_rate_limited_per_account(env: Env) -> None:
 
 
 @pytest.fixture
-def config(tmp_path) -> Config:  # type: ignore[no-untyped-def]
-    return Config(data_dir=tmp_path / "var", handshake_timeout=2.0, max_devices=2)
+def config(tmp_path, database_url) -> Config:  # type: ignore[no-untyped-def]
+    return Config(
+        data_dir=tmp_path / "var",
+        database_url=database_url,
+        handshake_timeout=2.0,
+        max_devices=2,
+        password_params=argon2.profiles.CHEAPEST,
+    )
 
 
 async def test_device_limit_is_409_and_holds_at_registration(env: Env) -> None:

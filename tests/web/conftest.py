@@ -15,10 +15,14 @@ import argon2
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
-from playwright.async_api import Browser, ConsoleMessage, Page
+from playwright.async_api import Browser, ConsoleMessage, Page, expect
 
 from tests.chromium import launch
 from tests.fakes.sms import FakeSms
+
+# Assertions wait for the page, not for a fixed time: on a loaded 2-core CI machine a
+# server answer can take seconds. A passing check returns as soon as it holds.
+expect.set_options(timeout=15_000)
 
 ROOT = Path(__file__).resolve().parents[2]
 WEB_CLIENT = ROOT / "web_client"
