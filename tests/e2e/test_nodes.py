@@ -109,16 +109,17 @@ async def test_a_send_posted_on_one_node_leaves_through_the_bridge_on_another(
     tab = Tab(http, rig.a).start()
     try:
         await tab.subscribed.wait()
-        # Three sends 7 s apart, each out within 6 s: the bridge's own rescan (every
-        # 30 s) could serve one of them at most; only B's pump woken through Redis
-        # serves all three.
+        # Three sends 6 s apart, each out within 5 s: the pump's own rescan (every 30 s)
+        # could serve one of them at most; only B's pump woken through Redis serves all.
+        loop = asyncio.get_running_loop()
         for i in range(3):
+            posted = loop.time()
             body = f"posted on node A ({i})"
             payload = {"to": PHONE2, "body": body, "client_msg_id": f"nodes-send-{i}"}
             async with http.post(f"{rig.a}/api/v1/messages", json=payload) as resp:
                 assert resp.status == 201, await resp.text()
-            await eventually(lambda b=body: any(m.text == b for m in received), timeout=6)
-            await asyncio.sleep(1)
+            await eventually(lambda b=body: any(m.text == b for m in received), timeout=5)
+            await asyncio.sleep(max(0.0, posted + 6 - loop.time()))
 
         def reported_sent() -> bool:
             outgoing = [m for m in tab.messages.values() if m.direction == "out"]
