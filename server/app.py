@@ -90,6 +90,7 @@ def create_app(
             server_logger.info("sealed %d message bodies stored before encryption at rest", sealed)
         app[SERVICES] = svc
         await _check_continuity(svc)
+        await svc.start()
         yield
         # A stop during a database outage still closes everything else.
         now = svc.clock.now()
@@ -97,6 +98,7 @@ def create_app(
         await svc.background.close(grace=config.shutdown_timeout * BACKGROUND_SHARE)
         await _last_write("write the last access-log rows", svc.access_log.flush())
         await svc.verification.gateway.close()
+        await svc.close()
         await app[READINESS].close()
         await engine.dispose()
 

@@ -106,9 +106,17 @@ class Config:
     #: tells a database restored from an older backup (server/continuity.py), in seconds.
     continuity_interval: float = 60.0
     #: Redis of a multi-node deployment (``FERRY_REDIS_URL``, ``redis://host:6379/0``):
-    #: for the hub between nodes (server/hub.py; its Redis side is still to come); /readyz
-    #: checks that it answers. None: one node.
+    #: the hub between nodes uses it (server/nodes); ``/readyz`` checks it answers.
+    #: None: one node.
     redis_url: str | None = field(default=None, repr=False)
+    #: Prefix of every Redis key and channel of this deployment (``FERRY_REDIS_PREFIX``),
+    #: so several deployments can share one Redis; the same on every node.
+    redis_prefix: str = "ferry:"
+    #: Seconds between a node's database polls for changes while Redis is lost
+    #: (``FERRY_NODES_POLL``), and while it is not (``FERRY_NODES_SAFETY_POLL``: a node
+    #: killed between a commit and its hint leaves no tab waiting longer).
+    nodes_poll: float = 2.0
+    nodes_safety_poll: float = 30.0
     #: Bearer token ``/metrics`` requires (``FERRY_METRICS_TOKEN``). Without one,
     #: ``/metrics`` answers only loopback clients that came through no proxy.
     metrics_token: str | None = field(default=None, repr=False)
@@ -182,6 +190,15 @@ class Config:
             raise ConfigError("FERRY_METRICS_TOKEN must be at least 16 characters")
         if self.redis_url is not None and urlsplit(self.redis_url).scheme not in REDIS_SCHEMES:
             raise ConfigError("FERRY_REDIS_URL must start with redis://, rediss:// or unix://")
+        if not 1 <= len(self.redis_prefix) <= 64 or not self.redis_prefix.isprintable():
+            raise ConfigError("FERRY_REDIS_PREFIX must be 1 to 64 printable characters")
+        if not 0.1 <= self.nodes_poll <= 60 or not 1 <= self.nodes_safety_poll <= 3600:
+            raise ConfigError(
+                "FERRY_NODES_POLL must be 0.1 to 60 seconds and FERRY_NODES_SAFETY_POLL "
+                "1 to 3600 seconds"
+            )
+        if not 0.1 <= self.sweep_interval <= 3600:
+            raise ConfigError("FERRY_SWEEP_INTERVAL must be 0.1 to 3600 seconds")
         if self.sms_gateway == "device" and self.gateway_device_id is None:
             raise ConfigError("the 'device' SMS gateway needs FERRY_GATEWAY_DEVICE_ID")
         return self
@@ -239,6 +256,14 @@ class Config:
                 values["tombstone_age"] = timedelta(days=int(env["FERRY_TOMBSTONE_DAYS"]))
             if env.get("FERRY_REDIS_URL"):
                 values["redis_url"] = env["FERRY_REDIS_URL"]
+            if env.get("FERRY_REDIS_PREFIX"):
+                values["redis_prefix"] = env["FERRY_REDIS_PREFIX"]
+            if "FERRY_NODES_POLL" in env:
+                values["nodes_poll"] = float(env["FERRY_NODES_POLL"])
+            if "FERRY_NODES_SAFETY_POLL" in env:
+                values["nodes_safety_poll"] = float(env["FERRY_NODES_SAFETY_POLL"])
+            if "FERRY_SWEEP_INTERVAL" in env:
+                values["sweep_interval"] = float(env["FERRY_SWEEP_INTERVAL"])
             if env.get("FERRY_METRICS_TOKEN"):
                 values["metrics_token"] = env["FERRY_METRICS_TOKEN"]
             if "FERRY_SHUTDOWN_TIMEOUT" in env:

@@ -15,12 +15,25 @@ from protocol.messages import LinkClose
 from server.access_log import AccessLog
 from server.auth.codes import CODE_TTL, MAX_ATTEMPTS
 from server.auth.passwords import Passwords
-from server.auth.throttle import Throttle
+from server.auth.throttle import HandshakeSlots, Limiter, Throttle
 from server.auth.verification import Throttles, Verification
 from server.background import Background
 from server.clock import Clock
 from server.config import Config
-from server.hub import ChangesHint, DevicesHint, Hub
+from server.hub import (
+    ChangesHint,
+    CloseAccount,
+    CloseDevice,
+    CloseSessions,
+    DeviceConnected,
+    DevicesHint,
+    Hint,
+    Hub,
+    Order,
+    OutboxHint,
+)
+from server.nodes import catchup
+from server.sms_gateway.device import carry_out
 from server.sms_gateway.factory import build_gateway
 from server.storage.access_log import AccessLogStore
 from server.storage.accounts import AccountStore
@@ -70,13 +83,18 @@ class Services:
     server_key: bytes = field(repr=False)
     server_public: bytes
     #: Wrong pairing codes per address.
-    pairing_throttle: Throttle
+    pairing_throttle: Limiter
+    #: Device sockets per address that have not finished the handshake (counts them in
+    #: ``unauthenticated``, and across the nodes).
+    handshakes: HandshakeSlots
     #: SHA-256 (hex) of the server's self-signed TLS certificate, put into pairing URIs.
     tls_pin: str | None = None
     #: Device sockets per address that have not finished the handshake.
     unauthenticated: Counter[str] = field(default_factory=Counter)
     #: What browsers are told about an account's bridges, until ``devices_changed``.
     device_views: dict[int, list[Any]] = field(default_factory=dict)
+    #: Bumped by every devices hint: a view computed across one is not cached.
+    device_views_generation: int = 0
     #: Every open websocket, closed at shutdown so the server stops promptly.
     sockets: weakref.WeakSet[web.WebSocketResponse] = field(default_factory=weakref.WeakSet)
     #: Pushes live changes to browser sockets (set by ``build``: it needs the services).
@@ -99,9 +117,12 @@ class Services:
         conversations = ConversationStore(engine, keys)
         accounts = AccountStore(engine)
         events = SecurityEventStore(engine)
-        registry = DeviceRegistry()
+        hub = _hub(config)
+        shared = getattr(hub, "limits", None)  # counted across the nodes
+        registry = DeviceRegistry(hub)
         background = Background()
-        throttles = Throttles.build(clock)
+        throttles = Throttles.build(clock, shared)
+        unauthenticated: Counter[str] = Counter()
         svc = cls(
             config=config,
             clock=clock,
@@ -118,7 +139,7 @@ class Services:
             attachments=AttachmentStore(engine, keys),
             contacts=ContactStore(engine),
             events=events,
-            hub=Hub(),
+            hub=hub,
             registry=registry,
             feed=ChangeFeed(conversations, max_bytes=config.feed_cache_bytes),
             passwords=Passwords(config.password_params),
@@ -127,7 +148,7 @@ class Services:
                 codes=CodeStore(engine, ttl=CODE_TTL, max_attempts=MAX_ATTEMPTS),
                 accounts=accounts,
                 events=events,
-                gateway=build_gateway(config, registry, engine, clock),
+                gateway=build_gateway(config, registry, engine, clock, hub=hub, key=code_key),
                 background=background,
                 clock=clock,
                 key=code_key,
@@ -137,13 +158,30 @@ class Services:
             ),
             access_log=AccessLog(AccessLogStore(engine), clock),
             background=background,
-            browsers=BrowserSockets(),
+            browsers=BrowserSockets(hub),
             pairing=PairingStore(engine),
             server_key=server_key,
             server_public=public_key(server_key),
-            pairing_throttle=Throttle(clock, limit=10, window=15 * 60),
+            pairing_throttle=Limiter(
+                Throttle(clock, limit=10, window=15 * 60),
+                name="pairing",
+                clock=clock,
+                shared=shared,
+            ),
+            handshakes=HandshakeSlots(
+                unauthenticated,
+                clock,
+                limit=config.max_unauthenticated_per_ip,
+                # A claim lapses after the handshake's deadline, should its node die.
+                ttl=config.handshake_timeout + 5,
+                shared=shared,
+            ),
+            unauthenticated=unauthenticated,
             tls_pin=tls_pin,
         )
+        hub.observe(svc._observe)
+        hub.on_order(svc.apply_order)
+        hub.on_request(lambda request: carry_out(registry, code_key, request))
         from server.ws.device_views import device_views  # it reads these services
 
         svc.verification.on_line_verified = svc.line_verified
@@ -162,20 +200,53 @@ class Services:
         self.devices_changed(account_id)
 
     def devices_changed(self, account_id: int) -> None:
-        self.device_views.pop(account_id, None)
+        """The account's bridges changed: every node drops its views and tells browsers."""
         self.hub.publish(account_id, DevicesHint())
 
+    def _observe(self, account_id: int, hint: Hint) -> None:
+        # Every hint of every account, from this node or another, before the fan-out.
+        if isinstance(hint, DevicesHint):
+            self.device_views.pop(account_id, None)
+            self.device_views_generation += 1
+        elif isinstance(hint, OutboxHint):
+            self.registry.wake_here(account_id)
+
+    async def start(self) -> None:
+        """Start talking to the other nodes (several nodes; nothing to do for one)."""
+        await self.hub.start(resync=lambda: catchup.resync(self), poll=lambda: catchup.poll(self))
+
+    async def close(self) -> None:
+        """Stop talking to the other nodes."""
+        await self.hub.close()
+
     async def end_sessions(self, account_id: int, *, keep: str | None = None) -> None:
-        """End every session of the account but ``keep`` and close their sockets now."""
-        handles = await self.sessions.delete_all(account_id, keep=keep)
-        stale = [h for h in self.browsers.handles_of(account_id) if h != keep]
-        await self.browsers.close_sessions({*handles, *stale})
+        """End every session of the account but ``keep`` and close their sockets now, on
+        every node (a socket whose session is already gone included)."""
+        await self.sessions.delete_all(account_id, keep=keep)
+        await self._order(CloseAccount(account_id, keep))
 
     async def drop_account_connections(self, account_id: int) -> None:
-        """Close every socket of an account that no longer exists."""
-        await self.browsers.close_sessions(self.browsers.handles_of(account_id))
-        for conn in self.registry.for_account(account_id):
-            await conn.close(LinkClose.REVOKED)
+        """Close every socket of an account that no longer exists, on every node."""
+        await self._order(CloseAccount(account_id, devices=True))
+
+    async def _order(self, order: Order) -> None:
+        self.hub.broadcast(order)
+        await self.apply_order(order)
+
+    async def apply_order(self, order: Order) -> None:
+        """Apply an order (``server.hub``) to the sockets of this node."""
+        if isinstance(order, CloseSessions):
+            await self.browsers.close_here(order.handles)
+        elif isinstance(order, CloseAccount):
+            handles = self.browsers.handles_of(order.account)
+            await self.browsers.close_here(h for h in handles if h != order.keep)
+            if order.devices:
+                for conn in self.registry.for_account(order.account):
+                    await conn.close(LinkClose.REVOKED)
+        elif isinstance(order, CloseDevice):
+            await self.registry.close_here(order.device, LinkClose(order.code))
+        elif isinstance(order, DeviceConnected):
+            self.registry.connected_elsewhere(order.device, order.since)
 
     async def sweep_sessions(self) -> None:
         """Close sockets whose session expired or vanished; delete expired sessions."""
@@ -187,3 +258,16 @@ class Services:
 
     async def prune_access_log(self) -> int:
         return await self.access_log.prune(self.clock.now() - self.config.access_log_retention)
+
+
+def _hub(config: Config) -> Hub:
+    if config.redis_url is None:
+        return Hub()
+    from server.nodes.redis_hub import RedisHub  # only nodes of a multi-node deployment
+
+    return RedisHub(
+        config.redis_url,
+        prefix=config.redis_prefix,
+        poll=config.nodes_poll,
+        safety_poll=config.nodes_safety_poll,
+    )

@@ -38,12 +38,12 @@ CODE_SENT = {
 }
 
 
-def _guard_requests(request: web.Request, svc: Services, phone: str) -> str:
+async def _guard_requests(request: web.Request, svc: Services, phone: str) -> str:
     """Throttles shared by sign-up and reset, applied before anything depends on the number."""
     ip = auth.client_ip(request)
-    svc.throttles.signup.check(f"ip:{ip}")
-    svc.verification.check_send(phone, ip)
-    svc.throttles.signup.hit(f"ip:{ip}")
+    await svc.throttles.signup.check(f"ip:{ip}")
+    await svc.verification.check_send(phone, ip)
+    await svc.throttles.signup.hit(f"ip:{ip}")
     return ip
 
 
@@ -57,7 +57,7 @@ async def signup(request: web.Request) -> web.Response:
     if email is not None and (not isinstance(email, str) or len(email) > 254):
         raise BadRequest("That is not an email address.", code="invalid_email")
     email = email_value(email)
-    ip = _guard_requests(request, svc, phone)
+    ip = await _guard_requests(request, svc, phone)
     password_hash = svc.passwords.hash(password)  # both paths pay for the hash
     now = svc.clock.now()
     created = await svc.accounts.replace_unverified(phone, password_hash, now, email=email)
@@ -91,7 +91,7 @@ async def request_reset(request: web.Request) -> web.Response:
     svc = services(request)
     data = await read_json(request, AUTH_BODY_BYTES)
     phone = phone_field(data)
-    ip = _guard_requests(request, svc, phone)
+    ip = await _guard_requests(request, svc, phone)
     svc.background.spawn(
         _after_reset_request(svc, phone, ip, auth.user_agent(request)), name="reset-request"
     )
@@ -142,9 +142,9 @@ async def reauthenticate(
         Forbidden(wrong_password), RateLimited.
     """
     keys = (f"ip:{auth.client_ip(request)}", f"acct-id:{account_id}")
-    svc.throttles.login.check(*keys)
+    await svc.throttles.login.check(*keys)
     if not svc.passwords.verify(stored_hash, password):
-        svc.throttles.login.hit(*keys)
+        await svc.throttles.login.hit(*keys)
         raise Forbidden("Your current password is not right.", code="wrong_password")
 
 

@@ -31,9 +31,7 @@ async def revoke_device(request: web.Request) -> web.Response:
     if not await svc.devices.revoke(account.id, device_id, svc.clock.now()):
         raise NotFound()
     device_logger.info("device %d revoked by its owner", device_id)
-    conn = svc.registry.get(device_id)
-    if conn is not None:
-        await conn.close(LinkClose.REVOKED)
+    await svc.registry.close(device_id, LinkClose.REVOKED)  # on whichever node holds it
     svc.devices_changed(account.id)
     return web.Response(status=204)
 

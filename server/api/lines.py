@@ -67,9 +67,9 @@ async def send_line_code(request: web.Request) -> web.Response:
     line = await _line(request, svc, account.id)
     if line.verified:
         raise Conflict("This number is already verified.", code="already_verified")
-    svc.verification.check_send(line.number, auth.client_ip(request))
+    await svc.verification.check_send(line.number, auth.client_ip(request))
     report = await svc.verification.issue(account.id, "line", line.number)
-    return send_report(svc, line.number, report)
+    return await send_report(svc, line.number, report)
 
 
 @routes.post(r"/api/v1/lines/{line_id}/verify")

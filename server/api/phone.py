@@ -58,10 +58,10 @@ class CodeNotSent(ApiError):
         return resp
 
 
-def send_report(svc: Services, phone: str, report: SendReport) -> web.Response:
+async def send_report(svc: Services, phone: str, report: SendReport) -> web.Response:
     """202 once the gateway accepted the code; CodeNotSent otherwise."""
     if report.error is not None:
-        raise CodeNotSent(report.error, svc.throttles.send_gap.retry_after(f"phone:{phone}"))
+        raise CodeNotSent(report.error, await svc.throttles.send_gap.retry_after(f"phone:{phone}"))
     return json_response(
         {"status": "code_sent", "sent": True, "message": f"A code was sent to {phone}."},
         status=202,
@@ -75,9 +75,9 @@ async def send_code(request: web.Request) -> web.Response:
     account = await auth.current_account(request, svc)
     if account.phone_verified:
         raise Conflict("Your number is already verified.", code="already_verified")
-    svc.verification.check_send(account.phone, auth.client_ip(request))
+    await svc.verification.check_send(account.phone, auth.client_ip(request))
     report = await svc.verification.issue(account.id, "verify", account.phone)
-    return send_report(svc, account.phone, report)
+    return await send_report(svc, account.phone, report)
 
 
 @routes.post("/api/v1/me/phone/verify")
@@ -108,7 +108,7 @@ async def change(request: web.Request) -> web.Response:
     if phone == account.phone:
         raise BadRequest("That is already your number.", code="same_number")
     ip = auth.client_ip(request)
-    svc.verification.check_send(phone, ip)
+    await svc.verification.check_send(phone, ip)
     report = await svc.verification.issue(account.id, "change_phone", phone)
     await svc.events.record(
         account.id,
@@ -117,7 +117,7 @@ async def change(request: web.Request) -> web.Response:
         ip=ip,
         user_agent=auth.user_agent(request),
     )
-    return send_report(svc, phone, report)
+    return await send_report(svc, phone, report)
 
 
 @routes.post("/api/v1/me/phone/change/confirm")

@@ -10,8 +10,6 @@ resets them), and per address a limit high enough for an office behind one NAT
 
 from __future__ import annotations
 
-import asyncio
-import weakref
 from typing import Any
 
 from aiohttp import web
@@ -56,20 +54,10 @@ async def login(request: web.Request) -> web.Response:
         phone = phone_text  # same path and timing as an unknown account
     ip = auth.client_ip(request)
     keys = (f"ip:{ip}", f"acct:{phone}")
-    # One check per number at a time: parallel guesses would all pass the throttle before
-    # the first failure was counted.
-    async with _one_at_a_time(phone):
+    # One check per number at a time (on every node): parallel guesses would all pass
+    # the throttle before the first failure was counted.
+    async with svc.throttles.login.one_at_a_time(keys[1]):
         return await _sign_in(request, svc, phone, password, ip, keys)
-
-
-_checking: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
-
-
-def _one_at_a_time(phone: str) -> asyncio.Lock:
-    lock = _checking.get(phone)
-    if lock is None:
-        lock = _checking[phone] = asyncio.Lock()
-    return lock
 
 
 async def _sign_in(
@@ -80,10 +68,10 @@ async def _sign_in(
     ip: str,
     keys: tuple[str, str],
 ) -> web.Response:
-    svc.throttles.login.check(*keys)
+    await svc.throttles.login.check(*keys)
     account = await svc.accounts.by_phone(phone)
     if not svc.passwords.verify(account.password_hash if account else None, password):
-        svc.throttles.login.hit(*keys)
+        await svc.throttles.login.hit(*keys)
         security_logger.info("failed sign-in from %s", ip)
         if account is not None:
             # Recorded off the request path: the answer's timing must not differ.
@@ -99,7 +87,7 @@ async def _sign_in(
             )
         raise Unauthenticated("Wrong phone number or password.", code="invalid_credentials")
     assert account is not None
-    svc.throttles.login.reset(keys[1])
+    await svc.throttles.login.reset(keys[1])
     if svc.passwords.needs_rehash(account.password_hash):
         await svc.accounts.set_password_hash(account.id, svc.passwords.hash(password))
     resp = json_response({"account": account_json(account)})

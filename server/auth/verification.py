@@ -31,7 +31,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from server.auth.codes import (
     AUTO_PURPOSES,
@@ -43,7 +43,7 @@ from server.auth.codes import (
     new_code,
     webotp_codes,
 )
-from server.auth.throttle import LoginThrottle, Throttle
+from server.auth.throttle import Limiter, LoginThrottle, Throttle
 from server.background import Background
 from server.clock import Clock
 from server.log import security_logger, sms_logger
@@ -53,25 +53,39 @@ from server.storage.codes import CodeStore
 from server.storage.lines import LineStore
 from server.storage.security import SecurityEventStore
 
+if TYPE_CHECKING:
+    from server.nodes.limits import RedisLimits
+
 
 @dataclass
 class Throttles:
     """All rate limits of account security, one place."""
 
-    login: LoginThrottle  # failed sign-ins (and password re-checks): per account and per IP
-    codes: Throttle  # wrong codes: per IP and per number
-    send_gap: Throttle  # code or notice sends: one a minute per number
-    sends: Throttle  # code or notice sends: per number and per IP per hour
-    signup: Throttle  # sign-ups and reset requests per IP
+    login: Limiter  # failed sign-ins (and password re-checks): per account and per IP
+    codes: Limiter  # wrong codes: per IP and per number
+    send_gap: Limiter  # code or notice sends: one a minute per number
+    sends: Limiter  # code or notice sends: per number and per IP per hour
+    signup: Limiter  # sign-ups and reset requests per IP
 
     @classmethod
-    def build(cls, clock: Clock) -> Throttles:
+    def build(cls, clock: Clock, shared: RedisLimits | None = None) -> Throttles:
+        """The throttles; ``shared``: counted across the nodes too (several nodes)."""
+
+        def limiter(
+            local: Throttle | LoginThrottle, name: str, message: str | None = None
+        ) -> Limiter:
+            return Limiter(local, name=name, clock=clock, shared=shared, message=message)
+
         return cls(
-            login=LoginThrottle.build(clock),
-            codes=Throttle(clock, limit=20, window=15 * 60),
-            send_gap=Throttle(clock, limit=1, window=60),
-            sends=Throttle(clock, limit=5, window=60 * 60),
-            signup=Throttle(clock, limit=20, window=60 * 60),
+            login=limiter(
+                LoginThrottle.build(clock),
+                "login",
+                "Too many sign-in attempts; try again later.",
+            ),
+            codes=limiter(Throttle(clock, limit=20, window=15 * 60), "codes"),
+            send_gap=limiter(Throttle(clock, limit=1, window=60), "send-gap"),
+            sends=limiter(Throttle(clock, limit=5, window=60 * 60), "sends"),
+            signup=limiter(Throttle(clock, limit=20, window=60 * 60), "signup"),
         )
 
 
@@ -128,17 +142,17 @@ class Verification:
 
     # ----------------------------------------------------------------- sending
 
-    def check_send(self, phone: str, ip: str) -> None:
+    async def check_send(self, phone: str, ip: str) -> None:
         """Raise RateLimited if no SMS may go to ``phone`` (or from ``ip``) now; else count one.
 
         Called on every path that could send, whether or not it then does, so a throttle
         never tells whether a number has an account.
         """
         keys_gap, keys_hour = (f"phone:{phone}",), (f"phone:{phone}", f"ip:{ip}")
-        self._throttles.send_gap.check(*keys_gap)
-        self._throttles.sends.check(*keys_hour)
-        self._throttles.send_gap.hit(*keys_gap)
-        self._throttles.sends.hit(*keys_hour)
+        await self._throttles.send_gap.check(*keys_gap)
+        await self._throttles.sends.check(*keys_hour)
+        await self._throttles.send_gap.hit(*keys_gap)
+        await self._throttles.sends.hit(*keys_hour)
 
     async def issue(self, account_id: int, purpose: str, phone: str) -> SendReport:
         """Create a code (killing the previous one of this purpose) and send it; returns how
@@ -205,7 +219,7 @@ class Verification:
             RateLimited: too many wrong codes from this IP or for this account.
         """
         keys = (f"ip:{ip}", f"acct:{account_id}")
-        self._throttles.codes.check(*keys)
+        await self._throttles.codes.check(*keys)
         phone = None
         if account_id is not None:
             # A malformed code is a wrong try like any other.
@@ -219,7 +233,7 @@ class Verification:
                 self._clock.now(),
             )
         if phone is None:
-            self._throttles.codes.hit(*keys)
+            await self._throttles.codes.hit(*keys)
         return phone
 
     async def apply(self, account_id: int, purpose: str, phone: str) -> None:

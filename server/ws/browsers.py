@@ -1,8 +1,9 @@
 """Open browser sockets by session, so ending a session closes its sockets at once.
 
 Sign-out, revocation, password change and reset close the sockets of the sessions they
-end through :meth:`BrowserSockets.close_sessions`; a periodic sweep closes the sockets of
-sessions that expired (idle or absolute) in between.
+end through :meth:`BrowserSockets.close_sessions` (on every node: the hub carries the
+order); a periodic sweep closes the sockets of sessions that expired (idle or absolute)
+in between, and those whose order was missed while Redis was away.
 """
 
 from __future__ import annotations
@@ -12,12 +13,16 @@ from collections.abc import Iterable
 
 from aiohttp import web
 
+from server.hub import CloseSessions, Hub
+from server.nodes.wire import MAX_HANDLES
+
 #: The browser should sign in again.
 CLOSE_SESSION_ENDED = 4401
 
 
 class BrowserSockets:
-    def __init__(self) -> None:
+    def __init__(self, hub: Hub | None = None) -> None:
+        self._hub = hub or Hub()
         self._by_session: dict[str, set[web.WebSocketResponse]] = defaultdict(set)
         self._account: dict[str, int] = {}
 
@@ -44,6 +49,14 @@ class BrowserSockets:
         return len(self._by_session.get(handle, ()))
 
     async def close_sessions(self, handles: Iterable[str]) -> None:
+        """Close the sockets of these sessions, on every node."""
+        handles = list(handles)
+        for i in range(0, len(handles), MAX_HANDLES):
+            self._hub.broadcast(CloseSessions(handles[i : i + MAX_HANDLES]))
+        await self.close_here(handles)
+
+    async def close_here(self, handles: Iterable[str]) -> None:
+        """Close the sockets of these sessions on this node."""
         for handle in list(handles):
             for ws in list(self._by_session.get(handle, ())):
                 await ws.close(code=CLOSE_SESSION_ENDED, message=b"session ended")

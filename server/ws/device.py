@@ -34,7 +34,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import unicodedata
-from collections import Counter
 from datetime import datetime
 from typing import NoReturn
 
@@ -68,6 +67,7 @@ from protocol.messages import (
 from protocol.noise import TAGLEN
 from protocol.pairing import InvalidPairingCode, normalize_code
 from server.api.common import require_websocket, services
+from server.auth.throttle import Slot
 from server.auth.web import client_ip
 from server.errors import RateLimited
 from server.hub import ChangesHint
@@ -97,23 +97,6 @@ _closing: set[asyncio.Task[None]] = set()
 
 class _Closed(Exception):
     """The peer went away or must be dropped."""
-
-
-class _Unauthenticated:
-    """Counts one socket against its address's limit until :meth:`release` (idempotent)."""
-
-    def __init__(self, counter: Counter[str], remote: str) -> None:
-        self._counter = counter
-        self._remote = remote
-        counter[remote] += 1
-        self._held = True
-
-    def release(self) -> None:
-        if self._held:
-            self._held = False
-            self._counter[self._remote] -= 1
-            if self._counter[self._remote] <= 0:
-                del self._counter[self._remote]
 
 
 class _Channel:
@@ -152,10 +135,10 @@ async def device_socket(request: web.Request) -> web.WebSocketResponse:
     svc = services(request)
     require_websocket(request)
     remote = client_ip(request)
-    if svc.unauthenticated[remote] >= svc.config.max_unauthenticated_per_ip:
+    gate = await svc.handshakes.take(remote)  # counted on every node
+    if gate is None:
         device_logger.info("too many unauthenticated device sockets from %s", remote)
         raise RateLimited(5, "Too many connections from this address.")
-    gate = _Unauthenticated(svc.unauthenticated, remote)
     ws = web.WebSocketResponse(
         max_msg_size=svc.config.device_ws_max_bytes + TAGLEN, heartbeat=30, compress=False
     )
@@ -187,9 +170,7 @@ async def _binary(ws: web.WebSocketResponse) -> bytes:
     raise _Closed()
 
 
-async def _serve(
-    svc: Services, ws: web.WebSocketResponse, remote: str, gate: _Unauthenticated
-) -> None:
+async def _serve(svc: Services, ws: web.WebSocketResponse, remote: str, gate: Slot) -> None:
     codec: Codec[DeviceToServer] = Codec(DeviceToServer, max_size=svc.config.device_ws_max_bytes)
     session = LinkResponder(
         svc.server_key,
@@ -239,7 +220,7 @@ async def _pair(
         device_logger.info("refused an unknown device key from %s", remote)
         await _refuse(ws, LinkClose.UNAUTHORIZED)
     throttle_key = f"ip:{remote}"
-    if svc.pairing_throttle.retry_after(throttle_key):
+    if await svc.pairing_throttle.retry_after(throttle_key):
         await _refuse(ws, LinkClose.RATE_LIMITED)
     try:
         code = normalize_code(hello.pairing_code or "")
@@ -251,14 +232,14 @@ async def _pair(
     if isinstance(result, Paired):
         device_logger.info("device %d paired from %s", result.device_id, remote)
         await svc.events.record(result.account_id, "device_added", svc.clock.now(), ip=remote)
-        svc.pairing_throttle.reset(throttle_key)
+        await svc.pairing_throttle.reset(throttle_key)
         svc.devices_changed(result.account_id)
         device = await svc.devices.by_public_key(key)
         assert device is not None
         return device
     device_logger.info("refused pairing from %s: %s", remote, result.value)
     if result is Refusal.BAD_CODE:
-        svc.pairing_throttle.failure(throttle_key)
+        await svc.pairing_throttle.hit(throttle_key)
         await _refuse(ws, LinkClose.PAIRING_FAILED)
     if result is Refusal.DEVICE_LIMIT:
         await _refuse(ws, LinkClose.DEVICE_LIMIT)
@@ -336,7 +317,8 @@ async def _cleanup(
         failure = None if task.cancelled() else task.exception()
         if failure is not None:
             conn.log.error("task %s failed: %s", task.get_name(), type(failure).__name__)
-    if svc.registry.get(device.id) is None:  # not replaced by a newer connection
+    # Not replaced by a newer connection (here, or on another node).
+    if svc.registry.get(device.id) is None and not conn.replaced:
         try:
             await svc.outbox.let_go(device.id, ended, grace=LEASE_GRACE)
         except SQLAlchemyError as exc:
@@ -398,14 +380,12 @@ async def _handle(
                 svc.hub.publish(account_id, ChangesHint(seq))
         case ModemInfo():
             # Bridges report on every poll; browsers hear only of a change.
-            if message != conn.modem:
-                conn.modem = message
+            if svc.registry.report_modem(conn, message):
                 svc.devices_changed(account_id)
         case ImportProgress(total=total, done=done):
             # Shown while it runs; a finished import is no longer news.
             shown = message if done < total else None
-            if shown != conn.importing:
-                conn.importing = shown
+            if svc.registry.report_import(conn, shown):
                 svc.devices_changed(account_id)
         case Ping():
             await conn.send(Pong())

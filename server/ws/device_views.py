@@ -1,8 +1,11 @@
 """The account's bridges as browsers see them (stored rows + live connections).
 
-While a bridge is connected, its last ``ModemInfo`` fills in signal, operator and
-``modem_state``. With ``not_responding`` the view carries no signal or operator (they are
-unknown then, not stale), and the browser says "modem not responding".
+While a bridge is connected, to this node or (several nodes) to another, its last
+``ModemInfo`` fills in signal, operator and ``modem_state``, and its last
+``ImportProgress`` the import's progress; the bridge registry in Redis says which bridges
+other nodes hold and what they last reported. With ``not_responding`` the view carries
+no signal or operator (they are unknown then, not stale), and the browser says "modem
+not responding".
 """
 
 from __future__ import annotations
@@ -17,9 +20,12 @@ async def device_views(svc: Services, account_id: int) -> list[DeviceView]:
     if cached is not None:
         return list(cached)
     views = []
-    for device in await svc.devices.for_account(account_id):
+    generation = svc.device_views_generation
+    devices = await svc.devices.for_account(account_id)
+    elsewhere = await svc.hub.presence(d.id for d in devices if svc.registry.get(d.id) is None)
+    for device in devices:
         last = device.last_seen_at
-        live = svc.registry.get(device.id)
+        live = svc.registry.get(device.id) or elsewhere.get(device.id)
         modem = live.modem if live is not None else None
         importing = live.importing if live is not None else None
         # A modem that stopped answering has no signal or network to show, whatever the
@@ -39,5 +45,6 @@ async def device_views(svc: Services, account_id: int) -> list[DeviceView]:
                 import_total=importing.total if importing else None,
             )
         )
-    svc.device_views[account_id] = views
+    if generation == svc.device_views_generation:  # no hint came meanwhile: still true
+        svc.device_views[account_id] = views
     return list(views)

@@ -34,7 +34,7 @@ from aiohttp import WSCloseCode, web
 
 from protocol.codec import encode_text
 from protocol.messages import Devices, DeviceView
-from server.hub import ChangesHint, Hint, Hub
+from server.hub import ChangesHint, DevicesHint, Hint, Hub
 from server.log import browser_logger
 from server.metrics import METRICS
 from server.ws.feed import ChangeFeed
@@ -100,6 +100,10 @@ class Fanout:
     def following(self, account_id: int) -> bool:
         """Does any tab of this process follow the account?"""
         return account_id in self._accounts
+
+    def accounts(self) -> list[int]:
+        """The accounts some tab of this process follows."""
+        return list(self._accounts)
 
     def pending(self) -> int:
         """Accounts with a push round running or due (metrics)."""
@@ -190,8 +194,10 @@ class AccountFanout:
         if isinstance(hint, ChangesHint):
             self._changes = True
             self._hinted = self._hinted or time.perf_counter()
-        else:
+        elif isinstance(hint, DevicesHint):
             self._devices = True
+        else:
+            return  # for the outbox pumps, not the browsers
         if self._task is None or self._task.done():
             self._task = asyncio.create_task(self._run(), name=f"fanout-{self.account_id}")
 

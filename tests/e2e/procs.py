@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from aiohttp import ClientError, ClientSession
@@ -21,8 +21,8 @@ class Proc:
     proc: asyncio.subprocess.Process | None = None
     #: How many times :meth:`kill` ended it.
     kills: int = 0
-    #: Added to (or replacing) this process's environment.
-    env: dict[str, str] | None = None
+    #: Environment variables set for the child, besides the test's own.
+    env: dict[str, str] = field(default_factory=dict)
 
     @property
     def running(self) -> bool:
@@ -38,7 +38,7 @@ class Proc:
                 *self.argv,
                 stdout=out,
                 stderr=out,
-                env={**os.environ, **(self.env or {}), "FERRY_LOG_LEVEL": self.log_level},
+                env={**os.environ, "FERRY_LOG_LEVEL": self.log_level, **self.env},
             )
 
     async def kill(self) -> None:

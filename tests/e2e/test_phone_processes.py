@@ -64,7 +64,7 @@ class Rig:
         """The bridge process, paired already (``rig`` did), for the phone ``args`` name."""
         argv = [sys.executable, "-m", "device_bridge", "run", *args]
         argv += ["--data-dir", str(self.dir / "bridge")]
-        return Proc(argv, self.dir / "bridge.log", env=env)
+        return Proc(argv, self.dir / "bridge.log", env=env or {})
 
     async def count(self, table: object = messages) -> int:
         async with self.svc.engine.connect() as conn:

@@ -121,7 +121,7 @@ async def server(aiohttp_client, config: Config, clock: FakeClock, trusted: str)
 
 def address_limit(client: TestClient) -> int:
     """Failed sign-ins one address may make (per account they are limited otherwise)."""
-    return client.app[SERVICES].throttles.login.per_address.limit
+    return client.app[SERVICES].throttles.login.local.per_address.limit
 
 
 async def bad_sign_ins(client: TestClient, forwarded_for: list[str]) -> None:

@@ -76,7 +76,7 @@ async def test_sign_in_lockout_shows_the_real_wait_and_spares_other_accounts(
     await svc.accounts.create(OTHER, svc.passwords.hash(PASSWORD), now, verified_at=now)  # type: ignore[attr-defined]
     # Earlier wrong tries on this number: the per-account backoff has grown to 2 minutes.
     for _ in range(9):
-        svc.throttles.login.hit(f"acct:{PHONE}")  # type: ignore[attr-defined]
+        await svc.throttles.login.hit(f"acct:{PHONE}")  # type: ignore[attr-defined]
     await sign_in(page, ferry, password="one more wrong guess")
     alert = page.get_by_role("alert")
     await expect(alert).to_have_text("Too many sign-in attempts. Try again in 2 minutes.")
