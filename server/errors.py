@@ -9,7 +9,8 @@ Hierarchy::
     ├── NotFound (404)               not_found (also for other accounts' objects)
     ├── Conflict (409)
     ├── PayloadTooLarge (413)
-    └── RateLimited (429)            carries ``retry_after`` seconds
+    ├── RateLimited (429)            carries ``retry_after`` seconds
+    └── Busy (503)                   the server is saturated; carries ``retry_after``
 
 Anything else raised in a handler becomes ``500 internal`` with no detail; the cause is
 logged on the server only.
@@ -41,7 +42,7 @@ class ApiError(Exception):
 
     def response(self) -> web.Response:
         resp = web.json_response(self.body(), status=self.status)
-        if isinstance(self, RateLimited):
+        if isinstance(self, (RateLimited, Busy)):
             resp.headers["Retry-After"] = str(self.retry_after)
         return resp
 
@@ -88,5 +89,15 @@ class RateLimited(ApiError):
     message = "Too many attempts; try again later."
 
     def __init__(self, retry_after: int, message: str | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = max(1, int(retry_after))
+
+
+class Busy(ApiError):
+    status = 503
+    code = "server_busy"
+    message = "The server is busy checking other passwords; try again in a few seconds."
+
+    def __init__(self, retry_after: int = 2, message: str | None = None) -> None:
         super().__init__(message)
         self.retry_after = max(1, int(retry_after))

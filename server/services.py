@@ -216,8 +216,9 @@ class Services:
         await self.hub.start(resync=lambda: catchup.resync(self), poll=lambda: catchup.poll(self))
 
     async def close(self) -> None:
-        """Stop talking to the other nodes."""
+        """Stop talking to the other nodes; let the password workers go."""
         await self.hub.close()
+        self.passwords.close()
 
     async def end_sessions(self, account_id: int, *, keep: str | None = None) -> None:
         """End every session of the account but ``keep`` and close their sockets now, on

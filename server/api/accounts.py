@@ -16,6 +16,8 @@ from aiohttp import web
 from server.api.common import (
     AUTH_BODY_BYTES,
     MAX_ID,
+    check_password,
+    hash_password,
     int_query,
     json_response,
     new_password_field,
@@ -58,7 +60,7 @@ async def signup(request: web.Request) -> web.Response:
         raise BadRequest("That is not an email address.", code="invalid_email")
     email = email_value(email)
     ip = await _guard_requests(request, svc, phone)
-    password_hash = svc.passwords.hash(password)  # both paths pay for the hash
+    password_hash = await hash_password(svc, password)  # both paths pay for the hash
     now = svc.clock.now()
     created = await svc.accounts.replace_unverified(phone, password_hash, now, email=email)
     # The rest runs after the answer, so both paths answer after the same work.
@@ -123,7 +125,7 @@ async def confirm_reset(request: web.Request) -> web.Response:
     )
     if eligible is None or proved != eligible.phone:
         raise BadRequest("The code is wrong or has expired.", code="invalid_code")
-    await svc.accounts.set_password_hash(eligible.id, svc.passwords.hash(password))
+    await svc.accounts.set_password_hash(eligible.id, await hash_password(svc, password))
     await svc.end_sessions(eligible.id)
     await svc.events.record(
         eligible.id, "password_reset", svc.clock.now(), ip=ip, user_agent=auth.user_agent(request)
@@ -143,7 +145,7 @@ async def reauthenticate(
     """
     keys = (f"ip:{auth.client_ip(request)}", f"acct-id:{account_id}")
     await svc.throttles.login.check(*keys)
-    if not svc.passwords.verify(stored_hash, password):
+    if not await check_password(svc, stored_hash, password):
         await svc.throttles.login.hit(*keys)
         raise Forbidden("Your current password is not right.", code="wrong_password")
 
@@ -158,7 +160,7 @@ async def change_password(request: web.Request) -> web.Response:
     current = string_field(data, "current_password", max_len=512, code="wrong_password")
     new = new_password_field(data, "new_password")
     await reauthenticate(request, svc, account.id, current, account.password_hash)
-    await svc.accounts.set_password_hash(account.id, svc.passwords.hash(new))
+    await svc.accounts.set_password_hash(account.id, await hash_password(svc, new))
     await svc.end_sessions(account.id, keep=principal.session)
     await svc.events.record(
         account.id,

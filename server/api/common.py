@@ -10,8 +10,8 @@ from aiohttp import web
 from protocol.codec import check_json
 from protocol.errors import NestingTooDeep, NumberOutOfRange
 from protocol.phone import InvalidNumber, to_e164
-from server.auth.passwords import MAX_LENGTH, password_problem
-from server.errors import BadRequest, NotFound, PayloadTooLarge
+from server.auth.passwords import MAX_LENGTH, PasswordsBusy, password_problem
+from server.errors import BadRequest, Busy, NotFound, PayloadTooLarge
 from server.services import Services
 
 D = TypeVar("D", int, None)
@@ -159,3 +159,19 @@ __all__ = [
     "services",
     "string_field",
 ]
+
+
+async def hash_password(svc: Services, password: str) -> str:
+    """argon2id hash off the event loop; 503 ``server_busy`` when every worker is taken."""
+    try:
+        return await svc.passwords.hash_off_loop(password)
+    except PasswordsBusy:
+        raise Busy() from None
+
+
+async def check_password(svc: Services, stored_hash: str | None, password: str) -> bool:
+    """argon2id verification off the event loop; 503 ``server_busy`` when saturated."""
+    try:
+        return await svc.passwords.verify_off_loop(stored_hash, password)
+    except PasswordsBusy:
+        raise Busy() from None

@@ -15,7 +15,15 @@ from typing import Any
 from aiohttp import web
 
 from protocol.phone import InvalidNumber, to_e164
-from server.api.common import AUTH_BODY_BYTES, json_response, read_json, services, string_field
+from server.api.common import (
+    AUTH_BODY_BYTES,
+    check_password,
+    hash_password,
+    json_response,
+    read_json,
+    services,
+    string_field,
+)
 from server.auth import web as auth
 from server.errors import BadRequest, Unauthenticated
 from server.log import security_logger
@@ -70,7 +78,7 @@ async def _sign_in(
 ) -> web.Response:
     await svc.throttles.login.check(*keys)
     account = await svc.accounts.by_phone(phone)
-    if not svc.passwords.verify(account.password_hash if account else None, password):
+    if not await check_password(svc, account.password_hash if account else None, password):
         await svc.throttles.login.hit(*keys)
         security_logger.info("failed sign-in from %s", ip)
         if account is not None:
@@ -89,7 +97,7 @@ async def _sign_in(
     assert account is not None
     await svc.throttles.login.reset(keys[1])
     if svc.passwords.needs_rehash(account.password_hash):
-        await svc.accounts.set_password_hash(account.id, svc.passwords.hash(password))
+        await svc.accounts.set_password_hash(account.id, await hash_password(svc, password))
     resp = json_response({"account": account_json(account)})
     await auth.start_session(request, svc, account, resp)
     return resp
