@@ -46,6 +46,7 @@ from server.storage.keys import KeyRing
 from server.storage.lines import LineStore
 from server.storage.outbox import OutboxStore
 from server.storage.pairing import PairingStore
+from server.storage.search import Search
 from server.storage.security import SecurityEventStore
 from server.storage.sessions import SessionStore
 from server.ws.browsers import BrowserSockets
@@ -73,6 +74,7 @@ class Services:
     registry: DeviceRegistry
     feed: ChangeFeed
     passwords: Passwords
+    search: Search
     throttles: Throttles
     verification: Verification
     access_log: AccessLog
@@ -143,6 +145,7 @@ class Services:
             registry=registry,
             feed=ChangeFeed(conversations, max_bytes=config.feed_cache_bytes),
             passwords=Passwords(config.password_params),
+            search=Search(engine, keys, clock),
             throttles=throttles,
             verification=Verification(
                 codes=CodeStore(engine, ttl=CODE_TTL, max_attempts=MAX_ATTEMPTS),
@@ -219,6 +222,7 @@ class Services:
         """Stop talking to the other nodes; let the password workers go."""
         await self.hub.close()
         self.passwords.close()
+        self.search.close()
 
     async def end_sessions(self, account_id: int, *, keep: str | None = None) -> None:
         """End every session of the account but ``keep`` and close their sockets now, on

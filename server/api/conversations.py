@@ -110,14 +110,22 @@ async def delete_message(request: web.Request) -> web.Response:
 
 @routes.get("/api/v1/search")
 async def search(request: web.Request) -> web.Response:
-    """Messages containing ``q`` (at least 2 characters), newest first."""
+    """Messages containing ``q`` (2 to 100 characters), most recently changed first.
+
+    One request searches for a bounded time; ``before`` in the answer (when not null)
+    continues the search with older messages (see ``server/storage/search.py``).
+    """
     svc = services(request)
     account = await verified_account(request, svc)
     query = request.query.get("q", "").strip()
     if not 2 <= len(query) <= 100:
         raise BadRequest("Search for 2 to 100 characters.", code="invalid_parameter")
     limit = int_query(request, "limit", 50, 1, 200)
-    return json_response({"messages": await svc.conversations.search(account.id, query, limit)})
+    before = int_query(request, "before", None, 1, MAX_ID)
+    page = await svc.search.page(account.id, query, limit, before)
+    return json_response(
+        {"messages": page.messages, "before": page.before, "scanned": page.scanned}
+    )
 
 
 async def _changed(svc: Services, account_id: int, action: Callable[[], Awaitable[object]]) -> None:

@@ -305,11 +305,6 @@ class ConversationStore:
         cipher = await self._keys.cipher(account_id)
         return await runner(self._engine).read(changes_since, cipher, account_id, since, limit)
 
-    async def search(self, account_id: int, query: str, limit: int = 50) -> list[MessageView]:
-        async with self._engine.connect() as conn:
-            return await self._views.search(conn, account_id, query, limit)
-
-
 # ------------------------------------------- read-then-write transactions
 #
 # Each runs whole in one write transaction (runner: BEGIN IMMEDIATE on SQLite, after

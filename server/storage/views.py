@@ -1,4 +1,4 @@
-"""Reading conversations: threads, pages of messages, changes since a cursor, search.
+"""Reading conversations: threads, pages of messages, changes since a cursor.
 
 Only conversations of verified lines are ever read out. Bodies are opened here (through
 ``sealed.BodyCipher``) and nowhere else on the read side. Attachment metadata comes from
@@ -227,37 +227,6 @@ class Views:
         page, _ = await conn.run_sync(with_attachments, cipher, page)
         return page, has_more
 
-    async def search(
-        self, conn: AsyncConnection, account_id: int, query: str, limit: int
-    ) -> list[MessageView]:
-        """Messages containing ``query`` (case-insensitive), newest first.
-
-        Bodies are sealed, so matching happens here after opening them; an index of
-        plaintext words would undo encryption at rest.
-        """
-        needle = query.casefold()
-        cipher = await self._keys.cipher(account_id)
-        rows = await conn.stream(
-            select(messages)
-            .join(threads, threads.c.id == messages.c.thread_id)
-            .where(
-                messages.c.account_id == account_id,
-                messages.c.deleted.is_(False),
-                threads.c.deleted.is_(False),
-                messages.c.line_id.in_(verified_lines(account_id)),
-            )
-            .order_by(messages.c.id.desc())
-        )
-        found: list[MessageView] = []
-        async for row in rows:
-            view = message_view(row, cipher)
-            if needle in view.body.casefold() or needle in view.peer:
-                found.append(view)
-                if len(found) >= limit:
-                    break
-        await rows.close()
-        found, _ = await conn.run_sync(with_attachments, cipher, found)
-        return found
 
 
 # The change feed's statements, built once (runs on every live change): building and
