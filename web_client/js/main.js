@@ -101,6 +101,7 @@ function intentsOf(model) {
     // search
     setSearchQuery: (q) => model.search.setQuery(q),
     closeSearch: () => model.search.close(),
+    searchOlder: () => model.search.loadMore(),
     openSearchResult: (threadId, messageId) => selection.openThread(threadId, messageId),
     // settings
     saveProfile: (fields) => model.settings.saveProfile(fields),

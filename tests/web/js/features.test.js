@@ -206,7 +206,7 @@ export async function test_undo_delete_sends_nothing_and_delete_waits() {
 export async function test_search_debounces_and_keeps_the_newest_answer() {
   const clock = new FakeClock();
   const asked = [];
-  const api = { search: async (q) => { asked.push(q); return [message({ id: asked.length, body: `about ${q}` })]; } };
+  const api = { search: async (q) => { asked.push(q); return { messages: [message({ id: asked.length, body: `about ${q}` })], before: null }; } };
   const search = new SearchModel({ api, clock });
   search.setQuery('u');
   clock.advance(1000);
@@ -221,6 +221,33 @@ export async function test_search_debounces_and_keeps_the_newest_answer() {
   equal(search.results[0].body, 'about umb');
   search.close();
   equal(search.results, []);
+}
+
+export async function test_search_follows_cursors_to_a_page_then_offers_older() {
+  const clock = new FakeClock();
+  const asked = [];
+  // The server stops early twice (budget spent) before it finds 50; then 50 more remain.
+  const pages = {
+    null: { messages: [], before: 900 },
+    900: { messages: [message({ id: 1, body: 'hit one' })], before: 500 },
+    500: { messages: Array.from({ length: 49 }, (_, i) => message({ id: 10 + i, body: 'hit' })), before: 300 },
+    300: { messages: [message({ id: 99, body: 'hit last' })], before: null },
+  };
+  const api = { search: async (q, before) => { asked.push(before); return pages[String(before)]; } };
+  const search = new SearchModel({ api, clock });
+  search.setQuery('hit');
+  clock.advance(250);
+  await flush(); await flush(); await flush(); await flush();
+  equal(asked, [null, 900, 500], 'follows the cursor until a page of 50');
+  equal(search.results.length, 50);
+  equal(search.more, 300, 'offers older messages');
+  equal(search.busy, false);
+  search.loadMore();
+  await flush(); await flush();
+  equal(asked, [null, 900, 500, 300]);
+  equal(search.results.length, 51);
+  equal(search.results[50].body, 'hit last');
+  equal(search.more, null, 'all searched');
 }
 
 export function test_highlight_and_snippet() {

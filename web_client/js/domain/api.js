@@ -135,9 +135,11 @@ export class FerryApi {
     return this.http.request('DELETE', `/api/v1/threads/${seg(threadId)}`, undefined, options);
   }
 
-  /** @param {string} q 2 to 100 characters */
-  search(q) {
-    return this.http.request('GET', `/api/v1/search?${new URLSearchParams({ q, limit: '50' })}`).then(parseSearchResponse);
+  /** @param {string} q 2 to 100 characters @param {number|null} [before] continue below this cursor */
+  search(q, before = null) {
+    const params = new URLSearchParams({ q, limit: '50' });
+    if (before !== null) params.set('before', String(before));
+    return this.http.request('GET', `/api/v1/search?${params}`).then(parseSearchResponse);
   }
 
   lines() {

@@ -326,6 +326,7 @@ export class AppModel extends Observable {
     const s = this.search;
     return {
       active: s.active, query: s.query, busy: s.busy, error: s.error, answered: s.answered,
+      more: s.more !== null,
       results: s.results.map((m) => ({
         id: m.id, threadId: m.thread_id, body: m.body, direction: m.direction, timestamp: m.timestamp,
         title: this.store.threads.get(m.thread_id)?.title || m.peer, peer: m.peer,

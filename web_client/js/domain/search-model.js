@@ -1,6 +1,9 @@
 /**
  * Message search: debounced queries (2 to 100 characters, as the server
- * wants), newest result set wins, and pure helpers that cut a snippet around
+ * wants), newest result set wins. The server searches for a bounded time per
+ * request and returns a cursor when older messages remain: the model follows
+ * it until a page of results is found (or a bound of requests), then offers to
+ * search older messages. Also pure helpers that cut a snippet around
  * the first match and split it into matching / plain segments for the view.
  */
 import { userMessage } from './messages-text.js';
@@ -8,6 +11,10 @@ import { Observable } from './observable.js';
 
 export const MIN_QUERY = 2;
 export const MAX_QUERY = 100;
+/** Results gathered before the model stops and offers "Search older messages". */
+export const PAGE = 50;
+/** Requests one search follows on its own (each is a fraction of a second of server time). */
+const MAX_ROUNDS = 40;
 
 export class SearchModel extends Observable {
   query = '';
@@ -16,6 +23,7 @@ export class SearchModel extends Observable {
   /** @type {import('../protocol/schema.js').Message[]} */ results = [];
   /** @type {string|null} */ error = null;
   /** the query the results answer */ answered = '';
+  /** @type {number|null} where older, not yet searched messages start (null: none) */ more = null;
   #generation = 0;
   /** @type {unknown} */ #timer = null;
 
@@ -36,7 +44,7 @@ export class SearchModel extends Observable {
   close() {
     this.#generation++;
     this.clock.clearTimeout(this.#timer);
-    Object.assign(this, { active: false, query: '', results: [], busy: false, error: null, answered: '' });
+    Object.assign(this, { active: false, query: '', results: [], busy: false, error: null, answered: '', more: null });
     this.emitChange();
   }
 
@@ -48,23 +56,43 @@ export class SearchModel extends Observable {
     const generation = ++this.#generation;
     this.clock.clearTimeout(this.#timer);
     if (q.length < MIN_QUERY) {
-      Object.assign(this, { results: [], busy: false, error: null, answered: '' });
+      Object.assign(this, { results: [], busy: false, error: null, answered: '', more: null });
     } else {
       this.busy = true;
+      this.more = null;
       this.#timer = this.clock.setTimeout(() => this.#run(q, generation), this.debounceMs);
     }
     this.emitChange();
   }
 
-  /** @param {string} q @param {number} generation */
-  async #run(q, generation) {
+  /** Continue the answered search with older messages. */
+  loadMore() {
+    if (this.busy || this.more === null || !this.answered) return;
+    this.busy = true;
+    this.emitChange();
+    this.#run(this.answered, this.#generation, this.more, this.results);
+  }
+
+  /**
+   * @param {string} q @param {number} generation
+   * @param {number|null} [before] @param {import('../protocol/schema.js').Message[]} [kept] results so far
+   */
+  async #run(q, generation, before = null, kept = []) {
+    let results = kept;
+    let cursor = before;
     try {
-      const results = await this.api.search(q);
-      if (generation !== this.#generation) return;
-      Object.assign(this, { results: results.filter((m) => !m.deleted), error: null, answered: q });
+      for (let round = 0; round < MAX_ROUNDS; round++) {
+        const page = await this.api.search(q, cursor);
+        if (generation !== this.#generation) return;
+        results = results.concat(page.messages.filter((m) => !m.deleted));
+        cursor = page.before;
+        Object.assign(this, { results, error: null, answered: q, more: cursor });
+        if (cursor === null || results.length >= kept.length + PAGE) break;
+        this.emitChange(); // what is found so far shows while older messages are searched
+      }
     } catch (err) {
       if (generation !== this.#generation) return;
-      Object.assign(this, { results: [], error: userMessage(err, 'Search failed.') });
+      Object.assign(this, { results: kept, error: userMessage(err, 'Search failed.') });
     }
     this.busy = false;
     this.emitChange();

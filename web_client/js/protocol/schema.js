@@ -346,9 +346,17 @@ export function parseContactsResponse(value) {
   });
 }
 
-/** @param {unknown} value @returns {Message[]} */
+/**
+ * One page of search hits; `before` continues with older messages (null: all searched).
+ * @param {unknown} value @returns {{messages: Message[], before: number|null}}
+ */
 export function parseSearchResponse(value) {
-  return list(object(value, 'response').messages, 'messages', parseMessage);
+  const r = object(value, 'response');
+  return {
+    messages: list(r.messages, 'messages', parseMessage),
+    // Older servers answer in one go and send no cursor.
+    before: r.before === undefined || r.before === null ? null : int(r.before, 'before'),
+  };
 }
 
 /**

@@ -68,7 +68,10 @@ export class SearchResultsView {
     this.intents = intents;
     this.status = h('p', { class: 'conv-empty', role: 'status' });
     this.list = h('ul', { class: 'conv-list search-results', onkeydown: (/** @type {KeyboardEvent} */ e) => this.#keydown(e) });
-    this.root = h('section', { class: 'conv-nav', 'aria-label': 'Search results', hidden: true }, this.status, this.list);
+    this.older = h('button', { type: 'button', class: 'button button-quiet button-small search-older', hidden: true,
+      text: 'Search older messages', onclick: () => intents.searchOlder() });
+    this.root = h('section', { class: 'conv-nav', 'aria-label': 'Search results', hidden: true },
+      this.status, this.list, this.older);
     /** @type {(() => void)|undefined} Up from the first result */ this.onEscapeUp = undefined;
   }
 
@@ -83,9 +86,13 @@ export class SearchResultsView {
     this.root.hidden = !searching;
     if (!searching) return;
     const count = state.results.length;
+    const found = `${count} message${count === 1 ? '' : 's'} found`;
     setText(this.status, state.error ?? (state.busy && !state.answered ? 'Searching…'
-      : count === 0 ? `No messages match “${state.answered || state.query.trim()}”.`
-        : `${count} message${count === 1 ? '' : 's'} found`));
+      : state.busy ? `${found}; searching older messages…`
+        : count === 0 && state.more ? `No match in the newest messages for “${state.answered}”.`
+          : count === 0 ? `No messages match “${state.answered || state.query.trim()}”.`
+            : state.more ? `${found} in the newest messages` : found));
+    this.older.hidden = !state.more || state.busy || Boolean(state.error);
     this.status.classList.toggle('search-count', count > 0 && !state.error);
     const key = JSON.stringify([state.answered, state.results.map((r) => r.id), Math.floor(now / 60_000)]);
     if (key === this.#key) return;
