@@ -175,6 +175,13 @@ _COMMON_ERRORS = {
     "429": {**_err("too many attempts"), "headers": {"Retry-After": {"schema": _I}}},
 }
 _AUTH = {"401": _err("not signed in")}
+#: Password checks run on a bounded pool; when it is saturated the answer comes at once.
+_BUSY = {
+    "503": {
+        **_err("server_busy: every password worker is busy; retry after Retry-After"),
+        "headers": {"Retry-After": {"schema": _I}},
+    }
+}
 _VERIFIED = {**_AUTH, "403": _err("phone_unverified, or csrf_rejected")}
 
 
@@ -254,6 +261,7 @@ PATHS: dict[str, dict[str, Schema]] = {
                 "Sign up (same answer whether or not the number has an account; code by SMS)",
                 body=_obj(("phone", "password"), phone=_PHONE, password=_PASSWORD, email=_S),
                 ok=_SENT,
+                errors=_BUSY,
             ),
             **_PUBLIC,
         }
@@ -264,7 +272,7 @@ PATHS: dict[str, dict[str, Schema]] = {
                 "Sign in; sets the session cookie",
                 body=_obj(("phone", "password"), phone=_PHONE, password=_S),
                 ok=_ACCOUNT,
-                errors={"401": _err("invalid_credentials")},
+                errors={"401": _err("invalid_credentials"), **_BUSY},
             ),
             **_PUBLIC,
         },
@@ -285,7 +293,7 @@ PATHS: dict[str, dict[str, Schema]] = {
             body=_obj(
                 ("current_password", "new_password"), current_password=_S, new_password=_PASSWORD
             ),
-            errors={**_AUTH, "403": _err("wrong_password")},
+            errors={**_AUTH, **_BUSY, "403": _err("wrong_password")},
         )
     },
     "/api/v1/me/sessions": {
@@ -331,7 +339,12 @@ PATHS: dict[str, dict[str, Schema]] = {
             "Start a change of number (password again; code to the new number)",
             body=_obj(("phone", "password"), phone=_PHONE, password=_S),
             ok=_SENT,
-            errors={**_AUTH, **_NOT_SENT, "403": _err("wrong_password")},
+            errors={
+                **_AUTH,
+                **_NOT_SENT,
+                "503": _err("sms_unavailable, or server_busy (password workers saturated)"),
+                "403": _err("wrong_password"),
+            },
         )
     },
     "/api/v1/me/phone/change/confirm": {
@@ -360,6 +373,7 @@ PATHS: dict[str, dict[str, Schema]] = {
                     ("phone", "code", "password"), phone=_PHONE, code=_CODE, password=_PASSWORD
                 ),
                 ok=_ACCOUNT,
+                errors=_BUSY,
             ),
             **_PUBLIC,
         }
@@ -428,12 +442,23 @@ PATHS: dict[str, dict[str, Schema]] = {
     },
     "/api/v1/search": {
         "get": _op(
-            "Messages containing q (2 to 100 characters), newest first",
+            "Messages containing q (2 to 100 characters), most recently changed first. One "
+            "request searches for a bounded time; a non-null `before` continues with older "
+            "messages",
             params=[
                 _query("q", {"type": "string", "minLength": 2, "maxLength": 100}, required=True),
                 _query("limit", _LIMIT),
+                _query("before", _ID),
             ],
-            ok=("200", _obj(messages={"type": "array", "items": _ref("Message")})),
+            ok=(
+                "200",
+                _obj(
+                    ("messages", "before", "scanned"),
+                    messages={"type": "array", "items": _ref("Message")},
+                    before={"type": ["integer", "null"], "minimum": 1},
+                    scanned={"type": "integer", "minimum": 0},
+                ),
+            ),
             errors=_VERIFIED,
         )
     },
