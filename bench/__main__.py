@@ -1,4 +1,4 @@
-"""``python -m bench [--quick] [ingest fanout latency memory storm android]``: run, report.
+"""``python -m bench [--quick] [ingest fanout latency memory storm android loaded]``: run, report.
 
 Prints one JSON object on stdout (also written to ``bench/last-report.json``) and a
 one-line summary per figure on stderr. A missed target is a measurement, not a failure:
@@ -19,12 +19,12 @@ import traceback
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
-from bench import android, connections, fanout, ingest, latency, report
+from bench import android, connections, fanout, ingest, latency, loaded, report
 from bench.procs import raise_nofile
 from bench.report import Figure
 from bench.target import FULL, QUICK, Context
 
-NAMES = ("ingest", "fanout", "latency", "memory", "storm", "android")
+NAMES = ("ingest", "fanout", "latency", "memory", "storm", "android", "loaded")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -58,6 +58,8 @@ def _parser() -> argparse.ArgumentParser:
         "--connections", type=int, dest="idle_connections", help="tabs in the memory/storm wave"
     )
     p.add_argument("--android-messages", type=int, help="the phone's history (android)")
+    p.add_argument("--search-messages", type=int, help="the searched account's (loaded)")
+    p.add_argument("--signin-clients", type=int, help="clients signing in (loaded)")
     return p
 
 
@@ -87,6 +89,8 @@ def _plan(
         plan.append(("+".join(sorted(wanted)), lambda: connections.run(ctx, wanted)))
     if "android" in selected:
         plan.append(("android", lambda: android.run(ctx)))
+    if "loaded" in selected:
+        plan.append(("loaded", lambda: loaded.run(ctx)))
     return plan
 
 

@@ -18,7 +18,7 @@ import msgspec
 from bench import sms
 from bench.browsers import CHANGES
 from bench.report import Figure, at_most
-from bench.target import Context, running_baseline, running_ferry
+from bench.target import Context, Ferry, running_baseline, running_ferry
 
 TARGET_P50 = 25.0
 TARGET_P99 = 50.0
@@ -56,51 +56,73 @@ async def _paced(rounds: int, interval: float, step: Callable[[int], Awaitable[N
         await step(i)
 
 
-async def _ferry(ctx: Context) -> tuple[list[float], list[float], int, float]:
-    size = ctx.sizes
+async def deliveries(
+    ferry: Ferry,
+    http: aiohttp.ClientSession,
+    *,
+    tabs: int,
+    rounds: int,
+    interval: float,
+    concurrency: int,
+) -> tuple[list[float], list[float], int, float]:
+    """Upload one probe every ``interval`` seconds to ``tabs`` open tabs.
+
+    Returns the upload ─▶ tab delivery samples, the upload ─▶ Ack samples, the number of
+    deliveries expected, and the server's CPU seconds per message.
+    """
     sent: dict[str, float] = {}
     committed: list[float] = []
     arrivals: list[tuple[float, str]] = []
-    async with (
-        aiohttp.ClientSession() as http,
-        running_ferry(ctx, "latency", http, history=size.history) as ferry,
-    ):
-        pool = await ferry.browsers(http)
-        try:
-            await pool.open(size.latency_browsers, size.connect_concurrency)
-            # Keep the raw text only: decoding here would delay the next socket's arrival.
-            pool.sink = lambda t, text: (
-                arrivals.append((t, text)) if text.startswith(CHANGES) else None
-            )
-            acks = []
+    pool = await ferry.browsers(http)
+    try:
+        await pool.open(tabs, concurrency)
+        # Keep the raw text only: decoding here would delay the next socket's arrival.
+        pool.sink = lambda t, text: arrivals.append((t, text)) if text.startswith(CHANGES) else None
+        acks = []
 
-            async def upload(i: int) -> None:
-                body = f"latency probe {i}"
-                item = sms.item(ferry.take(1)[0], body)
-                started = time.perf_counter()
-                ack = await ferry.bridge.send_upload([item])
-                acks.append(ack)
-                if i >= _WARMUP:
-                    sent[body] = started
-                    # Upload ─▶ Ack is the commit's share of the latency.
-                    ack.add_done_callback(lambda _: committed.append(time.perf_counter() - started))
+        async def upload(i: int) -> None:
+            body = f"latency probe {i} {id(sent)}"
+            item = sms.item(ferry.take(1)[0], body)
+            started = time.perf_counter()
+            ack = await ferry.bridge.send_upload([item])
+            acks.append(ack)
+            if i >= _WARMUP:
+                sent[body] = started
+                # Upload ─▶ Ack is the commit's share of the latency.
+                ack.add_done_callback(lambda _: committed.append(time.perf_counter() - started))
 
-            cpu = ferry.server.cpu()
-            await _paced(_WARMUP + size.latency_rounds, size.latency_interval, upload)
-            await asyncio.gather(*acks)
-            await asyncio.sleep(_SETTLE)
-            # CPU the server spent per message: above the interval, it cannot keep up.
-            cpu_per_message = (ferry.server.cpu() - cpu) / (_WARMUP + size.latency_rounds)
-            tabs = len(pool.sockets)
-        finally:
-            await pool.close()
+        cpu = ferry.server.cpu()
+        await _paced(_WARMUP + rounds, interval, upload)
+        await asyncio.gather(*acks)
+        await asyncio.sleep(_SETTLE)
+        # CPU the server spent per message: above the interval, it cannot keep up.
+        cpu_per_message = (ferry.server.cpu() - cpu) / (_WARMUP + rounds)
+        opened = len(pool.sockets)
+    finally:
+        await pool.close()
     samples = [
         arrived - sent[m.body]
         for arrived, text in arrivals
         for m in _decode_changes(text).messages
         if m.body in sent
     ]
-    return samples, committed, len(sent) * tabs, cpu_per_message
+    return samples, committed, len(sent) * opened, cpu_per_message
+
+
+async def _ferry(ctx: Context) -> tuple[list[float], list[float], int, float]:
+    size = ctx.sizes
+    async with (
+        aiohttp.ClientSession() as http,
+        running_ferry(ctx, "latency", http, history=size.history) as ferry,
+    ):
+        return await deliveries(
+            ferry,
+            http,
+            tabs=size.latency_browsers,
+            rounds=size.latency_rounds,
+            interval=size.latency_interval,
+            concurrency=size.connect_concurrency,
+        )
 
 
 async def _baseline(ctx: Context) -> list[float]:

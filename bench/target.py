@@ -45,12 +45,16 @@ class Sizes:
     connect_concurrency: int = 256
     history: int = 200
     android_messages: int = 100_000
+    #: The searched account's messages and the clients signing in meanwhile (loaded).
+    search_messages: int = 100_000
+    signin_clients: int = 20
 
 
 FULL = Sizes()
 QUICK = Sizes(
     ingest_messages=3_000,
     android_messages=5_000,
+    search_messages=5_000,
     fanout_rounds=3,
     latency_rounds=100,
     idle_connections=1_000,

@@ -64,8 +64,8 @@ class PasswordsBusy(Exception):
 
 
 def default_workers() -> int:
-    """Hashing threads: one per core, at least one (the loop keeps its own core share)."""
-    return max(1, os.cpu_count() or 1)
+    """Hashing threads: one per core but one, which the event loop keeps (at least one)."""
+    return max(1, (os.cpu_count() or 1) - 1)
 
 
 class Passwords:
