@@ -20,8 +20,10 @@ The synchronous methods remain for the command line and tests.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import os
+import threading
 import unicodedata
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -36,6 +38,8 @@ _T = TypeVar("_T")
 MIN_LENGTH = 8
 MAX_LENGTH = 128
 _COMMON_FILE = Path(__file__).with_name("common-passwords.txt")
+#: How much lower than the event loop the hashing threads run (see ``_yield_to_the_loop``).
+WORKER_NICENESS = 10
 
 
 def normalise(password: str) -> str:
@@ -66,6 +70,17 @@ class PasswordsBusy(Exception):
 def default_workers() -> int:
     """Hashing threads: one per core but one, which the event loop keeps (at least one)."""
     return max(1, (os.cpu_count() or 1) - 1)
+
+
+def _yield_to_the_loop() -> None:
+    """Lower this worker thread's CPU priority (Linux: per thread; elsewhere: nothing).
+
+    argon2id is memory-hard CPU work that releases the GIL; at a lower priority it takes
+    the cores the event loop leaves, so a wave of sign-ins slows sign-ins, not message
+    delivery. The loop thread keeps its priority.
+    """
+    with contextlib.suppress(AttributeError, OSError):
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), WORKER_NICENESS)
 
 
 class Passwords:
@@ -128,7 +143,9 @@ class Passwords:
         if self._in_flight >= self._capacity:
             raise PasswordsBusy()
         if self._pool is None:
-            self._pool = ThreadPoolExecutor(self._workers, thread_name_prefix="argon2")
+            self._pool = ThreadPoolExecutor(
+                self._workers, thread_name_prefix="argon2", initializer=_yield_to_the_loop
+            )
         self._in_flight += 1
         try:
             return await asyncio.get_running_loop().run_in_executor(
