@@ -54,6 +54,12 @@ class AuditLog:
         async with self._engine.connect() as conn:
             return [_entry(r) for r in await conn.execute(query)]
 
+    async def newest(self, limit: int = 100) -> list[Entry]:
+        """Every account's accesses, newest first."""
+        query = select(staff_access).order_by(staff_access.c.id.desc()).limit(limit)
+        async with self._engine.connect() as conn:
+            return [_entry(r) for r in await conn.execute(query)]
+
     async def verify(self) -> tuple[int, Broken | None, bytes]:
         """Check the whole chain: (rows checked, the first broken row or None, the newest
         hash)."""
@@ -76,6 +82,7 @@ class AuditLog:
                 # Each page continues the chain from the previous page's last hash.
                 broken = verify(rows, prev)
                 if broken is not None:
+                    checked += sum(1 for r in rows if r.id < broken.row_id)
                     return checked, broken, last
                 checked += len(rows)
                 prev = last = rows[-1].hash
