@@ -170,6 +170,7 @@ export function parseMessage(value, what = 'message') {
     refused: parseRefused(m.refused, `${what}.refused`),
     incomplete: m.incomplete === true,
     deleted: m.deleted === true,
+    masked: m.masked === true,
     attachments: m.attachments == null ? Object.freeze([]) : parseAttachments(m.attachments, `${what}.attachments`),
   });
 }
