@@ -11,6 +11,7 @@ import pytest
 from sqlalchemy import select
 
 from protocol.messages import Attachment
+from server.config import Config, ConfigError
 from server.storage.conversations import Inbound
 from server.storage.masking import MASK, NOT_SENT
 from server.storage.schema import attachments, messages
@@ -178,7 +179,11 @@ async def test_retention_deletes_old_messages_and_old_access_log_rows(env: Env) 
     assert await env.svc.apply_retention() == 0
     await ws.close()
 
-    # The access log keeps FERRY_ACCESS_LOG_DAYS (default 30): older rows go.
+    # The access log keeps FERRY_ACCESS_LOG_DAYS (default 30, 1 to 365): older rows go.
+    assert Config.from_env({"FERRY_ACCESS_LOG_DAYS": "7"}).access_log_retention.days == 7
+    for bad in ("0", "366"):
+        with pytest.raises(ConfigError, match="FERRY_ACCESS_LOG_DAYS"):
+            Config.from_env({"FERRY_ACCESS_LOG_DAYS": bad})
     await env.svc.access_log.flush()
     env.clock.advance(timedelta(days=31).total_seconds())
     await env.client.get("/api/v1/me/privacy")

@@ -209,11 +209,12 @@ function refreshBubble(li, m) {
     setAttr(time, 'datetime', m.timestamp);
     return;
   }
-  li.className = `msg msg-${m.direction} status-${m.status}`;
+  li.className = `msg msg-${m.direction} status-${m.status}${m.masked ? ' msg-masked' : ''}`;
   setAttr(li, 'data-client-id', m.clientMsgId);
   setAttr(li, 'data-message-id', m.id);
   const body = /** @type {HTMLElement} */ (li.querySelector('.bubble'));
   setText(body, m.body);
+  setAttr(body, 'title', m.masked ? 'Masked: its content was destroyed for good' : null);
   body.hidden = !m.body && m.attachments.length > 0;
   refreshAttachments(/** @type {HTMLElement} */ (li.querySelector('.msg-attachments')), m.attachments);
   const time = /** @type {Element} */ (li.querySelector('.msg-time'));
