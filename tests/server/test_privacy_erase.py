@@ -11,11 +11,22 @@ import pytest
 from sqlalchemy import func, select
 
 from protocol.messages import Attachment
+from server.auth.codes import CODE_TTL
+from server.storage.codes import CodeStore
 from server.storage.conversations import Inbound
 from server.storage.erasure import erase
 from server.storage.keys import AccountDeleted
-from server.storage.schema import accounts, messages, metadata
+from server.storage.schema import (
+    accounts,
+    devices,
+    messages,
+    metadata,
+    pairing_codes,
+    sessions,
+    verification_codes,
+)
 from server.ws.browsers import CLOSE_SESSION_ENDED
+from tests.device_link import new_pairing_code
 from tests.server.conftest import PASSWORD, PHONE, Env, stored_bytes
 from tests.server.test_sessions import closed_with, subscribed
 
@@ -78,8 +89,18 @@ async def test_the_key_goes_first_then_the_rows(env: Env) -> None:
     gone (the sealed bodies still there cannot be opened by anyone); the purge then
     removes every row of the account."""
     await _seed(env)
+    await new_pairing_code(env.svc, env.account_id, "http://127.0.0.1")
+    await env.svc.sessions.create("a-session-id", env.account_id, env.clock.now(), "ua")
+    await CodeStore(env.svc.engine, ttl=CODE_TTL, max_attempts=5).issue(
+        env.account_id, "change_phone", "+15550199999", bytes(32), env.clock.now()
+    )
     await erase(env.svc.engine, env.account_id, env.clock.now())
     async with env.svc.engine.connect() as conn:
+        for table in (sessions, pairing_codes, verification_codes):
+            gone = select(func.count()).select_from(table)
+            assert (await conn.execute(gone)).scalar_one() == 0, table.name
+        live = select(func.count()).where(devices.c.revoked_at.is_(None))
+        assert (await conn.execute(live)).scalar_one() == 0
         key, phone = (
             await conn.execute(
                 select(accounts.c.data_key, accounts.c.phone).where(accounts.c.id == env.account_id)

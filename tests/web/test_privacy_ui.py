@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 
 import pytest
 from playwright.async_api import Page, expect
+from sqlalchemy import select
 
 from server.storage.schema import accounts
 from tests.web.conftest import PASSWORD, LiveFerry, PageProblems
@@ -92,9 +93,8 @@ async def test_privacy_page_controls(page: Page, ferry: LiveFerry, problems: Pag
         page.get_by_text("Your account and everything in it were deleted.")
     ).to_be_visible()
     await expect(page.get_by_role("button", name="Sign in")).to_be_visible()
+    await svc.background.drain()  # type: ignore[attr-defined]  # the purge it started
     async with svc.engine.connect() as conn:  # type: ignore[attr-defined]
-        from sqlalchemy import select
-
         left = (await conn.execute(select(accounts.c.id))).all()
     assert left == []  # purged
     assert problems.messages == []
