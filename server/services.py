@@ -27,6 +27,7 @@ from server.hub import (
     CloseSessions,
     DeviceConnected,
     DevicesHint,
+    ForgetFrames,
     Hint,
     Hub,
     Order,
@@ -260,6 +261,8 @@ class Services:
             await self.registry.close_here(order.device, LinkClose(order.code))
         elif isinstance(order, DeviceConnected):
             self.registry.connected_elsewhere(order.device, order.since)
+        elif isinstance(order, ForgetFrames):
+            self.feed.forget(order.account)
 
     async def sweep_sessions(self) -> None:
         """Close sockets whose session expired or vanished; delete expired sessions."""
@@ -282,6 +285,12 @@ class Services:
         self.feed.forget(account_id)
         await self._order(CloseAccount(account_id, devices=True))
         self.background.spawn(self.purge_deleted(), name="purge-deleted-account")
+
+    async def masked(self, account_id: int, seq: int) -> None:
+        """Texts of the account were masked (the change took ``seq``): every node drops
+        the frames it cached with the old texts, and open browsers get the change."""
+        await self._order(ForgetFrames(account_id))
+        self.hub.publish(account_id, ChangesHint(seq))
 
     async def purge_deleted(self) -> int:
         """Delete the rows of deleted accounts; returns how many accounts went."""

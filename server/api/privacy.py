@@ -25,7 +25,6 @@ from server.api.session import _iso
 from server.auth import web as auth
 from server.auth.web import verified_account
 from server.errors import BadRequest, NotFound
-from server.hub import ChangesHint
 from server.services import Services
 from server.storage.privacy import MAX_RETENTION_DAYS, MAX_TROUBLESHOOT_HOURS
 
@@ -150,9 +149,7 @@ async def access_history(request: web.Request) -> web.Response:
 
 async def _masked(svc: Services, account_id: int, seq: int | None) -> None:
     if seq is not None:
-        # Frames cached with the old text go; open browsers get the masked version.
-        svc.feed.forget(account_id)
-        svc.hub.publish(account_id, ChangesHint(seq))
+        await svc.masked(account_id, seq)
 
 
 @routes.post(r"/api/v1/messages/{message_id}/mask")

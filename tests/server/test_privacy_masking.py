@@ -76,6 +76,9 @@ async def test_mask_now_destroys_the_content_everywhere_for_good(
     )
     (pushed,) = [m for m in frame["messages"] if m["id"] == first["id"]]
     assert pushed["body"] == MASK and pushed["masked"] is True
+    # No frame cached for other tabs still holds the old text.
+    cached = [f.result().text for f in env.svc.feed._cache.values() if f.done()]
+    assert cached and not any("old mill" in text for text in cached)
     # REST shows it masked; search no longer finds its text.
     page = await _page(env, thread["id"])
     assert [m["body"] for m in page] == [MASK, "and bring this", "see you"]
