@@ -33,7 +33,17 @@ async def test_privacy_page_controls(page: Page, ferry: LiveFerry, problems: Pag
     # Mask a conversation: the page says it cannot be undone, then the change arrives live.
     await nav(page).get_by_role("button", name=re.compile("keep it between us")).click()
     log = page.get_by_role("log")
-    await expect(log.get_by_text("the code to the shed is 4417")).to_be_visible()
+    secret = log.get_by_role("listitem").filter(has_text="the code to the shed is 4417")
+    await expect(secret).to_be_visible()
+    # One message first, then the whole conversation.
+    await secret.hover()
+    await secret.get_by_role("button", name="Mask this message").click()
+    one = page.get_by_role("dialog", name="Mask this message?")
+    await expect(one).to_contain_text("cannot be undone")
+    await one.get_by_role("button", name="Mask for good").click()
+    await expect(log.get_by_text("*****")).to_have_count(1)
+    await expect(log.get_by_text("the code to the shed")).to_have_count(0)
+    await expect(log.get_by_text("keep it between us")).to_be_visible()
     await page.get_by_role("button", name="Mask conversation").click()
     dialog = page.get_by_role("dialog", name="Mask this conversation?")
     await expect(dialog).to_contain_text("cannot be undone")

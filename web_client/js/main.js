@@ -125,6 +125,7 @@ function intentsOf(model) {
     setTroubleshooting: (hours) => model.privacy.setTroubleshooting(hours),
     deleteAccount: (password) => model.privacy.deleteAccount(password),
     maskThread: (id) => actions.mask(id),
+    maskMessage: (id) => actions.maskMessage(id),
   };
 }
 

@@ -57,6 +57,13 @@ export class ConversationActions {
     this.deletes.delete(threadId, thread.title || thread.peer);
   }
 
+  /** Destroy one message's content (asked first). @param {number} messageId */
+  maskMessage(messageId) {
+    this.api.maskMessage(messageId).then(
+      () => this.notices.show('Message masked. Its text is gone for good.'),
+      () => this.notices.show('Couldn’t mask the message.'));
+  }
+
   /** Destroy the content of every message of the conversation (asked first). @param {number} threadId */
   mask(threadId) {
     this.api.maskThread(threadId).then(
