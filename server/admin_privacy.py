@@ -55,7 +55,12 @@ class Inspection:
 
 def operator_name(given: str | None) -> str:
     """Who is looking: ``--operator``, else the login name of the process."""
-    name = (given or getpass.getuser() or "").strip()
+    if given is None:
+        try:
+            given = getpass.getuser()
+        except (OSError, KeyError):  # no login name in the environment or passwd
+            given = ""
+    name = given.strip()
     if not name or len(name) > 64 or not name.isprintable():
         raise AdminError("give the operator's name with --operator (1 to 64 characters)")
     return name
