@@ -51,6 +51,11 @@ _NO_PASSWORD = "!"  # noqa: S105
 
 _log = storage_logger.getChild("erasure")
 
+#: How long the WAL checkpoint after a purge waits for readers and writers.
+_CHECKPOINT_WAIT_MS = 1000
+#: Databases (by URL) whose WAL still holds pages from before a purge.
+_untruncated: set[str] = set()
+
 
 @dataclass(frozen=True)
 class Erased:
@@ -128,8 +133,12 @@ async def purge_deleted(engine: AsyncEngine) -> int:
     for account_id in doomed:
         while not await run.write(_purge_batch, account_id, PURGE_BATCH):
             pass
+    key = str(engine.url)
+    if doomed or key in _untruncated:
+        _untruncated.add(key)
+        if await _truncate_wal(engine):
+            _untruncated.discard(key)
     if doomed:
-        await _truncate_wal(engine)
         _log.info("purged %d deleted account(s)", len(doomed))
     return len(doomed)
 
@@ -157,13 +166,21 @@ def _purge_batch(conn: Connection, account_id: int, limit: int) -> bool:
     return True
 
 
-async def _truncate_wal(engine: AsyncEngine) -> None:
+async def _truncate_wal(engine: AsyncEngine) -> bool:
     """SQLite: copy the WAL into the database and empty it, so the WAL keeps no page
-    from before the purge (best effort: a reader in the middle of a read keeps it)."""
+    from before the purge. Waits at most a second for readers and writers in flight
+    (the connection's usual 30 s would hold up a shutdown); returns whether it was done,
+    and :func:`purge_deleted` tries again on its next run when it was not."""
     if engine.dialect.name != "sqlite":
-        return
+        return True
     async with engine.connect() as conn:
-        busy = (await conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")).first()
-        await conn.commit()
-    if busy is not None and busy[0]:
-        _log.info("the WAL could not be truncated now (a reader is busy); it is later")
+        await conn.exec_driver_sql(f"PRAGMA busy_timeout={_CHECKPOINT_WAIT_MS}")
+        try:
+            busy = (await conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")).first()
+        finally:
+            await conn.exec_driver_sql("PRAGMA busy_timeout=30000")
+            await conn.commit()
+    done = busy is None or not busy[0]
+    if not done:
+        _log.info("the WAL could not be truncated now (a reader or writer is busy); later")
+    return done
