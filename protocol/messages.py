@@ -430,6 +430,8 @@ class MessageView(msgspec.Struct, frozen=True):
     refused: str | None = None
     #: The technical detail behind ``error`` (the modem's own words), for a "details" view.
     error_detail: str | None = None
+    #: Masked for good: the content was destroyed; ``body`` is ``*****``.
+    masked: bool = False
 
 
 class ThreadView(msgspec.Struct, frozen=True):

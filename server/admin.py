@@ -24,7 +24,6 @@ from server.storage.engine import create_engine, migrate
 from server.storage.epochs import rotate_all_epochs
 from server.storage.lines import LineStore
 from server.storage.pairing import DeviceLimit, PairingStore, TooManyCodes
-from server.storage.security import SecurityEvent, SecurityEventStore
 from server.tls import server_tls
 
 
@@ -156,19 +155,6 @@ async def revoke_all_devices(config: Config, phone: str) -> int:
         return sum(
             [await store.revoke(account.id, d.id, now) for d in await store.for_account(account.id)]
         )
-    finally:
-        await engine.dispose()
-
-
-async def security_events(config: Config, phone: str, limit: int) -> list[SecurityEvent]:
-    """The account's security events, newest first."""
-    engine = create_engine(config.db_url)
-    try:
-        await migrate(engine)
-        account = await AccountStore(engine).by_phone(to_e164(phone))
-        if account is None:
-            raise AdminError(f"no account for {phone}")
-        return await SecurityEventStore(engine).for_account(account.id, limit=limit)
     finally:
         await engine.dispose()
 

@@ -19,6 +19,7 @@ from server.api import (
     openapi,
     pairing,
     phone,
+    privacy,
     session,
 )
 from server.api.common import SERVICES
@@ -127,6 +128,22 @@ def create_app(
             lambda a: compact_tombstones(a[SERVICES]),
         )
     )
+    # Privacy: rows of deleted accounts go (a deletion also starts this at once), and
+    # messages older than an account's retention.
+    app.cleanup_ctx.append(
+        periodic(
+            "account-purge",
+            lambda a: a[SERVICES].config.compaction_interval,
+            lambda a: a[SERVICES].purge_deleted(),
+        )
+    )
+    app.cleanup_ctx.append(
+        periodic(
+            "retention",
+            lambda a: a[SERVICES].config.compaction_interval,
+            lambda a: a[SERVICES].apply_retention(),
+        )
+    )
     app.cleanup_ctx.append(
         periodic(
             "continuity",
@@ -144,6 +161,7 @@ def create_app(
     app.router.add_routes(devices.routes)
     app.router.add_routes(pairing.routes)
     app.router.add_routes(lines.routes)
+    app.router.add_routes(privacy.routes)
     app.router.add_routes(device.routes)
     app.router.add_routes(browser.routes)
     app.router.add_get("/healthz", healthz)

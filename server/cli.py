@@ -22,6 +22,7 @@ from aiohttp import web
 
 from server import listening, shutdown
 from server.app import create_app
+from server.cli_staff import add_staff_commands
 from server.config import Config, ConfigError
 from server.log import server_logger, setup_logging
 from server.net import RUNNER_ARGS, ConnectionGuard, GuardedSite
@@ -121,11 +122,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     _server_args(pc)
     pc.set_defaults(func=_pairing_code)
-    se = asub.add_parser("security-events", help="an account's security events, newest first")
-    se.add_argument("--phone", required=True)
-    se.add_argument("--limit", type=int, default=50)
-    _server_args(se)
-    se.set_defaults(func=_security_events)
+    add_staff_commands(asub, _server_args, _config)
     ne = asub.add_parser(
         "new-epoch",
         help="after restoring a backup: every browser refetches instead of resuming",
@@ -425,15 +422,6 @@ def _pairing_code(ns: argparse.Namespace) -> int:
     print(f"Valid once, until {offer.expires_at:%Y-%m-%d %H:%M} UTC. On the bridge, either")
     print(f"  ferry bridge pair '{offer.uri}'")
     print(f"  ferry bridge pair {server_url} {offer.code}")
-    return 0
-
-
-def _security_events(ns: argparse.Namespace) -> int:
-    from server.admin import security_events
-
-    for e in asyncio.run(security_events(_config(ns), ns.phone, ns.limit)):
-        when = e.created_at.isoformat().replace("+00:00", "Z")
-        print(f"{when}  {e.kind:<24} {e.ip or '-':<16} {e.user_agent or ''}")
     return 0
 
 

@@ -90,7 +90,7 @@ class Config:
     #: ``code.key`` in ``data_dir``, created on first start. Several server processes
     #: must share it.
     code_key: str | None = field(default=None, repr=False)
-    #: Access-log rows older than this are deleted.
+    #: Access-log rows older than this are deleted (``FERRY_ACCESS_LOG_DAYS``, 1 to 365).
     access_log_retention: timedelta = timedelta(days=30)
     #: How often expired sessions are looked for and their sockets closed (seconds).
     sweep_interval: float = 5.0
@@ -181,6 +181,11 @@ class Config:
             raise ConfigError(
                 "FERRY_TOMBSTONE_DAYS must be at least 31: bridges re-send messages of the "
                 "last 30 days, and a deleted one whose tombstone is gone would come back"
+            )
+        if not timedelta(days=1) <= self.access_log_retention <= timedelta(days=365):
+            raise ConfigError(
+                "FERRY_ACCESS_LOG_DAYS must be 1 to 365: the access log names addresses and "
+                "browsers, and is kept only as long as it is needed"
             )
         if not 1 <= self.shutdown_timeout <= 600:
             raise ConfigError("FERRY_SHUTDOWN_TIMEOUT must be 1 to 600 seconds")

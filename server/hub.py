@@ -26,6 +26,7 @@ Orders, node-wide: each node applies them to the sockets it holds::
                                      (and its bridges', when the account is gone)
     CloseDevice(device, code)        close this bridge's socket (revoked)
     DeviceConnected(device, since)   the bridge connected elsewhere: close an older socket
+    ForgetFrames(account)            texts were masked: drop the account's cached frames
 
 The caller applies an order on its own node, then :meth:`Hub.broadcast` sends it to the
 others (the in-process hub has no others).
@@ -89,7 +90,13 @@ class DeviceConnected(msgspec.Struct, frozen=True, tag="device_connected"):
     since: float
 
 
-Order = CloseSessions | CloseAccount | CloseDevice | DeviceConnected
+class ForgetFrames(msgspec.Struct, frozen=True, tag="forget_frames"):
+    """Drop the account's cached change frames: texts in them were masked."""
+
+    account: int
+
+
+Order = CloseSessions | CloseAccount | CloseDevice | DeviceConnected | ForgetFrames
 OrderHandler = Callable[[Order], Awaitable[None]]
 
 

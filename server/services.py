@@ -27,6 +27,7 @@ from server.hub import (
     CloseSessions,
     DeviceConnected,
     DevicesHint,
+    ForgetFrames,
     Hint,
     Hub,
     Order,
@@ -35,17 +36,21 @@ from server.hub import (
 from server.nodes import catchup
 from server.sms_gateway.device import carry_out
 from server.sms_gateway.factory import build_gateway
+from server.storage import erasure, retention
 from server.storage.access_log import AccessLogStore
 from server.storage.accounts import AccountStore
 from server.storage.attachments import AttachmentStore
+from server.storage.audit import AuditLog
 from server.storage.codes import CodeStore
 from server.storage.contacts import ContactStore
 from server.storage.conversations import ConversationStore
 from server.storage.devices import DeviceStore
 from server.storage.keys import KeyRing
 from server.storage.lines import LineStore
+from server.storage.masking import MaskingStore
 from server.storage.outbox import OutboxStore
 from server.storage.pairing import PairingStore
+from server.storage.privacy import PrivacyStore
 from server.storage.search import Search
 from server.storage.security import SecurityEventStore
 from server.storage.sessions import SessionStore
@@ -81,6 +86,9 @@ class Services:
     background: Background
     browsers: BrowserSockets
     pairing: PairingStore
+    privacy: PrivacyStore
+    masking: MaskingStore
+    audit: AuditLog
     #: The server's static device-link key (raw X25519) and its public half.
     server_key: bytes = field(repr=False)
     server_public: bytes
@@ -163,6 +171,9 @@ class Services:
             background=background,
             browsers=BrowserSockets(hub),
             pairing=PairingStore(engine),
+            privacy=PrivacyStore(engine),
+            masking=MaskingStore(engine),
+            audit=AuditLog(engine),
             server_key=server_key,
             server_public=public_key(server_key),
             pairing_throttle=Limiter(
@@ -246,12 +257,17 @@ class Services:
             handles = self.browsers.handles_of(order.account)
             await self.browsers.close_here(h for h in handles if h != order.keep)
             if order.devices:
+                # The account is gone: no cached key of it stays in this node's memory.
+                self.keys.forget(order.account)
+                self.feed.forget(order.account)
                 for conn in self.registry.for_account(order.account):
                     await conn.close(LinkClose.REVOKED)
         elif isinstance(order, CloseDevice):
             await self.registry.close_here(order.device, LinkClose(order.code))
         elif isinstance(order, DeviceConnected):
             self.registry.connected_elsewhere(order.device, order.since)
+        elif isinstance(order, ForgetFrames):
+            self.feed.forget(order.account)
 
     async def sweep_sessions(self) -> None:
         """Close sockets whose session expired or vanished; delete expired sessions."""
@@ -260,6 +276,38 @@ class Services:
         live = await self.sessions.live_handles(handles, now)
         await self.browsers.close_sessions(h for h in handles if h not in live)
         await self.sessions.prune(now)
+
+    async def delete_account(self, account_id: int) -> None:
+        """Delete the account: its data key is destroyed and everything of it ends now
+        (sessions, every socket on every node, bridges, codes); its rows are purged in
+        the background (``storage/erasure.py``).
+
+        Raises:
+            LookupError: no such account, or deleted already.
+        """
+        await erasure.erase(self.engine, account_id, self.clock.now())
+        self.keys.forget(account_id)
+        self.feed.forget(account_id)
+        await self._order(CloseAccount(account_id, devices=True))
+        self.background.spawn(self.purge_deleted(), name="purge-deleted-account")
+
+    async def masked(self, account_id: int, seq: int) -> None:
+        """Texts of the account were masked (the change took ``seq``): every node drops
+        the frames it cached with the old texts, and open browsers get the change."""
+        await self._order(ForgetFrames(account_id))
+        self.hub.publish(account_id, ChangesHint(seq))
+
+    async def purge_deleted(self) -> int:
+        """Delete the rows of deleted accounts; returns how many accounts went."""
+        return await erasure.purge_deleted(self.engine)
+
+    async def apply_retention(self) -> int:
+        """Delete messages older than each account's retention; returns how many, and
+        tells the account's open browsers."""
+        done = await retention.expire(self.engine, self.clock.now())
+        for account_id, seq in done.seqs.items():
+            self.hub.publish(account_id, ChangesHint(seq))
+        return done.messages
 
     async def prune_access_log(self) -> int:
         return await self.access_log.prune(self.clock.now() - self.config.access_log_retention)

@@ -90,6 +90,58 @@ SCHEMAS: dict[str, Schema] = {
         user_agent=_S,
         ip=_NS,
     ),
+    "Privacy": _obj(
+        ("settings", "stored", "server"),
+        settings=_obj(
+            ("mask_sent", "retention_days", "troubleshoot_until"),
+            mask_sent=_B,
+            retention_days={"type": ["integer", "null"]},
+            troubleshoot_until=_NS,
+        ),
+        stored=_obj(
+            (
+                "messages",
+                "masked",
+                "deleted",
+                "threads",
+                "contacts",
+                "attachments",
+                "attachment_bytes",
+                "body_bytes",
+                "lines",
+                "devices",
+                "sessions",
+                "security_events",
+            ),
+            messages=_I,
+            masked=_I,
+            deleted=_I,
+            threads=_I,
+            contacts=_I,
+            attachments=_I,
+            attachment_bytes=_I,
+            body_bytes=_I,
+            lines=_I,
+            devices=_I,
+            sessions=_I,
+            security_events=_I,
+        ),
+        server=_obj(
+            ("access_log_days", "tombstone_days", "max_retention_days", "max_troubleshoot_hours"),
+            access_log_days=_I,
+            tombstone_days=_I,
+            max_retention_days=_I,
+            max_troubleshoot_hours=_I,
+        ),
+    ),
+    "StaffAccess": _obj(
+        ("id", "at", "operator", "action", "reason"),
+        id=_I,
+        at=_S,
+        operator=_S,
+        action={"enum": ["inspect", "read_messages", "read_messages_refused", "security_events"]},
+        reason=_S,
+    ),
     "SecurityEvent": _obj(("id", "kind", "at"), id=_I, kind=_S, at=_S, ip=_NS, user_agent=_NS),
     "Message": _obj(
         ("id", "thread_id", "peer", "direction", "body", "status", "timestamp", "seq"),
@@ -105,6 +157,10 @@ SCHEMAS: dict[str, Schema] = {
         error=_NS,
         incomplete=_B,
         deleted=_B,
+        masked={
+            "type": "boolean",
+            "description": "masked for good: the content was destroyed; body is *****",
+        },
         refused={
             "type": ["string", "null"],
             "description": "a placeholder for an SMS the server could not store: the reason",
@@ -411,6 +467,67 @@ PATHS: dict[str, dict[str, Schema]] = {
             "Delete one message (erased; a queued send is cancelled)",
             params=[_path_param("message_id", _ID)],
             errors={**_VERIFIED, "404": _err("no such message of yours")},
+        )
+    },
+    "/api/v1/messages/{message_id}/mask": {
+        "post": _op(
+            "Mask one message for good: its text and attachments are destroyed; it shows "
+            "***** everywhere (irreversible; a queued send is cancelled)",
+            params=[_path_param("message_id", _ID)],
+            errors={**_VERIFIED, "404": _err("no such message of yours")},
+        )
+    },
+    "/api/v1/threads/{thread_id}/mask": {
+        "post": _op(
+            "Mask every message of a conversation for good (irreversible)",
+            params=[_THREAD_ID],
+            errors={**_VERIFIED, "404": _err("no such conversation of yours")},
+        )
+    },
+    "/api/v1/me/privacy": {
+        "get": _op(
+            "What Ferry stores about the account, and its privacy settings",
+            ok=("200", _ref("Privacy")),
+            errors=_AUTH,
+        ),
+        "patch": _op(
+            "Change privacy settings (each change is a security event)",
+            body=_obj(
+                mask_sent={"type": "boolean", "description": "mask every SMS once sent"},
+                retention_days={
+                    "type": ["integer", "null"],
+                    "minimum": 1,
+                    "maximum": 3650,
+                    "description": "delete messages older than this; null keeps them",
+                },
+                troubleshoot_hours={
+                    "type": ["integer", "null"],
+                    "minimum": 0,
+                    "maximum": 72,
+                    "description": "operators may read message contents this long; 0 ends it",
+                },
+            ),
+            ok=("200", _ref("Privacy")),
+            errors=_AUTH,
+        ),
+    },
+    "/api/v1/me/access-history": {
+        "get": _op(
+            "Every look of an operator into the account (ferry admin), newest first",
+            ok=(
+                "200",
+                _obj(("accesses",), accesses={"type": "array", "items": _ref("StaffAccess")}),
+            ),
+            errors=_AUTH,
+        )
+    },
+    "/api/v1/me/delete": {
+        "post": _op(
+            "Delete the account (password required): its data key is destroyed at once, "
+            "every session, socket and bridge ends, rows are purged; the number may sign "
+            "up again",
+            body=_obj(("password",), password=_S),
+            errors={**_AUTH, "403": _err("wrong_password")},
         )
     },
     "/api/v1/attachments/{attachment_id}": {

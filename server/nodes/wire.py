@@ -15,6 +15,7 @@ from server.hub import (
     CloseDevice,
     CloseSessions,
     DeviceConnected,
+    ForgetFrames,
     Hint,
     Request,
 )
@@ -50,7 +51,16 @@ class Answer(msgspec.Struct, frozen=True, tag="answer"):
     error: str | None = None
 
 
-Body = Hinted | CloseSessions | CloseAccount | CloseDevice | DeviceConnected | Ask | Answer
+Body = (
+    Hinted
+    | CloseSessions
+    | CloseAccount
+    | CloseDevice
+    | DeviceConnected
+    | ForgetFrames
+    | Ask
+    | Answer
+)
 
 
 class Envelope(msgspec.Struct, frozen=True):

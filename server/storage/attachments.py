@@ -125,6 +125,7 @@ def ingest(
                 messages.c.line_id,
                 messages.c.device_key,
                 messages.c.deleted,
+                messages.c.masked,
             ).where(
                 messages.c.account_id == account_id,
                 messages.c.device_key.in_({i.key for i in wanted}),
@@ -143,8 +144,8 @@ def ingest(
     for item in wanted:
         ident = (item.line_id, item.key)
         message = stored.get(ident)
-        if message is None or message.deleted:
-            continue  # a deleted message never gets anything back
+        if message is None or message.deleted or message.masked:
+            continue  # a deleted or masked message never gets anything back
         digests = [_digest(cipher, a) for a in item.attachments]
         have = known.get(message.id, [])
         if have == digests:

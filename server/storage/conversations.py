@@ -36,6 +36,7 @@ from server.storage import attachments as mms
 from server.storage import legacy_keys
 from server.storage.epochs import lock_account, rotate_epoch
 from server.storage.keys import KeyRing
+from server.storage.masking import mask_new_sent
 from server.storage.runner import runner
 from server.storage.schema import (
     accounts,
@@ -446,8 +447,8 @@ def _delete_message(conn: Connection, account_id: int, message_id: int) -> None:
 
 def _same(old: Any, item: Inbound, cipher: BodyCipher) -> bool:
     """Is a re-uploaded item the message already stored under its key?"""
-    if old.deleted:
-        return True  # the user deleted it; a re-upload must not resurrect it
+    if old.deleted or old.masked:
+        return True  # deleted or masked by the user: a re-upload must not resurrect it
     return (
         old.peer == item.sender
         and old.incomplete == item.incomplete
@@ -612,6 +613,7 @@ _EXISTING_COLUMNS = (
     messages.c.deleted,
     messages.c.incomplete,
     messages.c.refused,
+    messages.c.masked,
 )
 # IN lookups through util.select_in (statements of a fixed size, built once).
 _existing_by_size: dict[int, Any] = {}
@@ -689,6 +691,9 @@ def _ingest(
         before = seq - 1
         last_seq = seq + changed - 1
         _insert_inbound(conn, account_id, device_id, list(fresh.values()), seq, now, cipher)
+        if any(i.direction == "out" for i in fresh.values()):
+            # Read from the phone's sent box: masked at once when the account says so.
+            mask_new_sent(conn, account_id, seq, seq + len(fresh) - 1)
         seq += len(fresh)
         for old, item in completes:
             conn.execute(

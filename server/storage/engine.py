@@ -39,6 +39,9 @@ def sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cur.execute("PRAGMA synchronous=FULL")
     cur.execute("PRAGMA foreign_keys=ON")
     cur.execute("PRAGMA busy_timeout=30000")
+    # What a delete or update frees is overwritten with zeros, not left readable in free
+    # space: deleted accounts, tombstoned and masked messages (storage/erasure.py).
+    cur.execute("PRAGMA secure_delete=ON")
     cur.close()
 
 

@@ -18,6 +18,10 @@ from server.storage.sealed import BodyCipher, new_wrapped_key
 _BATCH = 500
 
 
+class AccountDeleted(LookupError):
+    """The account was deleted: its data key is gone for good and no new one is made."""
+
+
 class KeyRing:
     def __init__(self, engine: AsyncEngine, master: bytes) -> None:
         self._engine = engine
@@ -26,7 +30,11 @@ class KeyRing:
         self._creating: dict[int, asyncio.Lock] = {}
 
     async def cipher(self, account_id: int) -> BodyCipher:
-        """The account's body cipher (its data key is created if it has none yet)."""
+        """The account's body cipher (its data key is created if it has none yet).
+
+        Raises:
+            AccountDeleted: the account is deleted (or gone): its key was destroyed.
+        """
         cached = self._ciphers.get(account_id)
         if cached is not None:
             return cached
@@ -40,14 +48,23 @@ class KeyRing:
             async with self._engine.begin() as conn:
                 await conn.execute(
                     update(accounts)
-                    .where(accounts.c.id == account_id, accounts.c.data_key.is_(None))
+                    .where(
+                        accounts.c.id == account_id,
+                        accounts.c.data_key.is_(None),
+                        accounts.c.deleted_at.is_(None),
+                    )
                     .values(data_key=new_wrapped_key(self._master, account_id))
                 )
                 wrapped = (
                     await conn.execute(
-                        select(accounts.c.data_key).where(accounts.c.id == account_id)
+                        select(accounts.c.data_key).where(
+                            accounts.c.id == account_id, accounts.c.deleted_at.is_(None)
+                        )
                     )
-                ).scalar_one()
+                ).scalar()
+            if wrapped is None:
+                self._creating.pop(account_id, None)
+                raise AccountDeleted(account_id)
             cipher = BodyCipher(self._master, account_id, wrapped)
             self._ciphers[account_id] = cipher
             self._creating.pop(account_id, None)

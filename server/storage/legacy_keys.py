@@ -75,6 +75,7 @@ def adopt(
             messages.c.refused,
             messages.c.direction,
             messages.c.timestamp,
+            messages.c.masked,
         ).where(
             messages.c.account_id == account_id,
             messages.c.device_key.in_(set(old_of.values())),
@@ -97,7 +98,7 @@ def _same(old: Any, item: _Item, cipher: BodyCipher) -> bool:
     the user deleted is matched by sender and time: its text is gone)."""
     if old.direction != "in" or old.peer != item.sender or old.timestamp != item.sent_at:
         return False
-    if old.deleted:
+    if old.deleted or old.masked:
         return True
     return (
         not old.refused

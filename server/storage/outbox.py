@@ -38,6 +38,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from server.storage.conversations import _refresh_threads_sync, take_seqs_sync
 from server.storage.epochs import lock_account
 from server.storage.keys import KeyRing
+from server.storage.masking import mask_if_sent
 from server.storage.runner import runner
 from server.storage.schema import line_leases, lines, messages, outbox
 from server.storage.sealed import BodyCipher
@@ -248,6 +249,7 @@ def _for_dispatch(
                 and_(outbox.c.state == "dispatched", outbox.c.device_id == device_id),
             ),
             messages.c.deleted.is_(False),
+            messages.c.masked.is_(False),
         )
         .order_by(outbox.c.id)
         .limit(limit)
@@ -314,6 +316,7 @@ def _apply_status(
             seq=seq,
         )
     )
+    mask_if_sent(conn, account_id, row.message_id, new_status)
     # The bridge journals what it accepted and reports on it by itself after a
     # reconnect, so only rows it never confirmed are offered again.
     conn.execute(

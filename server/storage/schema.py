@@ -131,6 +131,15 @@ accounts = Table(
     # a cursor of another epoch gets resync. A new, random one whenever the history may
     # have been rewound (a restored backup, a bridge's repair): see storage/epochs.py.
     Column("epoch", NulFree(32), nullable=False, default=new_epoch, server_default=""),
+    # Privacy (storage/privacy.py). Deleted: the data key is gone already and the phone
+    # number free again; a background job purges the rows (storage/erasure.py).
+    Column("deleted_at", UtcDateTime()),
+    # Mask every sent SMS once the phone reports it sent (storage/masking.py).
+    Column("mask_sent", Boolean, nullable=False, server_default=false()),
+    # Messages older than this many days are deleted (NULL: kept until deleted).
+    Column("retention_days", Integer),
+    # Until then operators may read message contents (``ferry admin messages``).
+    Column("troubleshoot_until", UtcDateTime()),
 )
 
 sessions = Table(
@@ -257,6 +266,8 @@ messages = Table(
     Column("refused", NulFree(32)),
     # The technical words behind ``error`` (a modem's answer), shown on request.
     Column("error_detail", NulFree(500)),
+    # Masked for good: the sealed body and attachments are destroyed; shown as "*****".
+    Column("masked", Boolean, nullable=False, server_default=false()),
     UniqueConstraint("account_id", "device_key", "line_id", name="uq_messages_line_key"),
     UniqueConstraint("account_id", "client_msg_id", name="uq_messages_client_msg_id"),
     Index("ix_messages_account_seq", "account_id", "seq"),
@@ -416,4 +427,25 @@ node_marks = Table(
     Column("node", NulFree(32), primary_key=True),
     Column("mark", NulFree(32), nullable=False),
     Column("updated_at", UtcDateTime(), nullable=False),
+)
+
+
+# Every look of an operator into an account (``ferry admin``), append-only (triggers refuse
+# UPDATE and DELETE) and hash-chained: ``hash`` covers the row and ``prev_hash``, the
+# previous row's hash (32 zero bytes for the first), so a changed or removed row breaks
+# the chain (server/privacy/audit.py). ``account_id`` is no foreign key: the record of
+# an access outlives the account.
+staff_access = Table(
+    "staff_access",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("at", UtcDateTime(), nullable=False),
+    Column("operator", NulFree(64), nullable=False),
+    Column("account_id", BigInteger),
+    Column("action", NulFree(32), nullable=False),
+    Column("reason", NulFree(500), nullable=False),
+    Column("prev_hash", LargeBinary(32), nullable=False),
+    Column("hash", LargeBinary(32), nullable=False),
+    UniqueConstraint("prev_hash", name="uq_staff_access_prev_hash"),
+    Index("ix_staff_access_account", "account_id", "id"),
 )

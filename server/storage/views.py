@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from protocol.messages import MessageView, ThreadView
 from server.storage.attachments import views_for
 from server.storage.keys import KeyRing
+from server.storage.masking import MASK
 from server.storage.schema import accounts, contacts, lines, messages, threads
 from server.storage.sealed import BodyCipher
 
@@ -104,12 +105,19 @@ def iso(value: datetime) -> str:
 def message_view(row: Row[Any], cipher: BodyCipher, table: Any = messages) -> MessageView:
     m = row._mapping
     deleted = bool(m[table.c.deleted])
+    masked = bool(m[table.c.masked])
+    if deleted:
+        body = ""
+    elif masked:
+        body = MASK
+    else:
+        body = cipher.open(m[table.c.body_sealed])
     return MessageView(
         id=m[table.c.id],
         thread_id=m[table.c.thread_id],
         peer=m[table.c.peer],
         direction=m[table.c.direction],
-        body="" if deleted else cipher.open(m[table.c.body_sealed]),
+        body=body,
         status=m[table.c.status],
         timestamp=iso(m[table.c.timestamp]),
         seq=m[table.c.seq],
@@ -119,6 +127,7 @@ def message_view(row: Row[Any], cipher: BodyCipher, table: Any = messages) -> Me
         deleted=deleted,
         refused=m[table.c.refused],
         error_detail=m[table.c.error_detail],
+        masked=masked,
     )
 
 

@@ -128,6 +128,13 @@ class ChangeFeed:
         self._put(key, fut)
         self._finish(key, fut, Page.of(changes))
 
+    def forget(self, account_id: int) -> None:
+        """Forget the account's frames (texts in them were masked or the account deleted:
+        no copy of the old text stays in memory)."""
+        for key in [k for k in self._cache if k[0] == account_id]:
+            self._cache.pop(key, None)
+            self.cached_bytes -= self._sizes.pop(key, 0)
+
     def clear(self) -> None:
         """Forget every frame (the epochs changed under them)."""
         self._cache.clear()

@@ -32,7 +32,15 @@ async def test_admin_refuses_common_passwords_and_lists_security_events(
     monkeypatch.setenv("FERRY_DATA_DIR", str(tmp_path))
     # The CLI runs its own event loop; run it in a worker thread from this test's loop.
     code = await asyncio.to_thread(
-        cli.main, ["admin", "security-events", "--phone", "+15550100001"]
+        cli.main,
+        [
+            "admin",
+            "security-events",
+            "--phone",
+            "+15550100001",
+            "--reason",
+            "ticket 4711: user asks about a sign-in",
+        ],
     )
     assert code == 0
     out = capsys.readouterr().out

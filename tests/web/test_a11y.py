@@ -78,6 +78,9 @@ async def test_no_serious_violations(
     await expect(page.get_by_role("img", name="Pairing QR code")).to_be_visible()
     report["pairing"] = await violations(page)
     await page.keyboard.press("Escape")
+    await page.get_by_role("button", name="Privacy and your data").click()
+    await expect(page.get_by_text("No one has looked into your account.")).to_be_visible()
+    report["privacy"] = await violations(page)
 
     await page.get_by_role("button", name="Keyboard shortcuts").click()
     report["shortcuts"] = await violations(page)

@@ -79,6 +79,7 @@ function intentsOf(model) {
     stepThread: (step) => model.stepThread(step),
     startNewMessage: () => model.startNewMessage(),
     openSettings: () => model.openSettings(),
+    openPrivacy: () => model.openPrivacy(),
     closePane: () => model.closePane(),
     showList: (mode) => selection.showList(mode),
     retryConnection: () => model.sync.retryNow(),
@@ -119,6 +120,13 @@ function intentsOf(model) {
     verifyLine: (id, code) => model.settings.verifyLine(id, code),
     closePairing: () => model.pairing.close(),
     enableNotifications: () => model.enableNotifications(),
+    // privacy
+    setMaskSent: (on) => model.privacy.setMaskSent(on),
+    setRetention: (days) => model.privacy.setRetention(days),
+    setTroubleshooting: (hours) => model.privacy.setTroubleshooting(hours),
+    deleteAccount: (password) => model.privacy.deleteAccount(password),
+    maskThread: (id) => actions.mask(id),
+    maskMessage: (id) => actions.maskMessage(id),
   };
 }
 

@@ -9,6 +9,7 @@ import {
   parseMessagesResponse, parsePairingOffer, parseSearchResponse, parseSecurityEventsResponse,
   parseSendResponse, parseSessionsResponse, parseThreadsResponse, object,
 } from '../protocol/schema.js';
+import { parseAccessHistory, parsePrivacy } from '../protocol/privacy.js';
 
 export const PAGE_SIZE = 50;
 
@@ -92,6 +93,40 @@ export class FerryApi {
 
   securityEvents(limit = 50) {
     return this.http.request('GET', `/api/v1/me/security-events?limit=${limit}`).then(parseSecurityEventsResponse);
+  }
+
+  // ---- privacy ---------------------------------------------------------------
+
+  /** What Ferry stores about the account, and its privacy settings. */
+  privacy() {
+    return this.http.request('GET', '/api/v1/me/privacy').then(parsePrivacy);
+  }
+
+  /**
+   * @param {{mask_sent?: boolean, retention_days?: number|null, troubleshoot_hours?: number}} changes
+   */
+  updatePrivacy(changes) {
+    return this.http.request('PATCH', '/api/v1/me/privacy', changes).then(parsePrivacy);
+  }
+
+  /** Every look of an operator into the account, newest first. */
+  accessHistory() {
+    return this.http.request('GET', '/api/v1/me/access-history').then(parseAccessHistory);
+  }
+
+  /** Destroy one message's content for good. @param {number} messageId */
+  maskMessage(messageId) {
+    return this.http.request('POST', `/api/v1/messages/${seg(messageId)}/mask`, {});
+  }
+
+  /** Destroy the content of every message of a conversation for good. @param {number} threadId */
+  maskThread(threadId) {
+    return this.http.request('POST', `/api/v1/threads/${seg(threadId)}/mask`, {});
+  }
+
+  /** Delete the account for good (its password confirms it). @param {string} password */
+  deleteAccount(password) {
+    return this.http.request('POST', '/api/v1/me/delete', { password });
   }
 
   // ---- conversations --------------------------------------------------------

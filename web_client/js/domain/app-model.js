@@ -8,7 +8,7 @@
  *
  *   loading ─▶ signin | signup | reset        (signed out; AuthModel)
  *            ─▶ verify                          (signed in, number not verified; VerifyModel)
- *            ─▶ main, pane: empty | thread | new | settings
+ *            ─▶ main, pane: empty | thread | new | settings | privacy
  */
 import { AuthModel } from './auth-model.js';
 import { ComposeModel } from './compose-model.js';
@@ -19,6 +19,7 @@ import { Notices } from './notices.js';
 import { Observable } from './observable.js';
 import { Outbox } from './outbox.js';
 import { PairingModel } from './pairing-model.js';
+import { PrivacyModel } from './privacy-model.js';
 import { SearchModel } from './search-model.js';
 import { Selection } from './selection.js';
 import { Session } from './session.js';
@@ -66,6 +67,7 @@ export class AppModel extends Observable {
     this.settings = new SettingsModel({
       api, session: this.session, sync: this.sync, reloadLines: () => this.compose.loadLines(),
     });
+    this.privacy = new PrivacyModel({ api, session: this.session });
     this.pairing = new PairingModel({ api, clock });
     this.search = new SearchModel({ api, clock });
     this.selection = new Selection({ api, store: this.store });
@@ -99,7 +101,7 @@ export class AppModel extends Observable {
       connected = this.sync.status === 'connected';
       this.emitChange();
     });
-    const children = [this.auth, this.verify, this.settings, this.pairing, this.search, this.deletes,
+    const children = [this.auth, this.verify, this.settings, this.privacy, this.pairing, this.search, this.deletes,
       this.selection, this.notices, this.compose];
     for (const child of children) child.subscribe(() => this.emitChange());
   }
@@ -158,6 +160,12 @@ export class AppModel extends Observable {
   openSettings() {
     this.settings.load();
     this.selection.show('settings');
+  }
+
+  openPrivacy() {
+    this.privacy.load();
+    this.sync.refreshDevices();
+    this.selection.show('privacy');
   }
 
   /** Narrow layouts: back from a conversation to the list. */
@@ -298,6 +306,10 @@ export class AppModel extends Observable {
       thread: this.#threadView(now),
       newMessage: selection.pane === 'new' ? this.compose.view() : null,
       settings: selection.pane === 'settings' ? this.#settingsView(now) : null,
+      privacy: selection.pane === 'privacy' ? {
+        privacy: this.privacy.privacy, accesses: this.privacy.accesses, loadError: this.privacy.loadError,
+        forms: this.privacy.forms, devices: this.sync.devices, now,
+      } : null,
       pairing: {
         ...this.pairing.snapshot(), lines: this.compose.lines,
         ownNumber: this.session.account?.phone ?? null, canChoose: !this.unverified,

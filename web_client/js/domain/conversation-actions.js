@@ -1,6 +1,7 @@
 /**
  * Owns what the user does to whole conversations: archive (with Undo), read /
- * unread, delete (hidden at once, the DELETE waits out the Undo period).
+ * unread, delete (hidden at once, the DELETE waits out the Undo period), mask
+ * (irreversible: the view asks first; the masked messages arrive by the change feed).
  * Changes show optimistically and roll back with a toast when the server
  * refuses. Acting on the open conversation closes it.
  */
@@ -54,5 +55,19 @@ export class ConversationActions {
     if (this.selection.selectedId === threadId) this.closePane();
     this.notices.clear();
     this.deletes.delete(threadId, thread.title || thread.peer);
+  }
+
+  /** Destroy one message's content (asked first). @param {number} messageId */
+  maskMessage(messageId) {
+    this.api.maskMessage(messageId).then(
+      () => this.notices.show('Message masked. Its text is gone for good.'),
+      () => this.notices.show('Couldn’t mask the message.'));
+  }
+
+  /** Destroy the content of every message of the conversation (asked first). @param {number} threadId */
+  mask(threadId) {
+    this.api.maskThread(threadId).then(
+      () => this.notices.show('Conversation masked. Its texts are gone for good.'),
+      () => this.notices.show('Couldn’t mask the conversation.'));
   }
 }

@@ -10,7 +10,7 @@
 import { Observable } from './observable.js';
 import { ThreadModel } from './thread-model.js';
 
-/** @typedef {'empty'|'thread'|'new'|'settings'} Pane */
+/** @typedef {'empty'|'thread'|'new'|'settings'|'privacy'} Pane */
 
 export class Selection extends Observable {
   /** @type {number|null} */ selectedId = null;

@@ -129,6 +129,13 @@ export class Session extends Observable {
     this.#signedOut('Your session has ended. Please sign in again.');
   }
 
+  /** The account is gone (deleted by its user): signed out, saying so. @param {string} notice */
+  ended(notice) {
+    // The account's sockets close as it goes, and may have signed the page out first:
+    // the reason given here replaces "your session has ended".
+    this.#signedOut(notice);
+  }
+
   /** @param {Account} account */
   #signedIn(account) {
     this.clock.clearTimeout(this.#tick);

@@ -213,6 +213,10 @@ const EVENT_WORDS = {
   password_reset_requested: 'Password reset requested', sessions_revoked: 'Signed out everywhere else',
   session_revoked: 'A session was signed out', device_paired: 'Phone linked', device_added: 'Phone linked',
   device_revoked: 'Phone removed', line_verified: 'Another number verified',
+  mask_sent_on: 'Masking of sent texts turned on', mask_sent_off: 'Masking of sent texts turned off',
+  retention_changed: 'How long messages are kept changed',
+  troubleshooting_granted: 'Operators allowed to read your messages for a while',
+  troubleshooting_ended: 'Operators’ access to your messages ended',
 };
 
 /** @param {string} kind e.g. "login_failed" */

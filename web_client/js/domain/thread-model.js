@@ -32,6 +32,7 @@ const STATUS_LABELS = {
  * @property {string|null} clientMsgId
  * @property {number|null} id the server's id, null while pending
  * @property {boolean} incomplete parts of a long SMS are missing
+ * @property {boolean} masked its content was destroyed for good (the body is *****)
  * @property {'failed'|'unknown'|null} resend stored outgoing message the user may send again
  * @property {import('./attachments.js').AttachmentView[]} attachments
  */
@@ -194,6 +195,7 @@ export function bubble(m, timeOptions, peerName = m.peer) {
     clientMsgId: 'pending' in m ? m.client_msg_id : null,
     id: m.id,
     incomplete: 'incomplete' in m && m.incomplete,
+    masked: 'masked' in m && m.masked,
     attachments: 'attachments' in m ? m.attachments.map(attachmentView) : [],
     resend: !('pending' in m) && m.direction === 'out' && (m.status === 'failed' || m.status === 'unknown')
       ? m.status : null,

@@ -24,6 +24,7 @@ import { ProtocolError } from './errors.js';
  *   the server could not store, for this reason; the body is empty
  * @property {boolean} incomplete some parts of a long SMS never arrived; the body has what did
  * @property {boolean} deleted a tombstone: remove it from view
+ * @property {boolean} masked its content was destroyed for good; the body is *****
  * @property {readonly Attachment[]} attachments MMS parts, in order (metadata only)
  */
 
@@ -170,6 +171,7 @@ export function parseMessage(value, what = 'message') {
     refused: parseRefused(m.refused, `${what}.refused`),
     incomplete: m.incomplete === true,
     deleted: m.deleted === true,
+    masked: m.masked === true,
     attachments: m.attachments == null ? Object.freeze([]) : parseAttachments(m.attachments, `${what}.attachments`),
   });
 }

@@ -13,6 +13,7 @@ import { h, icon, setText } from './dom.js';
 import { ICONS } from './icons.js';
 import { NewMessageView } from './new-message-view.js';
 import { SearchBoxView, SearchResultsView } from './search-view.js';
+import { PrivacyView } from './privacy-view.js';
 import { SettingsView } from './settings-view.js';
 import { ConnectionBannerView, StatusChipsView } from './status-view.js';
 import { ThreadView } from './thread-view.js';
@@ -20,7 +21,7 @@ import { ThreadView } from './thread-view.js';
 /** @typedef {ReturnType<import('../domain/app-model.js').AppModel['snapshot']>} AppState */
 
 export class MainView {
-  /** @type {ThreadView|NewMessageView|SettingsView|null} */ #pane = null;
+  /** @type {ThreadView|NewMessageView|SettingsView|PrivacyView|null} */ #pane = null;
   /** @type {string|null} */ #paneKey = null;
   /** @type {number|null} */ #lastThreadId = null;
 
@@ -142,6 +143,7 @@ export class MainView {
     if (pane instanceof ThreadView && state.thread) pane.update(state.thread, compose);
     if (pane instanceof NewMessageView && state.newMessage) pane.update(state.newMessage, compose);
     if (pane instanceof SettingsView && state.settings) pane.update(state.settings);
+    if (pane instanceof PrivacyView && state.privacy) pane.update(state.privacy);
     if (!changed) return;
     if (pane) pane.focus();
     else if (this.#lastThreadId !== null && !this.list.root.hidden) this.list.focus(this.#lastThreadId);
@@ -160,6 +162,7 @@ export class MainView {
     }
     if (key === 'new') this.#pane = new NewMessageView(this.intents);
     else if (key === 'settings') this.#pane = new SettingsView(this.intents);
+    else if (key === 'privacy') this.#pane = new PrivacyView(this.intents);
     else this.#pane = new ThreadView(this.intents);
     this.#pane.mount(this.paneHost);
   }

@@ -29,7 +29,7 @@ export class MessageListView {
 
   /**
    * @param {{retry: (id: string) => void, discard: (id: string) => void, loadOlder?: () => void,
-   *   resend?: (messageId: number) => void}} intents
+   *   resend?: (messageId: number) => void, maskMessage?: (messageId: number) => void}} intents
    */
   constructor(intents) {
     this.intents = intents;
@@ -158,7 +158,9 @@ export class MessageListView {
       h('div', { class: 'msg-meta' },
         h('span', { class: 'visually-hidden msg-who', text: m.direction === 'out' ? 'You' : 'They' }),
         h('time', { class: 'msg-time' }),
-        h('span', { class: 'msg-status' })),
+        h('span', { class: 'msg-status' }),
+      h('button', { type: 'button', class: 'link-button msg-mask', text: 'Mask',
+        'aria-label': 'Mask this message', onclick: () => this.#mask(li) })),
       h('p', { class: 'msg-error' }),
       h('details', { class: 'msg-error-detail' },
         h('summary', { text: 'Details' }),
@@ -180,6 +182,18 @@ export class MessageListView {
       if (!ok) return;
     }
     this.intents.resend?.(id);
+  }
+
+  /** Irreversible: ask first, saying so. @param {Element} li */
+  async #mask(li) {
+    const id = Number(li.getAttribute('data-message-id'));
+    if (!id) return;
+    const ok = await confirmDialog({
+      title: 'Mask this message?',
+      text: 'Its content is destroyed for good and shows as ***** everywhere. This cannot be undone, not even by you.',
+      confirm: 'Mask for good',
+    });
+    if (ok) this.intents.maskMessage?.(id);
   }
 
   /** @param {Element} li @param {(id: string) => void} action */
@@ -209,11 +223,12 @@ function refreshBubble(li, m) {
     setAttr(time, 'datetime', m.timestamp);
     return;
   }
-  li.className = `msg msg-${m.direction} status-${m.status}`;
+  li.className = `msg msg-${m.direction} status-${m.status}${m.masked ? ' msg-masked' : ''}`;
   setAttr(li, 'data-client-id', m.clientMsgId);
   setAttr(li, 'data-message-id', m.id);
   const body = /** @type {HTMLElement} */ (li.querySelector('.bubble'));
   setText(body, m.body);
+  setAttr(body, 'title', m.masked ? 'Masked: its content was destroyed for good' : null);
   body.hidden = !m.body && m.attachments.length > 0;
   refreshAttachments(/** @type {HTMLElement} */ (li.querySelector('.msg-attachments')), m.attachments);
   const time = /** @type {Element} */ (li.querySelector('.msg-time'));
@@ -229,6 +244,8 @@ function refreshBubble(li, m) {
   setText(/** @type {Element} */ (detail.querySelector('code')), m.errorDetail ?? '');
   detail.hidden = !m.error || !m.errorDetail;
   /** @type {HTMLElement} */ (li.querySelector('.msg-incomplete')).hidden = !m.incomplete;
+  // Only a stored message with content left can be masked.
+  /** @type {HTMLElement} */ (li.querySelector('.msg-mask')).hidden = m.masked || m.id === null || m.clientMsgId !== null;
   const actions = /** @type {HTMLElement} */ (li.querySelector('.msg-actions'));
   // Unsent here (refused, or waiting for the server): the user may retry now or delete it.
   const pendingFailed = Boolean(m.clientMsgId) && (m.status === 'failed' || m.status === 'waiting');

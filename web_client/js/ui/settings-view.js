@@ -47,7 +47,11 @@ export class SettingsView {
       section('Where you’re signed in', ICONS.computer, '', this.sessions, this.sessionsStatus,
         h('button', { type: 'button', class: 'button button-quiet', onclick: () => this.#revokeOthers() },
           'Sign out everywhere else')),
-      section('Security activity', ICONS.shield, 'Recent sign-ins and account changes.', this.events));
+      section('Security activity', ICONS.shield, 'Recent sign-ins and account changes.', this.events),
+      section('Privacy and your data', ICONS.lock,
+        'What Ferry stores about you, masking, how long messages are kept, who looked into your account, and deleting it.',
+        h('button', { type: 'button', class: 'button button-primary', onclick: () => intents.openPrivacy() },
+          'Privacy and your data')));
     this.root = h('section', { class: 'thread settings', 'aria-labelledby': this.heading.id },
       h('header', { class: 'pane-header' }, backButton(intents), h('div', { class: 'pane-heading' }, this.heading)),
       scroller);

@@ -5,6 +5,7 @@
 import { replyRefusal } from '../protocol/phone.js';
 import { avatar, fillAvatar } from './avatar.js';
 import { ComposeView } from './compose-view.js';
+import { confirmDialog } from './dialog.js';
 import { h, icon, setAttr, setText, uid } from './dom.js';
 import { ICONS } from './icons.js';
 import { MessageListView } from './message-list-view.js';
@@ -26,12 +27,14 @@ export class ThreadView {
       onclick: act('markUnread') }, icon(ICONS.markUnread));
     this.remove = h('button', { type: 'button', class: 'icon-button', 'aria-label': 'Delete conversation', title: 'Delete conversation',
       onclick: act('deleteThread') }, icon(ICONS.delete));
+    this.mask = h('button', { type: 'button', class: 'icon-button', 'aria-label': 'Mask conversation', title: 'Mask conversation',
+      onclick: () => this.#mask(intents) }, icon(ICONS.lock));
     this.root = h('section', { class: 'thread', 'aria-labelledby': titleId },
       h('header', { class: 'pane-header' },
         backButton(intents),
         this.avatar,
         h('div', { class: 'pane-heading' }, this.title, this.subtitle),
-        h('div', { class: 'pane-actions', role: 'toolbar', 'aria-label': 'Conversation actions' }, this.archive, this.unread, this.remove)));
+        h('div', { class: 'pane-actions', role: 'toolbar', 'aria-label': 'Conversation actions' }, this.archive, this.unread, this.mask, this.remove)));
     this.log.mount(this.root);
     this.compose.mount(this.root);
     this.noReplyText = h('p', { class: 'compose-notice', tabindex: -1 });
@@ -76,6 +79,19 @@ export class ThreadView {
     if (thread.revealKey && thread.revealKey !== this.revealed && this.log.reveal(thread.revealKey)) {
       this.revealed = thread.revealKey;
     }
+  }
+
+  /** Irreversible: ask first, saying so. @param {Record<string, Function>} intents */
+  async #mask(intents) {
+    if (this.threadId === null) return;
+    const id = this.threadId;
+    const ok = await confirmDialog({
+      title: 'Mask this conversation?',
+      text: 'The content of every message in it is destroyed for good and shows as ***** everywhere. '
+        + 'This cannot be undone, not even by you. A text not yet sent is cancelled.',
+      confirm: 'Mask for good',
+    });
+    if (ok) intents.maskThread(id);
   }
 
   focus() {

@@ -1,0 +1,1 @@
+"""The privacy promises as code: deletion, masking, retention, audited staff access."""
