@@ -305,9 +305,17 @@ class ConversationStore:
         cipher = await self._keys.cipher(account_id)
         return await runner(self._engine).read(changes_since, cipher, account_id, since, limit)
 
-    async def search(self, account_id: int, query: str, limit: int = 50) -> list[MessageView]:
+    async def search(
+        self,
+        account_id: int,
+        query: str,
+        limit: int = 50,
+        *,
+        threads: frozenset[int] | None = None,
+    ) -> list[MessageView]:
+        """Messages containing ``query``; with ``threads``, only in those conversations."""
         async with self._engine.connect() as conn:
-            return await self._views.search(conn, account_id, query, limit)
+            return await self._views.search(conn, account_id, query, limit, threads=threads)
 
 
 # ------------------------------------------- read-then-write transactions

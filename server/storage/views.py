@@ -21,6 +21,7 @@ from protocol.messages import MessageView, ThreadView
 from server.storage.attachments import views_for
 from server.storage.keys import KeyRing
 from server.storage.schema import accounts, contacts, lines, messages, threads
+from server.storage.schema import threads as threads_t
 from server.storage.sealed import BodyCipher
 
 
@@ -228,7 +229,13 @@ class Views:
         return page, has_more
 
     async def search(
-        self, conn: AsyncConnection, account_id: int, query: str, limit: int
+        self,
+        conn: AsyncConnection,
+        account_id: int,
+        query: str,
+        limit: int,
+        *,
+        threads: frozenset[int] | None = None,
     ) -> list[MessageView]:
         """Messages containing ``query`` (case-insensitive), newest first.
 
@@ -237,17 +244,20 @@ class Views:
         """
         needle = query.casefold()
         cipher = await self._keys.cipher(account_id)
-        rows = await conn.stream(
+        query_ = (
             select(messages)
-            .join(threads, threads.c.id == messages.c.thread_id)
+            .join(threads_t, threads_t.c.id == messages.c.thread_id)
             .where(
                 messages.c.account_id == account_id,
                 messages.c.deleted.is_(False),
-                threads.c.deleted.is_(False),
+                threads_t.c.deleted.is_(False),
                 messages.c.line_id.in_(verified_lines(account_id)),
             )
             .order_by(messages.c.id.desc())
         )
+        if threads is not None:  # an app limited to some conversations
+            query_ = query_.where(messages.c.thread_id.in_(sorted(threads)))
+        rows = await conn.stream(query_)
         found: list[MessageView] = []
         async for row in rows:
             view = message_view(row, cipher)
