@@ -27,8 +27,8 @@ from sqlalchemy.exc import SQLAlchemyError
 from protocol.codec import Codec, encode_text
 from protocol.errors import ProtocolError
 from protocol.messages import BrowserToServer, Changes, Ping, Pong, Resync, Subscribe
-from server.api.common import require_websocket, services
-from server.errors import Forbidden, Unauthenticated
+from server.api.common import services
+from server.errors import BadRequest, Forbidden, Unauthenticated
 from server.log import browser_logger
 from server.services import Services
 from server.storage.oauth_grants import Grant
@@ -52,7 +52,12 @@ def _ticket(request: web.Request) -> str | None:
 @routes.get("/api/v1/oauth/socket")
 async def app_socket(request: web.Request) -> web.WebSocketResponse:
     svc = services(request)
-    require_websocket(request)
+    # Checked with our protocol offered: aiohttp logs the client's protocols (the
+    # ticket among them) when none of the server's match.
+    if not web.WebSocketResponse(protocols=(PROTOCOL,)).can_prepare(request).ok:
+        raise BadRequest(
+            "This address takes websocket connections only.", code="websocket_required"
+        )
     ticket = _ticket(request)
     grant = await svc.oauth.use_ticket(ticket) if ticket else None
     if grant is None:
