@@ -706,6 +706,13 @@ OAUTH_PATHS: dict[str, dict[str, Schema]] = {
             **_PUBLIC,
         }
     },
+    "/settings/apps": {
+        "get": {
+            "summary": "Connected apps and developer apps (HTML page)",
+            "responses": {"200": {"description": "HTML page"}},
+            **_PUBLIC,
+        }
+    },
     "/oauth/token": {
         "post": _form_op(
             "Token endpoint: authorization_code (with code_verifier) or refresh_token",

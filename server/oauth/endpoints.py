@@ -17,13 +17,16 @@ from __future__ import annotations
 import functools
 import html
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Any
 
 from aiohttp import hdrs, web
 
+import web_client
 from server.api.common import json_response, read_json, services
 from server.auth.web import client_ip
 from server.errors import ApiError, NotFound
+from server.middleware import CSP
 from server.oauth import core
 from server.oauth.errors import InvalidClient, OAuthError
 from server.oauth.service import audience, error_redirect
@@ -146,9 +149,22 @@ def _problem_page(reason: str) -> web.Response:
 
 @routes.get("/oauth/consent")
 async def consent_page(request: web.Request) -> web.FileResponse:
-    from server.app import STATIC_DIR  # the app module imports this one
+    """The consent screen; an app's logo may come from its own https host."""
+    resp = _page("consent.html")
+    resp.headers["Content-Security-Policy"] = CSP.replace(
+        "img-src 'self' data:", "img-src 'self' data: https:"
+    )
+    return resp
 
-    resp = web.FileResponse(STATIC_DIR / "consent.html")
+
+@routes.get("/settings/apps")
+async def apps_page(request: web.Request) -> web.FileResponse:
+    """Connected apps and developer apps (the page loads its data over REST)."""
+    return _page("apps.html")
+
+
+def _page(name: str) -> web.FileResponse:
+    resp = web.FileResponse(Path(web_client.__file__).parent / name)
     resp.headers["Cache-Control"] = "no-cache"
     return resp
 

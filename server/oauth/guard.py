@@ -12,7 +12,8 @@ credential. Per request::
       ─▶ one line in the app's access log; CORS headers for the client's own origins
 
 CORS is answered only for origins of registered redirect URIs, and only for bearer
-requests and the client endpoints (never with credentials).
+requests, the client endpoints and the public metadata and keys (never with
+credentials).
 """
 
 from __future__ import annotations
@@ -66,6 +67,8 @@ ROUTES: dict[tuple[str, str], Rule] = {
 
 #: What the app did, when the handler says more than the route's action.
 ACTION: web.RequestKey[str] = web.RequestKey("ferry_oauth_action", str)
+#: Read by apps' pages too (no credentials involved).
+_PUBLIC_DOCUMENTS = frozenset({"/.well-known/oauth-authorization-server", "/oauth/jwks"})
 _EXPOSE = "WWW-Authenticate, Retry-After"
 _METHODS = "GET, POST, PATCH, OPTIONS"
 
@@ -98,7 +101,7 @@ def note(request: web.Request, action: str) -> None:
 async def oauth_guard(request: web.Request, handler: Handler) -> web.StreamResponse:
     if request.method == "OPTIONS" and _cors_path(request.path):
         return await _preflight(request)
-    if request.path in CLIENT_PATHS:
+    if request.path in CLIENT_PATHS or request.path in _PUBLIC_DOCUMENTS:
         request[CSRF_EXEMPT] = True
         resp = await handler(request)
         await _allow_origin(request, resp, None)

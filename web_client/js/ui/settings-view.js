@@ -47,6 +47,9 @@ export class SettingsView {
       section('Where you’re signed in', ICONS.computer, '', this.sessions, this.sessionsStatus,
         h('button', { type: 'button', class: 'button button-quiet', onclick: () => this.#revokeOthers() },
           'Sign out everywhere else')),
+      section('Connected apps', ICONS.shield,
+        'Apps you allowed to read or send your texts: what each may do, what it did, and revoke. Also your own apps.',
+        h('a', { href: '/settings/apps', class: 'button button-quiet' }, 'Connected apps and developer apps')),
       section('Security activity', ICONS.shield, 'Recent sign-ins and account changes.', this.events));
     this.root = h('section', { class: 'thread settings', 'aria-labelledby': this.heading.id },
       h('header', { class: 'pane-header' }, backButton(intents), h('div', { class: 'pane-heading' }, this.heading)),
