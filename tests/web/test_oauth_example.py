@@ -15,6 +15,7 @@ from aiohttp import web
 from playwright.async_api import Page, expect
 
 from tests.web.conftest import PASSWORD, PHONE, LiveFerry, PageProblems
+from tests.web.test_a11y import violations
 
 pytestmark = pytest.mark.browser
 
@@ -67,6 +68,7 @@ async def test_example_app_signs_in_reads_live_replies_and_is_revoked(
     await expect(page.get_by_text("Read your conversations and their messages")).to_be_visible()
     await expect(page.get_by_text("Send text messages from your number")).to_be_visible()
     assert "request=" not in page.url  # the request's handle left the address bar
+    assert await violations(page) == []  # axe: no serious or critical problems
     await page.get_by_label("Only the ones I choose").check()
     allow = page.get_by_role("button", name="Allow")
     await expect(allow).to_be_disabled()  # limited, but nothing chosen yet
@@ -102,6 +104,7 @@ async def test_example_app_signs_in_reads_live_replies_and_is_revoked(
     await expect(grant.get_by_role("heading", name="Example Inbox")).to_be_visible()
     await expect(grant.get_by_text("Until ")).to_be_visible()  # one day, not forever
     await grant.get_by_role("button", name="What it did").click()
+    assert await violations(ferry_tab) == []
     await expect(grant.get_by_text("sent a message to +15550100002")).to_be_visible()
     await expect(grant.get_by_text(f"read conversation {private}")).to_have_count(0)
     await grant.get_by_role("button", name="Revoke Example Inbox").click()
