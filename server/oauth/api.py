@@ -57,7 +57,6 @@ def _client_view(client: Client) -> dict[str, Any]:
         "name": client.name,
         "logo_uri": client.logo_uri,
         "redirect_hosts": sorted({core.origin_of(u) for u in client.redirect_uris}),
-        "verified_by_ferry": False,
     }
 
 

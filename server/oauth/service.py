@@ -95,7 +95,10 @@ class OAuth:
         await self.keys.maintain(
             self.clock.now(), self.clock.monotonic(), rotate_after=self.config.oauth_key_rotation
         )
-        await self.grants.prune(self.clock.now() - core.CODE_TTL)
+        now = self.clock.now()
+        await self.grants.prune(
+            now - core.CODE_TTL, keep_until=now - self.config.access_log_retention
+        )
 
     # ------------------------------------------------------------ registration
 

@@ -402,10 +402,20 @@ class GrantStore:
                 return None
             return int(row.grant_id)
 
-    async def prune(self, now: datetime) -> None:
+    async def prune(self, now: datetime, *, keep_until: datetime) -> None:
         """Forget expired requests, codes and tickets, and the refresh tokens of grants
-        that ended (kept meanwhile, so reuse is still recognised)."""
+        that ended (kept meanwhile, so reuse is still recognised); access-log lines, and
+        grants that ended, from before ``keep_until`` (the access log's retention)."""
         async with self._engine.begin() as conn:
+            await conn.execute(delete(log).where(log.c.at < keep_until))
+            await conn.execute(
+                delete(grants).where(
+                    or_(
+                        grants.c.revoked_at < keep_until,
+                        and_(grants.c.expires_at.is_not(None), grants.c.expires_at < keep_until),
+                    )
+                )
+            )
             await conn.execute(delete(requests).where(requests.c.expires_at < now))
             await conn.execute(delete(codes).where(codes.c.expires_at < now))
             await conn.execute(delete(tickets).where(tickets.c.expires_at < now))

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import aiohttp
 import pytest
@@ -277,7 +277,8 @@ async def test_connected_apps_show_what_each_app_did(env: Env) -> None:
     assert shown["app"] == "Inbox Helper"
     assert [s["scope"] for s in shown["scopes"]] == ["messages:read"]
     assert [c["id"] for c in shown["conversations"]] == [one, two]
-    assert shown["expires_at"] == "2026-11-26T12:00:00Z" or shown["expires_at"]
+    one_day = (env.clock.now() + timedelta(days=1)).isoformat().replace("+00:00", "Z")
+    assert shown["expires_at"] == one_day
     assert shown["last_used_at"] is not None and shown["granted_at"]
     log = (await (await env.client.get(f"/api/v1/oauth/grants/{shown['id']}/log")).json())["log"]
     assert [e["action"] for e in log] == [f"read conversation {two}", "listed conversations"]
@@ -292,3 +293,10 @@ async def test_connected_apps_show_what_each_app_did(env: Env) -> None:
     env.clock.advance(86400 + 1)
     assert (await env.client.get("/api/v1/threads", headers=auth)).status == 401
     assert (await (await env.client.get("/api/v1/oauth/grants")).json())["grants"] == []
+    # Its log is kept as long as the access log, then goes with the ended grant.
+    await env.svc.oauth.maintain()
+    assert len(await env.svc.oauth.grants.log_of(env.account_id, shown["id"])) == 2
+    env.clock.advance(env.svc.config.access_log_retention.total_seconds())
+    await env.svc.oauth.maintain()
+    assert await env.svc.oauth.grants.log_of(env.account_id, shown["id"]) == []
+    assert await env.svc.oauth.grants.grant(shown["id"]) is None
