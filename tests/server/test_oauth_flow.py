@@ -9,6 +9,7 @@ from dataclasses import replace
 import jwt
 import pytest
 
+from server.admin import rotate_oauth_key
 from tests.server.conftest import Env
 from tests.server.oauth_flow import (
     REDIRECT,
@@ -409,7 +410,15 @@ async def test_key_rotation_keeps_valid_tokens_valid(env: Env) -> None:
     ).status == 200
     new = await tokens_for(env, app)
     assert jwt.get_unverified_header(new["access_token"])["kid"] != old_kid
-    # Once every token of the old key has expired, the key leaves the JWKS.
+    # The operator rotates again, dropping the old keys (a leak): their tokens stop.
+    await rotate_oauth_key(env.svc.config, drop_old=True)
+    env.clock.advance(61)  # every node reloads its keys within a minute
+    resp = await env.client.get("/api/v1/threads", headers=bearer(new["access_token"]))
+    assert resp.status == 401
+    newest = await tokens_for(env, app)
+    resp = await env.client.get("/api/v1/threads", headers=bearer(newest["access_token"]))
+    assert resp.status == 200
+    # Once every token of a retired key has expired, the key leaves the JWKS.
     env.clock.advance(env.svc.oauth.keys.keep_retired.total_seconds() + 1)
     await env.svc.oauth.maintain()
     kids = [k["kid"] for k in (await (await env.client.get("/oauth/jwks")).json())["keys"]]
