@@ -19,17 +19,19 @@ import html
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qsl
 
 from aiohttp import hdrs, web
 
 import web_client
 from server.api.common import json_response, read_json, services
 from server.auth.web import client_ip
-from server.errors import ApiError, NotFound
+from server.errors import NotFound
 from server.middleware import CSP
 from server.oauth import core
 from server.oauth.errors import InvalidClient, OAuthError
 from server.oauth.service import audience, error_redirect
+from server.storage.oauth_clients import Client
 
 routes = web.RouteTableDef()
 
@@ -179,8 +181,6 @@ async def _form(request: web.Request) -> dict[str, str]:
     raw = await request.content.read(MAX_FORM + 1)
     if len(raw) > MAX_FORM:
         raise OAuthError("The request is too large.")
-    from urllib.parse import parse_qsl
-
     try:
         pairs = parse_qsl(raw.decode(), keep_blank_values=False, max_num_fields=20)
     except (UnicodeDecodeError, ValueError):
@@ -193,20 +193,13 @@ async def _form(request: web.Request) -> dict[str, str]:
     return form
 
 
-async def _client(request: web.Request, form: dict[str, str]) -> Any:
+async def _client(request: web.Request, form: dict[str, str]) -> Client:
+    """The authenticated client, within its rate limit (else 429, ``Retry-After``)."""
     svc = services(request)
     client = await svc.oauth.authenticate_client(form, request.headers.get(hdrs.AUTHORIZATION))
-    try:
-        await svc.oauth.limiter.check(client.client_id)
-        await svc.oauth.limiter.hit(client.client_id)
-    except ApiError as exc:
-        raise _Answered(exc.response()) from None
+    await svc.oauth.limiter.check(client.client_id)
+    await svc.oauth.limiter.hit(client.client_id)
     return client
-
-
-class _Answered(Exception):
-    def __init__(self, response: web.Response) -> None:
-        self.response = response
 
 
 @routes.post("/oauth/token")
@@ -214,10 +207,7 @@ class _Answered(Exception):
 async def token(request: web.Request) -> web.Response:
     svc = services(request)
     form = await _form(request)
-    try:
-        client = await _client(request, form)
-    except _Answered as done:
-        return done.response
+    client = await _client(request, form)
     body = await svc.oauth.token(form, client, issuer_of(request))
     return _no_store(json_response(body))
 
@@ -227,10 +217,7 @@ async def token(request: web.Request) -> web.Response:
 async def revoke(request: web.Request) -> web.Response:
     svc = services(request)
     form = await _form(request)
-    try:
-        client = await _client(request, form)
-    except _Answered as done:
-        return done.response
+    client = await _client(request, form)
     token_value = form.get("token")
     if not token_value:
         raise OAuthError("Send the token to revoke.")
@@ -246,10 +233,7 @@ async def revoke(request: web.Request) -> web.Response:
 async def introspect(request: web.Request) -> web.Response:
     svc = services(request)
     form = await _form(request)
-    try:
-        client = await _client(request, form)
-    except _Answered as done:
-        return done.response
+    client = await _client(request, form)
     if not client.confidential:
         raise InvalidClient("Introspection is for confidential clients.")
     token_value = form.get("token")
@@ -267,12 +251,9 @@ async def register(request: web.Request) -> web.Response:
     svc = services(request)
     if not svc.config.oauth_dynamic_registration:
         raise NotFound()
-    try:
-        await svc.oauth.registrations.check(client_ip(request))
-        await svc.oauth.registrations.hit(client_ip(request))
-        data = await read_json(request, MAX_FORM)
-    except ApiError as exc:
-        return exc.response()
+    await svc.oauth.registrations.check(client_ip(request))
+    await svc.oauth.registrations.hit(client_ip(request))
+    data = await read_json(request, MAX_FORM)
     method = data.get("token_endpoint_auth_method", "client_secret_basic")
     if method not in ("none", "client_secret_basic", "client_secret_post"):
         raise OAuthError("Unsupported token_endpoint_auth_method.", error="invalid_client_metadata")

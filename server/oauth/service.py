@@ -21,6 +21,7 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import unquote_plus
 
+import jwt
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from server.auth.throttle import Limiter
@@ -509,8 +510,6 @@ def _basic(header: str) -> tuple[str, str]:
 
 def _kid(token: str) -> str | None:
     """The ``kid`` of a token's header, to fetch the key before verification."""
-    import jwt
-
     if len(token) > tokens.MAX_TOKEN:
         raise ValueError("too long")
     try:
