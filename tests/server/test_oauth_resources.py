@@ -300,3 +300,19 @@ async def test_connected_apps_show_what_each_app_did(env: Env) -> None:
     await env.svc.oauth.maintain()
     assert await env.svc.oauth.grants.log_of(env.account_id, shown["id"]) == []
     assert await env.svc.oauth.grants.grant(shown["id"]) is None
+
+
+def test_every_rule_names_a_served_route(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """A typo in the guard's table would close a route to apps without anyone noticing."""
+    from server.app import create_app
+    from server.config import Config
+    from server.oauth.guard import ROUTES
+
+    app = create_app(Config(data_dir=tmp_path))
+    served = {
+        (route.method, route.resource.canonical)
+        for route in app.router.routes()
+        if route.resource is not None
+    }
+    assert set(ROUTES) <= served
+    assert all(method != "DELETE" for method, _ in ROUTES)  # apps never delete
