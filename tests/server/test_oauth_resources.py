@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 from datetime import UTC, datetime, timedelta
 
 import aiohttp
@@ -231,7 +232,10 @@ async def test_live_updates_by_ticket_follow_the_limit_and_stop_on_revocation(en
 
 
 @SQLITE_ONLY
-async def test_tickets_are_single_use_and_bound_to_the_app_origin(env: Env) -> None:
+async def test_tickets_are_single_use_and_bound_to_the_app_origin(
+    env: Env, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
     app = await register(env)
     got = await tokens_for(env, app)
     resp = await env.client.post("/api/v1/oauth/socket-ticket", headers=bearer(got["access_token"]))
@@ -249,6 +253,7 @@ async def test_tickets_are_single_use_and_bound_to_the_app_origin(env: Env) -> N
             headers={"Origin": APP_ORIGIN},
         )
     assert again.value.status == 401
+    assert ticket not in caplog.text  # refused or not, a ticket is never logged
     with pytest.raises(aiohttp.WSServerHandshakeError) as evil:
         await _socket(env, got["access_token"], origin="https://evil.test")
     assert evil.value.status == 403
