@@ -38,6 +38,7 @@ routes = web.RouteTableDef()
 PROTOCOL = "ferry.v1"
 _TICKET_PREFIX = "ticket."
 MAX_MESSAGE = 4096
+_NO_TICKET = "Open the socket with a fresh ticket: protocols ferry.v1 and ticket.<ticket>."
 _codec: Codec[BrowserToServer] = Codec(BrowserToServer, max_size=MAX_MESSAGE)
 
 
@@ -52,19 +53,21 @@ def _ticket(request: web.Request) -> str | None:
 @routes.get("/api/v1/oauth/socket")
 async def app_socket(request: web.Request) -> web.WebSocketResponse:
     svc = services(request)
-    # Checked with our protocol offered: aiohttp logs the client's protocols (the
-    # ticket among them) when none of the server's match.
-    if not web.WebSocketResponse(protocols=(PROTOCOL,)).can_prepare(request).ok:
-        raise BadRequest(
-            "This address takes websocket connections only.", code="websocket_required"
-        )
+    not_a_socket = BadRequest(
+        "This address takes websocket connections only.", code="websocket_required"
+    )
+    if request.headers.get(hdrs.UPGRADE, "").lower() != "websocket":
+        raise not_a_socket
     ticket = _ticket(request)
-    grant = await svc.oauth.use_ticket(ticket) if ticket else None
+    if ticket is None:
+        raise Unauthenticated(_NO_TICKET, code="invalid_ticket")
+    # Only now: aiohttp logs the offered subprotocols (the ticket among them) when none
+    # of them is ours.
+    if not web.WebSocketResponse(protocols=(PROTOCOL,)).can_prepare(request).ok:
+        raise not_a_socket
+    grant = await svc.oauth.use_ticket(ticket)
     if grant is None:
-        raise Unauthenticated(
-            "Open the socket with a fresh ticket: protocols ferry.v1 and ticket.<ticket>.",
-            code="invalid_ticket",
-        )
+        raise Unauthenticated(_NO_TICKET, code="invalid_ticket")
     origin = request.headers.get(hdrs.ORIGIN)
     if origin is not None and origin not in await svc.oauth.clients.origins_of(grant.client_id):
         raise Forbidden("This page is not one of the app's.", code="origin_rejected")

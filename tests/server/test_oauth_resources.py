@@ -253,6 +253,9 @@ async def test_tickets_are_single_use_and_bound_to_the_app_origin(
             headers={"Origin": APP_ORIGIN},
         )
     assert again.value.status == 401
+    with pytest.raises(aiohttp.WSServerHandshakeError) as alone:  # without ferry.v1
+        await env.client.ws_connect("/api/v1/oauth/socket", protocols=(f"ticket.{ticket}",))
+    assert alone.value.status == 401
     assert ticket not in caplog.text  # refused or not, a ticket is never logged
     with pytest.raises(aiohttp.WSServerHandshakeError) as evil:
         await _socket(env, got["access_token"], origin="https://evil.test")
