@@ -60,7 +60,10 @@ def main() -> None:
     parser.add_argument("--port", type=int, default=8765)
     args = parser.parse_args()
     print(json.dumps({"open": f"http://127.0.0.1:{args.port}/"}))
-    web.run_app(make_app(args.ferry, args.client_id), host="127.0.0.1", port=args.port)
+    # No access log: the callback's URL carries the authorization code.
+    web.run_app(
+        make_app(args.ferry, args.client_id), host="127.0.0.1", port=args.port, access_log=None
+    )
 
 
 if __name__ == "__main__":
