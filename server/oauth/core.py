@@ -51,6 +51,8 @@ TICKET_TTL = timedelta(seconds=30)
 MAX_ACCESS_TTL = 600
 
 MAX_URI = 500
+#: Most conversations a limited grant may name: they travel in every access token.
+MAX_CHOSEN = 100
 MAX_STATE = 500
 MAX_REDIRECTS = 5
 _VERIFIER = re.compile(r"[A-Za-z0-9\-._~]{43,128}")
@@ -264,8 +266,10 @@ def chosen_threads(chosen: object, available: Iterable[int]) -> tuple[int, ...] 
     """
     if chosen is None:
         return None
-    if not isinstance(chosen, list) or not chosen or len(chosen) > 1000:
+    if not isinstance(chosen, list) or not chosen:
         raise ValueError("choose at least one conversation, or all")
+    if len(chosen) > MAX_CHOSEN:
+        raise ValueError(f"choose at most {MAX_CHOSEN}, or all")
     own = set(available)
     if any(isinstance(t, bool) or not isinstance(t, int) or t not in own for t in chosen):
         raise ValueError("choose among your own conversations")

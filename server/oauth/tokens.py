@@ -23,7 +23,8 @@ ALGORITHM = "EdDSA"
 TYP = "at+jwt"
 #: Clock difference between nodes tolerated for ``iat``/``nbf`` (never for ``exp``).
 SKEW = 30
-MAX_TOKEN = 4096
+#: Longest token read (a grant's conversation list is bounded: core.MAX_CHOSEN).
+MAX_TOKEN = 8192
 _KID = re.compile(r"[A-Za-z0-9_-]{1,32}")
 _REQUIRED = ["iss", "aud", "sub", "exp", "iat", "jti", "client_id", "scope", "grant"]
 

@@ -125,7 +125,7 @@ def test_other_jwt_types_and_missing_claims_are_refused() -> None:
     forged = _forge({"alg": "EdDSA", "typ": "at+jwt", "kid": "k1"}, tampered, lambda _: "x")
     with pytest.raises(InvalidToken):
         _verify(forged)
-    for junk in ("", "a.b", "a.b.c", "x" * 5000):
+    for junk in ("", "a.b", "a.b.c", "x" * 9000):
         with pytest.raises(InvalidToken):
             _verify(junk)
 
@@ -159,6 +159,13 @@ def test_redirect_uri_rules_and_origins() -> None:
     assert core.origin_of("https://App.example:443/cb") == "https://app.example"
     assert core.origin_of("http://127.0.0.1:8080/cb") == "http://127.0.0.1:8080"
     assert core.origin_of("http://[::1]:80/cb") == "http://[::1]"
+
+
+def test_the_largest_conversation_limit_fits_a_token() -> None:
+    many = tuple(range(10**15, 10**15 + core.MAX_CHOSEN))
+    assert _verify(_sign(_claims(threads=many))).threads == many
+    with pytest.raises(ValueError):
+        core.chosen_threads(list(range(core.MAX_CHOSEN + 1)), range(1000))
 
 
 def test_scopes_never_grow() -> None:
