@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 
 from sqlalchemy.engine import make_url
@@ -18,12 +19,15 @@ from server.clock import SystemClock
 from server.config import Config
 from server.continuity import renew_mark
 from server.keys import key_path, load_server_key
+from server.oauth.keys import SigningKeys
 from server.storage.accounts import AccountStore
 from server.storage.devices import DeviceStore
 from server.storage.engine import create_engine, migrate
 from server.storage.epochs import rotate_all_epochs
 from server.storage.lines import LineStore
+from server.storage.oauth_clients import KeyStore
 from server.storage.pairing import DeviceLimit, PairingStore, TooManyCodes
+from server.storage.sealed import load_master_key
 from server.tls import server_tls
 
 
@@ -166,6 +170,25 @@ async def new_epoch(config: Config) -> int:
     try:
         await migrate(engine)
         return await rotate_all_epochs(engine)
+    finally:
+        await engine.dispose()
+
+
+async def rotate_oauth_key(config: Config, *, drop_old: bool) -> str:
+    """A new signing key for OAuth access tokens; its kid. The old keys keep verifying
+    the tokens they signed (at most ``FERRY_OAUTH_ACCESS_TTL``) unless ``drop_old``
+    (a leaked key): then their tokens stop on every node within a minute, and apps get
+    new ones with their refresh tokens."""
+    engine = create_engine(config.db_url)
+    try:
+        await migrate(engine)
+        store = KeyStore(engine)
+        ring = SigningKeys(store, load_master_key(config.data_dir), access_ttl=0)
+        clock = SystemClock()
+        kid = await ring.rotate(clock.now(), clock.monotonic())
+        if drop_old:
+            await store.drop_retired(clock.now() + timedelta(seconds=1))
+        return kid
     finally:
         await engine.dispose()
 

@@ -38,6 +38,10 @@ from server.middleware import (
     errors_middleware,
     security_headers,
 )
+from server.oauth import api as oauth_api
+from server.oauth import endpoints as oauth_endpoints
+from server.oauth import live as oauth_live
+from server.oauth.guard import oauth_guard
 from server.services import Services
 from server.shutdown import BACKGROUND_SHARE, close_sockets
 from server.storage.compaction import Compacted, compact
@@ -61,7 +65,7 @@ def create_app(
     goes into pairing URIs so bridges can pin it.
     """
     app = web.Application(
-        middlewares=[access_log_middleware, errors_middleware, csrf_middleware],
+        middlewares=[access_log_middleware, errors_middleware, oauth_guard, csrf_middleware],
         client_max_size=config.max_body_bytes,
     )
     app.on_response_prepare.append(security_headers)
@@ -90,6 +94,7 @@ def create_app(
         if sealed := await svc.keys.seal_legacy_bodies():
             server_logger.info("sealed %d message bodies stored before encryption at rest", sealed)
         app[SERVICES] = svc
+        await svc.oauth.maintain()
         await _check_continuity(svc)
         await svc.start()
         yield
@@ -151,6 +156,17 @@ def create_app(
             lambda a: _check_continuity(a[SERVICES]),
         )
     )
+    # OAuth: keys rotate on time, expired records go, revoked apps' sockets close.
+    app.cleanup_ctx.append(
+        periodic("oauth-maintenance", lambda a: 3600.0, lambda a: a[SERVICES].oauth.maintain())
+    )
+    app.cleanup_ctx.append(
+        periodic(
+            "oauth-socket-sweep",
+            lambda a: min(2.0, a[SERVICES].config.sweep_interval),
+            lambda a: a[SERVICES].oauth.sweep_sockets(),
+        )
+    )
     app.on_shutdown.append(close_sockets)
     app.router.add_routes(session.routes)
     app.router.add_routes(accounts.routes)
@@ -164,6 +180,9 @@ def create_app(
     app.router.add_routes(privacy.routes)
     app.router.add_routes(device.routes)
     app.router.add_routes(browser.routes)
+    app.router.add_routes(oauth_endpoints.routes)
+    app.router.add_routes(oauth_api.routes)
+    app.router.add_routes(oauth_live.routes)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
     app.router.add_get("/metrics", metrics)

@@ -129,6 +129,17 @@ def _parser() -> argparse.ArgumentParser:
     )
     _server_args(ne)
     ne.set_defaults(func=_new_epoch)
+    ok = asub.add_parser(
+        "oauth-rotate-key",
+        help="a new signing key for OAuth access tokens (the old ones verify until expiry)",
+    )
+    ok.add_argument(
+        "--drop-old",
+        action="store_true",
+        help="the old key leaked: its tokens stop now (apps refresh theirs)",
+    )
+    _server_args(ok)
+    ok.set_defaults(func=_oauth_rotate_key)
     bk = asub.add_parser(
         "backup",
         help="copy the SQLite database while the server runs (keys not included)",
@@ -479,6 +490,15 @@ def _new_epoch(ns: argparse.Namespace) -> int:
 
     count = asyncio.run(new_epoch(_config(ns)))
     print(f"new cursor epoch for {count} account(s): browsers will refetch their conversations")
+    return 0
+
+
+def _oauth_rotate_key(ns: argparse.Namespace) -> int:
+    from server.admin import rotate_oauth_key
+
+    kid = asyncio.run(rotate_oauth_key(_config(ns), drop_old=ns.drop_old))
+    dropped = "; the old keys are gone" if ns.drop_old else ""
+    print(f"new OAuth signing key {kid}{dropped} (other nodes use it within a minute)")
     return 0
 
 

@@ -125,6 +125,17 @@ class Config:
     shutdown_timeout: float = 10.0
     #: ``text`` (one readable line per event) or ``json`` (one JSON object per line).
     log_format: str = "text"
+    #: Third-party clients may register themselves (RFC 7591) at ``/oauth/register``
+    #: (``FERRY_OAUTH_DYNAMIC_REGISTRATION``); otherwise only signed-in users register
+    #: apps, in settings.
+    oauth_dynamic_registration: bool = False
+    #: Life of an OAuth access token, seconds (``FERRY_OAUTH_ACCESS_TTL``, 30 to 600).
+    oauth_access_ttl: int = 300
+    #: The signing key of access tokens is replaced this often (``FERRY_OAUTH_KEY_DAYS``).
+    oauth_key_rotation: timedelta = timedelta(days=30)
+    #: Requests one OAuth client may make per minute, all its users together
+    #: (``FERRY_OAUTH_RATE_LIMIT``).
+    oauth_rate_limit: int = 600
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     @property
@@ -204,6 +215,12 @@ class Config:
             )
         if not 0.1 <= self.sweep_interval <= 3600:
             raise ConfigError("FERRY_SWEEP_INTERVAL must be 0.1 to 3600 seconds")
+        if not 30 <= self.oauth_access_ttl <= 600:
+            raise ConfigError("FERRY_OAUTH_ACCESS_TTL must be 30 to 600 seconds")
+        if not 1 <= self.oauth_rate_limit <= 1_000_000:
+            raise ConfigError("FERRY_OAUTH_RATE_LIMIT must be 1 to 1000000 a minute")
+        if not timedelta(days=1) <= self.oauth_key_rotation <= timedelta(days=365):
+            raise ConfigError("FERRY_OAUTH_KEY_DAYS must be 1 to 365")
         if self.sms_gateway == "device" and self.gateway_device_id is None:
             raise ConfigError("the 'device' SMS gateway needs FERRY_GATEWAY_DEVICE_ID")
         return self
@@ -277,6 +294,16 @@ class Config:
                 values["log_format"] = env["FERRY_LOG_FORMAT"].strip().lower()
             if "FERRY_ACCESS_LOG_DAYS" in env:
                 values["access_log_retention"] = timedelta(days=int(env["FERRY_ACCESS_LOG_DAYS"]))
+            if "FERRY_OAUTH_DYNAMIC_REGISTRATION" in env:
+                values["oauth_dynamic_registration"] = env[
+                    "FERRY_OAUTH_DYNAMIC_REGISTRATION"
+                ].lower() in ("1", "true", "yes", "on")
+            if "FERRY_OAUTH_ACCESS_TTL" in env:
+                values["oauth_access_ttl"] = int(env["FERRY_OAUTH_ACCESS_TTL"])
+            if "FERRY_OAUTH_KEY_DAYS" in env:
+                values["oauth_key_rotation"] = timedelta(days=int(env["FERRY_OAUTH_KEY_DAYS"]))
+            if "FERRY_OAUTH_RATE_LIMIT" in env:
+                values["oauth_rate_limit"] = int(env["FERRY_OAUTH_RATE_LIMIT"])
         except ValueError as exc:
             raise ConfigError(f"bad FERRY_* value: {exc}") from None
         values.update({k: v for k, v in overrides.items() if v is not None})

@@ -7,7 +7,7 @@ from collections.abc import Awaitable, Callable
 from aiohttp import web
 
 from server.api.common import services
-from server.auth.web import client_ip, origin_allowed
+from server.auth.web import CSRF_EXEMPT, client_ip, origin_allowed
 from server.errors import ApiError, Forbidden, NotFound, PayloadTooLarge
 from server.log import server_logger
 
@@ -61,7 +61,7 @@ async def errors_middleware(request: web.Request, handler: Handler) -> web.Strea
 
 @web.middleware
 async def csrf_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    if request.method in _UNSAFE:
+    if request.method in _UNSAFE and not request.get(CSRF_EXEMPT):
         svc = services(request)
         if request.headers.get("Sec-Fetch-Site") == "cross-site" or not origin_allowed(
             request, svc

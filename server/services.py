@@ -34,6 +34,7 @@ from server.hub import (
     OutboxHint,
 )
 from server.nodes import catchup
+from server.oauth.service import OAuth
 from server.sms_gateway.device import carry_out
 from server.sms_gateway.factory import build_gateway
 from server.storage import erasure, retention
@@ -109,6 +110,8 @@ class Services:
     sockets: weakref.WeakSet[web.WebSocketResponse] = field(default_factory=weakref.WeakSet)
     #: Pushes live changes to browser sockets (set by ``build``: it needs the services).
     fanout: Fanout = field(init=False)
+    #: Third-party clients: the authorization server and its records (``server/oauth``).
+    oauth: OAuth = field(init=False)
 
     @classmethod
     def build(
@@ -193,7 +196,27 @@ class Services:
             unauthenticated=unauthenticated,
             tls_pin=tls_pin,
         )
+        svc.oauth = OAuth(
+            engine,
+            master_key,
+            clock,
+            config,
+            limiter=Limiter(
+                Throttle(clock, limit=config.oauth_rate_limit, window=60),
+                name="oauth-client",
+                clock=clock,
+                shared=shared,
+                message="This app is making too many requests; try again shortly.",
+            ),
+            registrations=Limiter(
+                Throttle(clock, limit=20, window=3600),
+                name="oauth-register",
+                clock=clock,
+                shared=shared,
+            ),
+        )
         hub.observe(svc._observe)
+        hub.observe(svc.oauth.wakeups.observe)
         hub.on_order(svc.apply_order)
         hub.on_request(lambda request: carry_out(registry, code_key, request))
         from server.ws.device_views import device_views  # it reads these services

@@ -18,6 +18,7 @@ from server.api.common import id_param, services
 from server.auth.web import verified_account
 from server.errors import NotFound
 from server.log import server_logger
+from server.oauth.guard import thread_limit
 from server.storage.attachments import AttachmentFile, Unreadable
 
 routes = web.RouteTableDef()
@@ -39,7 +40,7 @@ async def download(request: web.Request) -> web.Response:
     account = await verified_account(request, svc)
     attachment_id = id_param(request, "attachment_id")
     try:
-        found = await svc.attachments.open(account.id, attachment_id)
+        found = await svc.attachments.open(account.id, attachment_id, threads=thread_limit(request))
     except Unreadable:
         # Its sealed bytes do not match its row: moved or tampered with in the database.
         server_logger.warning("attachment %d does not open; answered not found", attachment_id)

@@ -19,6 +19,7 @@ from server.api.common import (
 from server.auth.web import verified_account
 from server.errors import BadRequest, Forbidden, NotFound
 from server.hub import ChangesHint
+from server.oauth.guard import check_thread, note, thread_limit
 from server.services import Services
 from server.storage.lines import Line
 from server.ws.device_views import device_views
@@ -29,7 +30,10 @@ MAX_BODY_CHARS = 1600  # ten concatenated SMS; longer texts belong in MMS or cha
 
 
 def _thread_id(request: web.Request) -> int:
-    return id_param(request, "thread_id")
+    """The thread of the path; 404 outside an app's conversation limit."""
+    thread_id = id_param(request, "thread_id")
+    check_thread(request, thread_id)
+    return thread_id
 
 
 @routes.get("/api/v1/threads")
@@ -37,6 +41,9 @@ async def list_threads(request: web.Request) -> web.Response:
     svc = services(request)
     account = await verified_account(request, svc)
     threads, seq, epoch = await svc.conversations.snapshot(account.id)
+    limit = thread_limit(request)
+    if limit is not None:  # an app limited to some conversations sees only those
+        threads = [t for t in threads if t.id in limit]
     return json_response({"threads": threads, "seq": seq, "epoch": epoch})
 
 
@@ -122,7 +129,9 @@ async def search(request: web.Request) -> web.Response:
         raise BadRequest("Search for 2 to 100 characters.", code="invalid_parameter")
     limit = int_query(request, "limit", 50, 1, 200)
     before = int_query(request, "before", None, 1, MAX_ID)
-    page = await svc.search.page(account.id, query, limit, before)
+    page = await svc.search.page(
+        account.id, query, limit, before, threads=thread_limit(request)
+    )
     return json_response(
         {"messages": page.messages, "before": page.before, "scanned": page.scanned}
     )
@@ -155,12 +164,29 @@ async def send_message(request: web.Request) -> web.Response:
     client_msg_id = string_field(data, "client_msg_id", max_len=64, code="invalid_client_msg_id")
     line = await _sending_line(svc, account.id, data.get("line_id"))
     to = _recipient(to_text, line.number)
+    allowed = thread_limit(request)
+    if allowed is not None:
+        await _within_limit(svc, account.id, allowed, line.id, to)
     message = await svc.conversations.create_outgoing(
         account.id, line.id, to, body, client_msg_id, svc.clock.now()
     )
+    if allowed is not None and message.thread_id not in allowed:
+        # Only a reused client_msg_id of another conversation gets here: say nothing of it.
+        raise BadRequest("Use a new client_msg_id.", code="invalid_client_msg_id")
+    note(request, f"sent a message to {to} in conversation {message.thread_id}")
     svc.hub.publish(account.id, ChangesHint(message.seq))
     svc.registry.wake_outbox(account.id)
     return json_response({"message": message}, status=201)
+
+
+async def _within_limit(
+    svc: Services, account_id: int, allowed: frozenset[int], line_id: int, to: str
+) -> None:
+    """An app limited to some conversations sends only into those (404 otherwise, as
+    for a conversation that does not exist)."""
+    threads, _, _ = await svc.conversations.snapshot(account_id)
+    if not any(t.id in allowed and t.line_id == line_id and t.peer == to for t in threads):
+        raise NotFound("The app may not write to this conversation.")
 
 
 def _recipient(text: str, line_number: str) -> str:
@@ -223,6 +249,11 @@ async def list_contacts(request: web.Request) -> web.Response:
     svc = services(request)
     account = await verified_account(request, svc)
     found = await svc.contacts.for_account(account.id)
+    limit = thread_limit(request)
+    if limit is not None:  # only the people of the granted conversations
+        threads, _, _ = await svc.conversations.snapshot(account.id)
+        peers = {(t.line_id, t.peer) for t in threads if t.id in limit}
+        found = [c for c in found if (c.line_id, c.number) in peers]
     return json_response(
         {
             "contacts": [

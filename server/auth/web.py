@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import secrets
 from dataclasses import dataclass
+from typing import Any
 
 from aiohttp import hdrs, web
 
@@ -14,6 +15,11 @@ from server.proxies import client_address
 from server.services import Services
 from server.storage.accounts import Account
 from server.storage.sessions import session_handle
+
+#: Request keys: the verified bearer token of an app's request (``server.oauth.guard``),
+#: and "this request carries no cookie credential" (the CSRF check does not apply).
+BEARER: web.RequestKey[Any] = web.RequestKey("ferry_bearer", object)
+CSRF_EXEMPT: web.RequestKey[bool] = web.RequestKey("ferry_csrf_exempt", bool)
 
 DEV_COOKIE = "ferry_session"
 SECURE_COOKIE = "__Host-ferry_session"
@@ -103,9 +109,21 @@ async def start_session(
 async def authenticate(request: web.Request, services: Services) -> Principal:
     """The signed-in account and its session.
 
+    For an app's request (a bearer token checked by ``server.oauth.guard``): the
+    account that granted it; the cookie is never read then, nor when an
+    ``Authorization`` header came without passing the guard.
+
     Raises:
         Unauthenticated: no valid session.
     """
+    bearer = request.get(BEARER)
+    if bearer is not None:
+        account = await services.accounts.get(bearer.claims.account_id)
+        if account is None:
+            raise Unauthenticated()
+        return Principal(account, f"oauth-grant-{bearer.grant.id}")
+    if hdrs.AUTHORIZATION in request.headers:
+        raise Unauthenticated("Send either a session cookie or a bearer token, not both.")
     sid = session_id(request, services)
     if sid is None:
         raise Unauthenticated()

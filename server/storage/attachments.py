@@ -258,8 +258,10 @@ class AttachmentStore:
         self._engine = engine
         self._keys = keys
 
-    async def open(self, account_id: int, attachment_id: int) -> AttachmentFile:
-        """The attachment, opened.
+    async def open(
+        self, account_id: int, attachment_id: int, *, threads: frozenset[int] | None = None
+    ) -> AttachmentFile:
+        """The attachment, opened (with ``threads``: only of those conversations).
 
         Raises:
             Unreadable: it does not open (moved between rows, or tampered with).
@@ -285,6 +287,8 @@ class AttachmentStore:
                 lines.c.verified_at.is_not(None),
             )
         )
+        if threads is not None:
+            query = query.where(messages.c.thread_id.in_(sorted(threads)))
         async with self._engine.connect() as conn:
             row = (await conn.execute(query)).first()
         if row is None:

@@ -449,3 +449,125 @@ staff_access = Table(
     UniqueConstraint("prev_hash", name="uq_staff_access_prev_hash"),
     Index("ix_staff_access_account", "account_id", "id"),
 )
+
+
+# ------------------------------------------------------------------ OAuth (server/oauth)
+#
+# Third-party clients act for a user after consent. Every secret (client secrets,
+# authorization request handles, codes, refresh tokens, socket tickets) is stored as its
+# SHA-256 only; access tokens are signed JWTs and are not stored at all.
+
+# Signing keys of access tokens. The private half is sealed with the master key; a
+# retired key signs nothing more but stays in the JWKS until its last token has expired.
+oauth_keys = Table(
+    "oauth_keys",
+    metadata,
+    Column("kid", NulFree(32), primary_key=True),
+    Column("private_sealed", LargeBinary, nullable=False),
+    Column("public_raw", LargeBinary(32), nullable=False),
+    Column("created_at", UtcDateTime(), nullable=False),
+    Column("retired_at", UtcDateTime()),
+)
+
+oauth_clients = Table(
+    "oauth_clients",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("client_id", NulFree(64), nullable=False, unique=True),
+    # The developer who registered it in settings; NULL: registered dynamically (RFC 7591).
+    Column("account_id", ForeignKey("accounts.id", ondelete="CASCADE")),
+    Column("name", NulFree(100), nullable=False),
+    Column("logo_uri", NulFree(500)),
+    # SHA-256 of the secret of a confidential client; NULL: a public client (PKCE only).
+    Column("secret_hash", LargeBinary(32)),
+    Column("created_at", UtcDateTime(), nullable=False),
+    Index("ix_oauth_clients_account", "account_id"),
+)
+
+# Redirect URIs, matched exactly; ``origin`` answers CORS for the client's pages.
+oauth_redirects = Table(
+    "oauth_redirects",
+    metadata,
+    Column("client_pk", ForeignKey("oauth_clients.id", ondelete="CASCADE"), primary_key=True),
+    Column("uri", NulFree(500), primary_key=True),
+    Column("origin", NulFree(300), nullable=False),
+    Index("ix_oauth_redirects_origin", "origin"),
+)
+
+# An authorization request waiting for the user's decision on the consent screen.
+oauth_requests = Table(
+    "oauth_requests",
+    metadata,
+    Column("id_hash", LargeBinary(32), primary_key=True),
+    Column("client_pk", ForeignKey("oauth_clients.id", ondelete="CASCADE"), nullable=False),
+    Column("redirect_uri", NulFree(500), nullable=False),
+    Column("scope", NulFree(200), nullable=False),
+    Column("state", NulFree(500)),
+    Column("challenge", NulFree(128), nullable=False),
+    Column("created_at", UtcDateTime(), nullable=False),
+    Column("expires_at", UtcDateTime(), nullable=False),
+    Column("used_at", UtcDateTime()),
+)
+
+# What a user granted a client: the scopes and conversations ticked, for how long.
+oauth_grants = Table(
+    "oauth_grants",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("account_id", ForeignKey("accounts.id", ondelete="CASCADE"), nullable=False),
+    Column("client_pk", ForeignKey("oauth_clients.id", ondelete="CASCADE"), nullable=False),
+    Column("scope", NulFree(200), nullable=False),
+    # JSON list of thread ids; NULL: every conversation.
+    Column("threads", Text),
+    Column("created_at", UtcDateTime(), nullable=False),
+    # NULL: until revoked.
+    Column("expires_at", UtcDateTime()),
+    Column("revoked_at", UtcDateTime()),
+    Column("last_used_at", UtcDateTime()),
+    Index("ix_oauth_grants_account", "account_id"),
+)
+
+oauth_codes = Table(
+    "oauth_codes",
+    metadata,
+    Column("code_hash", LargeBinary(32), primary_key=True),
+    Column("grant_id", ForeignKey("oauth_grants.id", ondelete="CASCADE"), nullable=False),
+    Column("redirect_uri", NulFree(500), nullable=False),
+    Column("challenge", NulFree(128), nullable=False),
+    Column("expires_at", UtcDateTime(), nullable=False),
+    Column("used_at", UtcDateTime()),
+)
+
+# Refresh tokens: one live per grant; a used one is kept so its reuse is recognised.
+oauth_refresh = Table(
+    "oauth_refresh",
+    metadata,
+    Column("token_hash", LargeBinary(32), primary_key=True),
+    Column("grant_id", ForeignKey("oauth_grants.id", ondelete="CASCADE"), nullable=False),
+    Column("scope", NulFree(200), nullable=False),
+    Column("created_at", UtcDateTime(), nullable=False),
+    Column("used_at", UtcDateTime()),
+    Index("ix_oauth_refresh_grant", "grant_id"),
+)
+
+# One-time socket tickets (live updates without a token in the URL).
+oauth_tickets = Table(
+    "oauth_tickets",
+    metadata,
+    Column("ticket_hash", LargeBinary(32), primary_key=True),
+    Column("grant_id", ForeignKey("oauth_grants.id", ondelete="CASCADE"), nullable=False),
+    Column("expires_at", UtcDateTime(), nullable=False),
+)
+
+# What each app did, for the user's "Connected apps" page: never bodies or tokens.
+oauth_log = Table(
+    "oauth_log",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("grant_id", ForeignKey("oauth_grants.id", ondelete="CASCADE"), nullable=False),
+    Column("at", UtcDateTime(), nullable=False),
+    Column("ip", NulFree(64)),
+    Column("action", NulFree(120), nullable=False),
+    Column("status", Integer, nullable=False),
+    Index("ix_oauth_log_grant", "grant_id", "id"),
+)

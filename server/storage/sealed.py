@@ -174,3 +174,17 @@ class BodyCipher:
 
     def _blob_aad(self, context: bytes) -> bytes:
         return b"ferry-blob:" + self._account + b":" + context
+
+
+def seal_secret(master: bytes, data: bytes, label: bytes) -> bytes:
+    """Seal a server secret (an OAuth signing key) with the master key, bound to ``label``."""
+    return _seal(master, data, b"ferry-secret:" + label)
+
+
+def open_secret(master: bytes, blob: bytes, label: bytes) -> bytes:
+    """Open what :func:`seal_secret` sealed with the same ``label``.
+
+    Raises:
+        SealError: another master key, another label, or tampered with.
+    """
+    return _open(master, blob, b"ferry-secret:" + label)

@@ -103,10 +103,18 @@ class Search:
         self._slots = asyncio.Semaphore(workers)
 
     async def page(
-        self, account_id: int, query: str, limit: int, before: int | None = None
+        self,
+        account_id: int,
+        query: str,
+        limit: int,
+        before: int | None = None,
+        *,
+        threads: frozenset[int] | None = None,
     ) -> SearchPage:
         """Up to ``limit`` messages holding ``query`` (case-insensitive), with seq below
-        ``before`` (``None``: from the newest)."""
+        ``before`` (``None``: from the newest); with ``threads``, only in those
+        conversations (an app limited to some)."""
+        scan = _SCAN if threads is None else _SCAN.where(messages.c.thread_id.in_(sorted(threads)))
         needle = query.casefold()
         cipher = await self._keys.cipher(account_id)
         deadline = self._clock.monotonic() + self._budget
@@ -117,7 +125,7 @@ class Search:
             async with self._engine.connect() as conn:
                 rows = (
                     await conn.execute(
-                        _SCAN,
+                        scan,
                         {"account_id": account_id, "before": cursor, "rows": self._scan_rows},
                     )
                 ).all()

@@ -217,6 +217,7 @@ const EVENT_WORDS = {
   retention_changed: 'How long messages are kept changed',
   troubleshooting_granted: 'Operators allowed to read your messages for a while',
   troubleshooting_ended: 'Operators’ access to your messages ended',
+  app_granted: 'An app was allowed to use your account', app_revoked: 'An app’s access was revoked',
 };
 
 /** @param {string} kind e.g. "login_failed" */
