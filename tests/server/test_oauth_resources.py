@@ -36,8 +36,8 @@ async def _attachment_in(env: Env, peer: str) -> int:
         attachments=(Attachment(mime="image/png", data=PNG),),
     )  # fmt: skip
     await env.svc.conversations.ingest_inbound(env.account_id, env.device_id, [item], item.sent_at)
-    found = await env.svc.conversations.search(env.account_id, "a picture", 1)
-    return found[0].attachments[0].id
+    found = await env.svc.search.page(env.account_id, "a picture", 1)
+    return found.messages[0].attachments[0].id
 
 
 async def test_a_token_limited_to_two_conversations_never_sees_the_third(env: Env) -> None:
