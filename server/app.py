@@ -13,6 +13,7 @@ import web_client
 from server.api import (
     accounts,
     attachments,
+    consent,
     conversations,
     devices,
     lines,
@@ -140,6 +141,7 @@ def create_app(
     app.router.add_routes(phone.routes)
     app.router.add_routes(openapi.routes)
     app.router.add_routes(conversations.routes)
+    app.router.add_routes(consent.routes)
     app.router.add_routes(attachments.routes)
     app.router.add_routes(devices.routes)
     app.router.add_routes(pairing.routes)

@@ -44,6 +44,7 @@ from server.storage.conversations import ConversationStore
 from server.storage.devices import DeviceStore
 from server.storage.keys import KeyRing
 from server.storage.lines import LineStore
+from server.storage.optouts import OptOutStore
 from server.storage.outbox import OutboxStore
 from server.storage.pairing import PairingStore
 from server.storage.security import SecurityEventStore
@@ -68,6 +69,8 @@ class Services:
     outbox: OutboxStore
     attachments: AttachmentStore
     contacts: ContactStore
+    #: Peers who replied STOP on a line (written by the ingest transaction).
+    optouts: OptOutStore
     events: SecurityEventStore
     hub: Hub
     registry: DeviceRegistry
@@ -138,6 +141,7 @@ class Services:
             outbox=OutboxStore(engine, keys),
             attachments=AttachmentStore(engine, keys),
             contacts=ContactStore(engine),
+            optouts=OptOutStore(engine),
             events=events,
             hub=hub,
             registry=registry,

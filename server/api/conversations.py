@@ -17,10 +17,11 @@ from server.api.common import (
     string_field,
 )
 from server.auth.web import verified_account
-from server.errors import BadRequest, Forbidden, NotFound
+from server.errors import BadRequest, Conflict, Forbidden, NotFound
 from server.hub import ChangesHint
 from server.services import Services
 from server.storage.lines import Line
+from server.storage.optouts import OptedOut
 from server.ws.device_views import device_views
 
 routes = web.RouteTableDef()
@@ -134,7 +135,8 @@ async def _changed(svc: Services, account_id: int, action: Callable[[], Awaitabl
 async def send_message(request: web.Request) -> web.Response:
     """Send an SMS. ``to`` is a number as people write it on the sending line (national
     spellings for the line's country, or international) or a short code; a sender name
-    cannot receive texts and is refused with ``cannot_reply_to_name``."""
+    cannot receive texts and is refused with ``cannot_reply_to_name``, and a peer who
+    replied STOP on the line with ``409 recipient_opted_out``."""
     svc = services(request)
     account = await verified_account(request, svc)
     data = await read_json(request)
@@ -147,9 +149,12 @@ async def send_message(request: web.Request) -> web.Response:
     client_msg_id = string_field(data, "client_msg_id", max_len=64, code="invalid_client_msg_id")
     line = await _sending_line(svc, account.id, data.get("line_id"))
     to = _recipient(to_text, line.number)
-    message = await svc.conversations.create_outgoing(
-        account.id, line.id, to, body, client_msg_id, svc.clock.now()
-    )
+    try:
+        message = await svc.conversations.create_outgoing(
+            account.id, line.id, to, body, client_msg_id, svc.clock.now()
+        )
+    except OptedOut as exc:
+        raise Conflict(exc.sentence(), code="recipient_opted_out") from None
     svc.hub.publish(account.id, ChangesHint(message.seq))
     svc.registry.wake_outbox(account.id)
     return json_response({"message": message}, status=201)
