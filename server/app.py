@@ -21,6 +21,7 @@ from server.api import (
     pairing,
     phone,
     session,
+    terms,
 )
 from server.api.common import SERVICES
 from server.auth.codes import load_code_key
@@ -142,6 +143,7 @@ def create_app(
     app.router.add_routes(openapi.routes)
     app.router.add_routes(conversations.routes)
     app.router.add_routes(consent.routes)
+    app.router.add_routes(terms.routes)
     app.router.add_routes(attachments.routes)
     app.router.add_routes(devices.routes)
     app.router.add_routes(pairing.routes)

@@ -16,7 +16,7 @@ from server.api.common import SERVICES
 from server.app import create_app
 from server.auth import verification
 from server.sms_gateway import GatewayRejected, GatewayUnavailable
-from tests.server.conftest import PASSWORD, PHONE, Env
+from tests.server.conftest import PASSWORD, PHONE, TERMS, Env
 
 NEW = "+15550100044"
 
@@ -98,7 +98,9 @@ async def test_a_gateway_that_never_answers_is_a_failed_send(
 async def test_the_sign_up_send_is_reported_on_me(env: Env) -> None:
     gateway = DownGateway(GatewayUnavailable("emulator unreachable"))
     env.svc.verification.gateway = gateway
-    r = await env.client.post("/api/v1/accounts", json={"phone": NEW, "password": PASSWORD})
+    r = await env.client.post(
+        "/api/v1/accounts", json={"accept_terms": TERMS, "phone": NEW, "password": PASSWORD}
+    )
     assert r.status == 202  # the same answer for every number, whatever the gateway did
     await env.svc.background.drain()
     await env.login(NEW)
@@ -146,7 +148,9 @@ async def test_device_gateway_accepts_only_through_a_bridge_that_can_send(
     aiohttp_client, config, clock
 ) -> None:
     env = await device_gateway_env(aiohttp_client, config, clock)
-    r = await env.client.post("/api/v1/accounts", json={"phone": NEW, "password": PASSWORD})
+    r = await env.client.post(
+        "/api/v1/accounts", json={"accept_terms": TERMS, "phone": NEW, "password": PASSWORD}
+    )
     await env.svc.background.drain()
     await env.login(NEW)
     # No bridge connected: not sent, and the page hears so.
