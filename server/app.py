@@ -28,6 +28,7 @@ from server.auth.codes import load_code_key
 from server.background import periodic
 from server.clock import Clock, SystemClock
 from server.config import Config
+from server.consent.release import RELEASE_INTERVAL, release_broadcasts
 from server.continuity import renew_mark
 from server.health import READINESS, Readiness, healthz, readyz
 from server.keys import load_server_key
@@ -134,6 +135,14 @@ def create_app(
             "continuity",
             lambda a: a[SERVICES].config.continuity_interval,
             lambda a: _check_continuity(a[SERVICES]),
+        )
+    )
+    # Broadcast messages whose time has come become outgoing messages (paced per line).
+    app.cleanup_ctx.append(
+        periodic(
+            "broadcast-release",
+            lambda a: RELEASE_INTERVAL,
+            lambda a: release_broadcasts(a[SERVICES]),
         )
     )
     app.on_shutdown.append(close_sockets)

@@ -40,6 +40,7 @@ from server.sms_gateway.factory import build_gateway
 from server.storage.access_log import AccessLogStore
 from server.storage.accounts import AccountStore
 from server.storage.attachments import AttachmentStore
+from server.storage.broadcasts import BroadcastStore, ConsentStore
 from server.storage.codes import CodeStore
 from server.storage.contacts import ContactStore
 from server.storage.conversations import ConversationStore
@@ -81,6 +82,9 @@ class Services:
     #: The current terms and privacy notice, and who accepted which version when.
     terms: Terms
     acceptances: TermsStore
+    #: Recipients' recorded consent, and broadcasts (sent only to them).
+    consents: ConsentStore
+    broadcasts: BroadcastStore
     events: SecurityEventStore
     hub: Hub
     registry: DeviceRegistry
@@ -156,6 +160,8 @@ class Services:
             signup_policy=SignupPolicy(config.signup, frozenset(config.signup_countries)),
             terms=_terms(config),
             acceptances=TermsStore(engine),
+            consents=ConsentStore(engine),
+            broadcasts=BroadcastStore(engine, keys),
             events=events,
             hub=hub,
             registry=registry,

@@ -462,9 +462,11 @@ broadcasts = Table(
     Column("account_id", ForeignKey("accounts.id", ondelete="CASCADE"), nullable=False),
     Column("line_id", ForeignKey("lines.id", ondelete="CASCADE"), nullable=False),
     Column("body_sealed", LargeBinary, nullable=False),
+    # The browser's id for it: a retried request never sends a broadcast twice.
+    Column("client_id", NulFree(64), nullable=False),
     Column("created_at", UtcDateTime(), nullable=False),
     Column("cancelled_at", UtcDateTime()),
-    Index("ix_broadcasts_account", "account_id"),
+    UniqueConstraint("account_id", "client_id", name="uq_broadcasts_client_id"),
 )
 
 broadcast_recipients = Table(

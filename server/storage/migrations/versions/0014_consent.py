@@ -50,10 +50,11 @@ def upgrade() -> None:
         sa.Column("account_id", Id, _fk("accounts"), nullable=False),
         sa.Column("line_id", Id, _fk("lines"), nullable=False),
         sa.Column("body_sealed", sa.LargeBinary, nullable=False),
+        sa.Column("client_id", sa.String(64), nullable=False),
         sa.Column("created_at", When, nullable=False),
         sa.Column("cancelled_at", When),
+        sa.UniqueConstraint("account_id", "client_id", name="uq_broadcasts_client_id"),
     )
-    op.create_index("ix_broadcasts_account", "broadcasts", ["account_id"])
     op.create_table(
         "broadcast_recipients",
         sa.Column("id", Id, primary_key=True),
