@@ -15,6 +15,7 @@ from typing import Any
 import msgspec
 from aiohttp import web
 
+from server.api import openapi_consent as consent_api
 from server.api.common import MAX_ID, services
 from server.auth.web import SECURE_COOKIE, cookie_name
 
@@ -252,8 +253,16 @@ PATHS: dict[str, dict[str, Schema]] = {
         "post": {
             **_op(
                 "Sign up (same answer whether or not the number has an account; code by SMS)",
-                body=_obj(("phone", "password"), phone=_PHONE, password=_PASSWORD, email=_S),
+                body=consent_api.signup_body(),
                 ok=_SENT,
+                errors={
+                    "403": _err(consent_api.SIGNUP_ERRORS),
+                    "409": _err("terms_changed"),
+                    "429": {
+                        **_err("too many attempts, or sms_budget_spent"),
+                        "headers": {"Retry-After": {"schema": _I}},
+                    },
+                },
             ),
             **_PUBLIC,
         }
@@ -331,7 +340,7 @@ PATHS: dict[str, dict[str, Schema]] = {
             "Start a change of number (password again; code to the new number)",
             body=_obj(("phone", "password"), phone=_PHONE, password=_S),
             ok=_SENT,
-            errors={**_AUTH, **_NOT_SENT, "403": _err("wrong_password")},
+            errors={**_AUTH, **_NOT_SENT, "403": _err("wrong_password, country_not_allowed")},
         )
     },
     "/api/v1/me/phone/change/confirm": {
@@ -475,7 +484,7 @@ PATHS: dict[str, dict[str, Schema]] = {
                 line_id={"type": "integer", "description": "default: first verified line"},
             ),
             ok=("201", _obj(message=_ref("Message"))),
-            errors=_VERIFIED,
+            errors={**_VERIFIED, "409": _err("recipient_opted_out: they replied STOP")},
         )
     },
     "/api/v1/devices": {
@@ -582,6 +591,10 @@ PATHS: dict[str, dict[str, Schema]] = {
         }
     },
 }
+
+
+PATHS.update(consent_api.paths())
+SCHEMAS.update(consent_api.schemas())
 
 
 def document(cookie: str) -> dict[str, Any]:
