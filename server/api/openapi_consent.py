@@ -56,6 +56,10 @@ def schemas() -> dict[str, Schema]:
             accepted_version=_NS,
             accepted_at=_NS,
             accepted={"type": "boolean"},
+            must_accept={
+                "type": "boolean",
+                "description": "an earlier version was accepted: ask the user again",
+            },
         ),
     }
 

@@ -44,13 +44,18 @@ async def _status(svc: Services, account_id: int) -> dict[str, object]:
         "accepted_version": latest.version if latest else None,
         "accepted_at": _iso(latest.accepted_at) if latest else None,
         "accepted": latest is not None and latest.version == svc.terms.version,
+        # Asked again only after accepting an earlier version: an account that never
+        # accepted any (made by an operator with ``ferry admin create-account``, or before
+        # versioned terms) is not stopped by the web client (see consent/terms.py).
+        "must_accept": latest is not None and latest.version != svc.terms.version,
     }
 
 
 @routes.get("/api/v1/me/terms")
 async def my_terms(request: web.Request) -> web.Response:
-    """Whether the account accepted the current version (``accepted``), and which it
-    accepted last, when. The web client asks again while ``accepted`` is false."""
+    """Whether the account accepted the current version (``accepted``), which it
+    accepted last and when; ``must_accept``: it accepted an earlier one, and the web
+    client asks again."""
     svc = services(request)
     account = await auth.current_account(request, svc)
     return json_response(await _status(svc, account.id))

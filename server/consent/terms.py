@@ -6,10 +6,13 @@ version. Changing the version (``FERRY_TERMS_VERSION``) asks every user to accep
 the acceptance of each user is recorded with its version and time (``terms_acceptances``).
 
 How it is enforced: sign-up requires the current version (``accept_terms``); after
-sign-in, ``GET /api/v1/me/terms`` says whether the account accepted it, and the web client
-shows a dialog that must be answered (accept, or sign out) before anything else. The API
-does not refuse other requests meanwhile (the gentler choice: a bridge or a third-party
-app of the account keeps working while its owner reads the new text).
+sign-in, ``GET /api/v1/me/terms`` says whether the account accepted it, and when it
+accepted an earlier version (``must_accept``) the web client shows a dialog that must be
+answered (accept, or sign out) before anything else. The API does not refuse other
+requests meanwhile (the gentler choice: a bridge or a third-party app of the account
+keeps working while its owner reads the new text). Accounts that never accepted any
+version (made by an operator with ``ferry admin create-account``, or before versioned
+terms) are not asked by the web client; ``accepted_version`` is null for them.
 """
 
 from __future__ import annotations

@@ -36,6 +36,7 @@ async def test_sign_up_needs_the_current_terms_and_records_when(env: Env) -> Non
         "accepted_version": TERMS,
         "accepted_at": env.clock.now().isoformat().replace("+00:00", "Z"),
         "accepted": True,
+        "must_accept": False,
     }
 
 
@@ -67,7 +68,8 @@ async def test_a_new_version_is_asked_for_again(
     resp = await client.post("/api/v1/session", json={"phone": PHONE, "password": PASSWORD})
     assert resp.status == 200
     status = await (await client.get("/api/v1/me/terms")).json()
-    assert status["accepted"] is False and status["version"] == "2027-01"
+    assert status["accepted"] is False and status["must_accept"] is True
+    assert status["version"] == "2027-01"
     assert status["accepted_version"] == TERMS
     assert (await (await client.get("/api/v1/terms")).json())["terms"] == "# Terms v2\n"
     stale = await client.post("/api/v1/me/terms", json={"version": TERMS})
@@ -85,3 +87,11 @@ def test_missing_terms_files_stop_the_server_with_a_sentence(tmp_path: Path) -> 
     with pytest.raises(ConfigError, match=r"terms\.md"):
         _terms(Config(data_dir=tmp_path, terms_dir=tmp_path / "nowhere"))
     assert load_terms("x").version == "x"
+
+
+async def test_an_account_that_never_accepted_is_not_stopped(env: Env) -> None:
+    """Made by an operator (or before versioned terms): shown as not accepted, not asked."""
+    await env.login()
+    status = await (await env.client.get("/api/v1/me/terms")).json()
+    assert status["accepted_version"] is None and status["accepted"] is False
+    assert status["must_accept"] is False
