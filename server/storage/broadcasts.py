@@ -22,6 +22,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import func, select, update
 from sqlalchemy.engine import Connection
@@ -133,9 +134,7 @@ class BroadcastStore:
     async def for_account(self, account_id: int, limit: int = 50) -> list[Broadcast]:
         """The account's broadcasts, newest first, with their recipients."""
         cipher = await self._keys.cipher(account_id)
-        ids = await runner(self._engine).read(_ids, account_id, limit)
-        found = [await runner(self._engine).read(_get, cipher, account_id, i) for i in ids]
-        return [b for b in found if b is not None]
+        return await runner(self._engine).read(_list, cipher, account_id, limit)
 
     async def cancel(self, account_id: int, broadcast_id: int, now: datetime) -> bool:
         """Recipients still queued are not sent; False when there is no such broadcast."""
@@ -155,9 +154,8 @@ class BroadcastStore:
 # ------------------------------------------------------------------ transactions
 
 
-def _consent(row: object) -> Consent:
-    r = row
-    return Consent(r.id, r.number, r.given_at, r.recorded_at, r.note)  # type: ignore[attr-defined]
+def _consent(r: Any) -> Consent:
+    return Consent(r.id, r.number, r.given_at, r.recorded_at, r.note)
 
 
 def _record(
@@ -280,15 +278,15 @@ def _create(
     return broadcast_id
 
 
-def _ids(conn: Connection, account_id: int, limit: int) -> list[int]:
-    return list(
-        conn.execute(
-            select(broadcasts.c.id)
-            .where(broadcasts.c.account_id == account_id)
-            .order_by(broadcasts.c.id.desc())
-            .limit(limit)
-        ).scalars()
-    )
+def _list(conn: Connection, cipher: BodyCipher, account_id: int, limit: int) -> list[Broadcast]:
+    ids = conn.execute(
+        select(broadcasts.c.id)
+        .where(broadcasts.c.account_id == account_id)
+        .order_by(broadcasts.c.id.desc())
+        .limit(limit)
+    ).scalars()
+    found = [_get(conn, cipher, account_id, broadcast_id) for broadcast_id in list(ids)]
+    return [b for b in found if b is not None]
 
 
 def _get(

@@ -9,7 +9,9 @@ from datetime import UTC, datetime
 import pytest
 from playwright.async_api import Page, expect
 
+from server.consent.release import release_broadcasts
 from tests.web.conftest import LiveFerry, PageProblems
+from tests.web.test_a11y import violations
 from tests.web.test_ui import sign_in
 
 pytestmark = pytest.mark.browser
@@ -63,6 +65,7 @@ async def test_new_terms_stop_then_stop_replies_and_broadcasts(
     await expect(dialog).to_be_visible()
     await expect(dialog).to_contain_text("since you accepted version 2020-01-01")
     await expect(dialog.get_by_role("button", name="Accept")).to_be_focused()
+    assert await violations(page) == []
     await page.keyboard.press("Escape")
     await expect(dialog).to_be_visible()  # only Accept or Sign out
     await dialog.get_by_role("button", name="Accept").click()
@@ -114,7 +117,10 @@ async def test_new_terms_stop_then_stop_replies_and_broadcasts(
     await expect(table.get_by_role("row", name=re.compile(re.escape(AGREED)))).to_contain_text(
         "Waiting"
     )
-    # Its message exists: the bridge reports it delivered, and the panel follows.
+    assert await violations(page) == []
+    # Its time has come (the job runs every 2 s; here at once): the bridge reports its
+    # message delivered, and the panel follows.
+    await release_broadcasts(svc)  # type: ignore[arg-type]
     await ferry.report_status("delivered")
     await expect(table.get_by_role("row", name=re.compile(re.escape(AGREED)))).to_contain_text(
         "Delivered", timeout=20_000
