@@ -6,6 +6,8 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+import pytest
+
 from protocol.messages import SendSms, SendStatus
 from server.consent.pacing import interval, schedule
 from server.consent.release import release_broadcasts
@@ -114,6 +116,7 @@ async def test_the_line_paces_across_broadcasts_and_consent_is_checked_again(env
     assert await statuses(env, second["id"]) == {C: "skipped_opted_out"}
 
 
+@pytest.mark.sqlite_only("the storage is covered on both backends above")
 async def test_cancel_stops_what_is_not_released(env: Env) -> None:
     await env.login()
     for number in (A, B):
@@ -128,6 +131,7 @@ async def test_cancel_stops_what_is_not_released(env: Env) -> None:
     assert (await env.client.post("/api/v1/broadcasts/999/cancel")).status == 404
 
 
+@pytest.mark.sqlite_only("validation only")
 async def test_bad_broadcasts_and_consents_get_plain_400s(env: Env) -> None:
     await env.login()
     cases: list[tuple[str, dict[str, Any], str]] = [

@@ -40,13 +40,7 @@ async def test_sign_up_needs_the_current_terms_and_records_when(env: Env) -> Non
     }
 
 
-async def test_the_texts_are_served_with_their_version(env: Env) -> None:
-    shown = await (await env.client.get("/api/v1/terms")).json()
-    assert shown["version"] == TERMS
-    assert shown["terms"].startswith("# Terms of use") and "STOP" in shown["terms"]
-    assert shown["privacy"].startswith("# Privacy notice")
-
-
+@pytest.mark.sqlite_only("acceptances are stored as in the test above")
 async def test_a_new_version_is_asked_for_again(
     aiohttp_client, config: Config, clock: FakeClock, tmp_path: Path
 ) -> None:
@@ -89,8 +83,15 @@ def test_missing_terms_files_stop_the_server_with_a_sentence(tmp_path: Path) -> 
     assert load_terms("x").version == "x"
 
 
-async def test_an_account_that_never_accepted_is_not_stopped(env: Env) -> None:
-    """Made by an operator (or before versioned terms): shown as not accepted, not asked."""
+@pytest.mark.sqlite_only("no storage of its own")
+async def test_texts_are_served_and_an_account_that_never_accepted_is_not_stopped(
+    env: Env,
+) -> None:
+    shown = await (await env.client.get("/api/v1/terms")).json()
+    assert shown["version"] == TERMS
+    assert shown["terms"].startswith("# Terms of use") and "STOP" in shown["terms"]
+    assert shown["privacy"].startswith("# Privacy notice")
+    # Made by an operator (or before versioned terms): shown as not accepted, not asked.
     await env.login()
     status = await (await env.client.get("/api/v1/me/terms")).json()
     assert status["accepted_version"] is None and status["accepted"] is False
