@@ -7,11 +7,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from server.auth.signup import invite_hash, new_invite_code, normalise_invite
-from server.auth.verification import BUDGET_KEY, BUDGET_NAME
 from server.clock import SystemClock
 from server.config import Config
 from server.storage.engine import create_engine, migrate
 from server.storage.invites import Invite, InviteStore
+from server.storage.verify_sends import VerifySendLog
 
 #: How long an invite code lives unless the operator says otherwise.
 INVITE_DAYS = 14
@@ -69,36 +69,26 @@ class SignupStatus:
     mode: str
     countries: tuple[str, ...]
     sms_per_hour: int
-    #: Verification texts counted in the last hour across the nodes; None when they are
-    #: counted in each server's memory only (one node, no Redis) or Redis did not answer.
-    sms_last_hour: int | None
+    #: Verification texts spent from the budget in the last hour, all nodes together.
+    sms_last_hour: int
     active_invites: int
     terms_version: str
 
 
 async def signup_status(config: Config) -> SignupStatus:
-    invites = await list_invites(config)
     now = SystemClock().now()
+    engine = create_engine(config.db_url)
+    try:
+        await migrate(engine)
+        invites = await InviteStore(engine).all()
+        spent = await VerifySendLog(engine).since(now - timedelta(hours=1))
+    finally:
+        await engine.dispose()
     return SignupStatus(
         mode=config.signup,
         countries=config.signup_countries,
         sms_per_hour=config.verify_sms_per_hour,
-        sms_last_hour=await _budget_used(config, now.timestamp()),
+        sms_last_hour=spent,
         active_invites=sum(1 for i in invites if i.state(now) == "active"),
         terms_version=config.terms_version,
     )
-
-
-async def _budget_used(config: Config, now: float) -> int | None:
-    if config.redis_url is None:
-        return None
-    from redis.asyncio import Redis
-
-    from server.nodes.limits import RedisLimits
-
-    redis = Redis.from_url(config.redis_url)
-    try:
-        limits = RedisLimits(redis, config.redis_prefix, lambda: True)
-        return await limits.count(BUDGET_NAME, BUDGET_KEY, now, window=3600)
-    finally:
-        await redis.aclose()

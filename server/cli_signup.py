@@ -95,12 +95,10 @@ def _status(config: Config) -> int:
     s = asyncio.run(signup_status(config))
     print(f"sign-up:          {s.mode} (FERRY_SIGNUP)")
     print(f"countries:        {', '.join(s.countries) or 'any'} (FERRY_SIGNUP_COUNTRIES)")
-    used = (
-        f"{s.sms_last_hour} sent in the last hour, all nodes"
-        if s.sms_last_hour is not None
-        else "counted in the server's memory (one node without Redis): not visible here"
+    print(
+        f"verification SMS: at most {s.sms_per_hour} an hour (FERRY_VERIFY_SMS_PER_HOUR); "
+        f"{s.sms_last_hour} spent in the last hour, all nodes"
     )
-    print(f"verification SMS: at most {s.sms_per_hour} an hour; {used}")
     print(f"invite codes:     {s.active_invites} active")
     print(f"terms version:    {s.terms_version} (FERRY_TERMS_VERSION)")
     return 0

@@ -54,6 +54,7 @@ from server.storage.pairing import PairingStore
 from server.storage.security import SecurityEventStore
 from server.storage.sessions import SessionStore
 from server.storage.terms import TermsStore
+from server.storage.verify_sends import VerifySendLog
 from server.ws.browsers import BrowserSockets
 from server.ws.fanout import Fanout
 from server.ws.feed import ChangeFeed
@@ -179,6 +180,7 @@ class Services:
                 host=config.webotp_host,
                 throttles=throttles,
                 lines=lines,
+                spent=VerifySendLog(engine),
             ),
             access_log=AccessLog(AccessLogStore(engine), clock),
             background=background,

@@ -53,6 +53,7 @@ from server.storage.accounts import AccountExists, AccountStore
 from server.storage.codes import CodeStore
 from server.storage.lines import LineStore
 from server.storage.security import SecurityEventStore
+from server.storage.verify_sends import VerifySendLog
 
 if TYPE_CHECKING:
     from server.nodes.limits import RedisLimits
@@ -137,6 +138,7 @@ class Verification:
         host: str,
         throttles: Throttles,
         lines: LineStore | None = None,
+        spent: VerifySendLog | None = None,
     ) -> None:
         self._codes = codes
         self._accounts = accounts
@@ -148,6 +150,7 @@ class Verification:
         self.host = host
         self._throttles = throttles
         self._lines = lines
+        self._spent = spent
         self._reports: OrderedDict[tuple[int, str], SendReport] = OrderedDict()
         #: Told (account id, seq) when a line was verified: browsers must refetch.
         self.on_line_verified: Callable[[int, int], None] = lambda account_id, seq: None
@@ -174,6 +177,8 @@ class Verification:
         await self._throttles.send_gap.hit(*keys_gap)
         await self._throttles.sends.hit(*keys_hour)
         await self._throttles.budget.hit(BUDGET_KEY)
+        if self._spent is not None:  # what ``ferry admin signup status`` counts
+            await self._spent.record(self._clock.now())
 
     async def issue(self, account_id: int, purpose: str, phone: str) -> SendReport:
         """Create a code (killing the previous one of this purpose) and send it; returns how

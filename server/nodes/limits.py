@@ -103,14 +103,6 @@ class RedisLimits:
         ms = await self._call(self._window, self._key(name, key), args)
         return None if ms is None else ms / 1000
 
-    async def count(self, name: str, key: str, now: float, *, window: float) -> int | None:
-        """Events of a sliding-window throttle's ``key`` in the last ``window`` seconds
-        (read only: for ``ferry admin``); None when Redis cannot answer."""
-        found = await self._run(
-            self._redis.zcount(self._key(name, key), f"({now - window!r}", "+inf")
-        )
-        return None if found is None else int(found)
-
     async def backoff(
         self,
         name: str,

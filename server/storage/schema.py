@@ -502,6 +502,16 @@ invite_codes = Table(
     Column("revoked_at", UtcDateTime()),
 )
 
+# When verification texts were spent from the hourly budget (FERRY_VERIFY_SMS_PER_HOUR),
+# for ``ferry admin signup status``: times only, no numbers; rows go after two days.
+verify_sends = Table(
+    "verify_sends",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("at", UtcDateTime(), nullable=False),
+    Index("ix_verify_sends_at", "at"),
+)
+
 # Every acceptance of the terms and privacy notice: the version shown and when.
 terms_acceptances = Table(
     "terms_acceptances",

@@ -18,6 +18,7 @@ from server.api.common import SERVICES
 from server.app import create_app
 from server.auth.signup import invite_hash, normalise_invite
 from server.cli import main
+from server.clock import SystemClock
 from server.config import Config, ConfigError
 from server.services import Services
 from tests.e2e.conftest import eventually
@@ -113,7 +114,11 @@ async def test_numbers_of_other_countries_cannot_sign_up(aiohttp_client, config:
 
 @pytest.mark.sqlite_only("no storage of its own")
 async def test_the_hourly_budget_of_verification_texts(
-    aiohttp_client, config: Config, clock: FakeClock
+    aiohttp_client,
+    config: Config,
+    clock: FakeClock,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     client = await server(aiohttp_client, replace(config, verify_sms_per_hour=2), clock)
     assert (await signup(client, FR))[0] == 202
@@ -128,6 +133,12 @@ async def test_the_hourly_budget_of_verification_texts(
     assert body["error"]["message"].startswith("Ferry has sent all the verification texts")
     assert 0 < int(resp.headers["Retry-After"]) <= 3600
     assert await texts(client) == [FR]
+    # One node, no Redis: the operator still sees what was spent (the database's record).
+    monkeypatch.setenv("FERRY_DATA_DIR", str(config.data_dir))
+    monkeypatch.setenv("FERRY_VERIFY_SMS_PER_HOUR", "2")
+    monkeypatch.setattr(SystemClock, "now", lambda self: clock.now())
+    assert await admin(["admin", "signup", "status"]) == 0
+    assert "at most 2 an hour (FERRY_VERIFY_SMS_PER_HOUR); 2 spent" in capsys.readouterr().out
     clock.advance(3601)
     assert (await signup(client, "+33612345679"))[0] == 202
 
@@ -167,7 +178,7 @@ async def test_the_budget_holds_across_nodes_and_admin_shows_it(
         assert await admin(["admin", "signup", "status"]) == 0
         status_out = capsys.readouterr().out
         assert "invite (FERRY_SIGNUP)" in status_out and "FR, DE" in status_out
-        assert "at most 2 an hour; 2 sent in the last hour, all nodes" in status_out
+        assert "(FERRY_VERIFY_SMS_PER_HOUR); 2 spent in the last hour, all nodes" in status_out
         assert "1 active" in status_out
         assert await admin(["admin", "invite", "list"]) == 0
         listed = capsys.readouterr().out

@@ -83,6 +83,12 @@ def upgrade() -> None:
         sa.Column("revoked_at", When),
     )
     op.create_table(
+        "verify_sends",
+        sa.Column("id", Id, primary_key=True),
+        sa.Column("at", When, nullable=False),
+    )
+    op.create_index("ix_verify_sends_at", "verify_sends", ["at"])
+    op.create_table(
         "terms_acceptances",
         sa.Column("id", Id, primary_key=True),
         sa.Column("account_id", Id, _fk("accounts"), nullable=False),
@@ -95,6 +101,7 @@ def upgrade() -> None:
 def downgrade() -> None:
     for table in (
         "terms_acceptances",
+        "verify_sends",
         "invite_codes",
         "broadcast_recipients",
         "broadcasts",
