@@ -213,6 +213,7 @@ const EVENT_WORDS = {
   password_reset_requested: 'Password reset requested', sessions_revoked: 'Signed out everywhere else',
   session_revoked: 'A session was signed out', device_paired: 'Phone linked', device_added: 'Phone linked',
   device_revoked: 'Phone removed', line_verified: 'Another number verified',
+  terms_accepted: 'New terms of use and privacy notice accepted',
 };
 
 /** @param {string} kind e.g. "login_failed" */
