@@ -551,6 +551,7 @@ PATHS: dict[str, dict[str, Schema]] = {
             errors={
                 **_VERIFIED,
                 **_NOT_SENT,
+                "403": _err("phone_unverified, csrf_rejected, country_not_allowed"),
                 "404": _err("no such line"),
                 "409": _err("already_verified"),
             },

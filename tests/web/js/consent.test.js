@@ -1,6 +1,7 @@
 /** Terms and broadcast view models, with a fake API and clock. */
 import { BroadcastModel, splitNumbers } from '/static/js/domain/broadcast-model.js';
 import { TermsModel } from '/static/js/domain/terms-model.js';
+import { SignupTermsFields } from '/static/js/ui/terms-views.js';
 import { assert, equal } from './assert.js';
 import { FakeClock } from './fakes.js';
 
@@ -75,4 +76,20 @@ export async function test_broadcast_sends_the_list_and_shows_the_servers_refusa
   equal(model.error, 'Mum is a name, not a number.');
   model.close();
   equal(model.open, false);
+}
+
+export function test_signup_fields_follow_the_servers_mode_and_send_the_version() {
+  const fields = new SignupTermsFields({ readTerms: () => {} }, 'err');
+  const terms = (mode) => ({ rules: { mode, countries: [], terms_version: 'v9' }, version: 'v9' });
+  fields.update(terms('open'));
+  assert(fields.inviteField.hidden && fields.closed.hidden, 'open: neither');
+  equal(fields.values(terms('open')), { accepted: null, invite: null });
+  fields.update(terms('invite'));
+  assert(!fields.inviteField.hidden, 'invite: the code field shows');
+  fields.invite.value = ' abcd-efgh ';
+  fields.checkbox.checked = true;
+  equal(fields.values(terms('invite')), { accepted: 'v9', invite: 'abcd-efgh' });
+  assert(fields.root.textContent.includes('(version v9)'));
+  fields.update(terms('closed'));
+  assert(!fields.closed.hidden, 'closed: says so');
 }
