@@ -101,9 +101,10 @@ async def test_new_terms_stop_then_stop_replies_and_broadcasts(
     consents = panel.get_by_role("list", name="Numbers that agreed to receive your messages")
     await expect(consents).to_contain_text(f"{AGREED} — agreed")
     await expect(consents).to_contain_text("signed up at the shop")
-    await panel.get_by_role("textbox", name="Numbers", exact=True).fill(
-        f"{AGREED}\n{STRANGER}\n{STOPPED}"
-    )
+    numbers = panel.get_by_role("textbox", name="Numbers", exact=True)
+    await numbers.fill(f"{STRANGER}\n{STOPPED}")
+    await panel.get_by_role("button", name="Add everyone who agreed").click()
+    await expect(numbers).to_have_value(f"{STRANGER}\n{STOPPED}\n{AGREED}")
     await panel.get_by_role("textbox", name="Message", exact=True).fill("Shop opens at 9 tomorrow")
     await panel.get_by_role("button", name="Send broadcast").click()
     await expect(panel.get_by_role("status")).to_contain_text("Broadcast started")

@@ -50,7 +50,10 @@ export class BroadcastDialog {
       intents.sendBroadcast(this.body.value, this.numbers.value);
     } },
     labelled('Numbers', this.numbers, 'One per line. Only numbers with recorded consent that have not replied STOP get it; texts go out a few a minute.'),
+    h('button', { type: 'button', class: 'button button-quiet', onclick: () => this.#addEveryone() },
+      'Add everyone who agreed'),
     labelled('Message', this.body), this.send);
+    /** @type {string[]} */ this.agreed = [];
     this.modal.body.append(this.status,
       h('h3', { class: 'settings-heading', text: 'New broadcast' }), sendForm,
       h('h3', { class: 'settings-heading', text: 'Sent broadcasts' }), this.history,
@@ -82,8 +85,15 @@ export class BroadcastDialog {
     this.modal.open();
   }
 
+  #addEveryone() {
+    const typed = this.numbers.value.split('\n').map((n) => n.trim()).filter(Boolean);
+    this.numbers.value = [...new Set([...typed, ...this.agreed])].join('\n');
+    this.numbers.focus();
+  }
+
   /** @param {BroadcastState} s */
   #draw(s) {
+    this.agreed = s.consents.map((c) => c.number);
     this.consents.replaceChildren(...(s.consents.length ? s.consents.map((c) => h('li', { class: 'settings-item' },
       h('span', { class: 'settings-item-text' }, h('strong', { text: c.number }),
         ` — agreed ${day(c.given_at)}${c.note ? `, ${c.note}` : ''} (recorded ${day(c.recorded_at)})`),
