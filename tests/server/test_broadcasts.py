@@ -7,10 +7,12 @@ import asyncio
 from typing import Any
 
 import pytest
+from sqlalchemy import select
 
 from protocol.messages import SendSms, SendStatus
 from server.consent.pacing import interval, schedule
 from server.consent.release import release_broadcasts
+from server.storage.schema import outbox
 from tests.server.conftest import Env
 from tests.server.test_optouts import inbound
 
@@ -67,7 +69,11 @@ async def test_only_consenting_numbers_get_it_paced_with_a_status_each(env: Env)
     ]  # fmt: skip
     due = {r["number"]: r["due_at"] for r in sent["recipients"]}
     assert (due[A], due[B]) == ("2026-11-01T12:00:00Z", "2026-11-01T12:00:10Z")  # 6 a minute
-    await release_broadcasts(env.svc)
+    # Two nodes' jobs at once (here two runs of this node's): one message, not two.
+    await asyncio.gather(release_broadcasts(env.svc), release_broadcasts(env.svc))
+    async with env.svc.engine.connect() as conn:
+        rows = (await conn.execute(select(outbox.c.recipient))).scalars().all()
+    assert rows == [A]
     assert (await statuses(env, sent["id"]))[A] == "queued"  # its message waits in the outbox
     got = await (await env.client.get(f"/api/v1/broadcasts/{sent['id']}")).json()
     released = {r["number"]: r["message_id"] for r in got["broadcast"]["recipients"]}
