@@ -79,14 +79,19 @@ async def test_new_terms_stop_then_stop_replies_and_broadcasts(
         .get_by_role("button", name=re.compile("Stop"))
         .click()
     )
+    sentence = (
+        f"{STOPPED} replied STOP on this line; Ferry will not text them until they send START."
+    )
+    # Said before anything is typed, then by the refusal of a send all the same.
+    await expect(page.locator(".compose-notice", has_text=sentence)).to_be_visible()
     await page.get_by_role("textbox", name=f"Message to {STOPPED}").fill("Are you sure?")
     await page.keyboard.press("Enter")
-    await expect(
-        page.get_by_text(
-            f"Not sent: {STOPPED} replied STOP on this line; Ferry will not text them "
-            "until they send START."
-        )
-    ).to_be_visible()
+    await expect(page.get_by_text(f"Not sent: {sentence}")).to_be_visible()
+    # They send START: the notice goes as the message arrives.
+    await ferry.incoming(STOPPED, "START")
+    await expect(page.locator(".compose-notice", has_text=sentence)).to_have_count(0)
+    await ferry.incoming(STOPPED, "stop")  # and STOP again
+    await expect(page.locator(".compose-notice", has_text=sentence)).to_be_visible()
 
     # Broadcasts: consent first; the panel shows who replied STOP and each status.
     await page.get_by_role("button", name="Settings").click()

@@ -8,6 +8,7 @@ import { FerryApi } from './domain/api.js';
 import { BroadcastModel } from './domain/broadcast-model.js';
 import { Consent } from './domain/consent.js';
 import { ConsentApi } from './domain/consent-api.js';
+import { OptOutModel } from './domain/optout-model.js';
 import { TermsModel } from './domain/terms-model.js';
 import { documentTitle } from './domain/notices.js';
 import { createClock } from './platform/clock.js';
@@ -31,6 +32,7 @@ function main() {
   const consentApi = new ConsentApi(api.http);
   const terms = new TermsModel({ api: consentApi });
   const broadcast = new BroadcastModel({ api: consentApi, uuid: () => crypto.randomUUID(), clock });
+  const optOuts = new OptOutModel({ api: consentApi });
   const view = new AppView({ ...intentsOf(model), ...consentIntents(terms, broadcast, model) });
   view.mount(/** @type {HTMLElement} */ (document.getElementById('app')));
 
@@ -39,8 +41,14 @@ function main() {
   const render = () => {
     scheduled = false;
     const state = { ...model.snapshot(), terms: terms.snapshot(), broadcast: broadcast.snapshot() };
-    if (state.screen !== screen) followScreen(screen, state.screen, terms, broadcast);
+    if (state.screen !== screen) followScreen(screen, state.screen, terms, broadcast, optOuts);
     screen = state.screen;
+    const open = state.thread ? model.selection.selectedThread : null;
+    if (open) {
+      optOuts.follow(`${open.id} ${open.last_message?.id ?? ''}`);
+      const stop = optOuts.sentence(open.line_id, open.peer);
+      if (stop) state.composeNotice = [stop, state.composeNotice].filter(Boolean).join(' ');
+    }
     view.update(state);
     document.title = documentTitle(state.screen, state.unreadTotal);
   };
@@ -52,6 +60,7 @@ function main() {
   model.subscribe(schedule);
   terms.subscribe(schedule);
   broadcast.subscribe(schedule);
+  optOuts.subscribe(schedule);
   render();
 
   addEventListener('online', () => model.sync.setNetworkOnline(true));
@@ -75,14 +84,16 @@ function main() {
  * rules, a signed-in account is checked for a new version of the terms, and
  * signing out forgets both.
  * @param {string|null} from @param {string} to @param {TermsModel} terms @param {BroadcastModel} broadcast
+ * @param {OptOutModel} optOuts
  */
-function followScreen(from, to, terms, broadcast) {
+function followScreen(from, to, terms, broadcast, optOuts) {
   const signedIn = (/** @type {string|null} */ s) => s === 'main' || s === 'verify';
   if (to === 'signup') terms.loadRules();
   if (signedIn(to) && !signedIn(from)) terms.check();
   if (!signedIn(to) && signedIn(from)) {
     terms.reset();
     broadcast.close();
+    optOuts.reset();
   }
 }
 
