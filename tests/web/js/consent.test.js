@@ -1,5 +1,6 @@
 /** Terms and broadcast view models, with a fake API and clock. */
 import { BroadcastModel, splitNumbers } from '/static/js/domain/broadcast-model.js';
+import { OptOutModel } from '/static/js/domain/optout-model.js';
 import { TermsModel } from '/static/js/domain/terms-model.js';
 import { SignupTermsFields } from '/static/js/ui/terms-views.js';
 import { assert, equal } from './assert.js';
@@ -92,4 +93,21 @@ export function test_signup_fields_follow_the_servers_mode_and_send_the_version(
   assert(fields.root.textContent.includes('(version v9)'));
   fields.update(terms('closed'));
   assert(!fields.closed.hidden, 'closed: says so');
+}
+
+export async function test_optouts_refresh_once_per_key_and_name_the_line() {
+  let calls = 0;
+  const api = { optOuts: async () => { calls++; return [{ line_id: 2, peer: '+15550100002', keyword: 'ARRET', at: 'x' }]; } };
+  const model = new OptOutModel({ api });
+  model.follow('7 100');
+  model.follow('7 100');
+  await new Promise((r) => setTimeout(r, 0));
+  equal(calls, 1);
+  equal(model.sentence(2, '+15550100002'),
+    '+15550100002 replied ARRET on this line; Ferry will not text them until they send START.');
+  equal(model.sentence(3, '+15550100002'), null);  // another line
+  equal(model.sentence(null, '+15550100002'), null);
+  model.follow('7 101');  // a new message in the thread
+  await new Promise((r) => setTimeout(r, 0));
+  equal(calls, 2);
 }
