@@ -13,6 +13,7 @@ import web_client
 from server.api import (
     accounts,
     attachments,
+    consent,
     conversations,
     devices,
     lines,
@@ -21,12 +22,14 @@ from server.api import (
     phone,
     privacy,
     session,
+    terms,
 )
 from server.api.common import SERVICES
 from server.auth.codes import load_code_key
 from server.background import periodic
 from server.clock import Clock, SystemClock
 from server.config import Config
+from server.consent.release import RELEASE_INTERVAL, release_broadcasts
 from server.continuity import renew_mark
 from server.health import READINESS, Readiness, healthz, readyz
 from server.keys import load_server_key
@@ -167,12 +170,22 @@ def create_app(
             lambda a: a[SERVICES].oauth.sweep_sockets(),
         )
     )
+    # Broadcast messages whose time has come become outgoing messages (paced per line).
+    app.cleanup_ctx.append(
+        periodic(
+            "broadcast-release",
+            lambda a: RELEASE_INTERVAL,
+            lambda a: release_broadcasts(a[SERVICES]),
+        )
+    )
     app.on_shutdown.append(close_sockets)
     app.router.add_routes(session.routes)
     app.router.add_routes(accounts.routes)
     app.router.add_routes(phone.routes)
     app.router.add_routes(openapi.routes)
     app.router.add_routes(conversations.routes)
+    app.router.add_routes(consent.routes)
+    app.router.add_routes(terms.routes)
     app.router.add_routes(attachments.routes)
     app.router.add_routes(devices.routes)
     app.router.add_routes(pairing.routes)

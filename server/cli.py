@@ -161,6 +161,9 @@ def _parser() -> argparse.ArgumentParser:
     rs.add_argument("backup", type=Path, metavar="BACKUP", help="a file from 'ferry admin backup'")
     _server_args(rs)
     rs.set_defaults(func=_restore)
+    from server import cli_signup
+
+    cli_signup.add_parsers(asub, _server_args, _config)
     sub.add_parser("bridge", help="run the device bridge (ferry bridge --help)")
     sub.add_parser("emulate", help="run the virtual GSM network (ferry emulate --help)")
     return p

@@ -12,12 +12,15 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import argon2
+import phonenumbers
 
 from server.proxies import TrustedProxies
 
 #: Where verification codes can be sent from (``server/sms_gateway``).
 SMS_GATEWAYS = ("log", "emulator", "device")
 LOG_FORMATS = ("text", "json")
+#: Who may sign up (``FERRY_SIGNUP``): anyone, holders of an operator's invite, nobody.
+SIGNUP_MODES = ("open", "invite", "closed")
 REDIS_SCHEMES = ("redis", "rediss", "unix")
 
 
@@ -136,6 +139,22 @@ class Config:
     #: Requests one OAuth client may make per minute, all its users together
     #: (``FERRY_OAUTH_RATE_LIMIT``).
     oauth_rate_limit: int = 600
+    #: ``open``, ``invite`` (an invite code from ``ferry admin invite create``) or
+    #: ``closed`` (``FERRY_SIGNUP``).
+    signup: str = "open"
+    #: Countries (ISO 3166 regions, ``FERRY_SIGNUP_COUNTRIES=GB,FR``) whose numbers may sign
+    #: up or be added to an account; empty: every country.
+    signup_countries: tuple[str, ...] = ()
+    #: Verification texts (codes and notices) all nodes together may send per hour
+    #: (``FERRY_VERIFY_SMS_PER_HOUR``): a ceiling on what SMS pumping can cost.
+    verify_sms_per_hour: int = 200
+    #: Version of the terms and privacy notice users accept (``FERRY_TERMS_VERSION``);
+    #: the texts are ``terms.md`` and ``privacy.md`` in ``terms_dir`` (``FERRY_TERMS_DIR``,
+    #: default: the ones shipped in ``server/legal``).
+    terms_version: str = "2026-12-01"
+    terms_dir: Path | None = None
+    #: Broadcast messages one line sends per minute (``FERRY_BROADCAST_PER_MINUTE``).
+    broadcast_per_minute: int = 6
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     @property
@@ -221,9 +240,29 @@ class Config:
             raise ConfigError("FERRY_OAUTH_RATE_LIMIT must be 1 to 1000000 a minute")
         if not timedelta(days=1) <= self.oauth_key_rotation <= timedelta(days=365):
             raise ConfigError("FERRY_OAUTH_KEY_DAYS must be 1 to 365")
+        self._validate_consent()
         if self.sms_gateway == "device" and self.gateway_device_id is None:
             raise ConfigError("the 'device' SMS gateway needs FERRY_GATEWAY_DEVICE_ID")
         return self
+
+    def _validate_consent(self) -> None:
+        if self.signup not in SIGNUP_MODES:
+            raise ConfigError(f"FERRY_SIGNUP must be one of {', '.join(SIGNUP_MODES)}")
+        unknown = [c for c in self.signup_countries if c not in phonenumbers.SUPPORTED_REGIONS]
+        if unknown:
+            raise ConfigError(
+                f"FERRY_SIGNUP_COUNTRIES: {', '.join(unknown)} is not a country code "
+                "(two letters, e.g. GB,FR)"
+            )
+        if not 1 <= self.verify_sms_per_hour <= 1_000_000:
+            raise ConfigError("FERRY_VERIFY_SMS_PER_HOUR must be 1 to 1000000")
+        version = self.terms_version
+        if not 1 <= len(version) <= 32 or not all(c.isalnum() or c in "-._" for c in version):
+            raise ConfigError(
+                "FERRY_TERMS_VERSION must be 1 to 32 letters, digits, '-', '.' or '_'"
+            )
+        if not 1 <= self.broadcast_per_minute <= 600:
+            raise ConfigError("FERRY_BROADCAST_PER_MINUTE must be 1 to 600")
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> Config:
@@ -292,6 +331,7 @@ class Config:
                 values["shutdown_timeout"] = float(env["FERRY_SHUTDOWN_TIMEOUT"])
             if "FERRY_LOG_FORMAT" in env:
                 values["log_format"] = env["FERRY_LOG_FORMAT"].strip().lower()
+            values.update(_consent_env(env))
             if "FERRY_ACCESS_LOG_DAYS" in env:
                 values["access_log_retention"] = timedelta(days=int(env["FERRY_ACCESS_LOG_DAYS"]))
             if "FERRY_OAUTH_DYNAMIC_REGISTRATION" in env:
@@ -312,6 +352,26 @@ class Config:
             # Cookies follow the transport: secure whenever TLS is on.
             config = replace(config, secure_cookies=True)
         return config.validate()
+
+
+def _consent_env(env: Mapping[str, str]) -> dict[str, Any]:
+    """Sign-up, terms and broadcast settings from the environment (ValueError: bad)."""
+    values: dict[str, Any] = {}
+    if env.get("FERRY_SIGNUP"):
+        values["signup"] = env["FERRY_SIGNUP"].strip().lower()
+    if "FERRY_SIGNUP_COUNTRIES" in env:
+        values["signup_countries"] = tuple(
+            c.strip().upper() for c in env["FERRY_SIGNUP_COUNTRIES"].split(",") if c.strip()
+        )
+    if "FERRY_VERIFY_SMS_PER_HOUR" in env:
+        values["verify_sms_per_hour"] = int(env["FERRY_VERIFY_SMS_PER_HOUR"])
+    if env.get("FERRY_TERMS_VERSION"):
+        values["terms_version"] = env["FERRY_TERMS_VERSION"].strip()
+    if env.get("FERRY_TERMS_DIR"):
+        values["terms_dir"] = Path(env["FERRY_TERMS_DIR"])
+    if "FERRY_BROADCAST_PER_MINUTE" in env:
+        values["broadcast_per_minute"] = int(env["FERRY_BROADCAST_PER_MINUTE"])
+    return values
 
 
 def _is_loopback(host: str) -> bool:

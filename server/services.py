@@ -15,11 +15,13 @@ from protocol.messages import LinkClose
 from server.access_log import AccessLog
 from server.auth.codes import CODE_TTL, MAX_ATTEMPTS
 from server.auth.passwords import Passwords
+from server.auth.signup import SignupPolicy
 from server.auth.throttle import HandshakeSlots, Limiter, Throttle
 from server.auth.verification import Throttles, Verification
 from server.background import Background
 from server.clock import Clock
-from server.config import Config
+from server.config import Config, ConfigError
+from server.consent.terms import Terms, TermsError, load_terms
 from server.hub import (
     ChangesHint,
     CloseAccount,
@@ -42,19 +44,24 @@ from server.storage.access_log import AccessLogStore
 from server.storage.accounts import AccountStore
 from server.storage.attachments import AttachmentStore
 from server.storage.audit import AuditLog
+from server.storage.broadcasts import BroadcastStore, ConsentStore
 from server.storage.codes import CodeStore
 from server.storage.contacts import ContactStore
 from server.storage.conversations import ConversationStore
 from server.storage.devices import DeviceStore
+from server.storage.invites import InviteStore
 from server.storage.keys import KeyRing
 from server.storage.lines import LineStore
 from server.storage.masking import MaskingStore
+from server.storage.optouts import OptOutStore
 from server.storage.outbox import OutboxStore
 from server.storage.pairing import PairingStore
 from server.storage.privacy import PrivacyStore
 from server.storage.search import Search
 from server.storage.security import SecurityEventStore
 from server.storage.sessions import SessionStore
+from server.storage.terms import TermsStore
+from server.storage.verify_sends import VerifySendLog
 from server.ws.browsers import BrowserSockets
 from server.ws.fanout import Fanout
 from server.ws.feed import ChangeFeed
@@ -75,6 +82,17 @@ class Services:
     outbox: OutboxStore
     attachments: AttachmentStore
     contacts: ContactStore
+    #: Peers who replied STOP on a line (written by the ingest transaction).
+    optouts: OptOutStore
+    #: Invite codes (FERRY_SIGNUP=invite) and who may sign up with which number.
+    invites: InviteStore
+    signup_policy: SignupPolicy
+    #: The current terms and privacy notice, and who accepted which version when.
+    terms: Terms
+    acceptances: TermsStore
+    #: Recipients' recorded consent, and broadcasts (sent only to them).
+    consents: ConsentStore
+    broadcasts: BroadcastStore
     events: SecurityEventStore
     hub: Hub
     registry: DeviceRegistry
@@ -134,7 +152,7 @@ class Services:
         shared = getattr(hub, "limits", None)  # counted across the nodes
         registry = DeviceRegistry(hub)
         background = Background()
-        throttles = Throttles.build(clock, shared)
+        throttles = Throttles.build(clock, shared, sms_per_hour=config.verify_sms_per_hour)
         unauthenticated: Counter[str] = Counter()
         svc = cls(
             config=config,
@@ -151,6 +169,13 @@ class Services:
             outbox=OutboxStore(engine, keys),
             attachments=AttachmentStore(engine, keys),
             contacts=ContactStore(engine),
+            optouts=OptOutStore(engine),
+            invites=InviteStore(engine),
+            signup_policy=SignupPolicy(config.signup, frozenset(config.signup_countries)),
+            terms=_terms(config),
+            acceptances=TermsStore(engine),
+            consents=ConsentStore(engine),
+            broadcasts=BroadcastStore(engine, keys),
             events=events,
             hub=hub,
             registry=registry,
@@ -169,6 +194,7 @@ class Services:
                 host=config.webotp_host,
                 throttles=throttles,
                 lines=lines,
+                spent=VerifySendLog(engine),
             ),
             access_log=AccessLog(AccessLogStore(engine), clock),
             background=background,
@@ -334,6 +360,13 @@ class Services:
 
     async def prune_access_log(self) -> int:
         return await self.access_log.prune(self.clock.now() - self.config.access_log_retention)
+
+
+def _terms(config: Config) -> Terms:
+    try:
+        return load_terms(config.terms_version, config.terms_dir)
+    except TermsError as exc:
+        raise ConfigError(f"the terms and privacy notice: {exc}") from None
 
 
 def _hub(config: Config) -> Hub:

@@ -29,7 +29,8 @@ from server.api.common import (
 from server.api.session import _iso, account_json, email_value
 from server.auth import web as auth
 from server.auth.codes import SIGNUP_NOTICE
-from server.errors import BadRequest, Forbidden, NotFound
+from server.auth.signup import INVITE_INVALID, REFUSAL_TEXT, invite_hash, normalise_invite
+from server.errors import BadRequest, Conflict, Forbidden, NotFound
 from server.services import Services
 
 routes = web.RouteTableDef()
@@ -49,8 +50,46 @@ async def _guard_requests(request: web.Request, svc: Services, phone: str) -> st
     return ip
 
 
+def check_number_allowed(svc: Services, phone: str) -> None:
+    """Refuse a number of a country not on ``FERRY_SIGNUP_COUNTRIES`` (sign-up, a new
+    number for the account, a new line): no code is texted to it.
+
+    Raises:
+        Forbidden(country_not_allowed).
+    """
+    refusal = svc.signup_policy.number_refusal(phone)
+    if refusal is not None:
+        raise Forbidden(REFUSAL_TEXT[refusal], code=refusal.value)
+
+
+def check_terms_field(svc: Services, data: dict[str, object], name: str) -> str:
+    """The version of the terms the user accepted, which must be the current one.
+
+    Raises:
+        BadRequest(terms_required): not accepted; Conflict(terms_changed): another version.
+    """
+    version = data.get(name)
+    if not isinstance(version, str) or not version:
+        raise BadRequest(
+            "Read and accept the terms of use and privacy notice to go on.",
+            code="terms_required",
+        )
+    if version != svc.terms.version:
+        raise Conflict(
+            "The terms of use or privacy notice changed since you opened them; read the "
+            "new version and accept it.",
+            code="terms_changed",
+        )
+    return version
+
+
 @routes.post("/api/v1/accounts")
 async def signup(request: web.Request) -> web.Response:
+    """Sign up: ``phone``, ``password``, ``accept_terms`` (the current terms version),
+    ``invite`` (with FERRY_SIGNUP=invite), optional ``email``. Refusals that do not depend
+    on the number having an account come first (403 ``signup_closed``,
+    ``invite_required``, ``invite_invalid``, ``country_not_allowed``; 429
+    ``sms_budget_spent``)."""
     svc = services(request)
     data = await read_json(request, AUTH_BODY_BYTES)
     phone = phone_field(data)
@@ -59,19 +98,58 @@ async def signup(request: web.Request) -> web.Response:
     if email is not None and (not isinstance(email, str) or len(email) > 254):
         raise BadRequest("That is not an email address.", code="invalid_email")
     email = email_value(email)
+    version = check_terms_field(svc, data, "accept_terms")
+    invite = data.get("invite")
+    refusal = svc.signup_policy.signup_refusal(phone, invite_given=bool(invite))
+    if refusal is not None:
+        raise Forbidden(REFUSAL_TEXT[refusal], code=refusal.value)
+    code_hash = await _usable_invite(request, svc, invite)
     ip = await _guard_requests(request, svc, phone)
+    invite_id = None
+    if code_hash is not None:
+        # Used whatever happens next, so its use never tells whether the number had an
+        # account; lost to a parallel sign-up with the same code, it is refused.
+        invite_id = await svc.invites.consume(code_hash, svc.clock.now())
+        if invite_id is None:
+            raise Forbidden(INVITE_INVALID, code="invite_invalid")
     password_hash = await hash_password(svc, password)  # both paths pay for the hash
     now = svc.clock.now()
     created = await svc.accounts.replace_unverified(phone, password_hash, now, email=email)
     # The rest runs after the answer, so both paths answer after the same work.
     svc.background.spawn(
-        _after_signup(svc, phone, created, ip, auth.user_agent(request)), name="signup"
+        _after_signup(svc, phone, created, ip, auth.user_agent(request), version, invite_id),
+        name="signup",
     )
     return json_response(CODE_SENT, status=202)
 
 
+async def _usable_invite(request: web.Request, svc: Services, invite: object) -> bytes | None:
+    """With FERRY_SIGNUP=invite: the hash of a usable invite code (not used yet: see
+    ``signup``); wrong codes count against the address's sign-up throttle.
+
+    Raises:
+        Forbidden(invite_invalid), RateLimited.
+    """
+    if svc.signup_policy.mode != "invite":
+        return None
+    key = f"ip:{auth.client_ip(request)}"
+    await svc.throttles.signup.check(key)
+    normalised = normalise_invite(invite) if isinstance(invite, str) else None
+    code_hash = invite_hash(normalised) if normalised else None
+    if code_hash is None or not await svc.invites.usable(code_hash, svc.clock.now()):
+        await svc.throttles.signup.hit(key)
+        raise Forbidden(INVITE_INVALID, code="invite_invalid")
+    return code_hash
+
+
 async def _after_signup(
-    svc: Services, phone: str, created: tuple[int, int | None] | None, ip: str, ua: str
+    svc: Services,
+    phone: str,
+    created: tuple[int, int | None] | None,
+    ip: str,
+    ua: str,
+    terms_version: str,
+    invite_id: int | None,
 ) -> None:
     """Runs after the answer: whether the number had an account never shows in it."""
     now = svc.clock.now()
@@ -85,6 +163,9 @@ async def _after_signup(
     if replaced is not None:
         await svc.drop_account_connections(replaced)
     await svc.events.record(account_id, "signup", now, ip=ip, user_agent=ua)
+    await svc.acceptances.accept(account_id, terms_version, now)
+    if invite_id is not None:
+        await svc.invites.used_by(invite_id, account_id)
     await svc.verification.issue(account_id, "verify", phone)
 
 

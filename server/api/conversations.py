@@ -17,11 +17,12 @@ from server.api.common import (
     string_field,
 )
 from server.auth.web import verified_account
-from server.errors import BadRequest, Forbidden, NotFound
+from server.errors import BadRequest, Conflict, Forbidden, NotFound
 from server.hub import ChangesHint
 from server.oauth.guard import check_thread, note, thread_limit
 from server.services import Services
 from server.storage.lines import Line
+from server.storage.optouts import OptedOut
 from server.ws.device_views import device_views
 
 routes = web.RouteTableDef()
@@ -151,7 +152,8 @@ async def _changed(svc: Services, account_id: int, action: Callable[[], Awaitabl
 async def send_message(request: web.Request) -> web.Response:
     """Send an SMS. ``to`` is a number as people write it on the sending line (national
     spellings for the line's country, or international) or a short code; a sender name
-    cannot receive texts and is refused with ``cannot_reply_to_name``."""
+    cannot receive texts and is refused with ``cannot_reply_to_name``, and a peer who
+    replied STOP on the line with ``409 recipient_opted_out``."""
     svc = services(request)
     account = await verified_account(request, svc)
     data = await read_json(request)
@@ -167,9 +169,12 @@ async def send_message(request: web.Request) -> web.Response:
     allowed = thread_limit(request)
     if allowed is not None:
         await _within_limit(svc, account.id, allowed, line.id, to)
-    message = await svc.conversations.create_outgoing(
-        account.id, line.id, to, body, client_msg_id, svc.clock.now()
-    )
+    try:
+        message = await svc.conversations.create_outgoing(
+            account.id, line.id, to, body, client_msg_id, svc.clock.now()
+        )
+    except OptedOut as exc:
+        raise Conflict(exc.sentence(), code="recipient_opted_out") from None
     if allowed is not None and message.thread_id not in allowed:
         # Only a reused client_msg_id of another conversation gets here: say nothing of it.
         raise BadRequest("Use a new client_msg_id.", code="invalid_client_msg_id")

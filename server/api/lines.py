@@ -21,6 +21,7 @@ from typing import Any
 
 from aiohttp import web
 
+from server.api.accounts import check_number_allowed
 from server.api.common import AUTH_BODY_BYTES, id_param, json_response, read_json, services
 from server.api.phone import send_report
 from server.auth import web as auth
@@ -67,6 +68,7 @@ async def send_line_code(request: web.Request) -> web.Response:
     line = await _line(request, svc, account.id)
     if line.verified:
         raise Conflict("This number is already verified.", code="already_verified")
+    check_number_allowed(svc, line.number)
     await svc.verification.check_send(line.number, auth.client_ip(request))
     report = await svc.verification.issue(account.id, "line", line.number)
     return await send_report(svc, line.number, report)

@@ -15,6 +15,7 @@ from typing import Any
 import msgspec
 from aiohttp import web
 
+from server.api import openapi_consent as consent_api
 from server.api.common import MAX_ID, services
 from server.auth.web import SECURE_COOKIE, cookie_name
 from server.oauth.core import DURATIONS, SCOPES
@@ -317,9 +318,17 @@ PATHS: dict[str, dict[str, Schema]] = {
         "post": {
             **_op(
                 "Sign up (same answer whether or not the number has an account; code by SMS)",
-                body=_obj(("phone", "password"), phone=_PHONE, password=_PASSWORD, email=_S),
+                body=consent_api.signup_body(),
                 ok=_SENT,
-                errors=_BUSY,
+                errors={
+                    "403": _err(consent_api.SIGNUP_ERRORS),
+                    "409": _err("terms_changed"),
+                    "429": {
+                        **_err("too many attempts, or sms_budget_spent"),
+                        "headers": {"Retry-After": {"schema": _I}},
+                    },
+                    **_BUSY,
+                },
             ),
             **_PUBLIC,
         }
@@ -401,7 +410,7 @@ PATHS: dict[str, dict[str, Schema]] = {
                 **_AUTH,
                 **_NOT_SENT,
                 "503": _err("sms_unavailable, or server_busy (password workers saturated)"),
-                "403": _err("wrong_password"),
+                "403": _err("wrong_password, country_not_allowed"),
             },
         )
     },
@@ -619,7 +628,7 @@ PATHS: dict[str, dict[str, Schema]] = {
                 line_id={"type": "integer", "description": "default: first verified line"},
             ),
             ok=("201", _obj(message=_ref("Message"))),
-            errors=_VERIFIED,
+            errors={**_VERIFIED, "409": _err("recipient_opted_out: they replied STOP")},
         )
     },
     "/api/v1/devices": {
@@ -686,6 +695,7 @@ PATHS: dict[str, dict[str, Schema]] = {
             errors={
                 **_VERIFIED,
                 **_NOT_SENT,
+                "403": _err("phone_unverified, csrf_rejected, country_not_allowed"),
                 "404": _err("no such line"),
                 "409": _err("already_verified"),
             },
@@ -1014,6 +1024,9 @@ for (_method, _path), _rule in ROUTES.items():
         {"session": []},
         {"oauth": [_rule.scope]},
     ]
+
+PATHS.update(consent_api.paths())
+SCHEMAS.update(consent_api.schemas())
 
 
 def document(cookie: str) -> dict[str, Any]:

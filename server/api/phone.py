@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from server.api.accounts import reauthenticate
+from server.api.accounts import check_number_allowed, reauthenticate
 from server.api.common import (
     AUTH_BODY_BYTES,
     json_response,
@@ -107,6 +107,7 @@ async def change(request: web.Request) -> web.Response:
     await reauthenticate(request, svc, account.id, password, account.password_hash)
     if phone == account.phone:
         raise BadRequest("That is already your number.", code="same_number")
+    check_number_allowed(svc, phone)
     ip = auth.client_ip(request)
     await svc.verification.check_send(phone, ip)
     report = await svc.verification.issue(account.id, "change_phone", phone)

@@ -46,12 +46,14 @@ from server.auth.codes import (
 from server.auth.throttle import Limiter, LoginThrottle, Throttle
 from server.background import Background
 from server.clock import Clock
+from server.errors import RateLimited
 from server.log import security_logger, sms_logger
 from server.sms_gateway import GatewayError, GatewayRejected, SmsGateway
 from server.storage.accounts import AccountExists, AccountStore
 from server.storage.codes import CodeStore
 from server.storage.lines import LineStore
 from server.storage.security import SecurityEventStore
+from server.storage.verify_sends import VerifySendLog
 
 if TYPE_CHECKING:
     from server.nodes.limits import RedisLimits
@@ -66,10 +68,14 @@ class Throttles:
     send_gap: Limiter  # code or notice sends: one a minute per number
     sends: Limiter  # code or notice sends: per number and per IP per hour
     signup: Limiter  # sign-ups and reset requests per IP
+    budget: Limiter  # every verification text of every node: one hourly budget
 
     @classmethod
-    def build(cls, clock: Clock, shared: RedisLimits | None = None) -> Throttles:
-        """The throttles; ``shared``: counted across the nodes too (several nodes)."""
+    def build(
+        cls, clock: Clock, shared: RedisLimits | None = None, *, sms_per_hour: int = 200
+    ) -> Throttles:
+        """The throttles; ``shared``: counted across the nodes too (several nodes);
+        ``sms_per_hour``: the budget of verification texts (``FERRY_VERIFY_SMS_PER_HOUR``)."""
 
         def limiter(
             local: Throttle | LoginThrottle, name: str, message: str | None = None
@@ -86,9 +92,16 @@ class Throttles:
             send_gap=limiter(Throttle(clock, limit=1, window=60), "send-gap"),
             sends=limiter(Throttle(clock, limit=5, window=60 * 60), "sends"),
             signup=limiter(Throttle(clock, limit=20, window=60 * 60), "signup"),
+            budget=limiter(
+                Throttle(clock, limit=sms_per_hour, window=60 * 60),
+                BUDGET_NAME,
+                "Ferry has sent all the verification texts it may send this hour; try again later.",
+            ),
         )
 
 
+#: The name of the hourly budget of verification texts (in Redis, and its one key).
+BUDGET_NAME, BUDGET_KEY = "verify-budget", "all"
 #: How long a request waits for the gateway before it calls the send failed.
 SEND_TIMEOUT = 15.0
 #: Send reports kept (one per account and purpose); the oldest go first.
@@ -125,6 +138,7 @@ class Verification:
         host: str,
         throttles: Throttles,
         lines: LineStore | None = None,
+        spent: VerifySendLog | None = None,
     ) -> None:
         self._codes = codes
         self._accounts = accounts
@@ -136,6 +150,7 @@ class Verification:
         self.host = host
         self._throttles = throttles
         self._lines = lines
+        self._spent = spent
         self._reports: OrderedDict[tuple[int, str], SendReport] = OrderedDict()
         #: Told (account id, seq) when a line was verified: browsers must refetch.
         self.on_line_verified: Callable[[int, int], None] = lambda account_id, seq: None
@@ -146,13 +161,24 @@ class Verification:
         """Raise RateLimited if no SMS may go to ``phone`` (or from ``ip``) now; else count one.
 
         Called on every path that could send, whether or not it then does, so a throttle
-        never tells whether a number has an account.
+        never tells whether a number has an account. Each call also spends one text of
+        the hourly budget of all nodes; once it is spent, the refusal (429) has the code
+        ``sms_budget_spent`` and says so.
         """
         keys_gap, keys_hour = (f"phone:{phone}",), (f"phone:{phone}", f"ip:{ip}")
         await self._throttles.send_gap.check(*keys_gap)
         await self._throttles.sends.check(*keys_hour)
+        try:
+            await self._throttles.budget.check(BUDGET_KEY)
+        except RateLimited as exc:
+            exc.code = "sms_budget_spent"
+            security_logger.warning("the hourly budget of verification texts is spent")
+            raise
         await self._throttles.send_gap.hit(*keys_gap)
         await self._throttles.sends.hit(*keys_hour)
+        await self._throttles.budget.hit(BUDGET_KEY)
+        if self._spent is not None:  # what ``ferry admin signup status`` counts
+            await self._spent.record(self._clock.now())
 
     async def issue(self, account_id: int, purpose: str, phone: str) -> SendReport:
         """Create a code (killing the previous one of this purpose) and send it; returns how

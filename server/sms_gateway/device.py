@@ -7,7 +7,9 @@ stored as a conversation message of the operator, and its body (a code) is not k
 
 Accepted (``send`` returns) means the order was written to the connected bridge's link; a
 bridge that is not connected, or whose modem it last reported as not responding, is
-refused up front with :class:`GatewayUnavailable` (see :mod:`server.sms_gateway`).
+refused up front with :class:`GatewayUnavailable` (see :mod:`server.sms_gateway`). A
+number that replied STOP to one of the bridge's lines (``storage/optouts.py``) is not
+texted again: :class:`GatewayRejected`.
 
 With several nodes the bridge may be connected to another node: the bridge registry in
 Redis names it, and that node is asked (:meth:`server.hub.Hub.ask`) to write the order
@@ -34,7 +36,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from protocol.messages import SendSms
 from server.clock import Clock
 from server.hub import GatewaySend, Hub, Request, Unreachable
-from server.sms_gateway import GatewayUnavailable
+from server.sms_gateway import GatewayRejected, GatewayUnavailable
+from server.storage.lines import LineStore
+from server.storage.optouts import OptOutStore
 from server.storage.schema import gateway_messages
 from server.storage.util import new_id
 from server.ws.registry import DeviceConnection, DeviceRegistry
@@ -78,6 +82,7 @@ class DeviceGateway:
         self._key = key
 
     async def send(self, to: str, text: str, kind: str) -> None:
+        await self._check_consent(to)
         conn = self._registry.get(self._device_id)
         if conn is None:
             await self._send_elsewhere(to, text, kind)
@@ -87,6 +92,13 @@ class DeviceGateway:
         error = await _write(conn, -message_id, to, text)
         if error is not None:
             raise GatewayUnavailable(error)
+
+    async def _check_consent(self, to: str) -> None:
+        """Raise GatewayRejected if ``to`` replied STOP to one of the bridge's lines."""
+        optouts = OptOutStore(self._engine)
+        for line in await LineStore(self._engine).for_device(self._device_id):
+            if await optouts.blocked(line.id, [to]):
+                raise GatewayRejected(f"{to} replied STOP to the gateway's number")
 
     async def _send_elsewhere(self, to: str, text: str, kind: str) -> None:
         found = (await self._hub.presence([self._device_id])).get(self._device_id)

@@ -37,6 +37,7 @@ from server.storage import legacy_keys
 from server.storage.epochs import lock_account, rotate_epoch
 from server.storage.keys import KeyRing
 from server.storage.masking import mask_new_sent
+from server.storage.optouts import check_sendable_sync, record_keywords_sync
 from server.storage.runner import runner
 from server.storage.schema import (
     accounts,
@@ -333,6 +334,7 @@ def _create_outgoing(
     ).first()
     if existing is not None:
         return message_view(existing, cipher)
+    check_sendable_sync(conn, line_id, to)  # raises OptedOut
     seq = take_seqs_sync(conn, account_id, 1)
     # The thread of ``to`` on the line, created (or revived) as an arriving SMS would.
     thread_id = _thread_ids(conn, account_id, [Inbound("", line_id, to, "", now)], seq)[
@@ -508,6 +510,41 @@ def _own_thread(conn: Connection, account_id: int, thread_id: int) -> Any:
     if row is None:
         raise LookupError(thread_id)
     return row
+
+
+def _refuse_opted_out(
+    conn: Connection, account_id: int, blocked: list[tuple[int, str]]
+) -> int | None:
+    """Outgoing messages not yet handed to a bridge, to peers who just opted out of their
+    line, fail with the reason; returns the last seq taken (None: there were none)."""
+    rows = []
+    for line_id, peer in blocked:
+        rows += conn.execute(
+            select(outbox.c.id, outbox.c.message_id, messages.c.thread_id, outbox.c.recipient)
+            .join(messages, messages.c.id == outbox.c.message_id)
+            .where(
+                outbox.c.account_id == account_id,
+                outbox.c.line_id == line_id,
+                outbox.c.recipient == peer,
+                outbox.c.state == "pending",
+            )
+        ).all()
+    if not rows:
+        return None
+    seq = take_seqs_sync(conn, account_id, len(rows))
+    for offset, row in enumerate(rows):
+        conn.execute(update(outbox).where(outbox.c.id == row.id).values(state="done"))
+        conn.execute(
+            update(messages)
+            .where(messages.c.id == row.message_id)
+            .values(status="failed", error=_opted_out_error(row.recipient), seq=seq + offset)
+        )
+    _refresh_threads_sync(conn, {r.thread_id for r in rows})
+    return seq + len(rows) - 1
+
+
+def _opted_out_error(peer: str) -> str:
+    return f"Not sent: {peer} replied STOP on this line and will not be texted until START."
 
 
 def _cancel_outbox(conn: Connection, message_ids: list[int]) -> None:
@@ -704,6 +741,12 @@ def _ingest(
             seq += 1
         if completes:
             _refresh_threads_sync(conn, {o.thread_id for o, _ in completes})
+    if fresh:
+        # STOP / START replies: recorded with the message, and what was still waiting to
+        # be sent to a peer who just opted out is not sent (see storage/optouts.py).
+        blocked = record_keywords_sync(conn, account_id, fresh.values(), now)
+        if blocked:
+            last_seq = _refuse_opted_out(conn, account_id, blocked) or last_seq
     if upto is not None:
         execute_raw(conn, _ACKED, ("device_id", "upto"), (device_id, upto))
     for old, item in clashes:

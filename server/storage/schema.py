@@ -571,3 +571,109 @@ oauth_log = Table(
     Column("status", Integer, nullable=False),
     Index("ix_oauth_log_grant", "grant_id", "id"),
 )
+
+
+# ---- consent and abuse (migration 0014_consent)
+
+# A peer's last opt-out or opt-in keyword on one line (server/consent/keywords.py): while
+# ``opted_out`` is true, nothing is sent to ``peer`` from the line. The row stays after an
+# opt-in, so a late-arriving older keyword cannot undo a newer one (``changed_at`` is
+# the keyword message's own time).
+optouts = Table(
+    "optouts",
+    metadata,
+    Column("line_id", ForeignKey("lines.id", ondelete="CASCADE"), primary_key=True),
+    Column("peer", NulFree(32), primary_key=True),
+    Column("account_id", ForeignKey("accounts.id", ondelete="CASCADE"), nullable=False),
+    Column("opted_out", Boolean, nullable=False),
+    Column("keyword", NulFree(32), nullable=False),
+    Column("changed_at", UtcDateTime(), nullable=False),
+    Column("recorded_at", UtcDateTime(), nullable=False),
+    Index("ix_optouts_account", "account_id"),
+)
+
+# The user's record that a number agreed to receive their messages (broadcasts go only
+# to these); withdrawing it deletes the row.
+recipient_consents = Table(
+    "recipient_consents",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("account_id", ForeignKey("accounts.id", ondelete="CASCADE"), nullable=False),
+    Column("number", NulFree(32), nullable=False),
+    # When the person agreed, as the user states it, and when the user recorded it.
+    Column("given_at", UtcDateTime(), nullable=False),
+    Column("recorded_at", UtcDateTime(), nullable=False),
+    Column("note", NulFree(200), nullable=False, server_default=""),
+    UniqueConstraint("account_id", "number", name="uq_recipient_consents_number"),
+)
+
+# One message to a list of numbers, paced per line: each recipient gets an outgoing
+# message of its own (client_msg_id ``b<broadcast>-<recipient>``) once its ``due_at``
+# has come, and then its status is that message's.
+broadcasts = Table(
+    "broadcasts",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("account_id", ForeignKey("accounts.id", ondelete="CASCADE"), nullable=False),
+    Column("line_id", ForeignKey("lines.id", ondelete="CASCADE"), nullable=False),
+    Column("body_sealed", LargeBinary, nullable=False),
+    # The browser's id for it: a retried request never sends a broadcast twice.
+    Column("client_id", NulFree(64), nullable=False),
+    Column("created_at", UtcDateTime(), nullable=False),
+    Column("cancelled_at", UtcDateTime()),
+    UniqueConstraint("account_id", "client_id", name="uq_broadcasts_client_id"),
+)
+
+broadcast_recipients = Table(
+    "broadcast_recipients",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("broadcast_id", ForeignKey("broadcasts.id", ondelete="CASCADE"), nullable=False),
+    Column("line_id", ForeignKey("lines.id", ondelete="CASCADE"), nullable=False),
+    Column("number", NulFree(32), nullable=False),
+    # queued (waiting for due_at), released (its message exists: see message_id),
+    # skipped_no_consent, skipped_opted_out, cancelled.
+    Column("state", NulFree(24), nullable=False),
+    Column("due_at", UtcDateTime(), nullable=False),
+    Column("message_id", ForeignKey("messages.id", ondelete="SET NULL")),
+    UniqueConstraint("broadcast_id", "number", name="uq_broadcast_recipients_number"),
+    Index("ix_broadcast_recipients_due", "state", "due_at"),
+    Index("ix_broadcast_recipients_line_due", "line_id", "due_at"),
+)
+
+# Invite codes for FERRY_SIGNUP=invite, made by ``ferry admin invite create``: single
+# use; only their SHA-256 is stored, and a short prefix in clear to name them.
+invite_codes = Table(
+    "invite_codes",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("code_hash", LargeBinary(32), nullable=False, unique=True),
+    Column("prefix", NulFree(8), nullable=False),
+    Column("note", NulFree(100), nullable=False, server_default=""),
+    Column("created_at", UtcDateTime(), nullable=False),
+    Column("expires_at", UtcDateTime(), nullable=False),
+    Column("used_at", UtcDateTime()),
+    Column("used_by", ForeignKey("accounts.id", ondelete="SET NULL")),
+    Column("revoked_at", UtcDateTime()),
+)
+
+# When verification texts were spent from the hourly budget (FERRY_VERIFY_SMS_PER_HOUR),
+# for ``ferry admin signup status``: times only, no numbers; rows go after two days.
+verify_sends = Table(
+    "verify_sends",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("at", UtcDateTime(), nullable=False),
+    Index("ix_verify_sends_at", "at"),
+)
+
+# Every acceptance of the terms and privacy notice: the version shown and when.
+terms_acceptances = Table(
+    "terms_acceptances",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("account_id", ForeignKey("accounts.id", ondelete="CASCADE"), nullable=False),
+    Column("version", NulFree(32), nullable=False),
+    Column("accepted_at", UtcDateTime(), nullable=False),
+    Index("ix_terms_acceptances_account", "account_id", "id"),
+)

@@ -16,8 +16,11 @@ from pathlib import Path
 from aiohttp import ClientSession, CookieJar
 
 from device_bridge.emulator.run import run_emulator
+from server.config import Config
 from tests.e2e.conftest import eventually, free_port
 from tests.ports import held_ports
+
+TERMS = Config.terms_version  # the terms a sign-up accepts
 
 ONE, TWO = "+15550100001", "+15550100002"
 
@@ -121,7 +124,7 @@ async def test_demo_runs_relays_both_ways_and_stops_on_ctrl_c(tmp_path: Path) ->
 
             # A fresh sign-up in the demo gets its code on the virtual phone (emulator
             # gateway) and verifies with it.
-            signup = {"phone": TWO, "password": "phone two password"}
+            signup = {"phone": TWO, "password": "phone two password", "accept_terms": TERMS}
             async with http.post(f"{url}/api/v1/accounts", json=signup) as resp:
                 assert resp.status == 202
             async with http.post(f"{url}/api/v1/session", json=signup) as resp:

@@ -20,6 +20,8 @@ from device_bridge.pairing import pair
 from server.config import Config
 from tests.e2e.conftest import PHONE1, PHONE2, eventually, free_port, start_server
 
+TERMS = Config.terms_version  # the terms a sign-up accepts
+
 PASSWORD = "e2e password!"
 
 
@@ -38,7 +40,7 @@ async def test_bridge_auto_verifies_its_own_number(tmp_path: Path) -> None:
     task = None
     try:
         async with ClientSession(cookie_jar=CookieJar(unsafe=True)) as http:
-            signup = {"phone": PHONE1, "password": PASSWORD}
+            signup = {"phone": PHONE1, "password": PASSWORD, "accept_terms": TERMS}
             async with http.post(f"{url}/api/v1/accounts", json=signup) as resp:
                 assert resp.status == 202
             async with http.post(f"{url}/api/v1/session", json=signup) as resp:
@@ -93,7 +95,7 @@ async def test_code_reaches_an_unbridged_phone_through_the_emulator(tmp_path: Pa
     url = f"http://127.0.0.1:{config.port}"
     try:
         async with ClientSession(cookie_jar=CookieJar(unsafe=True)) as http:
-            signup = {"phone": PHONE2, "password": PASSWORD}
+            signup = {"phone": PHONE2, "password": PASSWORD, "accept_terms": TERMS}
             assert (await http.post(f"{url}/api/v1/accounts", json=signup)).status == 202
             assert (await http.post(f"{url}/api/v1/session", json=signup)).status == 200
             await eventually(lambda: bool(emulator.phone(PHONE2).modem.received))

@@ -24,6 +24,8 @@ from tests.fakes.sms import FakeSms
 from tests.server.postgres import ENV, Postgres, admin_url, dsn, reachable, run, shown
 
 PHONE = "+15550100001"
+#: The terms version a sign-up accepts (the shipped default).
+TERMS = Config.terms_version
 PASSWORD = "correct horse battery"
 
 
@@ -57,7 +59,8 @@ class Env:
     async def signup(self, phone: str, password: str = PASSWORD, **extra: object) -> str:
         """Sign up and sign in (unverified); returns the code sent by SMS."""
         resp = await self.client.post(
-            "/api/v1/accounts", json={"phone": phone, "password": password, **extra}
+            "/api/v1/accounts",
+            json={"accept_terms": TERMS, "phone": phone, "password": password, **extra},
         )
         assert resp.status == 202, await resp.text()
         await self.login(phone, password)

@@ -10,7 +10,7 @@ from server.api.common import SERVICES
 from server.app import create_app
 from server.auth.passwords import Passwords, password_problem
 from tests.fakes.clock import FakeClock
-from tests.server.conftest import PASSWORD, PHONE, Env
+from tests.server.conftest import PASSWORD, PHONE, TERMS, Env
 
 NEW = "+15550100044"
 
@@ -24,7 +24,12 @@ async def test_signup_normalises_number_creates_unverified_account_and_sends_cod
 ) -> None:
     resp = await env.client.post(
         "/api/v1/accounts",
-        json={"phone": "+1 (555) 010-0044", "password": "a long enough phrase", "email": "a@b.c"},
+        json={
+            "accept_terms": TERMS,
+            "phone": "+1 (555) 010-0044",
+            "password": "a long enough phrase",
+            "email": "a@b.c",
+        },
     )
     assert resp.status == 202
     no_hash(await resp.text())
@@ -40,7 +45,9 @@ async def test_signup_normalises_number_creates_unverified_account_and_sends_cod
 
 @pytest.mark.parametrize("phone", ["banana", "+1", "12", "+999 123"])
 async def test_signup_with_invalid_number_is_a_clear_400(env: Env, phone: str) -> None:
-    resp = await env.client.post("/api/v1/accounts", json={"phone": phone, "password": PASSWORD})
+    resp = await env.client.post(
+        "/api/v1/accounts", json={"accept_terms": TERMS, "phone": phone, "password": PASSWORD}
+    )
     assert resp.status == 400
     body = await resp.json()
     assert body["error"]["code"] == "invalid_number" and "country code" in body["error"]["message"]
@@ -66,7 +73,9 @@ def test_password_policy(password: str, ok: bool) -> None:
 
 
 async def test_weak_password_is_refused_with_reason(env: Env) -> None:
-    resp = await env.client.post("/api/v1/accounts", json={"phone": NEW, "password": "qwertyuiop"})
+    resp = await env.client.post(
+        "/api/v1/accounts", json={"accept_terms": TERMS, "phone": NEW, "password": "qwertyuiop"}
+    )
     assert resp.status == 400
     body = await resp.json()
     assert body["error"]["code"] == "weak_password" and "common" in body["error"]["message"]
@@ -74,9 +83,11 @@ async def test_weak_password_is_refused_with_reason(env: Env) -> None:
 
 async def test_signup_does_not_reveal_existing_accounts(env: Env) -> None:
     taken = await env.client.post(
-        "/api/v1/accounts", json={"phone": PHONE, "password": "x y z w v u"}
+        "/api/v1/accounts", json={"accept_terms": TERMS, "phone": PHONE, "password": "x y z w v u"}
     )
-    free = await env.client.post("/api/v1/accounts", json={"phone": NEW, "password": "x y z w v u"})
+    free = await env.client.post(
+        "/api/v1/accounts", json={"accept_terms": TERMS, "phone": NEW, "password": "x y z w v u"}
+    )
     assert taken.status == free.status == 202
     assert await taken.json() == await free.json()
     assert taken.cookies.keys() == free.cookies.keys() == set()
@@ -148,7 +159,9 @@ def test_production_default_is_rfc9106_low_memory() -> None:
 
 async def test_unicode_password_is_normalised(env: Env) -> None:
     composed, decomposed = "caf\u00e9 au lait", "cafe\u0301 au lait"
-    await env.client.post("/api/v1/accounts", json={"phone": NEW, "password": composed})
+    await env.client.post(
+        "/api/v1/accounts", json={"accept_terms": TERMS, "phone": NEW, "password": composed}
+    )
     await env.login(NEW, decomposed)
 
 
@@ -262,7 +275,8 @@ async def test_login_and_reset_share_timing_work(env: Env, monkeypatch) -> None:
         env.clock.advance(61)
         calls.clear()
         await env.client.post(
-            "/api/v1/accounts", json={"phone": phone, "password": "some password 1"}
+            "/api/v1/accounts",
+            json={"accept_terms": TERMS, "phone": phone, "password": "some password 1"},
         )
         assert calls == ["hash"]
         env.clock.advance(61)

@@ -16,7 +16,8 @@ from server.api.common import SERVICES
 from server.app import create_app
 from server.auth import verification
 from server.sms_gateway import GatewayRejected, GatewayUnavailable
-from tests.server.conftest import PASSWORD, PHONE, Env
+from server.storage.conversations import Inbound
+from tests.server.conftest import PASSWORD, PHONE, TERMS, Env
 
 NEW = "+15550100044"
 
@@ -98,7 +99,9 @@ async def test_a_gateway_that_never_answers_is_a_failed_send(
 async def test_the_sign_up_send_is_reported_on_me(env: Env) -> None:
     gateway = DownGateway(GatewayUnavailable("emulator unreachable"))
     env.svc.verification.gateway = gateway
-    r = await env.client.post("/api/v1/accounts", json={"phone": NEW, "password": PASSWORD})
+    r = await env.client.post(
+        "/api/v1/accounts", json={"accept_terms": TERMS, "phone": NEW, "password": PASSWORD}
+    )
     assert r.status == 202  # the same answer for every number, whatever the gateway did
     await env.svc.background.drain()
     await env.login(NEW)
@@ -146,7 +149,9 @@ async def test_device_gateway_accepts_only_through_a_bridge_that_can_send(
     aiohttp_client, config, clock
 ) -> None:
     env = await device_gateway_env(aiohttp_client, config, clock)
-    r = await env.client.post("/api/v1/accounts", json={"phone": NEW, "password": PASSWORD})
+    r = await env.client.post(
+        "/api/v1/accounts", json={"accept_terms": TERMS, "phone": NEW, "password": PASSWORD}
+    )
     await env.svc.background.drain()
     await env.login(NEW)
     # No bridge connected: not sent, and the page hears so.
@@ -176,3 +181,23 @@ async def wait_for_modem(env: Env, state: str) -> None:
             return
         await asyncio.sleep(0.01)
     raise AssertionError(f"the server never heard of modem state {state}")
+
+
+async def test_the_device_gateway_does_not_text_a_number_that_replied_stop(
+    aiohttp_client, config, clock
+) -> None:
+    env = await device_gateway_env(aiohttp_client, config, clock)
+    (line,) = await env.svc.lines.for_account(env.account_id)
+    stop = Inbound("k1", line.id, NEW, "STOP", clock.now())
+    await env.svc.conversations.ingest_inbound(env.account_id, env.device_id, [stop], clock.now())
+    bridge = await env.device()
+    await bridge.send(ModemInfo(signal_dbm=-70, state="ready"))
+    await wait_for_modem(env, "ready")
+    r = await env.client.post(
+        "/api/v1/accounts", json={"accept_terms": TERMS, "phone": NEW, "password": PASSWORD}
+    )
+    assert r.status == 202  # the same answer for every number
+    await env.svc.background.drain()
+    await env.login(NEW)
+    assert (await me(env))["code_send"]["error"] == "sms_refused"
+    await bridge.close()

@@ -16,7 +16,7 @@ from protocol.pairing import parse_pairing_uri
 from server.admin import create_pairing_code
 from server.auth.codes import code_message
 from server.config import Config
-from tests.server.conftest import PASSWORD, PHONE, Env
+from tests.server.conftest import PASSWORD, PHONE, TERMS, Env
 from tests.server.test_outbox_leases import orders
 from tests.server.test_pairing import pair
 
@@ -160,7 +160,8 @@ async def test_another_accounts_lines_and_numbers(env: Env) -> None:
     # A number another account proved as a line is not taken by a sign-up either.
     await env.svc.lines.verify(env.account_id, SECOND, env.clock.now())
     resp = await env.client.post(
-        "/api/v1/accounts", json={"phone": SECOND, "password": "another good password"}
+        "/api/v1/accounts",
+        json={"accept_terms": TERMS, "phone": SECOND, "password": "another good password"},
     )
     assert resp.status == 202
     assert [x.number for x in await env.svc.lines.for_account(env.account_id)] == [PHONE, SECOND]

@@ -13,7 +13,7 @@ from protocol.messages import SendSms, SendStatus, StatusAck, Upload
 from server.auth.codes import code_mac, code_message, webotp_codes
 from server.config import Config, ConfigError
 from server.storage.schema import verification_codes
-from tests.server.conftest import PASSWORD, PHONE, Env
+from tests.server.conftest import PASSWORD, PHONE, TERMS, Env
 from tests.server.test_sockets import device, recv, sms
 
 NEW = "+15550100044"
@@ -235,7 +235,10 @@ async def test_device_gateway_sends_code_through_the_operators_bridge(
     client = await aiohttp_client(create_app(gw_config, clock=clock))
     env = Env(client, client.app[SERVICES], clock, operator, gateway_id, private, None)  # type: ignore[arg-type]
     ws = await device(env)
-    r = await client.post("/api/v1/accounts", json={"phone": NEW, "password": "a good password"})
+    r = await client.post(
+        "/api/v1/accounts",
+        json={"accept_terms": TERMS, "phone": NEW, "password": "a good password"},
+    )
     assert r.status == 202
     send = await recv(ws)
     assert isinstance(send, SendSms) and send.outbox_id < 0 and send.to == NEW
@@ -256,7 +259,8 @@ async def test_log_gateway_writes_the_code_to_the_log(env: Env, caplog) -> None:
     env.svc.verification.gateway = LogGateway()
     with caplog.at_level(logging.WARNING, logger="ferry.server.sms"):
         await env.client.post(
-            "/api/v1/accounts", json={"phone": NEW, "password": "a good password"}
+            "/api/v1/accounts",
+            json={"accept_terms": TERMS, "phone": NEW, "password": "a good password"},
         )
         await env.svc.background.drain()
     assert any(NEW in r.getMessage() and "#" in r.getMessage() for r in caplog.records)

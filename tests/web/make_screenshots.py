@@ -7,6 +7,7 @@ Starts the real server on a throwaway database, seeds a few conversations and wr
 from __future__ import annotations
 
 import asyncio
+import re
 import tempfile
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -146,8 +147,9 @@ async def signed_out_screens(browser: Browser, ferry: LiveFerry, scheme: str, su
     number = "+15550100091" if scheme == "light" else "+15550100092"
     await page.get_by_label("Phone number").fill(number)
     await page.get_by_label("Password").fill("a long passphrase")
+    await page.get_by_role("checkbox", name=re.compile("accept the terms")).check()
     await shot(page, "signup", suffix)
-    await page.keyboard.press("Enter")
+    await page.get_by_label("Password").press("Enter")
     await page.get_by_role("heading", name="Verify your phone number").wait_for()
     await page.keyboard.type("482")
     await shot(page, "verify", suffix)

@@ -34,7 +34,8 @@ async def test_sign_up_then_type_the_code(
     await expect(page.get_by_label("Password")).to_be_focused()
 
     await page.get_by_label("Password").fill(NEW_PASSWORD)
-    await page.keyboard.press("Enter")
+    await page.get_by_role("checkbox", name=re.compile("accept the terms")).check()
+    await page.get_by_label("Password").press("Enter")
     await expect(page.get_by_role("heading", name="Verify your phone number")).to_be_visible()
     # The gateway took the sign-up's code: the server says so, and only then does the page.
     await expect(page.get_by_role("status")).to_have_text(

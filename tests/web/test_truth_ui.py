@@ -126,6 +126,7 @@ async def test_sign_up_whose_code_did_not_leave_says_so(
     await page.get_by_role("button", name="Create an account").click()
     await page.get_by_label("Phone number").fill("+1 555 010 0077")
     await page.get_by_label("Password").fill("a brand new passphrase")
+    await page.get_by_role("checkbox", name=re.compile("accept the terms")).check()
     await page.get_by_role("button", name="Create account").click()
     await expect(page.get_by_role("heading", name="Verify your phone number")).to_be_visible()
     await expect(page.get_by_role("alert")).to_contain_text(

@@ -5,7 +5,11 @@
  */
 import { AppModel } from './domain/app-model.js';
 import { FerryApi } from './domain/api.js';
+import { BroadcastModel } from './domain/broadcast-model.js';
 import { Consent } from './domain/consent.js';
+import { ConsentApi } from './domain/consent-api.js';
+import { OptOutModel } from './domain/optout-model.js';
+import { TermsModel } from './domain/terms-model.js';
 import { documentTitle } from './domain/notices.js';
 import { createClock } from './platform/clock.js';
 import { createCookieJar } from './platform/cookies.js';
@@ -25,21 +29,38 @@ function main() {
     api, clock, socketFactory: createSocketFactory(), storage: createStorage(), tabStorage: createTabStorage(),
     uuid: () => crypto.randomUUID(), outboxDb: openOutboxDb(), notifier: createNotifier(), consent: new Consent(createCookieJar()),
   });
-  const view = new AppView(intentsOf(model));
+  const consentApi = new ConsentApi(api.http);
+  const terms = new TermsModel({ api: consentApi });
+  const broadcast = new BroadcastModel({ api: consentApi, uuid: () => crypto.randomUUID(), clock });
+  const optOuts = new OptOutModel({ api: consentApi });
+  const view = new AppView({ ...intentsOf(model), ...consentIntents(terms, broadcast, model) });
   view.mount(/** @type {HTMLElement} */ (document.getElementById('app')));
 
   let scheduled = false;
+  /** @type {string|null} */ let screen = null;
   const render = () => {
     scheduled = false;
-    const state = model.snapshot();
+    const state = { ...model.snapshot(), terms: terms.snapshot(), broadcast: broadcast.snapshot() };
+    if (state.screen !== screen) followScreen(screen, state.screen, terms, broadcast, optOuts);
+    screen = state.screen;
+    const open = state.thread ? model.selection.selectedThread : null;
+    if (open) {
+      optOuts.follow(`${open.id} ${open.last_message?.id ?? ''}`);
+      const stop = optOuts.sentence(open.line_id, open.peer);
+      if (stop) state.composeNotice = [stop, state.composeNotice].filter(Boolean).join(' ');
+    }
     view.update(state);
     document.title = documentTitle(state.screen, state.unreadTotal);
   };
-  model.subscribe(() => {
+  const schedule = () => {
     if (scheduled) return;
     scheduled = true;
     requestAnimationFrame(render);
-  });
+  };
+  model.subscribe(schedule);
+  terms.subscribe(schedule);
+  broadcast.subscribe(schedule);
+  optOuts.subscribe(schedule);
   render();
 
   addEventListener('online', () => model.sync.setNetworkOnline(true));
@@ -58,6 +79,42 @@ function main() {
   model.start();
 }
 
+/**
+ * The terms and broadcast models follow the screen: the sign-up form needs the
+ * rules, a signed-in account is checked for a new version of the terms, and
+ * signing out forgets both.
+ * @param {string|null} from @param {string} to @param {TermsModel} terms @param {BroadcastModel} broadcast
+ * @param {OptOutModel} optOuts
+ */
+function followScreen(from, to, terms, broadcast, optOuts) {
+  const signedIn = (/** @type {string|null} */ s) => s === 'main' || s === 'verify';
+  if (to === 'signup') terms.loadRules();
+  if (signedIn(to) && !signedIn(from)) terms.check();
+  if (!signedIn(to) && signedIn(from)) {
+    terms.reset();
+    broadcast.close();
+    optOuts.reset();
+  }
+}
+
+/**
+ * Intents of the terms and broadcast pieces.
+ * @param {TermsModel} terms @param {BroadcastModel} broadcast @param {AppModel} model
+ */
+function consentIntents(terms, broadcast, model) {
+  return {
+    readTerms: () => terms.read(),
+    closeTerms: () => terms.closeReading(),
+    acceptTerms: () => terms.accept(),
+    openBroadcasts: () => broadcast.show(),
+    closeBroadcasts: () => broadcast.close(),
+    recordRecipientConsent: (number, note, givenOn) => broadcast.recordConsent(number, note, givenOn),
+    withdrawConsent: (id) => broadcast.withdraw(id),
+    sendBroadcast: (body, numbers) => broadcast.send(body, numbers),
+    cancelBroadcast: (id) => broadcast.cancel(id),
+  };
+}
+
 /** The views only see intents, never the models themselves. @param {AppModel} model */
 function intentsOf(model) {
   const { selection, compose, actions, notices, outbox } = model;
@@ -67,7 +124,7 @@ function intentsOf(model) {
     signOut: () => model.signOut(),
     unsentCount: () => model.outbox.unsentCount(),
     showAuth: (view) => model.auth.show(view),
-    signUp: (phone, password) => model.auth.signUp(phone, password),
+    signUp: (phone, password, accepted, invite) => model.auth.signUp(phone, password, { accept_terms: accepted, invite }),
     requestReset: (phone) => model.auth.requestReset(phone),
     confirmReset: (code, password) => model.auth.confirmReset(code, password),
     restartReset: () => model.auth.restartReset(),

@@ -141,15 +141,18 @@ export async function test_the_sign_up_send_is_reported_by_the_server() {
 export async function test_signup_signs_in_and_remembers_the_send() {
   const clock = new FakeClock();
   const calls = [];
-  const api = { signUp: async (p, pw) => calls.push(['signUp', p, pw]) };
+  const api = { signUp: async (p, pw, extra) => calls.push(['signUp', p, pw, extra]) };
   const session = { state: 'signed-out', error: null, signIn: async (p) => { calls.push(['signIn', p]); session.state = 'signed-in'; } };
   const auth = new AuthModel({ api, session, clock });
-  await auth.signUp('call me', 'long enough');
+  const terms = { accept_terms: '2026-12-01', invite: null };
+  await auth.signUp('call me', 'long enough', terms);
   assert(auth.error.includes('country code'));
-  await auth.signUp('+1 555 010 0077', 'short');
+  await auth.signUp('+1 555 010 0077', 'short', terms);
   assert(auth.error.includes('at least 8'));
-  await auth.signUp('+1 555 010 0077', 'long enough');
-  equal(calls, [['signUp', '+15550100077', 'long enough'], ['signIn', '+15550100077']]);
+  await auth.signUp('+1 555 010 0077', 'long enough', { accept_terms: null });
+  assert(auth.error.includes('accept the terms'));
+  await auth.signUp('+1 555 010 0077', 'long enough', terms);
+  equal(calls, [['signUp', '+15550100077', 'long enough', terms], ['signIn', '+15550100077']]);
   equal(auth.codeSentAt, clock.now());
 }
 

@@ -42,9 +42,15 @@ export class FerryApi {
     return this.http.request('DELETE', '/api/v1/session');
   }
 
-  /** 202 whatever the number; the code goes out by SMS. @param {string} phone @param {string} password */
-  signUp(phone, password) {
-    return this.http.request('POST', '/api/v1/accounts', { phone, password });
+  /**
+   * 202 whatever the number; the code goes out by SMS.
+   * @param {string} phone @param {string} password
+   * @param {{accept_terms?: string|null, invite?: string|null}} [extra] the terms version accepted, an invite code
+   */
+  signUp(phone, password, extra = {}) {
+    const { accept_terms: terms = null, invite = null } = extra;
+    return this.http.request('POST', '/api/v1/accounts',
+      { phone, password, ...(terms ? { accept_terms: terms } : {}), ...(invite ? { invite } : {}) });
   }
 
   /** @param {string} code six digits */

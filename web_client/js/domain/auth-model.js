@@ -19,6 +19,7 @@ export const MIN_PASSWORD = 8;
 /** A reset code lives 10 minutes on the server (server/auth/codes.py CODE_TTL). */
 export const RESET_CODE_MS = 10 * 60 * 1000;
 const RESET_KEY = 'reset';
+const NO_TERMS = 'Read and accept the terms of use and privacy notice to create an account.';
 const BAD_PHONE = 'Enter your phone number with its country code, e.g. +1 555 010 0001.';
 
 export class AuthModel extends Observable {
@@ -81,14 +82,18 @@ export class AuthModel extends Observable {
     this.notice = `If ${saved.phone} has a Ferry account, a text with a 6-digit code is on its way.`;
   }
 
-  /** @param {string} phone @param {string} password */
-  async signUp(phone, password) {
+  /**
+   * @param {string} phone @param {string} password
+   * @param {{accept_terms?: string|null, invite?: string|null}} [extra] the terms version ticked, an invite code
+   */
+  async signUp(phone, password, extra = {}) {
     const number = normalizePhone(phone);
     if (!number) return this.#fail(BAD_PHONE);
     if (password.length < MIN_PASSWORD) return this.#fail(`Choose a password of at least ${MIN_PASSWORD} characters.`);
+    if (!extra.accept_terms) return this.#fail(NO_TERMS);
     if (!this.#begin()) return;
     try {
-      await this.api.signUp(number, password);
+      await this.api.signUp(number, password, extra);
     } catch (err) {
       return this.#fail(userMessage(err, 'Sign-up failed. Please try again.'));
     }

@@ -14,7 +14,10 @@ const WORDS = {
   device_limit: 'This account has as many phones as allowed. Remove one first.',
 };
 /** Codes whose server message is already written for the user. */
-const SERVER_WORDED = new Set(['invalid_number', 'weak_password', 'invalid_email', 'invalid_display_name', 'invalid_name']);
+const SERVER_WORDED = new Set(['invalid_number', 'weak_password', 'invalid_email', 'invalid_display_name', 'invalid_name',
+  // sign-up refusals (server/auth/signup.py, the terms, the budget of verification texts)
+  'signup_closed', 'invite_required', 'invite_invalid', 'country_not_allowed', 'terms_required', 'terms_changed',
+  'sms_budget_spent']);
 
 /**
  * @param {unknown} err an ApiError, or anything thrown

@@ -218,6 +218,7 @@ const EVENT_WORDS = {
   troubleshooting_granted: 'Operators allowed to read your messages for a while',
   troubleshooting_ended: 'Operators’ access to your messages ended',
   app_granted: 'An app was allowed to use your account', app_revoked: 'An app’s access was revoked',
+  terms_accepted: 'New terms of use and privacy notice accepted',
 };
 
 /** @param {string} kind e.g. "login_failed" */

@@ -11,6 +11,8 @@ import { CookieNoticeView, ToastView } from './overlays.js';
 import { PairingDialog } from './pairing-view.js';
 import { SignInView } from './signin-view.js';
 import { LoadingView } from './simple-views.js';
+import { BroadcastDialog } from './broadcast-view.js';
+import { TermsDialog, TermsReader } from './terms-views.js';
 import { VerifyView } from './verify-view.js';
 
 /** @typedef {ReturnType<import('../domain/app-model.js').AppModel['snapshot']>} AppState */
@@ -26,6 +28,9 @@ export class AppView {
     this.toast = new ToastView(this.intents);
     this.cookies = new CookieNoticeView(this.intents);
     this.pairing = new PairingDialog(this.intents);
+    this.termsReader = new TermsReader(this.intents);
+    this.termsDialog = new TermsDialog(this.intents);
+    this.broadcast = new BroadcastDialog(this.intents);
   }
 
   /** @param {HTMLElement} parent */
@@ -55,6 +60,12 @@ export class AppView {
     this.toast.update(state.screen === 'main' ? state.toast : null);
     this.cookies.update(state.cookieNotice);
     this.pairing.update(state.pairing);
+    const extra = /** @type {any} */ (state);
+    const signedIn = state.screen === 'main' || state.screen === 'verify';
+    this.termsReader.update(extra.terms);
+    this.broadcast.update(signedIn ? extra.broadcast : undefined);
+    // Last: above every other dialog while the new terms wait for an answer.
+    this.termsDialog.update(extra.terms, signedIn);
   }
 
   unmount() {
@@ -62,6 +73,9 @@ export class AppView {
     this.#view = null;
     this.#screen = null;
     this.pairing.unmount();
+    this.termsReader.unmount();
+    this.termsDialog.unmount();
+    this.broadcast.unmount();
     this.#help?.unmount();
     this.overlays?.remove();
     if (this.onKeydown) document.removeEventListener('keydown', this.onKeydown);

@@ -3,6 +3,7 @@ import { MIN_PASSWORD } from '../domain/auth-model.js';
 import { CodeInput } from './code-input.js';
 import { h, icon, setAttr, setText, uid } from './dom.js';
 import { ICONS } from './icons.js';
+import { SignupTermsFields } from './terms-views.js';
 
 /** @typedef {ReturnType<import('../domain/auth-model.js').AuthModel['snapshot']>} AuthState */
 
@@ -69,13 +70,16 @@ export class SignUpView extends AuthForm {
     this.phone = phoneInput(errorId);
     this.password = passwordInput('new-password', 'new-password', errorId);
     this.submit = /** @type {HTMLButtonElement} */ (h('button', { type: 'submit', class: 'button button-primary button-wide' }, 'Create account'));
+    this.terms = new SignupTermsFields(intents, errorId);
+    /** @type {any} */ this.termsState = undefined;
     const form = h('form', { class: 'signin-form', novalidate: true, onsubmit: (/** @type {Event} */ e) => {
       e.preventDefault();
-      intents.signUp(this.phone.value, this.password.value);
+      const { accepted, invite } = this.terms.values(this.termsState);
+      intents.signUp(this.phone.value, this.password.value, accepted, invite);
     } },
     field('Phone number', this.phone, 'The number of the phone that will send and receive your texts.'),
     field('Password', this.password, `At least ${MIN_PASSWORD} characters.`),
-    this.error, this.submit);
+    this.terms.root, this.error, this.submit);
     this.root = authCard('signup-title', 'Create your account',
       'We’ll text a 6-digit code to your phone to make sure it’s yours.', form,
       h('p', { class: 'auth-links' }, 'Already have an account? ',
@@ -87,13 +91,17 @@ export class SignUpView extends AuthForm {
     parent.append(this.root);
   }
 
-  /** @param {{auth: AuthState}} state */
+  /** @param {{auth: AuthState, terms?: any}} state */
   update(state) {
+    this.termsState = state.terms;
+    this.terms.update(state.terms);
     this.sync(state.auth, this.submit, 'Create account', 'Creating account…');
   }
 
   firstInvalid() {
-    return this.phone.value.trim() ? this.password : this.phone;
+    if (!this.phone.value.trim()) return this.phone;
+    if (this.password.value.length < MIN_PASSWORD) return this.password;
+    return this.terms.checkbox.checked ? this.password : this.terms.checkbox;
   }
 
   focus() {
