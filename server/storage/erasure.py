@@ -38,6 +38,7 @@ from server.storage.schema import (
     line_leases,
     lines,
     messages,
+    oauth_grants,
     pairing_codes,
     sessions,
     verification_codes,
@@ -104,6 +105,13 @@ def _erase(conn: Connection, account_id: int, now: datetime) -> Erased:
     conn.execute(delete(sessions).where(sessions.c.account_id == account_id))
     conn.execute(delete(pairing_codes).where(pairing_codes.c.account_id == account_id))
     conn.execute(delete(verification_codes).where(verification_codes.c.account_id == account_id))
+    # Apps' access ends with the deletion, not with the purge: their tokens are checked
+    # against a live grant on every request, and their sockets close at the next sweep.
+    conn.execute(
+        update(oauth_grants)
+        .where(oauth_grants.c.account_id == account_id, oauth_grants.c.revoked_at.is_(None))
+        .values(revoked_at=now)
+    )
     line_ids = list(
         conn.execute(select(lines.c.id).where(lines.c.account_id == account_id)).scalars()
     )

@@ -21,6 +21,7 @@ from server.storage.schema import (
     devices,
     messages,
     metadata,
+    oauth_grants,
     pairing_codes,
     sessions,
     verification_codes,
@@ -28,6 +29,7 @@ from server.storage.schema import (
 from server.ws.browsers import CLOSE_SESSION_ENDED
 from tests.device_link import new_pairing_code
 from tests.server.conftest import PASSWORD, PHONE, Env, stored_bytes
+from tests.server.oauth_flow import bearer, register, tokens_for
 from tests.server.test_sessions import closed_with, subscribed
 
 BODY = "the secret plan is QX7-ZEBRA"
@@ -66,6 +68,9 @@ async def test_delete_needs_the_password_and_ends_everything_at_once(env: Env) -
     assert (await http.post("/api/v1/session", json=login)).status == 200
     ws = await subscribed(http)
     bridge = await env.device()
+    app = await register(env)
+    token = (await tokens_for(env, app))["access_token"]
+    assert (await env.client.get("/api/v1/threads", headers=bearer(token))).status == 200
     wrong = await http.post("/api/v1/me/delete", json={"password": "not my password"})
     assert wrong.status == 403 and (await wrong.json())["error"]["code"] == "wrong_password"
     assert (await http.get("/api/v1/threads")).status == 200
@@ -80,6 +85,8 @@ async def test_delete_needs_the_password_and_ends_everything_at_once(env: Env) -
     assert (await env.client.get("/api/v1/me")).status == 401
     assert await env.svc.devices.get(env.account_id, env.device_id) is None
     assert (await http.post("/api/v1/session", json=login)).status == 401
+    # An app's token stops at once too (before the background purge).
+    assert (await env.client.get("/api/v1/threads", headers=bearer(token))).status == 401
     with pytest.raises(AccountDeleted):
         await env.svc.keys.cipher(env.account_id)
 
@@ -94,8 +101,18 @@ async def test_the_key_goes_first_then_the_rows(env: Env) -> None:
     await CodeStore(env.svc.engine, ttl=CODE_TTL, max_attempts=5).issue(
         env.account_id, "change_phone", "+15550199999", bytes(32), env.clock.now()
     )
+    await tokens_for(env, await register(env))
     await erase(env.svc.engine, env.account_id, env.clock.now())
     async with env.svc.engine.connect() as conn:
+        # Apps' grants end in the same transaction (their tokens need a live grant).
+        grants = (
+            await conn.execute(
+                select(oauth_grants.c.revoked_at).where(
+                    oauth_grants.c.account_id == env.account_id
+                )
+            )
+        ).scalars().all()
+        assert len(grants) == 1 and all(g is not None for g in grants)
         for table in (sessions, pairing_codes, verification_codes):
             gone = select(func.count()).select_from(table)
             assert (await conn.execute(gone)).scalar_one() == 0, table.name
