@@ -1,0 +1,226 @@
+"""Writing an account's export ZIP, page by page (the driver around ``smsbackup`` and
+``vcard``).
+
+The ZIP holds:
+
+* ``ferry-export.json``: everything Ferry keeps about the account (settings, lines,
+  devices, threads, contacts, security events, connected apps, messages), attachments
+  named by their path in the ZIP;
+* ``attachments/<message id>-<position><ext>``: each attachment's bytes;
+* ``sms-backup.xml``: the messages in the "SMS Backup & Restore" format, attachments
+  inline as base64, so a phone can restore them;
+* ``contacts.vcf``: the contacts, vCard 3.0.
+
+Memory stays bounded whatever the account's size: messages are read a page at a time and
+opened page by page, attachments message by message; the JSON and XML documents are
+written to files beside the ZIP as they grow and copied into it at the end (a ZIP takes
+one member at a time, and attachments go in while the messages are being read).
+File writes run in a worker thread, so the event loop keeps serving.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import mimetypes
+import secrets
+import shutil
+import zipfile
+from collections.abc import Awaitable, Callable
+from datetime import datetime
+from pathlib import Path
+from typing import IO, Any
+
+from server.privacy.takeout import smsbackup, vcard
+from server.storage.takeout import ExportMessage, TakeoutStore
+from server.storage.views import iso
+
+#: Messages per page read from storage.
+PAGE = 200
+JSON_NAME = "ferry-export.json"
+XML_NAME = "sms-backup.xml"
+VCF_NAME = "contacts.vcf"
+FORMAT = "ferry-export"
+VERSION = 1
+
+_README = """\
+Your data from Ferry, exported {when}.
+
+ferry-export.json  everything Ferry keeps about your account, messages included
+attachments/       the pictures and files of your MMS (named in ferry-export.json)
+sms-backup.xml     your messages in the "SMS Backup & Restore" format: restore them to
+                   an Android phone with that app, or import them into another Ferry
+contacts.vcf       your contacts (vCard 3.0)
+"""
+
+Progress = Callable[[int, int], Awaitable[None]]
+
+#: Ferry's status of a sent message → the app's (sms type, sms status, mms box).
+_OUT_BOX = {
+    "delivered": (smsbackup.SENT, smsbackup.STATUS_COMPLETE, smsbackup.SENT),
+    "sent": (smsbackup.SENT, smsbackup.STATUS_NONE, smsbackup.SENT),
+    "sent_no_report": (smsbackup.SENT, smsbackup.STATUS_NONE, smsbackup.SENT),
+    "failed": (smsbackup.FAILED, smsbackup.STATUS_FAILED, smsbackup.OUTBOX),
+}
+_UNSETTLED = (smsbackup.OUTBOX, smsbackup.STATUS_PENDING, smsbackup.OUTBOX)
+
+
+async def write_export(
+    store: TakeoutStore, account_id: int, path: Path, now: datetime, progress: Progress
+) -> int:
+    """Write the account's export to ``path`` (a ZIP); returns its size in bytes."""
+    overview = await store.overview(account_id)
+    total = await store.message_count(account_id)
+    unread = await store.unread_ids(account_id)
+    await progress(0, total)
+    numbers = {line["id"]: line["number"] for line in overview["lines"]}
+    names = {(c["line"], c["number"]): c["name"] for c in overview["contacts"]}
+    work = path.with_name(path.name + ".parts")
+    work.mkdir(mode=0o700)
+    try:
+        with (
+            zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED, allowZip64=True) as zf,
+            (work / "json").open("w", encoding="utf-8") as js,
+            (work / "xml").open("w", encoding="utf-8") as xml,
+        ):
+            head = _json_head(overview, now)
+            await asyncio.to_thread(_write, js, head)
+            await asyncio.to_thread(_write, xml, smsbackup.header(total, _uuid(), now))
+            after, done, first = 0, 0, True
+            while True:
+                page = await store.message_page(account_id, after, PAGE)
+                if not page:
+                    break
+                files = {
+                    m.id: await store.attachments(account_id, m.id) for m in page if m.attachments
+                }
+                await asyncio.to_thread(
+                    _write_page, zf, js, xml, page, files, numbers, names, unread, first
+                )
+                first = False
+                after = page[-1].id
+                done += len(page)
+                await progress(done, max(total, done))
+            await asyncio.to_thread(_write, js, "\n]}\n")
+            await asyncio.to_thread(_write, xml, smsbackup.FOOTER)
+            js.close()
+            xml.close()
+            await asyncio.to_thread(_finish_zip, zf, work, overview, now)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    return (await asyncio.to_thread(path.stat)).st_size
+
+
+def _uuid() -> str:
+    raw = secrets.token_hex(16)
+    return f"{raw[:8]}-{raw[8:12]}-{raw[12:16]}-{raw[16:20]}-{raw[20:]}"
+
+
+def _write(f: IO[str], text: str) -> None:
+    f.write(text)
+
+
+def _json_head(overview: dict[str, Any], now: datetime) -> str:
+    """The JSON document up to its messages array, which the pages then fill."""
+    head = {
+        "format": FORMAT,
+        "version": VERSION,
+        "exported_at": iso(now),
+        **overview,
+        # Ferry has no third-party access yet: no app holds a grant.
+        "connected_apps": [],
+    }
+    text = json.dumps(head, ensure_ascii=False, indent=1)
+    return text[: text.rindex("}")].rstrip() + ',\n "messages": [\n'
+
+
+def _attachment_path(message_id: int, position: int, mime: str) -> str:
+    ext = mimetypes.guess_extension(mime) or ".bin"
+    return f"attachments/{message_id}-{position}{ext}"
+
+
+def _write_page(
+    zf: zipfile.ZipFile,
+    js: IO[str],
+    xml: IO[str],
+    page: list[ExportMessage],
+    files: dict[int, list[Any]],
+    numbers: dict[int, str],
+    names: dict[tuple[str, str], str],
+    unread: set[int],
+    first: bool,
+) -> None:
+    """One page into the three documents (in a worker thread)."""
+    entries: list[str] = []
+    elements: list[str] = []
+    for m in page:
+        line = numbers.get(m.line_id, "")
+        parts = files.get(m.id, [])
+        paths = []
+        for position, part in enumerate(parts):
+            name = _attachment_path(m.id, position, part.mime)
+            zf.writestr(name, part.data)
+            paths.append(
+                {"mime": part.mime, "name": part.name, "size": len(part.data), "file": name}
+            )
+        entries.append(
+            json.dumps(
+                {
+                    "id": m.id,
+                    "thread_id": m.thread_id,
+                    "line": line,
+                    "peer": m.peer,
+                    "direction": m.direction,
+                    "body": m.body,
+                    "status": m.status,
+                    "timestamp": iso(m.timestamp),
+                    "read": m.id not in unread,
+                    "incomplete": m.incomplete,
+                    "refused": m.refused,
+                    "error": m.error,
+                    "attachments": paths,
+                },
+                ensure_ascii=False,
+            )
+        )
+        if m.refused is None:
+            elements.append(_element(m, line, names.get((line, m.peer)), m.id not in unread, parts))
+    js.write(("" if first else ",\n") + ",\n".join(entries))
+    xml.write("".join(elements))
+
+
+def _element(m: ExportMessage, line: str, contact: str | None, read: bool, parts: list[Any]) -> str:
+    if m.direction == "in":
+        sms_box, status, mms_box = smsbackup.RECEIVED, smsbackup.STATUS_NONE, smsbackup.RECEIVED
+    else:
+        sms_box, status, mms_box = _OUT_BOX.get(m.status, _UNSETTLED)
+    if parts:
+        return smsbackup.mms_element(
+            address=m.peer,
+            own_number=line,
+            when=m.timestamp,
+            box=mms_box,
+            body=m.body,
+            read=read,
+            contact_name=contact,
+            parts=[(p.mime, p.name, p.data) for p in parts],
+        )
+    return smsbackup.sms_element(
+        address=m.peer,
+        when=m.timestamp,
+        box=sms_box,
+        body=m.body,
+        read=read,
+        status=status,
+        contact_name=contact,
+    )
+
+
+def _finish_zip(zf: zipfile.ZipFile, work: Path, overview: dict[str, Any], now: datetime) -> None:
+    for member, source in ((JSON_NAME, "json"), (XML_NAME, "xml")):
+        with (work / source).open("rb") as src, zf.open(member, "w", force_zip64=True) as dst:
+            shutil.copyfileobj(src, dst, 1024 * 1024)
+    zf.writestr(
+        VCF_NAME, "".join(vcard.write_card(c["name"], [c["number"]]) for c in overview["contacts"])
+    )
+    zf.writestr("README.txt", _README.format(when=iso(now)))

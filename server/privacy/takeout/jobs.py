@@ -1,0 +1,238 @@
+"""Exports and imports as background jobs: start, progress, one download, expiry.
+
+A job is a row (``storage/takeout.py``) and a task on the node that started it. Files
+live in ``<data dir>/takeout`` (0700), under random names, never a user's:
+
+* an export's ZIP from when it is written until its one download by the session that
+  asked for it, or until a day has passed (:meth:`Takeout.sweep`, run periodically with
+  the injected clock, deletes it and marks the job ``expired``);
+* an import's upload until it has been read.
+
+One export and one import at a time per account. A job whose node died stops reporting
+progress; the sweep marks it failed after :data:`STALLED` so the user can start again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hmac
+import os
+import secrets
+from collections.abc import AsyncIterator
+from datetime import timedelta
+from pathlib import Path
+from typing import IO
+
+from server.hub import ChangesHint
+from server.log import server_logger
+from server.privacy.takeout.errors import Busy, FileTooLarge, NoDownload, TakeoutError
+from server.privacy.takeout.export import write_export
+from server.privacy.takeout.importer import import_backup, import_vcards
+from server.services import Services
+from server.storage.lines import Line
+from server.storage.takeout import DONE, FAILED, READY, Job, TakeoutStore
+
+#: How long an export waits for its download.
+EXPORT_TTL = timedelta(days=1)
+#: A running job that has not reported progress for this long is taken as dead.
+STALLED = timedelta(minutes=10)
+#: Largest import file taken by default (a backup of years of MMS is large).
+MAX_IMPORT_BYTES = 1024 * 1024 * 1024
+#: Import formats.
+SMS_BACKUP, VCARD = "sms-backup", "vcard"
+
+_log = server_logger.getChild("takeout")
+
+
+class Takeout:
+    """The account's exports and imports (one per server node)."""
+
+    def __init__(
+        self, svc: Services, directory: Path, *, max_import_bytes: int = MAX_IMPORT_BYTES
+    ) -> None:
+        self._svc = svc
+        self.store = TakeoutStore(svc.engine, svc.keys)
+        self.directory = directory
+        self.max_import_bytes = max_import_bytes
+
+    def _prepare(self) -> None:
+        self.directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+
+    def _file(self, job: Job, suffix: str) -> str:
+        return f"{job.kind}-{job.id}-{secrets.token_hex(8)}{suffix}"
+
+    # ---------------------------------------------------------------- export
+
+    async def start_export(self, account_id: int, session: str) -> Job:
+        """Start writing the account's export; its progress shows on the job.
+
+        Raises:
+            Busy: an export of the account is running.
+        """
+        if await self.store.running(account_id, "export") is not None:
+            raise Busy("An export is already being prepared.")
+        now = self._svc.clock.now()
+        job = await self.store.create_job(account_id, "export", session, now, now + EXPORT_TTL)
+        self._svc.background.spawn(self._export(job, account_id), name=f"export-{job.id}")
+        return job
+
+    async def _export(self, job: Job, account_id: int) -> None:
+        await asyncio.to_thread(self._prepare)
+        name = self._file(job, ".zip")
+        path = self.directory / name
+        clock = self._svc.clock
+
+        async def progress(done: int, total: int) -> None:
+            await self.store.progress(job.id, done, total, clock.now())
+
+        try:
+            size = await write_export(self.store, account_id, path, clock.now(), progress)
+        except Exception:
+            _log.exception("export %d failed", job.id)
+            await asyncio.to_thread(_remove, path)
+            await self.store.finish(
+                job.id, FAILED, clock.now(), error="The export could not be written."
+            )
+            return
+        now = clock.now()
+        await self.store.finish(
+            job.id, READY, now, file=name, size=size, expires_at=now + EXPORT_TTL
+        )
+        _log.info("export %d ready (%d bytes)", job.id, size)
+
+    async def open_download(self, account_id: int, job_id: int, session: str) -> IO[bytes]:
+        """The export's file, open, taken for its one download by the session that
+        started it. The file is already gone from the directory when this returns (the
+        open handle still reads it), so an interrupted download leaves nothing behind.
+
+        Raises:
+            NoDownload: nothing this session may download under ``job_id``.
+        """
+        job = await self.store.get(account_id, job_id)
+        if (
+            job is None
+            or job.kind != "export"
+            or job.file is None
+            or not hmac.compare_digest(job.session.encode(), session.encode())
+        ):
+            raise NoDownload()
+        path = self.directory / job.file
+        try:
+            f: IO[bytes] = await asyncio.to_thread(path.open, "rb")
+        except OSError:  # written on another node (its own data directory), or gone
+            raise NoDownload() from None
+        if not await self.store.claim_download(account_id, job_id, self._svc.clock.now()):
+            await asyncio.to_thread(f.close)
+            raise NoDownload()
+        await asyncio.to_thread(_remove, path)
+        await self.store.finish(job_id, "downloaded", self._svc.clock.now())
+        return f
+
+    # ---------------------------------------------------------------- import
+
+    async def receive_import(
+        self,
+        account_id: int,
+        session: str,
+        fmt: str,
+        line: Line,
+        body: AsyncIterator[bytes],
+        length: int | None,
+    ) -> Job:
+        """Stream an upload to disk (bounded), then import it in the background.
+
+        Raises:
+            Busy: an import of the account is running.
+            FileTooLarge: over :attr:`max_import_bytes`.
+        """
+        if length is not None and length > self.max_import_bytes:
+            raise FileTooLarge()
+        if await self.store.running(account_id, "import") is not None:
+            raise Busy("An import is already running.")
+        await asyncio.to_thread(self._prepare)
+        now = self._svc.clock.now()
+        job = await self.store.create_job(account_id, "import", session, now, now + EXPORT_TTL)
+        path = self.directory / self._file(job, ".upload")
+        try:
+            await self._receive(body, path)
+        except BaseException as exc:
+            await asyncio.to_thread(_remove, path)
+            reason = (
+                "The file is too large."
+                if isinstance(exc, FileTooLarge)
+                else "The upload broke off."
+            )
+            await self.store.finish(job.id, FAILED, self._svc.clock.now(), error=reason)
+            raise
+        self._svc.background.spawn(
+            self._import(job, account_id, fmt, line, path), name=f"import-{job.id}"
+        )
+        return job
+
+    async def _receive(self, body: AsyncIterator[bytes], path: Path) -> None:
+        received = 0
+        f: IO[bytes] = await asyncio.to_thread(_create, path)
+        try:
+            async for chunk in body:
+                received += len(chunk)
+                if received > self.max_import_bytes:
+                    raise FileTooLarge()
+                await asyncio.to_thread(f.write, chunk)
+        finally:
+            await asyncio.to_thread(f.close)
+
+    async def _import(self, job: Job, account_id: int, fmt: str, line: Line, path: Path) -> None:
+        clock = self._svc.clock
+
+        async def progress(done: int, total: int) -> None:
+            await self.store.progress(job.id, done, total, clock.now())
+
+        async def changed(seq: int | None) -> None:
+            if seq is None:
+                seq = await self._svc.conversations.current_seq(account_id)
+            self._svc.hub.publish(account_id, ChangesHint(seq))
+
+        try:
+            if fmt == VCARD:
+                summary = await import_vcards(self.store, account_id, line, path, changed)
+            else:
+                summary = await import_backup(
+                    self.store, account_id, line, path, clock.now, progress, changed
+                )
+        except TakeoutError as exc:
+            await self.store.finish(job.id, FAILED, clock.now(), error=str(exc))
+            return
+        except Exception:
+            _log.exception("import %d failed", job.id)
+            await self.store.finish(
+                job.id, FAILED, clock.now(), error="The import stopped on a server error."
+            )
+            return
+        finally:
+            await asyncio.to_thread(_remove, path)
+        await self.store.finish(job.id, DONE, clock.now(), summary=summary.as_dict())
+        _log.info("import %d done: %s", job.id, summary.as_dict())
+
+    # ----------------------------------------------------------------- sweep
+
+    async def sweep(self) -> int:
+        """Delete exports past their day and files of finished jobs; fail stalled jobs.
+        Returns the jobs swept."""
+        now = self._svc.clock.now()
+        swept = await self.store.sweep(now, now - STALLED)
+        for job in swept:
+            if job.file is not None:
+                await asyncio.to_thread(_remove, self.directory / job.file)
+        return len(swept)
+
+
+def _create(path: Path) -> IO[bytes]:
+    """A new file only the server's user can read."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    return open(fd, "wb")
+
+
+def _remove(path: Path) -> None:
+    with contextlib.suppress(OSError):
+        path.unlink(missing_ok=True)
