@@ -114,7 +114,8 @@ def test_reads_an_mms_as_the_app_writes_it() -> None:
    _id="42" m_type="132" readable_date="1 Oct 2026 09:30:15" contact_name="Alice">
     <parts>
       <part seq="-1" ct="application/smil" name="null" chset="null" cd="null" fn="null"
-       cid="&lt;smil&gt;" cl="smil.xml" ctt_s="null" ctt_t="null" text="&lt;smil&gt;&lt;/smil&gt;" />
+       cid="&lt;smil&gt;" cl="smil.xml" ctt_s="null" ctt_t="null"
+       text="&lt;smil&gt;&lt;/smil&gt;" />
       <part seq="0" ct="image/png" name="null" chset="null" cd="null" fn="null"
        cid="&lt;0&gt;" cl="IMG_1.png" ctt_s="null" ctt_t="null" text="null" data="{png}" />
       <part seq="0" ct="text/plain" name="null" chset="106" cd="null" fn="null"
