@@ -7,6 +7,7 @@ import { AppModel } from './domain/app-model.js';
 import { FerryApi } from './domain/api.js';
 import { Consent } from './domain/consent.js';
 import { documentTitle } from './domain/notices.js';
+import { YourDataModel } from './domain/your-data-model.js';
 import { createClock } from './platform/clock.js';
 import { createCookieJar } from './platform/cookies.js';
 import { createHttp } from './platform/http.js';
@@ -14,6 +15,7 @@ import { createNotifier } from './platform/notifier.js';
 import { openOutboxDb } from './platform/outbox-db.js';
 import { createSocketFactory } from './platform/socket.js';
 import { createStorage, createTabStorage } from './platform/storage.js';
+import { createUploader } from './platform/upload.js';
 import { AppView } from './ui/app-view.js';
 
 const RELATIVE_TIME_TICK_MS = 30_000;
@@ -25,7 +27,8 @@ function main() {
     api, clock, socketFactory: createSocketFactory(), storage: createStorage(), tabStorage: createTabStorage(),
     uuid: () => crypto.randomUUID(), outboxDb: openOutboxDb(), notifier: createNotifier(), consent: new Consent(createCookieJar()),
   });
-  const view = new AppView(intentsOf(model));
+  const yourData = new YourDataModel({ http: createHttp(), upload: createUploader(), clock });
+  const view = new AppView({ ...intentsOf(model), yourData });
   view.mount(/** @type {HTMLElement} */ (document.getElementById('app')));
 
   let scheduled = false;

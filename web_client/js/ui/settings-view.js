@@ -10,6 +10,7 @@ import { confirmDialog } from './dialog.js';
 import { h, icon, setText, uid } from './dom.js';
 import { ICONS } from './icons.js';
 import { backButton } from './thread-view.js';
+import { YourDataView } from './your-data-view.js';
 
 /** @typedef {NonNullable<ReturnType<import('../domain/app-model.js').AppModel['snapshot']>['settings']>} SettingsState */
 /** @typedef {{busy: boolean, error: string|null, done: string|null}} FormState */
@@ -48,6 +49,9 @@ export class SettingsView {
         h('button', { type: 'button', class: 'button button-quiet', onclick: () => this.#revokeOthers() },
           'Sign out everywhere else')),
       section('Security activity', ICONS.shield, 'Recent sign-ins and account changes.', this.events));
+    // Export and import: a section with its own model (domain/your-data-model.js).
+    this.yourData = intents.yourData ? new YourDataView(intents.yourData) : null;
+    this.yourData?.mount(scroller);
     this.root = h('section', { class: 'thread settings', 'aria-labelledby': this.heading.id },
       h('header', { class: 'pane-header' }, backButton(intents), h('div', { class: 'pane-heading' }, this.heading)),
       scroller);
@@ -87,6 +91,7 @@ export class SettingsView {
   }
 
   unmount() {
+    this.yourData?.unmount();
     this.root.remove();
   }
 
