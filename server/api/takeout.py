@@ -16,7 +16,6 @@
 from __future__ import annotations
 
 import asyncio
-import os
 
 from aiohttp import web
 
@@ -84,7 +83,7 @@ async def download(request: web.Request) -> web.StreamResponse:
     job_id = id_param(request, "job_id")
     takeout = request.app[TAKEOUT]
     try:
-        f = await takeout.open_download(principal.account.id, job_id, principal.session)
+        found = await takeout.open_download(principal.account.id, job_id, principal.session)
     except NoDownload:
         raise NotFound(
             "This export is not available: it was downloaded already, has expired, or was "
@@ -98,14 +97,14 @@ async def download(request: web.Request) -> web.StreamResponse:
                 "Content-Disposition": f'attachment; filename="ferry-export-{job_id}.zip"',
             }
         )
-        resp.content_length = (await asyncio.to_thread(os.fstat, f.fileno())).st_size
+        resp.content_length = found.size
         await resp.prepare(request)
-        while chunk := await asyncio.to_thread(f.read, _CHUNK):
+        while chunk := await asyncio.to_thread(found.file.read, _CHUNK):
             await resp.write(chunk)
         await resp.write_eof()
         return resp
     finally:
-        await asyncio.to_thread(f.close)
+        await asyncio.to_thread(found.file.close)
 
 
 async def _import_line(request: web.Request, account_id: int, own_phone: str) -> Line:

@@ -436,6 +436,10 @@ data_jobs = Table(
     Column("total", BigInteger, nullable=False, server_default="0"),
     # The file's name inside the data directory's takeout folder (never a user's name).
     Column("file", NulFree(100)),
+    # The file's own random key, sealed with the account's data key (the file is sealed
+    # with it: server/privacy/takeout/sealedfile.py).
+    Column("file_key", LargeBinary),
+    # The file's size in clear (what a download sends).
     Column("size", BigInteger),
     # What the job did (counts), as JSON; the reason when it failed.
     Column("summary", Text),

@@ -19,6 +19,7 @@ time and text) and before correcting the unread counts of what the backup says w
 from __future__ import annotations
 
 import json
+import secrets
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -49,7 +50,7 @@ from server.storage.schema import (
     security_events,
     threads,
 )
-from server.storage.sealed import BodyCipher
+from server.storage.sealed import BodyCipher, SealError
 from server.storage.util import new_id
 from server.storage.views import iso, thread_query, verified_lines
 
@@ -80,9 +81,10 @@ class Job:
     error: str | None
     created_at: datetime
     expires_at: datetime
-    #: Internal: the session that started it, and the file's name.
+    #: Internal: the session that started it, the file's name and its sealed key.
     session: str = field(repr=False, default="")
     file: str | None = field(repr=False, default=None)
+    file_key: bytes | None = field(repr=False, default=None)
 
     def public(self) -> dict[str, Any]:
         """What the REST API shows (never the session or the file's name)."""
@@ -114,7 +116,12 @@ def _job(row: Any) -> Job:
         expires_at=row.expires_at,
         session=row.session,
         file=row.file,
+        file_key=row.file_key,
     )
+
+
+def _key_context(job_id: int) -> bytes:
+    return b"takeout-file-key:%d" % job_id
 
 
 @dataclass(frozen=True)
@@ -170,6 +177,8 @@ class TakeoutStore:
     async def create_job(
         self, account_id: int, kind: str, session: str, now: datetime, expires_at: datetime
     ) -> Job:
+        """A new running job, with a fresh file key (sealed in its row)."""
+        cipher = await self._keys.cipher(account_id)
         async with self._engine.begin() as conn:
             res = await conn.execute(
                 insert(data_jobs).values(
@@ -183,8 +192,23 @@ class TakeoutStore:
                 )
             )
             job_id = new_id(res)
+            sealed = cipher.seal_bytes(secrets.token_bytes(32), _key_context(job_id))
+            await conn.execute(
+                update(data_jobs).where(data_jobs.c.id == job_id).values(file_key=sealed)
+            )
             row = (await conn.execute(select(data_jobs).where(data_jobs.c.id == job_id))).one()
         return _job(row)
+
+    async def file_key(self, account_id: int, job: Job) -> bytes:
+        """The job's file key, opened.
+
+        Raises:
+            SealError: it does not open (the account's data key is gone, or tampering).
+        """
+        if job.file_key is None:
+            raise SealError("the job has no file key")
+        cipher = await self._keys.cipher(account_id)
+        return cipher.open_bytes(job.file_key, _key_context(job.id))
 
     async def running(self, account_id: int, kind: str) -> Job | None:
         """The account's job of this kind that is still running, if any."""

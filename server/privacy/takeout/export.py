@@ -11,6 +11,10 @@ The ZIP holds:
   inline as base64, so a phone can restore them;
 * ``contacts.vcf``: the contacts, vCard 3.0.
 
+The ZIP, and the documents waiting to go into it, are sealed on disk with the job's file
+key as they are written (``sealedfile.py``): nothing of the account lies in clear in the
+data directory.
+
 Memory stays bounded whatever the account's size: messages are read a page at a time and
 opened page by page, attachments message by message; the JSON and XML documents are
 written to files beside the ZIP as they grow and copied into it at the end (a ZIP takes
@@ -21,6 +25,7 @@ File writes run in a worker thread, so the event loop keeps serving.
 from __future__ import annotations
 
 import asyncio
+import io
 import json
 import mimetypes
 import secrets
@@ -31,7 +36,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import IO, Any
 
-from server.privacy.takeout import smsbackup, vcard
+from server.privacy.takeout import sealedfile, smsbackup, vcard
 from server.storage.takeout import ExportMessage, TakeoutStore
 from server.storage.views import iso
 
@@ -66,9 +71,15 @@ _UNSETTLED = (smsbackup.OUTBOX, smsbackup.STATUS_PENDING, smsbackup.OUTBOX)
 
 
 async def write_export(
-    store: TakeoutStore, account_id: int, path: Path, now: datetime, progress: Progress
+    store: TakeoutStore,
+    account_id: int,
+    path: Path,
+    key: bytes,
+    now: datetime,
+    progress: Progress,
 ) -> int:
-    """Write the account's export to ``path`` (a ZIP); returns its size in bytes."""
+    """Write the account's export to ``path`` (a ZIP sealed with ``key``, context
+    ``path.name``); returns the ZIP's size in bytes (in clear)."""
     overview = await store.overview(account_id)
     total = await store.message_count(account_id)
     unread = await store.unread_ids(account_id)
@@ -76,12 +87,15 @@ async def write_export(
     numbers = {line["id"]: line["number"] for line in overview["lines"]}
     names = {(c["line"], c["number"]): c["name"] for c in overview["contacts"]}
     work = path.with_name(path.name + ".parts")
-    work.mkdir(mode=0o700)
+    await asyncio.to_thread(work.mkdir, mode=0o700)
+    sealed = await asyncio.to_thread(sealedfile.seal_to, path, key, path.name.encode())
+    parts = _Parts(work, key)
     try:
         with (
-            zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED, allowZip64=True) as zf,
-            (work / "json").open("w", encoding="utf-8") as js,
-            (work / "xml").open("w", encoding="utf-8") as xml,
+            sealed,
+            zipfile.ZipFile(sealed, "w", zipfile.ZIP_DEFLATED, allowZip64=True) as zf,
+            await asyncio.to_thread(parts.writer, "json") as js,
+            await asyncio.to_thread(parts.writer, "xml") as xml,
         ):
             head = _json_head(overview, now)
             await asyncio.to_thread(_write, js, head)
@@ -105,10 +119,25 @@ async def write_export(
             await asyncio.to_thread(_write, xml, smsbackup.FOOTER)
             js.close()
             xml.close()
-            await asyncio.to_thread(_finish_zip, zf, work, overview, now)
+            await asyncio.to_thread(_finish_zip, zf, parts, overview, now)
     finally:
-        shutil.rmtree(work, ignore_errors=True)
-    return (await asyncio.to_thread(path.stat)).st_size
+        await asyncio.to_thread(shutil.rmtree, work, True)
+    return sealed.plain_size
+
+
+class _Parts:
+    """The JSON and XML documents while they grow, sealed beside the ZIP."""
+
+    def __init__(self, work: Path, key: bytes) -> None:
+        self.work = work
+        self.key = key
+
+    def writer(self, name: str) -> IO[str]:
+        raw = sealedfile.seal_to(self.work / name, self.key, name.encode())
+        return io.TextIOWrapper(io.BufferedWriter(raw, sealedfile.CHUNK), encoding="utf-8")
+
+    def reader(self, name: str) -> IO[bytes]:
+        return sealedfile.open_sealed(self.work / name, self.key, name.encode())
 
 
 def _uuid() -> str:
@@ -216,9 +245,11 @@ def _element(m: ExportMessage, line: str, contact: str | None, read: bool, parts
     )
 
 
-def _finish_zip(zf: zipfile.ZipFile, work: Path, overview: dict[str, Any], now: datetime) -> None:
+def _finish_zip(
+    zf: zipfile.ZipFile, parts: _Parts, overview: dict[str, Any], now: datetime
+) -> None:
     for member, source in ((JSON_NAME, "json"), (XML_NAME, "xml")):
-        with (work / source).open("rb") as src, zf.open(member, "w", force_zip64=True) as dst:
+        with parts.reader(source) as src, zf.open(member, "w", force_zip64=True) as dst:
             shutil.copyfileobj(src, dst, 1024 * 1024)
     zf.writestr(
         VCF_NAME, "".join(vcard.write_card(c["name"], [c["number"]]) for c in overview["contacts"])

@@ -20,11 +20,11 @@ carry) is counted as refused; the rest goes on.
 from __future__ import annotations
 
 import asyncio
+import io
 import unicodedata
 from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import IO
 
 from protocol.errors import InvalidAttachment
@@ -49,6 +49,8 @@ _EARLIEST = datetime(1990, 1, 1, tzinfo=UTC)
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 Progress = Callable[[int, int], Awaitable[None]]
+#: Opens the uploaded file (in clear) for reading.
+Source = Callable[[], IO[bytes]]
 #: Called after each stored batch with the account's new seq, or None when only contacts
 #: changed (open tabs catch up).
 Changed = Callable[[int | None], Awaitable[None]]
@@ -156,18 +158,19 @@ async def import_backup(
     store: TakeoutStore,
     account_id: int,
     line: Line,
-    path: Path,
+    source: Source,
+    size: int,
     now: Callable[[], datetime],
     progress: Progress,
     changed: Changed,
 ) -> ImportSummary:
-    """Import the "SMS Backup & Restore" file at ``path`` into ``line``.
+    """Import the "SMS Backup & Restore" file ``source`` opens (``size`` bytes) into
+    ``line``.
 
     Raises:
         NotSmsBackup: the file is not one (what was stored before stays).
     """
     summary = ImportSummary()
-    size = (await asyncio.to_thread(path.stat)).st_size
     reader = smsbackup.BackupReader()
     batch: list[ImportItem] = []
     batch_bytes = 0
@@ -182,7 +185,7 @@ async def import_backup(
                 await changed(outcome.seq)
         batch, batch_bytes = [], 0
 
-    with path.open("rb") as f:  # read in a worker thread below
+    with await asyncio.to_thread(source) as f:
         done = 0
         while True:
             messages, read = await asyncio.to_thread(_read_some, f, reader)
@@ -217,14 +220,14 @@ def _read_some(
 
 
 async def import_vcards(
-    store: TakeoutStore, account_id: int, line: Line, path: Path, changed: Changed
+    store: TakeoutStore, account_id: int, line: Line, source: Source, changed: Changed
 ) -> ImportSummary:
-    """Add the contacts of the vCard file at ``path`` to ``line``'s contacts.
+    """Add the contacts of the vCard file ``source`` opens to ``line``'s contacts.
 
     Raises:
         NotVCard: the file is not one.
     """
-    entries, refused = await asyncio.to_thread(_read_vcards, path, line.number)
+    entries, refused = await asyncio.to_thread(_read_vcards, source, line.number)
     summary = ImportSummary(read=len(entries) + refused, refused=refused)
     if entries:
         summary.contacts = await store.merge_contacts(account_id, line.id, entries)
@@ -233,11 +236,11 @@ async def import_vcards(
     return summary
 
 
-def _read_vcards(path: Path, own: str) -> tuple[list[tuple[str, str]], int]:
+def _read_vcards(source: Source, own: str) -> tuple[list[tuple[str, str]], int]:
     entries: list[tuple[str, str]] = []
     refused = 0
     try:
-        with path.open("r", encoding="utf-8", errors="replace", newline="") as f:
+        with io.TextIOWrapper(source(), encoding="utf-8", errors="replace", newline="") as f:
             for card in vcard.read_cards(f):
                 name = " ".join(card.name.split())[:MAX_NAME]
                 for number in card.numbers:

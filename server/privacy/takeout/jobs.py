@@ -8,6 +8,8 @@ live in ``<data dir>/takeout`` (0700), under random names, never a user's:
   the injected clock, deletes it and marks the job ``expired``);
 * an import's upload until it has been read.
 
+Both are sealed at rest with the job's own key (``sealedfile.py``).
+
 One export and one import at a time per account. A job whose node died stops reporting
 progress; the sweep marks it failed after :data:`STALLED` so the user can start again.
 """
@@ -17,9 +19,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hmac
-import os
 import secrets
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 from typing import IO
@@ -29,8 +31,10 @@ from server.log import server_logger
 from server.privacy.takeout.errors import Busy, FileTooLarge, NoDownload, TakeoutError
 from server.privacy.takeout.export import write_export
 from server.privacy.takeout.importer import import_backup, import_vcards
+from server.privacy.takeout.sealedfile import open_sealed, seal_to
 from server.services import Services
 from server.storage.lines import Line
+from server.storage.sealed import SealError
 from server.storage.takeout import DONE, FAILED, READY, Job, TakeoutStore
 
 #: How long an export waits for its download.
@@ -43,6 +47,29 @@ MAX_IMPORT_BYTES = 1024 * 1024 * 1024
 SMS_BACKUP, VCARD = "sms-backup", "vcard"
 
 _log = server_logger.getChild("takeout")
+#: An upload in progress reports it every this many bytes.
+_UPLOAD_PROGRESS = 8 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class Download:
+    """An export opened for its download: its bytes in clear, and how many."""
+
+    file: IO[bytes]
+    size: int
+
+
+@dataclass(frozen=True)
+class _Upload:
+    """An import's upload, sealed on disk."""
+
+    path: Path
+    key: bytes
+    context: bytes
+    size: int
+
+    def open(self) -> IO[bytes]:
+        return open_sealed(self.path, self.key, self.context)
 
 
 class Takeout:
@@ -87,7 +114,8 @@ class Takeout:
             await self.store.progress(job.id, done, total, clock.now())
 
         try:
-            size = await write_export(self.store, account_id, path, clock.now(), progress)
+            key = await self.store.file_key(account_id, job)
+            size = await write_export(self.store, account_id, path, key, clock.now(), progress)
         except Exception:
             _log.exception("export %d failed", job.id)
             await asyncio.to_thread(_remove, path)
@@ -101,9 +129,9 @@ class Takeout:
         )
         _log.info("export %d ready (%d bytes)", job.id, size)
 
-    async def open_download(self, account_id: int, job_id: int, session: str) -> IO[bytes]:
-        """The export's file, open, taken for its one download by the session that
-        started it. The file is already gone from the directory when this returns (the
+    async def open_download(self, account_id: int, job_id: int, session: str) -> Download:
+        """The export's file, open (in clear), taken for its one download by the session
+        that started it. The file is already gone from the directory when this returns (the
         open handle still reads it), so an interrupted download leaves nothing behind.
 
         Raises:
@@ -119,15 +147,16 @@ class Takeout:
             raise NoDownload()
         path = self.directory / job.file
         try:
-            f: IO[bytes] = await asyncio.to_thread(path.open, "rb")
-        except OSError:  # written on another node (its own data directory), or gone
+            key = await self.store.file_key(account_id, job)
+            f = await asyncio.to_thread(open_sealed, path, key, job.file.encode())
+        except (OSError, SealError):  # written on another node (its own directory), or gone
             raise NoDownload() from None
         if not await self.store.claim_download(account_id, job_id, self._svc.clock.now()):
             await asyncio.to_thread(f.close)
             raise NoDownload()
         await asyncio.to_thread(_remove, path)
-        await self.store.finish(job_id, "downloaded", self._svc.clock.now())
-        return f
+        await self.store.finish(job_id, "downloaded", self._svc.clock.now(), size=job.size)
+        return Download(f, job.size or 0)
 
     # ---------------------------------------------------------------- import
 
@@ -153,9 +182,11 @@ class Takeout:
         await asyncio.to_thread(self._prepare)
         now = self._svc.clock.now()
         job = await self.store.create_job(account_id, "import", session, now, now + EXPORT_TTL)
-        path = self.directory / self._file(job, ".upload")
+        name = self._file(job, ".upload")
+        path = self.directory / name
         try:
-            await self._receive(body, path)
+            key = await self.store.file_key(account_id, job)
+            size = await self._receive(job, body, path, key, length)
         except BaseException as exc:
             await asyncio.to_thread(_remove, path)
             reason = (
@@ -165,24 +196,35 @@ class Takeout:
             )
             await self.store.finish(job.id, FAILED, self._svc.clock.now(), error=reason)
             raise
+        upload = _Upload(path, key, name.encode(), size)
         self._svc.background.spawn(
-            self._import(job, account_id, fmt, line, path), name=f"import-{job.id}"
+            self._import(job, account_id, fmt, line, upload), name=f"import-{job.id}"
         )
         return job
 
-    async def _receive(self, body: AsyncIterator[bytes], path: Path) -> None:
-        received = 0
-        f: IO[bytes] = await asyncio.to_thread(_create, path)
+    async def _receive(
+        self, job: Job, body: AsyncIterator[bytes], path: Path, key: bytes, length: int | None
+    ) -> int:
+        """Write the upload to ``path``, sealed; returns its size. The job's progress
+        counts the bytes received, so a long upload is not taken for a dead job."""
+        received = reported = 0
+        f = await asyncio.to_thread(seal_to, path, key, path.name.encode())
         try:
             async for chunk in body:
                 received += len(chunk)
                 if received > self.max_import_bytes:
                     raise FileTooLarge()
                 await asyncio.to_thread(f.write, chunk)
+                if received - reported >= _UPLOAD_PROGRESS:
+                    reported = received
+                    await self.store.progress(job.id, 0, 0, self._svc.clock.now())
         finally:
             await asyncio.to_thread(f.close)
+        return received
 
-    async def _import(self, job: Job, account_id: int, fmt: str, line: Line, path: Path) -> None:
+    async def _import(
+        self, job: Job, account_id: int, fmt: str, line: Line, upload: _Upload
+    ) -> None:
         clock = self._svc.clock
 
         async def progress(done: int, total: int) -> None:
@@ -195,10 +237,17 @@ class Takeout:
 
         try:
             if fmt == VCARD:
-                summary = await import_vcards(self.store, account_id, line, path, changed)
+                summary = await import_vcards(self.store, account_id, line, upload.open, changed)
             else:
                 summary = await import_backup(
-                    self.store, account_id, line, path, clock.now, progress, changed
+                    self.store,
+                    account_id,
+                    line,
+                    upload.open,
+                    upload.size,
+                    clock.now,
+                    progress,
+                    changed,
                 )
         except TakeoutError as exc:
             await self.store.finish(job.id, FAILED, clock.now(), error=str(exc))
@@ -210,7 +259,7 @@ class Takeout:
             )
             return
         finally:
-            await asyncio.to_thread(_remove, path)
+            await asyncio.to_thread(_remove, upload.path)
         await self.store.finish(job.id, DONE, clock.now(), summary=summary.as_dict())
         _log.info("import %d done: %s", job.id, summary.as_dict())
 
@@ -225,12 +274,6 @@ class Takeout:
             if job.file is not None:
                 await asyncio.to_thread(_remove, self.directory / job.file)
         return len(swept)
-
-
-def _create(path: Path) -> IO[bytes]:
-    """A new file only the server's user can read."""
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    return open(fd, "wb")
 
 
 def _remove(path: Path) -> None:

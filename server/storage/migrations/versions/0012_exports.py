@@ -31,6 +31,7 @@ def upgrade() -> None:
         sa.Column("done", sa.BigInteger(), nullable=False, server_default="0"),
         sa.Column("total", sa.BigInteger(), nullable=False, server_default="0"),
         sa.Column("file", sa.String(100)),
+        sa.Column("file_key", sa.LargeBinary()),
         sa.Column("size", sa.BigInteger()),
         sa.Column("summary", sa.Text()),
         sa.Column("error", sa.String(200)),
