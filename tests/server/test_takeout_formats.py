@@ -4,13 +4,15 @@ Restore reader and writer, vCard reading (2.1, 3.0, 4.0) and writing."""
 from __future__ import annotations
 
 import base64
+import io
+import os
 from datetime import UTC, datetime
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from server.privacy.takeout import smsbackup, vcard
+from server.privacy.takeout import sealedfile, smsbackup, vcard
 from server.privacy.takeout.errors import NotSmsBackup, NotVCard
 from server.privacy.takeout.surrogates import SurrogateRepair, repair
 
@@ -197,3 +199,43 @@ def test_written_vcards_read_back() -> None:
 def test_what_is_not_a_vcard_is_refused(text: str) -> None:
     with pytest.raises(NotVCard):
         list(vcard.read_cards(text.splitlines(keepends=True)))
+
+
+def _sealed(data: bytes, key: bytes, context: bytes = b"f") -> bytes:
+    out = io.BytesIO()
+    out.close = lambda: None  # type: ignore[method-assign]
+    with sealedfile.SealedWriter(out, key, context) as w:
+        for start in range(0, len(data), 7):
+            w.write(data[start : start + 7])
+    return out.getvalue()
+
+
+def _opened(blob: bytes, key: bytes, context: bytes = b"f") -> bytes:
+    return io.BufferedReader(sealedfile.SealedReader(io.BytesIO(blob), key, context)).read()
+
+
+def test_sealed_files_read_back_and_refuse_every_tampering(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(sealedfile, "CHUNK", 16)
+    key = os.urandom(32)
+    data = b"Hi there, this is a message body " * 3
+    blob = _sealed(data, key)
+    assert data[:9] not in blob
+    assert _opened(blob, key) == data
+    assert _opened(_sealed(b"", key), key) == b""
+    record = 4 + 12 + 16 + 16  # length, nonce, ciphertext of a full chunk, tag
+    tampered = [
+        blob[:-1],  # cut short
+        blob[:record],  # the last record dropped
+        blob[record : 2 * record] + blob[:record] + blob[2 * record :],  # reordered
+        blob[:10] + bytes([blob[10] ^ 1]) + blob[11:],  # a flipped bit
+        blob + b"x",  # bytes after the end
+    ]
+    for bad in tampered:
+        with pytest.raises(sealedfile.SealedFileError):
+            _opened(bad, key)
+    with pytest.raises(sealedfile.SealedFileError):
+        _opened(blob, key, b"another file")
+    with pytest.raises(sealedfile.SealedFileError):
+        _opened(blob, os.urandom(32))
