@@ -33,6 +33,7 @@ async def test_export_download_once_then_import_a_backup(
         ALICE, "look", at.replace(minute=31), attachments=(Attachment("image/png", PNG, "a.png"),)
     )
     await ferry.set_contacts([("Alice", ALICE)])
+    work = await ferry.add_line("+15550100050", "Work")
     await open_settings(page, ferry)
     section = page.get_by_role("region", name="Your data")
     await expect(section.get_by_text("Nothing exported yet.")).to_be_visible()
@@ -62,13 +63,21 @@ async def test_export_download_once_then_import_a_backup(
         "</smses>"
     )
     importing = section.get_by_test_id("import-status")
+    into = section.get_by_label("Import into")
+    own = (await ferry.svc.lines.for_account(ferry.account_id))[0].id  # type: ignore[attr-defined]
+    await expect(into).to_have_value(str(own))  # the account's own number first
+    await into.select_option(label="Work · +15550100050")
     await section.get_by_label("File to import").set_input_files(backup)
     await section.get_by_role("button", name="Import", exact=True).click()
     await expect(importing).to_have_text("Import finished: 1 messages added.")
     conversation = page.get_by_role("button", name=re.compile("From my old phone 😊"))
     await expect(conversation).to_be_visible()
 
-    # The export's own backup again: every message is recognised, nothing doubled.
+    threads, _ = await ferry.svc.conversations.threads(ferry.account_id)  # type: ignore[attr-defined]
+    assert [t.line_id for t in threads if t.peer == BOB] == [work]
+
+    # The export's own backup again, into the first number: nothing doubled.
+    await into.select_option(label="+15550100001")
     again = tmp_path / "sms-backup.xml"
     again.write_bytes(zf.read("sms-backup.xml"))
     await section.get_by_label("File to import").set_input_files(again)

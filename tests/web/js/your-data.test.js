@@ -17,6 +17,7 @@ export async function test_an_export_is_followed_until_ready_then_polling_stops(
   const http = { request: async (method, path) => {
     calls.push(`${method} ${path}`);
     if (method === 'POST') return { job: job() };
+    if (path === '/api/v1/lines') return { lines: [{ id: 1, number: '+15550100001', verified: true }] };
     return { jobs: [answers.shift()] };
   } };
   const model = new YourDataModel({ http, clock, upload: async () => ({}) });
@@ -31,7 +32,7 @@ export async function test_an_export_is_followed_until_ready_then_polling_stops(
   equal(model.exportJob.state, 'ready');
   equal(model.downloadPath(), '/api/v1/exports/1/file');
   equal(clock.pending(), [], 'no more polling once nothing runs');
-  equal(calls, ['POST /api/v1/exports', 'GET /api/v1/data-jobs', 'GET /api/v1/data-jobs']);
+  equal(calls, ['POST /api/v1/exports', 'GET /api/v1/data-jobs', 'GET /api/v1/lines', 'GET /api/v1/data-jobs']);
 }
 
 export async function test_an_import_reports_the_upload_then_what_it_did() {
@@ -44,10 +45,21 @@ export async function test_an_import_reports_the_upload_then_what_it_did() {
     return { job: job({ kind: 'import', id: 2 }) };
   };
   const done = job({ kind: 'import', id: 2, state: 'done', summary: { added: 1200, already_there: 3, refused: 1, drafts_skipped: 0, contacts: 0 } });
-  const http = { request: async () => ({ jobs: [done] }) };
+  const lines = [
+    { id: 4, number: '+15550100001', label: '', verified: true },
+    { id: 7, number: '+447700900123', label: 'Work', verified: true },
+    { id: 9, number: '+33612345678', label: '', verified: false },
+  ];
+  const http = { request: async (method, path) => (path === '/api/v1/lines' ? { lines } : { jobs: [] }) };
   const model = new YourDataModel({ http, clock, upload });
+  await model.load();
+  equal(model.lines.map((l) => l.id), [4, 7], 'only verified numbers take imports');
   await model.startImport(new File(['<smses/>'], 'sms-2026.xml', { type: 'text/xml' }));
-  equal(seen, ['/api/v1/imports?format=sms-backup', 'Uploading: 25%']);
+  equal(seen, ['/api/v1/imports?format=sms-backup&line=4', 'Uploading: 25%']);
+  model.chooseLine(7);
+  await model.startImport(new File(['BEGIN:VCARD'], 'c.vcf'));
+  equal(seen[2], '/api/v1/imports?format=vcard&line=7');
+  http.request = async () => ({ jobs: [done] });
   equal(describeImport(model.importJob, model.upload), 'Importing…');
   clock.advance(POLL_MS);
   await flush();

@@ -23,6 +23,9 @@ export class YourDataModel extends Observable {
   /** @type {DataJob|null} */ importJob = null;
   /** @type {{sent: number, total: number}|null} */ upload = null;
   /** @type {string|null} */ error = null;
+  /** The verified numbers an import may go into (oldest first: the account's own).
+   * @type {{id: number, number: string, label: string}[]} */ lines = [];
+  /** @type {number|null} */ lineId = null;
   busy = false;
   /** @type {unknown} */ #timer = null;
 
@@ -44,10 +47,23 @@ export class YourDataModel extends Observable {
       const list = Array.isArray(jobs) ? jobs : [];
       this.exportJob = list.find((j) => j.kind === 'export') ?? null;
       this.importJob = list.find((j) => j.kind === 'import') ?? null;
+      if (this.lines.length === 0) await this.#loadLines();
     } catch (err) {
       this.error = messageOf(err);
     }
     this.#schedule();
+    this.emitChange();
+  }
+
+  async #loadLines() {
+    const { lines } = await this.http.request('GET', '/api/v1/lines');
+    this.lines = (Array.isArray(lines) ? lines : []).filter((l) => l.verified)
+      .map((l) => ({ id: l.id, number: l.number, label: l.label ?? '' }));
+  }
+
+  /** Which number an import goes into (null: the first). @param {number|null} id */
+  chooseLine(id) {
+    this.lineId = id;
     this.emitChange();
   }
 
@@ -89,7 +105,10 @@ export class YourDataModel extends Observable {
     this.upload = { sent: 0, total: file.size };
     this.emitChange();
     try {
-      const reply = await this.uploader(`/api/v1/imports?format=${format}`, file, (sent, total) => {
+      // The number shown in the picker (the first, until another is chosen).
+      const chosen = this.lineId ?? (this.lines.length > 1 ? this.lines[0].id : null);
+      const line = chosen === null ? '' : `&line=${encodeURIComponent(chosen)}`;
+      const reply = await this.uploader(`/api/v1/imports?format=${format}${line}`, file, (sent, total) => {
         this.upload = { sent, total };
         this.emitChange();
       });

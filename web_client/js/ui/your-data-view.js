@@ -24,6 +24,11 @@ export class YourDataView {
     const fileId = uid('import-file');
     this.file = /** @type {HTMLInputElement} */ (h('input', { id: fileId, type: 'file',
       accept: '.xml,.vcf,.vcard,text/xml,application/xml,text/vcard,text/x-vcard' }));
+    const lineId = uid('import-line');
+    this.line = /** @type {HTMLSelectElement} */ (h('select', { id: lineId,
+      onchange: () => model.chooseLine(Number(this.line.value)) }));
+    this.lineField = h('div', { class: 'settings-row your-data-line' },
+      h('label', { for: lineId, text: 'Import into' }), this.line);
     this.importButton = /** @type {HTMLButtonElement} */ (h('button', { type: 'button', class: 'button button-quiet',
       onclick: () => this.#import() }, 'Import'));
     this.importStatus = h('p', { class: 'settings-item-sub your-data-status', role: 'status', 'data-testid': 'import-status' });
@@ -35,6 +40,7 @@ export class YourDataView {
       h('div', { class: 'settings-row' }, this.exportButton, this.download),
       this.exportProgress, this.exportStatus,
       h('p', { class: 'settings-lede', text: 'Import texts from an “SMS Backup & Restore” XML file, or contacts from a vCard (.vcf) file, into your own number. Messages Ferry already has are skipped.' }),
+      this.lineField,
       h('div', { class: 'settings-row' }, h('label', { for: fileId, class: 'visually-hidden', text: 'File to import' }), this.file, this.importButton),
       this.importProgress, this.importStatus, this.error);
   }
@@ -57,6 +63,7 @@ export class YourDataView {
     else this.download.removeAttribute('href');
     showProgress(this.exportProgress, m.exportJob?.state === 'running' ? m.exportJob : null);
     setText(this.exportStatus, describeExport(m.exportJob));
+    this.#drawLines();
     const importing = m.upload !== null || m.importJob?.state === 'running';
     this.importButton.disabled = importing;
     this.file.disabled = importing;
@@ -65,6 +72,19 @@ export class YourDataView {
     showProgress(this.importProgress, progress);
     setText(this.importStatus, describeImport(m.importJob, m.upload));
     setText(this.error, m.error ?? '');
+  }
+
+  /** A choice of number only for an account with several. */
+  #drawLines() {
+    const { lines, lineId } = this.model;
+    this.lineField.hidden = lines.length < 2;
+    const key = JSON.stringify(lines);
+    if (this.line.dataset.key !== key) {
+      this.line.dataset.key = key;
+      this.line.replaceChildren(...lines.map((l) => h('option', { value: String(l.id),
+        text: l.label ? `${l.label} · ${l.number}` : l.number })));
+    }
+    if (lines.length) this.line.value = String(lineId ?? lines[0].id);
   }
 
   unmount() {
