@@ -221,6 +221,33 @@ class TakeoutStore:
             row = (await conn.execute(query.limit(1))).first()
         return None if row is None else _job(row)
 
+    async def set_file(self, job_id: int, name: str) -> None:
+        """Name the job's file as soon as it exists, so a job cut off by a crash still
+        has its file found and deleted by :meth:`sweep`."""
+        async with self._engine.begin() as conn:
+            await conn.execute(update(data_jobs).where(data_jobs.c.id == job_id).values(file=name))
+
+    async def supersede(self, account_id: int, now: datetime) -> list[str]:
+        """A new export replaces the account's ready ones (marked ``expired``); returns
+        their files, to delete."""
+        async with self._engine.begin() as conn:
+            rows = list(
+                await conn.execute(
+                    select(data_jobs.c.id, data_jobs.c.file).where(
+                        data_jobs.c.account_id == account_id,
+                        data_jobs.c.kind == "export",
+                        data_jobs.c.state == READY,
+                    )
+                )
+            )
+            for job_id, _ in rows:
+                await conn.execute(
+                    update(data_jobs)
+                    .where(data_jobs.c.id == job_id, data_jobs.c.state == READY)
+                    .values(state=EXPIRED, file=None, updated_at=now)
+                )
+        return [name for _, name in rows if name]
+
     async def progress(self, job_id: int, done: int, total: int, now: datetime) -> None:
         async with self._engine.begin() as conn:
             await conn.execute(
@@ -326,14 +353,17 @@ class TakeoutStore:
         async with self._engine.connect() as conn:
             return await conn.run_sync(_overview, account_id)
 
-    async def message_count(self, account_id: int) -> int:
-        query = select(func.count()).where(
+    async def message_count(self, account_id: int) -> tuple[int, int]:
+        """Live messages of verified lines: all, and those that are not placeholders for
+        items the server refused (only those have a text to export as SMS)."""
+        query = select(func.count(), func.count(case((messages.c.refused.is_(None), 1)))).where(
             messages.c.account_id == account_id,
             messages.c.deleted.is_(False),
             messages.c.line_id.in_(verified_lines(account_id)),
         )
         async with self._engine.connect() as conn:
-            return int((await conn.execute(query)).scalar_one())
+            total, storable = (await conn.execute(query)).one()
+        return int(total), int(storable)
 
     async def unread_ids(self, account_id: int) -> set[int]:
         """The received messages a thread's unread count covers (its newest ones)."""

@@ -172,6 +172,28 @@ async def test_an_export_not_downloaded_is_deleted_after_a_day(env: Env) -> None
     assert (await _download(env, job["id"])).status == 404
     job = (await (await env.client.get(f"/api/v1/data-jobs/{job['id']}")).json())["job"]
     assert job["state"] == "expired"
+    # A new export replaces a ready one: one file per account at most.
+    first = await _run_export(env)
+    second = await _run_export(env)
+    assert len(list(folder.iterdir())) == 1
+    first = (await (await env.client.get(f"/api/v1/data-jobs/{first['id']}")).json())["job"]
+    assert (first["state"], second["state"]) == ("expired", "ready")
+    # A job whose server died mid-way stops reporting: failed, its leftovers deleted.
+    now = env.clock.now()
+    dead = await takeout.store.create_job(env.account_id, "export", "s", now, now)
+    await takeout.store.set_file(dead.id, "export-dead.zip")
+    (folder / "export-dead.zip").write_bytes(b"partial")
+    (folder / "export-dead.zip.parts").mkdir()
+    (folder / "export-dead.zip.parts" / "json").write_bytes(b"partial")
+    env.clock.advance(9 * 60)
+    assert await takeout.sweep() == 0
+    env.clock.advance(2 * 60)
+    assert await takeout.sweep() == 1
+    (left,) = folder.iterdir()  # only the ready export
+    assert left.name.startswith(f"export-{second['id']}-")
+    dead_job = await takeout.store.get(env.account_id, dead.id)
+    assert dead_job is not None and dead_job.state == "failed"
+    assert "start it again" in (dead_job.error or "")
 
 
 async def _import(env: Env, body: bytes, fmt: str, http: Any = None) -> dict[str, Any]:

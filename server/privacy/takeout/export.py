@@ -81,7 +81,7 @@ async def write_export(
     """Write the account's export to ``path`` (a ZIP sealed with ``key``, context
     ``path.name``); returns the ZIP's size in bytes (in clear)."""
     overview = await store.overview(account_id)
-    total = await store.message_count(account_id)
+    total, as_sms = await store.message_count(account_id)
     unread = await store.unread_ids(account_id)
     await progress(0, total)
     numbers = {line["id"]: line["number"] for line in overview["lines"]}
@@ -99,7 +99,7 @@ async def write_export(
         ):
             head = _json_head(overview, now)
             await asyncio.to_thread(_write, js, head)
-            await asyncio.to_thread(_write, xml, smsbackup.header(total, _uuid(), now))
+            await asyncio.to_thread(_write, xml, smsbackup.header(as_sms, _uuid(), now))
             after, done, first = 0, 0, True
             while True:
                 page = await store.message_page(account_id, after, PAGE)

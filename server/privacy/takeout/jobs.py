@@ -20,6 +20,7 @@ import asyncio
 import contextlib
 import hmac
 import secrets
+import shutil
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import timedelta
@@ -100,6 +101,9 @@ class Takeout:
         if await self.store.running(account_id, "export") is not None:
             raise Busy("An export is already being prepared.")
         now = self._svc.clock.now()
+        # One export file per account at most: a new one replaces a ready one.
+        for name in await self.store.supersede(account_id, now):
+            await asyncio.to_thread(_remove_all, self.directory / name)
         job = await self.store.create_job(account_id, "export", session, now, now + EXPORT_TTL)
         self._svc.background.spawn(self._export(job, account_id), name=f"export-{job.id}")
         return job
@@ -114,6 +118,7 @@ class Takeout:
             await self.store.progress(job.id, done, total, clock.now())
 
         try:
+            await self.store.set_file(job.id, name)
             key = await self.store.file_key(account_id, job)
             size = await write_export(self.store, account_id, path, key, clock.now(), progress)
         except Exception:
@@ -185,6 +190,7 @@ class Takeout:
         name = self._file(job, ".upload")
         path = self.directory / name
         try:
+            await self.store.set_file(job.id, name)
             key = await self.store.file_key(account_id, job)
             size = await self._receive(job, body, path, key, length)
         except BaseException as exc:
@@ -272,10 +278,16 @@ class Takeout:
         swept = await self.store.sweep(now, now - STALLED)
         for job in swept:
             if job.file is not None:
-                await asyncio.to_thread(_remove, self.directory / job.file)
+                await asyncio.to_thread(_remove_all, self.directory / job.file)
         return len(swept)
 
 
 def _remove(path: Path) -> None:
     with contextlib.suppress(OSError):
         path.unlink(missing_ok=True)
+
+
+def _remove_all(path: Path) -> None:
+    """A job's file and what an export cut off left beside it (``<file>.parts``)."""
+    _remove(path)
+    shutil.rmtree(path.with_name(path.name + ".parts"), ignore_errors=True)
