@@ -505,27 +505,31 @@ def _overview(conn: Connection, account_id: int) -> dict[str, Any]:
 
 
 def _unread_ids(conn: Connection, account_id: int) -> set[int]:
-    found: set[int] = set()
-    unread = conn.execute(
-        select(threads.c.id, threads.c.unread).where(
-            threads.c.account_id == account_id,
+    """One query: per thread with unread messages, its newest received ones, as many as
+    it counts unread."""
+    ranked = (
+        select(
+            messages.c.id,
+            threads.c.unread,
+            func.row_number()
+            .over(
+                partition_by=messages.c.thread_id,
+                order_by=(messages.c.timestamp.desc(), messages.c.id.desc()),
+            )
+            .label("place"),
+        )
+        .join(threads, threads.c.id == messages.c.thread_id)
+        .where(
+            messages.c.account_id == account_id,
+            messages.c.direction == "in",
+            messages.c.deleted.is_(False),
             threads.c.unread > 0,
             threads.c.deleted.is_(False),
         )
+        .subquery()
     )
-    for thread_id, count in list(unread):
-        ids = conn.execute(
-            select(messages.c.id)
-            .where(
-                messages.c.thread_id == thread_id,
-                messages.c.direction == "in",
-                messages.c.deleted.is_(False),
-            )
-            .order_by(messages.c.timestamp.desc(), messages.c.id.desc())
-            .limit(count)
-        )
-        found.update(ids.scalars())
-    return found
+    query = select(ranked.c.id).where(ranked.c.place <= ranked.c.unread)
+    return set(conn.execute(query).scalars())
 
 
 def _message_page(

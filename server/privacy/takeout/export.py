@@ -41,7 +41,7 @@ from server.storage.takeout import ExportMessage, TakeoutStore
 from server.storage.views import iso
 
 #: Messages per page read from storage.
-PAGE = 200
+PAGE = 500
 JSON_NAME = "ferry-export.json"
 XML_NAME = "sms-backup.xml"
 VCF_NAME = "contacts.vcf"
@@ -188,7 +188,8 @@ def _write_page(
         paths = []
         for position, part in enumerate(parts):
             name = _attachment_path(m.id, position, part.mime)
-            zf.writestr(name, part.data)
+            # Pictures and videos are compressed already: stored as they are.
+            zf.writestr(name, part.data, zipfile.ZIP_STORED)
             paths.append(
                 {"mime": part.mime, "name": part.name, "size": len(part.data), "file": name}
             )
