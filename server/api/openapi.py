@@ -165,6 +165,10 @@ SCHEMAS: dict[str, Schema] = {
         error={"type": ["string", "null"], "description": "why it failed, in words"},
         created_at=_S,
         expires_at={"type": "string", "description": "a ready export is deleted then"},
+        downloadable={
+            "type": "boolean",
+            "description": "a ready export this session may download (the one that asked)",
+        },
     ),
     "Contact": _obj(("id", "name", "number", "line_id"), id=_I, name=_S, number=_S, line_id=_I),
     "Line": _obj(("id", "number", "verified"), id=_I, number=_S, label=_S, verified=_B),

@@ -52,25 +52,28 @@ async def start_export(request: web.Request) -> web.Response:
         job = await request.app[TAKEOUT].start_export(principal.account.id, principal.session)
     except Busy as exc:
         raise Conflict(str(exc), code="export_running") from None
-    return json_response({"job": job.public()}, status=202)
+    return json_response({"job": job.public(principal.session)}, status=202)
 
 
 @routes.get("/api/v1/data-jobs")
 async def list_jobs(request: web.Request) -> web.Response:
     svc = services(request)
-    account = await auth.verified_account(request, svc)
-    jobs = await request.app[TAKEOUT].store.recent(account.id)
-    return json_response({"jobs": [j.public() for j in jobs]})
+    principal = await auth.authenticate(request, svc)
+    auth.require_verified(principal.account)
+    jobs = await request.app[TAKEOUT].store.recent(principal.account.id)
+    return json_response({"jobs": [j.public(principal.session) for j in jobs]})
 
 
 @routes.get(r"/api/v1/data-jobs/{job_id}")
 async def get_job(request: web.Request) -> web.Response:
     svc = services(request)
-    account = await auth.verified_account(request, svc)
-    job = await request.app[TAKEOUT].store.get(account.id, id_param(request, "job_id"))
+    principal = await auth.authenticate(request, svc)
+    auth.require_verified(principal.account)
+    job_id = id_param(request, "job_id")
+    job = await request.app[TAKEOUT].store.get(principal.account.id, job_id)
     if job is None:
         raise NotFound()
-    return json_response({"job": job.public()})
+    return json_response({"job": job.public(principal.session)})
 
 
 @routes.get(r"/api/v1/exports/{job_id}/file")
@@ -148,4 +151,4 @@ async def start_import(request: web.Request) -> web.Response:
         raise PayloadTooLarge("The file is larger than an import may be (1 GiB).") from None
     except Busy as exc:
         raise Conflict(str(exc), code="import_running") from None
-    return json_response({"job": job.public()}, status=202)
+    return json_response({"job": job.public(principal.session)}, status=202)

@@ -18,6 +18,7 @@ time and text) and before correcting the unread counts of what the backup says w
 
 from __future__ import annotations
 
+import hmac
 import json
 import secrets
 from collections import Counter
@@ -86,8 +87,10 @@ class Job:
     file: str | None = field(repr=False, default=None)
     file_key: bytes | None = field(repr=False, default=None)
 
-    def public(self) -> dict[str, Any]:
-        """What the REST API shows (never the session or the file's name)."""
+    def public(self, session: str | None = None) -> dict[str, Any]:
+        """What the REST API shows (never the session or the file's name);
+        ``downloadable``: a ready export that ``session`` may download."""
+        mine = session is not None and hmac.compare_digest(self.session, session)
         return {
             "id": self.id,
             "kind": self.kind,
@@ -99,6 +102,7 @@ class Job:
             "error": self.error,
             "created_at": iso(self.created_at),
             "expires_at": iso(self.expires_at),
+            "downloadable": self.kind == "export" and self.state == READY and mine,
         }
 
 

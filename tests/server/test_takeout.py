@@ -92,8 +92,11 @@ async def test_export_holds_everything_and_downloads_once_in_its_session(env: En
         assert clear not in raw
     # Another signed-in session of the same account cannot take it, nor can a page of
     # another site (which would spend the one download).
+    assert job["downloadable"] is True
     other = env.browser()
     await other.post("/api/v1/session", json={"phone": "+15550100001", "password": PASSWORD})
+    seen = (await (await other.get(f"/api/v1/data-jobs/{job['id']}")).json())["job"]
+    assert (seen["state"], seen["downloadable"]) == ("ready", False)
     assert (await _download(env, job["id"], other)).status == 404
     cross = await env.client.get(
         f"/api/v1/exports/{job['id']}/file", headers={"Sec-Fetch-Site": "cross-site"}

@@ -11,7 +11,7 @@ export async function test_an_export_is_followed_until_ready_then_polling_stops(
   const clock = new FakeClock();
   const answers = [
     job({ done: 200, total: 1000 }),
-    job({ state: 'ready', done: 1000, total: 1000, size: 3 * 1024 * 1024 }),
+    job({ state: 'ready', done: 1000, total: 1000, size: 3 * 1024 * 1024, downloadable: true }),
   ];
   const calls = [];
   const http = { request: async (method, path) => {
@@ -32,6 +32,9 @@ export async function test_an_export_is_followed_until_ready_then_polling_stops(
   equal(model.exportJob.state, 'ready');
   equal(model.downloadPath(), '/api/v1/exports/1/file');
   equal(clock.pending(), [], 'no more polling once nothing runs');
+  model.exportJob = { ...model.exportJob, downloadable: false };
+  equal(model.downloadPath(), null, 'another session\'s export');
+  equal(describeExport(model.exportJob), 'An export is ready in the browser that asked for it; only there can it be downloaded.');
   equal(calls, ['POST /api/v1/exports', 'GET /api/v1/data-jobs', 'GET /api/v1/lines', 'GET /api/v1/data-jobs']);
 }
 

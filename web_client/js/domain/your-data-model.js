@@ -6,7 +6,7 @@
  *
  * @typedef {{id: number, kind: 'export'|'import', state: string, done: number, total: number,
  *   size: number|null, summary: Record<string, number>|null, error: string|null,
- *   created_at: string, expires_at: string}} DataJob
+ *   created_at: string, expires_at: string, downloadable: boolean}} DataJob
  * @typedef {(path: string, file: Blob, onProgress: (sent: number, total: number) => void) => Promise<any>} Uploader
  */
 import { Observable } from './observable.js';
@@ -84,7 +84,7 @@ export class YourDataModel extends Observable {
   /** Where the ready export downloads from (only in this session, once). */
   downloadPath() {
     const job = this.exportJob;
-    return job && job.state === 'ready' ? `/api/v1/exports/${encodeURIComponent(job.id)}/file` : null;
+    return job && job.state === 'ready' && job.downloadable ? `/api/v1/exports/${encodeURIComponent(job.id)}/file` : null;
   }
 
   /** The browser is taking the download (the server spends it as it starts): show
@@ -155,6 +155,7 @@ export function describeExport(job) {
     case 'running':
       return job.total ? `Preparing your export: ${count.format(job.done)} of ${count.format(job.total)} messages` : 'Preparing your export…';
     case 'ready':
+      if (!job.downloadable) return 'An export is ready in the browser that asked for it; only there can it be downloaded.';
       return `Your export is ready (${sizeText(job.size ?? 0)}). It can be downloaded once, in this browser, until ${new Date(job.expires_at).toLocaleString()}.`;
     case 'downloaded':
       return 'Your export was downloaded and deleted from the server.';
