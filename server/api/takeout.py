@@ -60,7 +60,7 @@ async def list_jobs(request: web.Request) -> web.Response:
     svc = services(request)
     principal = await auth.authenticate(request, svc)
     auth.require_verified(principal.account)
-    jobs = await request.app[TAKEOUT].store.recent(principal.account.id)
+    jobs = await request.app[TAKEOUT].jobs.recent(principal.account.id)
     return json_response({"jobs": [j.public(principal.session) for j in jobs]})
 
 
@@ -70,7 +70,7 @@ async def get_job(request: web.Request) -> web.Response:
     principal = await auth.authenticate(request, svc)
     auth.require_verified(principal.account)
     job_id = id_param(request, "job_id")
-    job = await request.app[TAKEOUT].store.get(principal.account.id, job_id)
+    job = await request.app[TAKEOUT].jobs.get(principal.account.id, job_id)
     if job is None:
         raise NotFound()
     return json_response({"job": job.public(principal.session)})

@@ -183,8 +183,8 @@ async def test_an_export_not_downloaded_is_deleted_after_a_day(env: Env) -> None
     assert (first["state"], second["state"]) == ("expired", "ready")
     # A job whose server died mid-way stops reporting: failed, its leftovers deleted.
     now = env.clock.now()
-    dead = await takeout.store.create_job(env.account_id, "export", "s", now, now)
-    await takeout.store.set_file(dead.id, "export-dead.zip")
+    dead = await takeout.jobs.create_job(env.account_id, "export", "s", now, now)
+    await takeout.jobs.set_file(dead.id, "export-dead.zip")
     (folder / "export-dead.zip").write_bytes(b"partial")
     (folder / "export-dead.zip.parts").mkdir()
     (folder / "export-dead.zip.parts" / "json").write_bytes(b"partial")
@@ -194,7 +194,7 @@ async def test_an_export_not_downloaded_is_deleted_after_a_day(env: Env) -> None
     assert await takeout.sweep() == 1
     (left,) = folder.iterdir()  # only the ready export
     assert left.name.startswith(f"export-{second['id']}-")
-    dead_job = await takeout.store.get(env.account_id, dead.id)
+    dead_job = await takeout.jobs.get(env.account_id, dead.id)
     assert dead_job is not None and dead_job.state == "failed"
     assert "start it again" in (dead_job.error or "")
 

@@ -34,9 +34,10 @@ from server.privacy.takeout.export import write_export
 from server.privacy.takeout.importer import import_backup, import_vcards
 from server.privacy.takeout.sealedfile import open_sealed, seal_to
 from server.services import Services
+from server.storage.data_jobs import DONE, FAILED, READY, DataJobStore, Job
 from server.storage.lines import Line
 from server.storage.sealed import SealError
-from server.storage.takeout import DONE, FAILED, READY, Job, TakeoutStore
+from server.storage.takeout import TakeoutStore
 
 #: How long an export waits for its download.
 EXPORT_TTL = timedelta(days=1)
@@ -80,6 +81,7 @@ class Takeout:
         self, svc: Services, directory: Path, *, max_import_bytes: int = MAX_IMPORT_BYTES
     ) -> None:
         self._svc = svc
+        self.jobs = DataJobStore(svc.engine, svc.keys)
         self.store = TakeoutStore(svc.engine, svc.keys)
         self.directory = directory
         self.max_import_bytes = max_import_bytes
@@ -98,13 +100,13 @@ class Takeout:
         Raises:
             Busy: an export of the account is running.
         """
-        if await self.store.running(account_id, "export") is not None:
+        if await self.jobs.running(account_id, "export") is not None:
             raise Busy("An export is already being prepared.")
         now = self._svc.clock.now()
         # One export file per account at most: a new one replaces a ready one.
-        for name in await self.store.supersede(account_id, now):
+        for name in await self.jobs.supersede(account_id, now):
             await asyncio.to_thread(_remove_all, self.directory / name)
-        job = await self.store.create_job(account_id, "export", session, now, now + EXPORT_TTL)
+        job = await self.jobs.create_job(account_id, "export", session, now, now + EXPORT_TTL)
         self._svc.background.spawn(self._export(job, account_id), name=f"export-{job.id}")
         return job
 
@@ -115,21 +117,21 @@ class Takeout:
         clock = self._svc.clock
 
         async def progress(done: int, total: int) -> None:
-            await self.store.progress(job.id, done, total, clock.now())
+            await self.jobs.progress(job.id, done, total, clock.now())
 
         try:
-            await self.store.set_file(job.id, name)
-            key = await self.store.file_key(account_id, job)
+            await self.jobs.set_file(job.id, name)
+            key = await self.jobs.file_key(account_id, job)
             size = await write_export(self.store, account_id, path, key, clock.now(), progress)
         except Exception:
             _log.exception("export %d failed", job.id)
             await asyncio.to_thread(_remove, path)
-            await self.store.finish(
+            await self.jobs.finish(
                 job.id, FAILED, clock.now(), error="The export could not be written."
             )
             return
         now = clock.now()
-        await self.store.finish(
+        await self.jobs.finish(
             job.id, READY, now, file=name, size=size, expires_at=now + EXPORT_TTL
         )
         _log.info("export %d ready (%d bytes)", job.id, size)
@@ -142,7 +144,7 @@ class Takeout:
         Raises:
             NoDownload: nothing this session may download under ``job_id``.
         """
-        job = await self.store.get(account_id, job_id)
+        job = await self.jobs.get(account_id, job_id)
         if (
             job is None
             or job.kind != "export"
@@ -152,15 +154,15 @@ class Takeout:
             raise NoDownload()
         path = self.directory / job.file
         try:
-            key = await self.store.file_key(account_id, job)
+            key = await self.jobs.file_key(account_id, job)
             f = await asyncio.to_thread(open_sealed, path, key, job.file.encode())
         except (OSError, SealError):  # written on another node (its own directory), or gone
             raise NoDownload() from None
-        if not await self.store.claim_download(account_id, job_id, self._svc.clock.now()):
+        if not await self.jobs.claim_download(account_id, job_id, self._svc.clock.now()):
             await asyncio.to_thread(f.close)
             raise NoDownload()
         await asyncio.to_thread(_remove, path)
-        await self.store.finish(job_id, "downloaded", self._svc.clock.now(), size=job.size)
+        await self.jobs.finish(job_id, "downloaded", self._svc.clock.now(), size=job.size)
         return Download(f, job.size or 0)
 
     # ---------------------------------------------------------------- import
@@ -182,16 +184,16 @@ class Takeout:
         """
         if length is not None and length > self.max_import_bytes:
             raise FileTooLarge()
-        if await self.store.running(account_id, "import") is not None:
+        if await self.jobs.running(account_id, "import") is not None:
             raise Busy("An import is already running.")
         await asyncio.to_thread(self._prepare)
         now = self._svc.clock.now()
-        job = await self.store.create_job(account_id, "import", session, now, now + EXPORT_TTL)
+        job = await self.jobs.create_job(account_id, "import", session, now, now + EXPORT_TTL)
         name = self._file(job, ".upload")
         path = self.directory / name
         try:
-            await self.store.set_file(job.id, name)
-            key = await self.store.file_key(account_id, job)
+            await self.jobs.set_file(job.id, name)
+            key = await self.jobs.file_key(account_id, job)
             size = await self._receive(job, body, path, key, length)
         except BaseException as exc:
             await asyncio.to_thread(_remove, path)
@@ -200,7 +202,7 @@ class Takeout:
                 if isinstance(exc, FileTooLarge)
                 else "The upload broke off."
             )
-            await self.store.finish(job.id, FAILED, self._svc.clock.now(), error=reason)
+            await self.jobs.finish(job.id, FAILED, self._svc.clock.now(), error=reason)
             raise
         upload = _Upload(path, key, name.encode(), size)
         self._svc.background.spawn(
@@ -223,7 +225,7 @@ class Takeout:
                 await asyncio.to_thread(f.write, chunk)
                 if received - reported >= _UPLOAD_PROGRESS:
                     reported = received
-                    await self.store.progress(job.id, 0, 0, self._svc.clock.now())
+                    await self.jobs.progress(job.id, 0, 0, self._svc.clock.now())
         finally:
             await asyncio.to_thread(f.close)
         return received
@@ -234,7 +236,7 @@ class Takeout:
         clock = self._svc.clock
 
         async def progress(done: int, total: int) -> None:
-            await self.store.progress(job.id, done, total, clock.now())
+            await self.jobs.progress(job.id, done, total, clock.now())
 
         async def changed(seq: int | None) -> None:
             if seq is None:
@@ -256,17 +258,17 @@ class Takeout:
                     changed,
                 )
         except TakeoutError as exc:
-            await self.store.finish(job.id, FAILED, clock.now(), error=str(exc))
+            await self.jobs.finish(job.id, FAILED, clock.now(), error=str(exc))
             return
         except Exception:
             _log.exception("import %d failed", job.id)
-            await self.store.finish(
+            await self.jobs.finish(
                 job.id, FAILED, clock.now(), error="The import stopped on a server error."
             )
             return
         finally:
             await asyncio.to_thread(_remove, upload.path)
-        await self.store.finish(job.id, DONE, clock.now(), summary=summary.as_dict())
+        await self.jobs.finish(job.id, DONE, clock.now(), summary=summary.as_dict())
         _log.info("import %d done: %s", job.id, summary.as_dict())
 
     # ----------------------------------------------------------------- sweep
@@ -275,7 +277,7 @@ class Takeout:
         """Delete exports past their day and files of finished jobs; fail stalled jobs.
         Returns the jobs swept."""
         now = self._svc.clock.now()
-        swept = await self.store.sweep(now, now - STALLED)
+        swept = await self.jobs.sweep(now, now - STALLED)
         for job in swept:
             if job.file is not None:
                 await asyncio.to_thread(_remove_all, self.directory / job.file)
