@@ -12,9 +12,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from server.privacy.takeout import sealedfile, smsbackup, vcard
+from server.privacy.takeout import export, sealedfile, smsbackup, vcard
 from server.privacy.takeout.errors import NotSmsBackup, NotVCard
 from server.privacy.takeout.surrogates import SurrogateRepair, repair
+from server.storage.takeout import ExportMessage
 
 WHEN = datetime(2026, 10, 1, 9, 30, 15, 250000, tzinfo=UTC)
 
@@ -239,3 +240,17 @@ def test_sealed_files_read_back_and_refuse_every_tampering(
         _opened(blob, key, b"another file")
     with pytest.raises(sealedfile.SealedFileError):
         _opened(blob, os.urandom(32))
+
+
+def test_export_pages_open_attachments_a_few_mib_at_a_time() -> None:
+    def message(n: int, *sizes: int) -> ExportMessage:
+        return ExportMessage(
+            n, 1, 1, "+1", "in", "", "received", WHEN, False, None, None,
+            [("image/png", s) for s in sizes],
+        )  # fmt: skip
+
+    mib = 1024 * 1024
+    page = [message(1), message(2, 3 * mib), message(3, 3 * mib, mib), message(4, 2 * mib)]
+    page += [message(5), message(6, 9 * mib), message(7)]
+    runs = export._by_attachment_bytes(page)
+    assert [[m.id for m in run] for run in runs] == [[1, 2, 3], [4, 5], [6], [7]]

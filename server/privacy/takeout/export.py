@@ -42,6 +42,8 @@ from server.storage.views import iso
 
 #: Messages per page read from storage.
 PAGE = 500
+#: Attachment bytes opened in memory at once (about: one MMS holds at most 640 KiB).
+ATTACHMENT_BYTES = 8 * 1024 * 1024
 JSON_NAME = "ferry-export.json"
 XML_NAME = "sms-backup.xml"
 VCF_NAME = "contacts.vcf"
@@ -105,13 +107,18 @@ async def write_export(
                 page = await store.message_page(account_id, after, PAGE)
                 if not page:
                     break
-                files = {
-                    m.id: await store.attachments(account_id, m.id) for m in page if m.attachments
-                }
-                await asyncio.to_thread(
-                    _write_page, zf, js, xml, page, files, numbers, names, unread, first
-                )
-                first = False
+                # Attachments are opened a few MiB at a time (a page of MMS could
+                # otherwise hold hundreds of MiB).
+                for part in _by_attachment_bytes(page):
+                    files = {
+                        m.id: await store.attachments(account_id, m.id)
+                        for m in part
+                        if m.attachments
+                    }
+                    await asyncio.to_thread(
+                        _write_page, zf, js, xml, part, files, numbers, names, unread, first
+                    )
+                    first = False
                 after = page[-1].id
                 done += len(page)
                 await progress(done, max(total, done))
@@ -138,6 +145,21 @@ class _Parts:
 
     def reader(self, name: str) -> IO[bytes]:
         return sealedfile.open_sealed(self.work / name, self.key, name.encode())
+
+
+def _by_attachment_bytes(page: list[ExportMessage]) -> list[list[ExportMessage]]:
+    """The page cut into runs whose attachments hold at most :data:`ATTACHMENT_BYTES`
+    together (a message with more is a run of its own)."""
+    runs: list[list[ExportMessage]] = [[]]
+    held = 0
+    for m in page:
+        size = sum(s for _, s in m.attachments)
+        if runs[-1] and held + size > ATTACHMENT_BYTES:
+            runs.append([])
+            held = 0
+        runs[-1].append(m)
+        held += size
+    return runs
 
 
 def _uuid() -> str:
