@@ -1,7 +1,9 @@
 """Take your data with you: export to a ZIP, import an "SMS Backup & Restore" file.
 
-``smsbackup`` (the XML format, pure), ``vcard`` (contacts, pure), ``surrogates`` (repairs
-the character references some backups carry, pure), ``export`` and ``importer`` (drivers
-that read and write storage page by page), ``jobs`` (the background jobs, their progress,
-downloads and expiry). Errors: ``errors``.
+Pure codecs: ``smsbackup`` (the XML format), ``vcard`` (contacts), ``surrogates``
+(repairs the surrogate-pair references some backups carry), ``sealedfile`` (the job files
+sealed at rest, as streams). Drivers: ``export`` and ``importer`` (read and write storage
+page by page: ``server/storage/takeout.py``), ``jobs`` (the background jobs, their
+progress, the one download and expiry: ``server/storage/data_jobs.py``). Errors:
+``errors``. REST: ``server/api/takeout.py``.
 """
