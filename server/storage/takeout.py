@@ -41,6 +41,7 @@ from server.storage.schema import (
     messages,
     nul_free,
     security_events,
+    sessions,
     threads,
 )
 from server.storage.sealed import BodyCipher
@@ -193,6 +194,17 @@ def _overview(conn: Connection, account_id: int) -> dict[str, Any]:
         )
         .order_by(contacts.c.line_id, contacts.c.name, contacts.c.number)
     )
+    session_rows = conn.execute(
+        select(
+            sessions.c.created_at,
+            sessions.c.last_seen_at,
+            sessions.c.expires_at,
+            sessions.c.user_agent,
+            sessions.c.ip,
+        )
+        .where(sessions.c.account_id == account_id)
+        .order_by(sessions.c.created_at)
+    )
     event_rows = conn.execute(
         select(security_events)
         .where(security_events.c.account_id == account_id)
@@ -243,6 +255,17 @@ def _overview(conn: Connection, account_id: int) -> dict[str, Any]:
         "contacts": [
             {"line": line_number.get(r.line_id), "number": r.number, "name": r.name}
             for r in contact_rows
+        ],
+        # Never the session ids (not even their hashes): when, where from, with what.
+        "sessions": [
+            {
+                "created_at": iso(r.created_at),
+                "last_seen_at": iso(r.last_seen_at),
+                "expires_at": iso(r.expires_at),
+                "user_agent": r.user_agent,
+                "ip": r.ip,
+            }
+            for r in session_rows
         ],
         "security_events": [
             {

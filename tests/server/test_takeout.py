@@ -111,12 +111,20 @@ async def test_export_holds_everything_and_downloads_once_in_its_session(env: En
     assert {"ferry-export.json", "sms-backup.xml", "contacts.vcf", "README.txt"} <= names
     doc = json.loads(zf.read("ferry-export.json"))
     assert doc["format"] == "ferry-export"
-    for key in ("settings", "lines", "devices", "threads", "contacts", "security_events"):
+    for key in ("settings", "lines", "devices", "threads", "contacts", "sessions"):
         assert doc[key], key
+    assert any(e["kind"] == "login" for e in doc["security_events"])
+    assert set(doc["sessions"][0]) == {
+        "created_at",
+        "last_seen_at",
+        "expires_at",
+        "user_agent",
+        "ip",
+    }
+    assert env.session_cookie().encode() not in zf.read("ferry-export.json")
     assert doc["connected_apps"] == []
     assert doc["settings"]["phone"] == "+15550100001"
     assert [d["name"] for d in doc["devices"]] == ["test bridge"]
-    assert any(e["kind"] == "login" for e in doc["security_events"])
     bodies = [m["body"] for m in doc["messages"]]
     assert bodies[1] == "look 😀" and "line one\nline two" in bodies[2]
     (picture,) = doc["messages"][1]["attachments"]
