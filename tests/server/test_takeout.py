@@ -325,6 +325,15 @@ async def test_refusals_and_bad_imports_get_clear_errors(env: Env) -> None:
     await env.login()
     assert (await env.client.get("/api/v1/data-jobs/999")).status == 404
     assert (await env.client.get("/api/v1/data-jobs/x")).status == 404
+    # One export and one import at a time.
+    assert (await env.client.post("/api/v1/exports")).status == 202
+    busy = await env.client.post("/api/v1/exports")
+    assert (busy.status, (await busy.json())["error"]["code"]) == (409, "export_running")
+    vcf = b"BEGIN:VCARD\r\nFN:A\r\nTEL:+15550100002\r\nEND:VCARD\r\n"
+    assert (await env.client.post("/api/v1/imports?format=vcard", data=vcf)).status == 202
+    busy = await env.client.post("/api/v1/imports?format=vcard", data=vcf)
+    assert (busy.status, (await busy.json())["error"]["code"]) == (409, "import_running")
+    await env.svc.background.drain()
     resp = await env.client.post("/api/v1/imports", data=b"x")
     assert resp.status == 400
     assert (await resp.json())["error"]["code"] == "invalid_format"
@@ -348,7 +357,7 @@ async def test_refusals_and_bad_imports_get_clear_errors(env: Env) -> None:
     chunks = aiohttp.payload.AsyncIterablePayload(_chunks(b"y" * 500, 4))
     resp = await env.client.post("/api/v1/imports?format=sms-backup", data=chunks)
     assert resp.status == 413
-    assert list((env.svc.config.data_dir / "takeout").iterdir()) == []
+    assert list((env.svc.config.data_dir / "takeout").glob("import-*")) == []  # none left
     jobs = (await (await env.client.get("/api/v1/data-jobs")).json())["jobs"]
     assert jobs[0]["state"] == "failed" and jobs[0]["error"] == "The file is too large."
 
