@@ -22,8 +22,10 @@ from aiohttp import web
 from server.api.common import id_param, json_response, services
 from server.auth import web as auth
 from server.errors import BadRequest, Conflict, NotFound, PayloadTooLarge
+from server.log import server_logger
 from server.privacy.takeout.errors import Busy, FileTooLarge, NoDownload
 from server.privacy.takeout.jobs import SMS_BACKUP, VCARD, Takeout
+from server.privacy.takeout.sealedfile import SealedFileError
 from server.storage.lines import Line
 
 routes = web.RouteTableDef()
@@ -102,12 +104,27 @@ async def download(request: web.Request) -> web.StreamResponse:
         )
         resp.content_length = found.size
         await resp.prepare(request)
-        while chunk := await asyncio.to_thread(found.file.read, _CHUNK):
-            await resp.write(chunk)
+        try:
+            while chunk := await asyncio.to_thread(found.file.read, _CHUNK):
+                await resp.write(chunk)
+        except SealedFileError:
+            # Tampered with on disk: the client gets fewer bytes than announced and
+            # knows the file is incomplete; nothing of it is trusted here.
+            server_logger.warning("export %d does not open; its download was cut", job_id)
+            if request.transport is not None:
+                request.transport.close()
+            return resp
         await resp.write_eof()
         return resp
     finally:
         await asyncio.to_thread(found.file.close)
+
+
+def _size(n: int) -> str:
+    for unit, scale in (("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)):
+        if n >= scale:
+            return f"{n / scale:g} {unit}"
+    return f"{n} bytes"
 
 
 async def _import_line(request: web.Request, account_id: int, own_phone: str) -> Line:
@@ -148,7 +165,10 @@ async def start_import(request: web.Request) -> web.Response:
             request.content_length,
         )
     except FileTooLarge:
-        raise PayloadTooLarge("The file is larger than an import may be (1 GiB).") from None
+        limit = request.app[TAKEOUT].max_import_bytes
+        raise PayloadTooLarge(
+            f"The file is larger than an import may be ({_size(limit)})."
+        ) from None
     except Busy as exc:
         raise Conflict(str(exc), code="import_running") from None
     return json_response({"job": job.public(principal.session)}, status=202)

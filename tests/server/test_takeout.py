@@ -334,6 +334,17 @@ async def test_refusals_and_bad_imports_get_clear_errors(env: Env) -> None:
     busy = await env.client.post("/api/v1/imports?format=vcard", data=vcf)
     assert (busy.status, (await busy.json())["error"]["code"]) == (409, "import_running")
     await env.svc.background.drain()
+    # An export file changed on disk does not open: its download is cut short, so the
+    # browser knows it is incomplete.
+    (zipped,) = (env.svc.config.data_dir / "takeout").glob("export-*")
+    damaged = bytearray(zipped.read_bytes())
+    damaged[40] ^= 1
+    zipped.write_bytes(bytes(damaged))
+    export_id = (await (await env.client.get("/api/v1/data-jobs")).json())["jobs"][1]["id"]
+    cut = await _download(env, export_id)
+    assert cut.status == 200
+    with pytest.raises(aiohttp.ClientError):  # the connection closes short of the length
+        await cut.read()
     resp = await env.client.post("/api/v1/imports", data=b"x")
     assert resp.status == 400
     assert (await resp.json())["error"]["code"] == "invalid_format"
@@ -354,6 +365,7 @@ async def test_refusals_and_bad_imports_get_clear_errors(env: Env) -> None:
     env.client.app[TAKEOUT].max_import_bytes = 1000
     resp = await env.client.post("/api/v1/imports?format=sms-backup", data=b"x" * 2000)
     assert resp.status == 413
+    assert "(1000 bytes)" in (await resp.json())["error"]["message"]
     chunks = aiohttp.payload.AsyncIterablePayload(_chunks(b"y" * 500, 4))
     resp = await env.client.post("/api/v1/imports?format=sms-backup", data=chunks)
     assert resp.status == 413
