@@ -39,7 +39,7 @@ export class YourDataView {
       h('p', { class: 'settings-lede', text: 'Take everything Ferry keeps about you with you: your messages (also as an “SMS Backup & Restore” file a phone can restore), contacts, numbers, phones, settings and security activity, in one ZIP file.' }),
       h('div', { class: 'settings-row' }, this.exportButton, this.download),
       this.exportProgress, this.exportStatus,
-      h('p', { class: 'settings-lede', text: 'Import texts from an “SMS Backup & Restore” XML file, or contacts from a vCard (.vcf) file, into your own number. Messages Ferry already has are skipped.' }),
+      h('p', { class: 'settings-lede', text: 'Import texts from an “SMS Backup & Restore” XML file, or contacts from a vCard (.vcf) file, into one of your numbers. Messages Ferry already has are skipped.' }),
       this.lineField,
       h('div', { class: 'settings-row' }, h('label', { for: fileId, class: 'visually-hidden', text: 'File to import' }), this.file, this.importButton),
       this.importProgress, this.importStatus, this.error);
