@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import delete, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from server.storage.keys import KeyRing
@@ -240,12 +240,22 @@ class DataJobStore:
             )
         return bool(res.rowcount)
 
-    async def sweep(self, now: datetime, stalled_before: datetime) -> list[Job]:
+    async def sweep(
+        self, now: datetime, stalled_before: datetime, forget_before: datetime
+    ) -> list[Job]:
         """Jobs whose files must go: exports past their time (now ``expired``), and jobs
         still ``running`` that stopped reporting progress before ``stalled_before`` (their
         process died: now ``failed``). Returns them, with the files to delete; downloaded
-        and finished jobs that still name a file are returned too."""
+        and finished jobs that still name a file are returned too. Finished jobs last
+        changed before ``forget_before`` are deleted: their history is not kept."""
         async with self._engine.begin() as conn:
+            await conn.execute(
+                delete(data_jobs).where(
+                    data_jobs.c.state.not_in((READY, RUNNING)),
+                    data_jobs.c.file.is_(None),
+                    data_jobs.c.updated_at < forget_before,
+                )
+            )
             rows = list(
                 await conn.execute(
                     select(data_jobs).where(

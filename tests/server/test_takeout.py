@@ -205,6 +205,16 @@ async def test_an_export_not_downloaded_is_deleted_after_a_day(env: Env) -> None
     dead_job = await takeout.jobs.get(env.account_id, dead.id)
     assert dead_job is not None and dead_job.state == "failed"
     assert "start it again" in (dead_job.error or "")
+    # Finished jobs are forgotten after 30 days; the ready export expires and goes too.
+    env.clock.advance(29 * 86400)
+    await takeout.sweep()
+    assert len(await takeout.jobs.recent(env.account_id)) == 4
+    env.clock.advance(2 * 86400)
+    await takeout.sweep()
+    assert [j.state for j in await takeout.jobs.recent(env.account_id)] == ["expired"]
+    env.clock.advance(31 * 86400)
+    await takeout.sweep()
+    assert await takeout.jobs.recent(env.account_id) == []
 
 
 async def _import(env: Env, body: bytes, fmt: str, http: Any = None) -> dict[str, Any]:

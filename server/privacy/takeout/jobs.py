@@ -43,6 +43,8 @@ from server.storage.takeout import TakeoutStore
 EXPORT_TTL = timedelta(days=1)
 #: A running job that has not reported progress for this long is taken as dead.
 STALLED = timedelta(minutes=10)
+#: Finished jobs (their state and counts, no data) are forgotten after this long.
+FORGET = timedelta(days=30)
 #: Largest import file taken by default (a backup of years of MMS is large).
 MAX_IMPORT_BYTES = 1024 * 1024 * 1024
 #: Import formats.
@@ -277,7 +279,7 @@ class Takeout:
         """Delete exports past their day and files of finished jobs; fail stalled jobs.
         Returns the jobs swept."""
         now = self._svc.clock.now()
-        swept = await self.jobs.sweep(now, now - STALLED)
+        swept = await self.jobs.sweep(now, now - STALLED, now - FORGET)
         for job in swept:
             if job.file is not None:
                 await asyncio.to_thread(_remove_all, self.directory / job.file)
