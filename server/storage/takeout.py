@@ -1,9 +1,9 @@
 """Storage of exports and imports (``server/privacy/takeout``): the reads of an export
 page by page, and the write of an import batch (their jobs: ``data_jobs.py``).
 
-Exports read messages in pages by id (``(after, after + page]`` in id order), bodies
-opened page by page, attachments message by message: an account of any size is never in
-memory at once. Only verified lines are read out, as everywhere else.
+Exports read messages thread by thread, in pages by id, bodies opened page by page,
+attachments message by message: an account of any size is never in memory at once. Only
+verified lines are read out, as everywhere else.
 
 An import batch is one write transaction that runs the ordinary ingest inside it
 (``conversations._ingest``: same idempotency, threads and seqs as a bridge's upload),
@@ -123,10 +123,30 @@ class TakeoutStore:
         async with self._engine.connect() as conn:
             return await conn.run_sync(_unread_ids, account_id)
 
-    async def message_page(self, account_id: int, after: int, limit: int) -> list[ExportMessage]:
-        """Live messages of verified lines with ids after ``after``, by id, opened."""
+    async def thread_ids(self, account_id: int) -> list[int]:
+        """The account's live threads on verified lines, by id: an export reads their
+        messages thread by thread (by the ``(thread_id, id)`` index; paging the account's
+        messages by id alone made SQLite sort them all for every page)."""
+        query = (
+            select(threads.c.id)
+            .where(
+                threads.c.account_id == account_id,
+                threads.c.deleted.is_(False),
+                threads.c.line_id.in_(verified_lines(account_id)),
+            )
+            .order_by(threads.c.id)
+        )
+        async with self._engine.connect() as conn:
+            return list((await conn.execute(query)).scalars())
+
+    async def message_page(
+        self, account_id: int, thread_id: int, after: int, limit: int
+    ) -> list[ExportMessage]:
+        """Live messages of a thread with ids after ``after``, by id, opened."""
         cipher = await self._keys.cipher(account_id)
-        return await runner(self._engine).read(_message_page, cipher, account_id, after, limit)
+        return await runner(self._engine).read(
+            _message_page, cipher, account_id, thread_id, after, limit
+        )
 
     async def attachments(self, account_id: int, message_id: int) -> list[AttachmentFile]:
         """One message's attachments, opened (:func:`attachments.open_all`)."""
@@ -308,16 +328,16 @@ def _unread_ids(conn: Connection, account_id: int) -> set[int]:
 
 
 def _message_page(
-    conn: Connection, cipher: BodyCipher, account_id: int, after: int, limit: int
+    conn: Connection, cipher: BodyCipher, account_id: int, thread_id: int, after: int, limit: int
 ) -> list[ExportMessage]:
     rows = list(
         conn.execute(
             select(messages)
             .where(
                 messages.c.account_id == account_id,
+                messages.c.thread_id == thread_id,
                 messages.c.id > after,
                 messages.c.deleted.is_(False),
-                messages.c.line_id.in_(verified_lines(account_id)),
             )
             .order_by(messages.c.id)
             .limit(limit)

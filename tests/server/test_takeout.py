@@ -125,16 +125,24 @@ async def test_export_holds_everything_and_downloads_once_in_its_session(env: En
     assert doc["connected_apps"] == []
     assert doc["settings"]["phone"] == "+15550100001"
     assert [d["name"] for d in doc["devices"]] == ["test bridge"]
-    bodies = [m["body"] for m in doc["messages"]]
-    assert bodies[1] == "look 😀" and "line one\nline two" in bodies[2]
+    # Conversation by conversation, each in its order.
+    assert [(m["peer"], m["body"][:9]) for m in doc["messages"]] == [
+        (ALICE, "Hi there "),
+        (ALICE, "look 😀"),
+        (ALICE, "sent from"),
+        (ALICE, "still the"),
+        (BOB, "line one\n"),
+    ]
     (picture,) = doc["messages"][1]["attachments"]
     assert zf.read(picture["file"]) == PNG and picture["name"] == "cat.png"
     # The SMS Backup & Restore document: sms and mms elements with the app's attributes.
     root = ElementTree.fromstring(zf.read("sms-backup.xml"))
     assert root.tag == "smses" and root.get("count") == "5"
     sms = root.findall("sms")
-    assert [s.get("body") for s in sms][:2] == [
+    assert [s.get("body") for s in sms] == [
         "Hi there & <welcome>",
+        "sent from the phone",
+        "still there?",
         'line one\nline two "quoted"\ttab',
     ]
     first = sms[0].attrib
@@ -146,7 +154,7 @@ async def test_export_holds_everything_and_downloads_once_in_its_session(env: En
     assert first["date_sent"] == first["date"] and "readable_date" in first
     sent = next(s for s in sms if s.get("type") == "2")
     assert (sent.get("body"), sent.get("status")) == ("sent from the phone", "0")
-    assert sms[-1].get("read") == "0"  # the thread's one unread message
+    assert [s.get("read") for s in sms] == ["1", "1", "0", "1"]  # Alice's last is unread
     (mms,) = root.findall("mms")
     assert mms.get("msg_box") == "1" and mms.get("m_type") == "132"
     parts = mms.findall("parts/part")

@@ -15,10 +15,11 @@ The ZIP, and the documents waiting to go into it, are sealed on disk with the jo
 key as they are written (``sealedfile.py``): nothing of the account lies in clear in the
 data directory.
 
-Memory stays bounded whatever the account's size: messages are read a page at a time and
-opened page by page, attachments message by message; the JSON and XML documents are
-written to files beside the ZIP as they grow and copied into it at the end (a ZIP takes
-one member at a time, and attachments go in while the messages are being read).
+Memory stays bounded whatever the account's size: messages are read conversation by
+conversation, a page at a time, and opened page by page, attachments a few MiB at a time;
+the JSON and XML documents are written to files beside the ZIP as they grow and copied
+into it at the end (a ZIP takes one member at a time, and attachments go in while the
+messages are being read).
 File writes run in a worker thread, so the event loop keeps serving.
 """
 
@@ -102,26 +103,25 @@ async def write_export(
             head = _json_head(overview, now)
             await asyncio.to_thread(_write, js, head)
             await asyncio.to_thread(_write, xml, smsbackup.header(as_sms, _uuid(), now))
-            after, done, first = 0, 0, True
-            while True:
-                page = await store.message_page(account_id, after, PAGE)
-                if not page:
-                    break
-                # Attachments are opened a few MiB at a time (a page of MMS could
-                # otherwise hold hundreds of MiB).
-                for part in _by_attachment_bytes(page):
-                    files = {
-                        m.id: await store.attachments(account_id, m.id)
-                        for m in part
-                        if m.attachments
-                    }
-                    await asyncio.to_thread(
-                        _write_page, zf, js, xml, part, files, numbers, names, unread, first
-                    )
-                    first = False
-                after = page[-1].id
-                done += len(page)
-                await progress(done, max(total, done))
+            done, first = 0, True
+            for thread_id in await store.thread_ids(account_id):
+                after = 0
+                while page := await store.message_page(account_id, thread_id, after, PAGE):
+                    # Attachments are opened a few MiB at a time (a page of MMS could
+                    # otherwise hold hundreds of MiB).
+                    for part in _by_attachment_bytes(page):
+                        files = {
+                            m.id: await store.attachments(account_id, m.id)
+                            for m in part
+                            if m.attachments
+                        }
+                        await asyncio.to_thread(
+                            _write_page, zf, js, xml, part, files, numbers, names, unread, first
+                        )
+                        first = False
+                    after = page[-1].id
+                    done += len(page)
+                    await progress(done, max(total, done))
             await asyncio.to_thread(_write, js, "\n]}\n")
             await asyncio.to_thread(_write, xml, smsbackup.FOOTER)
             js.close()
