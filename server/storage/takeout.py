@@ -390,12 +390,25 @@ def _already_synced(
     conn: Connection, cipher: BodyCipher, account_id: int, line_id: int, items: list[ImportItem]
 ) -> set[int]:
     """Positions of ``items`` a bridge (or anything else) has stored already: same line,
-    peer, direction, one of the item's times, same text."""
-    peers = sorted({i.peer for i in items})
+    peer, direction, one of the item's times, same text. Looked up in the peers' threads
+    (the ``(thread_id, id)`` index), not across the account's messages."""
+    keys = sorted({participants_key([i.peer]) for i in items})
+    thread_ids: list[int] = []
+    for start in range(0, len(keys), _CHUNK):
+        thread_ids += conn.execute(
+            select(threads.c.id).where(
+                threads.c.account_id == account_id,
+                threads.c.line_id == line_id,
+                threads.c.participants.in_(keys[start : start + _CHUNK]),
+            )
+        ).scalars()
+    if not thread_ids:
+        return set()
     times = sorted({t for i in items for t in i.times})
     stored: dict[tuple[str, str, datetime], list[bytes | None]] = {}
-    for p in range(0, len(peers), _CHUNK // 2):
-        for t in range(0, len(times), _CHUNK // 2):
+    half = _CHUNK // 2
+    for t0 in range(0, len(thread_ids), half):
+        for t in range(0, len(times), half):
             rows = conn.execute(
                 select(
                     messages.c.peer,
@@ -403,17 +416,13 @@ def _already_synced(
                     messages.c.timestamp,
                     messages.c.body_sealed,
                 ).where(
-                    messages.c.account_id == account_id,
-                    messages.c.line_id == line_id,
+                    messages.c.thread_id.in_(thread_ids[t0 : t0 + half]),
+                    messages.c.timestamp.in_(times[t : t + half]),
                     messages.c.deleted.is_(False),
-                    messages.c.peer.in_(peers[p : p + _CHUNK // 2]),
-                    messages.c.timestamp.in_(times[t : t + _CHUNK // 2]),
                 )
             )
             for peer, direction, when, sealed in rows:
                 stored.setdefault((peer, direction, when), []).append(sealed)
-    if not stored:
-        return set()
     known: set[int] = set()
     for n, item in enumerate(items):
         for when in item.times:
