@@ -243,6 +243,8 @@ def test_sealed_files_read_back_and_refuse_every_tampering(
 
 
 def test_export_pages_open_attachments_a_few_mib_at_a_time() -> None:
+    assert export.ATTACHMENT_BYTES == 4 * 1024 * 1024
+
     def message(n: int, *sizes: int) -> ExportMessage:
         return ExportMessage(
             n, 1, 1, "+1", "in", "", "received", WHEN, False, None, None,
@@ -253,4 +255,4 @@ def test_export_pages_open_attachments_a_few_mib_at_a_time() -> None:
     page = [message(1), message(2, 3 * mib), message(3, 3 * mib, mib), message(4, 2 * mib)]
     page += [message(5), message(6, 9 * mib), message(7)]
     runs = export._by_attachment_bytes(page)
-    assert [[m.id for m in run] for run in runs] == [[1, 2, 3], [4, 5], [6], [7]]
+    assert [[m.id for m in run] for run in runs] == [[1, 2], [3], [4, 5], [6], [7]]

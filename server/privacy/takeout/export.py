@@ -44,7 +44,7 @@ from server.storage.views import iso
 #: Messages per page read from storage.
 PAGE = 500
 #: Attachment bytes opened in memory at once (about: one MMS holds at most 640 KiB).
-ATTACHMENT_BYTES = 8 * 1024 * 1024
+ATTACHMENT_BYTES = 4 * 1024 * 1024
 JSON_NAME = "ferry-export.json"
 XML_NAME = "sms-backup.xml"
 VCF_NAME = "contacts.vcf"
@@ -202,11 +202,11 @@ def _write_page(
     first: bool,
 ) -> None:
     """One page into the three documents (in a worker thread)."""
-    entries: list[str] = []
-    elements: list[str] = []
+    # Each entry and element is written as it is made: an MMS's element carries its
+    # pictures in base64, and a run of them joined would hold several copies at once.
     for m in page:
         line = numbers.get(m.line_id, "")
-        parts = files.get(m.id, [])
+        parts = files.pop(m.id, [])  # dropped once written
         paths = []
         for position, part in enumerate(parts):
             name = _attachment_path(m.id, position, part.mime)
@@ -215,7 +215,9 @@ def _write_page(
             paths.append(
                 {"mime": part.mime, "name": part.name, "size": len(part.data), "file": name}
             )
-        entries.append(
+        js.write("" if first else ",\n")
+        first = False
+        js.write(
             json.dumps(
                 {
                     "id": m.id,
@@ -236,9 +238,7 @@ def _write_page(
             )
         )
         if m.refused is None:
-            elements.append(_element(m, line, names.get((line, m.peer)), m.id not in unread, parts))
-    js.write(("" if first else ",\n") + ",\n".join(entries))
-    xml.write("".join(elements))
+            xml.write(_element(m, line, names.get((line, m.peer)), m.id not in unread, parts))
 
 
 def _element(m: ExportMessage, line: str, contact: str | None, read: bool, parts: list[Any]) -> str:

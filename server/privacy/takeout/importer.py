@@ -39,7 +39,7 @@ from server.storage.takeout import ImportItem, TakeoutStore
 CHUNK = 256 * 1024
 #: Messages stored per transaction, and the attachment bytes that close a batch early.
 BATCH = 200
-BATCH_BYTES = 8 * 1024 * 1024
+BATCH_BYTES = 4 * 1024 * 1024
 #: Most contacts taken from one vCard file.
 MAX_CONTACTS = 50_000
 #: Longest contact name Ferry keeps.
