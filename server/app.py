@@ -22,6 +22,7 @@ from server.api import (
     phone,
     privacy,
     session,
+    takeout,
     terms,
 )
 from server.api.common import SERVICES
@@ -45,6 +46,7 @@ from server.oauth import api as oauth_api
 from server.oauth import endpoints as oauth_endpoints
 from server.oauth import live as oauth_live
 from server.oauth.guard import oauth_guard
+from server.privacy.takeout.jobs import Takeout
 from server.services import Services
 from server.shutdown import BACKGROUND_SHARE, close_sockets
 from server.storage.compaction import Compacted, compact
@@ -112,6 +114,7 @@ def create_app(
         await engine.dispose()
 
     app.cleanup_ctx.append(storage_ctx)
+    app.cleanup_ctx.append(takeout_ctx)
     # Expired sessions lose their sockets within seconds; the access log is written in
     # batches and pruned to its retention.
     app.cleanup_ctx.append(
@@ -178,6 +181,10 @@ def create_app(
             lambda a: release_broadcasts(a[SERVICES]),
         )
     )
+    # Exports wait a day for their download; then (or once downloaded) their files go.
+    app.cleanup_ctx.append(
+        periodic("takeout-sweep", lambda a: 600.0, lambda a: a[takeout.TAKEOUT].sweep())
+    )
     app.on_shutdown.append(close_sockets)
     app.router.add_routes(session.routes)
     app.router.add_routes(accounts.routes)
@@ -191,6 +198,7 @@ def create_app(
     app.router.add_routes(pairing.routes)
     app.router.add_routes(lines.routes)
     app.router.add_routes(privacy.routes)
+    app.router.add_routes(takeout.routes)
     app.router.add_routes(device.routes)
     app.router.add_routes(browser.routes)
     app.router.add_routes(oauth_endpoints.routes)
@@ -202,6 +210,13 @@ def create_app(
     app.router.add_get("/", index)
     app.router.add_static("/static/", STATIC_DIR, show_index=False, follow_symlinks=False)
     return app
+
+
+async def takeout_ctx(app: web.Application) -> AsyncIterator[None]:
+    """Exports and imports (``server/privacy/takeout``), files under the data directory."""
+    svc = app[SERVICES]
+    app[takeout.TAKEOUT] = Takeout(svc, svc.config.data_dir / "takeout")
+    yield
 
 
 async def _last_write(what: str, write: Awaitable[object]) -> None:

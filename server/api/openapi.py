@@ -199,6 +199,36 @@ SCHEMAS: dict[str, Schema] = {
         archived=_B,
         deleted=_B,
     ),
+    "DataJob": _obj(
+        ("id", "kind", "state", "done", "total", "created_at", "expires_at"),
+        id=_I,
+        kind={"enum": ["export", "import"]},
+        state={"enum": ["running", "ready", "downloaded", "expired", "done", "failed"]},
+        done={"type": "integer", "description": "messages written (export) or bytes read"},
+        total={"type": "integer", "description": "of this many (0 until known)"},
+        size={"type": ["integer", "null"], "description": "a ready export's size in bytes"},
+        summary={
+            "description": "what an import did",
+            "oneOf": [
+                _obj(
+                    read=_I,
+                    added=_I,
+                    already_there=_I,
+                    refused=_I,
+                    drafts_skipped=_I,
+                    contacts=_I,
+                ),
+                {"type": "null"},
+            ],
+        },
+        error={"type": ["string", "null"], "description": "why it failed, in words"},
+        created_at=_S,
+        expires_at={"type": "string", "description": "a ready export is deleted then"},
+        downloadable={
+            "type": "boolean",
+            "description": "a ready export this session may download (the one that asked)",
+        },
+    ),
     "Contact": _obj(("id", "name", "number", "line_id"), id=_I, name=_S, number=_S, line_id=_I),
     "Line": _obj(("id", "number", "verified"), id=_I, number=_S, label=_S, verified=_B),
     "Device": _obj(
@@ -282,6 +312,7 @@ _SENT = ("202", _ref("CodeSent"))
 _NOT_SENT = {"502": _err("sms_refused"), "503": _err("sms_unavailable")}
 _THREAD_ID = _path_param("thread_id", _ID)
 _LINE_ID = _path_param("line_id", _ID)
+_JOB_ID = _path_param("job_id", _ID)
 
 PATHS: dict[str, dict[str, Schema]] = {
     "/healthz": {
@@ -567,6 +598,74 @@ PATHS: dict[str, dict[str, Schema]] = {
                 "404": _err("no such attachment of yours (or not on a verified line)"),
             },
         }
+    },
+    "/api/v1/exports": {
+        "post": _op(
+            "Start exporting everything Ferry keeps about the account (a ZIP: JSON, SMS "
+            "Backup & Restore XML, vCard), in the background",
+            ok=("202", _obj(("job",), job=_ref("DataJob"))),
+            errors={**_VERIFIED, "409": _err("export_running")},
+        )
+    },
+    "/api/v1/exports/{job_id}/file": {
+        "get": {
+            "summary": (
+                "Download a ready export: once, only in the session that started it and "
+                "only from the page's own origin; the file is deleted as it is sent"
+            ),
+            "parameters": [_JOB_ID],
+            "responses": {
+                "200": {
+                    "description": "the ZIP",
+                    "content": {
+                        "application/zip": {"schema": {"type": "string", "format": "binary"}}
+                    },
+                },
+                **_VERIFIED,
+                "404": _err("export_unavailable (downloaded, expired, another session's)"),
+            },
+        }
+    },
+    "/api/v1/imports": {
+        "post": {
+            **_op(
+                "Import an SMS Backup & Restore XML file or a vCard file (the raw body, at most "
+                "1 GiB) into a verified line (default: the account's own number), in the "
+                "background; messages already stored are skipped",
+                ok=("202", _obj(("job",), job=_ref("DataJob"))),
+                params=[
+                    _query("format", {"enum": ["sms-backup", "vcard"]}),
+                    _query("line", _ID),
+                ],
+                errors={
+                    **_VERIFIED,
+                    "400": _err("invalid_format, invalid_line"),
+                    "409": _err("import_running"),
+                    "413": _err("the file is larger than an import may be"),
+                },
+            ),
+            "requestBody": {
+                "required": True,
+                "content": {
+                    "application/octet-stream": {"schema": {"type": "string", "format": "binary"}}
+                },
+            },
+        }
+    },
+    "/api/v1/data-jobs": {
+        "get": _op(
+            "The account's latest exports and imports, newest first, with their progress",
+            ok=("200", _obj(("jobs",), jobs={"type": "array", "items": _ref("DataJob")})),
+            errors=_VERIFIED,
+        )
+    },
+    "/api/v1/data-jobs/{job_id}": {
+        "get": _op(
+            "One export or import, with its progress",
+            params=[_JOB_ID],
+            ok=("200", _obj(("job",), job=_ref("DataJob"))),
+            errors={**_VERIFIED, "404": _err("no such job of yours")},
+        )
     },
     "/api/v1/search": {
         "get": _op(

@@ -1,1 +1,2 @@
-"""The privacy promises as code: deletion, masking, retention, audited staff access."""
+"""The privacy promises as code: taking your data with you, deletion, masking, retention,
+audited staff access."""

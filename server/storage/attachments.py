@@ -301,3 +301,31 @@ class AttachmentStore:
             raise Unreadable(attachment_id) from None
         name = _open_name(cipher, row.name_sealed, row.message_id, row.position, attachment_id)
         return AttachmentFile(mime=row.mime, name=name, data=data)
+
+
+def open_all(conn: Connection, cipher: BodyCipher, message_id: int) -> list[AttachmentFile]:
+    """Every attachment of one message, opened, in order (an export reads them message
+    by message, so a page of MMS never sits in memory at once).
+
+    Raises:
+        Unreadable: one does not open (moved between rows, or tampered with).
+    """
+    found = []
+    for r in conn.execute(
+        select(
+            attachments.c.id,
+            attachments.c.position,
+            attachments.c.mime,
+            attachments.c.name_sealed,
+            attachments.c.data_sealed,
+        )
+        .where(attachments.c.message_id == message_id)
+        .order_by(attachments.c.position)
+    ):
+        try:
+            data = cipher.open_bytes(r.data_sealed, _context(message_id, r.position, b"data"))
+        except SealError:
+            raise Unreadable(r.id) from None
+        name = _open_name(cipher, r.name_sealed, message_id, r.position, r.id)
+        found.append(AttachmentFile(mime=r.mime, name=name, data=data))
+    return found

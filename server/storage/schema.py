@@ -677,3 +677,37 @@ terms_acceptances = Table(
     Column("accepted_at", UtcDateTime(), nullable=False),
     Index("ix_terms_acceptances_account", "account_id", "id"),
 )
+
+
+# Exports and imports of an account's data (server/privacy/takeout): one row per job,
+# with its progress. An export's file lives in the data directory until it is downloaded
+# (once, by the session that asked for it) or a day has passed.
+data_jobs = Table(
+    "data_jobs",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("account_id", ForeignKey("accounts.id", ondelete="CASCADE"), nullable=False),
+    # export or import
+    Column("kind", NulFree(16), nullable=False),
+    # The handle of the session that started it: only it may download the file.
+    Column("session", NulFree(64), nullable=False),
+    # running, ready (export file waiting), downloaded, expired, done (import), failed
+    Column("state", NulFree(16), nullable=False),
+    Column("done", BigInteger, nullable=False, server_default="0"),
+    Column("total", BigInteger, nullable=False, server_default="0"),
+    # The file's name inside the data directory's takeout folder (never a user's name).
+    Column("file", NulFree(100)),
+    # The file's own random key, sealed with the account's data key (the file is sealed
+    # with it: server/privacy/takeout/sealedfile.py).
+    Column("file_key", LargeBinary),
+    # The file's size in clear (what a download sends).
+    Column("size", BigInteger),
+    # What the job did (counts), as JSON; the reason when it failed.
+    Column("summary", Text),
+    Column("error", NulFree(200)),
+    Column("created_at", UtcDateTime(), nullable=False),
+    Column("updated_at", UtcDateTime(), nullable=False),
+    Column("expires_at", UtcDateTime(), nullable=False),
+    Index("ix_data_jobs_account", "account_id", "id"),
+    Index("ix_data_jobs_expires", "expires_at"),
+)

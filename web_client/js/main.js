@@ -11,6 +11,7 @@ import { ConsentApi } from './domain/consent-api.js';
 import { OptOutModel } from './domain/optout-model.js';
 import { TermsModel } from './domain/terms-model.js';
 import { documentTitle } from './domain/notices.js';
+import { YourDataModel } from './domain/your-data-model.js';
 import { createClock } from './platform/clock.js';
 import { createCookieJar } from './platform/cookies.js';
 import { createHttp } from './platform/http.js';
@@ -18,6 +19,7 @@ import { createNotifier } from './platform/notifier.js';
 import { openOutboxDb } from './platform/outbox-db.js';
 import { createSocketFactory } from './platform/socket.js';
 import { createStorage, createTabStorage } from './platform/storage.js';
+import { createUploader } from './platform/upload.js';
 import { AppView } from './ui/app-view.js';
 
 const RELATIVE_TIME_TICK_MS = 30_000;
@@ -33,7 +35,8 @@ function main() {
   const terms = new TermsModel({ api: consentApi });
   const broadcast = new BroadcastModel({ api: consentApi, uuid: () => crypto.randomUUID(), clock });
   const optOuts = new OptOutModel({ api: consentApi });
-  const view = new AppView({ ...intentsOf(model), ...consentIntents(terms, broadcast, model) });
+  const yourData = new YourDataModel({ http: createHttp(), upload: createUploader(), clock });
+  const view = new AppView({ ...intentsOf(model), ...consentIntents(terms, broadcast, model), yourData });
   view.mount(/** @type {HTMLElement} */ (document.getElementById('app')));
 
   let scheduled = false;

@@ -10,6 +10,7 @@ import { confirmDialog } from './dialog.js';
 import { h, icon, setText, uid } from './dom.js';
 import { ICONS } from './icons.js';
 import { backButton } from './thread-view.js';
+import { YourDataView } from './your-data-view.js';
 
 /** @typedef {NonNullable<ReturnType<import('../domain/app-model.js').AppModel['snapshot']>['settings']>} SettingsState */
 /** @typedef {{busy: boolean, error: string|null, done: string|null}} FormState */
@@ -59,6 +60,9 @@ export class SettingsView {
         'What Ferry stores about you, masking, how long messages are kept, who looked into your account, and deleting it.',
         h('button', { type: 'button', class: 'button button-primary', onclick: () => intents.openPrivacy() },
           'Privacy and your data')));
+    // Export and import: a section with its own model (domain/your-data-model.js).
+    this.yourData = intents.yourData ? new YourDataView(intents.yourData) : null;
+    this.yourData?.mount(scroller);
     this.root = h('section', { class: 'thread settings', 'aria-labelledby': this.heading.id },
       h('header', { class: 'pane-header' }, backButton(intents), h('div', { class: 'pane-heading' }, this.heading)),
       scroller);
@@ -98,6 +102,7 @@ export class SettingsView {
   }
 
   unmount() {
+    this.yourData?.unmount();
     this.root.remove();
   }
 

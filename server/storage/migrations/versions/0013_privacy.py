@@ -10,14 +10,14 @@
   DELETE; ``ferry admin audit verify`` finds rows changed behind their back.
 
 Revision ID: 0013_privacy
-Revises: 0011_oauth
+Revises: 0012_exports
 """
 
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0013_privacy"
-down_revision = "0011_oauth"
+down_revision = "0012_exports"
 branch_labels = None
 depends_on = None
 
