@@ -51,6 +51,12 @@ def _parser() -> argparse.ArgumentParser:
         help="where to save the JSON report (default: bench/last-report.json)",
     )
     p.add_argument("--ingest-messages", type=int)
+    p.add_argument(
+        "--ingest-tabs",
+        type=lambda text: tuple(int(t) for t in text.split(",") if t),
+        help="comma-separated tab counts to ingest with (default 1,100; '' for none)",
+    )
+    p.add_argument("--ingest-runs", type=int, help="rounds of the ingest (default 3)")
     p.add_argument("--fanout-sockets", type=int)
     p.add_argument("--fanout-rounds", type=int)
     p.add_argument("--latency-rounds", type=int)

@@ -6,7 +6,9 @@
   any other text frame is echoed back (latency, and the one round trip that the storm and
   memory baselines make to mirror a browser's subscribe). No heartbeat, no compression.
 * :func:`sqlite_ingest`: the stdlib ``sqlite3`` inserting rows with the columns and
-  indexes of Ferry's ``messages`` table, WAL, ``synchronous=FULL``, 100 rows per commit.
+  indexes of Ferry's ``messages`` table, WAL, ``synchronous=FULL``, committing groups of
+  the sizes it is given: the ingest benchmark replays the sizes Ferry's own group commits
+  reached in the run beside it (:func:`commit_plan`), so both sides commit as often.
 """
 
 from __future__ import annotations
@@ -148,19 +150,37 @@ _INSERT = (
 Row = tuple[int, int, int, str, bytes, str, str, str, int]
 
 
-def sqlite_ingest(path: Path, rows: Sequence[Row], per_commit: int = 100) -> float:
-    """Insert ``rows`` ``per_commit`` to a transaction; returns the seconds it took."""
+def commit_plan(total: int, commits: int | Sequence[int]) -> list[int]:
+    """Rows per transaction for ``total`` rows: ``commits`` rows each (an int), or the
+    given sizes in order (a sequence), the last one cut or extended to reach ``total``."""
+    sizes = [commits] * -(-total // commits) if isinstance(commits, int) else list(commits)
+    plan, left = [], total
+    for size in sizes:
+        if left <= 0:
+            break
+        plan.append(min(size, left))
+        left -= plan[-1]
+    if left > 0:
+        plan.append(left)
+    return [n for n in plan if n > 0]
+
+
+def sqlite_ingest(path: Path, rows: Sequence[Row], commits: int | Sequence[int] = 100) -> float:
+    """Insert ``rows``, one transaction per group of :func:`commit_plan`; returns the
+    seconds it took."""
     path.unlink(missing_ok=True)
+    plan = commit_plan(len(rows), commits)
     db = sqlite3.connect(path, isolation_level=None)
     try:
         db.execute("PRAGMA journal_mode=WAL")
         db.execute("PRAGMA synchronous=FULL")
         db.executescript(_DDL)
-        start = time.perf_counter()
-        for i in range(0, len(rows), per_commit):
+        start, at = time.perf_counter(), 0
+        for size in plan:
             db.execute("BEGIN")
-            db.executemany(_INSERT, rows[i : i + per_commit])
+            db.executemany(_INSERT, rows[at : at + size])
             db.execute("COMMIT")
+            at += size
         return time.perf_counter() - start
     finally:
         db.close()

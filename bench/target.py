@@ -36,6 +36,10 @@ class Sizes:
     ingest_messages: int = 20_000
     upload_batch: int = 100  # as device_bridge.bridge.UPLOAD_BATCH
     uploads_in_flight: int = 8  # as device_bridge.bridge.UPLOADS_IN_FLIGHT
+    #: Tabs following the account during the ingest's extra runs (none: no extra runs).
+    ingest_tabs: tuple[int, ...] = (1, 100)
+    #: Rounds of the ingest (each side, alternating); figures compare the medians.
+    ingest_runs: int = 3
     fanout_sockets: int = 1_000
     fanout_rounds: int = 31
     latency_browsers: int = 100

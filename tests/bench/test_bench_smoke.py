@@ -25,6 +25,10 @@ def test_quick_ingest_reports_a_figure_beside_its_baseline(tmp_path: Path) -> No
             "ingest",
             "--ingest-messages",
             "200",
+            "--ingest-runs",
+            "1",
+            "--ingest-tabs",
+            "2",
             "--work-dir",
             str(tmp_path / "work"),
             "--report",
@@ -46,6 +50,12 @@ def test_quick_ingest_reports_a_figure_beside_its_baseline(tmp_path: Path) -> No
     assert figure["ferry"] > 0 and figure["baseline"] > 0
     assert isinstance(figure["pass"], bool)
     assert "ingest" in done.stderr  # the one-line summary
+    # The baseline replayed Ferry's own group sizes, which the report gives.
+    groups = figure["group_size_distribution"]
+    assert sum(int(size) * n for size, n in groups.items()) == 200
+    assert sum(figure["group_metrics_buckets"].values()) == sum(groups.values())
+    with_tabs = report["figures"]["ingest_2_tabs"]
+    assert with_tabs["tabs"] == 2 and with_tabs["ferry"] > 0 and with_tabs["baseline"] > 0
 
 
 def test_quick_android_import_reports_speed_and_memory(tmp_path: Path) -> None:
