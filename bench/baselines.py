@@ -17,6 +17,7 @@ import argparse
 import asyncio
 import signal
 import sqlite3
+import struct
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -26,7 +27,7 @@ from aiohttp import WSMsgType, web
 
 from bench.procs import HOST, raise_nofile
 
-SOCKETS = web.AppKey("sockets", set[web.WebSocketResponse])
+SOCKETS = web.AppKey("sockets", dict[web.WebSocketResponse, asyncio.Transport | None])
 
 #: Text every broadcast frame starts with, so clients count it as Ferry's ``changes``.
 FRAME_PREFIX = '{"t":"changes","pad":"'
@@ -45,26 +46,39 @@ async def _socket(request: web.Request) -> web.WebSocketResponse:
     ws = web.WebSocketResponse(compress=False)
     await ws.prepare(request)
     sockets = request.app[SOCKETS]
-    sockets.add(ws)
+    sockets[ws] = request.transport
     try:
         async for msg in ws:
             if msg.type != WSMsgType.TEXT:
                 break
             if msg.data.startswith("go:"):
-                await _broadcast(sockets, ws, broadcast_frame(int(msg.data[3:])))
+                _broadcast(sockets, ws, broadcast_frame(int(msg.data[3:])))
             else:
                 await ws.send_str(msg.data)
     finally:
-        sockets.discard(ws)
+        sockets.pop(ws, None)
     return ws
 
 
-async def _broadcast(
-    sockets: set[web.WebSocketResponse], sender: web.WebSocketResponse, frame: str
+def _broadcast(
+    sockets: dict[web.WebSocketResponse, asyncio.Transport | None],
+    sender: web.WebSocketResponse,
+    frame: str,
 ) -> None:
-    for ws in list(sockets):
-        if ws is not sender and not ws.closed:
-            await ws.send_str(frame)
+    data = _text_frame(frame.encode())
+    for ws, transport in sockets.items():
+        if ws is not sender and transport is not None and not transport.is_closing():
+            transport.write(data)
+
+
+def _text_frame(payload: bytes) -> bytes:
+    """One unmasked websocket text frame (RFC 6455 §5.2): header, then ``payload``."""
+    n = len(payload)
+    if n < 126:
+        return struct.pack("!BB", 0x81, n) + payload
+    if n < 1 << 16:
+        return struct.pack("!BBH", 0x81, 126, n) + payload
+    return struct.pack("!BBQ", 0x81, 127, n) + payload
 
 
 async def _healthz(_request: web.Request) -> web.Response:
@@ -73,7 +87,7 @@ async def _healthz(_request: web.Request) -> web.Response:
 
 def baseline_app() -> web.Application:
     app = web.Application()
-    app[SOCKETS] = set()
+    app[SOCKETS] = {}
     app.router.add_get("/ws", _socket)
     app.router.add_get("/healthz", _healthz)
     return app
