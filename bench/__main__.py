@@ -19,12 +19,12 @@ import traceback
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
-from bench import android, connections, fanout, ingest, latency, report
+from bench import android, connections, fanout, ingest, latency, postgres, report
 from bench.procs import raise_nofile
 from bench.report import Figure
 from bench.target import FULL, QUICK, Context
 
-NAMES = ("ingest", "fanout", "latency", "memory", "storm", "android")
+NAMES = ("ingest", "fanout", "latency", "memory", "storm", "android", "postgres")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -91,6 +91,8 @@ def _plan(
     # One wave of connections serves both figures.
     if wanted := selected & {"memory", "storm"}:
         plan.append(("+".join(sorted(wanted)), lambda: connections.run(ctx, wanted)))
+    if "postgres" in selected:
+        plan.append(("postgres", lambda: postgres.run(ctx)))
     if "android" in selected:
         plan.append(("android", lambda: android.run(ctx)))
     return plan

@@ -111,10 +111,16 @@ async def _account_seq(http: aiohttp.ClientSession, ferry: Ferry) -> int:
         return int((await resp.json())["seq"])
 
 
-async def ingest_once(ctx: Context, tabs: int = 0, name: str = "ingest") -> Run:
-    """One upload of the whole batch to a fresh server, ``tabs`` tabs following."""
+async def ingest_once(
+    ctx: Context, tabs: int = 0, name: str = "ingest", *, database_url: str | None = None
+) -> Run:
+    """One upload of the whole batch to a fresh server, ``tabs`` tabs following (on a
+    fresh SQLite file, or on the empty database ``database_url``)."""
     size = ctx.sizes
-    async with aiohttp.ClientSession() as http, running_ferry(ctx, name, http) as ferry:
+    async with (
+        aiohttp.ClientSession() as http,
+        running_ferry(ctx, name, http, database_url=database_url) as ferry,
+    ):
         pool, sink = None, _Uptos()
         if tabs:
             pool = await ferry.browsers(http)
@@ -165,7 +171,7 @@ def distribution(groups: Sequence[int]) -> dict[str, int]:
     return {str(k): v for k, v in sorted(Counter(groups).items())}
 
 
-def _check(run: Run) -> None:
+def check(run: Run) -> None:
     """The Acks and ``/metrics`` must tell the same story (one Ack per group)."""
     if sum(run.groups) != run.messages or (run.metric_groups, run.metric_items) != (
         len(run.groups),
@@ -189,13 +195,13 @@ async def run(ctx: Context) -> list[Figure]:
     with_tabs: dict[int, list[Run]] = {n: [] for n in size.ingest_tabs}
     for _ in range(size.ingest_runs):
         ferry = await ingest_once(ctx)
-        _check(ferry)
+        check(ferry)
         alone.append(ferry)
         base.append(await asyncio.to_thread(sqlite_ingest, path, rows, ferry.groups))
         fixed.append(await asyncio.to_thread(sqlite_ingest, path, rows, size.upload_batch))
         for tabs in size.ingest_tabs:
             done = await ingest_once(ctx, tabs, f"ingest-{tabs}-tabs")
-            _check(done)
+            check(done)
             with_tabs[tabs].append(done)
     n = size.ingest_messages
     ferry_s = statistics.median(r.seconds for r in alone)

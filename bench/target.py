@@ -105,9 +105,9 @@ class Ferry:
         return BrowserPool(self.ws_url, hello=hello, ready_prefix=DEVICES, headers=headers)
 
 
-async def seed(data_dir: Path) -> tuple[int, BridgeCredentials]:
+async def seed(data_dir: Path, database_url: str | None = None) -> tuple[int, BridgeCredentials]:
     """Create the verified account and its bridge through the server's own stores."""
-    config = Config(data_dir=data_dir)
+    config = Config(data_dir=data_dir, database_url=database_url)
     engine = create_engine(config.db_url)
     try:
         await migrate(engine)
@@ -134,13 +134,21 @@ async def sign_in(http: aiohttp.ClientSession, base_url: str) -> str:
 
 @contextlib.asynccontextmanager
 async def running_ferry(
-    ctx: Context, name: str, http: aiohttp.ClientSession, *, history: int = 0
+    ctx: Context,
+    name: str,
+    http: aiohttp.ClientSession,
+    *,
+    history: int = 0,
+    database_url: str | None = None,
 ) -> AsyncIterator[Ferry]:
-    """Seed a fresh data directory, start the server, sign in, connect the bridge."""
+    """Seed a fresh data directory (and the empty database ``database_url``, if given:
+    else SQLite in the directory), start the server, sign in, connect the bridge."""
     data_dir = _fresh_dir(ctx.work_dir / name)
-    _, creds = await seed(data_dir)
+    _, creds = await seed(data_dir, database_url)
     port = free_port()
     args = ["--port", str(port), "--data-dir", str(data_dir), *ctx.server_args()]
+    if database_url is not None:
+        args += ["--database-url", database_url]
     server = await spawn("bench.serve_ferry", args, ctx.work_dir / f"{name}.log", port)
     try:
         cookie = await sign_in(http, server.base_url)
