@@ -19,12 +19,12 @@ import traceback
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
-from bench import android, connections, fanout, ingest, latency, postgres, report
+from bench import android, connections, fanout, ingest, latency, nodes, postgres, report
 from bench.procs import raise_nofile
 from bench.report import Figure
 from bench.target import FULL, QUICK, Context
 
-NAMES = ("ingest", "fanout", "latency", "memory", "storm", "android", "postgres")
+NAMES = ("ingest", "fanout", "latency", "memory", "storm", "android", "postgres", "nodes")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -64,6 +64,12 @@ def _parser() -> argparse.ArgumentParser:
         "--connections", type=int, dest="idle_connections", help="tabs in the memory/storm wave"
     )
     p.add_argument("--android-messages", type=int, help="the phone's history (android)")
+    p.add_argument("--nodes-tabs", type=int, help="browser sockets over the nodes (nodes)")
+    p.add_argument("--nodes-balanced-tabs", type=int, help="of them through HAProxy (nodes)")
+    p.add_argument("--nodes-messages", type=int, help="messages per bridge (nodes)")
+    p.add_argument(
+        "--soak-seconds", type=float, help="nodes: keep traffic flowing this long (e.g. 600)"
+    )
     return p
 
 
@@ -93,6 +99,8 @@ def _plan(
         plan.append(("+".join(sorted(wanted)), lambda: connections.run(ctx, wanted)))
     if "postgres" in selected:
         plan.append(("postgres", lambda: postgres.run(ctx)))
+    if "nodes" in selected:
+        plan.append(("nodes", lambda: nodes.run(ctx)))
     if "android" in selected:
         plan.append(("android", lambda: android.run(ctx)))
     return plan

@@ -49,6 +49,14 @@ class Sizes:
     connect_concurrency: int = 256
     history: int = 200
     android_messages: int = 100_000
+    #: Several nodes (bench/nodes.py): tabs in all, of them through HAProxy, messages
+    #: per bridge, latency probes and their spacing, soak (0: none).
+    nodes_tabs: int = 10_000
+    nodes_balanced_tabs: int = 2_000
+    nodes_messages: int = 100
+    nodes_probes: int = 40
+    nodes_probe_interval: float = 0.25
+    soak_seconds: float = 0.0
 
 
 FULL = Sizes()
@@ -58,6 +66,10 @@ QUICK = Sizes(
     fanout_rounds=3,
     latency_rounds=100,
     idle_connections=1_000,
+    nodes_tabs=1_000,
+    nodes_balanced_tabs=200,
+    nodes_messages=20,
+    nodes_probes=10,
 )
 
 

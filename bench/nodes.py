@@ -1,0 +1,612 @@
+"""Several nodes: 10,000 browser sockets over two ``ferry serve`` nodes against one node.
+
+The deployment of ``tests/e2e/cluster.py`` at benchmark size, on loopback: real
+``ferry serve`` nodes (``python -m server serve``) on a scratch PostgreSQL database of
+their own (dropped after), Redis (``127.0.0.1:6379``, a key prefix of the run's own,
+forgotten after) carrying hints between them, HAProxy in front (round robin, health
+checks, ``option forwardfor`` trusted by the nodes). Two accounts, each with a bridge;
+with two nodes, bridge *i* is connected to node *i*, so every message reaches half of
+its account's tabs on the node it was uploaded to and half across (hint through Redis,
+read from PostgreSQL by the other node). With one node, everything is on it.
+
+Tabs: ``nodes_tabs`` signed-in sockets, half per account; ``nodes_balanced_tabs`` of them
+through HAProxy, the rest straight to the nodes, evenly. Why not all through HAProxy:
+this machine's open-file hard limit is 20,000 a process, and a proxy holds two sockets a
+connection (``raise_nofile`` lifts the soft limit; the nodes inherit it).
+
+Figures (two nodes against one, the same load, the same run):
+
+* ``nodes_throughput``: both bridges upload ``nodes_messages`` each (uploads of 10, 8 in
+  flight); deliveries/s = messages x tabs of the account, until every tab holds every
+  message. The detail gives each node's CPU per 1,000 deliveries, which is what predicts
+  more cores (one node is one process, one core at most).
+* ``nodes_latency_p50``/``p99``: paced single-message probes from alternating bridges,
+  upload to each tab's arrival; the detail splits same-node and cross-node tabs.
+* ``nodes_memory``: each node's RSS growth over its tabs, per tab, against the bare
+  aiohttp server holding as many (target 1.5x).
+* ``nodes_soak`` (``--soak-seconds``, 0 = skipped): traffic keeps flowing through the
+  two-node cluster; node RSS sampled; the last minute's mean against the second
+  minute's (flat: at most 1.05x).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import json
+import os
+import secrets
+import shutil
+import statistics
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import msgspec
+
+from bench import postgres, sms
+from bench.bridge import BridgeCredentials, SyntheticBridge, register_device
+from bench.browsers import CHANGES, DEVICES, BrowserPool
+from bench.ingest import pipelined_upload
+from bench.latency import percentile
+from bench.procs import ServerProcess, free_port, spawn, spawn_argv
+from bench.report import Figure, at_least, at_most
+from bench.target import PASSWORD, Context, running_baseline
+from protocol.link import generate_keypair, public_key
+from server.auth.passwords import Passwords
+from server.auth.web import DEV_COOKIE
+from server.clock import SystemClock
+from server.config import Config
+from server.storage.accounts import AccountStore
+from server.storage.engine import create_engine, migrate
+
+REDIS_URL = "redis://127.0.0.1:6379/0"
+PHONES = ("+15550100011", "+15550100012")
+TARGET_THROUGHPUT = 0.9
+TARGET_LATENCY = 2.0
+TARGET_MEMORY = 1.5
+TARGET_SOAK = 1.05
+_UPLOAD = 10
+_SETTLE = 2.0
+_TIMEOUT = 180.0
+_SOAK_SAMPLE = 15.0
+
+
+def haproxy_path() -> str:
+    found = shutil.which("haproxy") or shutil.which("haproxy", path="/usr/sbin:/sbin")
+    if found is None:
+        raise RuntimeError("HAProxy is not installed (Debian: apt-get install haproxy)")
+    return found
+
+
+def _haproxy_config(port: int, node_ports: list[int], maxconn: int) -> str:
+    servers = "\n".join(f"    server node{i} 127.0.0.1:{p} check" for i, p in enumerate(node_ports))
+    return f"""global
+    maxconn {maxconn}
+
+defaults
+    mode http
+    maxconn {maxconn}
+    timeout connect 2s
+    timeout client 75s
+    timeout server 75s
+    timeout tunnel 1h
+    option forwardfor
+
+frontend ferry
+    bind 127.0.0.1:{port}
+    default_backend nodes
+
+backend nodes
+    balance roundrobin
+    option httpchk GET /healthz
+    http-check expect status 200
+    default-server inter 500ms fall 2 rise 2
+{servers}
+"""
+
+
+@dataclass
+class Account:
+    account_id: int
+    phone: str
+    creds: BridgeCredentials
+    cookie: str = ""
+    bridge: SyntheticBridge | None = None
+    next_n: int = 1
+
+    def take(self, count: int) -> list[int]:
+        first = self.next_n
+        self.next_n += count
+        return list(range(first, first + count))
+
+
+@dataclass
+class Cluster:
+    nodes: list[ServerProcess]
+    balancer: ServerProcess
+    accounts: list[Account]
+
+    @property
+    def url(self) -> str:
+        return self.balancer.base_url
+
+
+async def _seed(database_url: str, server_public: bytes, data_dir: Path) -> list[Account]:
+    config = Config(data_dir=data_dir, database_url=database_url)
+    engine = create_engine(database_url)
+    try:
+        await migrate(engine)
+        now = SystemClock().now()
+        hashed = Passwords(config.password_params).hash(PASSWORD)
+        out = []
+        for phone in PHONES:
+            account_id = await AccountStore(engine).create(phone, hashed, now, verified_at=now)
+            creds = await register_device(engine, account_id, now, server_public)
+            out.append(Account(account_id, phone, creds))
+        return out
+    finally:
+        await engine.dispose()
+
+
+@contextlib.asynccontextmanager
+async def running_cluster(ctx: Context, count: int, name: str) -> AsyncIterator[Cluster]:
+    """``count`` nodes on a fresh database, HAProxy in front; accounts seeded, signed in,
+    bridge *i* connected straight to node *i mod count*."""
+    work = ctx.work_dir / name
+    shutil.rmtree(work, ignore_errors=True)
+    work.mkdir(parents=True, mode=0o700)
+    private, _ = generate_keypair()
+    prefix = f"ferry-bench-{secrets.token_hex(5)}:"
+    async with postgres.scratch_database() as dsn:
+        database_url = postgres.sqlalchemy_url(dsn)
+        accounts = await _seed(database_url, public_key(private), work / "admin")
+        env = {
+            "FERRY_DATABASE_URL": database_url,
+            "FERRY_REDIS_URL": REDIS_URL,
+            "FERRY_REDIS_PREFIX": prefix,
+            "FERRY_SERVER_KEY": base64.b64encode(private).decode(),
+            "FERRY_MASTER_KEY": base64.b64encode(os.urandom(32)).decode(),
+            "FERRY_CODE_KEY": secrets.token_hex(32),
+            "FERRY_TRUSTED_PROXIES": "127.0.0.1",
+            # Thousands of synthetic tabs come from one loopback address.
+            "FERRY_MAX_CONNECTIONS_PER_IP": "0",
+            "FERRY_LOG_LEVEL": "WARNING",
+        }
+        nodes: list[ServerProcess] = []
+        balancer: ServerProcess | None = None
+        try:
+            for i in range(count):
+                port = free_port()
+                args = ["serve", "--host", "127.0.0.1", "--port", str(port)]
+                args += ["--data-dir", str(work / f"node{i}")]
+                nodes.append(await spawn("server", args, work / f"node{i}.log", port, env))
+            port = free_port()
+            config = work / "haproxy.cfg"
+            config.write_text(_haproxy_config(port, [n.port for n in nodes], 8_000))
+            balancer = await spawn_argv(
+                [haproxy_path(), "-db", "-f", str(config)], work / "haproxy.log", port
+            )
+            cluster = Cluster(nodes, balancer, accounts)
+            async with aiohttp.ClientSession() as http:
+                for i, account in enumerate(accounts):
+                    account.cookie = await _sign_in(http, cluster.url, account.phone)
+                    node = nodes[i % count]
+                    account.bridge = SyntheticBridge(node.base_url, account.creds, http)
+                    await account.bridge.connect()
+                try:
+                    yield cluster
+                finally:
+                    for account in accounts:
+                        if account.bridge is not None:
+                            await account.bridge.close()
+        finally:
+            for node in nodes:
+                await node.stop()
+            if balancer is not None:
+                await balancer.stop()
+            await _forget(prefix)
+
+
+async def _sign_in(http: aiohttp.ClientSession, url: str, phone: str) -> str:
+    async with http.post(
+        f"{url}/api/v1/session",
+        json={"phone": phone, "password": PASSWORD},
+        headers={"Origin": url},
+    ) as resp:
+        resp.raise_for_status()
+        return resp.cookies[DEV_COOKIE].value
+
+
+async def _forget(prefix: str) -> None:
+    """Delete the run's keys from Redis."""
+    import redis.asyncio as redis
+
+    client = redis.Redis.from_url(REDIS_URL)
+    try:
+        keys = [k async for k in client.scan_iter(match=f"{prefix}*", count=1000)]
+        if keys:
+            await client.delete(*keys)
+    finally:
+        await client.aclose()
+
+
+# ------------------------------------------------------------------------ tabs
+
+
+@dataclass
+class Tabs:
+    """One pool of one account's tabs to one address (a node, or the balancer)."""
+
+    account: int
+    #: The node index it connects to, or None (through HAProxy).
+    node: int | None
+    pool: BrowserPool
+    #: (arrival, text) of every ``changes`` frame while recording.
+    frames: list[tuple[float, str]] = field(default_factory=list)
+    #: Highest seq reached, per socket (throughput), kept as a count by seq.
+    reached: dict[int, int] = field(default_factory=dict)
+    last_arrival: float = 0.0
+    recording: bool = False
+
+    def sink(self, arrived: float, text: str) -> None:
+        if not text.startswith(CHANGES):
+            return
+        if self.recording:
+            self.frames.append((arrived, text))
+        at = text.rfind('"upto":') + 7
+        end = at
+        while text[end].isdigit():
+            end += 1
+        upto = int(text[at:end])
+        self.reached[upto] = self.reached.get(upto, 0) + 1
+        self.last_arrival = arrived
+
+    def holding(self, seq: int) -> int:
+        return sum(n for upto, n in self.reached.items() if upto >= seq)
+
+
+async def _account_seq(http: aiohttp.ClientSession, url: str, cookie: str) -> int:
+    headers = {"Cookie": f"{DEV_COOKIE}={cookie}", "Origin": url}
+    async with http.get(f"{url}/api/v1/threads", headers=headers) as resp:
+        resp.raise_for_status()
+        return int((await resp.json())["seq"])
+
+
+async def _open_tabs(ctx: Context, cluster: Cluster, http: aiohttp.ClientSession) -> list[Tabs]:
+    size = ctx.sizes
+    count = len(cluster.nodes)
+    direct = size.nodes_tabs - size.nodes_balanced_tabs
+    plans: list[tuple[int, int | None, int]] = []
+    for a in range(len(cluster.accounts)):
+        plans.append((a, None, size.nodes_balanced_tabs // len(cluster.accounts)))
+        for n in range(count):
+            plans.append((a, n, direct // len(cluster.accounts) // count))
+    out = []
+    for a, n, tabs in plans:
+        account = cluster.accounts[a]
+        url = cluster.url if n is None else cluster.nodes[n].base_url
+        seq = await _account_seq(http, url, account.cookie)
+        headers = {"Cookie": f"{DEV_COOKIE}={account.cookie}", "Origin": url}
+        hello = json.dumps({"t": "subscribe", "since": seq}, separators=(",", ":"))
+        ws_url = url.replace("http://", "ws://", 1) + "/api/v1/ws"
+        pool = BrowserPool(ws_url, hello=hello, ready_prefix=DEVICES, headers=headers)
+        group = Tabs(a, n, pool)
+        pool.sink = group.sink
+        await pool.open(tabs, size.connect_concurrency)
+        if pool.failures:
+            raise RuntimeError(f"{pool.failures} of {tabs} tabs failed: {pool.first_error}")
+        out.append(group)
+    return out
+
+
+# ----------------------------------------------------------------- measurements
+
+
+@dataclass
+class Result:
+    nodes: int
+    tabs: int
+    tabs_per_node: list[int]
+    throughput_seconds: float
+    deliveries: int
+    frames: int
+    node_cpu: list[float]
+    client_cpu: float
+    latency: list[float]
+    latency_local: list[float]
+    latency_cross: list[float]
+    latency_balanced: list[float]
+    rss_per_tab: list[float]
+    soak: dict[str, Any] = field(default_factory=dict)
+
+
+async def _throughput(
+    ctx: Context, cluster: Cluster, groups: list[Tabs], http: aiohttp.ClientSession
+) -> tuple[float, int, int, list[float], float]:
+    size = ctx.sizes
+    for g in groups:
+        g.reached.clear()
+    cpu = [n.cpu() for n in cluster.nodes]
+    client = time.process_time()
+    start = time.perf_counter()
+    await asyncio.gather(
+        *(
+            pipelined_upload(
+                a.bridge,  # type: ignore[arg-type]
+                [sms.item(n) for n in a.take(size.nodes_messages)],
+                _UPLOAD,
+                8,
+            )
+            for a in cluster.accounts
+        )
+    )
+    finals = [await _account_seq(http, cluster.url, a.cookie) for a in cluster.accounts]
+    deadline = time.monotonic() + _TIMEOUT
+    while any(g.holding(finals[g.account]) < len(g.pool.sockets) for g in groups):
+        if time.monotonic() > deadline:
+            raise RuntimeError("some tabs never got every message")
+        await asyncio.sleep(0.01)
+    seconds = max(g.last_arrival for g in groups) - start
+    frames = sum(sum(g.reached.values()) for g in groups)
+    deliveries = sum(len(g.pool.sockets) for g in groups) * size.nodes_messages
+    node_cpu = [n.cpu() - c for n, c in zip(cluster.nodes, cpu, strict=True)]
+    return seconds, deliveries, frames, node_cpu, time.process_time() - client
+
+
+class _Body(msgspec.Struct):
+    body: str
+
+
+class _Frame(msgspec.Struct):
+    messages: list[_Body]
+
+
+async def _latency(
+    ctx: Context, cluster: Cluster, groups: list[Tabs]
+) -> tuple[list[float], list[float], list[float]]:
+    """Samples (seconds): same-node tabs, cross-node tabs, tabs through the balancer."""
+    size = ctx.sizes
+    sent: dict[str, tuple[float, int]] = {}  # body -> (sent at, account)
+    for g in groups:
+        g.frames.clear()
+        g.recording = True
+    bridges = cluster.accounts
+    start = time.perf_counter()
+    for i in range(size.nodes_probes):
+        delay = start + i * size.nodes_probe_interval - time.perf_counter()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        a = i % len(bridges)
+        body = f"probe {i}"
+        item = sms.item(bridges[a].take(1)[0], body)
+        sent[body] = (time.perf_counter(), a)
+        await bridges[a].bridge.send_upload([item])  # type: ignore[union-attr]
+    await asyncio.sleep(_SETTLE)
+    for g in groups:
+        g.recording = False
+    decoded: dict[str, list[str]] = {}  # the same text reaches every tab: decode it once
+    local: list[float] = []
+    cross: list[float] = []
+    balanced: list[float] = []
+    count = len(cluster.nodes)
+    for g in groups:
+        for arrived, text in g.frames:
+            bodies = decoded.get(text)
+            if bodies is None:
+                bodies = decoded[text] = [
+                    m.body for m in msgspec.json.decode(text, type=_Frame).messages
+                ]
+            for body in bodies:
+                if body not in sent:
+                    continue
+                at, a = sent[body]
+                sample = arrived - at
+                if g.node is None:
+                    balanced.append(sample)
+                elif g.node == a % count:
+                    local.append(sample)
+                else:
+                    cross.append(sample)
+        g.frames.clear()
+    return local, cross, balanced
+
+
+async def _soak(ctx: Context, cluster: Cluster, seconds: float) -> dict[str, Any]:
+    """Traffic for ``seconds``: each bridge one message every ``nodes_probe_interval``;
+    every node's RSS sampled every ``_SOAK_SAMPLE`` seconds."""
+    samples: list[tuple[float, list[int]]] = []
+    start = time.perf_counter()
+    stop = start + seconds
+    sent = 0
+    next_sample = start
+    while (now := time.perf_counter()) < stop:
+        if now >= next_sample:
+            samples.append((now - start, [n.rss() for n in cluster.nodes]))
+            next_sample += _SOAK_SAMPLE
+        for a in cluster.accounts:
+            await a.bridge.send_upload([sms.item(a.take(1)[0])])  # type: ignore[union-attr]
+            sent += 1
+        await asyncio.sleep(ctx.sizes.nodes_probe_interval)
+    samples.append((time.perf_counter() - start, [n.rss() for n in cluster.nodes]))
+
+    def mean_between(lo: float, hi: float) -> float:
+        window = [sum(r) for t, r in samples if lo <= t <= hi]
+        return statistics.fmean(window) if window else float("nan")
+
+    return {
+        "seconds": seconds,
+        "messages": sent,
+        "rss_second_minute": mean_between(60, 120),
+        "rss_last_minute": mean_between(seconds - 60, seconds + 1),
+        "rss_samples_mb": [[round(t), *(round(r / 2**20, 1) for r in rss)] for t, rss in samples],
+    }
+
+
+async def measure(ctx: Context, count: int, soak: float = 0.0) -> Result:
+    async with (
+        running_cluster(ctx, count, f"nodes-{count}") as cluster,
+        aiohttp.ClientSession() as http,
+    ):
+        # First-use allocations (imports, caches, pools) before the "before" reading.
+        warm = await _warm(cluster, http)
+        await asyncio.sleep(_SETTLE)
+        before = [n.rss() for n in cluster.nodes]
+        groups = await _open_tabs(ctx, cluster, http)
+        try:
+            await asyncio.sleep(_SETTLE)
+            after = [n.rss() for n in cluster.nodes]
+            per_node = [0] * count
+            for g in groups:
+                if g.node is not None:
+                    per_node[g.node] += len(g.pool.sockets)
+            balanced = await _balanced_counts(http, cluster, per_node)
+            seconds, deliveries, frames, node_cpu, client_cpu = await _throughput(
+                ctx, cluster, groups, http
+            )
+            local, cross, through = await _latency(ctx, cluster, groups)
+            soaked = await _soak(ctx, cluster, soak) if soak else {}
+            tabs = sum(len(g.pool.sockets) for g in groups)
+        finally:
+            for pool in [*(g.pool for g in groups), *warm]:
+                await pool.close()
+    return Result(
+        count,
+        tabs,
+        balanced,
+        seconds,
+        deliveries,
+        frames,
+        node_cpu,
+        client_cpu,
+        local + cross + through,
+        local,
+        cross,
+        through,
+        [(a - b) / max(1, n) for a, b, n in zip(after, before, balanced, strict=True)],
+        soaked,
+    )
+
+
+async def _warm(cluster: Cluster, http: aiohttp.ClientSession) -> list[BrowserPool]:
+    """50 tabs on each node, open throughout."""
+    account = cluster.accounts[0]
+    pools = []
+    for node in cluster.nodes:
+        seq = await _account_seq(http, node.base_url, account.cookie)
+        headers = {"Cookie": f"{DEV_COOKIE}={account.cookie}", "Origin": node.base_url}
+        hello = json.dumps({"t": "subscribe", "since": seq}, separators=(",", ":"))
+        url = node.base_url.replace("http://", "ws://", 1) + "/api/v1/ws"
+        pool = BrowserPool(url, hello=hello, ready_prefix=DEVICES, headers=headers)
+        await pool.open(50)
+        pools.append(pool)
+    return pools
+
+
+async def _balanced_counts(
+    http: aiohttp.ClientSession, cluster: Cluster, direct: list[int]
+) -> list[int]:
+    """Browser sockets per node as each node counts them (``/metrics``), minus the
+    warm-up tabs: the direct ones plus what HAProxy sent there."""
+    from bench import scrape
+
+    out = []
+    for node in cluster.nodes:
+        samples = await scrape.scrape(http, node.base_url)
+        out.append(int(scrape.value(samples, "ferry_sockets", kind="browser")) - 50)
+    return out
+
+
+async def _bare_rss_per_socket(ctx: Context, sockets: int) -> float:
+    async with running_baseline(ctx, "baseline-nodes") as base:
+        warm, pool = base.browsers(), base.browsers()
+        try:
+            await warm.open(50)
+            await asyncio.sleep(_SETTLE)
+            before = base.server.rss()
+            await pool.open(sockets, ctx.sizes.connect_concurrency)
+            if pool.failures:
+                raise RuntimeError(f"baseline: {pool.failures} sockets failed")
+            await asyncio.sleep(_SETTLE)
+            return (base.server.rss() - before) / sockets
+        finally:
+            await pool.close()
+            await warm.close()
+
+
+async def run(ctx: Context) -> list[Figure]:
+    size = ctx.sizes
+    one = await measure(ctx, 1)
+    two = await measure(ctx, 2, size.soak_seconds)
+    bare = await _bare_rss_per_socket(ctx, size.nodes_tabs // 2)
+    return figures(one, two, bare, size.soak_seconds)
+
+
+def _ms(samples: list[float], q: float) -> float:
+    return percentile(samples, q) * 1e3 if samples else float("nan")
+
+
+def _detail(r: Result) -> dict[str, Any]:
+    return {
+        "tabs_per_node": r.tabs_per_node,
+        "throughput_seconds": r.throughput_seconds,
+        "deliveries": r.deliveries,
+        "frames": r.frames,
+        "node_cpu_seconds": [round(c, 2) for c in r.node_cpu],
+        "node_cpu_ms_per_1000_deliveries": [round(c / r.deliveries * 1e6, 2) for c in r.node_cpu],
+        "client_cpu_seconds": r.client_cpu,
+        "latency_p50_ms": _ms(r.latency, 50),
+        "latency_p99_ms": _ms(r.latency, 99),
+        "latency_same_node_p50_ms": _ms(r.latency_local, 50),
+        "latency_same_node_p99_ms": _ms(r.latency_local, 99),
+        "latency_cross_node_p50_ms": _ms(r.latency_cross, 50),
+        "latency_cross_node_p99_ms": _ms(r.latency_cross, 99),
+        "latency_via_haproxy_p50_ms": _ms(r.latency_balanced, 50),
+        "latency_samples": len(r.latency),
+        "rss_per_tab": [round(x) for x in r.rss_per_tab],
+    }
+
+
+def figures(one: Result, two: Result, bare: float, soak: float) -> list[Figure]:
+    one_rate = one.deliveries / one.throughput_seconds
+    two_rate = two.deliveries / two.throughput_seconds
+    detail = {
+        "tabs": two.tabs,
+        "one_node": _detail(one),
+        "two_nodes": _detail(two),
+        # One node is one process: CPU per delivery is what more cores would divide.
+        "deliveries_per_node_cpu_second_one_node": one.deliveries / sum(one.node_cpu),
+        "deliveries_per_node_cpu_second_two_nodes": two.deliveries / sum(two.node_cpu),
+    }
+    out = [
+        at_least(
+            "nodes_throughput", "deliveries/s", two_rate, one_rate, TARGET_THROUGHPUT,
+            of_baseline="the same load on one node", **detail,
+        ),
+        at_most(
+            "nodes_latency_p50", "ms", _ms(two.latency, 50), _ms(one.latency, 50),
+            TARGET_LATENCY, "one node p50",
+        ),
+        at_most(
+            "nodes_latency_p99", "ms", _ms(two.latency, 99), _ms(one.latency, 99),
+            TARGET_LATENCY, "one node p99",
+        ),
+        at_most(
+            "nodes_memory", "bytes/socket", statistics.fmean(two.rss_per_tab), bare,
+            TARGET_MEMORY, "bare websocket", per_node=[round(x) for x in two.rss_per_tab],
+            one_node=round(one.rss_per_tab[0]),
+        ),
+    ]  # fmt: skip
+    if soak:
+        s = two.soak
+        out.append(
+            at_most(
+                "nodes_soak", "bytes RSS", s["rss_last_minute"], s["rss_second_minute"],
+                TARGET_SOAK, "second minute", **s,
+            )
+        )  # fmt: skip
+    return out
