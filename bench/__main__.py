@@ -60,6 +60,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--fanout-sockets", type=int)
     p.add_argument("--fanout-rounds", type=int)
     p.add_argument("--latency-rounds", type=int)
+    p.add_argument("--latency-browsers", type=int, help="tabs receiving the probes (100)")
     p.add_argument(
         "--connections", type=int, dest="idle_connections", help="tabs in the memory/storm wave"
     )

@@ -11,6 +11,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -73,3 +75,28 @@ def test_quick_android_import_reports_speed_and_memory(tmp_path: Path) -> None:
     assert speed["ferry"] > 0 and speed["baseline"] > 0 and speed["bridge_peak_rss_mb"] > 0
     assert memory["ferry"] >= memory["baseline"] > 0
     assert isinstance(speed["pass"], bool) and isinstance(memory["pass"], bool)
+
+
+def test_quick_postgres_ingest_and_latency_report_their_figures(tmp_path: Path) -> None:
+    """Ferry on a scratch PostgreSQL database against bare asyncpg, at a tiny size."""
+    import asyncio
+
+    from bench.postgres import ADMIN_DSN
+    from tests.server.postgres import reachable
+
+    why = asyncio.run(reachable(ADMIN_DSN))
+    if why is not None:
+        pytest.skip(f"PostgreSQL at {ADMIN_DSN} does not answer: {why}")
+    done = subprocess.run(
+        [sys.executable, "-m", "bench", "--quick", "postgres", "--ingest-messages", "200",
+         "--ingest-runs", "1", "--latency-rounds", "5", "--latency-browsers", "2",
+         "--work-dir", str(tmp_path / "work"), "--report", str(tmp_path / "report.json")],
+        cwd=ROOT, capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-2000:]
+    figures = json.loads(done.stdout)["figures"]
+    ingest = figures["pg_ingest"]
+    assert ingest["ferry"] > 0 and ingest["baseline"] > 0
+    assert sum(int(k) * v for k, v in ingest["group_size_distribution"].items()) == 200
+    assert figures["pg_latency_p50"]["database"] == "postgresql"
+    assert figures["pg_latency_p99"]["ferry"] >= figures["pg_latency_p50"]["ferry"] > 0
