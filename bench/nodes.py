@@ -320,12 +320,11 @@ class Result:
     frames: int
     node_cpu: list[float]
     client_cpu: float
-    latency: list[float]
-    latency_local: list[float]
-    latency_cross: list[float]
-    latency_balanced: list[float]
+    latency: Latency
     rss_per_tab: list[float]
     soak: dict[str, Any] = field(default_factory=dict)
+    #: "Redis unreachable" lines in the nodes' logs (a node then polls the database).
+    redis_outages: int = 0
 
 
 async def _throughput(
@@ -369,10 +368,24 @@ class _Frame(msgspec.Struct):
     messages: list[_Body]
 
 
-async def _latency(
-    ctx: Context, cluster: Cluster, groups: list[Tabs]
-) -> tuple[list[float], list[float], list[float]]:
-    """Samples (seconds): same-node tabs, cross-node tabs, tabs through the balancer."""
+@dataclass
+class Latency:
+    """Upload to arrival (seconds), by where the tab is: on the uploading bridge's node,
+    on the other node, or through HAProxy; and per probe, its first tab of each kind
+    (the server's path, without the client reading thousands of sockets)."""
+
+    local: list[float] = field(default_factory=list)
+    cross: list[float] = field(default_factory=list)
+    balanced: list[float] = field(default_factory=list)
+    first_local: list[float] = field(default_factory=list)
+    first_cross: list[float] = field(default_factory=list)
+
+    @property
+    def all(self) -> list[float]:
+        return self.local + self.cross + self.balanced
+
+
+async def _latency(ctx: Context, cluster: Cluster, groups: list[Tabs]) -> Latency:
     size = ctx.sizes
     sent: dict[str, tuple[float, int]] = {}  # body -> (sent at, account)
     for g in groups:
@@ -393,9 +406,8 @@ async def _latency(
     for g in groups:
         g.recording = False
     decoded: dict[str, list[str]] = {}  # the same text reaches every tab: decode it once
-    local: list[float] = []
-    cross: list[float] = []
-    balanced: list[float] = []
+    out = Latency()
+    first: dict[tuple[str, bool], float] = {}
     count = len(cluster.nodes)
     for g in groups:
         for arrived, text in g.frames:
@@ -410,13 +422,15 @@ async def _latency(
                 at, a = sent[body]
                 sample = arrived - at
                 if g.node is None:
-                    balanced.append(sample)
-                elif g.node == a % count:
-                    local.append(sample)
-                else:
-                    cross.append(sample)
+                    out.balanced.append(sample)
+                    continue
+                same = g.node == a % count
+                (out.local if same else out.cross).append(sample)
+                first[body, same] = min(sample, first.get((body, same), sample))
         g.frames.clear()
-    return local, cross, balanced
+    out.first_local = [v for (_, same), v in first.items() if same]
+    out.first_cross = [v for (_, same), v in first.items() if not same]
+    return out
 
 
 async def _soak(ctx: Context, cluster: Cluster, seconds: float) -> dict[str, Any]:
@@ -471,12 +485,14 @@ async def measure(ctx: Context, count: int, soak: float = 0.0) -> Result:
             seconds, deliveries, frames, node_cpu, client_cpu = await _throughput(
                 ctx, cluster, groups, http
             )
-            local, cross, through = await _latency(ctx, cluster, groups)
+            latency = await _latency(ctx, cluster, groups)
             soaked = await _soak(ctx, cluster, soak) if soak else {}
             tabs = sum(len(g.pool.sockets) for g in groups)
         finally:
             for pool in [*(g.pool for g in groups), *warm]:
                 await pool.close()
+    logs = [ctx.work_dir / f"nodes-{count}" / f"node{i}.log" for i in range(count)]
+    outages = sum(p.read_text(errors="replace").count("Redis unreachable") for p in logs)
     return Result(
         count,
         tabs,
@@ -486,12 +502,10 @@ async def measure(ctx: Context, count: int, soak: float = 0.0) -> Result:
         frames,
         node_cpu,
         client_cpu,
-        local + cross + through,
-        local,
-        cross,
-        through,
+        latency,
         [(a - b) / max(1, n) for a, b, n in zip(after, before, balanced, strict=True)],
         soaked,
+        outages,
     )
 
 
@@ -562,14 +576,17 @@ def _detail(r: Result) -> dict[str, Any]:
         "node_cpu_seconds": [round(c, 2) for c in r.node_cpu],
         "node_cpu_ms_per_1000_deliveries": [round(c / r.deliveries * 1e6, 2) for c in r.node_cpu],
         "client_cpu_seconds": r.client_cpu,
-        "latency_p50_ms": _ms(r.latency, 50),
-        "latency_p99_ms": _ms(r.latency, 99),
-        "latency_same_node_p50_ms": _ms(r.latency_local, 50),
-        "latency_same_node_p99_ms": _ms(r.latency_local, 99),
-        "latency_cross_node_p50_ms": _ms(r.latency_cross, 50),
-        "latency_cross_node_p99_ms": _ms(r.latency_cross, 99),
-        "latency_via_haproxy_p50_ms": _ms(r.latency_balanced, 50),
-        "latency_samples": len(r.latency),
+        "latency_p50_ms": _ms(r.latency.all, 50),
+        "latency_p99_ms": _ms(r.latency.all, 99),
+        "latency_same_node_p50_ms": _ms(r.latency.local, 50),
+        "latency_same_node_p99_ms": _ms(r.latency.local, 99),
+        "latency_cross_node_p50_ms": _ms(r.latency.cross, 50),
+        "latency_cross_node_p99_ms": _ms(r.latency.cross, 99),
+        "latency_via_haproxy_p50_ms": _ms(r.latency.balanced, 50),
+        "first_tab_same_node_p50_ms": _ms(r.latency.first_local, 50),
+        "first_tab_cross_node_p50_ms": _ms(r.latency.first_cross, 50),
+        "latency_samples": len(r.latency.all),
+        "redis_outages_logged": r.redis_outages,
         "rss_per_tab": [round(x) for x in r.rss_per_tab],
     }
 
@@ -591,11 +608,11 @@ def figures(one: Result, two: Result, bare: float, soak: float) -> list[Figure]:
             of_baseline="the same load on one node", **detail,
         ),
         at_most(
-            "nodes_latency_p50", "ms", _ms(two.latency, 50), _ms(one.latency, 50),
+            "nodes_latency_p50", "ms", _ms(two.latency.all, 50), _ms(one.latency.all, 50),
             TARGET_LATENCY, "one node p50",
         ),
         at_most(
-            "nodes_latency_p99", "ms", _ms(two.latency, 99), _ms(one.latency, 99),
+            "nodes_latency_p99", "ms", _ms(two.latency.all, 99), _ms(one.latency.all, 99),
             TARGET_LATENCY, "one node p99",
         ),
         at_most(

@@ -53,7 +53,7 @@ class Sizes:
     #: per bridge, latency probes and their spacing, soak (0: none).
     nodes_tabs: int = 10_000
     nodes_balanced_tabs: int = 2_000
-    nodes_messages: int = 100
+    nodes_messages: int = 500
     nodes_probes: int = 40
     nodes_probe_interval: float = 0.25
     soak_seconds: float = 0.0
