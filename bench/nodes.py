@@ -439,17 +439,20 @@ async def _soak(ctx: Context, cluster: Cluster, seconds: float) -> dict[str, Any
     samples: list[tuple[float, list[int]]] = []
     start = time.perf_counter()
     stop = start + seconds
-    sent = 0
+    acks: list[asyncio.Future[Any]] = []
     next_sample = start
     while (now := time.perf_counter()) < stop:
         if now >= next_sample:
             samples.append((now - start, [n.rss() for n in cluster.nodes]))
             next_sample += _SOAK_SAMPLE
         for a in cluster.accounts:
-            await a.bridge.send_upload([sms.item(a.take(1)[0])])  # type: ignore[union-attr]
-            sent += 1
+            item = sms.item(a.take(1)[0])
+            acks.append(await a.bridge.send_upload([item]))  # type: ignore[union-attr]
         await asyncio.sleep(ctx.sizes.nodes_probe_interval)
+    # Every message of the soak stored: a link that failed would say so here.
+    await asyncio.wait_for(asyncio.gather(*acks), _TIMEOUT)
     samples.append((time.perf_counter() - start, [n.rss() for n in cluster.nodes]))
+    sent = len(acks)
 
     def mean_between(lo: float, hi: float) -> float:
         window = [sum(r) for t, r in samples if lo <= t <= hi]
