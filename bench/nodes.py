@@ -392,6 +392,7 @@ async def _latency(ctx: Context, cluster: Cluster, groups: list[Tabs]) -> Latenc
         g.frames.clear()
         g.recording = True
     bridges = cluster.accounts
+    acks: list[asyncio.Future[Any]] = []
     start = time.perf_counter()
     for i in range(size.nodes_probes):
         delay = start + i * size.nodes_probe_interval - time.perf_counter()
@@ -401,7 +402,8 @@ async def _latency(ctx: Context, cluster: Cluster, groups: list[Tabs]) -> Latenc
         body = f"probe {i}"
         item = sms.item(bridges[a].take(1)[0], body)
         sent[body] = (time.perf_counter(), a)
-        await bridges[a].bridge.send_upload([item])  # type: ignore[union-attr]
+        acks.append(await bridges[a].bridge.send_upload([item]))  # type: ignore[union-attr]
+    await asyncio.wait_for(asyncio.gather(*acks), _TIMEOUT)
     await asyncio.sleep(_SETTLE)
     for g in groups:
         g.recording = False
