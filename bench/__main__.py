@@ -1,4 +1,4 @@
-"""``python -m bench [--quick] [ingest fanout latency memory storm android]``: run, report.
+"""``python -m bench [--quick] [ingest fanout latency memory storm android postgres nodes]``.
 
 Prints one JSON object on stdout (also written to ``bench/last-report.json``) and a
 one-line summary per figure on stderr. A missed target is a measurement, not a failure:
