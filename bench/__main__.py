@@ -57,6 +57,7 @@ def _parser() -> argparse.ArgumentParser:
         help="comma-separated tab counts to ingest with (default 1,100; '' for none)",
     )
     p.add_argument("--ingest-runs", type=int, help="rounds of the ingest (default 3)")
+    p.add_argument("--pg-history", type=int, help="postgres: messages stored before (20000)")
     p.add_argument("--fanout-sockets", type=int)
     p.add_argument("--fanout-rounds", type=int)
     p.add_argument("--latency-rounds", type=int)

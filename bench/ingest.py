@@ -25,7 +25,7 @@ import asyncio
 import statistics
 import time
 from collections import Counter, deque
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 
 import aiohttp
@@ -112,10 +112,18 @@ async def _account_seq(http: aiohttp.ClientSession, ferry: Ferry) -> int:
 
 
 async def ingest_once(
-    ctx: Context, tabs: int = 0, name: str = "ingest", *, database_url: str | None = None
+    ctx: Context,
+    tabs: int = 0,
+    name: str = "ingest",
+    *,
+    database_url: str | None = None,
+    history: int = 0,
+    settle: Callable[[], Awaitable[None]] | None = None,
 ) -> Run:
     """One upload of the whole batch to a fresh server, ``tabs`` tabs following (on a
-    fresh SQLite file, or on the empty database ``database_url``)."""
+    fresh SQLite file, or on the empty database ``database_url``). ``history``: messages
+    uploaded first, not measured; then ``settle()`` runs (e.g. the statistics a database
+    in use would have)."""
     size = ctx.sizes
     async with (
         aiohttp.ClientSession() as http,
@@ -129,6 +137,11 @@ async def ingest_once(
                 raise RuntimeError(f"{pool.failures} of {tabs} tabs failed: {pool.first_error}")
             pool.sink = sink
         try:
+            if history:
+                old = [sms.item(n) for n in ferry.take(history)]
+                await pipelined_upload(ferry.bridge, old, size.upload_batch, size.uploads_in_flight)
+            if settle is not None:
+                await settle()
             batch = [sms.item(n) for n in ferry.take(size.ingest_messages)]
             before = await scrape.scrape(http, ferry.server.base_url)
             acks_before = len(ferry.bridge.acked)

@@ -40,6 +40,8 @@ class Sizes:
     ingest_tabs: tuple[int, ...] = (1, 100)
     #: Rounds of the ingest (each side, alternating); figures compare the medians.
     ingest_runs: int = 3
+    #: PostgreSQL: messages stored (and analyzed) before the measured ingest.
+    pg_history: int = 20_000
     fanout_sockets: int = 1_000
     fanout_rounds: int = 31
     latency_browsers: int = 100
@@ -70,6 +72,7 @@ QUICK = Sizes(
     nodes_balanced_tabs=200,
     nodes_messages=20,
     nodes_probes=10,
+    pg_history=1_000,
 )
 
 

@@ -89,7 +89,8 @@ def test_quick_postgres_ingest_and_latency_report_their_figures(tmp_path: Path) 
         pytest.skip(f"PostgreSQL at {ADMIN_DSN} does not answer: {why}")
     done = subprocess.run(
         [sys.executable, "-m", "bench", "--quick", "postgres", "--ingest-messages", "200",
-         "--ingest-runs", "1", "--latency-rounds", "5", "--latency-browsers", "2",
+         "--ingest-runs", "1", "--pg-history", "100", "--latency-rounds", "5",
+         "--latency-browsers", "2",
          "--work-dir", str(tmp_path / "work"), "--report", str(tmp_path / "report.json")],
         cwd=ROOT, capture_output=True, text=True, timeout=120, check=False,
     )  # fmt: skip
