@@ -264,6 +264,10 @@ async def run(ctx: Context) -> list[Figure]:
                 group_items_mean=statistics.fmean(tab_groups),
                 group_size_distribution=distribution(tab_groups),
                 ferry_server_cpu_seconds=statistics.median(r.server_cpu for r in runs),
+                # On a loaded machine the wall-clock ratio swings with the neighbours;
+                # the server's own CPU per run does not (an idle machine's ratio).
+                server_cpu_ratio=statistics.median(r.server_cpu for r in alone)
+                / max(1e-9, statistics.median(r.server_cpu for r in runs)),
             )
         )
     return figures
