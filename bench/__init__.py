@@ -23,4 +23,5 @@ Layout::
     connections.py memory and storm: one wave of idle tabs serves both figures
     postgres.py    ingest against bare asyncpg, latency, on a scratch PostgreSQL database
     nodes.py       10,000 tabs over two nodes (PostgreSQL, Redis, HAProxy) against one
+    plateau.py     one node's RSS under steady single-message traffic (python -m bench.plateau)
 """
