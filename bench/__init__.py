@@ -22,6 +22,7 @@ Layout::
     ingest.py fanout.py latency.py   one benchmark each (ingest: also with tabs open)
     connections.py memory and storm: one wave of idle tabs serves both figures
     postgres.py    ingest against bare asyncpg, latency, on a scratch PostgreSQL database
+    cluster.py     several ferry serve nodes: scratch PostgreSQL, Redis prefix, HAProxy
     nodes.py       10,000 tabs over two nodes (PostgreSQL, Redis, HAProxy) against one
     plateau.py     one node's RSS under steady single-message traffic (python -m bench.plateau)
 """
