@@ -26,6 +26,7 @@ from collections.abc import AsyncIterator, Sequence
 from datetime import UTC, datetime
 from ipaddress import ip_address
 from typing import Any
+from urllib.parse import urlsplit
 
 import asyncpg
 
@@ -74,9 +75,13 @@ _INSERT = (
 
 
 def _loopback_only(dsn: str) -> None:
-    host = dsn.split("@", 1)[-1].split("/", 1)[0].rsplit(":", 1)[0].strip("[]")
-    if host != "localhost" and not ip_address(host).is_loopback:
-        raise RuntimeError(f"the benchmark talks to loopback only, not {host}")
+    host = urlsplit(dsn).hostname or ""
+    try:
+        loopback = host == "localhost" or ip_address(host).is_loopback
+    except ValueError:
+        loopback = False
+    if not loopback:
+        raise RuntimeError(f"the benchmark talks to loopback only, not {host!r}")
 
 
 @contextlib.asynccontextmanager
