@@ -1,4 +1,5 @@
-"""``python -m bench [--quick] [ingest fanout latency memory storm android loaded]``: run, report.
+"""``python -m bench [--quick] [ingest fanout latency memory storm android postgres nodes
+loaded]``: run, report.
 
 Prints one JSON object on stdout (also written to ``bench/last-report.json``) and a
 one-line summary per figure on stderr. A missed target is a measurement, not a failure:
@@ -19,12 +20,22 @@ import traceback
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
-from bench import android, connections, fanout, ingest, latency, loaded, report
+from bench import android, connections, fanout, ingest, latency, loaded, nodes, postgres, report
 from bench.procs import raise_nofile
 from bench.report import Figure
 from bench.target import FULL, QUICK, Context
 
-NAMES = ("ingest", "fanout", "latency", "memory", "storm", "android", "loaded")
+NAMES = (
+    "ingest",
+    "fanout",
+    "latency",
+    "memory",
+    "storm",
+    "android",
+    "postgres",
+    "nodes",
+    "loaded",
+)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -51,15 +62,29 @@ def _parser() -> argparse.ArgumentParser:
         help="where to save the JSON report (default: bench/last-report.json)",
     )
     p.add_argument("--ingest-messages", type=int)
+    p.add_argument(
+        "--ingest-tabs",
+        type=lambda text: tuple(int(t) for t in text.split(",") if t),
+        help="comma-separated tab counts to ingest with (default 1,100; '' for none)",
+    )
+    p.add_argument("--ingest-runs", type=int, help="rounds of the ingest (default 3)")
+    p.add_argument("--pg-history", type=int, help="postgres: messages stored before (20000)")
     p.add_argument("--fanout-sockets", type=int)
     p.add_argument("--fanout-rounds", type=int)
     p.add_argument("--latency-rounds", type=int)
+    p.add_argument("--latency-browsers", type=int, help="tabs receiving the probes (100)")
     p.add_argument(
         "--connections", type=int, dest="idle_connections", help="tabs in the memory/storm wave"
     )
     p.add_argument("--android-messages", type=int, help="the phone's history (android)")
     p.add_argument("--search-messages", type=int, help="the searched account's (loaded)")
     p.add_argument("--signin-clients", type=int, help="clients signing in (loaded)")
+    p.add_argument("--nodes-tabs", type=int, help="browser sockets over the nodes (nodes)")
+    p.add_argument("--nodes-balanced-tabs", type=int, help="of them through HAProxy (nodes)")
+    p.add_argument("--nodes-messages", type=int, help="messages per bridge (nodes)")
+    p.add_argument(
+        "--soak-seconds", type=float, help="nodes: keep traffic flowing this long (e.g. 600)"
+    )
     return p
 
 
@@ -87,6 +112,10 @@ def _plan(
     # One wave of connections serves both figures.
     if wanted := selected & {"memory", "storm"}:
         plan.append(("+".join(sorted(wanted)), lambda: connections.run(ctx, wanted)))
+    if "postgres" in selected:
+        plan.append(("postgres", lambda: postgres.run(ctx)))
+    if "nodes" in selected:
+        plan.append(("nodes", lambda: nodes.run(ctx)))
     if "android" in selected:
         plan.append(("android", lambda: android.run(ctx)))
     if "loaded" in selected:

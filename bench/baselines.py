@@ -6,7 +6,9 @@
   any other text frame is echoed back (latency, and the one round trip that the storm and
   memory baselines make to mirror a browser's subscribe). No heartbeat, no compression.
 * :func:`sqlite_ingest`: the stdlib ``sqlite3`` inserting rows with the columns and
-  indexes of Ferry's ``messages`` table, WAL, ``synchronous=FULL``, 100 rows per commit.
+  indexes of Ferry's ``messages`` table, WAL, ``synchronous=FULL``, committing groups of
+  the sizes it is given: the ingest benchmark replays the sizes Ferry's own group commits
+  reached in the run beside it (:func:`commit_plan`), so both sides commit as often.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import argparse
 import asyncio
 import signal
 import sqlite3
+import struct
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -24,7 +27,7 @@ from aiohttp import WSMsgType, web
 
 from bench.procs import HOST, raise_nofile
 
-SOCKETS = web.AppKey("sockets", set[web.WebSocketResponse])
+SOCKETS = web.AppKey("sockets", dict[web.WebSocketResponse, asyncio.Transport | None])
 
 #: Text every broadcast frame starts with, so clients count it as Ferry's ``changes``.
 FRAME_PREFIX = '{"t":"changes","pad":"'
@@ -43,26 +46,39 @@ async def _socket(request: web.Request) -> web.WebSocketResponse:
     ws = web.WebSocketResponse(compress=False)
     await ws.prepare(request)
     sockets = request.app[SOCKETS]
-    sockets.add(ws)
+    sockets[ws] = request.transport
     try:
         async for msg in ws:
             if msg.type != WSMsgType.TEXT:
                 break
             if msg.data.startswith("go:"):
-                await _broadcast(sockets, ws, broadcast_frame(int(msg.data[3:])))
+                _broadcast(sockets, ws, broadcast_frame(int(msg.data[3:])))
             else:
                 await ws.send_str(msg.data)
     finally:
-        sockets.discard(ws)
+        sockets.pop(ws, None)
     return ws
 
 
-async def _broadcast(
-    sockets: set[web.WebSocketResponse], sender: web.WebSocketResponse, frame: str
+def _broadcast(
+    sockets: dict[web.WebSocketResponse, asyncio.Transport | None],
+    sender: web.WebSocketResponse,
+    frame: str,
 ) -> None:
-    for ws in list(sockets):
-        if ws is not sender and not ws.closed:
-            await ws.send_str(frame)
+    data = _text_frame(frame.encode())
+    for ws, transport in sockets.items():
+        if ws is not sender and transport is not None and not transport.is_closing():
+            transport.write(data)
+
+
+def _text_frame(payload: bytes) -> bytes:
+    """One unmasked websocket text frame (RFC 6455 §5.2): header, then ``payload``."""
+    n = len(payload)
+    if n < 126:
+        return struct.pack("!BB", 0x81, n) + payload
+    if n < 1 << 16:
+        return struct.pack("!BBH", 0x81, 126, n) + payload
+    return struct.pack("!BBQ", 0x81, 127, n) + payload
 
 
 async def _healthz(_request: web.Request) -> web.Response:
@@ -71,7 +87,7 @@ async def _healthz(_request: web.Request) -> web.Response:
 
 def baseline_app() -> web.Application:
     app = web.Application()
-    app[SOCKETS] = set()
+    app[SOCKETS] = {}
     app.router.add_get("/ws", _socket)
     app.router.add_get("/healthz", _healthz)
     return app
@@ -148,19 +164,37 @@ _INSERT = (
 Row = tuple[int, int, int, str, bytes, str, str, str, int]
 
 
-def sqlite_ingest(path: Path, rows: Sequence[Row], per_commit: int = 100) -> float:
-    """Insert ``rows`` ``per_commit`` to a transaction; returns the seconds it took."""
+def commit_plan(total: int, commits: int | Sequence[int]) -> list[int]:
+    """Rows per transaction for ``total`` rows: ``commits`` rows each (an int), or the
+    given sizes in order (a sequence), the last one cut or extended to reach ``total``."""
+    sizes = [commits] * -(-total // commits) if isinstance(commits, int) else list(commits)
+    plan, left = [], total
+    for size in sizes:
+        if left <= 0:
+            break
+        plan.append(min(size, left))
+        left -= plan[-1]
+    if left > 0:
+        plan.append(left)
+    return [n for n in plan if n > 0]
+
+
+def sqlite_ingest(path: Path, rows: Sequence[Row], commits: int | Sequence[int] = 100) -> float:
+    """Insert ``rows``, one transaction per group of :func:`commit_plan`; returns the
+    seconds it took."""
     path.unlink(missing_ok=True)
+    plan = commit_plan(len(rows), commits)
     db = sqlite3.connect(path, isolation_level=None)
     try:
         db.execute("PRAGMA journal_mode=WAL")
         db.execute("PRAGMA synchronous=FULL")
         db.executescript(_DDL)
-        start = time.perf_counter()
-        for i in range(0, len(rows), per_commit):
+        start, at = time.perf_counter(), 0
+        for size in plan:
             db.execute("BEGIN")
-            db.executemany(_INSERT, rows[i : i + per_commit])
+            db.executemany(_INSERT, rows[at : at + size])
             db.execute("COMMIT")
+            at += size
         return time.perf_counter() - start
     finally:
         db.close()

@@ -83,6 +83,9 @@ class SyntheticBridge:
         # (upto, future) in send order: the server acknowledges uploads in order.
         self._pending: deque[tuple[int, asyncio.Future[Ack]]] = deque()
         self.welcome: Welcome | None = None
+        #: ``upto`` of every Ack received, in order: the server sends one per group
+        #: commit, so successive differences are the sizes of its groups.
+        self.acked: list[int] = []
         self._noise: LinkInitiator
 
     async def connect(self) -> Welcome:
@@ -159,6 +162,7 @@ class SyntheticBridge:
             self._fail_pending(str(exc))
 
     def _resolve(self, ack: Ack) -> None:
+        self.acked.append(ack.upto)
         while self._pending and self._pending[0][0] <= ack.upto:
             _, fut = self._pending.popleft()
             if not fut.done():

@@ -2,8 +2,9 @@
 
 Ferry: 1,000 subscribed tabs; the bridge uploads one message; the round ends when every
 tab has its ``changes`` frame (deliveries/s = sockets / seconds from upload to the last
-delivery). Baseline: the bare server broadcasting one pre-encoded frame of the same size
-to 1,000 sockets, timed from the trigger to the last delivery. Rounds of the two sides
+delivery). Baseline: the bare server broadcasting one frame of the same size to 1,000
+sockets as Ferry does (built once, header included, and written straight to each
+transport), timed from the trigger to the last delivery. Rounds of the two sides
 alternate; the medians are compared.
 """
 
@@ -21,7 +22,7 @@ from bench.browsers import BrowserPool, Countdown
 from bench.report import Figure, at_least
 from bench.target import Context, running_baseline, running_ferry
 
-TARGET = 0.8
+TARGET = 0.9
 _PAUSE = 0.3  # between rounds, so each starts from idle sockets
 _TIMEOUT = 60.0
 
@@ -108,6 +109,16 @@ async def run(ctx: Context) -> list[Figure]:
             ferry_ms_to_last=ferry_s * 1e3,
             baseline_ms_to_first=statistics.median(base_first) * 1e3,
             baseline_ms_to_last=base_s * 1e3,
+            # First to last delivery: the broadcast loop itself (and the client reading
+            # it), without what comes before Ferry's first frame (the commit).
+            ferry_ms_first_to_last=statistics.median(
+                a - b for a, b in zip(ferry_last, ferry_first, strict=True)
+            )
+            * 1e3,
+            baseline_ms_first_to_last=statistics.median(
+                a - b for a, b in zip(base_last, base_first, strict=True)
+            )
+            * 1e3,
             ferry_ms_to_last_all=[round(s * 1e3, 2) for s in ferry_last],
             baseline_ms_to_last_all=[round(s * 1e3, 2) for s in base_last],
         )

@@ -109,11 +109,13 @@ async def deliveries(
     return samples, committed, len(sent) * opened, cpu_per_message
 
 
-async def _ferry(ctx: Context) -> tuple[list[float], list[float], int, float]:
+async def _ferry(
+    ctx: Context, database_url: str | None = None, name: str = "latency"
+) -> tuple[list[float], list[float], int, float]:
     size = ctx.sizes
     async with (
         aiohttp.ClientSession() as http,
-        running_ferry(ctx, "latency", http, history=size.history) as ferry,
+        running_ferry(ctx, name, http, history=size.history, database_url=database_url) as ferry,
     ):
         return await deliveries(
             ferry,
@@ -146,7 +148,14 @@ async def _baseline(ctx: Context) -> list[float]:
 
 
 async def run(ctx: Context) -> list[Figure]:
-    ferry, committed, expected, cpu_per_message = await _ferry(ctx)
+    return await measure(ctx)
+
+
+async def measure(
+    ctx: Context, *, database_url: str | None = None, name: str = "latency"
+) -> list[Figure]:
+    """The two latency figures, the server on SQLite or on the empty ``database_url``."""
+    ferry, committed, expected, cpu_per_message = await _ferry(ctx, database_url, name)
     base = await _baseline(ctx)
     if not ferry:
         raise RuntimeError("no latency samples: no browser received a change")

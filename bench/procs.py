@@ -87,19 +87,31 @@ class ServerProcess:
             await self.proc.wait()
 
 
-async def spawn(module: str, args: list[str], log_path: Path, port: int) -> ServerProcess:
-    """Start ``python -m module args`` and wait until ``/healthz`` answers."""
+async def spawn(
+    module: str,
+    args: list[str],
+    log_path: Path,
+    port: int,
+    env: dict[str, str] | None = None,
+) -> ServerProcess:
+    """Start ``python -m module args`` (environment: ours plus ``env``) and wait until
+    ``/healthz`` answers."""
+    return await spawn_argv([sys.executable, "-m", module, *args], log_path, port, env)
+
+
+async def spawn_argv(
+    argv: list[str], log_path: Path, port: int, env: dict[str, str] | None = None
+) -> ServerProcess:
+    """Start ``argv`` and wait until ``/healthz`` answers on ``port``."""
     log_path.parent.mkdir(parents=True, exist_ok=True)
     with log_path.open("wb") as log:
         proc = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            module,
-            *args,
+            *argv,
             stdin=asyncio.subprocess.DEVNULL,
             stdout=log,
             stderr=log,
             cwd=os.getcwd(),
+            env={**os.environ, **(env or {})},
         )
     server = ServerProcess(proc, port, log_path)
     try:

@@ -23,6 +23,7 @@ def main() -> None:
     p = argparse.ArgumentParser(prog="python -m bench.serve_ferry")
     p.add_argument("--port", type=int, required=True)
     p.add_argument("--data-dir", type=Path, required=True)
+    p.add_argument("--database-url", help="SQLAlchemy URL (default: SQLite in --data-dir)")
     p.add_argument("--log-level", default="INFO")
     p.add_argument("--uvloop", action="store_true", help="run on uvloop (must be installed)")
     ns = p.parse_args()
@@ -32,6 +33,7 @@ def main() -> None:
         host=HOST,
         port=ns.port,
         data_dir=ns.data_dir,
+        database_url=ns.database_url,
         log_level=ns.log_level,
         max_connections_per_ip=0,
     )

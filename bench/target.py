@@ -36,6 +36,12 @@ class Sizes:
     ingest_messages: int = 20_000
     upload_batch: int = 100  # as device_bridge.bridge.UPLOAD_BATCH
     uploads_in_flight: int = 8  # as device_bridge.bridge.UPLOADS_IN_FLIGHT
+    #: Tabs following the account during the ingest's extra runs (none: no extra runs).
+    ingest_tabs: tuple[int, ...] = (1, 100)
+    #: Rounds of the ingest (each side, alternating); figures compare the medians.
+    ingest_runs: int = 3
+    #: PostgreSQL: messages stored (and analyzed) before the measured ingest.
+    pg_history: int = 20_000
     fanout_sockets: int = 1_000
     fanout_rounds: int = 31
     latency_browsers: int = 100
@@ -48,6 +54,14 @@ class Sizes:
     #: The searched account's messages and the clients signing in meanwhile (loaded).
     search_messages: int = 100_000
     signin_clients: int = 20
+    #: Several nodes (bench/nodes.py): tabs in all, of them through HAProxy, messages
+    #: per bridge, latency probes and their spacing, soak (0: none).
+    nodes_tabs: int = 10_000
+    nodes_balanced_tabs: int = 2_000
+    nodes_messages: int = 500
+    nodes_probes: int = 40
+    nodes_probe_interval: float = 0.25
+    soak_seconds: float = 0.0
 
 
 FULL = Sizes()
@@ -58,6 +72,11 @@ QUICK = Sizes(
     fanout_rounds=3,
     latency_rounds=100,
     idle_connections=1_000,
+    nodes_tabs=1_000,
+    nodes_balanced_tabs=200,
+    nodes_messages=20,
+    nodes_probes=10,
+    pg_history=1_000,
 )
 
 
@@ -105,9 +124,9 @@ class Ferry:
         return BrowserPool(self.ws_url, hello=hello, ready_prefix=DEVICES, headers=headers)
 
 
-async def seed(data_dir: Path) -> tuple[int, BridgeCredentials]:
+async def seed(data_dir: Path, database_url: str | None = None) -> tuple[int, BridgeCredentials]:
     """Create the verified account and its bridge through the server's own stores."""
-    config = Config(data_dir=data_dir)
+    config = Config(data_dir=data_dir, database_url=database_url)
     engine = create_engine(config.db_url)
     try:
         await migrate(engine)
@@ -134,13 +153,21 @@ async def sign_in(http: aiohttp.ClientSession, base_url: str) -> str:
 
 @contextlib.asynccontextmanager
 async def running_ferry(
-    ctx: Context, name: str, http: aiohttp.ClientSession, *, history: int = 0
+    ctx: Context,
+    name: str,
+    http: aiohttp.ClientSession,
+    *,
+    history: int = 0,
+    database_url: str | None = None,
 ) -> AsyncIterator[Ferry]:
-    """Seed a fresh data directory, start the server, sign in, connect the bridge."""
+    """Seed a fresh data directory (and the empty database ``database_url``, if given:
+    else SQLite in the directory), start the server, sign in, connect the bridge."""
     data_dir = _fresh_dir(ctx.work_dir / name)
-    _, creds = await seed(data_dir)
+    _, creds = await seed(data_dir, database_url)
     port = free_port()
     args = ["--port", str(port), "--data-dir", str(data_dir), *ctx.server_args()]
+    if database_url is not None:
+        args += ["--database-url", database_url]
     server = await spawn("bench.serve_ferry", args, ctx.work_dir / f"{name}.log", port)
     try:
         cookie = await sign_in(http, server.base_url)

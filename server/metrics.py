@@ -55,6 +55,10 @@ if TYPE_CHECKING:  # the services import the hot paths, which import this module
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 #: Bounds (seconds) of the database transaction histogram.
 DB_BUCKETS = (0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0)
+#: Bounds (items) of the group-commit size histogram: a bridge uploads up to 100 items at
+#: a time and the ingester stores up to ``MAX_GROUP`` (2,000) together.
+_GROUP_BOUNDS = (1, 2, 5, 10, 25, 50, 100, 200, 300, 400, 500, 600, 700, 800, 1000, 1500, 2000)
+GROUP_BUCKETS = tuple(float(n) for n in _GROUP_BOUNDS)
 #: What a bridge's upload items become (``ferry_uploaded_items_total{outcome}``).
 OUTCOMES = ("accepted", "refused", "conflict")
 #: Statuses an outgoing message reaches (``ferry_sends_total{status}``).
@@ -107,6 +111,8 @@ class Metrics:
     sends: dict[str, int] = field(default_factory=lambda: dict.fromkeys(SEND_STATUSES, 0))
     ack_latency: Histogram = field(default_factory=lambda: Histogram(LATENCY_BUCKETS))
     fanout_latency: Histogram = field(default_factory=lambda: Histogram(LATENCY_BUCKETS))
+    #: Items stored by one group commit of a bridge's uploads (``server/ws/ingest.py``).
+    group_items: Histogram = field(default_factory=lambda: Histogram(GROUP_BUCKETS))
     db_time: dict[str, Histogram] = field(
         default_factory=lambda: {k: Histogram(DB_BUCKETS) for k in ("read", "write")}
     )
@@ -116,7 +122,9 @@ class Metrics:
     def acked(
         self, received: Iterable[float], now: float, items: int, refused: int, conflicts: int
     ) -> None:
-        """An Ack went out for uploads received at ``received`` (``perf_counter``)."""
+        """An Ack went out for uploads received at ``received`` (``perf_counter``),
+        stored together in one transaction of ``items`` items."""
+        self.group_items.observe(items)
         for at in received:
             self.ack_latency.observe(now - at)
         self.uploaded["accepted"] += items - refused - conflicts
@@ -196,6 +204,11 @@ class FerryCollector(Collector):
             "ferry_fanout_latency_seconds",
             "From a change hint to its frames written to every tab of the account",
             m.fanout_latency,
+        )
+        yield _histogram(
+            "ferry_ingest_group_items",
+            "Items one group commit of a bridge's uploads stored in one transaction",
+            m.group_items,
         )
         db = HistogramMetricFamily(
             "ferry_db_transaction_seconds", "Time of one database transaction", labels=["kind"]

@@ -22,8 +22,8 @@ MMS attachments live in ``attachments.py``: an upload hands it the items that ca
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
-from datetime import datetime
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any, NamedTuple
 
 from sqlalchemy import bindparam, case, func, insert, select, update
@@ -50,7 +50,15 @@ from server.storage.schema import (
 )
 from server.storage.sealed import BodyCipher
 from server.storage.util import execute_raw, insert_many, new_id, select_in
-from server.storage.views import ChangeSet, Views, changes_since, message_view
+from server.storage.views import (
+    ChangeSet,
+    Views,
+    changes_since,
+    iso,
+    message_view,
+    pages_of,
+    written_rows,
+)
 
 __all__ = ["ChangeSet", "ConversationStore", "Inbound", "IngestResult"]
 
@@ -86,8 +94,9 @@ class IngestResult:
     conflicts: list[tuple[int, str]]
     #: The account's seq after this commit, when anything changed.
     seq: int | None = None
-    #: What changed, as the change feed shows it (when asked for, and anything did).
-    changes: ChangeSet | None = None
+    #: What changed, as the change feed shows it, page after page (when asked for, and
+    #: anything did).
+    changes: list[ChangeSet] = field(default_factory=list)
     #: The account's cursor epoch changed with this commit.
     rotated: bool = False
 
@@ -771,10 +780,49 @@ def _ingest(
     if rotated:
         # In this transaction: if it fails, the repair is sent again and rotates then.
         last_seq = rotate_epoch(conn, account_id)
-    changes = None
+    changes: list[ChangeSet] = []
     if feed_page is not None and last_seq is not None and before is not None and not rotated:
-        changes = changes_since(conn, cipher, account_id, int(before), feed_page, upto=last_seq)
+        if completes or any(i.attachments for i in items):
+            changes = [
+                changes_since(conn, cipher, account_id, int(before), feed_page, upto=last_seq)
+            ]
+        else:
+            changes = _written_changes(
+                conn, cipher, account_id, int(before), last_seq, list(fresh.values()), feed_page
+            )
     return IngestResult(len(fresh), len(completes), clashing, last_seq, changes, rotated)
+
+
+def _written_changes(
+    conn: Connection,
+    cipher: BodyCipher,
+    account_id: int,
+    before: int,
+    last_seq: int,
+    fresh: list[Inbound],
+    feed_page: int,
+) -> list[ChangeSet]:
+    """The change sets of a commit that only inserted ``fresh`` (seqs ``before + 1`` on,
+    in order), built from what was written: reading the messages back and opening their
+    sealed bodies cost more than storing them did, for every group a followed account
+    commits. Only each row's id and thread (and the threads) are read."""
+    by_seq = {before + 1 + n: item for n, item in enumerate(fresh)}
+    msgs = [
+        MessageView(
+            id=int(message_id),
+            thread_id=int(thread_id),
+            peer=(item := by_seq[int(seq)]).sender,
+            direction=item.direction,  # type: ignore[arg-type]
+            body=item.body,
+            status=item.status,  # type: ignore[arg-type]
+            timestamp=iso(item.sent_at.astimezone(UTC)),
+            seq=int(seq),
+            incomplete=item.incomplete,
+            refused=item.refused,
+        )
+        for message_id, seq, thread_id in written_rows(conn, account_id, before, last_seq)
+    ]
+    return pages_of(conn, cipher, account_id, before, last_seq, msgs, feed_page)
 
 
 _INBOUND_COLUMNS = (

@@ -23,6 +23,7 @@ from server.storage.keys import KeyRing
 from server.storage.masking import MASK
 from server.storage.schema import accounts, contacts, lines, messages, threads
 from server.storage.sealed import BodyCipher
+from server.storage.util import execute_raw
 
 
 @dataclass(frozen=True)
@@ -305,6 +306,60 @@ def changes_since(
         conn, cipher, msgs, [thread_view(r, cipher) for r in thread_rows]
     )
     return ChangeSet(since, int(upto), msgs, thread_views, epoch=epoch, more=more)
+
+
+_WRITTEN = (
+    select(messages.c.id, messages.c.seq, messages.c.thread_id)
+    .where(
+        messages.c.account_id == bindparam("account_id"),
+        messages.c.seq > bindparam("since"),
+        messages.c.seq <= bindparam("upto"),
+        messages.c.line_id.in_(_VERIFIED),
+    )
+    .order_by(messages.c.seq)
+)
+
+
+def written_rows(conn: Connection, account_id: int, since: int, upto: int) -> list[Any]:
+    """``(id, seq, thread_id)`` of the messages of verified lines in ``(since, upto]``:
+    what a writer that just inserted them does not know of its own rows."""
+    # Through the driver: three integers a row need no conversion.
+    names = ("account_id", "since", "upto")
+    return list(execute_raw(conn, _WRITTEN, names, (account_id, since, upto)))
+
+
+def pages_of(
+    conn: Connection,
+    cipher: BodyCipher,
+    account_id: int,
+    since: int,
+    upto: int,
+    msgs: list[MessageView],
+    limit: int,
+    *,
+    page_chars: int = PAGE_CHARS,
+) -> list[ChangeSet]:
+    """The change sets :func:`changes_since` would read from ``since`` up to ``upto``,
+    page after page, when ``msgs`` are already known: every message changed in
+    ``(since, upto]`` (the writer's own, none with attachments), in seq order. Only the
+    threads are read (a few per page, however many messages)."""
+    epoch = conn.execute(_ACCOUNT_EPOCH, {"account_id": account_id}).scalar_one()
+    pages: list[ChangeSet] = []
+    while True:
+        cut = _page_end(msgs[:limit], page_chars)
+        page, msgs = msgs[:cut], msgs[cut:]
+        end = page[-1].seq if msgs else upto
+        thread_rows = conn.execute(
+            _CHANGED_THREADS, {"account_id": account_id, "since": since, "upto": end}
+        )
+        # The writer's messages have no attachments; a thread's last message may.
+        _, thread_views = with_attachments(
+            conn, cipher, [], [thread_view(r, cipher) for r in thread_rows]
+        )
+        pages.append(ChangeSet(since, end, page, thread_views, epoch=epoch, more=bool(msgs)))
+        if not msgs:
+            return pages
+        since = end
 
 
 def _page_end(msgs: list[MessageView], page_chars: int) -> int:

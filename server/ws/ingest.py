@@ -40,8 +40,6 @@ from server.ws.registry import DeviceConnection
 MAX_QUEUED = 8
 #: Most items stored in one transaction.
 MAX_GROUP = 2000
-#: Up to this many items, the writer also reads the change set for open tabs.
-SMALL_GROUP = 50
 
 
 @dataclass(frozen=True)
@@ -128,9 +126,11 @@ class Ingester:
         account_id = conn.device.account_id
         upto = max(n for upload in group for n in upload.positions)
         batch = [item for upload in group for item in upload.verdicts.batch]
-        # Tabs are open: have the writer read what changed in the same transaction, so
-        # they get it without another round trip (bulk uploads are left to the feed).
-        watched = svc.fanout.following(account_id) and len(batch) <= SMALL_GROUP
+        # Tabs are open: have the writer hand over what changed (built from what it
+        # wrote, not read back), so they get it without another read. Per group commit,
+        # whatever its size: reading back a bulk upload's messages for the feed cost
+        # more than storing them.
+        watched = svc.fanout.following(account_id)
         result = await svc.conversations.ingest_inbound(
             account_id,
             conn.device.id,
@@ -150,8 +150,9 @@ class Ingester:
         # server.auth.verification); done before the acknowledgement.
         await svc.verification.auto_verify(account_id, (i.body for i in batch))
         # Committed: browsers may hear of it before the bridge does.
-        if result.changes is not None and not result.changes.resync:
-            svc.feed.prime(account_id, result.changes)
+        for page in result.changes:
+            if not page.resync:
+                svc.feed.prime(account_id, page)
         if result.seq is not None:
             svc.hub.publish(account_id, ChangesHint(result.seq))
             # Let the fan-out write to the tabs before the acknowledgement is framed:

@@ -101,6 +101,11 @@ async def test_uploads_sends_sockets_latencies_and_database_time_are_counted(env
     assert delta(before, after, "ferry_ack_latency_seconds_count") == 1
     assert delta(before, after, "ferry_ack_latency_seconds_bucket", le="+Inf") == 1
     assert delta(before, after, "ferry_ack_latency_seconds_sum") > 0
+    # The four items were stored by one group commit.
+    assert delta(before, after, "ferry_ingest_group_items_count") == 1
+    assert delta(before, after, "ferry_ingest_group_items_sum") == 4
+    assert delta(before, after, "ferry_ingest_group_items_bucket", le="2.0") == 0
+    assert delta(before, after, "ferry_ingest_group_items_bucket", le="5.0") == 1
     assert delta(before, after, "ferry_fanout_latency_seconds_count") >= 1
     assert delta(before, after, "ferry_db_transaction_seconds_count", kind="write") >= 2
     assert delta(before, after, "ferry_db_transaction_seconds_count", kind="read") >= 1
