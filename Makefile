@@ -20,7 +20,7 @@ run: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/ruff check .
-	$(BIN)/python -m pytest -q -rs -p no:cacheprovider; rc=$$?; \
+	$(BIN)/python -m pytest -q -rs -p no:cacheprovider -n 2 --dist loadgroup; rc=$$?; \
 	  if [ $$rc -eq 5 ]; then echo "pytest collected no tests: failing" >&2; exit 1; fi; exit $$rc
 
 lint: $(STAMP)

@@ -32,6 +32,18 @@ PHONE2 = "+15550100002"
 PASSWORD = "e2e password!"
 
 
+#: The kill -9 suites each run a server, bridges and thousands of messages for a minute or
+#: more: with two test workers (make test) they go to one worker, one after another, so
+#: two of them never compete for the cores while the other worker runs the rest.
+_HEAVY = {"test_crash.py", "test_crash_more.py", "test_nodes_crash.py"}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if item.path.name in _HEAVY:
+            item.add_marker(pytest.mark.xdist_group("heavy"))
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
