@@ -4,6 +4,7 @@ once by the session that asked for it, expiry, and import of a backup and of vCa
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import io
 import json
@@ -338,13 +339,26 @@ async def test_import_skips_what_the_bridge_synced_and_repairs_surrogate_pairs(e
 
 
 @pytest.mark.sqlite_only("HTTP answers and file handling; the storage runs on both elsewhere")
-async def test_refusals_and_bad_imports_get_clear_errors(env: Env) -> None:
+async def test_refusals_and_bad_imports_get_clear_errors(
+    env: Env, monkeypatch: pytest.MonkeyPatch
+) -> None:
     assert (await env.client.post("/api/v1/exports")).status == 401
     assert (await env.client.get("/api/v1/data-jobs")).status == 401
     await env.login()
     assert (await env.client.get("/api/v1/data-jobs/999")).status == 404
     assert (await env.client.get("/api/v1/data-jobs/x")).status == 404
-    # One export and one import at a time.
+    # One export and one import at a time: the first of each is held running (a small
+    # one could otherwise finish before the second request arrives).
+    takeout = env.client.app[TAKEOUT]
+    release = asyncio.Event()
+    for name in ("_export", "_import"):
+        real = getattr(takeout, name)
+
+        async def held(*args: Any, _real: Any = real) -> None:
+            await release.wait()
+            await _real(*args)
+
+        monkeypatch.setattr(takeout, name, held)
     assert (await env.client.post("/api/v1/exports")).status == 202
     busy = await env.client.post("/api/v1/exports")
     assert (busy.status, (await busy.json())["error"]["code"]) == (409, "export_running")
@@ -352,6 +366,7 @@ async def test_refusals_and_bad_imports_get_clear_errors(env: Env) -> None:
     assert (await env.client.post("/api/v1/imports?format=vcard", data=vcf)).status == 202
     busy = await env.client.post("/api/v1/imports?format=vcard", data=vcf)
     assert (busy.status, (await busy.json())["error"]["code"]) == (409, "import_running")
+    release.set()
     await env.svc.background.drain()
     # An export file changed on disk does not open: its download is cut short, so the
     # browser knows it is incomplete.
