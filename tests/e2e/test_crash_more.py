@@ -96,17 +96,24 @@ class Rig:
                 await proc.start()
 
     async def hand_over(self, away: float) -> None:
-        """The bridge holding the line goes away for longer than its lease's grace (the
-        random chaos leaves it alone meanwhile), so the other bridge takes the line."""
-        victim = self.bridges[self.holder()]
-        self.spared.add(id(victim))
+        """The bridge holding the line goes away for longer than its lease's grace, so
+        the other bridge takes the line. The random chaos leaves it and the server alone
+        meanwhile: a server killed then would not see the holder leave, and the lease
+        would only end with its time to live."""
+        spared = {id(self.server)}
+        self.spared |= spared
         try:
+            await self.server.start()  # if the chaos had it down (start is idempotent)
+            await asyncio.sleep(1.0)
+            victim = self.bridges[self.holder()]
+            spared.add(id(victim))
+            self.spared |= spared
             await victim.kill()
             self.chaos_log.append(f"{victim.log.stem} {away:.1f}s (hand-over)")
             await asyncio.sleep(away)
             await victim.start()
         finally:
-            self.spared.discard(id(victim))
+            self.spared -= spared
 
     async def chaos(self, stop: asyncio.Event, rng: random.Random, *, long: float) -> None:
         """kill -9 the server or a bridge now and then; a bridge sometimes stays away
